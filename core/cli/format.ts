@@ -1,0 +1,88 @@
+// Human-readable rendering of CLI results.
+import * as nodePath from 'node:path';
+import type { Finding } from '../errors.js';
+import type { FileReport } from '../ops/check.js';
+import type { DiskInfo } from '../ops/info.js';
+import type { Forest, TreeNode } from '../library/scan.js';
+import type { Progress } from '../job.js';
+
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]} (${n} bytes)`;
+}
+
+export function short(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function renderInfo(i: DiskInfo): string {
+  const lines = [
+    `${i.path}`,
+    `  type:          ${i.type}${i.name ? `  "${i.name}"` : ''}`,
+    ...(i.description ? [`  description:   ${i.description}`] : []),
+    `  virtual size:  ${bytes(i.virtualSize)}`,
+    `  file size:     ${bytes(i.fileSize)}`,
+  ];
+  if (i.blockSize !== null) lines.push(`  block size:    ${short(i.blockSize)}`, `  blocks:        ${i.allocatedBlocks} of ${i.totalBlocks} allocated`);
+  lines.push(`  id:            ${i.uuid}`, `  created:       ${i.timestamp}`, `  creator:       "${i.creatorApp}" ${i.creatorVersion} on ${i.creatorHostOs || '?'}`);
+  if (i.parent) {
+    lines.push(`  parent:        ${i.parent.path ?? '(not found)'}`, `  parent id:     ${i.parent.uuid}`, `  parent name:   ${i.parent.name}`);
+    for (const l of i.parent.locators) lines.push(`  locator ${l.platform}:  ${l.path ?? '(unreadable)'}`);
+  }
+  if (i.chain.length > 1) lines.push(`  chain:         ${i.chain.map((p) => nodePath.basename(p)).join(' → ')}`);
+  if (i.chainError) lines.push(`  chain error:   ${i.chainError.code}: ${i.chainError.message}`);
+  for (const w of i.warnings) lines.push(`  warning:       ${w.code}: ${w.message}`);
+  return lines.join('\n');
+}
+
+function findingLines(kind: string, fs: Finding[]): string[] {
+  return fs.map((f) => `  ${kind} ${f.code}: ${f.message}`);
+}
+
+export function renderCheck(reports: FileReport[]): string {
+  const out: string[] = [];
+  for (const r of reports) {
+    const status = r.ok ? (r.warnings.length ? 'ok (with warnings)' : 'ok') : `${r.errors.length} error(s)`;
+    out.push(`${r.path}: ${status}`);
+    out.push(...findingLines('error  ', r.errors), ...findingLines('warning', r.warnings));
+  }
+  return out.join('\n');
+}
+
+export function renderTree(f: Forest): string {
+  const out: string[] = [];
+  const walk = (n: TreeNode, prefix: string, last: boolean, root: boolean) => {
+    const branch = root ? '' : last ? '└─ ' : '├─ ';
+    const label = n.name ? ` "${n.name}"` : '';
+    const leaf = n.children.length === 0 ? '  ← current' : '';
+    const ext = n.external ? ' [outside the scanned folders]' : '';
+    out.push(`${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.type}, ${short(n.virtualSize)}, file ${short(n.fileSize)}${ext}${leaf}`);
+    const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');
+    n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, false));
+  };
+  for (const r of f.roots) walk(r, '', true, true);
+  if (f.roots.length === 0) out.push('(no disks)');
+  for (const o of f.orphans) out.push(`orphan ${nodePath.basename(o.path)}: ${o.code}: ${o.reason}`);
+  for (const u of f.unreadable) out.push(`unreadable ${nodePath.basename(u.path)}: ${u.code}: ${u.reason}`);
+  return out.join('\n');
+}
+
+/** One status line, redrawn in place on a terminal. */
+export function renderProgress(p: Progress): string {
+  const pct = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
+  const eta = p.eta === null ? '' : `, ${Math.ceil(p.eta)} s left`;
+  return `${p.phase}: ${pct}% (${short(p.done)} of ${short(p.total)}, ${short(p.rate)}/s${eta})`;
+}

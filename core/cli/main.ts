@@ -1,0 +1,222 @@
+// vhdsnap: the command-line face of the core.
+// Exit codes: 0 success; 1 problems found or refused for safety; 2 usage
+// error or unreadable input. --json prints exactly one JSON document on stdout.
+import { promises as fsp } from 'node:fs';
+import { CancelledError, RefusedError, UsageError, VhdError } from '../errors.js';
+import { openDisk } from '../disk/chain.js';
+import type { JobContext } from '../job.js';
+import { scanLibrary } from '../library/scan.js';
+import { checkPaths } from '../ops/check.js';
+import { createDynamic, createFixed } from '../ops/create.js';
+import { getInfo } from '../ops/info.js';
+import { assertNoChildren, snapshot } from '../ops/snapshot.js';
+import { exportRaw, importRaw } from '../ops/transfer.js';
+import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
+import { renderCheck, renderInfo, renderProgress, renderTree } from './format.js';
+
+export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
+
+  vhdsnap info <file> [--parent <path>] [--json]
+  vhdsnap check <file>... [--deep] [--json]
+  vhdsnap tree <dir|file>... [--json]
+  vhdsnap create <file> --size <n>[K|M|G|T] [--type dynamic|fixed] [--block-size <n>[K|M]]
+  vhdsnap snapshot <disk> [--out <child.vhd>] [--name <text>] [--description <text>] [--json]
+  vhdsnap write <file> --offset <bytes> --input <data-file> [--json]
+  vhdsnap import <raw> <out.vhd> [--type dynamic|fixed] [--block-size <n>] [--json]
+  vhdsnap export <file> <out.raw> [--json]
+
+Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.`;
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** Progress is drawn only on a terminal. */
+  isTTY: boolean;
+}
+
+type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
+
+interface Command {
+  values?: string[];
+  bools?: string[];
+  min: number;
+  max: number;
+  run: Handler;
+}
+
+function json(io: Io, value: unknown): void {
+  io.stdout(JSON.stringify(value, null, 2) + '\n');
+}
+
+function progressCtx(io: Io): JobContext {
+  if (!io.isTTY) return {};
+  return { onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total ? '\n' : ''}`) };
+}
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string, dflt: T): T {
+  if (value === undefined) return dflt;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError('USAGE', `--${flag} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+const commands: Record<string, Command> = {
+  info: {
+    values: ['parent'],
+    bools: ['json'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const info = await getInfo(a.positional[0], { parentPath: a.values.get('parent') });
+      if (a.bools.has('json')) json(io, info);
+      else io.stdout(renderInfo(info) + '\n');
+      return 0;
+    },
+  },
+  check: {
+    values: ['parent'],
+    bools: ['json', 'deep'],
+    min: 1,
+    max: Infinity,
+    run: async (a, io) => {
+      const reports = await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') });
+      if (a.bools.has('json')) json(io, reports);
+      else io.stdout(renderCheck(reports) + '\n');
+      return reports.every((r) => r.ok) ? 0 : 1;
+    },
+  },
+  tree: {
+    bools: ['json'],
+    min: 1,
+    max: Infinity,
+    run: async (a, io) => {
+      for (const p of a.positional) {
+        await fsp.stat(p).catch(() => {
+          throw new UsageError('NOT_FOUND', `${p}: no such file or folder`);
+        });
+      }
+      const forest = await scanLibrary(a.positional);
+      if (a.bools.has('json')) json(io, forest);
+      else io.stdout(renderTree(forest) + '\n');
+      return 0;
+    },
+  },
+  create: {
+    values: ['size', 'type', 'block-size'],
+    bools: ['json'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const sizeText = a.values.get('size');
+      if (!sizeText) throw new UsageError('USAGE', 'create needs --size');
+      const size = parseSize(sizeText, '--size');
+      const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
+      const bs = a.values.get('block-size');
+      if (type === 'fixed' && bs) throw new UsageError('USAGE', '--block-size applies to dynamic disks only');
+      if (type === 'fixed') await createFixed(a.positional[0], size);
+      else await createDynamic(a.positional[0], size, { blockSize: bs ? parseSize(bs, '--block-size') : undefined });
+      const info = await getInfo(a.positional[0]);
+      if (a.bools.has('json')) json(io, info);
+      else io.stdout(`created ${info.path}: ${info.type}, ${info.virtualSize} bytes\n`);
+      return 0;
+    },
+  },
+  snapshot: {
+    values: ['out', 'name', 'description'],
+    bools: ['json'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const r = await snapshot(a.positional[0], { out: a.values.get('out'), name: a.values.get('name'), description: a.values.get('description') });
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`snapshot: ${r.snapshot}\nactive:   ${r.active}\n`);
+      return 0;
+    },
+  },
+  write: {
+    values: ['offset', 'input'],
+    bools: ['json'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const off = a.values.get('offset');
+      const input = a.values.get('input');
+      if (off === undefined || input === undefined) throw new UsageError('USAGE', 'write needs --offset and --input');
+      const offset = parseOffset(off, '--offset');
+      const data = await fsp.readFile(input).catch((e: NodeJS.ErrnoException) => {
+        throw new UsageError('NOT_FOUND', `cannot read ${input}: ${e.code ?? e.message}`);
+      });
+      await assertNoChildren(a.positional[0]);
+      const disk = await openDisk(a.positional[0], { writable: true });
+      try {
+        await disk.write(offset, data);
+      } finally {
+        await disk.close();
+      }
+      if (a.bools.has('json')) json(io, { path: a.positional[0], offset, bytes: data.length });
+      else io.stdout(`wrote ${data.length} bytes at offset ${offset}\n`);
+      return 0;
+    },
+  },
+  import: {
+    values: ['type', 'block-size'],
+    bools: ['json'],
+    min: 2,
+    max: 2,
+    run: async (a, io) => {
+      const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
+      const bs = a.values.get('block-size');
+      const r = await importRaw(a.positional[0], a.positional[1], { type, blockSize: bs ? parseSize(bs, '--block-size') : undefined, ...progressCtx(io) });
+      if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
+      else io.stdout(`imported ${a.positional[0]} → ${a.positional[1]} (${r.virtualSize} bytes${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
+      return 0;
+    },
+  },
+  export: {
+    values: ['parent'],
+    bools: ['json'],
+    min: 2,
+    max: 2,
+    run: async (a, io) => {
+      const r = await exportRaw(a.positional[0], a.positional[1], { parentPath: a.values.get('parent'), ...progressCtx(io) });
+      if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
+      else io.stdout(`exported ${a.positional[0]} → ${a.positional[1]} (${r.bytes} bytes)\n`);
+      return 0;
+    },
+  },
+};
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof RefusedError || err instanceof CancelledError) return 1;
+  return 2;
+}
+
+/** Runs one command line; never throws. */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(USAGE + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    io.stderr(`vhdsnap: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const args = parseArgs(rest, { values: cmd.values, bools: cmd.bools });
+    if (args.positional.length < cmd.min || args.positional.length > cmd.max) {
+      throw new UsageError('USAGE', `${name}: expected ${cmd.min === cmd.max ? cmd.min : `${cmd.min} or more`} argument(s), got ${args.positional.length}`);
+    }
+    return await cmd.run(args, io);
+  } catch (err) {
+    if (err instanceof VhdError) {
+      io.stderr(`vhdsnap ${name}: ${err.message} [${err.code}]\n`);
+      if (err instanceof UsageError && err.code === 'USAGE') io.stderr(`run "vhdsnap --help" for usage\n`);
+      return exitCodeFor(err);
+    }
+    const e = err as Error;
+    io.stderr(`vhdsnap ${name}: internal error: ${e?.message ?? String(err)}\n`);
+    if (process.env.VHDSNAP_DEBUG) io.stderr(`${e?.stack}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,197 @@
+// A disk as users see it: a VHD file plus, for a differencing disk, its chain
+// of parents. Reads resolve each sector top-down by the sector bitmaps, in
+// runs (never sector by sector); writes go to the top file only.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { ChainError, UsageError, type Finding } from '../errors.js';
+import { bitRuns } from '../format/bitmap.js';
+import { SECTOR } from '../format/bytes.js';
+import { resolveParent } from './parent.js';
+import { VhdFile, type VhdFileOptions } from './vhd-file.js';
+
+export const MAX_CHAIN_DEPTH = 256;
+/** Reads and writes are split into pieces of this size to bound memory. */
+const IO_CHUNK = 8 * 1024 * 1024;
+
+export interface OpenDiskOptions extends VhdFileOptions {
+  /** Explicit path of the top file's parent (a moved chain). */
+  parentPath?: string;
+  ignoreIdMismatch?: boolean;
+}
+
+export class Disk {
+  /** layers[0] is the file opened; the last is the base. */
+  constructor(
+    readonly layers: VhdFile[],
+    readonly warnings: Finding[],
+  ) {}
+
+  get top(): VhdFile {
+    return this.layers[0];
+  }
+
+  get path(): string {
+    return this.top.path;
+  }
+
+  get virtualSize(): number {
+    return this.top.virtualSize;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.layers.map((l) => l.close()));
+  }
+
+  /** Reads `length` bytes at `offset` through the chain; reads past the end are an error. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    await this.readInto(out, offset);
+    return out;
+  }
+
+  async readInto(out: Uint8Array, offset: number): Promise<void> {
+    const length = out.length;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.virtualSize) {
+      throw new UsageError('READ_PAST_END', `read of ${length} bytes at ${offset} is outside the disk (${this.virtualSize} bytes)`);
+    }
+    if (length === 0) return;
+    if (offset % SECTOR === 0 && length % SECTOR === 0) {
+      await this.readSectors(offset / SECTOR, length / SECTOR, out, 0);
+      return;
+    }
+    // Unaligned: read the covering sectors in bounded pieces and copy out.
+    let done = 0;
+    while (done < length) {
+      const pos = offset + done;
+      const first = Math.floor(pos / SECTOR);
+      const want = Math.min(length - done, IO_CHUNK);
+      const last = Math.ceil((pos + want) / SECTOR);
+      const tmp = Buffer.alloc((last - first) * SECTOR);
+      await this.readSectors(first, last - first, tmp, 0);
+      const skip = pos - first * SECTOR;
+      tmp.copy(out, done, skip, skip + want);
+      done += want;
+    }
+  }
+
+  /** Reads whole sectors through the chain into out[outOffset..]. */
+  async readSectors(sector: number, count: number, out: Uint8Array, outOffset: number): Promise<void> {
+    await this.readLayer(0, sector, count, out, outOffset);
+  }
+
+  private async readLayer(i: number, sector: number, count: number, out: Uint8Array, outOffset: number): Promise<void> {
+    if (count === 0) return;
+    if (i >= this.layers.length) {
+      out.fill(0, outOffset, outOffset + count * SECTOR);
+      return;
+    }
+    const layer = this.layers[i];
+    // Sectors past this layer's size read as zeros (a parent smaller than its child).
+    const inside = Math.max(0, Math.min(count, layer.totalSectors - sector));
+    if (inside < count) out.fill(0, outOffset + inside * SECTOR, outOffset + count * SECTOR);
+    if (inside === 0) return;
+    if (layer.type === 'fixed') {
+      await layer.readOwn(0, sector, inside, out, outOffset);
+      return;
+    }
+    const spb = layer.sectorsPerBlock;
+    const end = sector + inside;
+    for (let s = sector; s < end; ) {
+      const block = Math.floor(s / spb);
+      const start = s - block * spb;
+      const n = Math.min(spb - start, end - s);
+      const o = outOffset + (s - sector) * SECTOR;
+      if (layer.blockOffset(block) === null) {
+        if (layer.type === 'dynamic') out.fill(0, o, o + n * SECTOR);
+        else await this.readLayer(i + 1, s, n, out, o);
+      } else if (layer.type === 'dynamic') {
+        // Dynamic disks keep clear-bit sectors zero; reading the data as-is matches other readers.
+        await layer.readOwn(block, start, n, out, o);
+      } else {
+        const bm = await layer.readBitmap(block);
+        for (const run of bitRuns(bm, start, start + n)) {
+          const ro = o + (run.start - start) * SECTOR;
+          if (run.set) await layer.readOwn(block, run.start, run.length, out, ro);
+          else await this.readLayer(i + 1, block * spb + run.start, run.length, out, ro);
+        }
+      }
+      s += n;
+    }
+  }
+
+  /**
+   * Writes bytes at any offset into the top file. Partial sectors are
+   * completed from what the chain shows there now, so the parent's bytes
+   * around an unaligned write are preserved.
+   */
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
+      throw new UsageError('WRITE_PAST_END', `write of ${data.length} bytes at ${offset} is outside the disk (${this.virtualSize} bytes)`);
+    }
+    let done = 0;
+    while (done < data.length) {
+      const pos = offset + done;
+      const first = Math.floor(pos / SECTOR);
+      const want = Math.min(data.length - done, IO_CHUNK);
+      const last = Math.ceil((pos + want) / SECTOR);
+      const piece = data.subarray(done, done + want);
+      const skip = pos - first * SECTOR;
+      let buf: Uint8Array;
+      if (skip === 0 && want % SECTOR === 0) buf = piece;
+      else {
+        buf = Buffer.alloc((last - first) * SECTOR);
+        await this.readSectors(first, 1, buf, 0);
+        if (last - first > 1) await this.readSectors(last - 1, 1, buf, (last - first - 1) * SECTOR);
+        buf.set(piece, skip);
+      }
+      await this.top.writeSectors(first, buf);
+      done += want;
+    }
+  }
+}
+
+/**
+ * Opens a file and every ancestor. Ancestors are opened read-only unless
+ * `writableChain` (merge) asks otherwise; the top follows `writable`.
+ */
+export async function openDisk(path: string, opts: OpenDiskOptions & { writableChain?: boolean } = {}): Promise<Disk> {
+  const layers: VhdFile[] = [];
+  const warnings: Finding[] = [];
+  const seen = new Set<string>();
+  try {
+    let current = await VhdFile.open(path, opts);
+    for (;;) {
+      layers.push(current);
+      warnings.push(...current.notes.map((n) => ({ ...n, message: `${nodePath.basename(current.path)}: ${n.message}` })));
+      const key = await fileKey(current.path);
+      const id = current.uuid;
+      if (seen.has(key) || seen.has(`id:${id}`)) {
+        throw new ChainError('CHAIN_CYCLE', `${path}: the parent chain loops back to ${current.path}`, { path, field: 'parentUniqueId' });
+      }
+      seen.add(key);
+      seen.add(`id:${id}`);
+      if (current.type !== 'differencing') break;
+      if (layers.length >= MAX_CHAIN_DEPTH) {
+        throw new ChainError('CHAIN_TOO_DEEP', `${path}: chain is deeper than ${MAX_CHAIN_DEPTH} files`, { path });
+      }
+      const first = layers.length === 1;
+      const parent = await resolveParent(current, {
+        explicit: first ? opts.parentPath : undefined,
+        ignoreIdMismatch: first ? opts.ignoreIdMismatch : false,
+        writable: opts.writableChain ?? false,
+        sync: opts.sync,
+      });
+      warnings.push(...parent.warnings);
+      current = parent.file;
+    }
+  } catch (err) {
+    await Promise.all(layers.map((l) => l.close()));
+    throw err;
+  }
+  return new Disk(layers, warnings);
+}
+
+async function fileKey(p: string): Promise<string> {
+  const st = await fsp.stat(p);
+  return st.ino ? `${st.dev}:${st.ino}` : nodePath.resolve(p);
+}

@@ -1,0 +1,367 @@
+// One VHD file: its footer, header, BAT and batmap, bounds-checked on open,
+// plus sector-level access to the data it stores itself. Reading through a
+// chain of files is chain.ts's job; this class knows nothing of parents.
+import { FormatError, RefusedError, UsageError, type Finding } from '../errors.js';
+import { batBytes, BAT_UNUSED, decodeBat, encodeBatRange } from '../format/bat.js';
+import { BATMAP_COOKIE, batmapChecksum, creatorHasBatmap, decodeBatmapHeader, encodeBatmapHeader, type BatmapHeader } from '../format/batmap.js';
+import { bitmapBytes, isFull, newBitmap, setBits, testBit } from '../format/bitmap.js';
+import { alignUp, checksum, SECTOR, uuidToString } from '../format/bytes.js';
+import { decodeFooter, DiskType, diskTypeName, encodeFooter, FOOTER_SIZE, validateFooter, type Footer } from '../format/footer.js';
+import { decodeHeader, HEADER_SIZE, validateHeader, type DynamicHeader } from '../format/header.js';
+import { openFile, readExact, type RandomAccessFile } from '../io/file.js';
+
+/** Most BAT bytes we will hold in memory: past this a crafted entry count would be a giant allocation. */
+export const MAX_BAT_BYTES = 256 * 1024 * 1024;
+/** Bitmaps cached per file; 512 B each for 2 MiB blocks. */
+const BITMAP_CACHE_LIMIT = 8192;
+
+export interface VhdFileOptions {
+  writable?: boolean;
+  /** fsync at the ordering points of each write batch (default true). */
+  sync?: boolean;
+}
+
+export interface Batmap {
+  headerOffset: number;
+  header: BatmapHeader;
+  map: Uint8Array;
+}
+
+export class VhdFile {
+  readonly type: 'fixed' | 'dynamic' | 'differencing';
+  readonly virtualSize: number;
+  readonly blockSize: number;
+  readonly sectorsPerBlock: number;
+  readonly bitmapSize: number;
+  /** Where the trailing footer starts: new blocks are placed here. */
+  footerOffset: number;
+  fileSize: number;
+  private readonly bitmapCache = new Map<number, Uint8Array>();
+  private readonly syncWrites: boolean;
+
+  private constructor(
+    readonly path: string,
+    readonly file: RandomAccessFile,
+    readonly footer: Footer,
+    readonly header: DynamicHeader | null,
+    readonly bat: Uint32Array | null,
+    readonly batmap: Batmap | null,
+    /** Where the footer in use came from; 'copy' means the trailing footer is damaged. */
+    readonly footerSource: 'trailing' | 'copy',
+    /** Problems noticed while opening that did not prevent it (see check for the full list). */
+    readonly notes: Finding[],
+    geometry: { footerOffset: number; fileSize: number },
+    opts: VhdFileOptions,
+  ) {
+    this.type = diskTypeName(footer.diskType);
+    this.virtualSize = Number(footer.currentSize);
+    this.blockSize = header ? header.blockSize : 0;
+    this.sectorsPerBlock = this.blockSize / SECTOR;
+    this.bitmapSize = header ? bitmapBytes(header.blockSize) : 0;
+    this.footerOffset = geometry.footerOffset;
+    this.fileSize = geometry.fileSize;
+    this.syncWrites = opts.sync !== false;
+  }
+
+  get uuid(): string {
+    return uuidToString(this.footer.uniqueId);
+  }
+
+  get writable(): boolean {
+    return this.file.writable;
+  }
+
+  get totalSectors(): number {
+    return this.virtualSize / SECTOR;
+  }
+
+  get blockCount(): number {
+    return this.bat ? this.bat.length : 0;
+  }
+
+  static async open(path: string, opts: VhdFileOptions = {}): Promise<VhdFile> {
+    const file = await openFile(path, opts.writable ? 'r+' : 'r');
+    try {
+      return await VhdFile.parse(path, file, opts);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+  }
+
+  private static async parse(path: string, file: RandomAccessFile, opts: VhdFileOptions): Promise<VhdFile> {
+    const fileSize = await file.size();
+    const notes: Finding[] = [];
+    const fail = (code: string, field: string, message: string): never => {
+      throw new FormatError(code, `${path}: ${message}`, { field, path });
+    };
+    if (fileSize < 511) fail('FILE_TOO_SMALL', 'footer', `file is ${fileSize} bytes, too small to hold a VHD footer`);
+
+    // Trailing footer, then the copy at 0 when the trailing one is unusable.
+    const legacy = fileSize % SECTOR === 511;
+    const trailingAt = legacy ? fileSize - 511 : fileSize - FOOTER_SIZE;
+    if (legacy) notes.push({ code: 'FOOTER_LEGACY_511', field: 'footer', message: 'trailing footer is the old 511-byte form' });
+    else if (fileSize % SECTOR !== 0) notes.push({ code: 'FILE_SIZE_UNALIGNED', field: 'footer', message: `file size ${fileSize} is not a multiple of 512` });
+    const trailingRaw = await readExact(file, trailingAt, legacy ? 511 : FOOTER_SIZE, 'footer');
+    let footer = decodeFooter(trailingRaw);
+    let check = validateFooter(footer, checksum(encodeFooter(footer, true), 64));
+    let source: 'trailing' | 'copy' = 'trailing';
+    if (check.errors.length > 0) {
+      const trailingErrors = check.errors;
+      const copy = decodeFooter(await readExact(file, 0, FOOTER_SIZE, 'footer copy'));
+      const copyCheck = validateFooter(copy, checksum(encodeFooter(copy, true), 64));
+      if (copyCheck.errors.length === 0 && copy.diskType !== DiskType.Fixed) {
+        footer = copy;
+        check = copyCheck;
+        source = 'copy';
+        notes.push({
+          code: 'FOOTER_FROM_COPY',
+          field: 'footer',
+          message: `trailing footer is damaged (${trailingErrors.map((e) => e.code).join(', ')}); using the copy at offset 0`,
+        });
+      } else {
+        const first = trailingErrors[0];
+        fail(first.code, first.field ?? 'footer', first.message);
+      }
+    }
+    notes.push(...check.warnings);
+    const virtualSize = Number(footer.currentSize);
+
+    if (footer.diskType === DiskType.Fixed) {
+      if (trailingAt < virtualSize) {
+        fail('FIXED_TRUNCATED', 'currentSize', `fixed disk claims ${virtualSize} bytes of data but the file holds only ${trailingAt}`);
+      }
+      if (trailingAt > virtualSize) {
+        notes.push({ code: 'FIXED_EXTRA_DATA', field: 'currentSize', message: `${trailingAt - virtualSize} bytes lie between the data and the footer` });
+      }
+      return new VhdFile(path, file, footer, null, null, null, source, notes, { footerOffset: trailingAt, fileSize }, opts);
+    }
+
+    // Dynamic or differencing: header, BAT, optional batmap.
+    const headerAt = footer.dataOffset;
+    if (headerAt + BigInt(HEADER_SIZE) > BigInt(fileSize)) {
+      fail('HEADER_OUT_OF_FILE', 'dataOffset', `dynamic header offset ${headerAt} is past the end of the file (${fileSize} bytes)`);
+    }
+    const headerRaw = await readExact(file, Number(headerAt), HEADER_SIZE, 'dynamic header');
+    const header = decodeHeader(headerRaw);
+    const hcheck = validateHeader(header, checksum(headerRaw, 36), {
+      currentSize: virtualSize,
+      fileSize,
+      differencing: footer.diskType === DiskType.Differencing,
+    });
+    if (hcheck.errors.length > 0) {
+      const first = hcheck.errors[0];
+      fail(first.code, first.field ?? 'header', first.message);
+    }
+    notes.push(...hcheck.warnings);
+
+    // Only the entries the virtual size needs are loaded: the rest can never be read.
+    const entries = Math.ceil(virtualSize / header.blockSize);
+    if (entries * 4 > MAX_BAT_BYTES) {
+      fail('HEADER_MAX_TABLE_ENTRIES', 'maxTableEntries', `${entries} BAT entries (block size ${header.blockSize}) exceed the supported table size`);
+    }
+    const tableOffset = Number(header.tableOffset);
+    const bat = decodeBat(await readExact(file, tableOffset, entries * 4, 'BAT'), entries);
+
+    let batmap: Batmap | null = null;
+    if (creatorHasBatmap(footer.creatorApp, footer.creatorVersion)) {
+      const headerOffset = tableOffset + batBytes(header.maxTableEntries);
+      if (headerOffset + SECTOR <= fileSize) {
+        const bh = decodeBatmapHeader(await readExact(file, headerOffset, SECTOR, 'batmap header'));
+        if (bh.cookie === BATMAP_COOKIE) {
+          const mapBytes = bh.sizeSectors * SECTOR;
+          const fits = bh.offset + BigInt(mapBytes) <= BigInt(fileSize) && mapBytes >= Math.ceil(entries / 8) && mapBytes <= MAX_BAT_BYTES;
+          if (!fits) fail('BATMAP_OUT_OF_FILE', 'batmap.offset', `batmap at ${bh.offset} (${bh.sizeSectors} sectors) is not inside the file or too small`);
+          const map = await readExact(file, Number(bh.offset), mapBytes, 'batmap');
+          batmap = { headerOffset, header: bh, map };
+          if (batmapChecksum(map) !== bh.checksum) {
+            notes.push({ code: 'BATMAP_CHECKSUM', field: 'batmap.checksum', message: 'batmap checksum does not match its map' });
+          }
+        }
+      }
+    }
+    return new VhdFile(path, file, footer, header, bat, batmap, source, notes, { footerOffset: trailingAt, fileSize }, opts);
+  }
+
+  async close(): Promise<void> {
+    this.bitmapCache.clear();
+    await this.file.close();
+  }
+
+  // ---- reading -----------------------------------------------------------
+
+  /** Byte offset of a block's bitmap, or null when unallocated (or past the table). */
+  blockOffset(block: number): number | null {
+    if (!this.bat || block >= this.bat.length) return null;
+    const e = this.bat[block];
+    return e === BAT_UNUSED ? null : e * SECTOR;
+  }
+
+  /** The block's sector bitmap (cached); an unallocated block has none. */
+  async readBitmap(block: number): Promise<Uint8Array> {
+    const cached = this.bitmapCache.get(block);
+    if (cached) return cached;
+    const at = this.blockOffset(block);
+    if (at === null) throw new UsageError('BLOCK_UNALLOCATED', `block ${block} is not allocated`);
+    this.assertInData(at, this.bitmapSize, block);
+    const bm = new Uint8Array(await readExact(this.file, at, this.bitmapSize, `bitmap of block ${block}`));
+    this.cacheBitmap(block, bm);
+    return bm;
+  }
+
+  private cacheBitmap(block: number, bm: Uint8Array): void {
+    if (this.bitmapCache.size >= BITMAP_CACHE_LIMIT) {
+      const oldest = this.bitmapCache.keys().next().value as number;
+      this.bitmapCache.delete(oldest);
+    }
+    this.bitmapCache.set(block, bm);
+  }
+
+  /** Bounds check before any data access: the BAT may point anywhere in a crafted file. */
+  private assertInData(at: number, length: number, block: number): void {
+    if (at + length > this.footerOffset) {
+      throw new FormatError('BAT_ENTRY_PAST_EOF', `${this.path}: block ${block} at ${at} (+${length}) runs past the end of the data (${this.footerOffset})`, {
+        field: `bat[${block}]`,
+        path: this.path,
+      });
+    }
+  }
+
+  /**
+   * Reads `count` sectors starting at `sectorInBlock` of an allocated block
+   * (or, for fixed disks, absolute sectors with block = 0) from this file only.
+   */
+  async readOwn(block: number, sectorInBlock: number, count: number, out: Uint8Array, outOffset: number): Promise<void> {
+    const dst = out.subarray(outOffset, outOffset + count * SECTOR);
+    if (this.type === 'fixed') {
+      const at = sectorInBlock * SECTOR;
+      const n = await this.file.read(dst, at);
+      if (n < dst.length) throw new FormatError('TRUNCATED', `${this.path}: fixed data at ${at} is past the end of the file`, { path: this.path, field: 'data' });
+      return;
+    }
+    const base = this.blockOffset(block);
+    if (base === null) throw new UsageError('BLOCK_UNALLOCATED', `block ${block} is not allocated`);
+    const at = base + this.bitmapSize + sectorInBlock * SECTOR;
+    this.assertInData(at, dst.length, block);
+    const n = await this.file.read(dst, at);
+    if (n < dst.length) throw new FormatError('TRUNCATED', `${this.path}: block ${block} data is past the end of the file`, { path: this.path, field: `bat[${block}]` });
+  }
+
+  // ---- writing -----------------------------------------------------------
+
+  private assertWritable(): void {
+    if (!this.file.writable) throw new UsageError('READ_ONLY', `${this.path} was opened read-only`);
+    if (this.footerSource === 'copy') {
+      throw new RefusedError('NEEDS_REPAIR', `${this.path}: the trailing footer is damaged; run \`vhdsnap repair\` before writing`, { path: this.path });
+    }
+  }
+
+  /**
+   * Writes whole sectors into this file. In dynamic and differencing files a
+   * missing block is allocated at the end (footer moved first, block written
+   * zero-filled, fsync, then the BAT entry), and the bitmap gains exactly
+   * the written sectors. A BAT entry or bitmap bit never points at unwritten data.
+   */
+  async writeSectors(sector: number, data: Uint8Array): Promise<void> {
+    this.assertWritable();
+    if (data.length % SECTOR !== 0) throw new UsageError('UNALIGNED_WRITE', 'writeSectors needs whole sectors');
+    const count = data.length / SECTOR;
+    if (sector < 0 || sector + count > this.totalSectors) {
+      throw new UsageError('WRITE_PAST_END', `write of ${count} sectors at sector ${sector} is past the disk end (${this.totalSectors} sectors)`);
+    }
+    if (count === 0) return;
+    if (this.type === 'fixed') {
+      await this.file.write(data, sector * SECTOR);
+      if (this.syncWrites) await this.file.sync();
+      return;
+    }
+    const spb = this.sectorsPerBlock;
+    const fresh: { block: number; start: number; count: number; src: number }[] = [];
+    const existing: { block: number; start: number; count: number }[] = [];
+    // Pass 1: data into blocks that exist; collect blocks to allocate.
+    for (let s = sector; s < sector + count; ) {
+      const block = Math.floor(s / spb);
+      const start = s - block * spb;
+      const n = Math.min(spb - start, sector + count - s);
+      const src = (s - sector) * SECTOR;
+      const at = this.blockOffset(block);
+      if (at === null) fresh.push({ block, start, count: n, src });
+      else {
+        const dataAt = at + this.bitmapSize + start * SECTOR;
+        this.assertInData(dataAt, n * SECTOR, block);
+        await this.file.write(data.subarray(src, src + n * SECTOR), dataAt);
+        existing.push({ block, start, count: n });
+      }
+      s += n;
+    }
+    // Pass 2: new blocks at the end, the footer moved past them first.
+    const placed: { block: number; at: number }[] = [];
+    if (fresh.length > 0) {
+      const blockBytes = this.bitmapSize + this.blockSize;
+      let next = alignUp(this.footerOffset, SECTOR);
+      for (const f of fresh) {
+        placed.push({ block: f.block, at: next });
+        next += blockBytes;
+      }
+      await this.file.write(encodeFooter(this.footer), next);
+      for (let i = 0; i < fresh.length; i++) {
+        const f = fresh[i];
+        const buf = new Uint8Array(blockBytes);
+        const bm = newBitmap(this.blockSize, this.type === 'dynamic');
+        if (this.type === 'differencing') setBits(bm, f.start, f.count);
+        buf.set(bm, 0);
+        buf.set(data.subarray(f.src, f.src + f.count * SECTOR), this.bitmapSize + f.start * SECTOR);
+        await this.file.write(buf, placed[i].at);
+        this.cacheBitmap(f.block, bm);
+      }
+      this.footerOffset = next;
+      this.fileSize = next + FOOTER_SIZE;
+    }
+    if (this.syncWrites) await this.file.sync();
+    // Pass 3: metadata that makes the new data visible.
+    {
+      // Dynamic files normally have full bitmaps, but some writers leave bits clear.
+      for (const e of existing) {
+        const bm = await this.readBitmap(e.block);
+        let changed = false;
+        for (let i = e.start; i < e.start + e.count && !changed; i++) changed = !testBit(bm, i);
+        if (!changed) continue;
+        setBits(bm, e.start, e.count);
+        await this.file.write(bm, this.blockOffset(e.block)!);
+      }
+    }
+    if (placed.length > 0) {
+      const bat = this.bat!;
+      let lo = Infinity;
+      let hi = -1;
+      for (const p of placed) {
+        bat[p.block] = p.at / SECTOR;
+        lo = Math.min(lo, p.block);
+        hi = Math.max(hi, p.block);
+      }
+      await this.file.write(encodeBatRange(bat, lo, hi + 1), Number(this.header!.tableOffset) + lo * 4);
+    }
+    if (this.batmap) await this.updateBatmap([...existing.map((e) => e.block), ...placed.map((p) => p.block)]);
+    if (this.syncWrites) await this.file.sync();
+  }
+
+  /** Keeps blktap's "bitmap is full" map true for the blocks just touched. */
+  private async updateBatmap(blocks: number[]): Promise<void> {
+    const bm = this.batmap!;
+    let changed = false;
+    for (const b of blocks) {
+      const full = isFull(await this.readBitmap(b), this.sectorsPerBlock);
+      const byte = b >>> 3;
+      const mask = 0x80 >>> (b & 7);
+      const was = (bm.map[byte] & mask) !== 0;
+      if (was !== full) {
+        bm.map[byte] = full ? bm.map[byte] | mask : bm.map[byte] & ~mask;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    bm.header.checksum = batmapChecksum(bm.map);
+    await this.file.write(bm.map, Number(bm.header.offset));
+    await this.file.write(encodeBatmapHeader(bm.header), bm.headerOffset);
+  }
+}

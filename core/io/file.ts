@@ -1,0 +1,131 @@
+// The one place the core touches file handles. Positions are plain numbers
+// (BigInt positions misbehave on Node 20). Tests swap the opener to inject
+// I/O faults; nothing else in core opens files for random access.
+import { promises as fsp } from 'node:fs';
+import { FormatError, toIoError } from '../errors.js';
+
+export type OpenMode = 'r' | 'r+' | 'wx';
+
+export interface RandomAccessFile {
+  readonly path: string;
+  readonly writable: boolean;
+  /** Reads up to buf.length bytes at `position`; returns the count (short only at EOF). */
+  read(buf: Uint8Array, position: number): Promise<number>;
+  write(buf: Uint8Array, position: number): Promise<void>;
+  size(): Promise<number>;
+  truncate(length: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+class NodeFile implements RandomAccessFile {
+  constructor(
+    readonly path: string,
+    private readonly fh: fsp.FileHandle,
+    readonly writable: boolean,
+  ) {}
+
+  async read(buf: Uint8Array, position: number): Promise<number> {
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesRead } = await this.fh.read(buf, done, buf.length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (err) {
+      throw toIoError(err, this.path, 'cannot read');
+    }
+    return done;
+  }
+
+  async write(buf: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    try {
+      while (done < buf.length) {
+        const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, position + done);
+        if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+        done += bytesWritten;
+      }
+    } catch (err) {
+      throw toIoError(err, this.path, 'cannot write');
+    }
+  }
+
+  async size(): Promise<number> {
+    try {
+      return (await this.fh.stat()).size;
+    } catch (err) {
+      throw toIoError(err, this.path, 'cannot stat');
+    }
+  }
+
+  async truncate(length: number): Promise<void> {
+    try {
+      await this.fh.truncate(length);
+    } catch (err) {
+      throw toIoError(err, this.path, 'cannot truncate');
+    }
+  }
+
+  async sync(): Promise<void> {
+    try {
+      await this.fh.sync();
+    } catch (err) {
+      throw toIoError(err, this.path, 'cannot fsync');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+}
+
+export type FileOpener = (path: string, mode: OpenMode) => Promise<RandomAccessFile>;
+
+const nodeOpener: FileOpener = async (path, mode) => {
+  try {
+    const fh = await fsp.open(path, mode);
+    return new NodeFile(path, fh, mode !== 'r');
+  } catch (err) {
+    throw toIoError(err, path, 'cannot open');
+  }
+};
+
+let opener: FileOpener = nodeOpener;
+
+export function openFile(path: string, mode: OpenMode): Promise<RandomAccessFile> {
+  return opener(path, mode);
+}
+
+/** Replace the opener (fault-injection tests); returns a function restoring the previous one. */
+export function setFileOpener(next: FileOpener): () => void {
+  const prev = opener;
+  opener = next;
+  return () => {
+    opener = prev;
+  };
+}
+
+/** Reads exactly `length` bytes or raises a typed error naming what was being read. */
+export async function readExact(f: RandomAccessFile, position: number, length: number, what: string): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const n = await f.read(buf, position);
+  if (n < length) {
+    throw new FormatError('TRUNCATED', `${f.path}: ${what} at ${position} (+${length}) runs past the end of the file`, { field: what, path: f.path });
+  }
+  return buf;
+}
+
+/** fsync a directory so a rename or create inside it is durable (no-op where unsupported). */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Windows cannot open directories; rename durability there comes from the FS.
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}

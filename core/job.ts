@@ -1,0 +1,47 @@
+// The shape every long operation shares (CLI, IPC, tests): progress events
+// with rate and ETA, and cancellation through an AbortSignal that is checked
+// only at safe points.
+import { CancelledError } from './errors.js';
+
+export interface Progress {
+  phase: string;
+  done: number;
+  total: number;
+  /** Bytes per second since the phase started. */
+  rate: number;
+  /** Seconds left at the current rate; null until known. */
+  eta: number | null;
+}
+
+export interface JobContext {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export function throwIfCancelled(ctx: JobContext | undefined): void {
+  if (ctx?.signal?.aborted) throw new CancelledError();
+}
+
+/** Emits progress at most every `intervalMs`, plus the final 100%. */
+export class ProgressReporter {
+  private readonly started = Date.now();
+  private last = 0;
+
+  constructor(
+    private readonly ctx: JobContext | undefined,
+    private readonly phase: string,
+    private readonly total: number,
+    private readonly intervalMs = 100,
+  ) {}
+
+  update(done: number): void {
+    if (!this.ctx?.onProgress) return;
+    const now = Date.now();
+    if (done < this.total && now - this.last < this.intervalMs) return;
+    this.last = now;
+    const secs = (now - this.started) / 1000;
+    const rate = secs > 0 ? done / secs : 0;
+    const eta = rate > 0 ? (this.total - done) / rate : null;
+    this.ctx.onProgress({ phase: this.phase, done, total: this.total, rate, eta });
+  }
+}

@@ -1,0 +1,202 @@
+// A folder (or several) scanned into a forest of snapshot trees, linked by
+// parent id. A parent may have several children; a child whose parent is
+// missing, mismatched or part of a cycle is listed as an orphan with the reason.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { ChainError, VhdError } from '../errors.js';
+import { uuidToString } from '../format/bytes.js';
+import { resolveParent } from '../disk/parent.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { readSidecar } from './sidecar.js';
+
+const VHD_EXT = /\.(vhd|avhd)$/i;
+/** A folder holding more than this many VHDs is scanned only up to it (bounded work on hostile input). */
+const MAX_FILES = 10000;
+
+export interface DiskEntry {
+  path: string;
+  uuid: string;
+  type: 'fixed' | 'dynamic' | 'differencing';
+  virtualSize: number;
+  fileSize: number;
+  blockSize: number | null;
+  allocatedBlocks: number | null;
+  timestamp: string;
+  creatorApp: string;
+  parentUuid: string | null;
+  parentName: string | null;
+  name: string | null;
+  description: string | null;
+  /** Found through a child's locator outside the scanned folders. */
+  external?: boolean;
+}
+
+export interface TreeNode extends DiskEntry {
+  children: TreeNode[];
+}
+
+export interface Orphan {
+  path: string;
+  parentUuid: string;
+  parentName: string;
+  reason: string;
+  code: string;
+}
+
+export interface Unreadable {
+  path: string;
+  code: string;
+  reason: string;
+}
+
+export interface Forest {
+  roots: TreeNode[];
+  orphans: Orphan[];
+  unreadable: Unreadable[];
+}
+
+export async function listVhdFiles(dir: string): Promise<string[]> {
+  const names = await fsp.readdir(dir);
+  return names
+    .filter((n) => VHD_EXT.test(n) && !n.startsWith('.'))
+    .sort()
+    .slice(0, MAX_FILES)
+    .map((n) => nodePath.join(dir, n));
+}
+
+export function describeFile(f: VhdFile, label: { name?: string; description?: string } | null): DiskEntry {
+  let allocated: number | null = null;
+  if (f.bat) {
+    allocated = 0;
+    for (const e of f.bat) if (e !== 0xffffffff) allocated++;
+  }
+  return {
+    path: f.path,
+    uuid: f.uuid,
+    type: f.type,
+    virtualSize: f.virtualSize,
+    fileSize: f.fileSize,
+    blockSize: f.bat ? f.blockSize : null,
+    allocatedBlocks: allocated,
+    timestamp: new Date((f.footer.timestamp + 946684800) * 1000).toISOString(),
+    creatorApp: f.footer.creatorApp.replace(/\0/g, ' ').trimEnd(),
+    parentUuid: f.type === 'differencing' ? uuidToString(f.header!.parentUniqueId) : null,
+    parentName: f.type === 'differencing' ? f.header!.parentName : null,
+    name: label?.name ?? null,
+    description: label?.description ?? null,
+  };
+}
+
+/** Scans folders and/or files into a forest. Files named directly also pull in their ancestors. */
+export async function scanLibrary(inputs: string[]): Promise<Forest> {
+  const paths: string[] = [];
+  for (const input of inputs) {
+    const st = await fsp.stat(input);
+    if (st.isDirectory()) paths.push(...(await listVhdFiles(input)));
+    else paths.push(input);
+  }
+  const entries = new Map<string, DiskEntry>(); // by resolved path
+  const unreadable: Unreadable[] = [];
+  const labels = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
+  const labelFor = async (p: string, uuid: string) => {
+    const dir = nodePath.dirname(p);
+    if (!labels.has(dir)) labels.set(dir, await readSidecar(dir));
+    return labels.get(dir)!.disks[uuid] ?? null;
+  };
+  const orphans: Orphan[] = [];
+  const parentOf = new Map<string, string>(); // child path -> parent path
+
+  const queue = [...new Set(paths.map((p) => nodePath.resolve(p)))];
+  const explicit = new Set(queue);
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    if (entries.has(p)) continue;
+    let f: VhdFile;
+    try {
+      f = await VhdFile.open(p);
+    } catch (err) {
+      if (!(err instanceof VhdError)) throw err;
+      unreadable.push({ path: p, code: err.code, reason: err.message });
+      continue;
+    }
+    try {
+      const entry = describeFile(f, await labelFor(p, f.uuid));
+      if (!explicit.has(p)) entry.external = true;
+      entries.set(p, entry);
+      if (f.type !== 'differencing') continue;
+      try {
+        const parent = await resolveParent(f);
+        const pp = nodePath.resolve(parent.file.path);
+        await parent.file.close();
+        parentOf.set(p, pp);
+        if (!entries.has(pp)) queue.push(pp);
+      } catch (err) {
+        if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
+        orphans.push({ path: p, parentUuid: entry.parentUuid!, parentName: entry.parentName!, code: err.code, reason: err.message });
+      }
+    } finally {
+      await f.close();
+    }
+  }
+
+  const nodes = new Map<string, TreeNode>();
+  for (const [p, e] of entries) nodes.set(p, { ...e, children: [] });
+  const roots: TreeNode[] = [];
+  for (const [p, node] of nodes) {
+    const pp = parentOf.get(p);
+    if (pp && nodes.has(pp)) nodes.get(pp)!.children.push(node);
+    else if (node.type !== 'differencing') roots.push(node);
+  }
+  // Anything not reachable from a root sits on a cycle.
+  const reached = new Set<TreeNode>();
+  const walk = (n: TreeNode) => {
+    reached.add(n);
+    n.children.forEach(walk);
+  };
+  roots.forEach(walk);
+  for (const [p, node] of nodes) {
+    if (reached.has(node) || orphans.some((o) => o.path === p)) continue;
+    if (node.type === 'differencing') {
+      orphans.push({ path: p, parentUuid: node.parentUuid!, parentName: node.parentName!, code: 'CHAIN_CYCLE', reason: `${p}: its parent chain loops back on itself` });
+    }
+  }
+  for (const n of nodes.values()) n.children.sort((a, b) => a.path.localeCompare(b.path));
+  roots.sort((a, b) => a.path.localeCompare(b.path));
+  return { roots, orphans, unreadable };
+}
+
+/** Differencing disks in `dir` whose parent resolves to `parentPath` (same id and same file). */
+export async function findChildren(parentPath: string, dir = nodePath.dirname(nodePath.resolve(parentPath))): Promise<string[]> {
+  const target = await fsp.realpath(parentPath);
+  let parentId: string;
+  {
+    const pf = await VhdFile.open(parentPath);
+    parentId = pf.uuid;
+    await pf.close();
+  }
+  const out: string[] = [];
+  for (const p of await listVhdFiles(dir)) {
+    if ((await fsp.realpath(p).catch(() => p)) === target) continue;
+    let f: VhdFile;
+    try {
+      f = await VhdFile.open(p);
+    } catch {
+      continue;
+    }
+    try {
+      if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) continue;
+      const parent = await resolveParent(f).catch(() => null);
+      // Same parent id but unresolvable: count it, so writers refuse rather than risk it.
+      if (!parent) {
+        out.push(p);
+        continue;
+      }
+      const resolved = await fsp.realpath(parent.file.path);
+      await parent.file.close();
+      if (resolved === target) out.push(p);
+    } finally {
+      await f.close();
+    }
+  }
+  return out;
+}

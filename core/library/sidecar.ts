@@ -1,0 +1,76 @@
+// Snapshot names and descriptions: a small JSON file per folder, keyed by
+// disk id (names follow a disk through renames), written atomically.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { syncDir } from '../io/file.js';
+
+export const SIDECAR_NAME = '.vhdsnap.json';
+const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
+
+export interface DiskLabel {
+  name?: string;
+  description?: string;
+  /** File name when the label was set: a hint for people reading the JSON. */
+  file?: string;
+}
+
+export interface Sidecar {
+  version: 1;
+  disks: Record<string, DiskLabel>;
+}
+
+export async function readSidecar(dir: string): Promise<Sidecar> {
+  const empty: Sidecar = { version: 1, disks: {} };
+  try {
+    const p = nodePath.join(dir, SIDECAR_NAME);
+    const st = await fsp.stat(p);
+    if (!st.isFile() || st.size > MAX_SIDECAR_BYTES) return empty;
+    const parsed = JSON.parse(await fsp.readFile(p, 'utf8')) as Partial<Sidecar>;
+    if (!parsed || typeof parsed !== 'object' || typeof parsed.disks !== 'object' || parsed.disks === null) return empty;
+    const disks: Record<string, DiskLabel> = {};
+    for (const [id, v] of Object.entries(parsed.disks)) {
+      if (!v || typeof v !== 'object') continue;
+      const label: DiskLabel = {};
+      if (typeof v.name === 'string') label.name = v.name;
+      if (typeof v.description === 'string') label.description = v.description;
+      if (typeof v.file === 'string') label.file = v.file;
+      disks[id] = label;
+    }
+    return { version: 1, disks };
+  } catch {
+    return empty; // a missing or damaged sidecar only loses labels, never disk data
+  }
+}
+
+export async function writeSidecar(dir: string, s: Sidecar): Promise<void> {
+  const p = nodePath.join(dir, SIDECAR_NAME);
+  const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await fsp.open(tmp, 'wx');
+  try {
+    await fh.writeFile(JSON.stringify(s, null, 2) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, p);
+  await syncDir(dir);
+}
+
+/** Sets (or, with undefined values, keeps) a disk's name and description. */
+export async function setLabel(diskPath: string, uuid: string, label: { name?: string; description?: string }): Promise<DiskLabel> {
+  const dir = nodePath.dirname(nodePath.resolve(diskPath));
+  const s = await readSidecar(dir);
+  const cur = s.disks[uuid] ?? {};
+  const next: DiskLabel = { ...cur, file: nodePath.basename(diskPath) };
+  if (label.name !== undefined) next.name = label.name;
+  if (label.description !== undefined) next.description = label.description;
+  s.disks[uuid] = next;
+  await writeSidecar(dir, s);
+  return next;
+}
+
+export async function getLabel(diskPath: string, uuid: string): Promise<DiskLabel | null> {
+  const s = await readSidecar(nodePath.dirname(nodePath.resolve(diskPath)));
+  return s.disks[uuid] ?? null;
+}

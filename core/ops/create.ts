@@ -1,0 +1,191 @@
+// Creating new VHD files: fixed, dynamic, and differencing children of any disk.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { RefusedError, UsageError, VhdError } from '../errors.js';
+import { batBytes, encodeBat, BAT_UNUSED } from '../format/bat.js';
+import { alignUp, dateToVhdTime, newUuid, SECTOR } from '../format/bytes.js';
+import { DiskType, encodeFooter, FEATURE_RESERVED, FIXED_DATA_OFFSET, FORMAT_VERSION, MAX_DYNAMIC_SIZE, MAX_FIXED_SIZE, type Footer } from '../format/footer.js';
+import { chsForSize } from '../format/geometry.js';
+import { DEFAULT_BLOCK_SIZE, encodeHeader, HEADER_COOKIE, HEADER_SIZE, HEADER_VERSION, isPowerOfTwo, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type DynamicHeader } from '../format/header.js';
+import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } from '../format/locator.js';
+import { U64_MAX } from '../format/bytes.js';
+import { openFile, syncDir } from '../io/file.js';
+import { VhdFile } from '../disk/vhd-file.js';
+
+/**
+ * Creator written into new footers. QEMU, VirtualBox and others take the size
+ * from CHS geometry (rounding down) unless the creator is one known to write
+ * exact sizes; we write exact sizes as Hyper-V does, so we present as it.
+ */
+export const CREATOR_APP = 'win ';
+export const CREATOR_VERSION = 0x000a0000;
+export const CREATOR_HOST_OS = 'Wi2k';
+
+export function newFooter(type: DiskType, size: number, dataOffset: bigint): Footer {
+  return {
+    cookie: 'conectix',
+    features: FEATURE_RESERVED,
+    formatVersion: FORMAT_VERSION,
+    dataOffset,
+    timestamp: dateToVhdTime(new Date()),
+    creatorApp: CREATOR_APP,
+    creatorVersion: CREATOR_VERSION,
+    creatorHostOs: CREATOR_HOST_OS,
+    originalSize: BigInt(size),
+    currentSize: BigInt(size),
+    geometry: chsForSize(size),
+    diskType: type,
+    checksum: 0,
+    uniqueId: newUuid(),
+    savedState: 0,
+    reserved: new Uint8Array(427),
+  };
+}
+
+export function newHeader(size: number, blockSize: number): DynamicHeader {
+  const locators: LocatorEntry[] = [];
+  for (let i = 0; i < LOCATOR_COUNT; i++) locators.push(emptyLocator());
+  return {
+    cookie: HEADER_COOKIE,
+    dataOffset: U64_MAX,
+    tableOffset: BigInt(SECTOR + HEADER_SIZE),
+    headerVersion: HEADER_VERSION,
+    maxTableEntries: Math.ceil(size / blockSize),
+    blockSize,
+    checksum: 0,
+    parentUniqueId: new Uint8Array(16),
+    parentTimestamp: 0,
+    reserved1: 0,
+    parentName: '',
+    locators,
+    reserved2: new Uint8Array(256),
+  };
+}
+
+export function validateSize(size: number, type: 'fixed' | 'dynamic'): void {
+  const max = type === 'fixed' ? MAX_FIXED_SIZE : MAX_DYNAMIC_SIZE;
+  if (!Number.isSafeInteger(size) || size <= 0) throw new UsageError('BAD_SIZE', `size must be a positive number of bytes, got ${size}`);
+  if (size % SECTOR !== 0) throw new UsageError('BAD_SIZE', `size ${size} is not a multiple of 512 bytes`);
+  if (size > max) throw new UsageError('BAD_SIZE', `size ${size} exceeds the ${type} maximum of ${max} bytes`);
+}
+
+export function validateBlockSize(blockSize: number): void {
+  if (!isPowerOfTwo(blockSize) || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE) {
+    throw new UsageError('BAD_BLOCK_SIZE', `block size ${blockSize} must be a power of two between ${MIN_BLOCK_SIZE} and ${MAX_BLOCK_SIZE}`);
+  }
+}
+
+/** Writes `bytes` as a new file at `path` atomically-enough: exclusive create, fsync, or removal on failure. */
+async function writeNewFile(path: string, parts: { at: number; data: Uint8Array }[], totalSize: number): Promise<void> {
+  const f = await openFile(path, 'wx').catch((err: unknown) => {
+    if (err instanceof VhdError && err.code === 'IO_EEXIST') throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
+    throw err;
+  });
+  try {
+    await f.truncate(totalSize);
+    for (const p of parts) await f.write(p.data, p.at);
+    await f.sync();
+    await f.close();
+    await syncDir(nodePath.dirname(nodePath.resolve(path)));
+  } catch (err) {
+    await f.close();
+    await fsp.unlink(path).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function createFixed(path: string, size: number): Promise<void> {
+  validateSize(size, 'fixed');
+  const footer = encodeFooter(newFooter(DiskType.Fixed, size, FIXED_DATA_OFFSET));
+  // The data area is a hole: sparse where the file system allows, zeros either way.
+  await writeNewFile(path, [{ at: size, data: footer }], size + SECTOR);
+}
+
+export interface DynamicLayout {
+  footer: Footer;
+  header: DynamicHeader;
+  /** Locator payloads placed after the BAT. */
+  payloads: { at: number; data: Uint8Array }[];
+  /** First byte after the metadata: where the first block (or the footer) goes. */
+  dataStart: number;
+}
+
+/** Lays out footer copy, header, BAT and locator payloads of an empty dynamic or differencing file. */
+export function layoutDynamic(type: DiskType.Dynamic | DiskType.Differencing, size: number, blockSize: number, payloads: { code: string; data: Uint8Array }[] = []): DynamicLayout {
+  const footer = newFooter(type, size, BigInt(SECTOR));
+  const header = newHeader(size, blockSize);
+  let at = SECTOR + HEADER_SIZE + batBytes(header.maxTableEntries);
+  const placed: { at: number; data: Uint8Array }[] = [];
+  payloads.forEach((p, i) => {
+    const space = alignUp(Math.max(p.data.length, 1), SECTOR);
+    header.locators[i] = { code: p.code, dataSpace: space, dataLength: p.data.length, reserved: 0, dataOffset: BigInt(at) };
+    placed.push({ at, data: p.data });
+    at += space;
+  });
+  return { footer, header, payloads: placed, dataStart: at };
+}
+
+async function writeEmptyDynamic(path: string, layout: DynamicLayout): Promise<void> {
+  const footerBytes = encodeFooter(layout.footer);
+  const bat = new Uint32Array(layout.header.maxTableEntries).fill(BAT_UNUSED);
+  await writeNewFile(
+    path,
+    [
+      { at: 0, data: footerBytes },
+      { at: SECTOR, data: encodeHeader(layout.header) },
+      { at: Number(layout.header.tableOffset), data: encodeBat(bat) },
+      ...layout.payloads,
+      { at: layout.dataStart, data: footerBytes },
+    ],
+    layout.dataStart + SECTOR,
+  );
+}
+
+export async function createDynamic(path: string, size: number, opts: { blockSize?: number } = {}): Promise<void> {
+  const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+  validateSize(size, 'dynamic');
+  validateBlockSize(blockSize);
+  await writeEmptyDynamic(path, layoutDynamic(DiskType.Dynamic, size, blockSize));
+}
+
+/** The three locators a new child carries: W2ru and W2ku for Windows, MacX for macOS/Linux tools. */
+export function parentLocatorPayloads(childPath: string, parentPath: string): { code: string; data: Uint8Array }[] {
+  const absParent = nodePath.resolve(parentPath);
+  const rel = nodePath.relative(nodePath.dirname(nodePath.resolve(childPath)), absParent);
+  const relWin = '.\\' + rel.split(nodePath.sep).join('\\');
+  const absWin = process.platform === 'win32' ? absParent : absParent.split('/').join('\\');
+  const macx = 'file://' + encodeURI(absParent.split(nodePath.sep).join('/')).replace(/#/g, '%23').replace(/\?/g, '%3F');
+  return [
+    { code: 'W2ru', data: encodeLocatorPayload('W2ru', relWin) },
+    { code: 'W2ku', data: encodeLocatorPayload('W2ku', absWin) },
+    { code: 'MacX', data: encodeLocatorPayload('MacX', macx) },
+  ];
+}
+
+/** Fills the parent-link fields of a child header from the parent file. */
+export async function linkHeaderToParent(header: DynamicHeader, parent: VhdFile): Promise<void> {
+  const st = await fsp.stat(parent.path);
+  header.parentUniqueId = parent.footer.uniqueId.slice();
+  header.parentTimestamp = dateToVhdTime(st.mtime);
+  header.parentName = nodePath.basename(parent.path);
+}
+
+/**
+ * Creates an empty differencing child of any disk. The child takes the
+ * parent's block size (2 MiB under a fixed parent) and virtual size.
+ */
+export async function createDifferencing(path: string, parentPath: string, opts: { blockSize?: number; locatorTarget?: string } = {}): Promise<void> {
+  const parent = await VhdFile.open(parentPath);
+  try {
+    const blockSize = opts.blockSize ?? (parent.blockSize || DEFAULT_BLOCK_SIZE);
+    validateBlockSize(blockSize);
+    // locatorTarget: the path the parent will have once an in-progress rename completes (snapshot).
+    const target = opts.locatorTarget ?? parentPath;
+    const layout = layoutDynamic(DiskType.Differencing, parent.virtualSize, blockSize, parentLocatorPayloads(path, target));
+    await linkHeaderToParent(layout.header, parent);
+    layout.header.parentName = nodePath.basename(target);
+    await writeEmptyDynamic(path, layout);
+  } finally {
+    await parent.close();
+  }
+}

@@ -1,0 +1,11 @@
+// The preload's API on window (see electron/preload.ts).
+import type { VhdsnapApi } from '../../electron/api';
+
+declare global {
+  interface Window {
+    /** Set by the preload inside Electron; absent in a plain browser or in tests. */
+    readonly vhdsnap?: VhdsnapApi;
+  }
+}
+
+export {};

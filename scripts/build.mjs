@@ -1,0 +1,66 @@
+// `npm run build`: bundles the CLI and the Electron main/preload with esbuild,
+// then builds the renderer with Vite. Quiet on success; exits 1 on failure.
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { build as viteBuild } from 'vite';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const at = (p) => path.join(root, p);
+
+// Everything runs in Node (or Electron's Node), so one CommonJS profile fits all.
+const nodeCjs = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+/** The CLI's process entry: bin.ts calls runCli(); main.ts only exports it. */
+function cliEntry() {
+  return ['core/cli/bin.ts', 'core/cli/main.ts'].find((p) => existsSync(at(p)));
+}
+
+async function main() {
+  await rm(at('dist'), { recursive: true, force: true });
+
+  const jobs = [
+    esbuild.build({
+      ...nodeCjs,
+      entryPoints: { main: 'electron/main.ts', preload: 'electron/preload.ts' },
+      outdir: 'dist/electron',
+      outExtension: { '.js': '.cjs' },
+      // The preload runs sandboxed: it may only require('electron'), so it must be one file.
+      external: ['electron'],
+    }),
+  ];
+  const cli = cliEntry();
+  if (cli) {
+    jobs.push(esbuild.build({ ...nodeCjs, entryPoints: [cli], outfile: 'dist/cli/vhdsnap.cjs' }));
+  } else {
+    console.warn('build: core/cli/main.ts not found, skipping dist/cli/vhdsnap.cjs');
+  }
+  // esbuild prints its own diagnostics (logLevel above), so its error adds nothing.
+  const failed = (await Promise.allSettled(jobs)).some((r) => r.status === 'rejected');
+  if (failed) return fail();
+
+  try {
+    await viteBuild({ configFile: at('renderer/vite.config.ts'), logLevel: 'warn' });
+  } catch (err) {
+    // At logLevel 'warn' Vite prints only "Build failed"; the details are in the error.
+    console.error(err instanceof Error ? err.message : err);
+    return fail();
+  }
+}
+
+function fail() {
+  console.error('build failed');
+  process.exitCode = 1;
+}
+
+await main();

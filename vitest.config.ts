@@ -1,0 +1,17 @@
+// Tests: Node environment by default; component tests opt into happy-dom with
+// a `// @vitest-environment happy-dom` comment at the top of the file.
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [vue()],
+  test: {
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // The summary reporter prints (or hands to scripts/test.mjs) the closing count line.
+    reporters: ['default', './test/support/summary-reporter.ts'],
+  },
+});
