@@ -6,26 +6,27 @@ import type { DiskInfo } from '../ops/info.js';
 import type { Forest, TreeNode } from '../library/scan.js';
 import type { Progress } from '../job.js';
 
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Scales to the largest binary unit not exceeding n. */
+function scale(n: number): { v: number; unit: string } {
   let v = n;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  while (v >= 1024 && i < UNITS.length - 1) {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]} (${n} bytes)`;
+  return { v, unit: UNITS[i] };
+}
+
+export function bytes(n: number): string {
+  const { v, unit } = scale(n);
+  return unit === 'B' ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${unit} (${n} bytes)`;
 }
 
 export function short(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+  const { v, unit } = scale(n);
+  return unit === 'B' ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${unit}`;
 }
 
 export function renderInfo(i: DiskInfo): string {

@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import { CancelledError, RefusedError, UsageError, VhdError } from '../errors.js';
 import { openDisk } from '../disk/chain.js';
-import type { JobContext } from '../job.js';
+import { ProgressReporter, type JobContext } from '../job.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
 import { createDynamic, createFixed } from '../ops/create.js';
@@ -33,6 +33,8 @@ export interface Io {
   /** Progress is drawn only on a terminal. */
   isTTY: boolean;
 }
+
+const WRITE_CHUNK = 8 * 1024 * 1024;
 
 type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
 
@@ -78,6 +80,12 @@ const commands: Record<string, Command> = {
     min: 1,
     max: Infinity,
     run: async (a, io) => {
+      // A path that does not exist is unreadable input (exit 2), not a damaged disk (exit 1).
+      for (const p of a.positional) {
+        const st = await fsp.stat(p).catch(() => null);
+        if (!st) throw new UsageError('NOT_FOUND', `${p}: no such file`);
+        if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
+      }
       const reports = await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') });
       if (a.bools.has('json')) json(io, reports);
       else io.stdout(renderCheck(reports) + '\n');
@@ -142,16 +150,33 @@ const commands: Record<string, Command> = {
       const input = a.values.get('input');
       if (off === undefined || input === undefined) throw new UsageError('USAGE', 'write needs --offset and --input');
       const offset = parseOffset(off, '--offset');
-      const data = await fsp.readFile(input).catch((e: NodeJS.ErrnoException) => {
+      const st = await fsp.stat(input).catch((e: NodeJS.ErrnoException) => {
         throw new UsageError('NOT_FOUND', `cannot read ${input}: ${e.code ?? e.message}`);
       });
+      if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${input} is not a regular file`);
       await assertNoChildren(a.positional[0]);
       const disk = await openDisk(a.positional[0], { writable: true });
-      try {
-        await disk.write(offset, data);
-      } finally {
-        await disk.close();
+      const src = await fsp.open(input, 'r');
+      const total = st.size;
+      if (offset + total > disk.virtualSize) {
+        await Promise.all([disk.close(), src.close()]);
+        throw new UsageError('WRITE_PAST_END', `writing ${total} bytes at ${offset} would pass the disk end (${disk.virtualSize} bytes)`);
       }
+      // Streamed in bounded pieces: inputs may be far larger than memory.
+      const buf = Buffer.alloc(Math.min(WRITE_CHUNK, Math.max(total, 1)));
+      const progress = new ProgressReporter(progressCtx(io), 'write', total);
+      try {
+        for (let done = 0; done < total; ) {
+          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, total - done), done);
+          if (bytesRead === 0) throw new UsageError('INPUT_CHANGED', `${input} shrank while being read`);
+          await disk.write(offset + done, buf.subarray(0, bytesRead));
+          done += bytesRead;
+          progress.update(done);
+        }
+      } finally {
+        await Promise.all([disk.close(), src.close()]);
+      }
+      const data = { length: total };
       if (a.bools.has('json')) json(io, { path: a.positional[0], offset, bytes: data.length });
       else io.stdout(`wrote ${data.length} bytes at offset ${offset}\n`);
       return 0;

@@ -74,6 +74,21 @@ export class Disk {
     }
   }
 
+  /**
+   * False when no layer stores anything for these sectors (every layer sparse
+   * and its blocks there unallocated): callers skip such ranges without reading.
+   */
+  mayHaveData(sector: number, count: number): boolean {
+    for (const layer of this.layers) {
+      if (layer.type === 'fixed') return true;
+      const spb = layer.sectorsPerBlock;
+      const last = Math.min(Math.floor((sector + count - 1) / spb), layer.blockCount - 1);
+      for (let b = Math.floor(sector / spb); b <= last; b++) if (layer.blockOffset(b) !== null) return true;
+      if (layer.type === 'dynamic') return false;
+    }
+    return false;
+  }
+
   /** Reads whole sectors through the chain into out[outOffset..]. */
   async readSectors(sector: number, count: number, out: Uint8Array, outOffset: number): Promise<void> {
     await this.readLayer(0, sector, count, out, outOffset);

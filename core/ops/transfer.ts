@@ -54,8 +54,10 @@ export async function exportRaw(src: string, out: string, ctx?: JobContext & Ope
       for (let at = 0; at < size; at += CHUNK) {
         throwIfCancelled(ctx);
         const view = buf.subarray(0, Math.min(CHUNK, size - at));
-        await disk.readSectors(at / SECTOR, view.length / SECTOR, view, 0);
-        if (!isAllZero(view)) await f.write(view, at);
+        if (disk.mayHaveData(at / SECTOR, view.length / SECTOR)) {
+          await disk.readSectors(at / SECTOR, view.length / SECTOR, view, 0);
+          if (!isAllZero(view)) await f.write(view, at);
+        }
         progress.update(at + view.length);
       }
     });
