@@ -45,3 +45,28 @@ export class ProgressReporter {
     this.ctx.onProgress({ phase: this.phase, done, total: this.total, rate, eta });
   }
 }
+
+/** What an operation will do, computed before it writes anything. */
+export interface Plan {
+  operation: string;
+  /** One sentence for people. */
+  summary: string;
+  changes: { path: string; action: 'create' | 'modify' | 'delete' | 'rename'; detail?: string }[];
+  bytesToCopy: number;
+  /** Most the target volume can grow by. */
+  worstCaseGrowth: number;
+  /** Free bytes on the target volume (null where unknown). */
+  freeSpace: number | null;
+  /** Non-empty: the operation will not run, for these reasons. */
+  refusals: { code: string; message: string }[];
+}
+
+export async function freeSpaceAt(dir: string): Promise<number | null> {
+  const { statfs } = await import('node:fs/promises');
+  try {
+    const s = await statfs(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
+}

@@ -4,7 +4,7 @@ import type { Finding } from '../errors.js';
 import type { FileReport } from '../ops/check.js';
 import type { DiskInfo } from '../ops/info.js';
 import type { Forest, TreeNode } from '../library/scan.js';
-import type { Progress } from '../job.js';
+import type { Plan, Progress } from '../job.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -86,4 +86,14 @@ export function renderProgress(p: Progress): string {
   const pct = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
   const eta = p.eta === null ? '' : `, ${Math.ceil(p.eta)} s left`;
   return `${p.phase}: ${pct}% (${short(p.done)} of ${short(p.total)}, ${short(p.rate)}/s${eta})`;
+}
+
+export function renderPlan(p: Plan): string {
+  const lines = [`plan: ${p.summary}`];
+  for (const c of p.changes) lines.push(`  ${c.action.padEnd(6)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`);
+  lines.push(`  copy:        ${short(p.bytesToCopy)}`, `  may grow by: ${short(p.worstCaseGrowth)}`);
+  if (p.freeSpace !== null) lines.push(`  free space:  ${short(p.freeSpace)}`);
+  for (const r of p.refusals) lines.push(`  refused ${r.code}: ${r.message}`);
+  if (p.refusals.length === 0) lines.push('  (dry run: nothing was written)');
+  return lines.join('\n');
 }

@@ -11,8 +11,9 @@ import { createDynamic, createFixed } from '../ops/create.js';
 import { getInfo } from '../ops/info.js';
 import { assertNoChildren, snapshot } from '../ops/snapshot.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
+import { flatten, planFlatten } from '../ops/flatten.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
-import { renderCheck, renderInfo, renderProgress, renderTree } from './format.js';
+import { renderCheck, renderInfo, renderPlan, renderProgress, renderTree } from './format.js';
 
 export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
 
@@ -24,6 +25,7 @@ export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
   vhdsnap write <file> --offset <bytes> --input <data-file> [--json]
   vhdsnap import <raw> <out.vhd> [--type dynamic|fixed] [--block-size <n>] [--json]
   vhdsnap export <file> <out.raw> [--json]
+  vhdsnap flatten <file> <out> [--format dynamic|fixed|raw] [--dry-run] [--json]
 
 Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.`;
 
@@ -205,6 +207,26 @@ const commands: Record<string, Command> = {
       const r = await exportRaw(a.positional[0], a.positional[1], { parentPath: a.values.get('parent'), ...progressCtx(io) });
       if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
       else io.stdout(`exported ${a.positional[0]} → ${a.positional[1]} (${r.bytes} bytes)\n`);
+      return 0;
+    },
+  },
+  flatten: {
+    values: ['format', 'parent'],
+    bools: ['json', 'dry-run'],
+    min: 2,
+    max: 2,
+    run: async (a, io) => {
+      const [file, out] = a.positional;
+      const opts = { format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'), parentPath: a.values.get('parent') };
+      if (a.bools.has('dry-run')) {
+        const plan = await planFlatten(file, out, opts);
+        if (a.bools.has('json')) json(io, plan);
+        else io.stdout(renderPlan(plan) + '\n');
+        return plan.refusals.length > 0 ? 1 : 0;
+      }
+      const r = await flatten(file, out, { ...opts, ...progressCtx(io) });
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`flattened ${file} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
       return 0;
     },
   },

@@ -1,6 +1,8 @@
-// Moving content between raw files and VHDs: import raw → VHD, export → raw.
-// Outputs are written under a temporary name, fsync'd, then renamed, so a
-// crash never leaves a half-written file at the requested path.
+// Writing a whole disk image from a source: import (raw file → VHD), export
+// (disk → raw) and flatten (chain → standalone VHD or raw) are the same loop
+// over different sources and output formats. Outputs are written under a
+// temporary name, fsync'd, then renamed, so a crash never leaves a
+// half-written file at the requested path; inputs are only read.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,14 +13,44 @@ import { alignUp, isAllZero, SECTOR } from '../format/bytes.js';
 import { DiskType, encodeFooter, FIXED_DATA_OFFSET } from '../format/footer.js';
 import { DEFAULT_BLOCK_SIZE, encodeHeader } from '../format/header.js';
 import { openFile, syncDir, type RandomAccessFile } from '../io/file.js';
-import { openDisk, type OpenDiskOptions } from '../disk/chain.js';
+import { openDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
 import { layoutDynamic, newFooter, validateBlockSize, validateSize } from './create.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
-async function refuseExisting(path: string): Promise<void> {
-  if (await fsp.stat(path).then(() => true, () => false)) {
+export type OutputFormat = 'dynamic' | 'fixed' | 'raw';
+
+/** Something with bytes to copy: a raw file or a disk read through its chain. */
+export interface Source {
+  size: number;
+  /** Fills `buf` with the bytes at `at` (zeros past the end of the source). */
+  read(at: number, buf: Uint8Array): Promise<void>;
+  /** False when [at, at+length) is known to read as zeros without reading it. */
+  mayHaveData(at: number, length: number): boolean;
+}
+
+export function diskSource(disk: Disk): Source {
+  return {
+    size: disk.virtualSize,
+    read: (at, buf) => disk.readSectors(at / SECTOR, buf.length / SECTOR, buf, 0),
+    mayHaveData: (at, length) => disk.mayHaveData(at / SECTOR, Math.ceil(length / SECTOR)),
+  };
+}
+
+function rawSource(f: RandomAccessFile, size: number): Source {
+  return {
+    size,
+    read: async (at, buf) => {
+      const n = at < size ? await f.read(buf.subarray(0, Math.min(buf.length, size - at)), at) : 0;
+      buf.fill(0, n);
+    },
+    mayHaveData: () => true,
+  };
+}
+
+export async function refuseExisting(path: string): Promise<void> {
+  if (await fsp.lstat(path).then(() => true, () => false)) {
     throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
   }
 }
@@ -41,27 +73,71 @@ export async function writeAtomically(path: string, fill: (f: RandomAccessFile) 
   }
 }
 
+/**
+ * Writes `src` into the new file `f` in the given format. Zero chunks are
+ * never written (raw and fixed stay sparse; dynamic leaves them unallocated).
+ * Returns the number of blocks allocated (dynamic) or null.
+ */
+export async function writeImage(f: RandomAccessFile, src: Source, format: OutputFormat, ctx: JobContext & { blockSize?: number; phase: string }): Promise<number | null> {
+  const size = alignUp(src.size, SECTOR);
+  const progress = new ProgressReporter(ctx, ctx.phase, size);
+  if (format === 'dynamic') return writeDynamic(f, src, size, ctx.blockSize ?? DEFAULT_BLOCK_SIZE, ctx, progress);
+  await f.truncate(format === 'fixed' ? size + SECTOR : size);
+  const buf = Buffer.alloc(Math.min(CHUNK, size));
+  for (let at = 0; at < size; at += CHUNK) {
+    throwIfCancelled(ctx);
+    const view = buf.subarray(0, Math.min(CHUNK, size - at));
+    if (src.mayHaveData(at, view.length)) {
+      await src.read(at, view);
+      if (!isAllZero(view)) await f.write(view, at);
+    }
+    progress.update(at + view.length);
+  }
+  if (format === 'fixed') await f.write(encodeFooter(newFooter(DiskType.Fixed, size, FIXED_DATA_OFFSET)), size);
+  return null;
+}
+
+async function writeDynamic(f: RandomAccessFile, src: Source, size: number, blockSize: number, ctx: JobContext, progress: ProgressReporter): Promise<number> {
+  const layout = layoutDynamic(DiskType.Dynamic, size, blockSize);
+  const entries = layout.header.maxTableEntries;
+  const bat = new Uint32Array(entries).fill(BAT_UNUSED);
+  const bitmap = newBitmap(blockSize, true);
+  const block = Buffer.alloc(bitmap.length + blockSize);
+  block.set(bitmap, 0);
+  const data = block.subarray(bitmap.length);
+  let next = layout.dataStart;
+  let allocated = 0;
+  for (let b = 0; b < entries; b++) {
+    throwIfCancelled(ctx);
+    const at = b * blockSize;
+    const len = Math.min(blockSize, size - at);
+    if (src.mayHaveData(at, len)) {
+      data.fill(0, len);
+      await src.read(at, data.subarray(0, len));
+      if (!isAllZero(data)) {
+        await f.write(block, next);
+        bat[b] = next / SECTOR;
+        next += block.length;
+        allocated++;
+      }
+    }
+    progress.update(at + len);
+  }
+  const footer = encodeFooter(layout.footer);
+  await f.write(footer, 0);
+  await f.write(encodeHeader(layout.header), SECTOR);
+  await f.write(encodeBat(bat), Number(layout.header.tableOffset));
+  await f.write(footer, next);
+  return allocated;
+}
+
 /** Writes the disk's content (through its chain) as a sparse raw file. */
 export async function exportRaw(src: string, out: string, ctx?: JobContext & OpenDiskOptions): Promise<{ bytes: number }> {
   await refuseExisting(out);
   const disk = await openDisk(src, { parentPath: ctx?.parentPath });
   try {
-    const size = disk.virtualSize;
-    const progress = new ProgressReporter(ctx, 'export', size);
-    await writeAtomically(out, async (f) => {
-      await f.truncate(size); // holes stay holes: zero chunks are never written
-      const buf = Buffer.alloc(Math.min(CHUNK, size));
-      for (let at = 0; at < size; at += CHUNK) {
-        throwIfCancelled(ctx);
-        const view = buf.subarray(0, Math.min(CHUNK, size - at));
-        if (disk.mayHaveData(at / SECTOR, view.length / SECTOR)) {
-          await disk.readSectors(at / SECTOR, view.length / SECTOR, view, 0);
-          if (!isAllZero(view)) await f.write(view, at);
-        }
-        progress.update(at + view.length);
-      }
-    });
-    return { bytes: size };
+    await writeAtomically(out, (f) => writeImage(f, diskSource(disk), 'raw', { ...ctx, phase: 'export' }).then(() => undefined));
+    return { bytes: disk.virtualSize };
   } finally {
     await disk.close();
   }
@@ -80,70 +156,18 @@ export async function importRaw(raw: string, out: string, opts: ImportOptions = 
   const type = opts.type ?? 'dynamic';
   const st = await fsp.stat(raw).catch(() => null);
   if (!st || !st.isFile()) throw new UsageError('NOT_A_FILE', `${raw} is not a readable regular file`);
-  const rawSize = st.size;
-  const size = alignUp(rawSize, SECTOR);
+  const size = alignUp(st.size, SECTOR);
   validateSize(size, type);
+  if (type === 'dynamic') validateBlockSize(opts.blockSize ?? DEFAULT_BLOCK_SIZE);
   await refuseExisting(out);
-  const src = await openFile(raw, 'r');
+  const f = await openFile(raw, 'r');
   try {
-    if (type === 'fixed') {
-      await writeAtomically(out, (f) => importFixed(src, f, rawSize, size, opts));
-      return { virtualSize: size, allocatedBlocks: null };
-    }
-    const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
-    validateBlockSize(blockSize);
-    let allocated = 0;
-    await writeAtomically(out, async (f) => {
-      allocated = await importDynamic(src, f, rawSize, size, blockSize, opts);
+    let allocated: number | null = null;
+    await writeAtomically(out, async (o) => {
+      allocated = await writeImage(o, rawSource(f, st.size), type, { ...opts, phase: 'import' });
     });
     return { virtualSize: size, allocatedBlocks: allocated };
   } finally {
-    await src.close();
+    await f.close();
   }
-}
-
-async function importFixed(src: RandomAccessFile, f: RandomAccessFile, rawSize: number, size: number, ctx: JobContext): Promise<void> {
-  await f.truncate(size + SECTOR);
-  const progress = new ProgressReporter(ctx, 'import', rawSize);
-  const buf = Buffer.alloc(CHUNK);
-  for (let at = 0; at < rawSize; at += CHUNK) {
-    throwIfCancelled(ctx);
-    const view = buf.subarray(0, Math.min(CHUNK, rawSize - at));
-    await src.read(view, at);
-    if (!isAllZero(view)) await f.write(view, at);
-    progress.update(at + view.length);
-  }
-  await f.write(encodeFooter(newFooter(DiskType.Fixed, size, FIXED_DATA_OFFSET)), size);
-}
-
-async function importDynamic(src: RandomAccessFile, f: RandomAccessFile, rawSize: number, size: number, blockSize: number, ctx: JobContext): Promise<number> {
-  const layout = layoutDynamic(DiskType.Dynamic, size, blockSize);
-  const entries = layout.header.maxTableEntries;
-  const bat = new Uint32Array(entries).fill(BAT_UNUSED);
-  const bitmap = newBitmap(blockSize, true);
-  const block = Buffer.alloc(bitmap.length + blockSize);
-  block.set(bitmap, 0);
-  const data = block.subarray(bitmap.length);
-  const progress = new ProgressReporter(ctx, 'import', rawSize);
-  let next = layout.dataStart;
-  let allocated = 0;
-  for (let b = 0; b < entries; b++) {
-    throwIfCancelled(ctx);
-    const at = b * blockSize;
-    data.fill(0);
-    await src.read(data.subarray(0, Math.max(0, Math.min(blockSize, rawSize - at))), at);
-    if (!isAllZero(data)) {
-      await f.write(block, next);
-      bat[b] = next / SECTOR;
-      next += block.length;
-      allocated++;
-    }
-    progress.update(Math.min(rawSize, at + blockSize));
-  }
-  const footer = encodeFooter(layout.footer);
-  await f.write(footer, 0);
-  await f.write(encodeHeader(layout.header), SECTOR);
-  await f.write(encodeBat(bat), Number(layout.header.tableOffset));
-  await f.write(footer, next);
-  return allocated;
 }

@@ -1,0 +1,86 @@
+// Flatten: a disk and its whole chain into one standalone dynamic, fixed VHD
+// or raw file. Each block is resolved top-down through the chain; all-zero
+// blocks stay unallocated in dynamic output. Inputs are never written.
+import * as nodePath from 'node:path';
+import { RefusedError } from '../errors.js';
+import { bitmapBytes } from '../format/bitmap.js';
+import { SECTOR } from '../format/bytes.js';
+import { DEFAULT_BLOCK_SIZE, HEADER_SIZE } from '../format/header.js';
+import { batBytes } from '../format/bat.js';
+import { openDisk, type Disk } from '../disk/chain.js';
+import { freeSpaceAt, type JobContext, type Plan } from '../job.js';
+import { diskSource, refuseExisting, writeAtomically, writeImage, type OutputFormat } from './transfer.js';
+
+export interface FlattenOptions extends JobContext {
+  format?: OutputFormat;
+  parentPath?: string;
+}
+
+export interface FlattenResult {
+  path: string;
+  format: OutputFormat;
+  virtualSize: number;
+  allocatedBlocks: number | null;
+}
+
+/** Bytes of the virtual disk that some layer stores, counted per output block. */
+function bytesWithData(disk: Disk, blockSize: number): number {
+  let n = 0;
+  for (let at = 0; at < disk.virtualSize; at += blockSize) {
+    const len = Math.min(blockSize, disk.virtualSize - at);
+    if (disk.mayHaveData(at / SECTOR, len / SECTOR)) n += len;
+  }
+  return n;
+}
+
+async function planWith(disk: Disk, out: string, format: OutputFormat): Promise<Plan> {
+  const size = disk.virtualSize;
+  const blockSize = disk.top.blockSize || DEFAULT_BLOCK_SIZE;
+  const copy = bytesWithData(disk, blockSize);
+  const growth =
+    format === 'dynamic'
+      ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
+      : format === 'fixed'
+        ? size + SECTOR
+        : size;
+  const freeSpace = await freeSpaceAt(nodePath.dirname(nodePath.resolve(out)));
+  const refusals: Plan['refusals'] = [];
+  await refuseExisting(out).catch((err: RefusedError) => refusals.push({ code: err.code, message: err.message }));
+  if (freeSpace !== null && growth > freeSpace) {
+    refusals.push({ code: 'NO_SPACE', message: `the output may need ${growth} bytes but only ${freeSpace} are free on its volume` });
+  }
+  return {
+    operation: 'flatten',
+    summary: `write the content of ${nodePath.basename(disk.path)} (${disk.layers.length} file${disk.layers.length > 1 ? 's' : ''} in its chain) to a new ${format} file ${nodePath.basename(out)}`,
+    changes: [{ path: nodePath.resolve(out), action: 'create', detail: `${format}, ${size} bytes virtual` }],
+    bytesToCopy: copy,
+    worstCaseGrowth: Math.ceil(growth),
+    freeSpace,
+    refusals,
+  };
+}
+
+export async function planFlatten(file: string, out: string, opts: FlattenOptions = {}): Promise<Plan> {
+  const disk = await openDisk(file, { parentPath: opts.parentPath });
+  try {
+    return await planWith(disk, out, opts.format ?? 'dynamic');
+  } finally {
+    await disk.close();
+  }
+}
+
+export async function flatten(file: string, out: string, opts: FlattenOptions = {}): Promise<FlattenResult> {
+  const format = opts.format ?? 'dynamic';
+  const disk = await openDisk(file, { parentPath: opts.parentPath });
+  try {
+    const plan = await planWith(disk, out, format);
+    if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: out });
+    let allocated: number | null = null;
+    await writeAtomically(out, async (f) => {
+      allocated = await writeImage(f, diskSource(disk), format, { ...opts, blockSize: disk.top.blockSize || DEFAULT_BLOCK_SIZE, phase: 'flatten' });
+    });
+    return { path: nodePath.resolve(out), format, virtualSize: disk.virtualSize, allocatedBlocks: allocated };
+  } finally {
+    await disk.close();
+  }
+}
