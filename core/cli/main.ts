@@ -12,6 +12,9 @@ import { getInfo } from '../ops/info.js';
 import { assertNoChildren, snapshot } from '../ops/snapshot.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
 import { flatten, planFlatten } from '../ops/flatten.js';
+import { merge, planMerge } from '../ops/merge.js';
+import { recover } from '../ops/recover.js';
+import { reparent } from '../ops/reparent.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderTree } from './format.js';
 
@@ -26,6 +29,9 @@ export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
   vhdsnap import <raw> <out.vhd> [--type dynamic|fixed] [--block-size <n>] [--json]
   vhdsnap export <file> <out.raw> [--json]
   vhdsnap flatten <file> <out> [--format dynamic|fixed|raw] [--dry-run] [--json]
+  vhdsnap merge <child> [--into <ancestor>] [--dry-run] [--json]
+  vhdsnap reparent <child> <new-parent> [--ignore-id-mismatch] [--json]
+  vhdsnap recover <dir|file> [--json]
 
 Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.`;
 
@@ -230,7 +236,73 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
+  merge: {
+    values: ['into'],
+    bools: ['json', 'dry-run'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const into = a.values.get('into');
+      const stepsDone: unknown[] = [];
+      // --into folds the segment one level at a time; each level is its own journaled merge.
+      let child = a.positional[0];
+      if (into && !(await isAncestor(child, into))) throw new UsageError('USAGE', `${into} is not an ancestor of ${child}`);
+      for (;;) {
+        const plan = await planMerge(child);
+        if (a.bools.has('dry-run')) {
+          if (a.bools.has('json')) json(io, plan);
+          else io.stdout(renderPlan(plan) + '\n');
+          return plan.refusals.length > 0 ? 1 : 0;
+        }
+        const r = await merge(child, progressCtx(io));
+        stepsDone.push(r);
+        if (!a.bools.has('json')) io.stdout(`merged ${child} into ${r.merged}${r.relinked.length ? ` (relinked ${r.relinked.length} child disk(s))` : ''}\n`);
+        if (!into || (await samePath(r.merged, into))) break;
+        child = r.merged;
+      }
+      if (a.bools.has('json')) json(io, stepsDone.length === 1 ? stepsDone[0] : stepsDone);
+      return 0;
+    },
+  },
+  reparent: {
+    bools: ['json', 'ignore-id-mismatch'],
+    min: 2,
+    max: 2,
+    run: async (a, io) => {
+      const r = await reparent(a.positional[0], a.positional[1], { ignoreIdMismatch: a.bools.has('ignore-id-mismatch') });
+      for (const w of r.warnings) io.stderr(`WARNING: ${w}\n`);
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`${r.child} now uses ${r.parent} as its parent\n`);
+      return 0;
+    },
+  },
+  recover: {
+    bools: ['json'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const r = await recover(a.positional[0]);
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(r.length === 0 ? 'nothing to recover\n' : r.map((x) => `${x.op}: ${x.action} — ${x.detail}`).join('\n') + '\n');
+      return r.some((x) => x.action !== 'completed') ? 1 : 0;
+    },
+  },
 };
+
+async function samePath(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fsp.realpath(a).catch(() => a), fsp.realpath(b).catch(() => b)]);
+  return x === y;
+}
+
+async function isAncestor(of: string, candidate: string): Promise<boolean> {
+  const disk = await openDisk(of);
+  try {
+    for (const l of disk.layers.slice(1)) if (await samePath(l.path, candidate)) return true;
+    return false;
+  } finally {
+    await disk.close();
+  }
+}
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof RefusedError || err instanceof CancelledError) return 1;

@@ -256,93 +256,126 @@ export class VhdFile {
     }
   }
 
-  /**
-   * Writes whole sectors into this file. In dynamic and differencing files a
-   * missing block is allocated at the end (footer moved first, block written
-   * zero-filled, fsync, then the BAT entry), and the bitmap gains exactly
-   * the written sectors. A BAT entry or bitmap bit never points at unwritten data.
-   */
+  /** Writes whole sectors at `sector`; see writeRuns for the ordering guarantees. */
   async writeSectors(sector: number, data: Uint8Array): Promise<void> {
+    await this.writeRuns([{ sector, data }]);
+  }
+
+  /**
+   * Writes several runs of whole sectors as one batch. In dynamic and
+   * differencing files missing blocks are allocated at the end (footer moved
+   * first, blocks written zero-filled), then one fsync, then BAT entries and
+   * bitmap bits (exactly the written sectors), then one fsync: a BAT entry or
+   * bitmap bit never points at unwritten data.
+   */
+  async writeRuns(runs: { sector: number; data: Uint8Array }[]): Promise<void> {
     this.assertWritable();
-    if (data.length % SECTOR !== 0) throw new UsageError('UNALIGNED_WRITE', 'writeSectors needs whole sectors');
-    const count = data.length / SECTOR;
-    if (sector < 0 || sector + count > this.totalSectors) {
-      throw new UsageError('WRITE_PAST_END', `write of ${count} sectors at sector ${sector} is past the disk end (${this.totalSectors} sectors)`);
+    for (const r of runs) {
+      if (r.data.length % SECTOR !== 0) throw new UsageError('UNALIGNED_WRITE', 'writeRuns needs whole sectors');
+      if (r.sector < 0 || r.sector + r.data.length / SECTOR > this.totalSectors) {
+        throw new UsageError('WRITE_PAST_END', `write of ${r.data.length / SECTOR} sectors at sector ${r.sector} is past the disk end (${this.totalSectors} sectors)`);
+      }
     }
-    if (count === 0) return;
     if (this.type === 'fixed') {
-      await this.file.write(data, sector * SECTOR);
+      for (const r of runs) await this.file.write(r.data, r.sector * SECTOR);
       if (this.syncWrites) await this.file.sync();
       return;
     }
     const spb = this.sectorsPerBlock;
-    const fresh: { block: number; start: number; count: number; src: number }[] = [];
+    // Pieces per block: data for blocks that exist goes straight in; new blocks are assembled.
+    const fresh = new Map<number, { start: number; count: number; data: Uint8Array }[]>();
     const existing: { block: number; start: number; count: number }[] = [];
-    // Pass 1: data into blocks that exist; collect blocks to allocate.
-    for (let s = sector; s < sector + count; ) {
-      const block = Math.floor(s / spb);
-      const start = s - block * spb;
-      const n = Math.min(spb - start, sector + count - s);
-      const src = (s - sector) * SECTOR;
-      const at = this.blockOffset(block);
-      if (at === null) fresh.push({ block, start, count: n, src });
-      else {
-        const dataAt = at + this.bitmapSize + start * SECTOR;
-        this.assertInData(dataAt, n * SECTOR, block);
-        await this.file.write(data.subarray(src, src + n * SECTOR), dataAt);
-        existing.push({ block, start, count: n });
+    for (const r of runs) {
+      const count = r.data.length / SECTOR;
+      for (let s = r.sector; s < r.sector + count; ) {
+        const block = Math.floor(s / spb);
+        const start = s - block * spb;
+        const n = Math.min(spb - start, r.sector + count - s);
+        const src = (s - r.sector) * SECTOR;
+        const piece = r.data.subarray(src, src + n * SECTOR);
+        const at = this.blockOffset(block);
+        if (at === null) {
+          const list = fresh.get(block) ?? [];
+          list.push({ start, count: n, data: piece });
+          fresh.set(block, list);
+        } else {
+          const dataAt = at + this.bitmapSize + start * SECTOR;
+          this.assertInData(dataAt, n * SECTOR, block);
+          await this.file.write(piece, dataAt);
+          existing.push({ block, start, count: n });
+        }
+        s += n;
       }
-      s += n;
     }
-    // Pass 2: new blocks at the end, the footer moved past them first.
     const placed: { block: number; at: number }[] = [];
-    if (fresh.length > 0) {
+    if (fresh.size > 0) {
       const blockBytes = this.bitmapSize + this.blockSize;
       let next = alignUp(this.footerOffset, SECTOR);
-      for (const f of fresh) {
-        placed.push({ block: f.block, at: next });
+      for (const block of fresh.keys()) {
+        placed.push({ block, at: next });
         next += blockBytes;
       }
       await this.file.write(encodeFooter(this.footer), next);
-      for (let i = 0; i < fresh.length; i++) {
-        const f = fresh[i];
-        const buf = new Uint8Array(blockBytes);
+      const buf = new Uint8Array(blockBytes);
+      for (const p of placed) {
+        buf.fill(0);
         const bm = newBitmap(this.blockSize, this.type === 'dynamic');
-        if (this.type === 'differencing') setBits(bm, f.start, f.count);
+        for (const piece of fresh.get(p.block)!) {
+          if (this.type === 'differencing') setBits(bm, piece.start, piece.count);
+          buf.set(piece.data, this.bitmapSize + piece.start * SECTOR);
+        }
         buf.set(bm, 0);
-        buf.set(data.subarray(f.src, f.src + f.count * SECTOR), this.bitmapSize + f.start * SECTOR);
-        await this.file.write(buf, placed[i].at);
-        this.cacheBitmap(f.block, bm);
+        await this.file.write(buf, p.at);
+        this.cacheBitmap(p.block, bm);
       }
       this.footerOffset = next;
       this.fileSize = next + FOOTER_SIZE;
     }
     if (this.syncWrites) await this.file.sync();
-    // Pass 3: metadata that makes the new data visible.
-    {
-      // Dynamic files normally have full bitmaps, but some writers leave bits clear.
-      for (const e of existing) {
-        const bm = await this.readBitmap(e.block);
-        let changed = false;
-        for (let i = e.start; i < e.start + e.count && !changed; i++) changed = !testBit(bm, i);
-        if (!changed) continue;
-        setBits(bm, e.start, e.count);
-        await this.file.write(bm, this.blockOffset(e.block)!);
-      }
+    // Metadata that makes the new data visible. Dynamic files normally have
+    // full bitmaps, but some writers leave bits clear, so both kinds are updated.
+    const touched = new Map<number, Uint8Array>(); // kept here: the cache may evict mid-batch
+    for (const e of existing) {
+      const bm = touched.get(e.block) ?? (await this.readBitmap(e.block));
+      let changed = false;
+      for (let i = e.start; i < e.start + e.count && !changed; i++) changed = !testBit(bm, i);
+      if (!changed) continue;
+      setBits(bm, e.start, e.count);
+      touched.set(e.block, bm);
     }
-    if (placed.length > 0) {
-      const bat = this.bat!;
-      let lo = Infinity;
-      let hi = -1;
-      for (const p of placed) {
-        bat[p.block] = p.at / SECTOR;
-        lo = Math.min(lo, p.block);
-        hi = Math.max(hi, p.block);
-      }
-      await this.file.write(encodeBatRange(bat, lo, hi + 1), Number(this.header!.tableOffset) + lo * 4);
-    }
+    for (const [b, bm] of touched) await this.file.write(bm, this.blockOffset(b)!);
+    if (placed.length > 0) await this.writeBatEntries(placed);
     if (this.batmap) await this.updateBatmap([...existing.map((e) => e.block), ...placed.map((p) => p.block)]);
     if (this.syncWrites) await this.file.sync();
+  }
+
+  /** Writes BAT entries in one span from the lowest to the highest changed index. */
+  private async writeBatEntries(placed: { block: number; at: number }[]): Promise<void> {
+    const bat = this.bat!;
+    let lo = Infinity;
+    let hi = -1;
+    for (const p of placed) {
+      bat[p.block] = p.at / SECTOR;
+      lo = Math.min(lo, p.block);
+      hi = Math.max(hi, p.block);
+    }
+    await this.file.write(encodeBatRange(bat, lo, hi + 1), Number(this.header!.tableOffset) + lo * 4);
+  }
+
+  /**
+   * Reserves `length` bytes (sector-padded) at the end of the file for new
+   * metadata (locator payloads): the footer moves first, so the file stays
+   * valid whether or not the caller's later writes land.
+   */
+  async appendRegion(length: number): Promise<number> {
+    this.assertWritable();
+    const at = alignUp(this.footerOffset, SECTOR);
+    const next = at + alignUp(length, SECTOR);
+    await this.file.write(encodeFooter(this.footer), next);
+    if (this.syncWrites) await this.file.sync();
+    this.footerOffset = next;
+    this.fileSize = next + FOOTER_SIZE;
+    return at;
   }
 
   /** Keeps blktap's "bitmap is full" map true for the blocks just touched. */

@@ -129,3 +129,18 @@ export async function syncDir(dir: string): Promise<void> {
     await fh?.close().catch(() => undefined);
   }
 }
+
+/**
+ * Runs `fn` with the owner's write bit set on `path` (snapshots are kept
+ * read-only), restoring the previous mode afterwards.
+ */
+export async function withOwnerWrite<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const mode = (await fsp.stat(path)).mode & 0o7777;
+  const lifted = (mode & 0o200) === 0;
+  if (lifted) await fsp.chmod(path, mode | 0o200);
+  try {
+    return await fn();
+  } finally {
+    if (lifted) await fsp.chmod(path, mode).catch(() => undefined);
+  }
+}

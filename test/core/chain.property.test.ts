@@ -13,6 +13,7 @@ import { decodeFooter } from '../../core/format/footer.js';
 import { decodeHeader } from '../../core/format/header.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { DiskModel, Rng } from '../support/model.js';
+import { junkClearSectors } from '../support/junk.js';
 import { useTmpDir } from '../support/tmp.js';
 
 const KiB = 1024;
@@ -313,30 +314,6 @@ describe('random chains match the model', () => {
 
 describe('junk in clear-bit sectors of a child block', () => {
   const tmp = useTmpDir('vhdsnap-junk-');
-
-  /** Writes non-zero junk into every clear-bit sector of every allocated block of a differencing file. */
-  async function junkClearSectors(p: string, rng: Rng): Promise<number> {
-    const f = await VhdFile.open(p);
-    const spots: number[] = [];
-    try {
-      expect(f.type).toBe('differencing');
-      for (let b = 0; b < f.blockCount; b++) {
-        const at = f.blockOffset(b);
-        if (at === null) continue;
-        const bm = await f.readBitmap(b);
-        for (let s = 0; s < f.sectorsPerBlock; s++) if (!testBit(bm, s)) spots.push(at + f.bitmapSize + s * 512);
-      }
-    } finally {
-      await f.close();
-    }
-    const fh = await fsp.open(p, 'r+');
-    try {
-      for (const at of spots) await fh.write(rng.bytes(512), 0, 512, at);
-    } finally {
-      await fh.close();
-    }
-    return spots.length;
-  }
 
   for (const base of ['dynamic', 'fixed'] as const) {
     it(`reads come from the parent (${base} base)`, async () => {

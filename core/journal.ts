@@ -1,0 +1,58 @@
+// Operation journals: a small JSON file next to the disk being changed,
+// written (temp + fsync + rename + dir fsync) before the first write and at
+// every checkpoint. `recover` finds them and finishes or rolls back the work.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { syncDir } from './io/file.js';
+
+export const JOURNAL_PREFIX = '.vhdsnap-journal-';
+const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
+
+export interface JournalBase {
+  version: 1;
+  op: string;
+  phase: string;
+  pid: number;
+  startedAt: string;
+}
+
+export function journalPath(targetPath: string): string {
+  const abs = nodePath.resolve(targetPath);
+  return nodePath.join(nodePath.dirname(abs), `${JOURNAL_PREFIX}${nodePath.basename(abs)}.json`);
+}
+
+export async function writeJournal<T extends JournalBase>(path: string, j: T): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await fsp.open(tmp, 'wx');
+  try {
+    await fh.writeFile(JSON.stringify(j));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+  await syncDir(nodePath.dirname(path));
+}
+
+export async function readJournal<T extends JournalBase>(path: string): Promise<T | null> {
+  try {
+    const st = await fsp.stat(path);
+    if (!st.isFile() || st.size > MAX_JOURNAL_BYTES) return null;
+    const j = JSON.parse(await fsp.readFile(path, 'utf8')) as T;
+    return j && j.version === 1 && typeof j.op === 'string' ? j : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function removeJournal(path: string): Promise<void> {
+  await fsp.unlink(path).catch(() => undefined);
+  await syncDir(nodePath.dirname(path));
+}
+
+/** Journals in a folder (the names only say which disk; the contents say what). */
+export async function findJournals(dir: string): Promise<string[]> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith(JOURNAL_PREFIX) && n.endsWith('.json')).map((n) => nodePath.join(dir, n));
+}

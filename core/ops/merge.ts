@@ -1,0 +1,249 @@
+// Merge a differencing child into its parent. Bitmap-aware: a full child
+// block is copied whole, otherwise only its runs of set bits, OR'ed into the
+// parent's bitmap; blocks are visited in the child's physical order and
+// written to the parent in batches (two fsyncs per batch).
+//
+// Crash safety: the journal is written before the first write. The copy is
+// idempotent and, while it runs, everything read through the child is
+// unchanged (the child shadows every sector being copied), so recovery always
+// rolls forward: redo the copy from the last checkpoint, relink the child's
+// children to the parent, delete the child. Refused when the parent has other
+// children, whose view would change.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { CancelledError, RefusedError } from '../errors.js';
+import { bitRuns } from '../format/bitmap.js';
+import { SECTOR } from '../format/bytes.js';
+import { openDisk } from '../disk/chain.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { withOwnerWrite } from '../io/file.js';
+import { freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { journalPath, removeJournal, writeJournal, type JournalBase } from '../journal.js';
+import { findChildren } from '../library/scan.js';
+import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
+import { recoverBefore } from './recover.js';
+
+/** Bytes gathered before one batched write into the parent. */
+const BATCH_BYTES = 32 * 1024 * 1024;
+
+export interface MergeJournal extends JournalBase {
+  op: 'merge';
+  phase: 'copy' | 'relink' | 'finalize';
+  child: string;
+  childUuid: string;
+  parent: string;
+  parentUuid: string;
+  /** Index into the child's blocks in physical order: everything before it is copied. */
+  nextBlock: number;
+  grandchildren: string[];
+  relinks: { child: string; headerOffset: number; header: string }[];
+}
+
+export interface MergePlan extends Plan {
+  child: string;
+  parent: string;
+  grandchildren: string[];
+}
+
+export interface MergeResult {
+  /** The merged disk (at the parent's path). */
+  merged: string;
+  removed: string[];
+  relinked: string[];
+}
+
+async function otherChildren(parent: string, child: string): Promise<string[]> {
+  const c = await fsp.realpath(child);
+  const all = await findChildren(parent);
+  const out: string[] = [];
+  for (const p of all) if ((await fsp.realpath(p).catch(() => p)) !== c) out.push(p);
+  return out;
+}
+
+/** The child's allocated blocks sorted by where they sit in the file. */
+function physicalOrder(f: VhdFile): number[] {
+  const blocks: number[] = [];
+  for (let b = 0; b < f.blockCount; b++) if (f.blockOffset(b) !== null) blocks.push(b);
+  return blocks.sort((a, b) => f.blockOffset(a)! - f.blockOffset(b)!);
+}
+
+export async function planMerge(childPath: string): Promise<MergePlan> {
+  const disk = await openDisk(childPath);
+  try {
+    const child = disk.top;
+    const refusals: Plan['refusals'] = [];
+    if (child.type !== 'differencing') {
+      return {
+        operation: 'merge',
+        summary: `${nodePath.basename(childPath)} is a ${child.type} disk with no parent to merge into`,
+        changes: [],
+        bytesToCopy: 0,
+        worstCaseGrowth: 0,
+        freeSpace: null,
+        refusals: [{ code: 'NOT_DIFFERENCING', message: `${childPath} is not a differencing disk` }],
+        child: childPath,
+        parent: '',
+        grandchildren: [],
+      };
+    }
+    const parent = disk.layers[1];
+    const others = await otherChildren(parent.path, child.path);
+    if (others.length > 0) {
+      refusals.push({
+        code: 'PARENT_HAS_OTHER_CHILDREN',
+        message: `${nodePath.basename(parent.path)} is also the parent of ${others.map((o) => nodePath.basename(o)).join(', ')}; merging into it would change what they show`,
+      });
+    }
+    if (parent.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${parent.path} is in a saved state` });
+    if (parent.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent.path} has a damaged trailing footer; repair it first` });
+    let copy = 0;
+    const parentBlocks = new Set<number>();
+    for (const b of physicalOrder(child)) {
+      const bm = await child.readBitmap(b);
+      const limit = Math.min(child.sectorsPerBlock, child.totalSectors - b * child.sectorsPerBlock);
+      for (const r of bitRuns(bm, 0, limit)) {
+        if (!r.set) continue;
+        copy += r.length * SECTOR;
+        if (parent.type === 'fixed') continue;
+        const first = b * child.sectorsPerBlock + r.start;
+        for (let pb = Math.floor(first / parent.sectorsPerBlock); pb <= Math.floor((first + r.length - 1) / parent.sectorsPerBlock); pb++) {
+          if (parent.blockOffset(pb) === null) parentBlocks.add(pb);
+        }
+      }
+    }
+    const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR;
+    const freeSpace = await freeSpaceAt(nodePath.dirname(parent.path));
+    if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
+    const grandchildren = await findChildren(child.path);
+    return {
+      operation: 'merge',
+      summary: `copy the ${copy} bytes stored in ${nodePath.basename(child.path)} into ${nodePath.basename(parent.path)}, then delete ${nodePath.basename(child.path)}`,
+      changes: [
+        { path: parent.path, action: 'modify', detail: `receives ${copy} bytes in ${parentBlocks.size} new blocks at most` },
+        { path: nodePath.resolve(child.path), action: 'delete' },
+        ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `relinked to ${nodePath.basename(parent.path)}` })),
+      ],
+      bytesToCopy: copy,
+      worstCaseGrowth: growth,
+      freeSpace,
+      refusals,
+      child: nodePath.resolve(child.path),
+      parent: nodePath.resolve(parent.path),
+      grandchildren: grandchildren.map((g) => nodePath.resolve(g)),
+    };
+  } finally {
+    await disk.close();
+  }
+}
+
+export async function merge(childPath: string, ctx: JobContext = {}): Promise<MergeResult> {
+  await recoverBefore([childPath]);
+  const plan = await planMerge(childPath);
+  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: childPath });
+  await recoverBefore([plan.parent, ...plan.grandchildren]);
+  const jpath = journalPath(plan.parent);
+  const [c, p] = await Promise.all([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
+  const journal: MergeJournal = {
+    version: 1,
+    op: 'merge',
+    phase: 'copy',
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    child: plan.child,
+    childUuid: c.uuid,
+    parent: plan.parent,
+    parentUuid: p.uuid,
+    nextBlock: 0,
+    grandchildren: plan.grandchildren,
+    relinks: [],
+  };
+  await Promise.all([c.close(), p.close()]);
+  await writeJournal(jpath, journal);
+  return runMerge(jpath, journal, ctx);
+}
+
+/** Continues a merge from its journal (also the recovery path). */
+export async function runMerge(jpath: string, j: MergeJournal, ctx: JobContext = {}): Promise<MergeResult> {
+  if (j.phase === 'copy') {
+    await copyPhase(jpath, j, ctx);
+    j.phase = 'relink';
+    await writeJournal(jpath, j);
+  }
+  if (j.phase === 'relink') {
+    for (const g of j.grandchildren) {
+      let prepared = j.relinks.find((r) => r.child === g);
+      if (!prepared) {
+        const r = await prepareRelink(g, j.parent, { expectedParentUuid: j.parentUuid });
+        prepared = { child: r.child, headerOffset: r.headerOffset, header: Buffer.from(r.header).toString('base64') };
+        j.relinks.push(prepared);
+        await writeJournal(jpath, j);
+      }
+      await applyRelink(decodeRelink(prepared));
+    }
+    j.phase = 'finalize';
+    await writeJournal(jpath, j);
+  }
+  await fsp.unlink(j.child).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  // A parent of other disks stays read-only; a new leaf becomes writable.
+  const mode = (await fsp.stat(j.parent)).mode & 0o777;
+  await fsp.chmod(j.parent, j.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200).catch(() => undefined);
+  await removeJournal(jpath);
+  return { merged: j.parent, removed: [j.child], relinked: j.grandchildren };
+}
+
+function decodeRelink(r: MergeJournal['relinks'][number]): PreparedRelink {
+  return { child: r.child, headerOffset: r.headerOffset, header: new Uint8Array(Buffer.from(r.header, 'base64')) };
+}
+
+async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promise<void> {
+  await withOwnerWrite(j.parent, async () => {
+    const child = await VhdFile.open(j.child);
+    let parent: VhdFile | null = null;
+    try {
+      parent = await VhdFile.open(j.parent, { writable: true });
+      // Ids are checked right before writing: never write into a file that is not the planned parent.
+      if (parent.uuid !== j.parentUuid || child.uuid !== j.childUuid) {
+        throw new RefusedError('ID_CHANGED', `${j.parent} or ${j.child} no longer has the id the merge was planned with; refusing to write`);
+      }
+      const order = physicalOrder(child);
+      const progress = new ProgressReporter(ctx, 'merge', order.length);
+      let batch: { sector: number; data: Uint8Array }[] = [];
+      let bytes = 0;
+      const flush = async (next: number) => {
+        if (batch.length > 0) await parent!.writeRuns(batch);
+        batch = [];
+        bytes = 0;
+        j.nextBlock = next;
+        await writeJournal(jpath, j);
+        progress.update(next);
+      };
+      for (let i = j.nextBlock; i < order.length; i++) {
+        const b = order[i];
+        const bm = await child.readBitmap(b);
+        const limit = Math.min(child.sectorsPerBlock, child.totalSectors - b * child.sectorsPerBlock);
+        for (const r of bitRuns(bm, 0, limit)) {
+          if (!r.set) continue;
+          const data = Buffer.allocUnsafe(r.length * SECTOR);
+          await child.readOwn(b, r.start, r.length, data, 0);
+          batch.push({ sector: b * child.sectorsPerBlock + r.start, data });
+          bytes += data.length;
+        }
+        if (bytes >= BATCH_BYTES) await flush(i + 1);
+        if (ctx.signal?.aborted) {
+          await flush(i + 1);
+          throw new CancelledError(`merge paused after ${i + 1} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`);
+        }
+      }
+      await flush(order.length);
+    } finally {
+      await Promise.all([child.close(), parent?.close()]);
+    }
+  });
+}
+
+export function isMergeJournal(j: JournalBase): j is MergeJournal {
+  return j.op === 'merge';
+}
+

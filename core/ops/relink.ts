@@ -1,0 +1,93 @@
+// Pointing a differencing disk at a (new) parent: parent id, timestamp,
+// name and fresh W2ru/W2ku/MacX locators. Used by reparent and by merge
+// (relinking the merged child's children).
+//
+// Crash safety: the new locator payloads go to fresh space at the end of the
+// file (footer moved first) and are fsync'd before the single header write,
+// so the old header stays valid until the new one lands. The new header bytes
+// are returned first so a journal can hold them: recovery rewrites them raw,
+// even over a torn header.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { ChainError, RefusedError } from '../errors.js';
+import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
+import { encodeHeader } from '../format/header.js';
+import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
+import { openFile, withOwnerWrite } from '../io/file.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { parentLocatorPayloads } from './create.js';
+
+export interface PreparedRelink {
+  child: string;
+  /** Where the header goes (the footer's data offset). */
+  headerOffset: number;
+  /** The complete new header, checksum included. */
+  header: Uint8Array;
+}
+
+/**
+ * Writes the new locator payloads and returns the header that completes the
+ * link. Nothing the child reads changes until `applyRelink`.
+ */
+export async function prepareRelink(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean; expectedParentUuid?: string } = {}): Promise<PreparedRelink & { warnings: string[] }> {
+  return withOwnerWrite(childPath, () => prepareRelinkWritable(childPath, parentPath, opts));
+}
+
+async function prepareRelinkWritable(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean; expectedParentUuid?: string }): Promise<PreparedRelink & { warnings: string[] }> {
+  const parent = await VhdFile.open(parentPath);
+  const child = await VhdFile.open(childPath, { writable: true });
+  try {
+    if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk; only those have a parent`);
+    if (nodePath.resolve(childPath) === nodePath.resolve(parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent`);
+    if (opts.expectedParentUuid && parent.uuid !== opts.expectedParentUuid) {
+      throw new RefusedError('PARENT_CHANGED', `${parentPath} has id ${parent.uuid}, not the planned ${opts.expectedParentUuid}; refusing to link to it`);
+    }
+    if (parent.virtualSize !== child.virtualSize) {
+      throw new ChainError('PARENT_SIZE_MISMATCH', `${parentPath} has virtual size ${parent.virtualSize} but ${childPath} has ${child.virtualSize} (Windows 0xC03A0017)`, { path: childPath });
+    }
+    const header = child.header!;
+    const warnings: string[] = [];
+    if (!uuidEqual(header.parentUniqueId, parent.footer.uniqueId)) {
+      if (!opts.ignoreIdMismatch && !opts.expectedParentUuid) {
+        throw new ChainError(
+          'PARENT_ID_MISMATCH',
+          `${parentPath} has id ${parent.uuid} but ${nodePath.basename(childPath)} expects ${uuidToString(header.parentUniqueId)} (Windows 0xC03A000E); it is not this disk's parent. --ignore-id-mismatch overrides this at the risk of corrupt data.`,
+          { path: childPath, field: 'parentUniqueId' },
+        );
+      }
+      if (opts.ignoreIdMismatch) {
+        warnings.push(`id mismatch ignored: ${nodePath.basename(childPath)} expected parent ${uuidToString(header.parentUniqueId)}, linking it to ${parent.uuid}. If that disk is not the one it was made from, its content is corrupt.`);
+      }
+    }
+    const payloads = parentLocatorPayloads(childPath, parentPath);
+    const total = payloads.reduce((n, p) => n + alignUp(Math.max(p.data.length, 1), SECTOR), 0);
+    let at = await child.appendRegion(total);
+    const locators = Array.from({ length: LOCATOR_COUNT }, emptyLocator);
+    for (let i = 0; i < payloads.length; i++) {
+      const p = payloads[i];
+      const space = alignUp(Math.max(p.data.length, 1), SECTOR);
+      await child.file.write(p.data, at);
+      locators[i] = { code: p.code, dataSpace: space, dataLength: p.data.length, reserved: 0, dataOffset: BigInt(at) };
+      at += space;
+    }
+    await child.file.sync();
+    const st = await fsp.stat(parentPath);
+    const next = { ...header, parentUniqueId: parent.footer.uniqueId.slice(), parentTimestamp: dateToVhdTime(st.mtime), parentName: nodePath.basename(parentPath), locators };
+    return { child: nodePath.resolve(childPath), headerOffset: Number(child.footer.dataOffset), header: encodeHeader(next), warnings };
+  } finally {
+    await Promise.all([child.close(), parent.close()]);
+  }
+}
+
+/** The one write that switches the link; idempotent, so recovery may repeat it. */
+export async function applyRelink(r: PreparedRelink): Promise<void> {
+  await withOwnerWrite(r.child, async () => {
+    const f = await openFile(r.child, 'r+');
+    try {
+      await f.write(r.header, r.headerOffset);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+  });
+}
