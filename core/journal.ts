@@ -17,6 +17,25 @@ export interface JournalBase {
   startedAt: string;
 }
 
+/**
+ * Journals this process is carrying out right now. recover() skips them, so an
+ * operation that recovers its folder first never re-enters its own journal.
+ */
+const active = new Set<string>();
+
+export async function withActiveJournal<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  active.add(path);
+  try {
+    return await fn();
+  } finally {
+    active.delete(path);
+  }
+}
+
+export function isActiveJournal(path: string): boolean {
+  return active.has(path);
+}
+
 export function journalPath(targetPath: string): string {
   const abs = nodePath.resolve(targetPath);
   return nodePath.join(nodePath.dirname(abs), `${JOURNAL_PREFIX}${nodePath.basename(abs)}.json`);

@@ -1,13 +1,127 @@
-// The contract between preload and main, shared as types and channel names only
-// (no runtime imports), so the renderer can type `window.vhdsnap` from it too.
+// The contract between the page and main, as types and channel names only
+// (no runtime imports), so the renderer can type `window.vhdsnap` from it.
+// The page never names a file-system path itself: folders enter through a
+// native dialog (or drag and drop) in main, which grants them an id; disks are
+// then named by {folder id, file name inside it}. Runtime validation of every
+// argument lives in main (zod schemas in electron/ipc/).
+import type { Plan, Progress } from '../core/job.js';
+import type { FileReport } from '../core/ops/check.js';
+import type { DiskInfo } from '../core/ops/info.js';
+import type { Orphan, TreeNode, Unreadable } from '../core/library/scan.js';
 
-/** IPC channels the main process answers with ipcMain.handle. */
+export type { Plan, Progress, FileReport, DiskInfo };
+
+/** A folder the user granted through a dialog, drop, or the recent list. */
+export interface FolderGrant {
+  id: string;
+  /** For display only; never sent back as a path. */
+  path: string;
+  name: string;
+}
+
+/** A disk inside a granted folder. */
+export interface DiskRef {
+  folder: string;
+  file: string;
+}
+
+/** Where flatten writes: granted by a save dialog in main. */
+export interface OutputGrant {
+  id: string;
+  path: string;
+  name: string;
+}
+
+export interface DiskNode extends Omit<TreeNode, 'children'> {
+  ref: DiskRef;
+  /** The current state of its chain (a leaf). */
+  isLeaf: boolean;
+  children: DiskNode[];
+}
+
+export interface FolderView {
+  folder: FolderGrant;
+  roots: DiskNode[];
+  orphans: (Orphan & { ref: DiskRef })[];
+  unreadable: (Unreadable & { ref: DiskRef })[];
+}
+
+export interface DiskDetails {
+  ref: DiskRef;
+  info: DiskInfo;
+  /** Bytes stored in this file alone (set sectors / allocated blocks). */
+  uniqueBytes: number;
+  /** One entry per block: 0 unallocated, 1 partly present, 2 fully present (capped; see blocksPerCell). */
+  allocationMap: number[];
+  blocksPerCell: number;
+}
+
+export type OperationArgs =
+  | { op: 'snapshot'; disk: DiskRef; name?: string; description?: string }
+  | { op: 'revert'; disk: DiskRef; to?: DiskRef; keep: boolean }
+  | { op: 'delete'; disk: DiskRef }
+  | { op: 'merge'; disk: DiskRef }
+  | { op: 'flatten'; disk: DiskRef; output: string; format: 'dynamic' | 'fixed' | 'raw' }
+  | { op: 'check'; disk: DiskRef; deep: boolean }
+  | { op: 'repair'; disk: DiskRef }
+  | { op: 'reparent'; disk: DiskRef; parent: DiskRef; ignoreIdMismatch: boolean }
+  | { op: 'compact'; disk: DiskRef }
+  | { op: 'resize'; disk: DiskRef; size: number };
+
+export type JobEvent =
+  | { jobId: string; kind: 'progress'; progress: Progress }
+  | { jobId: string; kind: 'done'; result: unknown }
+  | { jobId: string; kind: 'failed'; error: { code: string; message: string } }
+  | { jobId: string; kind: 'cancelled'; message: string };
+
+/** Errors cross IPC as this shape (words for people, a code for programs). */
+export interface ApiError {
+  code: string;
+  message: string;
+}
+
+/** IPC channels main answers with ipcMain.handle (events: Channels.jobEvent via webContents.send). */
 export const Channels = {
   appVersion: 'app:version',
+  openFolder: 'library:open-folder',
+  recentFolders: 'library:recent',
+  openRecent: 'library:open-recent',
+  dropFolder: 'library:drop-folder',
+  closeFolder: 'library:close-folder',
+  scan: 'library:scan',
+  details: 'disk:details',
+  setLabel: 'disk:set-label',
+  chooseOutput: 'dialog:choose-output',
+  plan: 'job:plan',
+  start: 'job:start',
+  cancel: 'job:cancel',
+  jobEvent: 'job:event',
 } as const;
 
-/** What the preload exposes to the page as `window.vhdsnap`. */
+/** What the preload exposes to the page as `window.vhdsnap`: one function per operation. */
 export interface VhdsnapApi {
-  /** The application's version, from package.json. */
   appVersion(): Promise<string>;
+  /** Native folder picker; null when cancelled. */
+  openFolder(): Promise<FolderGrant | null>;
+  recentFolders(): Promise<{ path: string; name: string }[]>;
+  openRecent(path: string): Promise<FolderGrant>;
+  /** A folder dropped on the window (the preload turns the File into a path for main to grant). */
+  dropFolder(item: File): Promise<FolderGrant>;
+  closeFolder(folder: string): Promise<void>;
+  scan(folder: string): Promise<FolderView>;
+  details(disk: DiskRef): Promise<DiskDetails>;
+  setLabel(disk: DiskRef, label: { name?: string; description?: string }): Promise<void>;
+  /**
+   * Native save dialog for flatten's output; null when cancelled. `folder` (a
+   * grant id, optional) is where the dialog opens; in `vhdsnap serve` (no
+   * dialog) the output is a new file of that name in that folder (default:
+   * the first open folder).
+   */
+  chooseOutput(suggestedName: string, folder?: string): Promise<OutputGrant | null>;
+  plan(args: OperationArgs): Promise<Plan>;
+  /** Starts a job; refused (ApiError BUSY) while another job holds one of its disks. */
+  start(args: OperationArgs): Promise<{ jobId: string }>;
+  cancel(jobId: string): Promise<void>;
+  /** Subscribes to job events; returns the unsubscribe function. */
+  onJobEvent(listener: (e: JobEvent) => void): () => void;
 }

@@ -1,14 +1,23 @@
-// Electron main process: one locked-down window showing the bundled renderer.
-// The real IPC surface (library, jobs) comes later; this is the secure shell.
+// Electron main process: one locked-down window showing the bundled renderer,
+// and the IPC channels of electron/ipc/ bound to real Electron (ipcMain,
+// dialogs, webContents.send). The handlers themselves know nothing of Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, Menu, session, type IpcMainInvokeEvent } from 'electron';
-import { Channels } from './api.js';
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, type IpcMainInvokeEvent } from 'electron';
+import { Channels, type JobEvent } from './api.js';
+import { Grants } from './grants.js';
+import { createHandlers, type Dialogs } from './ipc/handlers.js';
+import { registerIpc } from './ipc/register.js';
+import { defaultWorkerPath, JobManager, workerRunner } from './jobs.js';
+import { RecentFolders } from './recent.js';
+import { hardenContents, hardenSession } from './security.js';
 import { secureWebPreferences } from './window-options.js';
 
-// Built layout: dist/electron/main.cjs, dist/electron/preload.cjs, dist/renderer/index.html.
-const preloadPath = path.join(__dirname, 'preload.cjs');
-const indexPath = path.join(__dirname, '..', 'renderer', 'index.html');
+// Built layout: dist/electron/{main,preload,job-worker}.cjs, dist/renderer/index.html.
+// (Under a test's ESM loader __dirname is absent; nothing is loaded from it there.)
+const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+const preloadPath = path.join(here, 'preload.cjs');
+const indexPath = path.join(here, '..', 'renderer', 'index.html');
 const indexUrl = pathToFileURL(indexPath).href;
 
 let mainWindow: BrowserWindow | null = null;
@@ -63,6 +72,33 @@ function buildMenu(): Menu {
   ]);
 }
 
+/** Real dialogs, attached to the window so they are modal to it. */
+const dialogs: Dialogs = {
+  async pickFolder() {
+    const opts = { title: 'Open a folder of VHD disks', properties: ['openDirectory' as const] };
+    const r = mainWindow ? await dialog.showOpenDialog(mainWindow, opts) : await dialog.showOpenDialog(opts);
+    return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
+  },
+  async pickOutput(suggestedName, near) {
+    const opts = {
+      title: 'Save the flattened disk as',
+      defaultPath: near ? path.join(near.path, suggestedName) : suggestedName,
+      filters: [
+        { name: 'VHD disks', extensions: ['vhd'] },
+        { name: 'Raw images', extensions: ['raw', 'img'] },
+      ],
+      properties: ['createDirectory' as const, 'showOverwriteConfirmation' as const],
+    };
+    const r = mainWindow ? await dialog.showSaveDialog(mainWindow, opts) : await dialog.showSaveDialog(opts);
+    return r.canceled || !r.filePath ? null : r.filePath;
+  },
+};
+
+function sendToWindow(e: JobEvent): void {
+  const win = mainWindow;
+  if (win && !win.isDestroyed()) win.webContents.send(Channels.jobEvent, e);
+}
+
 // A second launch focuses the running window instead of opening another.
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -75,33 +111,37 @@ if (!app.requestSingleInstanceLock()) {
     mainWindow.focus();
   });
 
-  // Applies to every webContents, present or future: no navigation away, no popups, no <webview>.
-  app.on('web-contents-created', (_event, contents) => {
-    contents.on('will-navigate', (event, url) => {
-      if (!isOwnPage(url)) event.preventDefault();
-    });
-    contents.on('will-redirect', (event, url) => {
-      if (!isOwnPage(url)) event.preventDefault();
-    });
-    contents.on('will-attach-webview', (event) => event.preventDefault());
-    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  });
+  // Applies to every webContents, present or future.
+  app.on('web-contents-created', (_event, contents) => hardenContents(contents, isOwnPage));
 
-  ipcMain.handle(Channels.appVersion, (event) => {
-    if (!fromOurWindow(event)) throw new Error('IPC refused: unknown sender');
-    return app.getVersion();
+  const jobs = new JobManager(workerRunner(defaultWorkerPath(here)));
+  jobs.subscribe(sendToWindow);
+  const handlers = createHandlers({
+    version: app.getVersion(),
+    grants: new Grants(),
+    recent: new RecentFolders(path.join(app.getPath('userData'), 'recent-folders.json')),
+    jobs,
+    dialogs,
   });
+  registerIpc(ipcMain, handlers, fromOurWindow);
 
   void app.whenReady().then(() => {
-    // The app needs no camera, notifications, etc.: refuse all of them.
-    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-    session.defaultSession.setPermissionCheckHandler(() => false);
+    hardenSession(session.defaultSession);
     Menu.setApplicationMenu(buildMenu());
     createWindow();
   });
 
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+
+  // Quitting mid-job: stop jobs at their next safe point first (a journal covers a hard kill too).
+  let quitting = false;
+  app.on('before-quit', (event) => {
+    if (quitting || jobs.running().length === 0) return;
+    event.preventDefault();
+    quitting = true;
+    void jobs.cancelAll().finally(() => app.quit());
   });
 
   app.on('window-all-closed', () => {

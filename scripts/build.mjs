@@ -32,7 +32,8 @@ async function main() {
   const jobs = [
     esbuild.build({
       ...nodeCjs,
-      entryPoints: { main: 'electron/main.ts', preload: 'electron/preload.ts' },
+      // job-worker: the thread each long job runs in (also used by `vhdsnap serve`).
+      entryPoints: { main: 'electron/main.ts', preload: 'electron/preload.ts', 'job-worker': 'electron/job-worker.ts' },
       outdir: 'dist/electron',
       outExtension: { '.js': '.cjs' },
       // The preload runs sandboxed: it may only require('electron'), so it must be one file.

@@ -67,7 +67,7 @@ export function renderTree(f: Forest): string {
   const out: string[] = [];
   const walk = (n: TreeNode, prefix: string, last: boolean, root: boolean) => {
     const branch = root ? '' : last ? '└─ ' : '├─ ';
-    const label = n.name ? ` "${n.name}"` : '';
+    const label = `${n.name ? ` "${n.name}"` : ''}${n.description ? ` (${n.description})` : ''}`;
     const leaf = n.children.length === 0 ? '  ← current' : '';
     const ext = n.external ? ' [outside the scanned folders]' : '';
     out.push(`${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.type}, ${short(n.virtualSize)}, file ${short(n.fileSize)}${ext}${leaf}`);

@@ -2,19 +2,28 @@
 // Exit codes: 0 success; 1 problems found or refused for safety; 2 usage
 // error or unreadable input. --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
 import { CancelledError, RefusedError, UsageError, VhdError } from '../errors.js';
 import { openDisk } from '../disk/chain.js';
-import { ProgressReporter, type JobContext } from '../job.js';
+import { ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { planOperation, runOperation } from '../operations.js';
+import type { DeleteResult } from '../ops/delete.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
 import { createDynamic, createFixed } from '../ops/create.js';
 import { getInfo } from '../ops/info.js';
-import { assertNoChildren, snapshot } from '../ops/snapshot.js';
+import { assertNoChildren, type SnapshotResult } from '../ops/snapshot.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
-import { flatten, planFlatten } from '../ops/flatten.js';
-import { merge, planMerge } from '../ops/merge.js';
+import type { FlattenResult } from '../ops/flatten.js';
+import type { MergeResult } from '../ops/merge.js';
+import type { CompactResult } from '../ops/compact.js';
+import type { ResizeResult } from '../ops/resize.js';
 import { recover } from '../ops/recover.js';
-import { reparent } from '../ops/reparent.js';
+import type { ReparentResult } from '../ops/reparent.js';
+import type { RepairItem, RepairPlan, RepairResult } from '../ops/repair.js';
+import type { RevertResult } from '../ops/revert.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { setLabel } from '../library/sidecar.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderTree } from './format.js';
 
@@ -24,14 +33,21 @@ export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
   vhdsnap check <file>... [--deep] [--json]
   vhdsnap tree <dir|file>... [--json]
   vhdsnap create <file> --size <n>[K|M|G|T] [--type dynamic|fixed] [--block-size <n>[K|M]]
-  vhdsnap snapshot <disk> [--out <child.vhd>] [--name <text>] [--description <text>] [--json]
+  vhdsnap snapshot <disk> [--out <child.vhd>] [--name <text>] [--description <text>] [--dry-run] [--json]
   vhdsnap write <file> --offset <bytes> --input <data-file> [--json]
   vhdsnap import <raw> <out.vhd> [--type dynamic|fixed] [--block-size <n>] [--json]
   vhdsnap export <file> <out.raw> [--json]
   vhdsnap flatten <file> <out> [--format dynamic|fixed|raw] [--dry-run] [--json]
   vhdsnap merge <child> [--into <ancestor>] [--dry-run] [--json]
-  vhdsnap reparent <child> <new-parent> [--ignore-id-mismatch] [--json]
+  vhdsnap delete <snapshot> [--dry-run] [--json]
+  vhdsnap reparent <child> <new-parent> [--ignore-id-mismatch] [--dry-run] [--json]
+  vhdsnap compact <file> [--dry-run] [--json]
+  vhdsnap resize <file> --size <n>[K|M|G|T] [--dry-run] [--json]
+  vhdsnap revert <disk> [--to <snapshot>] [--keep] [--dry-run] [--json]
+  vhdsnap repair <file> [--dry-run] [--json]
+  vhdsnap name <file> <text> [--description <text>] [--json]
   vhdsnap recover <dir|file> [--json]
+  vhdsnap serve [--port <n>] [--folder <dir>] [<dir>...]
 
 Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.`;
 
@@ -61,6 +77,13 @@ function json(io: Io, value: unknown): void {
 function progressCtx(io: Io): JobContext {
   if (!io.isTTY) return {};
   return { onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total ? '\n' : ''}`) };
+}
+
+/** --dry-run: the plan, exit 1 when it would be refused. */
+function printPlan(io: Io, a: ParsedArgs, plan: Plan): number {
+  if (a.bools.has('json')) json(io, plan);
+  else io.stdout(renderPlan(plan) + '\n');
+  return plan.refusals.length > 0 ? 1 : 0;
 }
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string, dflt: T): T {
@@ -138,11 +161,13 @@ const commands: Record<string, Command> = {
   },
   snapshot: {
     values: ['out', 'name', 'description'],
-    bools: ['json'],
+    bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const r = await snapshot(a.positional[0], { out: a.values.get('out'), name: a.values.get('name'), description: a.values.get('description') });
+      const req = { op: 'snapshot' as const, disk: a.positional[0], out: a.values.get('out'), name: a.values.get('name'), description: a.values.get('description') };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req)) as SnapshotResult;
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`snapshot: ${r.snapshot}\nactive:   ${r.active}\n`);
       return 0;
@@ -223,14 +248,9 @@ const commands: Record<string, Command> = {
     max: 2,
     run: async (a, io) => {
       const [file, out] = a.positional;
-      const opts = { format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'), parentPath: a.values.get('parent') };
-      if (a.bools.has('dry-run')) {
-        const plan = await planFlatten(file, out, opts);
-        if (a.bools.has('json')) json(io, plan);
-        else io.stdout(renderPlan(plan) + '\n');
-        return plan.refusals.length > 0 ? 1 : 0;
-      }
-      const r = await flatten(file, out, { ...opts, ...progressCtx(io) });
+      const req = { op: 'flatten' as const, disk: file, out, format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'), parentPath: a.values.get('parent') };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req, progressCtx(io))) as FlattenResult;
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`flattened ${file} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
       return 0;
@@ -248,13 +268,8 @@ const commands: Record<string, Command> = {
       let child = a.positional[0];
       if (into && !(await isAncestor(child, into))) throw new UsageError('USAGE', `${into} is not an ancestor of ${child}`);
       for (;;) {
-        const plan = await planMerge(child);
-        if (a.bools.has('dry-run')) {
-          if (a.bools.has('json')) json(io, plan);
-          else io.stdout(renderPlan(plan) + '\n');
-          return plan.refusals.length > 0 ? 1 : 0;
-        }
-        const r = await merge(child, progressCtx(io));
+        if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation({ op: 'merge', disk: child }));
+        const r = (await runOperation({ op: 'merge', disk: child }, progressCtx(io))) as MergeResult;
         stepsDone.push(r);
         if (!a.bools.has('json')) io.stdout(`merged ${child} into ${r.merged}${r.relinked.length ? ` (relinked ${r.relinked.length} child disk(s))` : ''}\n`);
         if (!into || (await samePath(r.merged, into))) break;
@@ -264,17 +279,117 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
+  delete: {
+    bools: ['json', 'dry-run'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const req = { op: 'delete' as const, disk: a.positional[0] };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req, progressCtx(io))) as DeleteResult;
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})\n`);
+      return 0;
+    },
+  },
   reparent: {
-    bools: ['json', 'ignore-id-mismatch'],
+    bools: ['json', 'ignore-id-mismatch', 'dry-run'],
     min: 2,
     max: 2,
     run: async (a, io) => {
-      const r = await reparent(a.positional[0], a.positional[1], { ignoreIdMismatch: a.bools.has('ignore-id-mismatch') });
+      const req = { op: 'reparent' as const, disk: a.positional[0], parent: a.positional[1], ignoreIdMismatch: a.bools.has('ignore-id-mismatch') };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req)) as ReparentResult;
       for (const w of r.warnings) io.stderr(`WARNING: ${w}\n`);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`${r.child} now uses ${r.parent} as its parent\n`);
       return 0;
     },
+  },
+  compact: {
+    bools: ['json', 'dry-run'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const req = { op: 'compact' as const, disk: a.positional[0] };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req, progressCtx(io))) as CompactResult;
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes\n`);
+      return 0;
+    },
+  },
+  resize: {
+    values: ['size'],
+    bools: ['json', 'dry-run'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const sizeText = a.values.get('size');
+      if (!sizeText) throw new UsageError('USAGE', 'resize needs --size');
+      const req = { op: 'resize' as const, disk: a.positional[0], size: parseSize(sizeText, '--size') };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req, progressCtx(io))) as ResizeResult;
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(r.oldSize === r.newSize ? `${r.path} is already ${r.newSize} bytes\n` : `resized ${r.path}: ${r.oldSize} → ${r.newSize} bytes\n`);
+      return 0;
+    },
+  },
+  revert: {
+    values: ['to'],
+    bools: ['json', 'dry-run', 'keep'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const req = { op: 'revert' as const, disk: a.positional[0], to: a.values.get('to'), keep: a.bools.has('keep') };
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = (await runOperation(req, progressCtx(io))) as RevertResult;
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`reverted ${r.active} to ${r.snapshot}\n${r.kept ? `previous state kept as ${r.kept}` : 'previous state discarded'}\n`);
+      return 0;
+    },
+  },
+  repair: {
+    bools: ['json', 'dry-run'],
+    min: 1,
+    max: 1,
+    run: async (a, io) => {
+      const file = a.positional[0];
+      const st = await fsp.stat(file).catch(() => null);
+      if (!st) throw new UsageError('NOT_FOUND', `${file}: no such file`);
+      if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${file} is not a regular file`);
+      const req = { op: 'repair' as const, disk: file };
+      const lines = (kind: string, xs: RepairItem[]) => xs.map((x) => `  ${kind} ${x.code}: ${x.message}\n`).join('');
+      if (a.bools.has('dry-run')) {
+        const plan = (await planOperation(req)) as RepairPlan;
+        if (a.bools.has('json')) json(io, plan);
+        else io.stdout(`${renderPlan(plan)}\n${lines('fix    ', plan.fixes)}${lines('remains', plan.remaining)}${lines('note   ', plan.notes)}`);
+        return plan.remaining.length > 0 ? 1 : 0;
+      }
+      const r = (await runOperation(req, progressCtx(io))) as RepairResult;
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}\n${lines('fixed  ', r.fixed)}${lines('remains', r.remaining)}${lines('note   ', r.notes)}`);
+      return r.remaining.length > 0 ? 1 : 0;
+    },
+  },
+  name: {
+    values: ['description'],
+    bools: ['json'],
+    min: 2,
+    max: 2,
+    run: async (a, io) => {
+      const r = await labelDisk(a.positional[0], a.positional[1], a.values.get('description'));
+      if (a.bools.has('json')) json(io, r);
+      else io.stdout(`${r.path}: ${r.name === null ? 'no name' : `named "${r.name}"`}${r.description === null ? '' : `, description "${r.description}"`}\n`);
+      return 0;
+    },
+  },
+  serve: {
+    // The app in a browser (electron/serve.ts); loaded on demand so other commands don't pay for it.
+    values: ['port', 'folder'],
+    min: 0,
+    max: Infinity,
+    run: async (a, io) => (await import('./serve.js')).runServe(a, io),
   },
   recover: {
     bools: ['json'],
@@ -284,10 +399,20 @@ const commands: Record<string, Command> = {
       const r = await recover(a.positional[0]);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(r.length === 0 ? 'nothing to recover\n' : r.map((x) => `${x.op}: ${x.action} — ${x.detail}`).join('\n') + '\n');
-      return r.some((x) => x.action !== 'completed') ? 1 : 0;
+      // Finished or rolled back is success; a journal left for a person, or owned by a live process, is not.
+      return r.some((x) => x.action === 'left' || x.action === 'busy') ? 1 : 0;
     },
   },
 };
+
+/** `name`: sets a disk's name (and description) in its folder's sidecar; empty text clears it. */
+async function labelDisk(path: string, name: string, description: string | undefined): Promise<{ path: string; uuid: string; name: string | null; description: string | null }> {
+  const f = await VhdFile.open(path);
+  const uuid = f.uuid;
+  await f.close();
+  const next = await setLabel(path, uuid, { name, description });
+  return { path: nodePath.resolve(path), uuid, name: next.name ?? null, description: next.description ?? null };
+}
 
 async function samePath(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([fsp.realpath(a).catch(() => a), fsp.realpath(b).catch(() => b)]);

@@ -12,6 +12,8 @@ import { VhdFile, type VhdFileOptions } from './vhd-file.js';
 export const MAX_CHAIN_DEPTH = 256;
 /** Reads and writes are split into pieces of this size to bound memory. */
 const IO_CHUNK = 8 * 1024 * 1024;
+/** Block pieces of one read request issued together before waiting for them. */
+const READ_WAVE = 16;
 
 export interface OpenDiskOptions extends VhdFileOptions {
   /** Explicit path of the top file's parent (a moved chain). */
@@ -111,6 +113,9 @@ export class Disk {
     }
     const spb = layer.sectorsPerBlock;
     const end = sector + inside;
+    // The pieces of one request are independent: their reads run concurrently
+    // (the thread pool overlaps them), and are all awaited before returning.
+    const reads: Promise<void>[] = [];
     for (let s = sector; s < end; ) {
       const block = Math.floor(s / spb);
       const start = s - block * spb;
@@ -118,20 +123,32 @@ export class Disk {
       const o = outOffset + (s - sector) * SECTOR;
       if (layer.blockOffset(block) === null) {
         if (layer.type === 'dynamic') out.fill(0, o, o + n * SECTOR);
-        else await this.readLayer(i + 1, s, n, out, o);
+        else reads.push(this.readLayer(i + 1, s, n, out, o));
       } else if (layer.type === 'dynamic') {
         // Dynamic disks keep clear-bit sectors zero; reading the data as-is matches other readers.
-        await layer.readOwn(block, start, n, out, o);
+        reads.push(layer.readOwn(block, start, n, out, o));
       } else {
-        const bm = await layer.readBitmap(block);
-        for (const run of bitRuns(bm, start, start + n)) {
-          const ro = o + (run.start - start) * SECTOR;
-          if (run.set) await layer.readOwn(block, run.start, run.length, out, ro);
-          else await this.readLayer(i + 1, block * spb + run.start, run.length, out, ro);
-        }
+        reads.push(this.readDifferencing(i, block, start, n, out, o));
       }
       s += n;
+      // Waves bound what one large request keeps in flight.
+      if (reads.length >= READ_WAVE) await settleAll(reads.splice(0));
     }
+    await settleAll(reads);
+  }
+
+  /** One block of a differencing layer: runs of set bits from the layer, the rest from below. */
+  private async readDifferencing(i: number, block: number, start: number, n: number, out: Uint8Array, o: number): Promise<void> {
+    const layer = this.layers[i];
+    const bm = await layer.readBitmap(block);
+    const spb = layer.sectorsPerBlock;
+    const reads: Promise<void>[] = [];
+    for (const run of bitRuns(bm, start, start + n)) {
+      const ro = o + (run.start - start) * SECTOR;
+      if (run.set) reads.push(layer.readOwn(block, run.start, run.length, out, ro));
+      else reads.push(this.readLayer(i + 1, block * spb + run.start, run.length, out, ro));
+    }
+    await settleAll(reads);
   }
 
   /**
@@ -204,6 +221,13 @@ export async function openDisk(path: string, opts: OpenDiskOptions & { writableC
     throw err;
   }
   return new Disk(layers, warnings);
+}
+
+/** Like Promise.all, but waits for every promise before rethrowing the first failure: no read is left writing into a buffer the caller has moved on from. */
+async function settleAll(ps: Promise<void>[]): Promise<void> {
+  if (ps.length <= 1) return ps[0];
+  const rs = await Promise.allSettled(ps);
+  for (const r of rs) if (r.status === 'rejected') throw r.reason;
 }
 
 async function fileKey(p: string): Promise<string> {

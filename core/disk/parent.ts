@@ -5,7 +5,7 @@
 // pointing at some other file never links it into the chain.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ChainError, VhdError, type Finding } from '../errors.js';
+import { ChainError, IoError, VhdError, type Finding } from '../errors.js';
 import { dateToVhdTime, uuidEqual, uuidToString } from '../format/bytes.js';
 import { decodeLocatorPayload, isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { readExact } from '../io/file.js';
@@ -34,6 +34,14 @@ export interface Rejection {
   code: string;
 }
 
+/** I/O codes that only mean "no usable file there" (a locator may name anything). */
+const NOT_THERE = new Set(['IO_ENOENT', 'IO_ENOTDIR', 'IO_EACCES', 'IO_EPERM', 'IO_EISDIR', 'IO_ELOOP', 'IO_ENAMETOOLONG', 'IO_ENXIO', 'IO_ENODEV', 'NOT_A_FILE']);
+
+/** True for an I/O error that is a real failure (EIO, ENOSPC, EMFILE...), which must be reported, never skipped. */
+export function isIoFailure(err: unknown): boolean {
+  return err instanceof IoError && !NOT_THERE.has(err.code);
+}
+
 /** Reads and decodes every non-empty locator of a differencing file, bounds-checked. */
 export async function readLocators(child: VhdFile): Promise<LocatorInfo[]> {
   const out: LocatorInfo[] = [];
@@ -46,7 +54,7 @@ export async function readLocators(child: VhdFile): Promise<LocatorInfo[]> {
       try {
         path = decodeLocatorPayload(l.code, await readExact(child.file, Number(l.dataOffset), l.dataLength, 'parent locator'));
       } catch (err) {
-        if (!(err instanceof VhdError)) throw err;
+        if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
       }
     }
     out.push({ platform: l.code, path });
@@ -147,6 +155,8 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
       parent = await VhdFile.open(c.path, { writable: opts.writable, sync: opts.sync });
     } catch (err) {
       if (!(err instanceof VhdError)) throw err;
+      // A read failing is not "not the parent": going on could settle on another copy elsewhere.
+      if (isIoFailure(err)) throw err;
       rejections.push({ ...c, code: 'NOT_A_VHD', reason: `not a readable VHD (${err.code})` });
       continue;
     }

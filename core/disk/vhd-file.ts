@@ -14,6 +14,32 @@ import { openFile, readExact, type RandomAccessFile } from '../io/file.js';
 export const MAX_BAT_BYTES = 256 * 1024 * 1024;
 /** Bitmaps cached per file; 512 B each for 2 MiB blocks. */
 const BITMAP_CACHE_LIMIT = 8192;
+/** New blocks written by one call are assembled and written in groups of about this size. */
+const WRITE_GROUP_BYTES = 16 * 1024 * 1024;
+/** Writes kept in flight at once (the libuv pool has four threads). */
+const WRITE_CONCURRENCY = 4;
+
+/**
+ * Writes disjoint pieces with a few in flight at a time. Every started write
+ * is awaited before the first failure is rethrown, so nothing is still
+ * writing when the caller moves on.
+ */
+async function writeConcurrently(file: RandomAccessFile, pieces: { data: Uint8Array; at: number }[]): Promise<void> {
+  let next = 0;
+  let failure = null as { err: unknown } | null;
+  const worker = async () => {
+    while (next < pieces.length && !failure) {
+      const p = pieces[next++];
+      try {
+        await file.write(p.data, p.at);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, pieces.length) }, worker));
+  if (failure) throw failure.err;
+}
 
 export interface VhdFileOptions {
   writable?: boolean;
@@ -37,6 +63,7 @@ export class VhdFile {
   footerOffset: number;
   fileSize: number;
   private readonly bitmapCache = new Map<number, Uint8Array>();
+  private scratchBuf: Uint8Array | null = null;
   private readonly syncWrites: boolean;
 
   private constructor(
@@ -185,6 +212,7 @@ export class VhdFile {
 
   async close(): Promise<void> {
     this.bitmapCache.clear();
+    this.scratchBuf = null;
     await this.file.close();
   }
 
@@ -285,6 +313,7 @@ export class VhdFile {
     // Pieces per block: data for blocks that exist goes straight in; new blocks are assembled.
     const fresh = new Map<number, { start: number; count: number; data: Uint8Array }[]>();
     const existing: { block: number; start: number; count: number }[] = [];
+    const inPlace: { data: Uint8Array; at: number }[] = [];
     for (const r of runs) {
       const count = r.data.length / SECTOR;
       for (let s = r.sector; s < r.sector + count; ) {
@@ -301,12 +330,14 @@ export class VhdFile {
         } else {
           const dataAt = at + this.bitmapSize + start * SECTOR;
           this.assertInData(dataAt, n * SECTOR, block);
-          await this.file.write(piece, dataAt);
+          inPlace.push({ data: piece, at: dataAt });
           existing.push({ block, start, count: n });
         }
         s += n;
       }
     }
+    // Pieces for existing blocks are disjoint: they are written a few at a time, all before the first fsync.
+    await writeConcurrently(this.file, inPlace);
     const placed: { block: number; at: number }[] = [];
     if (fresh.size > 0) {
       const blockBytes = this.bitmapSize + this.blockSize;
@@ -316,17 +347,24 @@ export class VhdFile {
         next += blockBytes;
       }
       await this.file.write(encodeFooter(this.footer), next);
-      const buf = new Uint8Array(blockBytes);
-      for (const p of placed) {
-        buf.fill(0);
-        const bm = newBitmap(this.blockSize, this.type === 'dynamic');
-        for (const piece of fresh.get(p.block)!) {
-          if (this.type === 'differencing') setBits(bm, piece.start, piece.count);
-          buf.set(piece.data, this.bitmapSize + piece.start * SECTOR);
+      // New blocks sit back to back, so up to a group of them is assembled in a reused buffer and written at once.
+      const perGroup = Math.max(1, Math.min(placed.length, Math.floor(WRITE_GROUP_BYTES / blockBytes)));
+      const buf = this.scratch(perGroup * blockBytes);
+      for (let g = 0; g < placed.length; g += perGroup) {
+        const group = placed.slice(g, g + perGroup);
+        for (let k = 0; k < group.length; k++) {
+          const p = group[k];
+          const slot = buf.subarray(k * blockBytes, (k + 1) * blockBytes);
+          slot.fill(0);
+          const bm = newBitmap(this.blockSize, this.type === 'dynamic');
+          for (const piece of fresh.get(p.block)!) {
+            if (this.type === 'differencing') setBits(bm, piece.start, piece.count);
+            slot.set(piece.data, this.bitmapSize + piece.start * SECTOR);
+          }
+          slot.set(bm, 0);
+          this.cacheBitmap(p.block, bm);
         }
-        buf.set(bm, 0);
-        await this.file.write(buf, p.at);
-        this.cacheBitmap(p.block, bm);
+        await this.file.write(buf.subarray(0, group.length * blockBytes), group[0].at);
       }
       this.footerOffset = next;
       this.fileSize = next + FOOTER_SIZE;
@@ -343,10 +381,16 @@ export class VhdFile {
       setBits(bm, e.start, e.count);
       touched.set(e.block, bm);
     }
-    for (const [b, bm] of touched) await this.file.write(bm, this.blockOffset(b)!);
+    await writeConcurrently(this.file, [...touched].map(([b, bm]) => ({ data: bm, at: this.blockOffset(b)! })));
     if (placed.length > 0) await this.writeBatEntries(placed);
     if (this.batmap) await this.updateBatmap([...existing.map((e) => e.block), ...placed.map((p) => p.block)]);
     if (this.syncWrites) await this.file.sync();
+  }
+
+  /** A buffer of at least `length` bytes, kept between write batches (contents undefined). */
+  private scratch(length: number): Uint8Array {
+    if (!this.scratchBuf || this.scratchBuf.length < length) this.scratchBuf = new Uint8Array(length);
+    return this.scratchBuf.subarray(0, length);
   }
 
   /** Writes BAT entries in one span from the lowest to the highest changed index. */

@@ -1,8 +1,10 @@
 // The one place the core touches file handles. Positions are plain numbers
 // (BigInt positions misbehave on Node 20). Tests swap the opener to inject
 // I/O faults; nothing else in core opens files for random access.
-import { promises as fsp } from 'node:fs';
-import { FormatError, toIoError } from '../errors.js';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import * as nodePath from 'node:path';
+import { FormatError, IoError, RefusedError, toIoError } from '../errors.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
 
@@ -83,13 +85,33 @@ class NodeFile implements RandomAccessFile {
 
 export type FileOpener = (path: string, mode: OpenMode) => Promise<RandomAccessFile>;
 
-const nodeOpener: FileOpener = async (path, mode) => {
+/**
+ * Existing files are opened with O_NONBLOCK: opening a FIFO (say a `*.vhd`
+ * named pipe in a scanned folder) would otherwise wait forever for a writer.
+ * The flag changes nothing for regular files, and anything else is refused.
+ */
+function openFlags(mode: OpenMode): string | number {
+  if (mode === 'wx' || fsConstants.O_NONBLOCK === undefined) return mode;
+  return (mode === 'r' ? fsConstants.O_RDONLY : fsConstants.O_RDWR) | fsConstants.O_NONBLOCK;
+}
+
+/** The real opener (fault-injection wrappers delegate to it). */
+export const nodeOpener: FileOpener = async (path, mode) => {
+  let fh: fsp.FileHandle;
   try {
-    const fh = await fsp.open(path, mode);
-    return new NodeFile(path, fh, mode !== 'r');
+    fh = await fsp.open(path, openFlags(mode));
   } catch (err) {
     throw toIoError(err, path, 'cannot open');
   }
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close().catch(() => undefined);
+    throw toIoError(err, path, 'cannot stat');
+  });
+  if (!st.isFile()) {
+    await fh.close().catch(() => undefined);
+    throw new IoError('NOT_A_FILE', `${path} is not a regular file`, { path });
+  }
+  return new NodeFile(path, fh, mode !== 'r');
 };
 
 let opener: FileOpener = nodeOpener;
@@ -115,6 +137,36 @@ export async function readExact(f: RandomAccessFile, position: number, length: n
     throw new FormatError('TRUNCATED', `${f.path}: ${what} at ${position} (+${length}) runs past the end of the file`, { field: what, path: f.path });
   }
   return buf;
+}
+
+/**
+ * A temporary name beside `path` that carries our pid (`.<name>.<pid>-<hex>.tmp`),
+ * so `recover` can remove it once its writer is gone.
+ */
+export function tempSibling(path: string): string {
+  const abs = nodePath.resolve(path);
+  return nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Gives a finished, fsync'd temp file its final name without ever replacing a
+ * file that exists there (a hard link fails instead); falls back to rename
+ * where the file system has no hard links.
+ */
+export async function linkIntoPlace(tmp: string, path: string): Promise<void> {
+  try {
+    await fsp.link(tmp, path);
+    await fsp.unlink(tmp);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
+    }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw toIoError(err, path, 'cannot link');
+    await fsp.rename(tmp, path);
+  }
+  await syncDir(nodePath.dirname(nodePath.resolve(path)));
 }
 
 /** fsync a directory so a rename or create inside it is durable (no-op where unsupported). */

@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { resolveParent } from '../disk/parent.js';
+import { isIoFailure, resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { readSidecar } from './sidecar.js';
 
@@ -180,12 +180,17 @@ export async function findChildren(parentPath: string, dir = nodePath.dirname(no
     let f: VhdFile;
     try {
       f = await VhdFile.open(p);
-    } catch {
+    } catch (err) {
+      // Skipping a disk we failed to read could miss a child and let a writer change its view.
+      if (isIoFailure(err)) throw err;
       continue;
     }
     try {
       if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) continue;
-      const parent = await resolveParent(f).catch(() => null);
+      const parent = await resolveParent(f).catch((err: unknown) => {
+        if (isIoFailure(err)) throw err;
+        return null;
+      });
       // Same parent id but unresolvable: count it, so writers refuse rather than risk it.
       if (!parent) {
         out.push(p);

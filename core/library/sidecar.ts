@@ -57,15 +57,18 @@ export async function writeSidecar(dir: string, s: Sidecar): Promise<void> {
   await syncDir(dir);
 }
 
-/** Sets (or, with undefined values, keeps) a disk's name and description. */
+/** Sets a disk's name and description: undefined keeps a field, empty text clears it. */
 export async function setLabel(diskPath: string, uuid: string, label: { name?: string; description?: string }): Promise<DiskLabel> {
   const dir = nodePath.dirname(nodePath.resolve(diskPath));
   const s = await readSidecar(dir);
-  const cur = s.disks[uuid] ?? {};
-  const next: DiskLabel = { ...cur, file: nodePath.basename(diskPath) };
-  if (label.name !== undefined) next.name = label.name;
-  if (label.description !== undefined) next.description = label.description;
-  s.disks[uuid] = next;
+  const next: DiskLabel = { ...s.disks[uuid], file: nodePath.basename(diskPath) };
+  for (const key of ['name', 'description'] as const) {
+    const v = label[key];
+    if (v === '') delete next[key];
+    else if (v !== undefined) next[key] = v;
+  }
+  if (next.name === undefined && next.description === undefined) delete s.disks[uuid];
+  else s.disks[uuid] = next;
   await writeSidecar(dir, s);
   return next;
 }

@@ -36,6 +36,8 @@ export interface FileReport {
   warnings: Finding[];
 }
 
+/** Deep scan reads clear-bit runs in pieces of at most this size. */
+const DEEP_CHUNK = 1024 * 1024;
 /** At most this many findings of one code are listed; the rest are counted. */
 const MAX_PER_CODE = 10;
 
@@ -232,9 +234,9 @@ async function inspect(f: RandomAccessFile, out: Findings, opts: { deep?: boolea
     }
     extents.push({ start, end, what: `block ${b}`, block: b });
   }
-  sweepOverlaps(extents, footerOffset, out);
+  const overlapping = sweepOverlaps(extents, footerOffset, out);
 
-  if (opts.deep) await deepScan(f, fileSize, footerOffset, { type, bat, needed, blockSize, bmBytes, virtualSize, batmapMap }, out);
+  if (opts.deep) await deepScan(f, fileSize, footerOffset, { type, bat, needed, blockSize, bmBytes, virtualSize, batmapMap, skip: overlapping }, out);
   return { findings: out, type, usable: true };
 }
 
@@ -259,7 +261,9 @@ async function inspectLocators(f: RandomAccessFile, fileSize: number, header: Dy
   if (count === 0) out.warning('LOCATOR_NONE', 'locators', 'differencing disk has no parent locators; only the parent name can find its parent');
 }
 
-function sweepOverlaps(extents: Extent[], footerOffset: number, out: Findings): void {
+/** Reports overlaps; returns the blocks involved in one (already errors: deep scan skips them). */
+function sweepOverlaps(extents: Extent[], footerOffset: number, out: Findings): Set<number> {
+  const bad = new Set<number>();
   extents.sort((a, b) => a.start - b.start || a.end - b.end);
   let prev: Extent | null = null;
   for (const x of extents) {
@@ -271,25 +275,30 @@ function sweepOverlaps(extents: Extent[], footerOffset: number, out: Findings): 
       const code = blocks === 2 ? 'BAT_BLOCKS_OVERLAP' : blocks === 1 ? 'BAT_ENTRY_IN_METADATA' : 'METADATA_OVERLAP';
       const field = x.block !== undefined ? `bat[${x.block}]` : prev.block !== undefined ? `bat[${prev.block}]` : x.what;
       out.error(code, field, `${x.what} at ${x.start} overlaps ${prev.what} (${prev.start}..${prev.end})`);
+      if (x.block !== undefined) bad.add(x.block);
+      if (prev.block !== undefined) bad.add(prev.block);
     }
     if (!prev || x.end > prev.end) prev = x;
   }
+  return bad;
 }
 
 async function deepScan(
   f: RandomAccessFile,
   fileSize: number,
   footerOffset: number,
-  d: { type: string; bat: Uint32Array; needed: number; blockSize: number; bmBytes: number; virtualSize: number; batmapMap: Buffer | null },
+  d: { type: string; bat: Uint32Array; needed: number; blockSize: number; bmBytes: number; virtualSize: number; batmapMap: Buffer | null; skip: Set<number> },
   out: Findings,
 ): Promise<void> {
-  const data = Buffer.alloc(d.blockSize);
+  // Bounded: a crafted block size must not size the buffer (runs are read in pieces).
+  const data = Buffer.alloc(Math.min(d.blockSize, DEEP_CHUNK));
   for (let b = 0; b < d.needed; b++) {
     const e = d.bat[b];
     if (e === BAT_UNUSED) continue;
     const start = e * SECTOR;
     const spb = Math.min(d.blockSize, d.virtualSize - b * d.blockSize) / SECTOR;
-    if (start + d.bmBytes + spb * SECTOR > footerOffset) continue;
+    // Blocks overlapping others or metadata are already errors; crafted BATs aim thousands at the same bytes.
+    if (start + d.bmBytes + spb * SECTOR > footerOffset || d.skip.has(b)) continue;
     const bm = await readIn(f, fileSize, start, d.bmBytes);
     if (!bm) continue;
     const full = isFull(bm, d.blockSize / SECTOR);
@@ -301,9 +310,13 @@ async function deepScan(
     if (d.type !== 'dynamic' || full) continue;
     for (const run of bitRuns(bm, 0, spb)) {
       if (run.set) continue;
-      const view = data.subarray(0, run.length * SECTOR);
-      await f.read(view, start + d.bmBytes + run.start * SECTOR);
-      if (!isAllZero(view)) {
+      let nonZero = false;
+      for (let done = 0; done < run.length * SECTOR && !nonZero; done += data.length) {
+        const view = data.subarray(0, Math.min(data.length, run.length * SECTOR - done));
+        await f.read(view, start + d.bmBytes + run.start * SECTOR + done);
+        nonZero = !isAllZero(view);
+      }
+      if (nonZero) {
         out.error('DYNAMIC_CLEAR_SECTOR_NONZERO', `bat[${b}]`, `block ${b}: sectors ${run.start}..${run.start + run.length - 1} have clear bitmap bits but hold non-zero data (readers disagree on them)`);
         break;
       }

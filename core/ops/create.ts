@@ -9,7 +9,7 @@ import { chsForSize } from '../format/geometry.js';
 import { DEFAULT_BLOCK_SIZE, encodeHeader, HEADER_COOKIE, HEADER_SIZE, HEADER_VERSION, isPowerOfTwo, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type DynamicHeader } from '../format/header.js';
 import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } from '../format/locator.js';
 import { U64_MAX } from '../format/bytes.js';
-import { openFile, syncDir } from '../io/file.js';
+import { linkIntoPlace, openFile, tempSibling } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 
 /**
@@ -77,21 +77,21 @@ export function validateBlockSize(blockSize: number): void {
 
 /** Writes `bytes` as a new file at `path` atomically-enough: exclusive create, fsync, or removal on failure. */
 async function writeNewFile(path: string, parts: { at: number; data: Uint8Array }[], totalSize: number): Promise<void> {
-  const f = await openFile(path, 'wx').catch((err: unknown) => {
-    if (err instanceof VhdError && err.code === 'IO_EEXIST') throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
-    throw err;
-  });
+  if (await fsp.lstat(path).then(() => true, () => false)) throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
+  // Built under a temp name and linked into place: a crash never leaves a half-written disk at `path`.
+  const tmp = tempSibling(path);
+  const f = await openFile(tmp, 'wx');
   try {
     await f.truncate(totalSize);
     for (const p of parts) await f.write(p.data, p.at);
     await f.sync();
     await f.close();
-    await syncDir(nodePath.dirname(nodePath.resolve(path)));
   } catch (err) {
     await f.close();
-    await fsp.unlink(path).catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
     throw err;
   }
+  await linkIntoPlace(tmp, path);
 }
 
 export async function createFixed(path: string, size: number): Promise<void> {

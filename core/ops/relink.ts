@@ -10,10 +10,11 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, RefusedError } from '../errors.js';
-import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
-import { encodeHeader } from '../format/header.js';
+import { alignUp, checksum, dateToVhdTime, SECTOR, u32, uuidEqual, uuidToString } from '../format/bytes.js';
+import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
+import { encodeHeader, HEADER_SIZE } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
-import { openFile, withOwnerWrite } from '../io/file.js';
+import { openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { parentLocatorPayloads } from './create.js';
 
@@ -25,20 +26,32 @@ export interface PreparedRelink {
   header: Uint8Array;
 }
 
+export interface RelinkOptions {
+  ignoreIdMismatch?: boolean;
+  /** The parent's id as planned: refuse if the file at parentPath has another. */
+  expectedParentUuid?: string;
+  /** Ids the child may point at now (as planned): refuse to touch a child pointing elsewhere. */
+  expectedCurrentParents?: string[];
+}
+
 /**
  * Writes the new locator payloads and returns the header that completes the
  * link. Nothing the child reads changes until `applyRelink`.
  */
-export async function prepareRelink(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean; expectedParentUuid?: string } = {}): Promise<PreparedRelink & { warnings: string[] }> {
+export async function prepareRelink(childPath: string, parentPath: string, opts: RelinkOptions = {}): Promise<PreparedRelink & { warnings: string[] }> {
   return withOwnerWrite(childPath, () => prepareRelinkWritable(childPath, parentPath, opts));
 }
 
-async function prepareRelinkWritable(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean; expectedParentUuid?: string }): Promise<PreparedRelink & { warnings: string[] }> {
+async function prepareRelinkWritable(childPath: string, parentPath: string, opts: RelinkOptions): Promise<PreparedRelink & { warnings: string[] }> {
   const parent = await VhdFile.open(parentPath);
   const child = await VhdFile.open(childPath, { writable: true });
   try {
     if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk; only those have a parent`);
     if (nodePath.resolve(childPath) === nodePath.resolve(parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent`);
+    // The file at childPath may have been replaced since the plan: it must still point where the plan saw it point.
+    if (opts.expectedCurrentParents && !opts.expectedCurrentParents.includes(uuidToString(child.header!.parentUniqueId))) {
+      throw new RefusedError('CHILD_CHANGED', `${childPath} no longer points at ${opts.expectedCurrentParents.join(' or ')} (its parent id is ${uuidToString(child.header!.parentUniqueId)}); refusing to relink it`, { path: childPath });
+    }
     if (opts.expectedParentUuid && parent.uuid !== opts.expectedParentUuid) {
       throw new RefusedError('PARENT_CHANGED', `${parentPath} has id ${parent.uuid}, not the planned ${opts.expectedParentUuid}; refusing to link to it`);
     }
@@ -79,11 +92,32 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
   }
 }
 
+/**
+ * Checked right before the raw header write (recovery may run long after the
+ * plan): the file must still be a differencing disk with its header where the
+ * new one goes and, unless that header is torn, the same table layout. A
+ * file put at the path since then is refused, not overwritten.
+ */
+async function assertRelinkTarget(f: RandomAccessFile, r: PreparedRelink): Promise<void> {
+  const size = await f.size();
+  const footerAt = size % SECTOR === 511 ? size - 511 : size - FOOTER_SIZE;
+  const footer = footerAt >= 0 ? decodeFooter(await readExact(f, footerAt, size - footerAt, 'footer')) : null;
+  let ok = footer !== null && footer.cookie === FOOTER_COOKIE && footer.diskType === DiskType.Differencing && footer.dataOffset === BigInt(r.headerOffset);
+  if (ok && r.headerOffset + HEADER_SIZE <= size) {
+    const cur = await readExact(f, r.headerOffset, HEADER_SIZE, 'dynamic header');
+    const intact = checksum(cur, 36) === u32(cur, 36);
+    // Cookie, table offset, version, entries and block size (bytes 0..35) must match.
+    if (intact) ok = Buffer.compare(cur.subarray(0, 36), Buffer.from(r.header.subarray(0, 36))) === 0;
+  }
+  if (!ok) throw new RefusedError('CHILD_CHANGED', `${r.child} is no longer the differencing disk this link was prepared for; refusing to write its header`, { path: r.child });
+}
+
 /** The one write that switches the link; idempotent, so recovery may repeat it. */
 export async function applyRelink(r: PreparedRelink): Promise<void> {
   await withOwnerWrite(r.child, async () => {
     const f = await openFile(r.child, 'r+');
     try {
+      await assertRelinkTarget(f, r);
       await f.write(r.header, r.headerOffset);
       await f.sync();
     } finally {

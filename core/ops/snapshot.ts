@@ -8,11 +8,15 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
-import { syncDir } from '../io/file.js';
+import { uuidToString } from '../format/bytes.js';
+import { linkIntoPlace, syncDir, tempSibling } from '../io/file.js';
 import { openDisk } from '../disk/chain.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
+import { recoverBefore } from './recover.js';
 
 export interface SnapshotOptions {
   /** Create the child here instead of snapshotting in place (the disk stays as the snapshot). */
@@ -55,6 +59,7 @@ export async function snapshotName(diskPath: string, now = new Date()): Promise<
 
 export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
   const path = nodePath.resolve(diskPath);
+  await recoverBefore([path, ...(opts.out ? [opts.out] : [])]);
   // The whole chain must open cleanly: snapshotting a broken disk only hides the damage.
   const disk = await openDisk(path);
   const uuid = disk.top.uuid;
@@ -63,7 +68,11 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
   if (opts.out) {
     const out = nodePath.resolve(opts.out);
     if (await exists(out)) throw new RefusedError('EXISTS', `${out} already exists; not overwriting it`, { path: out });
-    await createDifferencing(out, path);
+    // Built under a temp name (with our pid, so recover can clear it after a kill) and
+    // linked into place: a crash never leaves a half-written child at `out`.
+    const tmp = tempSibling(out);
+    await createDifferencing(tmp, path);
+    await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
     if (opts.name !== undefined || opts.description !== undefined) await setLabel(path, uuid, opts);
     return { snapshot: path, active: out };
@@ -81,27 +90,90 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.snapshot.tmp`);
   await fsp.unlink(tmp).catch(() => undefined);
-  await createDifferencing(tmp, path, { locatorTarget: snap });
-  try {
+  // Journal first: a kill before the final rename is rolled back, after it finished (recoverSnapshot).
+  const jpath = journalPath(path);
+  const j: SnapshotJournal = { version: 1, op: 'snapshot', phase: 'create', pid: process.pid, startedAt: new Date().toISOString(), disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };
+  await writeJournal(jpath, j);
+  await withActiveJournal(jpath, async () => {
+    await createDifferencing(tmp, path, { locatorTarget: snap });
     try {
-      await fsp.link(path, snap);
-    } catch {
-      // No hard links here (FAT, some network shares): fall back to a rename; the
-      // next rename restores the path at once.
-      await fsp.rename(path, snap);
+      try {
+        await fsp.link(path, snap);
+      } catch {
+        // No hard links here (FAT, some network shares): fall back to a rename; the
+        // next rename restores the path at once.
+        await fsp.rename(path, snap);
+      }
+      await fsp.rename(tmp, path);
+      await syncDir(dir);
+    } catch (err) {
+      await rollBack(j);
+      await removeJournal(jpath);
+      throw err;
     }
-    await fsp.rename(tmp, path);
-    await syncDir(dir);
-  } catch (err) {
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsp.chmod(snap, 0o444).catch(() => undefined);
-  if (opts.name !== undefined || opts.description !== undefined) await setLabel(snap, uuid, opts);
+    await finish(j);
+  });
+  await removeJournal(jpath);
   // Sanity: the new child must open through its chain.
   const check = await openDisk(path);
   await check.close();
   return { snapshot: snap, active: path };
+}
+
+export interface SnapshotJournal extends JournalBase {
+  op: 'snapshot';
+  phase: 'create';
+  disk: string;
+  snapshot: string;
+  temp: string;
+  /** Id of the disk, which the snapshot file keeps. */
+  uuid: string;
+  name?: string;
+  description?: string;
+}
+
+export function isSnapshotJournal(j: JournalBase): j is SnapshotJournal {
+  return j.op === 'snapshot';
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fsp.stat(a).catch(() => null), fsp.stat(b).catch(() => null)]);
+  return x !== null && y !== null && x.dev === y.dev && x.ino === y.ino;
+}
+
+/** Undoes everything before the final rename: the disk keeps its path and content, the temp child and the snapshot name go. */
+async function rollBack(j: SnapshotJournal): Promise<void> {
+  if (!(await exists(j.disk)) && (await exists(j.snapshot))) await fsp.rename(j.snapshot, j.disk); // the no-hard-link fallback
+  else if (await sameFile(j.disk, j.snapshot)) await fsp.unlink(j.snapshot);
+  await fsp.unlink(j.temp).catch(() => undefined);
+  await syncDir(nodePath.dirname(j.disk));
+}
+
+async function finish(j: SnapshotJournal): Promise<void> {
+  await fsp.chmod(j.snapshot, 0o444).catch(() => undefined);
+  if (j.name !== undefined || j.description !== undefined) await setLabel(j.snapshot, j.uuid, { name: j.name, description: j.description });
+}
+
+/** Recovery of an interrupted in-place snapshot: finished when the child already took the disk's path, else rolled back. */
+export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promise<{ action: 'completed' | 'discarded'; detail: string }> {
+  return withActiveJournal(jpath, async () => {
+    let renamed = false;
+    if (!(await exists(j.temp)) && (await exists(j.disk)) && (await exists(j.snapshot)) && !(await sameFile(j.disk, j.snapshot))) {
+      // The disk's path now holds a differencing child of the snapshot (ids checked, not assumed).
+      const [d, s] = await Promise.all([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
+      try {
+        renamed = s.uuid === j.uuid && d.type === 'differencing' && d.header !== null && uuidToString(d.header.parentUniqueId) === j.uuid;
+      } finally {
+        await Promise.all([d.close(), s.close()]);
+      }
+    }
+    if (renamed) await finish(j);
+    else await rollBack(j);
+    await removeJournal(jpath);
+    return renamed
+      ? { action: 'completed' as const, detail: `${j.snapshot} holds the snapshot; ${j.disk} is its child` }
+      : { action: 'discarded' as const, detail: `snapshot of ${j.disk} rolled back; the disk is unchanged` };
+  });
 }
 
 /** Used by `write`: refuse to write into a disk that other disks depend on. */

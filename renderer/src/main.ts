@@ -1,6 +1,10 @@
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import App from './App.vue';
+import { installWsApiIfNeeded } from './bridge/ws-api';
 import './style.css';
+
+// Served by `vhdsnap serve` (no Electron preload): talk to main over the loopback WebSocket.
+installWsApiIfNeeded();
 
 createApp(App).use(createPinia()).mount('#app');

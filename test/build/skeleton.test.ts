@@ -7,7 +7,7 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 const at = (p: string) => path.join(root, p);
 
 describe('build skeleton', () => {
-  it.each(['dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/renderer/index.html'])(
+  it.each(['dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/electron/job-worker.cjs', 'dist/renderer/index.html'])(
     '%s exists',
     (file) => {
       expect(existsSync(at(file)), `${file} missing: run npm run build`).toBe(true);

@@ -1,12 +1,192 @@
-// The open library (a folder of VHD files). A stub until the IPC for scanning lands.
+// The open library: granted folders, each scanned into a forest of disks,
+// plus the selection, which disk's details are open, and check results.
 import { defineStore } from 'pinia';
+import type { DiskDetails, DiskNode, DiskRef, FileReport, FolderGrant, FolderView } from '../../../electron/api';
+import { api } from '../lib/api';
+import { errorText } from '../lib/format';
+import { refKey } from '../lib/operations';
+
+export interface FolderState {
+  grant: FolderGrant;
+  view: FolderView | null;
+  loading: boolean;
+  error: { code: string; message: string } | null;
+}
+
+export interface IndexedNode {
+  node: DiskNode;
+  parentKey: string | null;
+  folder: string;
+  depth: number;
+}
+
+/** A disk the user can name as a parent: tree nodes and orphans alike. */
+export interface DiskChoice {
+  ref: DiskRef;
+  label: string;
+}
 
 export const useLibraryStore = defineStore('library', {
   state: () => ({
-    /** Absolute path of the open folder, or null before one is chosen. */
-    folder: null as string | null,
+    folders: [] as FolderState[],
+    recent: [] as { path: string; name: string }[],
+    /** refKey of the selected disk. */
+    selected: null as string | null,
+    /** refKeys of collapsed tree nodes (everything starts expanded). */
+    collapsed: {} as Record<string, true>,
+    /** The disk whose details pane is open, and what main said about it. */
+    detailsKey: null as string | null,
+    details: null as DiskDetails | null,
+    detailsLoading: false,
+    detailsError: null as { code: string; message: string } | null,
+    /** Latest check report per file path. */
+    health: {} as Record<string, FileReport>,
+    /** Last library-level failure (open, drop, recent), shown in the toolbar area. */
+    error: null as { code: string; message: string } | null,
   }),
   getters: {
-    isOpen: (state) => state.folder !== null,
+    isOpen: (state) => state.folders.length > 0,
+    /** Every disk in every folder by refKey. */
+    index(state): Map<string, IndexedNode> {
+      const map = new Map<string, IndexedNode>();
+      const walk = (node: DiskNode, parentKey: string | null, folder: string, depth: number) => {
+        const key = refKey(node.ref);
+        map.set(key, { node, parentKey, folder, depth });
+        for (const c of node.children) walk(c, key, folder, depth + 1);
+      };
+      for (const f of state.folders) for (const r of f.view?.roots ?? []) walk(r, null, f.grant.id, 0);
+      return map;
+    },
+    selectedNode(): DiskNode | null {
+      return this.selected ? (this.index.get(this.selected)?.node ?? null) : null;
+    },
+    detailsNode(): DiskNode | null {
+      return this.detailsKey ? (this.index.get(this.detailsKey)?.node ?? null) : null;
+    },
+    /** Disks of the granted folders that can become a parent (reconnect). */
+    choices(state): DiskChoice[] {
+      const out: DiskChoice[] = [];
+      for (const f of state.folders) {
+        const walk = (n: DiskNode) => {
+          out.push({ ref: n.ref, label: `${f.grant.name} / ${n.ref.file}${n.name ? ` (${n.name})` : ''}` });
+          n.children.forEach(walk);
+        };
+        f.view?.roots.forEach(walk);
+        for (const o of f.view?.orphans ?? []) out.push({ ref: o.ref, label: `${f.grant.name} / ${o.ref.file} (orphan)` });
+      }
+      return out;
+    },
+  },
+  actions: {
+    async loadRecent() {
+      try {
+        this.recent = await api().recentFolders();
+      } catch {
+        // The recent list is a convenience; an empty one is fine.
+        this.recent = [];
+      }
+    },
+    async openFolder() {
+      await this.adopt(() => api().openFolder());
+    },
+    async openRecent(path: string) {
+      await this.adopt(() => api().openRecent(path));
+    },
+    async dropFolder(file: File) {
+      await this.adopt(() => api().dropFolder(file));
+    },
+    /** Adds (or refreshes) a folder granted by main; null means the user cancelled. */
+    async adopt(grantIt: () => Promise<FolderGrant | null>) {
+      this.error = null;
+      let grant: FolderGrant | null;
+      try {
+        grant = await grantIt();
+      } catch (err) {
+        this.error = errorText(err);
+        return;
+      }
+      if (!grant) return;
+      if (!this.folders.some((f) => f.grant.id === grant.id)) {
+        this.folders.push({ grant, view: null, loading: false, error: null });
+      }
+      await this.rescan(grant.id);
+      void this.loadRecent();
+    },
+    async rescan(folderId: string) {
+      const f = this.folders.find((x) => x.grant.id === folderId);
+      if (!f) return;
+      f.loading = true;
+      try {
+        f.view = await api().scan(folderId);
+        f.error = null;
+      } catch (err) {
+        f.error = errorText(err);
+      } finally {
+        f.loading = false;
+      }
+      // Drop a selection whose disk went away (deleted, merged, renamed).
+      if (this.selected && !this.index.has(this.selected)) this.selected = null;
+      if (this.detailsKey) {
+        if (this.index.has(this.detailsKey)) await this.loadDetails(this.detailsKey);
+        else this.closeDetails();
+      }
+    },
+    async closeFolder(folderId: string) {
+      this.folders = this.folders.filter((f) => f.grant.id !== folderId);
+      if (this.selected && !this.index.has(this.selected)) this.selected = null;
+      if (this.detailsKey && !this.index.has(this.detailsKey)) this.closeDetails();
+      try {
+        await api().closeFolder(folderId);
+      } catch (err) {
+        this.error = errorText(err);
+      }
+    },
+    select(key: string | null) {
+      this.selected = key;
+    },
+    toggle(key: string, expanded?: boolean) {
+      const open = expanded ?? !!this.collapsed[key];
+      if (open) delete this.collapsed[key];
+      else this.collapsed[key] = true;
+    },
+    async openDetails(key: string) {
+      this.selected = key;
+      await this.loadDetails(key);
+    },
+    async loadDetails(key: string) {
+      const entry = this.index.get(key);
+      if (!entry) return;
+      this.detailsKey = key;
+      this.detailsLoading = true;
+      this.detailsError = null;
+      try {
+        const d = await api().details(entry.node.ref);
+        // A slower answer for a disk the user has left behind is not shown.
+        if (this.detailsKey === key) this.details = d;
+      } catch (err) {
+        if (this.detailsKey === key) {
+          this.details = null;
+          this.detailsError = errorText(err);
+        }
+      } finally {
+        if (this.detailsKey === key) this.detailsLoading = false;
+      }
+    },
+    closeDetails() {
+      this.detailsKey = null;
+      this.details = null;
+      this.detailsError = null;
+      this.detailsLoading = false;
+    },
+    recordChecks(reports: FileReport[]) {
+      for (const r of reports) this.health[r.path] = r;
+    },
+    healthOf(node: DiskNode): FileReport | null {
+      return this.health[node.path] ?? null;
+    },
+    async setLabel(ref: DiskRef, label: { name?: string; description?: string }) {
+      await api().setLabel(ref, label);
+      await this.rescan(ref.folder);
+    },
   },
 });

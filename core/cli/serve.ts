@@ -1,0 +1,53 @@
+// `vhdsnap serve [--port N] [--folder <dir>] [<dir>...]`: starts the browser
+// bridge (electron/serve.ts) on 127.0.0.1, prints the address with its token,
+// and runs until interrupted. Needs the built app (dist/renderer, the job worker).
+import { existsSync, readFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { UsageError } from '../errors.js';
+import { startServer } from '../../electron/serve.js';
+import type { ParsedArgs } from './args.js';
+
+interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+/** Where the bundle sits: dist/cli/ when built (tests under an ESM loader fall back to the checkout). */
+function distRoot(): string {
+  const here = typeof __dirname === 'string' ? __dirname : nodePath.join(process.cwd(), 'dist', 'cli');
+  return nodePath.resolve(here, '..');
+}
+
+function appVersion(dist: string): string {
+  try {
+    return (JSON.parse(readFileSync(nodePath.join(dist, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function runServe(a: ParsedArgs, io: Io, opts: { until?: Promise<void> } = {}): Promise<number> {
+  const portText = a.values.get('port') ?? '0';
+  if (!/^\d+$/.test(portText) || Number(portText) > 65535) throw new UsageError('USAGE', `--port must be a number from 0 to 65535, not "${portText}"`);
+  // parseArgs keeps one value per flag, so further folders are positional.
+  const folders = [...(a.values.has('folder') ? [a.values.get('folder')!] : []), ...a.positional];
+  for (const f of folders) {
+    if (!existsSync(f)) throw new UsageError('USAGE', `--folder ${f}: no such folder`);
+  }
+  const dist = distRoot();
+  const distDir = nodePath.join(dist, 'renderer');
+  const workerPath = nodePath.join(dist, 'electron', 'job-worker.cjs');
+  for (const p of [nodePath.join(distDir, 'index.html'), workerPath]) {
+    if (!existsSync(p)) throw new UsageError('NOT_BUILT', `${p} is missing: run \`npm run build\` first`);
+  }
+  const server = await startServer({ port: Number(portText), folders, distDir, workerPath, version: appVersion(dist) });
+  io.stdout(`vhdsnap serve: open ${server.url}\n(only this machine can connect; the token in the address is required. Ctrl+C stops.)\n`);
+  await (opts.until ??
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    }));
+  await server.close();
+  io.stderr('vhdsnap serve: stopped\n');
+  return 0;
+}

@@ -1,0 +1,166 @@
+// Every long operation behind one shape: a request (plain JSON, so it can
+// cross a worker or IPC boundary), a plan computed without writing, and a run
+// that reports progress, honours an AbortSignal and returns a JSON result.
+// The CLI, the app's job runner and the tests all go through here.
+import * as nodePath from 'node:path';
+import { UsageError } from './errors.js';
+import { openDisk } from './disk/chain.js';
+import { isIoFailure } from './disk/parent.js';
+import type { JobContext, Plan } from './job.js';
+import { withLocks } from './lock.js';
+import { checkPaths } from './ops/check.js';
+import { compact, planCompact } from './ops/compact.js';
+import { deleteSnapshot, planDelete } from './ops/delete.js';
+import { flatten, planFlatten } from './ops/flatten.js';
+import { merge, planMerge } from './ops/merge.js';
+import { reparent } from './ops/reparent.js';
+import { planRepair, repair } from './ops/repair.js';
+import { planRevert, revert } from './ops/revert.js';
+import { planResize, resize } from './ops/resize.js';
+import { assertNoChildren, snapshot, snapshotName } from './ops/snapshot.js';
+
+export type OperationRequest =
+  | { op: 'snapshot'; disk: string; out?: string; name?: string; description?: string }
+  | { op: 'merge'; disk: string }
+  | { op: 'flatten'; disk: string; out: string; format: 'dynamic' | 'fixed' | 'raw'; parentPath?: string }
+  | { op: 'delete'; disk: string }
+  | { op: 'reparent'; disk: string; parent: string; ignoreIdMismatch?: boolean }
+  | { op: 'check'; disk: string; deep?: boolean }
+  | { op: 'revert'; disk: string; to?: string; keep?: boolean }
+  | { op: 'repair'; disk: string }
+  | { op: 'compact'; disk: string }
+  | { op: 'resize'; disk: string; size: number };
+
+export type OperationName = OperationRequest['op'];
+
+/** Disks an operation writes or removes: one job per disk at a time. */
+export function touchedPaths(req: OperationRequest): string[] {
+  const p = [req.disk];
+  if (req.op === 'reparent') p.push(req.parent);
+  if (req.op === 'flatten') p.push(req.out);
+  if (req.op === 'revert' && req.to) p.push(req.to);
+  if (req.op === 'snapshot' && req.out) p.push(req.out);
+  return p.map((x) => nodePath.resolve(x));
+}
+
+export async function planOperation(req: OperationRequest): Promise<Plan> {
+  switch (req.op) {
+    case 'merge':
+      return planMerge(req.disk);
+    case 'flatten':
+      return planFlatten(req.disk, req.out, { format: req.format, parentPath: req.parentPath });
+    case 'delete':
+      return planDelete(req.disk);
+    case 'snapshot':
+      return planSnapshot(req);
+    case 'reparent':
+      return {
+        operation: 'reparent',
+        summary: `point ${nodePath.basename(req.disk)} at ${nodePath.basename(req.parent)} as its parent`,
+        changes: [{ path: nodePath.resolve(req.disk), action: 'modify', detail: 'parent id, timestamp, name and locators' }],
+        bytesToCopy: 0,
+        worstCaseGrowth: 64 * 1024,
+        freeSpace: null,
+        refusals: [],
+      };
+    case 'compact':
+      return planCompact(req.disk);
+    case 'resize':
+      return planResize(req.disk, req.size);
+    case 'revert':
+      return planRevert(req.disk, { to: req.to, keep: req.keep });
+    case 'repair':
+      return planRepair(req.disk);
+    case 'check':
+      return { operation: 'check', summary: `check ${nodePath.basename(req.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] };
+    default:
+      throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
+  }
+}
+
+async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>): Promise<Plan> {
+  const disk = nodePath.resolve(req.disk);
+  const refusals: Plan['refusals'] = [];
+  const d = await openDisk(disk);
+  await d.close();
+  if (!req.out) {
+    try {
+      await assertNoChildren(disk);
+    } catch (err) {
+      refusals.push({ code: 'HAS_CHILDREN', message: (err as Error).message });
+    }
+  }
+  const snap = req.out ? disk : await snapshotName(disk);
+  const active = req.out ? nodePath.resolve(req.out) : disk;
+  return {
+    operation: 'snapshot',
+    summary: req.out
+      ? `keep ${nodePath.basename(disk)} as the snapshot and create ${nodePath.basename(active)} on top of it`
+      : `preserve the current content of ${nodePath.basename(disk)} as ${nodePath.basename(snap)}; ${nodePath.basename(disk)} becomes an empty child of it`,
+    changes: req.out
+      ? [{ path: active, action: 'create', detail: 'empty differencing child' }]
+      : [
+          { path: snap, action: 'create', detail: 'read-only snapshot holding the current content (same file, renamed)' },
+          { path: disk, action: 'modify', detail: 'becomes an empty differencing child of the snapshot' },
+        ],
+    bytesToCopy: 0,
+    worstCaseGrowth: 64 * 1024,
+    freeSpace: null,
+    refusals,
+  };
+}
+
+/**
+ * Disks locked while an operation runs: what it touches, plus the parent a
+ * merge writes into (found read-only; if it cannot be, the merge fails anyway).
+ */
+export async function lockedPaths(req: OperationRequest): Promise<string[]> {
+  const paths = touchedPaths(req);
+  if (req.op === 'merge') {
+    // Unresolvable: the merge fails by itself. A failed read, though, is reported here.
+    const d = await openDisk(req.disk).catch((err: unknown) => {
+      if (isIoFailure(err)) throw err;
+      return null;
+    });
+    if (d && d.layers[1]) paths.push(nodePath.resolve(d.layers[1].path));
+    await d?.close();
+  }
+  return paths;
+}
+
+/**
+ * Runs an operation; the result is plain JSON. Every disk it changes is
+ * locked first (core/lock.ts), so a second operation on one of them, in this
+ * or another process, is refused with LOCKED. `check` only reads: no locks.
+ */
+export async function runOperation(req: OperationRequest, ctx: JobContext = {}): Promise<unknown> {
+  if (req.op === 'check') return runUnlocked(req, ctx);
+  return withLocks(await lockedPaths(req), req.op, () => runUnlocked(req, ctx));
+}
+
+async function runUnlocked(req: OperationRequest, ctx: JobContext): Promise<unknown> {
+  switch (req.op) {
+    case 'merge':
+      return merge(req.disk, ctx);
+    case 'flatten':
+      return flatten(req.disk, req.out, { format: req.format, parentPath: req.parentPath, ...ctx });
+    case 'delete':
+      return deleteSnapshot(req.disk, ctx);
+    case 'snapshot':
+      return snapshot(req.disk, { out: req.out, name: req.name, description: req.description });
+    case 'reparent':
+      return reparent(req.disk, req.parent, { ignoreIdMismatch: req.ignoreIdMismatch });
+    case 'check':
+      return checkPaths([req.disk], { deep: req.deep });
+    case 'revert':
+      return revert(req.disk, { to: req.to, keep: req.keep }, ctx);
+    case 'repair':
+      return repair(req.disk, ctx);
+    case 'compact':
+      return compact(req.disk, ctx);
+    case 'resize':
+      return resize(req.disk, req.size, ctx);
+    default:
+      throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
+  }
+}

@@ -1,0 +1,304 @@
+// Compacting a dynamic or differencing disk: blocks that hold nothing are
+// dropped and the gaps closed, so the file shrinks.
+// - dynamic: a block whose data is all zero reads exactly like an unallocated one;
+// - differencing: only a block with no set bit may go. A set bit over a zero
+//   sector hides the parent's data there, so such a block stays.
+//
+// Crash safety: the compacted file is written under a temporary name in the
+// same folder (same id, footer and header fields, new offsets), fsync'd, then
+// renamed over the original and the folder fsync'd. At every instant the path
+// holds either the original or the finished copy, both with the same content.
+// The journal says which temporary file belongs to the run: before the copy is
+// complete recovery deletes it, afterwards recovery finishes the rename.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CancelledError, RefusedError } from '../errors.js';
+import { BAT_UNUSED, batBytes, encodeBat } from '../format/bat.js';
+import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
+import { isEmpty, isFull } from '../format/bitmap.js';
+import { isAllZero, SECTOR } from '../format/bytes.js';
+import { encodeFooter, FOOTER_SIZE } from '../format/footer.js';
+import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.js';
+import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
+import { openFile, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { findChildren } from '../library/scan.js';
+import { recoverBefore } from './recover.js';
+
+export interface CompactJournal extends JournalBase {
+  op: 'compact';
+  /** copy: the temporary file may be incomplete; rename: it is complete and fsync'd. */
+  phase: 'copy' | 'rename';
+  path: string;
+  uuid: string;
+  tmp: string;
+}
+
+export interface CompactPlan extends Plan {
+  path: string;
+  /** Allocated blocks now. */
+  blocksBefore: number;
+  /** Blocks known to be droppable without reading data (differencing: empty bitmaps); dynamic disks learn the rest while copying. */
+  blocksKnownEmpty: number;
+}
+
+export interface CompactResult {
+  path: string;
+  blocksBefore: number;
+  blocksAfter: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/** Where the metadata goes in the compacted file: everything packed after the footer copy. */
+interface Layout {
+  header: DynamicHeader;
+  tableOffset: number;
+  batmap: { headerAt: number; mapAt: number } | null;
+  /** Locator payloads: read from `from`, written at `to`. */
+  payloads: { from: number; to: number; length: number }[];
+  dataStart: number;
+}
+
+function layoutFor(f: VhdFile): Layout {
+  const old = f.header!;
+  const header: DynamicHeader = { ...old, locators: old.locators.map((l) => ({ ...l })) };
+  const tableOffset = SECTOR + HEADER_SIZE;
+  header.tableOffset = BigInt(tableOffset);
+  let at = tableOffset + batBytes(old.maxTableEntries);
+  let batmap: Layout['batmap'] = null;
+  if (f.batmap) {
+    // blktap finds the batmap header in the sector right after the BAT.
+    batmap = { headerAt: at, mapAt: at + SECTOR };
+    at += SECTOR + f.batmap.map.length;
+  }
+  const payloads: Layout['payloads'] = [];
+  for (const l of header.locators) {
+    if (isEmptyLocator(l)) continue;
+    const space = locatorSpaceBytes(l);
+    const from = Number(l.dataOffset);
+    if (space === null || space === 0 || from + Math.min(space, Math.max(l.dataLength, 1)) > f.footerOffset) {
+      throw new RefusedError('LOCATOR_INVALID', `${f.path}: parent locator ${l.code} is not inside the file; run \`vhdsnap check\``, { path: f.path });
+    }
+    // Only the bytes inside the file are copied; the rest of the space is zero.
+    payloads.push({ from, to: at, length: Math.min(space, f.footerOffset - from) });
+    l.dataOffset = BigInt(at);
+    at += space;
+  }
+  return { header, tableOffset, batmap, payloads, dataStart: at };
+}
+
+function allocatedBlocks(f: VhdFile): number {
+  let n = 0;
+  for (let b = 0; b < f.blockCount; b++) if (f.blockOffset(b) !== null) n++;
+  return n;
+}
+
+/** Sectors of block `b` inside the virtual size (the last block may be partial). */
+function sectorsIn(f: VhdFile, b: number): number {
+  return Math.min(f.sectorsPerBlock, f.totalSectors - b * f.sectorsPerBlock);
+}
+
+function refused(path: string, plan: Plan): RefusedError {
+  return new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
+}
+
+export async function planCompact(path: string): Promise<CompactPlan> {
+  const abs = nodePath.resolve(path);
+  const f = await VhdFile.open(abs);
+  try {
+    const refusals: Plan['refusals'] = [];
+    const base = { operation: 'compact', path: abs, bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, blocksBefore: 0, blocksKnownEmpty: 0 };
+    if (f.type === 'fixed') {
+      return {
+        ...base,
+        summary: `${nodePath.basename(abs)} is a fixed disk: it has no blocks to drop`,
+        changes: [],
+        refusals: [{ code: 'FIXED_DISK', message: `${abs} is a fixed disk; only dynamic and differencing disks can be compacted (convert it with \`vhdsnap flatten --format dynamic\`)` }],
+      };
+    }
+    if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${abs} is in a saved state; compacting it is not allowed` });
+    if (f.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${abs} has a damaged trailing footer; repair it first` });
+    const children = await findChildren(abs);
+    if (children.length > 0) {
+      refusals.push({
+        code: 'HAS_CHILDREN',
+        message: `${abs} is the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}; compacting it would break their chain (compact the newest child instead)`,
+      });
+    }
+    let layout: Layout | null = null;
+    try {
+      layout = layoutFor(f);
+    } catch (err) {
+      if (!(err instanceof RefusedError)) throw err;
+      refusals.push({ code: err.code, message: err.message });
+    }
+    const blockBytes = f.bitmapSize + f.blockSize;
+    const before = allocatedBlocks(f);
+    let knownEmpty = 0;
+    if (f.type === 'differencing') {
+      for (let b = 0; b < f.blockCount; b++) {
+        if (f.blockOffset(b) !== null && isEmpty(await f.readBitmap(b), sectorsIn(f, b))) knownEmpty++;
+      }
+    }
+    // The copy exists beside the original until the rename: at most the whole file again.
+    const growth = (layout?.dataStart ?? f.footerOffset) + (before - knownEmpty) * blockBytes + FOOTER_SIZE;
+    const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
+    if (freeSpace !== null && growth > freeSpace) {
+      refusals.push({ code: 'NO_SPACE', message: `compacting needs room for a temporary copy of up to ${growth} bytes but only ${freeSpace} are free` });
+    }
+    const what = f.type === 'dynamic' ? 'blocks whose data is all zero' : 'blocks with no sector of their own (no bitmap bit set)';
+    return {
+      ...base,
+      summary: `rewrite ${nodePath.basename(abs)} without ${what}${f.type === 'differencing' ? ` (${knownEmpty} of ${before} blocks)` : ` (of ${before} allocated blocks)`}, under a temporary name, then rename it over the original`,
+      changes: [
+        { path: abs, action: 'modify', detail: `replaced by a compacted copy with the same id and content (${before} blocks now${f.type === 'differencing' ? `, ${before - knownEmpty} after` : ''})` },
+      ],
+      bytesToCopy: (before - knownEmpty) * blockBytes,
+      worstCaseGrowth: growth,
+      freeSpace,
+      refusals,
+      blocksBefore: before,
+      blocksKnownEmpty: knownEmpty,
+    };
+  } finally {
+    await f.close();
+  }
+}
+
+export async function compact(path: string, ctx: JobContext = {}): Promise<CompactResult> {
+  const abs = nodePath.resolve(path);
+  await recoverBefore([abs]);
+  const plan = await planCompact(abs);
+  if (plan.refusals.length > 0) throw refused(abs, plan);
+  const f = await VhdFile.open(abs);
+  const jpath = journalPath(abs);
+  const dir = nodePath.dirname(abs);
+  const j: CompactJournal = {
+    version: 1,
+    op: 'compact',
+    phase: 'copy',
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    path: abs,
+    uuid: f.uuid,
+    tmp: nodePath.join(dir, `.${nodePath.basename(abs)}.${randomBytes(4).toString('hex')}.compact.tmp`),
+  };
+  try {
+    return await withActiveJournal(jpath, async () => {
+      await writeJournal(jpath, j);
+      const stBefore = await fsp.stat(abs);
+      let out: RandomAccessFile | null = null;
+      let counts: { blocksAfter: number; bytesAfter: number };
+      try {
+        out = await openFile(j.tmp, 'wx');
+        counts = await writeCompacted(f, out, ctx);
+        // The copy keeps the original's permission bits (snapshots are read-only); fsync makes mode and data durable.
+        await fsp.chmod(j.tmp, stBefore.mode & 0o7777);
+        await out.sync();
+        await out.close();
+        out = null;
+        // Something wrote into the original while we copied: the copy would lose that write.
+        const stAfter = await fsp.stat(abs);
+        if (stAfter.size !== stBefore.size || stAfter.mtimeMs !== stBefore.mtimeMs || stAfter.ino !== stBefore.ino) {
+          throw new RefusedError('CHANGED', `${abs} changed while it was being compacted; nothing was replaced`, { path: abs });
+        }
+      } catch (err) {
+        await out?.close();
+        await fsp.unlink(j.tmp).catch(() => undefined);
+        await removeJournal(jpath);
+        throw err;
+      }
+      j.phase = 'rename';
+      await writeJournal(jpath, j);
+      await fsp.rename(j.tmp, abs);
+      await syncDir(dir);
+      await removeJournal(jpath);
+      return { path: abs, blocksBefore: plan.blocksBefore, blocksAfter: counts.blocksAfter, bytesBefore: f.fileSize, bytesAfter: counts.bytesAfter };
+    });
+  } finally {
+    await f.close();
+  }
+}
+
+/** Writes the compacted image of `f` into the empty file `out`. */
+async function writeCompacted(f: VhdFile, out: RandomAccessFile, ctx: JobContext): Promise<{ blocksAfter: number; bytesAfter: number }> {
+  const layout = layoutFor(f);
+  const blockBytes = f.bitmapSize + f.blockSize;
+  const bat = new Uint32Array(f.header!.maxTableEntries).fill(BAT_UNUSED);
+  const map = f.batmap ? new Uint8Array(f.batmap.map.length) : null;
+  const buf = Buffer.alloc(blockBytes);
+  const data = buf.subarray(f.bitmapSize);
+  const progress = new ProgressReporter(ctx, 'compact', f.virtualSize);
+  let next = layout.dataStart;
+  let kept = 0;
+  // Index order: the compacted file reads sequentially for sequential sectors.
+  for (let b = 0; b < f.blockCount; b++) {
+    if (ctx.signal?.aborted) throw new CancelledError(`compaction of ${f.path} cancelled; the original is unchanged`);
+    if (f.blockOffset(b) === null) continue;
+    const sectors = sectorsIn(f, b);
+    const bm = await f.readBitmap(b);
+    if (f.type === 'differencing' && isEmpty(bm, sectors)) continue;
+    buf.fill(0);
+    await f.readOwn(b, 0, sectors, data, 0);
+    if (f.type === 'dynamic' && isAllZero(data.subarray(0, sectors * SECTOR))) continue;
+    // Bitmap and data verbatim: clear-bit sectors of a differencing block are never read.
+    buf.set(bm, 0);
+    await out.write(buf, next);
+    bat[b] = next / SECTOR;
+    if (map && isFull(bm, f.sectorsPerBlock)) map[b >>> 3] |= 0x80 >>> (b & 7);
+    next += blockBytes;
+    kept++;
+    progress.update(Math.min((b + 1) * f.blockSize, f.virtualSize));
+  }
+  progress.update(f.virtualSize);
+  const footer = encodeFooter({ ...f.footer, dataOffset: BigInt(SECTOR) });
+  await out.write(footer, 0);
+  await out.write(encodeHeader(layout.header), SECTOR);
+  await out.write(encodeBat(bat), layout.tableOffset);
+  if (layout.batmap && map && f.batmap) {
+    await out.write(encodeBatmapHeader({ ...f.batmap.header, offset: BigInt(layout.batmap.mapAt), checksum: batmapChecksum(map) }), layout.batmap.headerAt);
+    await out.write(map, layout.batmap.mapAt);
+  }
+  for (const p of layout.payloads) await out.write(await readExact(f.file, p.from, p.length, 'parent locator payload'), p.to);
+  await out.write(footer, next);
+  return { blocksAfter: kept, bytesAfter: next + FOOTER_SIZE };
+}
+
+export function isCompactJournal(j: JournalBase): j is CompactJournal {
+  return j.op === 'compact';
+}
+
+/**
+ * Recovery: an incomplete copy is deleted (the original was never touched);
+ * a complete one is renamed over the original if that has not happened yet.
+ */
+export async function recoverCompact(jpath: string, j: CompactJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+  return withActiveJournal(jpath, async () => {
+    const tmpExists = await fsp.lstat(j.tmp).then(() => true, () => false);
+    if (j.phase === 'rename' && tmpExists) {
+      let ok = false;
+      try {
+        const t = await VhdFile.open(j.tmp);
+        ok = t.uuid === j.uuid;
+        await t.close();
+      } catch {
+        ok = false;
+      }
+      if (ok) {
+        await fsp.rename(j.tmp, j.path);
+        await syncDir(nodePath.dirname(j.path));
+        await removeJournal(jpath);
+        return { action: 'completed', detail: `finished compacting ${j.path}` };
+      }
+    }
+    if (tmpExists) await fsp.unlink(j.tmp).catch(() => undefined);
+    await removeJournal(jpath);
+    return j.phase === 'rename' && !tmpExists
+      ? { action: 'completed', detail: `${j.path} was already compacted` }
+      : { action: 'discarded', detail: `compaction of ${j.path} was interrupted; the original is unchanged and the partial copy was removed` };
+  });
+}

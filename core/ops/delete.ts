@@ -1,0 +1,352 @@
+// Deleting a snapshot from the tree so that every descendant keeps its exact
+// content and every remaining file keeps its path.
+//
+// Strategies (the plan says which):
+// - "fold": the snapshot has a parent. Its stored sectors are copied into each
+//   child wherever that child's own bit is clear (what the child showed from
+//   the snapshot now lives in the child), each child is relinked to the
+//   snapshot's parent, and the snapshot is removed. While folding, what a child
+//   shows does not change, so recovery rolls forward.
+// - "merge-child": the snapshot is a base with one child. The child is merged
+//   into it (merge.ts), then the result is renamed onto the child's path.
+// A base with several children is refused: each child would have to become a
+// standalone disk (flatten them instead).
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { RefusedError } from '../errors.js';
+import { bitRuns, testBit } from '../format/bitmap.js';
+import { SECTOR, uuidToString } from '../format/bytes.js';
+import { openDisk } from '../disk/chain.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { syncDir, withOwnerWrite } from '../io/file.js';
+import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { readSidecar, writeSidecar } from '../library/sidecar.js';
+import { findChildren } from '../library/scan.js';
+import { merge, runMerge, type MergeJournal } from './merge.js';
+import { recoverBefore } from './recover.js';
+import { applyRelink, prepareRelink } from './relink.js';
+
+interface RelinkRecord {
+  child: string;
+  headerOffset: number;
+  header: string;
+}
+
+/** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
+export interface FoldJournal extends JournalBase {
+  op: 'delete';
+  strategy: 'fold';
+  phase: 'fold' | 'relink' | 'remove';
+  snapshot: string;
+  snapshotUuid: string;
+  parent: string;
+  parentUuid: string;
+  children: string[];
+  /** Children fully folded so far. */
+  folded: string[];
+  relinks: RelinkRecord[];
+}
+
+/** Merge-child: the only child is merged into the base, which then takes the child's path. */
+export interface MergeChildJournal extends JournalBase {
+  op: 'delete';
+  strategy: 'merge-child';
+  phase: 'merge' | 'rename' | 'relink';
+  snapshot: string;
+  snapshotUuid: string;
+  child: string;
+  childUuid: string;
+  grandchildren: string[];
+  relinks: RelinkRecord[];
+}
+
+export type DeleteJournal = FoldJournal | MergeChildJournal;
+
+export interface DeletePlan extends Plan {
+  strategy: 'fold' | 'merge-child' | null;
+  snapshot: string;
+  children: string[];
+}
+
+export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
+  const snap = nodePath.resolve(snapshotPath);
+  const disk = await openDisk(snap);
+  try {
+    const children = (await findChildren(snap)).map((c) => nodePath.resolve(c));
+    const refusals: Plan['refusals'] = [];
+    const base = disk.layers.length === 1;
+    const own = await storedBytes(disk.top);
+    let strategy: DeletePlan['strategy'] = null;
+    if (children.length === 0) {
+      refusals.push({ code: 'NOT_A_SNAPSHOT', message: `${nodePath.basename(snap)} has no children: it is the current state of its chain, not a snapshot (use revert to go back from it)` });
+    } else if (!base) strategy = 'fold';
+    else if (children.length === 1) strategy = 'merge-child';
+    else {
+      refusals.push({
+        code: 'BASE_WITH_SEVERAL_CHILDREN',
+        message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.map((c) => nodePath.basename(c)).join(', ')}); each would have to become a standalone disk — flatten them instead`,
+      });
+    }
+    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' ? await childBytes(children[0]) : 0;
+    const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
+    // Folding may allocate a whole block in a child per block the snapshot stores.
+    const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
+    if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `deleting may need ${growth} bytes but only ${freeSpace} are free` });
+    const parent = disk.layers[1]?.path ?? null;
+    const changes: Plan['changes'] =
+      strategy === 'fold'
+        ? [...children.map((c) => ({ path: c, action: 'modify' as const, detail: `receives the snapshot's data it shows, relinked to ${nodePath.basename(parent!)}` })), { path: snap, action: 'delete' as const }]
+        : strategy === 'merge-child'
+          ? [{ path: snap, action: 'modify' as const, detail: `receives ${nodePath.basename(children[0])}'s data, then is renamed to ${nodePath.basename(children[0])}` }, { path: children[0], action: 'delete' as const, detail: 'replaced by the merged disk under the same name' }]
+          : [];
+    return {
+      operation: 'delete',
+      summary:
+        strategy === 'fold'
+          ? `fold ${nodePath.basename(snap)} into its ${children.length} child disk(s) and remove it`
+          : strategy === 'merge-child'
+            ? `merge ${nodePath.basename(children[0])} into the base ${nodePath.basename(snap)} and keep the result under ${nodePath.basename(children[0])}`
+            : `cannot delete ${nodePath.basename(snap)}`,
+      changes,
+      bytesToCopy: copy,
+      worstCaseGrowth: growth,
+      freeSpace,
+      refusals,
+      strategy,
+      snapshot: snap,
+      children,
+    };
+  } finally {
+    await disk.close();
+  }
+}
+
+async function storedBytes(f: VhdFile): Promise<number> {
+  if (f.type === 'fixed') return f.virtualSize;
+  let n = 0;
+  for (let b = 0; b < f.blockCount; b++) {
+    if (f.blockOffset(b) === null) continue;
+    if (f.type === 'dynamic') {
+      n += Math.min(f.blockSize, f.virtualSize - b * f.blockSize);
+      continue;
+    }
+    const bm = await f.readBitmap(b);
+    for (const r of bitRuns(bm, 0, Math.min(f.sectorsPerBlock, f.totalSectors - b * f.sectorsPerBlock))) if (r.set) n += r.length * SECTOR;
+  }
+  return n;
+}
+
+async function childBytes(p: string): Promise<number> {
+  const f = await VhdFile.open(p);
+  try {
+    return await storedBytes(f);
+  } finally {
+    await f.close();
+  }
+}
+
+export interface DeleteResult {
+  strategy: 'fold' | 'merge-child';
+  removed: string;
+  changed: string[];
+}
+
+export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {}): Promise<DeleteResult> {
+  await recoverBefore([snapshotPath]);
+  const plan = await planDelete(snapshotPath);
+  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: snapshotPath });
+  const disk = await openDisk(plan.snapshot);
+  const base = { version: 1 as const, op: 'delete' as const, pid: process.pid, startedAt: new Date().toISOString(), snapshot: plan.snapshot, snapshotUuid: disk.top.uuid };
+  let j: DeleteJournal;
+  let jpath: string;
+  if (plan.strategy === 'merge-child') {
+    const child = plan.children[0];
+    const c = await VhdFile.open(child);
+    const childUuid = c.uuid;
+    await c.close();
+    j = { ...base, strategy: 'merge-child', phase: 'merge', child, childUuid, grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)), relinks: [] };
+    // Named after the child: the merge writes its own journal named after the base.
+    jpath = journalPath(child);
+  } else {
+    const parent = disk.layers[1];
+    j = { ...base, strategy: 'fold', phase: 'fold', parent: nodePath.resolve(parent.path), parentUuid: parent.uuid, children: plan.children, folded: [], relinks: [] };
+    jpath = journalPath(plan.snapshot);
+  }
+  await disk.close();
+  await writeJournal(jpath, j);
+  return runDelete(jpath, j, ctx);
+}
+
+/** Continues a delete from its journal (also the recovery path). */
+export async function runDelete(jpath: string, j: DeleteJournal, ctx: JobContext = {}): Promise<DeleteResult> {
+  return withActiveJournal(jpath, () => (j.strategy === 'merge-child' ? runMergeChild(jpath, j, ctx) : runFold(jpath, j, ctx)));
+}
+
+async function relinkAll(jpath: string, j: DeleteJournal, children: string[], parent: string, parentUuid: string): Promise<void> {
+  for (const c of children) {
+    let prepared = j.relinks.find((r) => r.child === c);
+    if (!prepared) {
+      // A child replaced since the plan (pointing at neither the snapshot nor the new parent) is not touched.
+      const current = [j.snapshotUuid, parentUuid, ...(j.strategy === 'merge-child' ? [j.childUuid] : [])];
+      const r = await prepareRelink(c, parent, { expectedParentUuid: parentUuid, expectedCurrentParents: current });
+      prepared = { child: r.child, headerOffset: r.headerOffset, header: Buffer.from(r.header).toString('base64') };
+      j.relinks.push(prepared);
+      await writeJournal(jpath, j);
+    }
+    await applyRelink({ child: prepared.child, headerOffset: prepared.headerOffset, header: new Uint8Array(Buffer.from(prepared.header, 'base64')) });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function runMergeChild(jpath: string, j: MergeChildJournal, ctx: JobContext): Promise<DeleteResult> {
+  if (j.phase === 'merge') {
+    const mjPath = journalPath(j.snapshot);
+    const mj = await readJournal<MergeJournal>(mjPath);
+    if (mj && mj.op === 'merge') await runMerge(mjPath, mj, ctx);
+    // The merge deletes the child before dropping its journal: a child still present means it never started.
+    else if (await exists(j.child)) await merge(j.child, ctx);
+    j.phase = 'rename';
+    await writeJournal(jpath, j);
+  }
+  if (j.phase === 'rename') {
+    if (await exists(j.snapshot)) {
+      // The merged base takes the child's name: the path in use keeps working.
+      await fsp.rename(j.snapshot, j.child);
+      await syncDir(nodePath.dirname(j.child));
+    }
+    await moveLabel(j);
+    j.phase = 'relink';
+    await writeJournal(jpath, j);
+  }
+  // The grandchildren were relinked to the base's old name by the merge; point them at the new one.
+  await relinkAll(jpath, j, j.grandchildren, j.child, j.snapshotUuid);
+  await removeJournal(jpath);
+  return { strategy: 'merge-child', removed: j.snapshot, changed: [j.child] };
+}
+
+/** The surviving disk carries the base's id but is the child people knew: it keeps the child's label. */
+async function moveLabel(j: MergeChildJournal): Promise<void> {
+  const dir = nodePath.dirname(j.child);
+  const s = await readSidecar(dir);
+  const childLabel = s.disks[j.childUuid];
+  const file = nodePath.basename(j.child);
+  if (childLabel) {
+    s.disks[j.snapshotUuid] = { ...childLabel, file };
+    delete s.disks[j.childUuid];
+  } else if (s.disks[j.snapshotUuid]?.file === file) {
+    return; // moved on an earlier, interrupted run
+  } else if (s.disks[j.snapshotUuid]) {
+    delete s.disks[j.snapshotUuid];
+  } else return;
+  await writeSidecar(dir, s);
+}
+
+async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<DeleteResult> {
+  if (j.phase === 'fold') {
+    for (const c of j.children) {
+      if (j.folded.includes(c)) continue;
+      await foldInto(j, c, ctx);
+      j.folded.push(c);
+      await writeJournal(jpath, j);
+    }
+    j.phase = 'relink';
+    await writeJournal(jpath, j);
+  }
+  if (j.phase === 'relink') {
+    await relinkAll(jpath, j, j.children, j.parent, j.parentUuid);
+    j.phase = 'remove';
+    await writeJournal(jpath, j);
+  }
+  await fsp.unlink(j.snapshot).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await syncDir(nodePath.dirname(j.snapshot));
+  const dir = nodePath.dirname(j.snapshot);
+  const s = await readSidecar(dir);
+  if (s.disks[j.snapshotUuid]) {
+    delete s.disks[j.snapshotUuid];
+    await writeSidecar(dir, s);
+  }
+  await removeJournal(jpath);
+  return { strategy: 'fold', removed: j.snapshot, changed: j.children };
+}
+
+export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
+  return j.op === 'delete';
+}
+
+/** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
+async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {
+  await withOwnerWrite(childPath, async () => {
+    const snap = await VhdFile.open(j.snapshot);
+    const child = await VhdFile.open(childPath, { writable: true });
+    try {
+      if (snap.uuid !== j.snapshotUuid) throw new RefusedError('ID_CHANGED', `${j.snapshot} no longer has the planned id; refusing to continue`);
+      if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk`);
+      // Checked right before writing: a file put at the child's path since the plan is not folded into.
+      if (uuidToString(child.header!.parentUniqueId) !== j.snapshotUuid) {
+        throw new RefusedError('CHILD_CHANGED', `${childPath} is no longer a child of ${j.snapshot}; refusing to write into it`, { path: childPath });
+      }
+      // Progress in bytes of the snapshot's stored data (what the plan quoted).
+      const progress = new ProgressReporter(ctx, `fold into ${nodePath.basename(childPath)}`, await storedBytes(snap));
+      let done = 0;
+      for (let b = 0; b < snap.blockCount; b++) {
+        throwIfCancelled(ctx);
+        if (snap.blockOffset(b) === null) continue;
+        const first = b * snap.sectorsPerBlock;
+        const count = Math.min(snap.sectorsPerBlock, snap.totalSectors - first);
+        const runs: { sector: number; data: Uint8Array }[] = [];
+        const ownRuns = snap.type === 'dynamic' ? [{ start: 0, length: count, set: true }] : bitRuns(await snap.readBitmap(b), 0, count);
+        for (const r of ownRuns) {
+          if (!r.set) continue;
+          done += r.length * SECTOR;
+          // Split by the child's bits: only sectors the child does not store itself.
+          for (const gap of await childGaps(child, first + r.start, r.length)) {
+            const data = Buffer.allocUnsafe(gap.count * SECTOR);
+            await snap.readOwn(b, gap.sector - first, gap.count, data, 0);
+            runs.push({ sector: gap.sector, data });
+          }
+        }
+        if (runs.length > 0) await child.writeRuns(runs);
+        progress.update(done);
+      }
+    } finally {
+      await Promise.all([snap.close(), child.close()]);
+    }
+  });
+}
+
+/** Sub-ranges of [sector, sector+count) whose bits are clear (or whose block is absent) in `f`. */
+async function childGaps(f: VhdFile, sector: number, count: number): Promise<{ sector: number; count: number }[]> {
+  const out: { sector: number; count: number }[] = [];
+  const spb = f.sectorsPerBlock;
+  let s = sector;
+  const end = sector + count;
+  while (s < end) {
+    const block = Math.floor(s / spb);
+    const stop = Math.min(end, (block + 1) * spb);
+    if (f.blockOffset(block) === null) out.push({ sector: s, count: stop - s });
+    else {
+      const bm = await f.readBitmap(block);
+      for (let i = s; i < stop; ) {
+        if (testBit(bm, i - block * spb)) {
+          i++;
+          continue;
+        }
+        let k = i;
+        while (k < stop && !testBit(bm, k - block * spb)) k++;
+        out.push({ sector: i, count: k - i });
+        i = k;
+      }
+    }
+    s = stop;
+  }
+  return out;
+}

@@ -1,0 +1,378 @@
+// Repairing what the file itself proves: a damaged trailing footer rewritten
+// from the intact copy at offset 0 (or the copy from the intact trailing
+// footer), and checksums recomputed only where every other field validates
+// and agrees with a second copy or with the file. Nothing is guessed: any
+// other problem is left and reported with its code.
+//
+// A footer is written only when the layout it describes is sound (header
+// fields valid, blocks and metadata inside the data area, no overlaps), so a
+// rewrite at offset 0 or at the end never lands on data something refers to.
+// Writes are journaled with their before and after bytes; recovery reapplies
+// them where each byte is still one or the other (a torn write) and leaves
+// the journal otherwise.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { Finding } from '../errors.js';
+import { batBytes, BAT_UNUSED, decodeBat } from '../format/bat.js';
+import { bitmapBytes } from '../format/bitmap.js';
+import { checksum, putU32, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
+import { decodeFooter, DiskType, FOOTER_SIZE, footerChecksum, validateFooter, type Footer } from '../format/footer.js';
+import { decodeHeader, HEADER_SIZE, validateHeader, type DynamicHeader } from '../format/header.js';
+import { decodeLocatorPayload, isEmptyLocator, locatorSpaceBytes, validateLocator } from '../format/locator.js';
+import { locatorToLocalPath, parentNameFile } from '../disk/parent.js';
+import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
+import { openFile, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
+import type { JobContext, Plan } from '../job.js';
+import { throwIfCancelled } from '../job.js';
+import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { checkFile } from './check.js';
+import { recoverBefore } from './recover.js';
+
+export interface RepairItem {
+  code: string;
+  message: string;
+}
+
+export interface RepairPlan extends Plan {
+  path: string;
+  /** What will be rewritten and why. */
+  fixes: RepairItem[];
+  /** Errors found now that the repair will not touch (the re-check may find more). */
+  remaining: RepairItem[];
+  /** Why problems that looked repairable are left as they are. */
+  notes: RepairItem[];
+}
+
+export interface RepairResult {
+  path: string;
+  fixed: RepairItem[];
+  /** Errors the re-check still finds after the repair. */
+  remaining: RepairItem[];
+  /** Why problems that looked repairable were left as they are. */
+  notes: RepairItem[];
+}
+
+export interface RepairJournal extends JournalBase {
+  op: 'repair';
+  path: string;
+  writes: { at: number; before: string; after: string; what: string }[];
+}
+
+export function isRepairJournal(j: JournalBase): j is RepairJournal {
+  return j.op === 'repair';
+}
+
+interface Write {
+  at: number;
+  data: Uint8Array;
+  what: string;
+}
+
+interface Diagnosis {
+  writes: Write[];
+  fixes: RepairItem[];
+  /** Why problems we could have fixed were left (appended to the remaining list). */
+  notes: RepairItem[];
+  /** Size of the file after the writes (the legacy 511-byte footer becomes 512). */
+  sizeAfter: number;
+}
+
+const FOOTER_CHECKSUM_AT = 64;
+const HEADER_CHECKSUM_AT = 36;
+
+async function readAt(f: RandomAccessFile, at: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  const n = await f.read(buf, at);
+  return buf.subarray(0, n);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+/** True when the two 512-byte footers differ at most in their checksum fields. */
+function sameExceptChecksum(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < FOOTER_SIZE; i++) {
+    if (i >= FOOTER_CHECKSUM_AT && i < FOOTER_CHECKSUM_AT + 4) continue;
+    if (a[i] !== b[i]) return false;
+  }
+  return true;
+}
+
+function withChecksum(raw: Uint8Array, at: number): Uint8Array {
+  const out = new Uint8Array(raw);
+  putU32(out, at, checksum(out, at));
+  return out;
+}
+
+function footerErrors(f: Footer): Finding[] {
+  return validateFooter(f, footerChecksum(f)).errors;
+}
+
+function onlyCode(errors: Finding[], code: string): boolean {
+  return errors.length > 0 && errors.every((e) => e.code === code);
+}
+
+interface Layout {
+  header: DynamicHeader;
+  headerRaw: Uint8Array;
+  headerErrors: Finding[];
+  /** Problems with blocks and metadata placement (empty: every extent is inside the data area, none overlap). */
+  layoutErrors: Finding[];
+}
+
+/**
+ * The structure a footer describes, checked against the file as it will be
+ * after the footer writes (the trailing footer at `footerOffset`).
+ */
+async function inspectLayout(f: RandomAccessFile, footer: Footer, footerOffset: number, sizeAfter: number): Promise<Layout | null> {
+  const headerAt = footer.dataOffset;
+  if (headerAt + BigInt(HEADER_SIZE) > BigInt(footerOffset)) return null;
+  const headerRaw = await readAt(f, Number(headerAt), HEADER_SIZE);
+  const header = decodeHeader(headerRaw);
+  const virtualSize = Number(footer.currentSize);
+  const v = validateHeader(header, checksum(headerRaw, HEADER_CHECKSUM_AT), { currentSize: virtualSize, fileSize: sizeAfter, differencing: footer.diskType === DiskType.Differencing });
+  const layoutErrors: Finding[] = [];
+  const out = { header, headerRaw, headerErrors: v.errors, layoutErrors };
+  if (v.errors.some((e) => e.code !== 'HEADER_CHECKSUM' && e.code !== 'HEADER_PARENT_ID')) return out;
+  if (header.maxTableEntries * 4 > MAX_BAT_BYTES) {
+    layoutErrors.push({ code: 'HEADER_MAX_TABLE_ENTRIES', message: `${header.maxTableEntries} BAT entries exceed the supported table size` });
+    return out;
+  }
+  const tableOffset = Number(header.tableOffset);
+  const bat = decodeBat(await readAt(f, tableOffset, header.maxTableEntries * 4), header.maxTableEntries);
+  const extents: { start: number; end: number; what: string }[] = [
+    { start: 0, end: SECTOR, what: 'footer copy' },
+    { start: Number(headerAt), end: Number(headerAt) + HEADER_SIZE, what: 'dynamic header' },
+    { start: tableOffset, end: tableOffset + batBytes(header.maxTableEntries), what: 'BAT' },
+  ];
+  header.locators.forEach((l, i) => {
+    if (isEmptyLocator(l)) return;
+    const problems = validateLocator(l, i, sizeAfter);
+    if (problems.length > 0) layoutErrors.push(...problems);
+    else extents.push({ start: Number(l.dataOffset), end: Number(l.dataOffset) + Math.min(locatorSpaceBytes(l)!, Math.max(l.dataLength, 1)), what: `parent locator ${i}` });
+  });
+  const bm = bitmapBytes(header.blockSize);
+  const needed = Math.ceil(virtualSize / header.blockSize);
+  for (let b = 0; b < Math.min(needed, bat.length); b++) {
+    if (bat[b] === BAT_UNUSED) continue;
+    const start = bat[b] * SECTOR;
+    extents.push({ start, end: start + bm + Math.min(header.blockSize, virtualSize - b * header.blockSize), what: `block ${b}` });
+  }
+  extents.sort((a, b) => a.start - b.start || a.end - b.end);
+  let prev: (typeof extents)[number] | null = null;
+  for (const x of extents) {
+    if (x.end > footerOffset) layoutErrors.push({ code: 'OUT_OF_DATA_AREA', message: `${x.what} at ${x.start} (+${x.end - x.start}) runs into the trailing footer or past the end of the file` });
+    if (prev && x.start < prev.end) layoutErrors.push({ code: 'OVERLAP', message: `${x.what} at ${x.start} overlaps ${prev.what} (${prev.start}..${prev.end})` });
+    if (!prev || x.end > prev.end) prev = x;
+  }
+  return out;
+}
+
+/** A differencing header's parent fields are confirmed when a locator or the parent name finds a disk with that id and size. */
+async function parentConfirmed(path: string, f: RandomAccessFile, header: DynamicHeader, virtualSize: number, sizeAfter: number): Promise<boolean> {
+  const dir = nodePath.dirname(nodePath.resolve(path));
+  const candidates: string[] = [];
+  for (let i = 0; i < header.locators.length; i++) {
+    const l = header.locators[i];
+    if (isEmptyLocator(l) || validateLocator(l, i, sizeAfter).length > 0 || l.dataLength === 0 || l.dataLength > 64 * 1024) continue;
+    const text = decodeLocatorPayload(l.code, await readAt(f, Number(l.dataOffset), l.dataLength));
+    const p = text === null ? null : locatorToLocalPath(l.code, text, dir);
+    if (p) candidates.push(p);
+  }
+  const name = parentNameFile(header.parentName);
+  if (name) candidates.push(nodePath.join(dir, name));
+  const self = nodePath.resolve(path);
+  for (const c of new Set(candidates)) {
+    if (nodePath.resolve(c) === self) continue;
+    const parent = await VhdFile.open(c).catch(() => null);
+    if (!parent) continue;
+    const ok = uuidEqual(parent.footer.uniqueId, header.parentUniqueId) && parent.virtualSize === virtualSize;
+    await parent.close();
+    if (ok) return true;
+  }
+  return false;
+}
+
+async function diagnose(path: string): Promise<Diagnosis> {
+  const f = await openFile(path, 'r');
+  try {
+    return await diagnoseOpen(path, f);
+  } finally {
+    await f.close();
+  }
+}
+
+async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosis> {
+  const fileSize = await f.size();
+  const d: Diagnosis = { writes: [], fixes: [], notes: [], sizeAfter: fileSize };
+  if (fileSize < 511) return d;
+  const legacy = fileSize % SECTOR === 511;
+  const footerOffset = legacy ? fileSize - 511 : fileSize - FOOTER_SIZE;
+  const tRaw = await readAt(f, footerOffset, legacy ? 511 : FOOTER_SIZE);
+  const t = decodeFooter(tRaw);
+  // The 512-byte form of the trailing footer (the legacy form lacks the last reserved byte).
+  const t512 = new Uint8Array(FOOTER_SIZE);
+  t512.set(tRaw);
+  const tErrors = footerErrors(t);
+  const cRaw = fileSize >= 2 * FOOTER_SIZE ? await readAt(f, 0, FOOTER_SIZE) : null;
+  const c = cRaw ? decodeFooter(cRaw) : null;
+  const cErrors = c ? footerErrors(c) : null;
+  const trailingWrite = (data: Uint8Array, what: string): Write => ({ at: footerOffset, data, what });
+
+  let footer: Footer;
+  const footerWrites: Write[] = [];
+  const footerFixes: RepairItem[] = [];
+  if (tErrors.length === 0) {
+    footer = t;
+    if (t.diskType === DiskType.Fixed) return d; // a fixed disk has no copy; its footer is fine
+    if (!cRaw || !equalBytes(cRaw, t512)) {
+      const code = cErrors && cErrors.length === 0 ? 'FOOTER_COPY_MISMATCH' : 'FOOTER_COPY_INVALID';
+      footerWrites.push({ at: 0, data: t512, what: 'footer copy at offset 0, rewritten from the intact trailing footer' });
+      footerFixes.push({ code, message: 'footer copy at offset 0 restored from the trailing footer (the one every reader uses)' });
+    }
+  } else if (c && cErrors!.length === 0 && c.diskType !== DiskType.Fixed) {
+    footer = c;
+    footerWrites.push(trailingWrite(cRaw!, 'trailing footer, rewritten from the intact copy at offset 0'));
+    for (const e of tErrors) footerFixes.push({ code: e.code, message: `trailing footer: ${e.message} — restored from the copy at offset 0` });
+  } else if (c && onlyCode(tErrors, 'FOOTER_CHECKSUM') && onlyCode(cErrors!, 'FOOTER_CHECKSUM') && c.diskType !== DiskType.Fixed && sameExceptChecksum(t512, cRaw!)) {
+    // Two copies agree in every field and each field validates: only the checksum is wrong.
+    const fixedRaw = withChecksum(cRaw!, FOOTER_CHECKSUM_AT);
+    footer = decodeFooter(fixedRaw);
+    footerWrites.push(trailingWrite(fixedRaw, 'trailing footer, checksum recomputed'), { at: 0, data: fixedRaw, what: 'footer copy at offset 0, checksum recomputed' });
+    footerFixes.push({ code: 'FOOTER_CHECKSUM', message: 'the trailing footer and its copy at offset 0 agree in every field but both carry a wrong checksum; checksum recomputed' });
+  } else {
+    const why =
+      t.diskType === DiskType.Fixed && onlyCode(tErrors, 'FOOTER_CHECKSUM')
+        ? 'a fixed disk keeps no second copy of its footer to prove the other fields'
+        : 'no intact copy of the footer exists to restore it from';
+    d.notes.push({ code: tErrors[0].code, message: `trailing footer is not repairable: ${why}` });
+    return d;
+  }
+
+  const sizeAfter = footerWrites.some((w) => w.at === footerOffset) ? Math.max(fileSize, footerOffset + FOOTER_SIZE) : fileSize;
+  const layout = await inspectLayout(f, footer, footerOffset, sizeAfter);
+  if (!layout) {
+    d.notes.push({ code: 'HEADER_OUT_OF_FILE', message: 'the dynamic header lies outside the data area; nothing can be proven, nothing was written' });
+    return d;
+  }
+  const headerBad = layout.headerErrors.filter((e) => e.code !== 'HEADER_CHECKSUM');
+  if (headerBad.length > 0 || layout.layoutErrors.length > 0) {
+    const codes = [...headerBad, ...layout.layoutErrors].map((e) => e.code);
+    d.notes.push({ code: 'NOT_PROVEN', message: `the layout the footer describes is not sound (${[...new Set(codes)].join(', ')}); footers and checksums were left as they are` });
+    return d;
+  }
+  d.writes.push(...footerWrites);
+  d.fixes.push(...footerFixes);
+  d.sizeAfter = sizeAfter;
+
+  if (layout.headerErrors.some((e) => e.code === 'HEADER_CHECKSUM')) {
+    const differencing = footer.diskType === DiskType.Differencing;
+    if (differencing && !(await parentConfirmed(path, f, layout.header, Number(footer.currentSize), sizeAfter))) {
+      d.notes.push({
+        code: 'HEADER_CHECKSUM',
+        message: `dynamic header checksum is wrong and no disk with the parent id ${uuidToString(layout.header.parentUniqueId)} was found to confirm its parent fields; left as it is`,
+      });
+    } else {
+      d.writes.push({ at: Number(footer.dataOffset), data: withChecksum(layout.headerRaw, HEADER_CHECKSUM_AT), what: 'dynamic header, checksum recomputed' });
+      d.fixes.push({ code: 'HEADER_CHECKSUM', message: `dynamic header checksum recomputed: every other field validates${differencing ? ', its parent was found by id' : ''} and the layout it describes is sound` });
+    }
+  }
+  return d;
+}
+
+function items(fs: Finding[]): RepairItem[] {
+  return fs.map((e) => ({ code: e.code, message: e.message }));
+}
+
+export async function planRepair(filePath: string): Promise<RepairPlan> {
+  const path = nodePath.resolve(filePath);
+  const d = await diagnose(path);
+  const { report } = await checkFile(path);
+  const fixedCodes = new Set(d.fixes.map((x) => x.code));
+  const remaining = items(report.errors.filter((e) => !fixedCodes.has(e.code)));
+  const name = nodePath.basename(path);
+  return {
+    operation: 'repair',
+    summary:
+      d.writes.length > 0
+        ? `repair ${name}: ${d.fixes.map((x) => x.code).join(', ')}${remaining.length ? `; ${remaining.length} problem(s) cannot be repaired` : ''}`
+        : remaining.length > 0
+          ? `nothing in ${name} can be repaired safely; ${remaining.length} problem(s) remain`
+          : `${name} needs no repair`,
+    changes: d.writes.map((w) => ({ path, action: 'modify' as const, detail: `${w.what} (${w.data.length} bytes at ${w.at})` })),
+    bytesToCopy: 0,
+    worstCaseGrowth: d.sizeAfter - (await fsp.stat(path)).size,
+    freeSpace: null,
+    refusals: [],
+    path,
+    fixes: d.fixes,
+    remaining,
+    notes: d.notes,
+  };
+}
+
+export async function repair(filePath: string, ctx: JobContext = {}): Promise<RepairResult> {
+  const path = nodePath.resolve(filePath);
+  await recoverBefore([path]);
+  const d = await diagnose(path);
+  throwIfCancelled(ctx);
+  if (d.writes.length > 0) {
+    const f = await openFile(path, 'r');
+    const writes: RepairJournal['writes'] = [];
+    try {
+      for (const w of d.writes) writes.push({ at: w.at, before: Buffer.from(await readAt(f, w.at, w.data.length)).toString('base64'), after: Buffer.from(w.data).toString('base64'), what: w.what });
+    } finally {
+      await f.close();
+    }
+    const j: RepairJournal = { version: 1, op: 'repair', phase: 'write', pid: process.pid, startedAt: new Date().toISOString(), path, writes };
+    const jpath = journalPath(path);
+    await writeJournal(jpath, j);
+    await withActiveJournal(jpath, async () => {
+      await applyWrites(j);
+      await removeJournal(jpath);
+    });
+  }
+  // The re-check is the verdict: a fix counts only if its problem is gone.
+  const { report } = await checkFile(path);
+  const still = new Set(report.errors.map((e) => e.code));
+  return { path, fixed: d.fixes.filter((x) => !still.has(x.code)), remaining: items(report.errors), notes: d.notes };
+}
+
+async function applyWrites(j: RepairJournal): Promise<void> {
+  await withOwnerWrite(j.path, async () => {
+    const f = await openFile(j.path, 'r+');
+    try {
+      for (const w of j.writes) await f.write(new Uint8Array(Buffer.from(w.after, 'base64')), w.at);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+  });
+}
+
+/** Recovery: reapplies the writes where every byte is still its before or after value. */
+export async function recoverRepair(jpath: string, j: RepairJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+  return withActiveJournal(jpath, async () => {
+    const f = await openFile(j.path, 'r').catch(() => null);
+    if (!f) return { action: 'left', detail: `${j.path} cannot be opened; repair journal left in place` };
+    try {
+      for (const w of j.writes) {
+        const before = Buffer.from(w.before, 'base64');
+        const after = Buffer.from(w.after, 'base64');
+        const cur = await readAt(f, w.at, after.length);
+        for (let i = 0; i < cur.length; i++) {
+          const was = i < before.length ? before[i] : cur[i];
+          if (cur[i] !== was && cur[i] !== after[i]) {
+            return { action: 'left', detail: `${j.path} changed at ${w.at + i} since the repair was planned; repair journal left in place` };
+          }
+        }
+      }
+    } finally {
+      await f.close();
+    }
+    await applyWrites(j);
+    await removeJournal(jpath);
+    return { action: 'completed', detail: `finished repairing ${j.path} (${j.writes.map((w) => w.what).join('; ')})` };
+  });
+}

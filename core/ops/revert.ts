@@ -1,0 +1,324 @@
+// Reverting a disk to a snapshot: the disk's path becomes a fresh, empty
+// differencing child of the snapshot (its parent by default, or any ancestor,
+// or another snapshot of the same tree), so whatever uses the path keeps
+// working. With `keep`, the current state first gets a second name beside it
+// and stays in the tree as a branch; without it, that state is gone.
+//
+// Order (no instant where the path is missing, nothing lost before the last
+// step): journal; create the child under a temporary name; journal the
+// child's id; hard-link the current file to the kept name (keep only); rename
+// the child over the path; fsync the folder. Until the rename the path shows
+// exactly what it showed before. Recovery rolls back an unfinished child
+// (phase "create") and rolls forward once the child is complete ("swap").
+import { constants as fsc, promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { RefusedError, UsageError } from '../errors.js';
+import { batBytes } from '../format/bat.js';
+import { uuidToString } from '../format/bytes.js';
+import { HEADER_SIZE } from '../format/header.js';
+import { openDisk, type Disk } from '../disk/chain.js';
+import { VhdFile } from '../disk/vhd-file.js';
+import { syncDir } from '../io/file.js';
+import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { findChildren } from '../library/scan.js';
+import { readSidecar, writeSidecar } from '../library/sidecar.js';
+import { createDifferencing } from './create.js';
+import { recoverBefore } from './recover.js';
+
+export interface RevertOptions {
+  /** Snapshot to revert to (default: the disk's parent). */
+  to?: string;
+  /** Keep the current state as a branch instead of discarding it. */
+  keep?: boolean;
+  /** For tests and the UI: the timestamp used in the kept file's name. */
+  now?: Date;
+}
+
+export interface RevertPlan extends Plan {
+  /** The snapshot the path will show (null when refused before it was known). */
+  snapshot: string | null;
+  /** Where the current state will be kept (null without keep). */
+  kept: string | null;
+}
+
+export interface RevertResult {
+  /** The reverted path: an empty child of `snapshot`. */
+  active: string;
+  snapshot: string;
+  kept: string | null;
+  /** True when the previous state no longer exists anywhere. */
+  discarded: boolean;
+}
+
+export interface RevertJournal extends JournalBase {
+  op: 'revert';
+  phase: 'create' | 'swap';
+  path: string;
+  /** Id of the file at `path` before the revert: the swap happens only over this file. */
+  oldUuid: string;
+  target: string;
+  targetUuid: string;
+  tmp: string;
+  kept: string | null;
+  /** Id of the new child, known once it is complete (phase "swap"). */
+  newUuid: string | null;
+}
+
+export function isRevertJournal(j: JournalBase): j is RevertJournal {
+  return j.op === 'revert';
+}
+
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function real(p: string): Promise<string> {
+  return fsp.realpath(p).catch(() => nodePath.resolve(p));
+}
+
+/** `<stem>-state-<time>.vhd` beside the disk, numbered when taken. */
+export async function keptName(diskPath: string, now = new Date()): Promise<string> {
+  const dir = nodePath.dirname(diskPath);
+  const ext = nodePath.extname(diskPath) || '.vhd';
+  const stem = nodePath.basename(diskPath, nodePath.extname(diskPath));
+  const base = `${stem}-state-${stamp(now)}`;
+  for (let i = 1; ; i++) {
+    const candidate = nodePath.join(dir, `${base}${i === 1 ? '' : `-${i}`}${ext}`);
+    if (!(await exists(candidate))) return candidate;
+  }
+}
+
+function tmpName(path: string): string {
+  return nodePath.join(nodePath.dirname(path), `.${nodePath.basename(path)}.revert.tmp`);
+}
+
+interface Target {
+  path: string;
+  uuid: string;
+}
+
+/** Finds the snapshot to revert to, or the reasons there is none. */
+async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['refusals']): Promise<Target | null> {
+  const self = disk.top;
+  if (to === undefined) {
+    if (self.type !== 'differencing') {
+      refusals.push({ code: 'NO_PARENT', message: `${nodePath.basename(self.path)} is a ${self.type} disk with no parent snapshot; name one with --to` });
+      return null;
+    }
+    const p = disk.layers[1];
+    return { path: nodePath.resolve(p.path), uuid: p.uuid };
+  }
+  if (!(await exists(to))) throw new UsageError('NOT_FOUND', `${to}: no such file`);
+  const want = await real(to);
+  if (want === (await real(self.path))) {
+    refusals.push({ code: 'SAME_DISK', message: `${to} is the disk itself, not one of its snapshots` });
+    return null;
+  }
+  for (const l of disk.layers.slice(1)) if ((await real(l.path)) === want) return { path: nodePath.resolve(l.path), uuid: l.uuid };
+  // Not an ancestor: another snapshot of the same tree (same base) also qualifies.
+  const other = await openDisk(to).catch(() => null);
+  if (!other) {
+    refusals.push({ code: 'NOT_IN_TREE', message: `${to} is not a snapshot in the tree of ${nodePath.basename(self.path)} (its chain does not open)` });
+    return null;
+  }
+  try {
+    const sameBase = (await real(other.layers[other.layers.length - 1].path)) === (await real(disk.layers[disk.layers.length - 1].path));
+    if (!sameBase) {
+      refusals.push({ code: 'NOT_IN_TREE', message: `${to} is not a snapshot in the tree of ${nodePath.basename(self.path)} (different base disk)` });
+      return null;
+    }
+    if ((await findChildren(to)).length === 0) {
+      refusals.push({
+        code: 'NOT_A_SNAPSHOT',
+        message: `${to} has no children: it is the current state of another branch, not a snapshot (reverting to it would freeze it)`,
+      });
+      return null;
+    }
+    return { path: nodePath.resolve(other.top.path), uuid: other.top.uuid };
+  } finally {
+    await other.close();
+  }
+}
+
+export async function planRevert(diskPath: string, opts: RevertOptions = {}): Promise<RevertPlan> {
+  const path = nodePath.resolve(diskPath);
+  // The whole chain must open: reverting inside a broken chain would hide the damage.
+  const disk = await openDisk(path);
+  const refusals: Plan['refusals'] = [];
+  let target: Target | null;
+  try {
+    const children = await findChildren(path);
+    if (children.length > 0) {
+      refusals.push({
+        code: 'HAS_CHILDREN',
+        message: `${nodePath.basename(path)} is a snapshot (the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}), not a current state; revert one of its children instead`,
+      });
+    }
+    target = await findTarget(disk, opts.to, refusals);
+  } finally {
+    await disk.close();
+  }
+  const kept = opts.keep ? await keptName(path, opts.now) : null;
+  const dir = nodePath.dirname(path);
+  let growth = 0;
+  if (target) {
+    const t = await VhdFile.open(target.path);
+    const blockSize = t.blockSize || 2 * 1024 * 1024;
+    // Footer copy, header, BAT, three locator payloads of a sector or so each, footer.
+    growth = 512 + HEADER_SIZE + batBytes(Math.ceil(t.virtualSize / blockSize)) + 3 * 8192 + 512;
+    await t.close();
+  }
+  const freeSpace = await freeSpaceAt(dir);
+  if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `reverting needs ${growth} bytes but only ${freeSpace} are free` });
+  const name = nodePath.basename(path);
+  const changes: Plan['changes'] = [];
+  if (target) {
+    if (kept) changes.push({ path: kept, action: 'create', detail: `the current state of ${name}, kept as a branch (same file, second name)` });
+    changes.push({
+      path,
+      action: 'modify',
+      detail: `becomes an empty differencing child of ${nodePath.basename(target.path)}${kept ? '' : '; its current content is discarded'}`,
+    });
+  }
+  return {
+    operation: 'revert',
+    summary: target
+      ? `revert ${name} to ${nodePath.basename(target.path)}${kept ? `, keeping the current state as ${nodePath.basename(kept)}` : ', discarding the current state'}`
+      : `cannot revert ${name}`,
+    changes,
+    bytesToCopy: 0,
+    worstCaseGrowth: growth,
+    freeSpace,
+    refusals,
+    snapshot: target?.path ?? null,
+    kept,
+  };
+}
+
+export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: JobContext = {}): Promise<RevertResult> {
+  const path = nodePath.resolve(diskPath);
+  await recoverBefore([path, ...(opts.to ? [opts.to] : [])]);
+  const plan = await planRevert(path, opts);
+  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
+  const target = plan.snapshot!;
+  const [self, t] = await Promise.all([VhdFile.open(path), VhdFile.open(target)]);
+  const j: RevertJournal = {
+    version: 1,
+    op: 'revert',
+    phase: 'create',
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    path,
+    oldUuid: self.uuid,
+    target,
+    targetUuid: t.uuid,
+    tmp: tmpName(path),
+    kept: plan.kept,
+    newUuid: null,
+  };
+  await Promise.all([self.close(), t.close()]);
+  throwIfCancelled(ctx);
+  const jpath = journalPath(path);
+  await writeJournal(jpath, j);
+  return withActiveJournal(jpath, async () => {
+    try {
+      await fsp.unlink(j.tmp).catch(() => undefined);
+      await createDifferencing(j.tmp, target);
+      const child = await VhdFile.open(j.tmp);
+      j.newUuid = child.uuid;
+      await child.close();
+    } catch (err) {
+      // Nothing visible changed yet: undo and report.
+      await fsp.unlink(j.tmp).catch(() => undefined);
+      await removeJournal(jpath);
+      throw err;
+    }
+    j.phase = 'swap';
+    await writeJournal(jpath, j);
+    return finish(jpath, j);
+  });
+}
+
+/** Phase "swap": keep-link, rename over the path, then the bookkeeping. Idempotent. */
+async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
+  const dir = nodePath.dirname(j.path);
+  if (await exists(j.tmp)) {
+    const cur = await VhdFile.open(j.path);
+    const curUuid = cur.uuid;
+    await cur.close();
+    if (curUuid !== j.oldUuid) throw new RefusedError('ID_CHANGED', `${j.path} no longer has the planned id ${j.oldUuid}; revert left ${j.tmp} and its journal for inspection`, { path: j.path });
+    if (j.kept && !(await exists(j.kept))) await keepCopy(j.path, j.kept);
+    await fsp.rename(j.tmp, j.path);
+  }
+  await syncDir(dir);
+  await fsp.chmod(j.target, 0o444).catch(() => undefined);
+  await moveLabel(j);
+  await removeJournal(jpath);
+  return { active: j.path, snapshot: j.target, kept: j.kept, discarded: j.kept === null };
+}
+
+/** A second name for the current file: a hard link, or a complete copy where links are unsupported. */
+async function keepCopy(path: string, kept: string): Promise<void> {
+  try {
+    await fsp.link(path, kept);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err;
+    // Copied under a temporary name first, so a kept file is always complete.
+    const tmp = nodePath.join(nodePath.dirname(kept), `.${nodePath.basename(kept)}.copy.tmp`);
+    await fsp.unlink(tmp).catch(() => undefined);
+    await fsp.copyFile(path, tmp, fsc.COPYFILE_EXCL);
+    const fh = await fsp.open(tmp, 'r+');
+    await fh.sync().finally(() => fh.close());
+    await fsp.rename(tmp, kept);
+  }
+  await syncDir(nodePath.dirname(kept));
+}
+
+/** The old state's label follows it to the kept name, or goes with it. */
+async function moveLabel(j: RevertJournal): Promise<void> {
+  const dir = nodePath.dirname(j.path);
+  const s = await readSidecar(dir);
+  const label = s.disks[j.oldUuid];
+  if (!label) return;
+  if (j.kept) {
+    if (label.file === nodePath.basename(j.kept)) return;
+    s.disks[j.oldUuid] = { ...label, file: nodePath.basename(j.kept) };
+  } else delete s.disks[j.oldUuid];
+  await writeSidecar(dir, s);
+}
+
+/** Recovery: roll back an incomplete child, roll forward a complete one. */
+export async function recoverRevert(jpath: string, j: RevertJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+  return withActiveJournal(jpath, async () => {
+    if (j.phase === 'create') {
+      // The child may be partly written; the path was never touched.
+      await fsp.unlink(j.tmp).catch(() => undefined);
+      await syncDir(nodePath.dirname(j.path));
+      await removeJournal(jpath);
+      return { action: 'discarded', detail: `rolled back an unfinished revert of ${j.path}; it is unchanged` };
+    }
+    if (!(await exists(j.tmp))) {
+      // Renamed already: only the bookkeeping may be missing. Check it is really the new child.
+      const f = await VhdFile.open(j.path);
+      const ok = f.uuid === j.newUuid && f.header !== null && uuidToString(f.header.parentUniqueId) === j.targetUuid;
+      await f.close();
+      if (!ok) return { action: 'left', detail: `${j.path} is neither the old state nor the new child; journal left in place for inspection` };
+    }
+    try {
+      const r = await finish(jpath, j);
+      return { action: 'completed', detail: `reverted ${r.active} to ${r.snapshot}${r.kept ? ` (previous state kept as ${r.kept})` : ''}` };
+    } catch (err) {
+      if (err instanceof RefusedError) return { action: 'left', detail: `${err.message}; journal left in place` };
+      throw err;
+    }
+  });
+}

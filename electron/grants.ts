@@ -1,0 +1,105 @@
+// What the page may touch: folders the user granted (dialog, drop, recent
+// list) and output files chosen in a save dialog. The page names disks only
+// as {grant id, plain file name}; main turns that into a path and checks it
+// stays inside the granted folder, symlinks included.
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { DiskRef, FolderGrant, OutputGrant } from './api.js';
+import { isPlainName } from './ipc/contract.js';
+import { ApiFailure } from './ipc/errors.js';
+
+export const newId = (): string => randomBytes(16).toString('hex');
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+export class Grants {
+  private readonly folders = new Map<string, FolderGrant>();
+  private readonly outputs = new Map<string, OutputGrant>();
+
+  /** Grants a directory (by its real path); the same folder keeps its id. */
+  async grantFolder(path: string): Promise<FolderGrant> {
+    if (!nodePath.isAbsolute(path)) throw new ApiFailure('BAD_PATH', `not an absolute path: ${path}`);
+    let real: string;
+    try {
+      real = await fsp.realpath(path);
+    } catch {
+      throw new ApiFailure('NOT_FOUND', `folder not found: ${path}`);
+    }
+    const st = await fsp.stat(real);
+    if (!st.isDirectory()) throw new ApiFailure('NOT_A_FOLDER', `not a folder: ${path}`);
+    for (const g of this.folders.values()) if (g.path === real) return g;
+    const g: FolderGrant = { id: newId(), path: real, name: nodePath.basename(real) || real };
+    this.folders.set(g.id, g);
+    return g;
+  }
+
+  folder(id: string): FolderGrant {
+    const g = this.folders.get(id);
+    if (!g) throw new ApiFailure('NO_GRANT', 'that folder is not open (it was closed, or never granted)');
+    return g;
+  }
+
+  /** The grant whose folder is exactly `dir`, if any. */
+  folderAt(dir: string): FolderGrant | null {
+    for (const g of this.folders.values()) if (g.path === dir) return g;
+    return null;
+  }
+
+  listFolders(): FolderGrant[] {
+    return [...this.folders.values()];
+  }
+
+  closeFolder(id: string): void {
+    this.folder(id);
+    this.folders.delete(id);
+  }
+
+  /** The path of a disk inside a granted folder; refuses anything that would leave it. */
+  async resolveDisk(ref: DiskRef): Promise<string> {
+    if (!isPlainName(ref.file)) throw new ApiFailure('BAD_PATH', `not a plain file name: ${JSON.stringify(ref.file)}`);
+    const g = this.folder(ref.folder);
+    const p = nodePath.join(g.path, ref.file);
+    if (nodePath.dirname(p) !== g.path) throw new ApiFailure('BAD_PATH', `${ref.file} is not inside ${g.name}`);
+    // A symlink in the folder must not lead out of it.
+    let real: string | null = null;
+    try {
+      real = await fsp.realpath(p);
+    } catch {
+      real = null; // missing: core reports it with its own code
+    }
+    if (real !== null && nodePath.dirname(real) !== g.path) throw new ApiFailure('BAD_PATH', `${ref.file} links outside ${g.name}`);
+    return p;
+  }
+
+  /** Grants a file path chosen by the user (save dialog) as an output. */
+  grantOutput(path: string): OutputGrant {
+    if (!nodePath.isAbsolute(path)) throw new ApiFailure('BAD_PATH', `not an absolute path: ${path}`);
+    const g: OutputGrant = { id: newId(), path, name: nodePath.basename(path) };
+    this.outputs.set(g.id, g);
+    return g;
+  }
+
+  output(id: string): string {
+    const g = this.outputs.get(id);
+    if (!g) throw new ApiFailure('NO_GRANT', 'that output file was not chosen in this session');
+    return g.path;
+  }
+}
+
+/** A path for a new file named like `suggested` in `dir` that does not exist yet ("x.vhd", "x-1.vhd", ...). */
+export async function freeName(dir: string, suggested: string): Promise<string> {
+  if (!isPlainName(suggested)) throw new ApiFailure('BAD_PATH', `not a plain file name: ${JSON.stringify(suggested)}`);
+  const ext = nodePath.extname(suggested);
+  const stem = suggested.slice(0, suggested.length - ext.length);
+  for (let i = 0; i < 1000; i++) {
+    const p = nodePath.join(dir, i === 0 ? suggested : `${stem}-${i}${ext}`);
+    if (!(await exists(p))) return p;
+  }
+  throw new ApiFailure('NO_NAME', `no free file name like ${suggested} in ${dir}`);
+}

@@ -1,0 +1,146 @@
+// What each channel does, free of Electron: handlers take a context (grants,
+// recent list, jobs, dialogs) and already-validated arguments, so the same
+// functions serve the Electron window, `vhdsnap serve`, and the tests.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { openDisk } from '../../core/disk/chain.js';
+import type { Plan } from '../../core/job.js';
+import { VhdFile } from '../../core/disk/vhd-file.js';
+import { planOperation, touchedPaths, type OperationRequest } from '../../core/operations.js';
+import { setLabel } from '../../core/library/sidecar.js';
+import type { DiskRef, FolderGrant, OperationArgs } from '../api.js';
+import type { Grants } from '../grants.js';
+import type { JobManager } from '../jobs.js';
+import { diskDetails, scanFolder } from '../library.js';
+import type { RecentFolders } from '../recent.js';
+import type { Handlers } from './contract.js';
+import { ApiFailure } from './errors.js';
+
+/** The native dialogs (or, in serve mode, their stand-ins). */
+export interface Dialogs {
+  /** A folder path, or null when cancelled. */
+  pickFolder(): Promise<string | null>;
+  /** An output file: a path chosen in a save dialog, or null when cancelled. */
+  pickOutput(suggestedName: string, near: FolderGrant | null): Promise<string | null>;
+}
+
+export interface HandlerContext {
+  version: string;
+  grants: Grants;
+  recent: RecentFolders;
+  jobs: JobManager;
+  dialogs: Dialogs;
+}
+
+function isDiskRef(v: unknown): v is DiskRef {
+  return typeof v === 'object' && v !== null && 'folder' in v && 'file' in v;
+}
+
+/**
+ * OperationArgs → core's OperationRequest, for every operation alike: each
+ * DiskRef field becomes a checked path, `output` (a save-dialog grant)
+ * becomes `out`, and plain values pass through (the schema checked them).
+ */
+export async function toRequest(args: OperationArgs, grants: Grants): Promise<OperationRequest> {
+  const req: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined) continue;
+    if (key === 'output') req.out = grants.output(value as string);
+    else if (isDiskRef(value)) req[key] = await grants.resolveDisk(value);
+    else req[key] = value;
+  }
+  return req as OperationRequest;
+}
+
+/**
+ * Every disk the request's disks read through (themselves and their
+ * ancestors): a job holds them all, since another job may rewrite any of them
+ * (a merge writes into the parent). A broken chain holds what it can open.
+ */
+export async function chainsOf(paths: string[]): Promise<string[]> {
+  const out = new Set<string>();
+  for (const p of paths) {
+    out.add(p);
+    try {
+      const d = await openDisk(p);
+      for (const l of d.layers) out.add(nodePath.resolve(l.path));
+      await d.close();
+    } catch {
+      // missing, unreadable or broken: the operation itself will say so
+    }
+  }
+  return [...out];
+}
+
+async function grantAndRemember(ctx: HandlerContext, path: string): Promise<FolderGrant> {
+  const g = await ctx.grants.grantFolder(path);
+  await ctx.recent.add(g.path, g.name);
+  return g;
+}
+
+export function createHandlers(ctx: HandlerContext): Handlers {
+  const { grants, jobs } = ctx;
+  return {
+    appVersion: async () => ctx.version,
+
+    openFolder: async () => {
+      const p = await ctx.dialogs.pickFolder();
+      return p === null ? null : grantAndRemember(ctx, p);
+    },
+
+    recentFolders: async () => ctx.recent.list(),
+
+    openRecent: async (path) => {
+      // Only a path main stored itself; the page cannot open an arbitrary one this way.
+      if (!(await ctx.recent.has(path))) throw new ApiFailure('NOT_RECENT', 'that folder is not in the recent list');
+      return grantAndRemember(ctx, path);
+    },
+
+    dropFolder: async (path) => {
+      const st = await fsp.stat(path).catch(() => null);
+      if (!st) throw new ApiFailure('NOT_FOUND', `dropped item not found: ${path}`);
+      if (!st.isDirectory()) throw new ApiFailure('NOT_A_FOLDER', 'drop a folder, not a file');
+      return grantAndRemember(ctx, path);
+    },
+
+    closeFolder: async (id) => {
+      grants.closeFolder(id);
+    },
+
+    scan: async (id) => scanFolder(grants.folder(id), grants),
+
+    details: async (ref) => diskDetails(ref, await grants.resolveDisk(ref)),
+
+    setLabel: async (ref, label) => {
+      const path = await grants.resolveDisk(ref);
+      const f = await VhdFile.open(path);
+      const uuid = f.uuid;
+      await f.close();
+      await setLabel(path, uuid, label);
+    },
+
+    chooseOutput: async (suggestedName, folderId) => {
+      const near = folderId ? grants.folder(folderId) : null;
+      const p = await ctx.dialogs.pickOutput(suggestedName, near);
+      return p === null ? null : grants.grantOutput(p);
+    },
+
+    plan: async (args) => {
+      const req = await toRequest(args, grants);
+      const plan: Plan = await planOperation(req);
+      // A disk another job is changing: the plan would be stale, so say so up front.
+      const held = jobs.holder(await chainsOf(touchedPaths(req)));
+      if (held) plan.refusals.push({ code: 'BUSY', message: `a ${held.op} job is running on this disk` });
+      return plan;
+    },
+
+    start: async (args) => {
+      const req = await toRequest(args, grants);
+      return jobs.start(req, await chainsOf(touchedPaths(req)));
+    },
+
+    cancel: async (jobId) => {
+      jobs.cancel(jobId);
+    },
+  };
+}

@@ -1,0 +1,34 @@
+// A job's thread: runs one core operation off the main thread, posts its
+// progress, honours a cancel message through an AbortSignal, then ends.
+// Bundled to dist/electron/job-worker.cjs by scripts/build.mjs.
+import { parentPort, workerData } from 'node:worker_threads';
+import { CancelledError } from '../core/errors.js';
+import { runOperation } from '../core/operations.js';
+import { toApiError } from './ipc/errors.js';
+import type { FromWorker, ToWorker, WorkerInput } from './job-protocol.js';
+
+if (!parentPort) throw new Error('job-worker must run as a worker thread');
+const port = parentPort;
+
+const post = (m: FromWorker) => port.postMessage(m);
+const abort = new AbortController();
+port.on('message', (m: ToWorker) => {
+  if (m && m.type === 'cancel') abort.abort();
+});
+
+const { req } = workerData as WorkerInput;
+
+async function run(): Promise<void> {
+  try {
+    const result = await runOperation(req, { signal: abort.signal, onProgress: (progress) => post({ type: 'progress', progress }) });
+    // Results are plain JSON by contract; the round trip drops anything that is not.
+    post({ type: 'done', result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+  } catch (err) {
+    if (err instanceof CancelledError) post({ type: 'cancelled', message: err.message });
+    else post({ type: 'failed', error: toApiError(err) });
+  } finally {
+    port.close(); // nothing else keeps the thread alive: it exits
+  }
+}
+
+void run();

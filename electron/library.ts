@@ -1,0 +1,103 @@
+// What the library pane shows: a granted folder scanned into its snapshot
+// forest (every disk named by a DiskRef the page can send back), and one
+// disk's details with a map of which blocks this file stores itself.
+import * as nodePath from 'node:path';
+import { VhdFile } from '../core/disk/vhd-file.js';
+import { VhdError } from '../core/errors.js';
+import { countSet, isFull } from '../core/format/bitmap.js';
+import { SECTOR } from '../core/format/bytes.js';
+import { scanLibrary, type TreeNode } from '../core/library/scan.js';
+import { getInfo } from '../core/ops/info.js';
+import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView } from './api.js';
+import type { Grants } from './grants.js';
+
+/** Most cells in an allocation map; larger disks share a cell between blocks. */
+export const MAX_MAP_CELLS = 4096;
+/** Fixed disks have no blocks: they are drawn in 2 MiB units, all present. */
+const FIXED_UNIT = 2 * 1024 * 1024;
+
+/** A DiskRef for `path`: in this folder, or another open one (disks found through a locator). */
+function refFor(path: string, folder: FolderGrant, grants: Grants): DiskRef {
+  const dir = nodePath.dirname(path);
+  const g = dir === folder.path ? folder : grants.folderAt(dir);
+  // Outside every granted folder: the empty id is no grant, so the page cannot act on it.
+  return { folder: g ? g.id : '', file: nodePath.basename(path) };
+}
+
+export async function scanFolder(folder: FolderGrant, grants: Grants): Promise<FolderView> {
+  const forest = await scanLibrary([folder.path]);
+  const toNode = (n: TreeNode): DiskNode => {
+    const { children, ...entry } = n;
+    return { ...entry, ref: refFor(n.path, folder, grants), isLeaf: children.length === 0, children: children.map(toNode) };
+  };
+  return {
+    folder,
+    roots: forest.roots.map(toNode),
+    orphans: forest.orphans.map((o) => ({ ...o, ref: refFor(o.path, folder, grants) })),
+    unreadable: forest.unreadable.map((u) => ({ ...u, ref: refFor(u.path, folder, grants) })),
+  };
+}
+
+export interface AllocationSummary {
+  /** Per block: 0 unallocated, 1 some sectors present, 2 all sectors present. */
+  blocks: Uint8Array;
+  /** Bytes stored in this file alone (present sectors × 512). */
+  uniqueBytes: number;
+}
+
+/** Reads the BAT and every allocated block's bitmap of one file (no parents). */
+export async function allocationOf(path: string): Promise<AllocationSummary> {
+  const f = await VhdFile.open(path);
+  try {
+    if (!f.bat) {
+      const units = Math.ceil(f.virtualSize / FIXED_UNIT);
+      return { blocks: new Uint8Array(units).fill(2), uniqueBytes: f.virtualSize };
+    }
+    const blocks = new Uint8Array(f.bat.length);
+    let sectors = 0;
+    for (let b = 0; b < f.bat.length; b++) {
+      if (f.blockOffset(b) === null) continue;
+      // The last block may extend past the virtual size: only its real sectors count.
+      const inBlock = Math.min(f.sectorsPerBlock, f.totalSectors - b * f.sectorsPerBlock);
+      if (inBlock <= 0) continue;
+      const bm = await f.readBitmap(b);
+      const n = countSet(bm, inBlock);
+      sectors += n;
+      blocks[b] = n === 0 ? 0 : isFull(bm, inBlock) ? 2 : 1;
+    }
+    return { blocks, uniqueBytes: sectors * SECTOR };
+  } finally {
+    await f.close();
+  }
+}
+
+/** Buckets per-block states into at most `maxCells` cells: a cell is 0 or 2 only when all its blocks are. */
+export function bucketMap(blocks: Uint8Array, maxCells = MAX_MAP_CELLS): { cells: number[]; blocksPerCell: number } {
+  const blocksPerCell = Math.max(1, Math.ceil(blocks.length / maxCells));
+  const cells: number[] = [];
+  for (let at = 0; at < blocks.length; at += blocksPerCell) {
+    let none = true;
+    let full = true;
+    for (let i = at; i < Math.min(at + blocksPerCell, blocks.length); i++) {
+      if (blocks[i] !== 0) none = false;
+      if (blocks[i] !== 2) full = false;
+    }
+    cells.push(none ? 0 : full ? 2 : 1);
+  }
+  return { cells, blocksPerCell };
+}
+
+export async function diskDetails(ref: DiskRef, path: string): Promise<DiskDetails> {
+  const info = await getInfo(path);
+  let alloc: AllocationSummary;
+  try {
+    alloc = await allocationOf(path);
+  } catch (err) {
+    // A damaged block table still leaves the rest worth showing; the warning says why the map is empty.
+    if (!(err instanceof VhdError)) throw err;
+    info.warnings.push({ code: err.code, message: `no allocation map: ${err.message}` });
+    return { ref, info, uniqueBytes: 0, allocationMap: [], blocksPerCell: 1 };
+  }
+  const { cells, blocksPerCell } = bucketMap(alloc.blocks);
+  return { ref, info, uniqueBytes: alloc.uniqueBytes, allocationMap: cells, blocksPerCell };
+}

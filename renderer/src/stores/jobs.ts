@@ -1,0 +1,135 @@
+// Running and finished jobs, fed by main's job events. One job per disk: a
+// disk named by a running job's arguments is busy until that job ends.
+import { defineStore } from 'pinia';
+import type { FileReport, JobEvent, OperationArgs, Progress } from '../../../electron/api';
+import { api } from '../lib/api';
+import { errorText } from '../lib/format';
+import { argRefs, refKey } from '../lib/operations';
+import { useLibraryStore } from './library';
+
+export type JobStatus = 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface Job {
+  jobId: string;
+  /** Null only for events of a job this page did not start (or before start() answered). */
+  args: OperationArgs | null;
+  status: JobStatus;
+  progress: Progress | null;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  message: string | null;
+  cancelling: boolean;
+}
+
+/** The live subscription, with the bridge and store it feeds (a new page or test gets its own). */
+let subscription: { api: object; store: object; off: () => void } | null = null;
+
+function isFileReports(x: unknown): x is FileReport[] {
+  return Array.isArray(x) && x.every((r) => r && typeof r === 'object' && typeof (r as FileReport).path === 'string' && Array.isArray((r as FileReport).errors));
+}
+
+export const useJobsStore = defineStore('jobs', {
+  state: () => ({
+    jobs: {} as Record<string, Job>,
+    /** Job ids in start order (newest last). */
+    order: [] as string[],
+  }),
+  getters: {
+    running(state): Job[] {
+      return state.order.map((id) => state.jobs[id]).filter((j) => j.status === 'running');
+    },
+    /** The newest finished job, for the result panel. */
+    lastFinished(state): Job | null {
+      for (let i = state.order.length - 1; i >= 0; i--) {
+        const j = state.jobs[state.order[i]];
+        if (j.status !== 'running') return j;
+      }
+      return null;
+    },
+    busyKeys(): Set<string> {
+      const keys = new Set<string>();
+      for (const j of this.running) if (j.args) for (const r of argRefs(j.args)) keys.add(refKey(r));
+      return keys;
+    },
+  },
+  actions: {
+    /** Subscribes to main's job events once per page. */
+    listen() {
+      const bridge = api();
+      if (subscription?.api === bridge && subscription.store === this) return;
+      subscription?.off();
+      subscription = { api: bridge, store: this, off: bridge.onJobEvent((e) => this.onEvent(e)) };
+    },
+    stopListening() {
+      subscription?.off();
+      subscription = null;
+    },
+    entry(jobId: string): Job {
+      if (!this.jobs[jobId]) {
+        this.jobs[jobId] = { jobId, args: null, status: 'running', progress: null, result: undefined, error: null, message: null, cancelling: false };
+        this.order.push(jobId);
+      }
+      return this.jobs[jobId];
+    },
+    /** Starts a job; rejects with the {code, message} main gave (e.g. BUSY). */
+    async start(args: OperationArgs): Promise<string> {
+      const { jobId } = await api().start(args);
+      const job = this.entry(jobId);
+      job.args = args;
+      // Events may have finished the job before start() answered.
+      if (job.status !== 'running') this.finished(job);
+      return jobId;
+    },
+    async cancel(jobId: string) {
+      const job = this.jobs[jobId];
+      if (job) job.cancelling = true;
+      try {
+        await api().cancel(jobId);
+      } catch (err) {
+        if (job) {
+          job.cancelling = false;
+          job.message = errorText(err).message;
+        }
+      }
+    },
+    onEvent(e: JobEvent) {
+      const job = this.entry(e.jobId);
+      if (job.status !== 'running') return; // late progress after the end
+      switch (e.kind) {
+        case 'progress':
+          job.progress = e.progress;
+          return;
+        case 'done':
+          job.status = 'done';
+          job.result = e.result;
+          break;
+        case 'failed':
+          job.status = 'failed';
+          job.error = errorText(e.error);
+          break;
+        case 'cancelled':
+          job.status = 'cancelled';
+          job.message = e.message;
+          break;
+      }
+      if (job.args) this.finished(job);
+    },
+    /** After a job ends: record check results, and rescan what it may have changed. */
+    finished(job: Job) {
+      const library = useLibraryStore();
+      const args = job.args!;
+      if (args.op === 'check') {
+        if (job.status === 'done' && isFileReports(job.result)) library.recordChecks(job.result);
+        return;
+      }
+      // Failed and cancelled jobs rescan too: a rollback may have moved files back.
+      const folders = new Set(argRefs(args).map((r) => r.folder));
+      for (const f of folders) void library.rescan(f);
+    },
+    dismiss(jobId: string) {
+      if (this.jobs[jobId]?.status === 'running') return;
+      delete this.jobs[jobId];
+      this.order = this.order.filter((id) => id !== jobId);
+    },
+  },
+});

@@ -1,0 +1,568 @@
+// `npm run bench`: times the built CLI (dist/cli/vhdsnap.cjs) on generated
+// disks against qemu-img and plain cp in the same run, prints a table and
+// writes it as JSON to bench/latest.json.
+//
+// Scenarios are generated here with the core library (bundled on the fly by
+// esbuild), from a fixed seed, in a temp folder:
+//   chain   1 GiB, depth 5 (a dynamic base and 4 differencing children), each
+//           layer writing ~20% of the disk: whole blocks and unaligned partial runs
+//   dyn4g   4 GiB dynamic, ~30% of its blocks written
+//   big     2040 GiB dynamic with one block written at each end. 2 TiB itself
+//           is past the VHD maximum (2040 GiB, the limit of the CHS-era size
+//           fields that Hyper-V and qemu enforce), so the largest legal size is used
+//   merge1  1 GiB dynamic parent (~20% written) + a child writing ~20%
+//   merge16 16 GiB dynamic parent (the same first GiB, ~5% of the rest) + the same child
+//
+// Fairness: every command is a subprocess timed wall-clock, each side runs
+// once untimed first (both warm in the page cache), then the sides alternate.
+// vhdsnap fsyncs what it writes, so the cp/qemu-img baselines are followed by
+// `sync <output>` (BENCH_BASELINE_FSYNC=0 turns that off).
+//
+// Env: BENCH_RUNS (default 3), BENCH_DIR (parent of the temp folder),
+// BENCH_CLI (CLI bundle to time), BENCH_ONLY (comma list of measure ids),
+// BENCH_KEEP=1 (keep the temp folder), BENCH_OUT (JSON path), BENCH_VERIFY=0
+// (skip checking each command's first output against the raw model the
+// generator mirrors every write into).
+//
+// "Allocated bytes" (the cp baselines) = the data areas of the allocated
+// blocks of the files concerned, i.e. roughly what the files hold on disk.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, readdirSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) | 0);
+const CLI = path.resolve(process.env.BENCH_CLI ?? path.join(root, 'dist/cli/vhdsnap.cjs'));
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+const BASELINE_FSYNC = process.env.BENCH_BASELINE_FSYNC !== '0';
+const VERIFY = process.env.BENCH_VERIFY !== '0';
+const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(root, 'bench/latest.json'));
+const TIME = '/usr/bin/time';
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const BLOCK = 2 * MiB;
+const SEED = 0x5eed;
+
+// ---- helpers ---------------------------------------------------------------
+
+function log(s) {
+  process.stderr.write(s + '\n');
+}
+
+/** Seeded 32-bit generator (mulberry32). */
+function rng(seed) {
+  let s = seed >>> 0;
+  const u32 = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  return { u32, int: (n) => Math.floor((u32() / 2 ** 32) * n), chance: (p) => u32() / 2 ** 32 < p };
+}
+
+/** 32 MiB of seeded noise; writes take slices of it at random offsets. */
+function noisePool(seed) {
+  const r = rng(seed);
+  const words = new Uint32Array((32 * MiB) / 4);
+  for (let i = 0; i < words.length; i++) words[i] = r.u32() | 1; // never a zero word: data must not look sparse
+  return Buffer.from(words.buffer);
+}
+
+function noise(pool, r, length) {
+  const at = r.int(pool.length - length);
+  return pool.subarray(at, at + length);
+}
+
+const hasTime = existsSync(TIME);
+
+/** Runs a command, returns wall seconds and peak RSS (KiB) of the process tree. */
+function timed(cmd, args, opts = {}) {
+  const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}.txt`);
+  const argv = hasTime ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const t0 = process.hrtime.bigint();
+  const res = spawnSync(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB, ...opts });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const ok = opts.okStatus ?? [0];
+  if (res.error || !ok.includes(res.status)) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.error ?? ''}${res.stderr}${res.stdout}`);
+  }
+  let rssKiB = null;
+  let cpu = null;
+  if (hasTime) {
+    const [m, u, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    rssKiB = m;
+    cpu = u + sys;
+    rmSync(rssFile, { force: true });
+  } else if (opts.env?.BENCH_RSS_FILE && existsSync(opts.env.BENCH_RSS_FILE)) {
+    rssKiB = Number(readFileSync(opts.env.BENCH_RSS_FILE, 'utf8'));
+    rmSync(opts.env.BENCH_RSS_FILE, { force: true });
+  }
+  return { wall, rssKiB, cpu };
+}
+
+let rssHook = null;
+/** Without GNU time, node commands report their own maxRSS through a preloaded hook (other commands: unknown). */
+function nodeArgs(args) {
+  return hasTime || !rssHook ? args : ['--require', rssHook, ...args];
+}
+const cli = (...args) => ['node', nodeArgs([CLI, ...args])];
+/** Baselines end with an fsync of their output, as vhdsnap's writes do. */
+const withSync = (cmd, out) => ['sh', ['-c', BASELINE_FSYNC ? `${cmd} && sync "$0"` : cmd, out]];
+const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0], median: s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2, max: s[s.length - 1], runs: s };
+}
+
+function machine() {
+  const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  let qemu = null;
+  try {
+    qemu = execFileSync('qemu-img', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  } catch {
+    qemu = null;
+  }
+  return {
+    cpu,
+    cores: os.cpus().length,
+    ramGiB: +(os.totalmem() / GiB).toFixed(1),
+    node: process.version,
+    qemuImg: qemu,
+    os: `${os.type()} ${os.release()}`,
+    load: os.loadavg().map((x) => +x.toFixed(2)),
+  };
+}
+
+// ---- scenario generation (core library, bundled) ---------------------------
+
+async function loadCore(dir) {
+  const outfile = path.join(dir, 'core-bundle.mjs');
+  await esbuild.build({
+    stdin: {
+      contents: `export { createDynamic, createDifferencing } from './core/ops/create.ts';
+                 export { openDisk } from './core/disk/chain.ts';
+                 export { VhdFile } from './core/disk/vhd-file.ts';`,
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'warning',
+  });
+  return import(pathToFileURL(outfile).href);
+}
+
+/**
+ * Writes ~`fraction` of [0, span) of the disk at `file`: half the chosen
+ * blocks whole, the rest as 1-4 unaligned partial runs.
+ */
+async function fillLayer(core, file, pool, seed, fraction, span, model, wholeShare = 0.5) {
+  const r = rng(seed);
+  // Every write is mirrored into a raw model file: outputs are checked against it, not against vhdsnap itself.
+  const put = async (at, data) => {
+    await disk.write(at, data);
+    writeSync(model, data, 0, data.length, at);
+  };
+  const disk = await core.openDisk(file, { writable: true, sync: false });
+  try {
+    const blocks = span / BLOCK;
+    const target = fraction * span;
+    let written = 0;
+    while (written < target) {
+      const b = r.int(blocks);
+      const base = b * BLOCK;
+      if (r.chance(wholeShare)) {
+        await put(base, noise(pool, r, BLOCK));
+        written += BLOCK;
+      } else {
+        for (let k = 1 + r.int(4); k > 0; k--) {
+          const len = 1 + r.int(512 * 1024);
+          const at = base + r.int(BLOCK - len);
+          await put(at, noise(pool, r, len));
+          written += len;
+        }
+      }
+    }
+  } finally {
+    await disk.close();
+  }
+}
+
+/** Bytes in allocated blocks (data areas) and in set-bit sectors of one file. */
+async function allocation(core, file) {
+  const f = await core.VhdFile.open(file);
+  try {
+    let blocks = 0;
+    let setBytes = 0;
+    for (let b = 0; b < f.blockCount; b++) {
+      if (f.blockOffset(b) === null) continue;
+      blocks++;
+      const bm = await f.readBitmap(b);
+      for (let i = 0; i < f.sectorsPerBlock; i++) if (bm[i >>> 3] & (0x80 >>> (i & 7))) setBytes += 512;
+    }
+    return { allocatedBytes: blocks * f.blockSize, setBytes };
+  } finally {
+    await f.close();
+  }
+}
+
+function writeNoiseFile(file, pool, seed, length) {
+  const r = rng(seed);
+  const fd = openSync(file, 'w');
+  try {
+    for (let at = 0; at < length; at += 8 * MiB) writeSync(fd, noise(pool, r, Math.min(8 * MiB, length - at)), 0, Math.min(8 * MiB, length - at), at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A sparse raw file of `size` bytes, open for the model's writes. */
+function openModel(file, size) {
+  const fd = openSync(file, 'w');
+  ftruncateSync(fd, size);
+  return fd;
+}
+
+async function generate(core, dir) {
+  const pool = noisePool(SEED);
+  const S = {};
+  const chainModel = path.join(dir, 'chain-model.raw');
+  const cm = openModel(chainModel, GiB);
+  // depth-5 chain
+  const chainDir = path.join(dir, 'chain');
+  mkdirSync(chainDir);
+  const layers = [];
+  for (let i = 0; i < 5; i++) {
+    const f = path.join(chainDir, `l${i}.vhd`);
+    if (i === 0) await core.createDynamic(f, GiB);
+    else await core.createDifferencing(f, layers[i - 1]);
+    await fillLayer(core, f, pool, SEED + 1 + i, 0.2, GiB, cm);
+    layers.push(f);
+  }
+  closeSync(cm);
+  let chainAlloc = 0;
+  let chainSet = 0;
+  for (const f of layers) {
+    const a = await allocation(core, f);
+    chainAlloc += a.allocatedBytes;
+    chainSet += a.setBytes;
+  }
+  const chainRaw = path.join(dir, 'chain-alloc.raw');
+  writeNoiseFile(chainRaw, pool, SEED + 10, chainAlloc);
+  S.chain = { leaf: layers[4], files: layers, allocatedBytes: chainAlloc, setBytes: chainSet, raw: chainRaw, model: chainModel };
+
+  // 4 GiB dynamic, 30% of blocks (mostly whole)
+  const dyn = path.join(dir, 'dyn4g.vhd');
+  await core.createDynamic(dyn, 4 * GiB);
+  const dynModel = path.join(dir, 'dyn4g-model.raw');
+  const dm = openModel(dynModel, 4 * GiB);
+  await fillLayer(core, dyn, pool, SEED + 20, 0.3, 4 * GiB, dm, 0.85);
+  closeSync(dm);
+  S.dyn4g = { file: dyn, model: dynModel, ...(await allocation(core, dyn)) };
+
+  // 2040 GiB: one block at each end
+  const big = path.join(dir, 'big2040g.vhd');
+  const bigSize = 2040 * GiB;
+  await core.createDynamic(big, bigSize);
+  const bd = await core.openDisk(big, { writable: true, sync: false });
+  const r = rng(SEED + 30);
+  await bd.write(0, noise(pool, r, BLOCK));
+  await bd.write(bigSize - BLOCK, noise(pool, r, BLOCK));
+  await bd.close();
+  S.big = { file: big, virtualSize: bigSize };
+
+  // merge pairs: the same child over a 1 GiB and a 16 GiB parent
+  for (const [name, size] of [
+    ['merge1', GiB],
+    ['merge16', 16 * GiB],
+  ]) {
+    // Pristine copies live beside, not inside, the merge folder: the merge scans its folder for children.
+    const d = path.join(dir, name);
+    const orig = path.join(dir, `${name}-orig`);
+    mkdirSync(d);
+    mkdirSync(orig);
+    const p = path.join(orig, 'parent.vhd');
+    const c = path.join(orig, 'child.vhd');
+    const model = path.join(dir, `${name}-model.raw`);
+    const mm = openModel(model, size);
+    await core.createDynamic(p, size);
+    await fillLayer(core, p, pool, SEED + 40, 0.2, GiB, mm);
+    if (size > GiB) {
+      // ~5% of the rest, written above the first GiB
+      const rest = await core.openDisk(p, { writable: true, sync: false });
+      const rr = rng(SEED + 41);
+      const n = Math.round(((size - GiB) / BLOCK) * 0.05);
+      for (let i = 0; i < n; i++) {
+        const at = GiB + rr.int((size - GiB) / BLOCK) * BLOCK;
+        const data = noise(pool, rr, BLOCK);
+        await rest.write(at, data);
+        writeSync(mm, data, 0, data.length, at);
+      }
+      await rest.close();
+    }
+    await core.createDifferencing(c, p);
+    await fillLayer(core, c, pool, SEED + 42, 0.2, GiB, mm);
+    closeSync(mm);
+    const a = await allocation(core, c);
+    const raw = path.join(dir, `${name}-child-alloc.raw`);
+    writeNoiseFile(raw, pool, SEED + 43, a.allocatedBytes);
+    S[name] = { dir: d, orig, model, parentSize: size, childAllocatedBytes: a.allocatedBytes, childSetBytes: a.setBytes, raw, parentFileBytes: statSync(p).size };
+  }
+  return S;
+}
+
+// ---- measures ----------------------------------------------------------------
+
+let haveQemu = false;
+
+/** Output checked against the raw model (qemu-img compare reads VHD itself; else cmp, VHD via an export). */
+function verifySame(file, format, model, what) {
+  let res;
+  if (haveQemu) {
+    res = spawnSync('qemu-img', ['compare', '-q', '-f', format, '-F', 'raw', file, model], { encoding: 'utf8' });
+  } else {
+    let raw = file;
+    if (format !== 'raw') {
+      raw = `${file}.verify.raw`;
+      execFileSync('node', [CLI, 'export', file, raw]);
+    }
+    res = spawnSync('cmp', ['-s', raw, model]);
+    if (raw !== file) rmSync(raw, { force: true });
+  }
+  if (res.status !== 0) throw new Error(`verification failed: ${what} (${file}) differs from the model ${model} ${res.stderr ?? ''}`);
+  verified.push(what);
+}
+const verified = [];
+
+function rmOut(f) {
+  rmSync(f, { force: true });
+}
+
+function restoreMerge(m) {
+  for (const f of readdirSync(m.dir)) rmSync(path.join(m.dir, f), { force: true, recursive: true });
+  // cp -p keeps the parent's mtime equal to the time stamp the child recorded.
+  execFileSync('cp', ['-p', path.join(m.orig, 'parent.vhd'), path.join(m.orig, 'child.vhd'), m.dir]);
+  // Flushed here, untimed: otherwise the merge's first fsync would also write out the whole restored copy.
+  execFileSync('sync', [path.join(m.dir, 'parent.vhd'), path.join(m.dir, 'child.vhd')]);
+}
+
+function measures(S, dir) {
+  const out = (n) => path.join(dir, 'out', n);
+  const list = [];
+  list.push({
+    id: 'export-dynamic',
+    what: 'export 4 GiB dynamic (30% full) → raw',
+    target: { ratio: 1.2 },
+    baselineName: 'qemu-img convert -f vpc -O raw',
+    cmd: () => cli('export', S.dyn4g.file, out('e.raw')),
+    verify: () => verifySame(out('e.raw'), 'raw', S.dyn4g.model, 'export of the 4 GiB dynamic disk'),
+    baseline: () => withSync(`qemu-img convert -f vpc -O raw ${q(S.dyn4g.file)} ${q(out('q.raw'))}`, out('q.raw')),
+    after: () => (rmOut(out('e.raw')), rmOut(out('q.raw'))),
+  });
+  list.push({
+    id: 'export-chain',
+    what: 'export depth-5 chain leaf (1 GiB) → raw',
+    target: { ratio: 1.5 },
+    baselineName: `cp of ${(S.chain.allocatedBytes / MiB).toFixed(0)} MiB (chain's allocated bytes)`,
+    cmd: () => cli('export', S.chain.leaf, out('c.raw')),
+    verify: () => verifySame(out('c.raw'), 'raw', S.chain.model, 'export of the depth-5 chain'),
+    baseline: () => withSync(`cp ${q(S.chain.raw)} ${q(out('cp.raw'))}`, out('cp.raw')),
+    after: () => (rmOut(out('c.raw')), rmOut(out('cp.raw'))),
+  });
+  list.push({
+    id: 'flatten-chain',
+    what: 'flatten depth-5 chain → dynamic VHD',
+    target: { ratio: 1.5 },
+    baselineName: `cp of ${(S.chain.allocatedBytes / MiB).toFixed(0)} MiB (chain's allocated bytes)`,
+    cmd: () => cli('flatten', S.chain.leaf, out('f.vhd'), '--format', 'dynamic'),
+    verify: () => verifySame(out('f.vhd'), 'vpc', S.chain.model, 'flatten of the depth-5 chain'),
+    baseline: () => withSync(`cp ${q(S.chain.raw)} ${q(out('cp.raw'))}`, out('cp.raw')),
+    after: () => (rmOut(out('f.vhd')), rmOut(out('cp.raw'))),
+  });
+  for (const name of ['merge1', 'merge16']) {
+    const m = S[name];
+    list.push({
+      id: name === 'merge1' ? 'merge-1g' : 'merge-16g',
+      what: `merge child (${(m.childAllocatedBytes / MiB).toFixed(0)} MiB allocated) into ${m.parentSize / GiB} GiB parent`,
+      target: { ratio: 1.5 },
+      baselineName: `cp of ${(m.childAllocatedBytes / MiB).toFixed(0)} MiB (child's allocated bytes)`,
+      before: () => restoreMerge(m),
+      cmd: () => cli('merge', path.join(m.dir, 'child.vhd')),
+      verify: () => verifySame(path.join(m.dir, 'parent.vhd'), 'vpc', m.model, `merge into the ${m.parentSize / GiB} GiB parent`),
+      baseline: () => withSync(`cp ${q(m.raw)} ${q(out('m.raw'))}`, out('m.raw')),
+      after: () => rmOut(out('m.raw')),
+    });
+  }
+  list.push({
+    id: 'check-2040g',
+    what: 'check 2040 GiB dynamic (1 block at each end)',
+    target: { seconds: 0.3 },
+    cmd: () => cli('check', S.big.file),
+  });
+  list.push({
+    id: 'node-startup',
+    what: 'node -e 0 (fixed cost in every CLI figure)',
+    cmd: () => ['node', nodeArgs(['-e', '0'])],
+  });
+  return list;
+}
+
+function runMeasure(m) {
+  const side = (which, verify = false) => {
+    m.before?.();
+    const [c, a] = which === 'cmd' ? m.cmd() : m.baseline();
+    const r = timed(c, a, hasTime ? {} : { env: { ...process.env, BENCH_RSS_FILE: path.join(os.tmpdir(), `bench-rss-${process.pid}.txt`) } });
+    if (verify) m.verify?.();
+    m.after?.();
+    return r;
+  };
+  // Warm both sides once, untimed (the warm-up output is also checked against the model), then alternate.
+  side('cmd', VERIFY);
+  if (m.baseline) side('baseline');
+  const cmd = [];
+  const base = [];
+  for (let i = 0; i < RUNS; i++) {
+    cmd.push(side('cmd'));
+    if (m.baseline) base.push(side('baseline'));
+  }
+  const res = {
+    id: m.id,
+    what: m.what,
+    seconds: stats(cmd.map((x) => x.wall)),
+    cpuSeconds: cmd[0].cpu === null ? null : stats(cmd.map((x) => x.cpu)),
+    peakRssMiB: cmd[0].rssKiB === null ? null : Math.max(...cmd.map((x) => x.rssKiB)) / 1024,
+  };
+  if (m.baseline) {
+    res.baseline = {
+      name: m.baselineName,
+      seconds: stats(base.map((x) => x.wall)),
+      cpuSeconds: base[0].cpu === null ? null : stats(base.map((x) => x.cpu)),
+      peakRssMiB: base[0].rssKiB === null ? null : Math.max(...base.map((x) => x.rssKiB)) / 1024,
+    };
+    res.ratio = res.seconds.median / res.baseline.seconds.median;
+    // Less sensitive to other load on the machine than the medians: best against best.
+    res.ratioOfMins = res.seconds.min / res.baseline.seconds.min;
+    const perRun = cmd.map((x, i) => x.wall / base[i].wall);
+    res.ratioPerRun = stats(perRun);
+  }
+  res.target = m.target ?? null;
+  if (m.target?.ratio) res.pass = res.ratio <= m.target.ratio;
+  if (m.target?.seconds) res.pass = res.seconds.median < m.target.seconds;
+  if (res.peakRssMiB !== null && m.id !== 'node-startup') res.rssPass = res.peakRssMiB < 200;
+  return res;
+}
+
+// ---- output ------------------------------------------------------------------
+
+function fmt(s) {
+  return `${s.min.toFixed(3)}/${s.median.toFixed(3)}/${s.max.toFixed(3)}`;
+}
+
+function table(results) {
+  const rows = [['measure', 'vhdsnap s (min/med/max)', 'cpu s', 'baseline s (min/med/max)', 'cpu s', 'ratio (med)', 'ratio (min)', 'target', 'peak RSS MiB', 'ok']];
+  for (const r of results) {
+    const target = r.target?.ratio ? `≤ ${r.target.ratio}×` : r.target?.seconds ? `< ${r.target.seconds} s` : '';
+    rows.push([
+      r.what,
+      fmt(r.seconds),
+      r.cpuSeconds ? r.cpuSeconds.median.toFixed(2) : '?',
+      r.baseline ? `${fmt(r.baseline.seconds)} ${r.baseline.name}` : '—',
+      r.baseline?.cpuSeconds ? r.baseline.cpuSeconds.median.toFixed(2) : '—',
+      r.ratio !== undefined ? r.ratio.toFixed(2) + '×' : '—',
+      r.ratioOfMins !== undefined ? r.ratioOfMins.toFixed(2) + '×' : '—',
+      target,
+      r.peakRssMiB === null ? '?' : r.peakRssMiB.toFixed(0),
+      r.pass === undefined ? (r.rssPass === false ? 'RSS!' : '') : (r.pass ? 'yes' : 'NO') + (r.rssPass === false ? ' RSS!' : ''),
+    ]);
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r, k) => r.map((c, i) => String(c).padEnd(w[i])).join(' | ') + (k === 0 ? '\n' + w.map((n) => '-'.repeat(n)).join('-|-') : '')).join('\n');
+}
+
+async function main() {
+  if (!existsSync(CLI)) throw new Error(`${CLI} not found: run \`npm run build\` first`);
+  const base = process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : os.tmpdir();
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(path.join(base, 'vhdsnap-bench-'));
+  const info = machine();
+  haveQemu = info.qemuImg !== null;
+  log(`machine: ${info.cpu}, ${info.cores} cores, ${info.ramGiB} GiB RAM, node ${info.node}, ${info.qemuImg ?? 'qemu-img not found'}`);
+  log(`runs: ${RUNS}; temp: ${dir}; cli: ${CLI}`);
+  try {
+    mkdirSync(path.join(dir, 'out'));
+    if (!hasTime) {
+      rssHook = path.join(dir, 'rss-hook.cjs');
+      writeFileSync(rssHook, "process.on('exit', () => { if (process.env.BENCH_RSS_FILE) require('fs').writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)); });\n");
+      log(`${TIME} not found: peak RSS is measured for node commands only`);
+    }
+    const core = await loadCore(dir);
+    let t = Date.now();
+    log('generating scenarios…');
+    const S = await generate(core, dir);
+    // Nothing generated is left dirty in the page cache for a timed fsync to write out.
+    execFileSync('sync');
+    log(`generated in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    const results = [];
+    for (const m of measures(S, dir)) {
+      if (ONLY && !ONLY.has(m.id)) continue;
+      if (m.baseline && m.id === 'export-dynamic' && !info.qemuImg) {
+        log(`skipping ${m.id}: qemu-img not installed`);
+        continue;
+      }
+      t = Date.now();
+      const r = runMeasure(m);
+      results.push(r);
+      log(`  ${m.id}: ${fmt(r.seconds)} s${r.ratio !== undefined ? `, ${r.ratio.toFixed(2)}× baseline` : ''} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+    }
+    const m1 = results.find((r) => r.id === 'merge-1g');
+    const m16 = results.find((r) => r.id === 'merge-16g');
+    const summary = {};
+    if (m1 && m16) summary.merge16vs1 = m16.seconds.median / m1.seconds.median;
+    const doc = {
+      date: new Date().toISOString(),
+      machine: info,
+      runs: RUNS,
+      baselineFsync: BASELINE_FSYNC,
+      scenarios: {
+        chain: { depth: 5, virtualSize: GiB, allocatedBytes: S.chain.allocatedBytes, setBytes: S.chain.setBytes },
+        dyn4g: { virtualSize: 4 * GiB, allocatedBytes: S.dyn4g.allocatedBytes },
+        big: { virtualSize: S.big.virtualSize, note: '2 TiB exceeds the VHD maximum of 2040 GiB; the largest legal size is used' },
+        merge1: { parentSize: S.merge1.parentSize, parentFileBytes: S.merge1.parentFileBytes, childAllocatedBytes: S.merge1.childAllocatedBytes, childSetBytes: S.merge1.childSetBytes },
+        merge16: { parentSize: S.merge16.parentSize, parentFileBytes: S.merge16.parentFileBytes, childAllocatedBytes: S.merge16.childAllocatedBytes, childSetBytes: S.merge16.childSetBytes },
+      },
+      results,
+      summary,
+      verified,
+    };
+    const text = table(results);
+    process.stdout.write(
+      `\nvhdsnap benchmark — ${info.cpu}, ${info.cores} cores, ${info.ramGiB} GiB RAM, node ${info.node}, ${info.qemuImg ?? 'no qemu-img'}\n` +
+        `${RUNS} timed runs per side after one untimed warm-up each, alternating; baselines ${BASELINE_FSYNC ? 'include' : 'exclude'} an fsync of their output\n` +
+        `cpu s = median user+sys CPU seconds; ratio (med) = median/median wall (the target), ratio (min) = best/best; load average at start ${info.load.join(' ')}\n\n` +
+        text +
+        '\n' +
+        (summary.merge16vs1 !== undefined ? `\nmerge time, 16 GiB parent / 1 GiB parent: ${summary.merge16vs1.toFixed(2)}×\n` : '') +
+        (verified.length ? `\nchecked against the raw model: ${verified.join('; ')}\n` : '') +
+        `\nJSON: ${path.relative(process.cwd(), OUT) || OUT}\n`,
+    );
+    mkdirSync(path.dirname(OUT), { recursive: true });
+    writeFileSync(OUT, JSON.stringify(doc, null, 2) + '\n');
+  } finally {
+    if (process.env.BENCH_KEEP === '1') log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

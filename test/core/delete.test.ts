@@ -1,0 +1,163 @@
+// Deleting snapshots: every remaining disk shows exactly what it showed
+// before (compared with the reference model), every remaining file keeps its
+// path, and the plan names the strategy. Refusals, cancel + recover, labels.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { openDisk } from '../../core/disk/chain.js';
+import { CancelledError, RefusedError } from '../../core/errors.js';
+import { findJournals } from '../../core/journal.js';
+import { getLabel, setLabel, readSidecar } from '../../core/library/sidecar.js';
+import { checkPaths } from '../../core/ops/check.js';
+import { deleteSnapshot, planDelete } from '../../core/ops/delete.js';
+import { recover } from '../../core/ops/recover.js';
+import { VhdFile } from '../../core/disk/vhd-file.js';
+import { junkClearSectors } from '../support/junk.js';
+import { buildTree, readThrough } from '../support/tree.js';
+import { useTmpDir } from '../support/tmp.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SIZE = 5 * MiB + 3 * 512;
+
+async function parentOf(p: string): Promise<string | null> {
+  const d = await openDisk(p);
+  try {
+    return d.layers[1]?.path ?? null;
+  } finally {
+    await d.close();
+  }
+}
+
+async function expectClean(paths: string[]): Promise<void> {
+  const reports = await checkPaths(paths, { deep: true });
+  for (const r of reports) expect(r.errors, r.path).toEqual([]);
+}
+
+describe('delete snapshot', () => {
+  const tmp = useTmpDir();
+
+  const foldCases = [
+    { name: 'middle snapshot with one child', parents: [null, 0, 1], target: 1, blockSize: 512 * KiB, seed: 31 },
+    { name: 'middle snapshot with two children', parents: [null, 0, 1, 1], target: 1, blockSize: 4 * KiB, seed: 32 },
+    { name: 'snapshot whose child has children', parents: [null, 0, 1, 2, 2], target: 1, blockSize: 2 * MiB, seed: 33 },
+    { name: 'deep snapshot in a fixed-base chain', parents: [null, 0, 1, 2, 3], target: 2, blockSize: 512 * KiB, seed: 34, base: 'fixed' as const },
+  ];
+  for (const c of foldCases) {
+    it(`folds a ${c.name} into its children; every remaining disk reads as before (seed ${c.seed})`, async () => {
+      const { model, paths, rng } = await buildTree(tmp.dir, c.seed, { parents: c.parents, size: SIZE, blockSize: c.blockSize, base: c.base });
+      // Junk in the snapshot's clear-bit sectors must never reach a child.
+      expect(await junkClearSectors(paths[c.target], rng)).toBeGreaterThan(0);
+      const children = c.parents.flatMap((p, i) => (p === c.target ? [paths[i]] : []));
+      const plan = await planDelete(paths[c.target]);
+      expect(plan.strategy).toBe('fold');
+      expect(plan.refusals).toEqual([]);
+      expect(plan.children.sort()).toEqual(children.sort());
+      expect(plan.bytesToCopy).toBeGreaterThan(0);
+
+      const r = await deleteSnapshot(paths[c.target]);
+      expect(r.strategy).toBe('fold');
+      expect(existsSync(paths[c.target])).toBe(false);
+      for (let i = 0; i < paths.length; i++) {
+        if (i === c.target) continue;
+        expect((await readThrough(paths[i])).equals(model.view(i)), `layer ${i}`).toBe(true);
+      }
+      for (const ch of children) expect(await parentOf(ch)).toBe(paths[c.parents[c.target]!]);
+      expect(await findJournals(tmp.dir)).toEqual([]);
+      await expectClean(paths.filter((_, i) => i !== c.target));
+    });
+  }
+
+  it('deletes a base with one child by merging the child into it; the child path keeps its content and its children follow', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 41, { parents: [null, 0, 1, 1], size: SIZE, blockSize: 512 * KiB });
+    const baseUuid = (await VhdFile.open(paths[0]).then(async (f) => [f.uuid, await f.close()]))[0];
+    const plan = await planDelete(paths[0]);
+    expect(plan.strategy).toBe('merge-child');
+    expect(plan.children).toEqual([paths[1]]);
+    const r = await deleteSnapshot(paths[0]);
+    expect(r).toEqual({ strategy: 'merge-child', removed: paths[0], changed: [paths[1]] });
+    expect(existsSync(paths[0])).toBe(false);
+    // d1 is now the base itself (the base's id, no parent), showing what d1 showed.
+    const f = await VhdFile.open(paths[1]);
+    expect(f.type).toBe('dynamic');
+    expect(f.uuid).toBe(baseUuid);
+    await f.close();
+    for (const i of [1, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i)), `layer ${i}`).toBe(true);
+    expect(await parentOf(paths[2])).toBe(paths[1]);
+    expect(await parentOf(paths[3])).toBe(paths[1]);
+    await expectClean(paths.slice(1));
+  });
+
+  it('merge-child keeps the label of the child (the disk people knew), not the deleted base', async () => {
+    const { paths } = await buildTree(tmp.dir, 42, { parents: [null, 0], size: SIZE, blockSize: 4 * KiB });
+    const ids = await Promise.all(paths.map(async (p) => {
+      const f = await VhdFile.open(p);
+      await f.close();
+      return f.uuid;
+    }));
+    await setLabel(paths[0], ids[0], { name: 'golden image' });
+    await setLabel(paths[1], ids[1], { name: 'work', description: 'current' });
+    await deleteSnapshot(paths[0]);
+    expect(await getLabel(paths[1], ids[0])).toMatchObject({ name: 'work', description: 'current' });
+    expect((await readSidecar(tmp.dir)).disks[ids[1]]).toBeUndefined();
+  });
+
+  it('fold removes the deleted snapshot from the sidecar', async () => {
+    const { paths } = await buildTree(tmp.dir, 43, { parents: [null, 0, 1], size: SIZE, blockSize: 4 * KiB });
+    const f = await VhdFile.open(paths[1]);
+    await f.close();
+    await setLabel(paths[1], f.uuid, { name: 'before upgrade' });
+    await deleteSnapshot(paths[1]);
+    expect((await readSidecar(tmp.dir)).disks[f.uuid]).toBeUndefined();
+  });
+
+  it('refuses to delete the current state (a leaf) and a base with several branches, naming them', async () => {
+    const { paths } = await buildTree(tmp.dir, 44, { parents: [null, 0, 0], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 2 });
+    const leafPlan = await planDelete(paths[2]);
+    expect(leafPlan.refusals.map((r) => r.code)).toEqual(['NOT_A_SNAPSHOT']);
+    await expect(deleteSnapshot(paths[2])).rejects.toMatchObject({ code: 'NOT_A_SNAPSHOT' });
+    const basePlan = await planDelete(paths[0]);
+    expect(basePlan.refusals[0].code).toBe('BASE_WITH_SEVERAL_CHILDREN');
+    expect(basePlan.refusals[0].message).toContain('d1.vhd');
+    expect(basePlan.refusals[0].message).toContain('d2.vhd');
+    const err = await deleteSnapshot(paths[0]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    for (const p of paths) expect(existsSync(p)).toBe(true);
+  });
+
+  it('a cancelled fold leaves a journal; recover finishes it with every view intact', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 45, { parents: [null, 0, 1, 1], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 20 });
+    const ac = new AbortController();
+    let events = 0;
+    const err = await deleteSnapshot(paths[1], {
+      signal: ac.signal,
+      onProgress: () => {
+        if (++events === 1) ac.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(await findJournals(tmp.dir)).toHaveLength(1);
+    // Mid-fold, the children still show exactly what they showed.
+    for (const i of [2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    const rec = await recover(tmp.dir);
+    expect(rec.map((x) => [x.op, x.action])).toEqual([['delete', 'completed']]);
+    expect(existsSync(paths[1])).toBe(false);
+    for (const i of [0, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    await expectClean([paths[0], paths[2], paths[3]]);
+  });
+
+  it('a cancelled merge-child delete is finished by recover, ending at the child path', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 46, { parents: [null, 0, 1], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 30 });
+    const ac = new AbortController();
+    ac.abort();
+    const err = await deleteSnapshot(paths[0], { signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    // Both the delete's and the merge's journals are left behind.
+    expect((await findJournals(tmp.dir)).length).toBeGreaterThanOrEqual(1);
+    await recover(tmp.dir);
+    expect(await findJournals(tmp.dir)).toEqual([]);
+    expect(existsSync(paths[0])).toBe(false);
+    for (const i of [1, 2]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    expect(await parentOf(paths[2])).toBe(paths[1]);
+    await expectClean(paths.slice(1));
+  });
+});

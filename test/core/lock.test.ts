@@ -1,0 +1,274 @@
+// Per-disk locks (core/lock.ts): one holder at a time across processes, a
+// refusal that names the holder, stale locks taken over or cleared by recover,
+// and runOperation locking every disk it touches.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RefusedError, VhdError } from '../../core/errors.js';
+import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, type LockInfo } from '../../core/lock.js';
+import { runOperation } from '../../core/operations.js';
+import { recover } from '../../core/ops/recover.js';
+import { buildTree, readThrough } from '../support/tree.js';
+import { makeTmpDir, removeTmpDir, useTmpDir } from '../support/tmp.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const tmp = useTmpDir('vhdsnap-lock-');
+let bundle: string;
+let holder: string;
+let cli: string;
+
+beforeAll(async () => {
+  bundle = makeTmpDir('vhdsnap-lock-bundle-');
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: { holder: 'test/faults/lock-holder.ts', vhdsnap: 'core/cli/bin.ts' },
+    outdir: bundle,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'silent',
+  });
+  holder = nodePath.join(bundle, 'holder.cjs');
+  cli = nodePath.join(bundle, 'vhdsnap.cjs');
+});
+afterAll(() => removeTmpDir(bundle));
+
+/** A pid that certainly belonged to a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r.stdout);
+}
+
+function staleLock(disk: string, pid: number, host = os.hostname()): LockInfo {
+  const info: LockInfo = { version: 1, pid, host, op: 'merge', startedAt: new Date(0).toISOString(), path: nodePath.resolve(disk), token: 'feedfacefeedface' };
+  writeFileSync(lockPathFor(disk), JSON.stringify(info));
+  return info;
+}
+
+/** Starts a process holding the lock of `disk`; resolves once it holds it. */
+async function startHolder(disk: string, op = 'merge'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [holder, 'hold', disk, op], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('locked')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`holder exited early: ${out}`)));
+  });
+  return child;
+}
+
+async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((r) => child.on('exit', r));
+}
+
+async function chain(dir: string): Promise<string[]> {
+  const { paths } = await buildTree(dir, 7, { parents: [null, 0], size: 2 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 4 });
+  return paths;
+}
+
+describe('acquireLock', () => {
+  it('writes who holds the lock, refuses a second holder naming the pid and op, and releases', async () => {
+    const disk = tmp.file('a.vhd');
+    const held = await acquireLock(disk, 'merge');
+    const info = JSON.parse(readFileSync(lockPathFor(disk), 'utf8')) as LockInfo;
+    expect(info).toMatchObject({ pid: process.pid, host: os.hostname(), op: 'merge', path: nodePath.resolve(disk) });
+    expect(Number.isNaN(Date.parse(info.startedAt))).toBe(false);
+    const err = await acquireLock(disk, 'delete').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as VhdError).code).toBe('LOCKED');
+    expect((err as Error).message).toContain(`pid ${process.pid}`);
+    expect((err as Error).message).toContain('merge');
+    await held.release();
+    expect(await fsp.readdir(tmp.dir)).toEqual([]);
+    const again = await acquireLock(disk, 'delete');
+    await again.release();
+  });
+
+  it('takes over a stale lock (holder gone) but never a live one or one from another host', async () => {
+    const disk = tmp.file('a.vhd');
+    staleLock(disk, deadPid());
+    const held = await acquireLock(disk, 'reparent');
+    expect((JSON.parse(readFileSync(lockPathFor(disk), 'utf8')) as LockInfo).pid).toBe(process.pid);
+    await held.release();
+
+    staleLock(disk, process.ppid); // alive: the test runner's parent
+    expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
+    staleLock(disk, deadPid(), 'some-other-host');
+    expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
+  });
+
+  it('treats an unreadable lock file as held', async () => {
+    const disk = tmp.file('a.vhd');
+    writeFileSync(lockPathFor(disk), '{"version":1,"pi');
+    const err = await acquireLock(disk, 'merge').catch((e: VhdError) => e);
+    expect((err as VhdError).code).toBe('LOCKED');
+    expect((err as Error).message).toContain(lockPathFor(disk));
+  });
+
+  it('acquireLocks is all or none', async () => {
+    const a = tmp.file('a.vhd');
+    const b = tmp.file('b.vhd');
+    const c = tmp.file('c.vhd');
+    const held = await acquireLock(b, 'merge');
+    const err = await acquireLocks([c, b, a], 'delete').catch((e: VhdError) => e);
+    expect((err as VhdError).code).toBe('LOCKED');
+    // a was taken first (sorted order), then released when b failed; c was never reached.
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual([`${LOCK_PREFIX}b.vhd`]);
+    await held.release();
+  });
+});
+
+describe('locks across processes', () => {
+  it('a lock held by another process refuses runOperation and the CLI; killed, it is stale and taken over', async () => {
+    const [base, child] = await chain(tmp.dir);
+    const before = await readThrough(child);
+    const h = await startHolder(base, 'delete');
+    try {
+      const err = await runOperation({ op: 'merge', disk: child }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RefusedError);
+      expect((err as VhdError).code).toBe('LOCKED');
+      expect((err as Error).message).toContain(`pid ${h.pid}`);
+      expect((err as Error).message).toContain('delete');
+      const r = spawnSync(process.execPath, [cli, 'merge', child], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('[LOCKED]');
+      expect(r.stderr).toContain(`pid ${h.pid}`);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      // Nothing was written: the child still exists and reads as before.
+      expect((await readThrough(child)).equals(before)).toBe(true);
+      // Our own lock on the child was released after the refusal.
+      expect(await fsp.readdir(tmp.dir)).not.toContain(nodePath.basename(lockPathFor(child)));
+    } finally {
+      h.kill('SIGKILL');
+      await exited(h);
+    }
+    // The holder died with its lock in place: the next operation takes it over.
+    expect(await fsp.readdir(tmp.dir)).toContain(nodePath.basename(lockPathFor(base)));
+    const r = (await runOperation({ op: 'merge', disk: child })) as { merged: string };
+    expect(r.merged).toBe(nodePath.resolve(base));
+    expect((await readThrough(base)).equals(before)).toBe(true);
+    expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('recover clears a stale lock (and its temporaries) and keeps a live one', async () => {
+    const dead = deadPid();
+    staleLock(tmp.file('x.vhd'), dead);
+    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver');
+    const h = await startHolder(tmp.file('z.vhd'));
+    try {
+      const r = await recover(tmp.dir);
+      expect(r.map((x) => [nodePath.basename(x.journal), x.op, x.action]).sort()).toEqual([
+        [`${LOCK_PREFIX}x.vhd`, 'lock', 'completed'],
+        [`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`, 'lock', 'completed'],
+      ]);
+      expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}z.vhd`]);
+      expect(await clearStaleLocks(tmp.dir)).toEqual([]);
+    } finally {
+      h.stdin!.end();
+      await exited(h);
+    }
+    expect(h.exitCode).toBe(0);
+    expect(await fsp.readdir(tmp.dir)).toEqual([]);
+  });
+
+  for (const stale of [false, true]) {
+    it(`six processes contending for one lock${stale ? ' (starting stale)' : ''} never hold it at the same time`, { timeout: 30_000 }, async () => {
+      const disk = tmp.file('d.vhd');
+      if (stale) staleLock(disk, deadPid());
+      const log = tmp.file('holds.log');
+      writeFileSync(log, '');
+      const kids = Array.from({ length: 6 }, () => spawn(process.execPath, [holder, 'race', disk, '60', log], { stdio: ['ignore', 'pipe', 'inherit'] }));
+      const outs = await Promise.all(
+        kids.map(
+          (k) =>
+            new Promise<string>((resolve) => {
+              let out = '';
+              k.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+              k.on('exit', () => resolve(out.trim()));
+            }),
+        ),
+      );
+      expect(outs).toEqual(Array(6).fill('ok'));
+      const holds = readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').map(Number))
+        .sort((x, y) => x[1] - y[1]);
+      expect(holds).toHaveLength(6);
+      for (let i = 1; i < holds.length; i++) expect(holds[i][1], `hold ${i} starts before hold ${i - 1} ends`).toBeGreaterThanOrEqual(holds[i - 1][2]);
+      expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['holds.log']);
+    });
+  }
+});
+
+describe('two CLI processes', () => {
+  it('two merges of the same disk started together: one merges, the other is refused; the result is whole', { timeout: 60_000 }, async () => {
+    const { paths, model } = await buildTree(tmp.dir, 11, { parents: [null, 0], size: 24 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 40 });
+    const [base, child] = paths;
+    const run = () =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [cli, 'merge', child], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('exit', (status) => resolve({ status, stderr }));
+      });
+    const results = await Promise.all([run(), run()]);
+    const ok = results.filter((r) => r.status === 0);
+    const refused = results.filter((r) => r.status !== 0);
+    expect(ok, JSON.stringify(results)).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    // Refused while the other held the lock, or (if it started after) because the child is gone; one line either way.
+    expect(refused[0].stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused[0].stderr).toMatch(/\[(LOCKED|BUSY|IO_ENOENT|NOT_FOUND)\]/);
+    console.log(`second merge: ${refused[0].stderr.trim()}`);
+    expect((await readThrough(base)).equals(model.view(1))).toBe(true);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['d0.vhd']);
+  });
+});
+
+describe('runOperation locking', () => {
+  it('releases its locks after success and after a refusal', async () => {
+    const [base, child] = await chain(tmp.dir);
+    const refused = await runOperation({ op: 'merge', disk: base }).catch((e: VhdError) => e.code);
+    expect(refused).toBe('NOT_DIFFERENCING');
+    expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith(LOCK_PREFIX))).toEqual([]);
+    await runOperation({ op: 'snapshot', disk: child, out: tmp.file('c2.vhd') });
+    expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith(LOCK_PREFIX))).toEqual([]);
+  });
+
+  it('two concurrent operations on one disk in one process: the second is refused', async () => {
+    const [base, child] = await chain(tmp.dir);
+    const held = await acquireLock(child, 'revert');
+    try {
+      for (const req of [
+        { op: 'merge', disk: child },
+        { op: 'snapshot', disk: child },
+        { op: 'delete', disk: child },
+        { op: 'reparent', disk: child, parent: base },
+        { op: 'flatten', disk: child, out: tmp.file('flat.vhd'), format: 'dynamic' },
+      ] as const) {
+        const err = await runOperation(req).catch((e: unknown) => e);
+        expect(err, req.op).toBeInstanceOf(RefusedError);
+        expect((err as VhdError).code, req.op).toBe('LOCKED');
+      }
+      // merge also locks the parent it writes into.
+      await held.release();
+      const p = await acquireLock(base, 'compact');
+      const err = await runOperation({ op: 'merge', disk: child }).catch((e: VhdError) => e.code);
+      expect(err).toBe('LOCKED');
+      await p.release();
+    } finally {
+      await held.release();
+    }
+    expect(await fsp.readdir(tmp.dir)).toEqual(['d0.vhd', 'd1.vhd']);
+  });
+});

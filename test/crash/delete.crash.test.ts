@@ -1,0 +1,26 @@
+// Delete killed at random I/O steps: every remaining disk reads exactly as
+// before (delete never changes what a remaining disk shows) and keeps its path.
+import { crashSuite } from './harness.js';
+import { KiB, treeSetup } from './scenarios.js';
+
+crashSuite('delete', [
+  {
+    name: 'delete (fold: middle snapshot, one child)',
+    setup: treeSetup({ parents: [null, 0, 1], seed: 201, blockSize: 64 * KiB, junk: [1] }),
+    request: (dir) => ({ op: 'delete', disk: `${dir}/d1.vhd` }),
+    after: { 'd1.vhd': null, 'd2.vhd': { parent: 'd0.vhd' } },
+  },
+  {
+    name: 'delete (fold: middle snapshot, two children)',
+    setup: treeSetup({ parents: [null, 0, 1, 1], seed: 202, blockSize: 4 * KiB, writesPerLayer: 8, junk: [1, 2] }),
+    request: (dir) => ({ op: 'delete', disk: `${dir}/d1.vhd` }),
+    after: { 'd1.vhd': null, 'd2.vhd': { parent: 'd0.vhd' }, 'd3.vhd': { parent: 'd0.vhd' } },
+  },
+  {
+    name: 'delete (merge-child: base with one child that has a child)',
+    // d0 <- d1 <- d2: d1 is merged into d0, which takes the name d1.vhd; d2 is relinked to it.
+    setup: treeSetup({ parents: [null, 0, 1], seed: 203, blockSize: 512 * KiB, junk: [1] }),
+    request: (dir) => ({ op: 'delete', disk: `${dir}/d0.vhd` }),
+    after: { 'd0.vhd': null, 'd1.vhd': { parent: null }, 'd2.vhd': { parent: 'd1.vhd' } },
+  },
+]);

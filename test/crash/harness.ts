@@ -1,0 +1,375 @@
+// Crash-test harness: runs an operation in a child process that SIGKILLs
+// itself right before its N-th mutating I/O step (see child.ts), then
+// recovers the folder and checks what is left.
+//
+// Adding a case takes a few lines in a new test/crash/<op>.crash.test.ts:
+//
+//   crashSuite('revert', [{
+//     name: 'revert (leaf to its parent)',
+//     setup: treeSetup({ parents: [null, 0, 1], seed: 601 }),   // scenarios.ts: d0..d2, checked against the model
+//     request: (dir) => ({ op: 'revert', disk: `${dir}/d2.vhd` }), // any OperationRequest, or { cli: [...argv] }
+//     after: { 'd2.vhd': { content: 'd1.vhd' } },                  // what a complete run leaves
+//   }]);
+//
+// When the after content is no existing disk's (resize, a write), let setup
+// also build a reference disk holding it and name that: harness.crash.test.ts
+// builds ref.vhd for its write. A reference disk the operation never touches
+// is simply one more unchanged file.
+//
+// `after` lists, by file name, what a complete run changes: null = the file is
+// gone; { content: 'x.vhd' } = it now shows what x.vhd showed before;
+// { parent: 'y.vhd' | null } = its parent is now y.vhd (or none). Files not
+// listed keep their content and parent; new files must give `content`.
+// Generated names (-snap-<date>-<time>, -state-<date>-<time>) are written
+// with <time> in place of the stamp: 'd1-snap-<time>.vhd'.
+//
+// Every run: a fresh folder from `setup` (must be deterministic), the child
+// killed at a kill point, then `recover` (in-process, every fifth run through
+// the bundled CLI, which must exit 0); every recovery must be 'completed' or
+// 'discarded' (rolled back), never 'left' or 'busy'; a second recover must find
+// nothing; and these checks:
+// no journal or temp file left; every file that exists in both states still
+// exists; every file reads through its chain exactly as before or exactly as
+// after (content hash and parent name); no two disk paths are the same inode;
+// `check --deep` has no errors; the case's own `verify`, if any.
+// A dry run (no kill) first counts the steps and must reach exactly `after`.
+//
+// Env: CRASH_RUNS (kill points per operation kind, default 50, shared by its
+// cases; a case with fewer steps than its share is killed at every step),
+// CRASH_SEED (seed for choosing kill points; printed in every summary line).
+// Exhaustive: CRASH_RUNS=100000 kills every case at every step.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDisk } from '../../core/disk/chain.js';
+import { findJournals } from '../../core/journal.js';
+import { SIDECAR_NAME } from '../../core/library/sidecar.js';
+import { checkPaths } from '../../core/ops/check.js';
+import { recover, type Recovery } from '../../core/ops/recover.js';
+import type { OperationRequest } from '../../core/operations.js';
+import { Rng } from '../support/model.js';
+import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
+
+export type ChildRequest = OperationRequest | { cli: string[] };
+
+export interface CrashCase {
+  /** Label of the summary line, e.g. 'merge' or 'delete (fold, two children)'. */
+  name: string;
+  /** Builds the starting files in an empty folder. Must be deterministic. */
+  setup(dir: string): Promise<void>;
+  /** The operation, with paths inside `dir`. */
+  request(dir: string): ChildRequest;
+  after: Record<string, null | { content?: string; parent?: string | null }>;
+  /** Extra checks after each recovery; throw to fail. */
+  verify?(dir: string, state: FolderState): Promise<void>;
+  /** Kill points for this case, outside the kind's shared budget (see crashSuite). */
+  runs?: number;
+}
+
+export interface DiskState {
+  hash: string;
+  parent: string | null;
+}
+
+export type FolderState = Map<string, DiskState>;
+
+export interface CrashStats {
+  steps: number;
+  kinds: Record<string, number>;
+  killPoints: number;
+  verified: number;
+  rolledBack: number;
+  finished: number;
+  mixed: number;
+  viaCli: number;
+  /** The operation changes no disk's content or parent (compact): finished and rolled back look alike. */
+  alike: boolean;
+  failures: string[];
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export const DEFAULT_RUNS = 50;
+
+export function crashRuns(): number {
+  const n = Number(process.env.CRASH_RUNS);
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_RUNS;
+}
+
+export function crashSeed(): number {
+  const n = Number(process.env.CRASH_SEED);
+  return Number.isInteger(n) && n >= 0 ? n >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
+}
+
+export interface Bundle {
+  dir: string;
+  child: string;
+  cli: string;
+}
+
+/** Bundles child.ts and the CLI entry once, so each spawn only loads one file. */
+export async function bundleChild(): Promise<Bundle> {
+  const dir = makeTmpDir('vhdsnap-crash-bundle-');
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: { child: 'test/crash/child.ts', vhdsnap: 'core/cli/bin.ts' },
+    outdir: dir,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'silent',
+  });
+  return { dir, child: nodePath.join(dir, 'child.cjs'), cli: nodePath.join(dir, 'vhdsnap.cjs') };
+}
+
+/** Snapshot and kept-state names carry the time they were taken; runs compare them as one name. */
+export function normalName(name: string): string {
+  return name.replace(/-(snap|state)-\d{8}-\d{6}(-\d+)?(\.[^.]*)$/i, '-$1-<time>$3');
+}
+
+function isDiskName(n: string): boolean {
+  return /\.vhd$/i.test(n) && !n.startsWith('.');
+}
+
+/** Every disk in the folder read through its chain: content hash and parent name. Throws on a disk that does not open. */
+export async function readFolder(dir: string): Promise<{ state: FolderState; inodes: Map<string, string[]>; paths: string[] }> {
+  const state: FolderState = new Map();
+  const paths: string[] = [];
+  const inodes = new Map<string, string[]>();
+  for (const name of (await fsp.readdir(dir)).filter(isDiskName).sort()) {
+    const p = nodePath.join(dir, name);
+    paths.push(p);
+    const st = await fsp.stat(p);
+    const key = `${st.dev}:${st.ino}`;
+    inodes.set(key, [...(inodes.get(key) ?? []), name]);
+    let d;
+    try {
+      d = await openDisk(p);
+    } catch (err) {
+      throw new Error(`${name} does not open through its chain: ${(err as Error).message}`);
+    }
+    try {
+      const content = await d.read(0, d.virtualSize);
+      const hash = createHash('sha256').update(content).digest('hex').slice(0, 16);
+      const parent = d.layers[1] ? normalName(nodePath.basename(d.layers[1].path)) : null;
+      state.set(normalName(name), { hash, parent });
+    } finally {
+      await d.close();
+    }
+  }
+  return { state, inodes, paths };
+}
+
+/** The state a complete run must reach, from the state before and the case's `after`. */
+export function expectedAfter(before: FolderState, after: CrashCase['after']): FolderState {
+  const out: FolderState = new Map();
+  for (const [name, s] of before) {
+    const spec = after[name];
+    if (spec === null) continue;
+    out.set(name, { ...s });
+  }
+  for (const [name, spec] of Object.entries(after)) {
+    if (spec === null) continue;
+    const base = out.get(name);
+    const from = spec.content !== undefined ? before.get(spec.content) : base;
+    if (!from) throw new Error(`case: ${name} needs a content source that exists before the operation`);
+    out.set(name, { hash: from.hash, parent: 'parent' in spec ? (spec.parent ?? null) : base ? base.parent : from.parent });
+  }
+  return out;
+}
+
+function describeState(s: FolderState): string {
+  return [...s].map(([n, d]) => `${n}=${d.hash.slice(0, 8)}<-${d.parent ?? '∅'}`).join(' ');
+}
+
+function sameState(a: FolderState, b: FolderState): boolean {
+  if (a.size !== b.size) return false;
+  for (const [n, s] of a) {
+    const t = b.get(n);
+    if (!t || t.hash !== s.hash || t.parent !== s.parent) return false;
+  }
+  return true;
+}
+
+interface ChildOutcome {
+  signal: NodeJS.Signals | null;
+  status: number | null;
+  report: { steps: number; kinds: Record<string, number>; result?: unknown; error?: { code?: string; message: string } } | null;
+  stderr: string;
+}
+
+function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string): ChildOutcome {
+  const r = spawnSync(process.execPath, [bundle.child, String(killAt), JSON.stringify(req)], { cwd, encoding: 'utf8', timeout: 120_000 });
+  const line = r.stdout.trim().split('\n').filter(Boolean).pop();
+  let report: ChildOutcome['report'] = null;
+  try {
+    report = line ? JSON.parse(line) : null;
+  } catch {
+    report = null;
+  }
+  return { signal: r.signal, status: r.status, report, stderr: r.stderr };
+}
+
+function recoverViaCli(bundle: Bundle, dir: string): Recovery[] {
+  const r = spawnSync(process.execPath, [bundle.cli, 'recover', dir, '--json'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`vhdsnap recover exited ${r.status}: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as Recovery[];
+}
+
+/** Files the operation left that are neither disks nor present before it (journals, temp files). */
+async function leftovers(dir: string, initial: Set<string>): Promise<string[]> {
+  return (await fsp.readdir(dir)).filter((n) => !isDiskName(n) && n !== SIDECAR_NAME && !initial.has(n));
+}
+
+/** Kill points: every step when there are few, else a seeded sample without repeats. */
+export function chooseKillPoints(total: number, runs: number, rng: Rng): number[] {
+  const all = Array.from({ length: total }, (_, i) => i + 1);
+  if (runs >= total) return all;
+  for (let i = 0; i < runs; i++) {
+    const j = i + rng.int(total - i);
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, runs).sort((a, b) => a - b);
+}
+
+/** Runs one case: a dry run, then a kill at each chosen point with recovery and checks. */
+export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, runs = c.runs ?? crashRuns()): Promise<CrashStats> {
+  const work = makeTmpDir('vhdsnap-crash-');
+  try {
+    // Dry run: counts the steps and must reach exactly the expected state.
+    const dryDir = nodePath.join(work, 'dry');
+    mkdirSync(dryDir);
+    await c.setup(dryDir);
+    const initialNames = new Set((await fsp.readdir(dryDir)).filter((n) => !isDiskName(n)));
+    const before = (await readFolder(dryDir)).state;
+    const expected = expectedAfter(before, c.after);
+    const dry = runChild(bundle, 0, c.request(dryDir), dryDir);
+    if (dry.status !== 0 || !dry.report || dry.report.error) {
+      throw new Error(`${c.name}: the operation fails without any kill: ${dry.report?.error?.code ?? ''} ${dry.report?.error?.message ?? dry.stderr}`);
+    }
+    const afterDry = (await readFolder(dryDir)).state;
+    if (!sameState(afterDry, expected)) {
+      throw new Error(`${c.name}: a complete run left\n  ${describeState(afterDry)}\nexpected\n  ${describeState(expected)}\n(before: ${describeState(before)})`);
+    }
+    const dryLeft = await leftovers(dryDir, initialNames);
+    if (dryLeft.length > 0) throw new Error(`${c.name}: a complete run left ${dryLeft.join(', ')}`);
+
+    const stats: CrashStats = { steps: dry.report.steps, kinds: dry.report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike: sameState(before, expected), failures: [] };
+    const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
+    for (const [i, at] of points.entries()) {
+      const dir = nodePath.join(work, `kill-${at}`);
+      mkdirSync(dir);
+      const where = `${c.name}: kill before step ${at} of ${stats.steps} (seed ${seed})`;
+      try {
+        await c.setup(dir);
+        const out = runChild(bundle, at, c.request(dir), dir);
+        if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
+        stats.killPoints++;
+        const viaCli = i % 5 === 4;
+        const recovered = viaCli ? recoverViaCli(bundle, dir) : await recover(dir);
+        if (viaCli) stats.viaCli++;
+        const notDone = recovered.filter((r) => r.action !== 'completed' && r.action !== 'discarded');
+        if (notDone.length > 0) throw new Error(`recover did not complete: ${JSON.stringify(notDone)}`);
+        const again = await recover(dir);
+        if (again.length > 0) throw new Error(`a second recover still found work: ${JSON.stringify(again)}`);
+        const journals = await findJournals(dir);
+        if (journals.length > 0) throw new Error(`journals left: ${journals.map((j) => nodePath.basename(j)).join(', ')}`);
+        const left = await leftovers(dir, initialNames);
+        if (left.length > 0) throw new Error(`files left behind after recover: ${left.join(', ')}`);
+        const { state, inodes, paths } = await readFolder(dir);
+        for (const names of inodes.values()) if (names.length > 1) throw new Error(`${names.join(' and ')} are the same file (hard links)`);
+        for (const name of before.keys()) {
+          if (expected.has(name) && !state.has(name)) throw new Error(`${name} is missing (it exists before and after)`);
+        }
+        for (const [name, s] of state) {
+          const b = before.get(name);
+          const a = expected.get(name);
+          if (!b && !a) throw new Error(`unexpected disk ${name}`);
+          const okB = b && b.hash === s.hash && b.parent === s.parent;
+          const okA = a && a.hash === s.hash && a.parent === s.parent;
+          if (!okB && !okA) {
+            throw new Error(`${name} reads as neither before nor after: ${describeState(new Map([[name, s]]))}; before ${b ? describeState(new Map([[name, b]])) : 'absent'}, after ${a ? describeState(new Map([[name, a]])) : 'absent'}`);
+          }
+        }
+        const reports = await checkPaths(paths, { deep: true });
+        const errors = reports.flatMap((r) => r.errors.map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`));
+        if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
+        await c.verify?.(dir, state);
+        if (sameState(state, before)) stats.rolledBack++;
+        else if (sameState(state, expected)) stats.finished++;
+        else stats.mixed++;
+        stats.verified++;
+        await fsp.rm(dir, { recursive: true, force: true });
+      } catch (err) {
+        stats.failures.push(`${where}: ${(err as Error).message}`);
+      }
+    }
+    return stats;
+  } finally {
+    removeTmpDir(work);
+  }
+}
+
+export function summaryLine(name: string, s: CrashStats, seed: number): string {
+  const outcome = s.alike ? 'before and after read alike' : `${s.finished} finished, ${s.rolledBack} rolled back, ${s.mixed} per-disk mixed`;
+  const kinds = Object.entries(s.kinds)
+    .map(([k, n]) => `${k}×${n}`)
+    .join(' ');
+  return `crash ${name}: ${s.killPoints} kill points (of ${s.steps} I/O steps), ${s.verified} recoveries verified (${outcome}; ${s.viaCli} via the CLI; seed ${seed}) [steps: ${kinds}]`;
+}
+
+/**
+ * One describe per operation kind, one test per case, a summary line per case
+ * and one for the kind. The kind's kill budget (CRASH_RUNS, default 50) is
+ * shared by its cases without their own `runs`: each takes an even share of
+ * what is left, so a case with fewer steps than its share (killed at every
+ * step) leaves the rest to the next.
+ */
+export function crashSuite(kind: string, cases: CrashCase[]): void {
+  describe(`crash: ${kind}`, () => {
+    let bundle: Bundle;
+    const seed = crashSeed();
+    const budget = crashRuns();
+    const shared = cases.filter((c) => c.runs === undefined);
+    let used = 0;
+    let sharedDone = 0;
+    const total = { kills: 0, verified: 0 };
+    beforeAll(async () => {
+      bundle = await bundleChild();
+    });
+    afterAll(() => {
+      if (bundle) removeTmpDir(bundle.dir);
+      if (total.kills > 0) {
+        const line = `crash ${kind} (all cases): ${total.kills} kill points, ${total.verified} recoveries verified (seed ${seed})`;
+        console.log(line);
+        process.stderr.write(`${line}\n`);
+      }
+    });
+    for (const c of cases) {
+      it(`${c.name}: killed at random I/O steps (every step when few), every recovery leaves the before or after state`, { timeout: 120_000 + (c.runs ?? budget) * 5_000 }, async () => {
+        const runs = c.runs ?? Math.max(1, Math.ceil((budget - used) / (shared.length - sharedDone)));
+        let stats: CrashStats;
+        try {
+          stats = await runCrashCase(bundle, c, seed, runs);
+        } finally {
+          if (c.runs === undefined) sharedDone++;
+        }
+        if (c.runs === undefined) used += stats.killPoints;
+        total.kills += stats.killPoints;
+        total.verified += stats.verified;
+        const line = summaryLine(c.name, stats, seed);
+        console.log(line);
+        process.stderr.write(`${line}\n`);
+        expect(stats.failures.slice(0, 5), `${stats.failures.length} of ${stats.killPoints || runs} kill points failed`).toEqual([]);
+        expect(stats.killPoints).toBe(Math.min(runs, stats.steps));
+        expect(stats.verified).toBe(stats.killPoints);
+      });
+    }
+  });
+}

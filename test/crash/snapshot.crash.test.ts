@@ -1,0 +1,28 @@
+// Snapshot killed at random I/O steps. In place: the disk path always exists
+// and shows the same content; after recovery it is either the untouched disk
+// or an empty child of a complete snapshot holding its old content (never a
+// hard link to it). With --out: the new child is complete or absent.
+import { crashSuite } from './harness.js';
+import { KiB, treeSetup } from './scenarios.js';
+
+crashSuite('snapshot', [
+  {
+    name: 'snapshot in place (leaf of a chain)',
+    setup: treeSetup({ parents: [null, 0], seed: 501, blockSize: 512 * KiB }),
+    request: (dir) => ({ op: 'snapshot', disk: `${dir}/d1.vhd`, name: 'before upgrade' }),
+    after: { 'd1-snap-<time>.vhd': { content: 'd1.vhd', parent: 'd0.vhd' }, 'd1.vhd': { parent: 'd1-snap-<time>.vhd' } },
+  },
+  {
+    name: 'snapshot in place (standalone dynamic disk)',
+    setup: treeSetup({ parents: [null], seed: 502, blockSize: 64 * KiB }),
+    request: (dir) => ({ op: 'snapshot', disk: `${dir}/d0.vhd` }),
+    after: { 'd0-snap-<time>.vhd': { content: 'd0.vhd', parent: null }, 'd0.vhd': { parent: 'd0-snap-<time>.vhd' } },
+  },
+  {
+    name: 'snapshot to a new child (--out)',
+    // d1 stays as the snapshot; branch.vhd appears as its empty child, complete or not at all.
+    setup: treeSetup({ parents: [null, 0], seed: 503, blockSize: 4 * KiB, writesPerLayer: 6 }),
+    request: (dir) => ({ op: 'snapshot', disk: `${dir}/d1.vhd`, out: `${dir}/branch.vhd`, name: 'branch point' }),
+    after: { 'branch.vhd': { content: 'd1.vhd', parent: 'd1.vhd' } },
+  },
+]);

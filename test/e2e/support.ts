@@ -1,0 +1,78 @@
+// Helpers for the end-to-end test: what it needs from the machine (Chromium,
+// the built app), the temp folder of real VHDs, and reading disks back
+// through core for comparison with the raw reference model.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { openDisk } from '../../core/disk/chain';
+import { scanLibrary, type TreeNode } from '../../core/library/scan';
+
+export const root = path.resolve(import.meta.dirname, '..', '..');
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const dist = {
+  renderer: path.join(root, 'dist', 'renderer'),
+  worker: path.join(root, 'dist', 'electron', 'job-worker.cjs'),
+  cli: path.join(root, 'dist', 'cli', 'vhdsnap.cjs'),
+};
+export const artifactsDir = path.join(root, 'test-artifacts', 'e2e');
+
+/** Why the test cannot run here, or null when it can. */
+export function missingPrerequisite(): string | null {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is not installed`;
+  if (!existsSync(path.join(dist.renderer, 'index.html'))) return 'dist/renderer is missing (run `npm run build`)';
+  if (!existsSync(dist.worker)) return 'dist/electron/job-worker.cjs is missing (run `npm run build`)';
+  if (!existsSync(dist.cli)) return 'dist/cli/vhdsnap.cjs is missing (run `npm run build`)';
+  return null;
+}
+
+export function ensureArtifactsDir(): string {
+  mkdirSync(artifactsDir, { recursive: true });
+  return artifactsDir;
+}
+
+/** The whole virtual disk as seen through its chain. */
+export async function readWhole(file: string): Promise<{ bytes: Buffer; layers: number; topType: string }> {
+  const disk = await openDisk(file);
+  try {
+    return { bytes: await disk.read(0, disk.virtualSize), layers: disk.layers.length, topType: disk.top.type };
+  } finally {
+    await disk.close();
+  }
+}
+
+/** The folder's forest as core sees it, by file name: child -> parent (null for roots). */
+export async function parentsByFile(dir: string): Promise<Map<string, string | null>> {
+  const forest = await scanLibrary([dir]);
+  const out = new Map<string, string | null>();
+  const walk = (n: TreeNode, parent: string | null) => {
+    out.set(path.basename(n.path), parent);
+    for (const c of n.children) walk(c, path.basename(n.path));
+  };
+  for (const r of forest.roots) walk(r, null);
+  return out;
+}
+
+export async function labelOf(dir: string, file: string): Promise<string | null> {
+  const forest = await scanLibrary([dir]);
+  let found: string | null = null;
+  const walk = (n: TreeNode) => {
+    if (path.basename(n.path) === file) found = n.name;
+    n.children.forEach(walk);
+  };
+  forest.roots.forEach(walk);
+  return found;
+}
+
+export function vhdFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /\.vhd$/i.test(f))
+    .sort();
+}
+
+/** First byte offset where two buffers differ, or -1 (a readable failure message beats a 16 MiB diff). */
+export function firstDifference(a: Buffer, b: Buffer): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const n = a.length;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}

@@ -1,0 +1,113 @@
+// Small pieces of main: error shaping, the recent list file, free output
+// names, allocation buckets, and a fixed disk's details.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { RefusedError } from '../../core/errors';
+import { createFixed } from '../../core/ops/create';
+import { freeName, Grants } from '../../electron/grants';
+import { ApiFailure, toApiError } from '../../electron/ipc/errors';
+import { allocationOf, bucketMap } from '../../electron/library';
+import { RecentFolders } from '../../electron/recent';
+import { useTmpDir } from '../support/tmp';
+
+const tmp = useTmpDir('vhdsnap-units-');
+
+describe('toApiError', () => {
+  it('keeps code and message of typed errors and nothing else', () => {
+    expect(toApiError(new RefusedError('HAS_CHILDREN', 'disk has children', { path: '/x' }))).toEqual({ code: 'HAS_CHILDREN', message: 'disk has children' });
+    expect(toApiError(new ApiFailure('BUSY', 'busy'))).toEqual({ code: 'BUSY', message: 'busy' });
+  });
+
+  it('turns errno errors into IO_ codes and anything else into INTERNAL, first line only', () => {
+    const enoent = Object.assign(new Error("ENOENT: no such file, open '/x'"), { code: 'ENOENT' });
+    expect(toApiError(enoent)).toEqual({ code: 'IO_ENOENT', message: "ENOENT: no such file, open '/x'" });
+    const e = new TypeError('boom\n    at thing (/src/x.ts:1:2)');
+    expect(toApiError(e)).toEqual({ code: 'INTERNAL', message: 'boom' });
+    expect(toApiError('text')).toEqual({ code: 'INTERNAL', message: 'text' });
+  });
+});
+
+describe('RecentFolders', () => {
+  it('keeps the newest ten, most recent first, across instances', async () => {
+    const file = tmp.file('ud', 'recent.json');
+    const r = new RecentFolders(file);
+    for (let i = 0; i < 12; i++) await r.add(`/f${i}`);
+    await r.add('/f5');
+    const again = await new RecentFolders(file).list();
+    expect(again.map((e) => e.path)).toEqual(['/f5', '/f11', '/f10', '/f9', '/f8', '/f7', '/f6', '/f4', '/f3', '/f2']);
+    expect(await new RecentFolders(file).has('/f1')).toBe(false);
+  });
+
+  it('treats a damaged file as empty and drops entries that are not absolute paths', async () => {
+    const file = tmp.file('recent.json');
+    writeFileSync(file, '{not json');
+    expect(await new RecentFolders(file).list()).toEqual([]);
+    writeFileSync(file, JSON.stringify({ folders: [{ path: 'relative', name: 'x' }, { path: '/ok', name: 'ok' }, 42] }));
+    expect(await new RecentFolders(file).list()).toEqual([{ path: '/ok', name: 'ok' }]);
+  });
+});
+
+describe('grants', () => {
+  it('freeName never names an existing file', async () => {
+    writeFileSync(tmp.file('out.vhd'), '');
+    writeFileSync(tmp.file('out-1.vhd'), '');
+    expect(await freeName(tmp.dir, 'out.vhd')).toBe(tmp.file('out-2.vhd'));
+    expect(await freeName(tmp.dir, 'new.raw')).toBe(tmp.file('new.raw'));
+    await expect(freeName(tmp.dir, '../out.vhd')).rejects.toMatchObject({ code: 'BAD_PATH' });
+  });
+
+  it('grants a folder once, by its real path, and refuses files and relative paths', async () => {
+    const g = new Grants();
+    mkdirSync(tmp.file('lib'));
+    const a = await g.grantFolder(tmp.file('lib'));
+    expect(await g.grantFolder(tmp.file('lib', '..', 'lib'))).toBe(a);
+    writeFileSync(tmp.file('f'), '');
+    await expect(g.grantFolder(tmp.file('f'))).rejects.toMatchObject({ code: 'NOT_A_FOLDER' });
+    await expect(g.grantFolder('lib')).rejects.toMatchObject({ code: 'BAD_PATH' });
+    expect(() => g.output('0'.repeat(32))).toThrow(/not chosen/);
+  });
+});
+
+describe('allocation map', () => {
+  it('buckets: 0 or 2 only when every block in the cell is', () => {
+    expect(bucketMap(Uint8Array.from([0, 0, 2, 2, 0, 2, 1]), 4)).toEqual({ cells: [0, 2, 1, 1], blocksPerCell: 2 });
+    expect(bucketMap(Uint8Array.from([2, 0]), 4096)).toEqual({ cells: [2, 0], blocksPerCell: 1 });
+    expect(bucketMap(new Uint8Array(0))).toEqual({ cells: [], blocksPerCell: 1 });
+  });
+
+  it('a fixed disk is all present, every byte its own', async () => {
+    await createFixed(tmp.file('fixed.vhd'), 5 * 1024 * 1024);
+    const a = await allocationOf(tmp.file('fixed.vhd'));
+    expect([...a.blocks]).toEqual([2, 2, 2]); // 2 MiB units
+    expect(a.uniqueBytes).toBe(5 * 1024 * 1024);
+    expect(readFileSync(tmp.file('fixed.vhd')).length).toBe(5 * 1024 * 1024 + 512);
+  });
+});
+
+describe('details of a damaged disk', () => {
+  it('still shows the info, with a warning instead of the allocation map', async () => {
+    const { createDynamic } = await import('../../core/ops/create');
+    const { openDisk } = await import('../../core/disk/chain');
+    const { VhdFile } = await import('../../core/disk/vhd-file');
+    const { diskDetails } = await import('../../electron/library');
+    const { openSync, writeSync, closeSync } = await import('node:fs');
+    const p = tmp.file('bad.vhd');
+    await createDynamic(p, 8 * 1024 * 1024);
+    const d = await openDisk(p, { writable: true, sync: false });
+    await d.write(0, new Uint8Array(512).fill(1));
+    await d.close();
+    const f = await VhdFile.open(p);
+    const batAt = Number(f.header!.tableOffset);
+    await f.close();
+    const fd = openSync(p, 'r+');
+    const entry = Buffer.alloc(4);
+    entry.writeUInt32BE(0x00fffff0);
+    writeSync(fd, entry, 0, 4, batAt);
+    closeSync(fd);
+    const ref = { folder: '0'.repeat(32), file: 'bad.vhd' };
+    const details = await diskDetails(ref, p);
+    expect(details.info.path).toBe(p);
+    expect(details.allocationMap).toEqual([]);
+    expect(details.info.warnings.map((w) => w.code)).toContain('BAT_ENTRY_PAST_EOF');
+  });
+});

@@ -1,0 +1,83 @@
+// Every I/O step of merge, delete, flatten, snapshot and reparent (through
+// runOperation) failed in turn: a typed IoError, a state `recover` resolves,
+// and every disk as before or as after. See sweep.ts.
+import { copyFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { runOperation, type OperationRequest } from '../../core/operations.js';
+import { treeSetup, KiB } from '../crash/scenarios.js';
+import { summary, sweep, type FaultCase } from './sweep.js';
+
+const MiB = 1024 * KiB;
+const small = { size: 1 * MiB + 3 * 512, writesPerLayer: 5 };
+
+function op(req: (dir: string) => OperationRequest): FaultCase['run'] {
+  return (dir) => runOperation(req(dir));
+}
+
+const CASES: FaultCase[] = [
+  {
+    name: 'merge (child with a grandchild)',
+    setup: treeSetup({ parents: [null, 0, 1, 2], seed: 11, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'merge', disk: `${dir}/d2.vhd` })),
+    after: { 'd2.vhd': null, 'd1.vhd': { content: 'd2.vhd' }, 'd3.vhd': { parent: 'd1.vhd' } },
+  },
+  {
+    name: 'delete (fold into two children)',
+    setup: treeSetup({ parents: [null, 0, 1, 1], seed: 12, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'delete', disk: `${dir}/d1.vhd` })),
+    after: { 'd1.vhd': null, 'd2.vhd': { parent: 'd0.vhd' }, 'd3.vhd': { parent: 'd0.vhd' } },
+  },
+  {
+    name: 'delete (merge-child)',
+    setup: treeSetup({ parents: [null, 0, 1], seed: 13, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'delete', disk: `${dir}/d0.vhd` })),
+    after: { 'd0.vhd': null, 'd1.vhd': { parent: null }, 'd2.vhd': { parent: 'd1.vhd' } },
+  },
+  {
+    name: 'flatten (3-disk chain to dynamic)',
+    setup: treeSetup({ parents: [null, 0, 1], seed: 14, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'flatten', disk: `${dir}/d2.vhd`, out: `${dir}/flat.vhd`, format: 'dynamic' })),
+    after: { 'flat.vhd': { content: 'd2.vhd', parent: null } },
+  },
+  {
+    name: 'flatten (to fixed)',
+    setup: treeSetup({ parents: [null, 0], seed: 15, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'flatten', disk: `${dir}/d1.vhd`, out: `${dir}/flat.vhd`, format: 'fixed' })),
+    after: { 'flat.vhd': { content: 'd1.vhd', parent: null } },
+  },
+  {
+    name: 'snapshot in place',
+    setup: treeSetup({ parents: [null, 0], seed: 16, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'snapshot', disk: `${dir}/d1.vhd`, name: 'faulty' })),
+    after: { 'd1-snap-<time>.vhd': { content: 'd1.vhd', parent: 'd0.vhd' }, 'd1.vhd': { parent: 'd1-snap-<time>.vhd' } },
+  },
+  {
+    name: 'snapshot --out',
+    setup: treeSetup({ parents: [null, 0], seed: 17, blockSize: 64 * KiB, ...small }),
+    run: op((dir) => ({ op: 'snapshot', disk: `${dir}/d1.vhd`, out: `${dir}/branch.vhd` })),
+    after: { 'branch.vhd': { content: 'd1.vhd', parent: 'd1.vhd' } },
+  },
+  {
+    name: 'reparent (to a copy of the parent)',
+    setup: treeSetup({ parents: [null, 0, 1], seed: 18, blockSize: 64 * KiB, ...small, then: (dir) => copyFile(`${dir}/d1.vhd`, `${dir}/moved.vhd`) }),
+    run: op((dir) => ({ op: 'reparent', disk: `${dir}/d2.vhd`, parent: `${dir}/moved.vhd` })),
+    after: { 'd2.vhd': { parent: 'moved.vhd' } },
+  },
+];
+
+describe('I/O failures during operations', () => {
+  for (const c of CASES) {
+    it(`${c.name}: every I/O step failed in turn`, { timeout: 300_000 }, async () => {
+      const s = await sweep(c);
+      const line = summary(c.name, s);
+      console.log(line);
+      process.stderr.write(`${line}\n`);
+      expect(s.failures.slice(0, 4), `${s.failures.length} of ${s.runs} fault points failed`).toEqual([]);
+      expect(s.runs).toBe(s.steps);
+      expect(s.steps).toBeGreaterThan(10);
+      // No injected failure is swallowed: every run reports it (a skipped read could hide a child or a parent).
+      expect(s.succeeded, 'runs that completed despite an injected I/O error').toBe(0);
+      expect(s.failedTyped).toBe(s.runs);
+    });
+  }
+});

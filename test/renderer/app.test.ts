@@ -1,0 +1,188 @@
+// @vitest-environment happy-dom
+// The whole window against the fake bridge: a clear message without the
+// bridge; open a folder; tree/graph toggle; orphans and unreadable files;
+// drag and drop; a destructive action from plan to progress to result.
+import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
+import { createPinia, setActivePinia } from 'pinia';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import App from '../../renderer/src/App.vue';
+import { useJobsStore } from '../../renderer/src/stores/jobs.js';
+import { asInput, page } from './dom.js';
+
+const asSelectValue = (el: unknown) => asInput(el).value;
+import { allDisks, installFake, labView, removeBridge } from './fake-api.js';
+
+enableAutoUnmount(afterEach);
+
+beforeEach(() => {
+  page.localStorage.clear();
+});
+
+afterEach(() => {
+  removeBridge();
+});
+
+function mountApp() {
+  const pinia = createPinia();
+  setActivePinia(pinia);
+  return mount(App, { global: { plugins: [pinia] }, attachTo: 'body' });
+}
+
+describe('App', () => {
+  it('without window.vhdsnap shows a clear message instead of failing', async () => {
+    removeBridge();
+    const w = mountApp();
+    await flushPromises();
+    expect(w.get('[data-testid="no-bridge"]').text()).toContain('window.vhdsnap is missing');
+    expect(w.find('[data-testid="open-folder"]').exists()).toBe(false);
+  });
+
+  it('a bridge installed after mount is picked up on vhdsnap:ready', async () => {
+    removeBridge();
+    const w = mountApp();
+    const fake = installFake();
+    page.dispatchEvent(new Event('vhdsnap:ready'));
+    await flushPromises();
+    expect(w.find('[data-testid="no-bridge"]').exists()).toBe(false);
+    expect(w.find('[data-testid="empty-state"]').exists()).toBe(true);
+    expect(fake.listenerCount).toBe(1);
+    w.unmount();
+    expect(fake.listenerCount).toBe(0);
+  });
+
+  it('opens a folder and shows its forest, orphans and unreadable files', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    expect(w.find('[data-testid="empty-state"]').exists()).toBe(true);
+    expect(w.findAll('[data-testid="recent-folder"]').map((b) => b.text())).toContain('lab /data/lab');
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('openFolder')).toHaveLength(1);
+    expect(fake.callsOf('scan')).toEqual([['lab']]);
+    expect(w.findAll('[role="treeitem"]')).toHaveLength(allDisks(labView()).length);
+    expect(w.get('[data-testid="orphan-lost.vhd"]').text()).toContain('parent gone.vhd not found');
+    expect(w.get('[data-testid="unreadable-junk.vhd"]').text()).toContain('footer checksum does not match');
+    // The job area is there (reserved) before any job runs.
+    expect(w.get('[data-testid="job-area"]').text()).toBe('No job running.');
+
+    await w.get('[data-testid="view-graph"]').trigger('click');
+    expect(w.find('[role="tree"]').exists()).toBe(false);
+    expect(w.findAll('[data-testid="graph-node"]')).toHaveLength(allDisks(labView()).length);
+    await w.get('[data-testid="view-tree"]').trigger('click');
+    expect(w.find('[role="tree"]').exists()).toBe(true);
+
+    // Reconnect on an orphan opens the reparent dialog for it.
+    await w.get('[data-testid="reconnect-lost.vhd"]').trigger('click');
+    expect(w.get('[data-testid="dialog-reparent"]').text()).toContain('lost.vhd');
+  });
+
+  it('a folder dropped on the window is handed to api.dropFolder', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    const file = new File([], 'lab');
+    await w.get('.app').trigger('drop', { dataTransfer: { files: [file], types: ['Files'] } });
+    await flushPromises();
+    expect(fake.callsOf('dropFolder')).toEqual([[file]]);
+    expect(fake.callsOf('scan')).toEqual([['lab']]);
+  });
+
+  it('delete: plan, confirm, progress with cancel, result, rescan', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    // Right click opens the menu for the row; its Delete opens the plan.
+    await w.get('[data-testid="tree-row-snap-a.vhd"]').trigger('contextmenu', { clientX: 10, clientY: 20 });
+    await w.get('[data-testid="menu-delete"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'delete', disk: { folder: 'lab', file: 'snap-a.vhd' } }]]);
+    expect(w.find('[data-testid="context-menu"]').exists()).toBe(false);
+    await w.get('[data-testid="plan-confirm"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('start')).toHaveLength(1);
+    expect(w.find('[data-testid="dialog-delete"]').exists()).toBe(false);
+
+    fake.emit({ jobId: 'job-1', kind: 'progress', progress: { phase: 'folding', done: 3 * 2 ** 20, total: 6 * 2 ** 20, rate: 2 ** 20, eta: 3 } });
+    await flushPromises();
+    expect(w.get('[data-testid="progress-bytes"]').text()).toBe('3 MiB of 6 MiB (50%)');
+    // The busy disk's actions are off while the job runs.
+    expect(w.get('[data-testid="tree-row-snap-a.vhd"]').attributes('aria-busy')).toBe('true');
+    expect(w.get('[data-testid="action-delete"]').attributes('disabled')).toBeDefined();
+    await w.get('[data-testid="job-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('cancel')).toEqual([['job-1']]);
+
+    const after = labView();
+    after.roots[0].children.splice(0, 1); // snap-a gone
+    fake.views.set('lab', after);
+    fake.emit({ jobId: 'job-1', kind: 'done', result: { deleted: 'snap-a.vhd' } });
+    await flushPromises();
+    expect(w.get('[data-testid="result-panel"]').attributes('data-status')).toBe('done');
+    expect(fake.callsOf('scan')).toHaveLength(2);
+    expect(w.find('[data-testid="tree-row-snap-a.vhd"]').exists()).toBe(false);
+    expect(useJobsStore().running).toHaveLength(0);
+    await w.get('[data-testid="result-dismiss"]').trigger('click');
+    expect(w.get('[data-testid="job-area"]').text()).toBe('No job running.');
+  });
+
+  it('recent folders open through api.openRecent', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="recent-folder"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('openRecent')).toEqual([['/data/lab']]);
+    expect(w.findAll('[role="treeitem"]').length).toBeGreaterThan(0);
+  });
+
+  it('rename / describe goes through api.setLabel and rescans', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    await w.get('[data-testid="tree-row-leaf-a2.vhd"]').trigger('contextmenu');
+    await w.get('[data-testid="menu-rename"]').trigger('click');
+    await w.get('[data-testid="label-name"]').setValue('  Build agent ');
+    await w.get('[data-testid="label-description"]').setValue('CI runner');
+    await w.get('[data-testid="dialog-rename"]').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('setLabel')).toEqual([[{ folder: 'lab', file: 'leaf-a2.vhd' }, { name: 'Build agent', description: 'CI runner' }]]);
+    expect(fake.callsOf('scan')).toHaveLength(2);
+    expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(false);
+  });
+
+  it('theme choice is applied to the document and remembered', async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    const root = w.element.ownerDocument.documentElement;
+    expect(root.getAttribute('data-theme')).toBeNull();
+    await w.get('[data-testid="theme"]').setValue('dark');
+    expect(root.getAttribute('data-theme')).toBe('dark');
+    w.unmount();
+    // A new page reads the saved choice.
+    const again = mountApp();
+    await flushPromises();
+    expect(asSelectValue(again.get('[data-testid="theme"]').element)).toBe('dark');
+    await again.get('[data-testid="theme"]').setValue('system');
+    expect(root.getAttribute('data-theme')).toBeNull();
+  });
+
+  it('a failed open is reported in words', async () => {
+    const fake = installFake();
+    fake.openFolder = async () => {
+      throw new Error("Error invoking remote method 'library:open-folder': Error: permission denied: /data/lab\n    at grant (/app/dist/electron/main.cjs:10:2)");
+    };
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    const text = w.get('[data-testid="library-error"]').text();
+    expect(text).toContain('permission denied: /data/lab');
+    expect(text).not.toContain('main.cjs');
+  });
+});

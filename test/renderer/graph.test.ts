@@ -1,0 +1,75 @@
+// @vitest-environment happy-dom
+// The node-link graph: one node per disk, one link per parent→child edge,
+// children to the right of their parent, siblings apart, leaves marked.
+import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import TreeGraph from '../../renderer/src/components/TreeGraph.vue';
+import { allDisks, labView, removeBridge } from './fake-api.js';
+import { openLab } from './support.js';
+
+enableAutoUnmount(afterEach);
+
+afterEach(() => {
+  removeBridge();
+});
+
+async function mountGraph() {
+  const ctx = await openLab();
+  const wrapper = mount(TreeGraph, { props: { view: ctx.library.folders[0].view! }, global: { plugins: [ctx.pinia] }, attachTo: 'body' });
+  return { ...ctx, wrapper };
+}
+
+function position(transform: string | undefined): { x: number; y: number } {
+  const m = /translate\(([-\d.]+),([-\d.]+)\)/.exec(transform ?? '');
+  expect(m).not.toBeNull();
+  return { x: Number(m![1]), y: Number(m![2]) };
+}
+
+describe('TreeGraph', () => {
+  it('draws one node per disk and one link per parent→child edge', async () => {
+    const { wrapper } = await mountGraph();
+    const disks = allDisks(labView());
+    const nodes = wrapper.findAll('[data-testid="graph-node"]');
+    expect(nodes.map((n) => n.attributes('data-file')).sort()).toEqual(disks.map((d) => d.ref.file).sort());
+
+    const expectedLinks = disks.flatMap((d) => d.children.map((c) => `${d.ref.file}>${c.ref.file}`)).sort();
+    const links = wrapper.findAll('[data-testid="graph-link"]').map((l) => `${l.attributes('data-parent')}>${l.attributes('data-child')}`);
+    expect(links.sort()).toEqual(expectedLinks);
+    expect(links).toHaveLength(5); // base→a, base→b, a→a1, a→a2, b→b1; no link to the hidden root
+  });
+
+  it('lays children out to the right of their parent, siblings at distinct heights', async () => {
+    const { wrapper } = await mountGraph();
+    const pos = new Map(wrapper.findAll('[data-testid="graph-node"]').map((n) => [n.attributes('data-file')!, position(n.attributes('transform'))]));
+    for (const d of allDisks(labView())) {
+      for (const c of d.children) expect(pos.get(c.ref.file)!.x).toBeGreaterThan(pos.get(d.ref.file)!.x);
+    }
+    const ys = [...pos.values()].filter((p) => p.x === pos.get('leaf-a1.vhd')!.x).map((p) => p.y);
+    expect(new Set(ys).size).toBe(ys.length); // the three leaves at depth 2 do not overlap
+    // Both roots start in the first column.
+    expect(pos.get('base.vhd')!.x).toBe(pos.get('lone.vhd')!.x);
+    // Every link starts at its parent's position and ends at its child's.
+    for (const l of wrapper.findAll('[data-testid="graph-link"]')) {
+      const p = pos.get(l.attributes('data-parent')!)!;
+      const c = pos.get(l.attributes('data-child')!)!;
+      const d = l.attributes('d')!;
+      expect(d.startsWith(`M${p.x},${p.y} `)).toBe(true);
+      expect(d.endsWith(` ${c.x},${c.y}`)).toBe(true);
+    }
+  });
+
+  it('marks leaves as current state and opens details on Enter', async () => {
+    const { wrapper, fake } = await mountGraph();
+    const current = wrapper
+      .findAll('[data-testid="graph-node"]')
+      .filter((n) => n.attributes('aria-label')!.endsWith('current state'))
+      .map((n) => n.attributes('data-file'))
+      .sort();
+    expect(current).toEqual(['leaf-a1.vhd', 'leaf-a2.vhd', 'leaf-b.vhd', 'lone.vhd']);
+    const snapB = wrapper.get('[data-testid="graph-node"][data-file="snap-b.vhd"]');
+    await snapB.trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    expect(fake.callsOf('details')).toEqual([[{ folder: 'lab', file: 'snap-b.vhd' }]]);
+    expect(snapB.attributes('aria-pressed')).toBe('true');
+  });
+});

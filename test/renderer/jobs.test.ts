@@ -1,0 +1,119 @@
+// @vitest-environment happy-dom
+// Running jobs: progress (bytes, rate, ETA, phase) from job events, Cancel
+// calling api.cancel with the job id, busy disks losing their actions, and
+// the end of a job rescanning the folder or recording check results.
+import { flushPromises, mount } from '@vue/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import JobProgress from '../../renderer/src/components/JobProgress.vue';
+import Toolbar from '../../renderer/src/components/Toolbar.vue';
+import { refKey } from '../../renderer/src/lib/operations.js';
+import { useJobsStore } from '../../renderer/src/stores/jobs.js';
+import { removeBridge } from './fake-api.js';
+import { openLab } from './support.js';
+
+afterEach(() => {
+  useJobsStore().stopListening();
+  removeBridge();
+});
+
+async function startedJob(op: 'merge' | 'check' = 'merge') {
+  const ctx = await openLab();
+  const jobs = useJobsStore();
+  jobs.listen();
+  const disk = { folder: 'lab', file: 'leaf-b.vhd' };
+  ctx.fake.nextStart = { jobId: 'job-42' };
+  await jobs.start(op === 'merge' ? { op, disk } : { op, disk, deep: false });
+  return { ...ctx, jobs, disk };
+}
+
+describe('JobProgress', () => {
+  it('shows phase, bytes, rate and ETA from progress events', async () => {
+    const { fake, jobs, pinia } = await startedJob();
+    const w = mount(JobProgress, { props: { job: jobs.jobs['job-42'] }, global: { plugins: [pinia] } });
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('starting');
+    fake.emit({ jobId: 'job-42', kind: 'progress', progress: { phase: 'copying blocks', done: 512 * 2 ** 20, total: 2 ** 30, rate: 64 * 2 ** 20, eta: 8 } });
+    await flushPromises();
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('copying blocks');
+    expect(w.get('[data-testid="progress-bytes"]').text()).toBe('512 MiB of 1 GiB (50%)');
+    expect(w.get('[data-testid="progress-rate"]').text()).toBe('64 MiB/s');
+    expect(w.get('[data-testid="progress-eta"]').text()).toBe('8 s left');
+    const bar = w.get('[data-testid="progress-bar"]');
+    expect(Number(bar.attributes('value'))).toBe(512 * 2 ** 20);
+    expect(Number(bar.attributes('max'))).toBe(2 ** 30);
+    // Events for other jobs leave this one alone.
+    fake.emit({ jobId: 'other', kind: 'progress', progress: { phase: 'x', done: 1, total: 2, rate: 1, eta: 1 } });
+    await flushPromises();
+    expect(w.get('[data-testid="progress-bytes"]').text()).toBe('512 MiB of 1 GiB (50%)');
+  });
+
+  it('Cancel calls api.cancel with the job id', async () => {
+    const { fake, jobs, pinia } = await startedJob();
+    const w = mount(JobProgress, { props: { job: jobs.jobs['job-42'] }, global: { plugins: [pinia] } });
+    await w.get('[data-testid="job-cancel"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('cancel')).toEqual([['job-42']]);
+    expect(w.get('[data-testid="job-cancel"]').text()).toBe('Cancelling…');
+  });
+});
+
+describe('jobs store', () => {
+  it('marks the disk busy while its job runs and disables its actions', async () => {
+    const { fake, jobs, library, pinia, disk } = await startedJob();
+    library.select(refKey(disk));
+    const w = mount(Toolbar, { global: { plugins: [pinia] } });
+    expect(jobs.busyKeys.has(refKey(disk))).toBe(true);
+    expect(w.get('[data-testid="action-merge"]').attributes('disabled')).toBeDefined();
+    expect(w.get('[data-testid="action-snapshot"]').attributes('disabled')).toBeDefined();
+    expect(w.get('[data-testid="action-rename"]').attributes('disabled')).toBeUndefined();
+    // Another disk stays usable.
+    library.select(refKey({ folder: 'lab', file: 'leaf-a1.vhd' }));
+    await flushPromises();
+    expect(w.get('[data-testid="action-merge"]').attributes('disabled')).toBeUndefined();
+
+    const scansBefore = fake.callsOf('scan').length;
+    fake.emit({ jobId: 'job-42', kind: 'done', result: { merged: 'leaf-b.vhd' } });
+    await flushPromises();
+    expect(jobs.busyKeys.size).toBe(0);
+    expect(jobs.jobs['job-42'].status).toBe('done');
+    expect(fake.callsOf('scan').length).toBe(scansBefore + 1);
+    library.select(refKey(disk));
+    await flushPromises();
+    expect(w.get('[data-testid="action-merge"]').attributes('disabled')).toBeUndefined();
+  });
+
+  it('a finished check records health per file and does not rescan', async () => {
+    const { fake, jobs, library } = await startedJob('check');
+    const scansBefore = fake.callsOf('scan').length;
+    fake.emit({
+      jobId: 'job-42',
+      kind: 'done',
+      result: [
+        { path: '/data/lab/leaf-b.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAT_OVERLAP', message: 'blocks 3 and 4 overlap' }], warnings: [] },
+        { path: '/data/lab/snap-b.vhd', ok: true, type: 'differencing', errors: [], warnings: [] },
+      ],
+    });
+    await flushPromises();
+    expect(fake.callsOf('scan').length).toBe(scansBefore);
+    const node = (file: string) => library.index.get(refKey({ folder: 'lab', file }))!.node;
+    expect(library.healthOf(node('leaf-b.vhd'))!.errors.map((e) => e.code)).toEqual(['BAT_OVERLAP']);
+    expect(library.healthOf(node('snap-b.vhd'))!.ok).toBe(true);
+    expect(library.healthOf(node('base.vhd'))).toBeNull();
+    expect(jobs.lastFinished?.jobId).toBe('job-42');
+  });
+
+  it('events that arrive before start() answers are kept', async () => {
+    const ctx = await openLab();
+    const jobs = useJobsStore();
+    jobs.listen();
+    ctx.fake.start = async (args) => {
+      ctx.fake.calls.push({ method: 'start', args: [args] });
+      ctx.fake.emit({ jobId: 'fast', kind: 'failed', error: { code: 'IO_ERROR', message: 'read failed' } });
+      return { jobId: 'fast' };
+    };
+    await jobs.start({ op: 'compact', disk: { folder: 'lab', file: 'base.vhd' } });
+    await flushPromises();
+    expect(jobs.jobs.fast.status).toBe('failed');
+    expect(jobs.jobs.fast.args?.op).toBe('compact');
+    expect(jobs.running).toHaveLength(0);
+  });
+});

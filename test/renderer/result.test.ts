@@ -1,0 +1,90 @@
+// @vitest-environment happy-dom
+// Results and errors in words: failed jobs show the message and code, never a
+// stack; check results list each file; the health badge shows the codes.
+import { mount } from '@vue/test-utils';
+import { describe, expect, it } from 'vitest';
+import HealthBadge from '../../renderer/src/components/HealthBadge.vue';
+import ResultView from '../../renderer/src/components/ResultView.vue';
+import type { Job } from '../../renderer/src/stores/jobs.js';
+
+function job(over: Partial<Job>): Job {
+  return {
+    jobId: 'j1',
+    args: { op: 'merge', disk: { folder: 'lab', file: 'snap-a.vhd' } },
+    status: 'done',
+    progress: null,
+    result: undefined,
+    error: null,
+    message: null,
+    cancelling: false,
+    ...over,
+  };
+}
+
+describe('ResultView', () => {
+  it('a failure shows words and the code, not a stack trace', () => {
+    const w = mount(ResultView, {
+      props: {
+        job: job({
+          status: 'failed',
+          error: { code: 'IO_ERROR', message: 'write failed: no space left on device\n    at write (/app/core/io/file.ts:80:11)\n    at merge (/app/core/ops/merge.ts:12:3)' },
+        }),
+      },
+    });
+    expect(w.get('[data-testid="result-panel"]').attributes('data-status')).toBe('failed');
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd failed.');
+    expect(w.get('[data-testid="result-error"]').text()).toBe('write failed: no space left on device (IO_ERROR)');
+    expect(w.text()).not.toMatch(/\bat \w|\.ts:\d+/);
+  });
+
+  it('a success lists the result fields in words', async () => {
+    const w = mount(ResultView, { props: { job: job({ result: { bytesCopied: 3 * 2 ** 20, removed: ['snap-a.vhd'], parent: 'base.vhd' } }) } });
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd finished.');
+    const text = w.text();
+    expect(text).toContain('bytes copied');
+    expect(text).toContain('3 MiB');
+    expect(text).toContain('snap-a.vhd');
+    await w.get('[data-testid="result-dismiss"]').trigger('click');
+    expect(w.emitted('dismiss')).toHaveLength(1);
+  });
+
+  it('a cancelled job says so, with main’s message', () => {
+    const w = mount(ResultView, { props: { job: job({ status: 'cancelled', message: 'cancelled; nothing was changed' }) } });
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd was cancelled.');
+    expect(w.text()).toContain('cancelled; nothing was changed');
+  });
+
+  it('check results list each file', () => {
+    const w = mount(ResultView, {
+      props: {
+        job: job({
+          args: { op: 'check', disk: { folder: 'lab', file: 'leaf.vhd' }, deep: true },
+          result: [
+            { path: '/d/leaf.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAD_BITMAP', message: 'bitmap of block 2 is short' }], warnings: [] },
+            { path: '/d/base.vhd', ok: true, type: 'dynamic', errors: [], warnings: [] },
+          ],
+        }),
+      },
+    });
+    const items = w.findAll('[data-testid="result-reports"] li').map((li) => li.text());
+    expect(items[0]).toContain('leaf.vhd');
+    expect(items[0]).toContain('1 error(s), 0 warning(s)');
+    expect(items[0]).toContain('bitmap of block 2 is short');
+    expect(items[1]).toBe('base.vhd: no problems');
+  });
+});
+
+describe('HealthBadge', () => {
+  it.each([
+    [null, 'unknown', 'not checked'],
+    [{ path: 'a', ok: true, type: 'dynamic', errors: [], warnings: [] }, 'ok', 'ok'],
+    [{ path: 'a', ok: true, type: 'dynamic', errors: [], warnings: [{ code: 'ODD_CREATOR', message: 'odd' }] }, 'warnings', '1 warning(s)'],
+    [{ path: 'a', ok: false, type: 'dynamic', errors: [{ code: 'BAT_OVERLAP', message: 'x' }, { code: 'BAD_CHECKSUM', message: 'y' }], warnings: [{ code: 'W1', message: 'z' }] }, 'errors', '2 error(s)'],
+  ] as const)('%#: state %s', (report, state, label) => {
+    const w = mount(HealthBadge, { props: { report: report as never } });
+    const badge = w.get('[data-testid="health-badge"]');
+    expect(badge.attributes('data-health')).toBe(state);
+    expect(badge.text()).toBe(label);
+    if (report) for (const f of [...report.errors, ...report.warnings]) expect(badge.attributes('title')).toContain(f.code);
+  });
+});

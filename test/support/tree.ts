@@ -1,0 +1,64 @@
+// Random snapshot trees on disk, mirrored in the reference model: layer i is
+// created (as a child of parents[i]) and written before any later layer, so
+// every layer is written before it gets children.
+import { openDisk } from '../../core/disk/chain.js';
+import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
+import { DiskModel, Rng } from './model.js';
+
+export interface TreeSpec {
+  /** parents[i] is the layer index of i's parent; null only for layer 0 (the base). */
+  parents: (number | null)[];
+  size: number;
+  blockSize: number;
+  base?: 'dynamic' | 'fixed';
+  writesPerLayer?: number;
+}
+
+export interface BuiltTree {
+  model: DiskModel;
+  paths: string[];
+  rng: Rng;
+}
+
+/** Unaligned random writes, some spanning blocks, a fifth of them all-zero (they must shadow the parent). */
+export async function buildTree(dir: string, seed: number, spec: TreeSpec): Promise<BuiltTree> {
+  const rng = new Rng(seed);
+  const model = new DiskModel(spec.size);
+  const paths: string[] = [];
+  for (let i = 0; i < spec.parents.length; i++) {
+    const p = `${dir}/d${i}.vhd`;
+    const parent = spec.parents[i];
+    if (parent === null) {
+      if (spec.base === 'fixed') await createFixed(p, spec.size);
+      else await createDynamic(p, spec.size, { blockSize: spec.blockSize });
+      model.addBase();
+    } else {
+      await createDifferencing(p, paths[parent]);
+      model.addChild(parent);
+    }
+    paths.push(p);
+    const disk = await openDisk(p, { writable: true, sync: false });
+    try {
+      for (let w = 0; w < (spec.writesPerLayer ?? 12); w++) {
+        const len = rng.chance(0.15) ? spec.blockSize + rng.int(spec.blockSize) : rng.range(1, 30000);
+        const off = rng.int(spec.size - len);
+        const data = rng.chance(0.2) ? Buffer.alloc(len) : rng.bytes(len);
+        await disk.write(off, data);
+        model.write(i, off, data);
+      }
+    } finally {
+      await disk.close();
+    }
+  }
+  return { model, paths, rng };
+}
+
+/** The whole virtual disk as seen through `path`'s chain. */
+export async function readThrough(path: string): Promise<Buffer> {
+  const d = await openDisk(path);
+  try {
+    return await d.read(0, d.virtualSize);
+  } finally {
+    await d.close();
+  }
+}
