@@ -6,6 +6,7 @@ import * as nodePath from 'node:path';
 import { CancelledError, RefusedError, UsageError, VhdError } from '../errors.js';
 import { openDisk } from '../disk/chain.js';
 import { ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { withLocks } from '../lock.js';
 import { planOperation, runOperation } from '../operations.js';
 import type { DeleteResult } from '../ops/delete.js';
 import { scanLibrary } from '../library/scan.js';
@@ -188,27 +189,30 @@ const commands: Record<string, Command> = {
       });
       if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${input} is not a regular file`);
       await assertNoChildren(a.positional[0]);
-      const disk = await openDisk(a.positional[0], { writable: true });
-      const src = await fsp.open(input, 'r');
       const total = st.size;
-      if (offset + total > disk.virtualSize) {
-        await Promise.all([disk.close(), src.close()]);
-        throw new UsageError('WRITE_PAST_END', `writing ${total} bytes at ${offset} would pass the disk end (${disk.virtualSize} bytes)`);
-      }
-      // Streamed in bounded pieces: inputs may be far larger than memory.
-      const buf = Buffer.alloc(Math.min(WRITE_CHUNK, Math.max(total, 1)));
-      const progress = new ProgressReporter(progressCtx(io), 'write', total);
-      try {
-        for (let done = 0; done < total; ) {
-          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, total - done), done);
-          if (bytesRead === 0) throw new UsageError('INPUT_CHANGED', `${input} shrank while being read`);
-          await disk.write(offset + done, buf.subarray(0, bytesRead));
-          done += bytesRead;
-          progress.update(done);
+      // Locked for the whole write: no other operation may change this disk meanwhile.
+      await withLocks([a.positional[0]], 'write', async () => {
+        const disk = await openDisk(a.positional[0], { writable: true });
+        const src = await fsp.open(input, 'r').catch(async (err: unknown) => {
+          await disk.close();
+          throw err;
+        });
+        try {
+          if (offset + total > disk.virtualSize) throw new UsageError('WRITE_PAST_END', `writing ${total} bytes at ${offset} would pass the disk end (${disk.virtualSize} bytes)`);
+          // Streamed in bounded pieces: inputs may be far larger than memory.
+          const buf = Buffer.alloc(Math.min(WRITE_CHUNK, Math.max(total, 1)));
+          const progress = new ProgressReporter(progressCtx(io), 'write', total);
+          for (let done = 0; done < total; ) {
+            const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, total - done), done);
+            if (bytesRead === 0) throw new UsageError('INPUT_CHANGED', `${input} shrank while being read`);
+            await disk.write(offset + done, buf.subarray(0, bytesRead));
+            done += bytesRead;
+            progress.update(done);
+          }
+        } finally {
+          await Promise.all([disk.close(), src.close()]);
         }
-      } finally {
-        await Promise.all([disk.close(), src.close()]);
-      }
+      });
       const data = { length: total };
       if (a.bools.has('json')) json(io, { path: a.positional[0], offset, bytes: data.length });
       else io.stdout(`wrote ${data.length} bytes at offset ${offset}\n`);

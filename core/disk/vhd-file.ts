@@ -16,30 +16,6 @@ export const MAX_BAT_BYTES = 256 * 1024 * 1024;
 const BITMAP_CACHE_LIMIT = 8192;
 /** New blocks written by one call are assembled and written in groups of about this size. */
 const WRITE_GROUP_BYTES = 16 * 1024 * 1024;
-/** Writes kept in flight at once (the libuv pool has four threads). */
-const WRITE_CONCURRENCY = 4;
-
-/**
- * Writes disjoint pieces with a few in flight at a time. Every started write
- * is awaited before the first failure is rethrown, so nothing is still
- * writing when the caller moves on.
- */
-async function writeConcurrently(file: RandomAccessFile, pieces: { data: Uint8Array; at: number }[]): Promise<void> {
-  let next = 0;
-  let failure = null as { err: unknown } | null;
-  const worker = async () => {
-    while (next < pieces.length && !failure) {
-      const p = pieces[next++];
-      try {
-        await file.write(p.data, p.at);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, pieces.length) }, worker));
-  if (failure) throw failure.err;
-}
 
 export interface VhdFileOptions {
   writable?: boolean;
@@ -336,8 +312,9 @@ export class VhdFile {
         s += n;
       }
     }
-    // Pieces for existing blocks are disjoint: they are written a few at a time, all before the first fsync.
-    await writeConcurrently(this.file, inPlace);
+    // Collected first, so a bad entry is refused before anything is written; one at a time
+    // (concurrent buffered writes to one file only contend for its inode lock).
+    for (const p of inPlace) await this.file.write(p.data, p.at);
     const placed: { block: number; at: number }[] = [];
     if (fresh.size > 0) {
       const blockBytes = this.bitmapSize + this.blockSize;
@@ -381,7 +358,7 @@ export class VhdFile {
       setBits(bm, e.start, e.count);
       touched.set(e.block, bm);
     }
-    await writeConcurrently(this.file, [...touched].map(([b, bm]) => ({ data: bm, at: this.blockOffset(b)! })));
+    for (const [b, bm] of touched) await this.file.write(bm, this.blockOffset(b)!);
     if (placed.length > 0) await this.writeBatEntries(placed);
     if (this.batmap) await this.updateBatmap([...existing.map((e) => e.block), ...placed.map((p) => p.block)]);
     if (this.syncWrites) await this.file.sync();

@@ -139,6 +139,14 @@ export async function readExact(f: RandomAccessFile, position: number, length: n
   return buf;
 }
 
+/** True when something (file, folder or dangling link) exists at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * A temporary name beside `path` that carries our pid (`.<name>.<pid>-<hex>.tmp`),
  * so `recover` can remove it once its writer is gone.

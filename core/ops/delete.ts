@@ -18,7 +18,7 @@ import { bitRuns, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { syncDir, withOwnerWrite } from '../io/file.js';
+import { pathExists, syncDir, withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
@@ -198,25 +198,18 @@ async function relinkAll(jpath: string, j: DeleteJournal, children: string[], pa
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 async function runMergeChild(jpath: string, j: MergeChildJournal, ctx: JobContext): Promise<DeleteResult> {
   if (j.phase === 'merge') {
     const mjPath = journalPath(j.snapshot);
     const mj = await readJournal<MergeJournal>(mjPath);
     if (mj && mj.op === 'merge') await runMerge(mjPath, mj, ctx);
     // The merge deletes the child before dropping its journal: a child still present means it never started.
-    else if (await exists(j.child)) await merge(j.child, ctx);
+    else if (await pathExists(j.child)) await merge(j.child, ctx);
     j.phase = 'rename';
     await writeJournal(jpath, j);
   }
   if (j.phase === 'rename') {
-    if (await exists(j.snapshot)) {
+    if (await pathExists(j.snapshot)) {
       // The merged base takes the child's name: the path in use keeps working.
       await fsp.rename(j.snapshot, j.child);
       await syncDir(nodePath.dirname(j.child));

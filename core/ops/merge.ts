@@ -23,12 +23,8 @@ import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
 import { recoverBefore } from './recover.js';
 
-/**
- * Bytes gathered before one batched write into the parent. Each batch costs
- * four fsyncs (data, metadata, journal, its folder), so fewer, larger batches
- * are faster; the buffer holding one is reused, keeping peak memory near this.
- */
-const BATCH_BYTES = 64 * 1024 * 1024;
+/** Bytes gathered before one batched write into the parent. */
+const BATCH_BYTES = 32 * 1024 * 1024;
 
 export interface MergeJournal extends JournalBase {
   op: 'merge';

@@ -18,13 +18,14 @@ import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { syncDir } from '../io/file.js';
+import { pathExists, syncDir } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 import { recoverBefore } from './recover.js';
+import { datedSibling } from './snapshot.js';
 
 export interface RevertOptions {
   /** Snapshot to revert to (default: the disk's parent). */
@@ -69,32 +70,13 @@ export function isRevertJournal(j: JournalBase): j is RevertJournal {
   return j.op === 'revert';
 }
 
-function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 async function real(p: string): Promise<string> {
   return fsp.realpath(p).catch(() => nodePath.resolve(p));
 }
 
 /** `<stem>-state-<time>.vhd` beside the disk, numbered when taken. */
-export async function keptName(diskPath: string, now = new Date()): Promise<string> {
-  const dir = nodePath.dirname(diskPath);
-  const ext = nodePath.extname(diskPath) || '.vhd';
-  const stem = nodePath.basename(diskPath, nodePath.extname(diskPath));
-  const base = `${stem}-state-${stamp(now)}`;
-  for (let i = 1; ; i++) {
-    const candidate = nodePath.join(dir, `${base}${i === 1 ? '' : `-${i}`}${ext}`);
-    if (!(await exists(candidate))) return candidate;
-  }
+export function keptName(diskPath: string, now = new Date()): Promise<string> {
+  return datedSibling(diskPath, 'state', now);
 }
 
 function tmpName(path: string): string {
@@ -117,7 +99,7 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
     const p = disk.layers[1];
     return { path: nodePath.resolve(p.path), uuid: p.uuid };
   }
-  if (!(await exists(to))) throw new UsageError('NOT_FOUND', `${to}: no such file`);
+  if (!(await pathExists(to))) throw new UsageError('NOT_FOUND', `${to}: no such file`);
   const want = await real(to);
   if (want === (await real(self.path))) {
     refusals.push({ code: 'SAME_DISK', message: `${to} is the disk itself, not one of its snapshots` });
@@ -251,12 +233,12 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
 /** Phase "swap": keep-link, rename over the path, then the bookkeeping. Idempotent. */
 async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
   const dir = nodePath.dirname(j.path);
-  if (await exists(j.tmp)) {
+  if (await pathExists(j.tmp)) {
     const cur = await VhdFile.open(j.path);
     const curUuid = cur.uuid;
     await cur.close();
     if (curUuid !== j.oldUuid) throw new RefusedError('ID_CHANGED', `${j.path} no longer has the planned id ${j.oldUuid}; revert left ${j.tmp} and its journal for inspection`, { path: j.path });
-    if (j.kept && !(await exists(j.kept))) await keepCopy(j.path, j.kept);
+    if (j.kept && !(await pathExists(j.kept))) await keepCopy(j.path, j.kept);
     await fsp.rename(j.tmp, j.path);
   }
   await syncDir(dir);
@@ -306,7 +288,7 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<{ 
       await removeJournal(jpath);
       return { action: 'discarded', detail: `rolled back an unfinished revert of ${j.path}; it is unchanged` };
     }
-    if (!(await exists(j.tmp))) {
+    if (!(await pathExists(j.tmp))) {
       // Renamed already: only the bookkeeping may be missing. Check it is really the new child.
       const f = await VhdFile.open(j.path);
       const ok = f.uuid === j.newUuid && f.header !== null && uuidToString(f.header.parentUniqueId) === j.targetUuid;

@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { linkIntoPlace, syncDir, tempSibling } from '../io/file.js';
+import { linkIntoPlace, pathExists, syncDir, tempSibling } from '../io/file.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -34,27 +34,26 @@ export interface SnapshotResult {
   active: string;
 }
 
-function stamp(d: Date): string {
+/** Local date and time as YYYYMMDD-HHMMSS, for generated file names. */
+export function fileStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-export async function snapshotName(diskPath: string, now = new Date()): Promise<string> {
+/** `<stem>-<tag>-<time><ext>` beside the disk, numbered when that name is taken. */
+export async function datedSibling(diskPath: string, tag: string, now = new Date()): Promise<string> {
   const dir = nodePath.dirname(diskPath);
   const ext = nodePath.extname(diskPath) || '.vhd';
   const stem = nodePath.basename(diskPath, nodePath.extname(diskPath));
-  const base = `${stem}-snap-${stamp(now)}`;
+  const base = `${stem}-${tag}-${fileStamp(now)}`;
   for (let i = 1; ; i++) {
     const candidate = nodePath.join(dir, `${base}${i === 1 ? '' : `-${i}`}${ext}`);
-    if (!(await exists(candidate))) return candidate;
+    if (!(await pathExists(candidate))) return candidate;
   }
+}
+
+export function snapshotName(diskPath: string, now = new Date()): Promise<string> {
+  return datedSibling(diskPath, 'snap', now);
 }
 
 export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
@@ -67,7 +66,7 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
 
   if (opts.out) {
     const out = nodePath.resolve(opts.out);
-    if (await exists(out)) throw new RefusedError('EXISTS', `${out} already exists; not overwriting it`, { path: out });
+    if (await pathExists(out)) throw new RefusedError('EXISTS', `${out} already exists; not overwriting it`, { path: out });
     // Built under a temp name (with our pid, so recover can clear it after a kill) and
     // linked into place: a crash never leaves a half-written child at `out`.
     const tmp = tempSibling(out);
@@ -143,7 +142,7 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 
 /** Undoes everything before the final rename: the disk keeps its path and content, the temp child and the snapshot name go. */
 async function rollBack(j: SnapshotJournal): Promise<void> {
-  if (!(await exists(j.disk)) && (await exists(j.snapshot))) await fsp.rename(j.snapshot, j.disk); // the no-hard-link fallback
+  if (!(await pathExists(j.disk)) && (await pathExists(j.snapshot))) await fsp.rename(j.snapshot, j.disk); // the no-hard-link fallback
   else if (await sameFile(j.disk, j.snapshot)) await fsp.unlink(j.snapshot);
   await fsp.unlink(j.temp).catch(() => undefined);
   await syncDir(nodePath.dirname(j.disk));
@@ -158,7 +157,7 @@ async function finish(j: SnapshotJournal): Promise<void> {
 export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promise<{ action: 'completed' | 'discarded'; detail: string }> {
   return withActiveJournal(jpath, async () => {
     let renamed = false;
-    if (!(await exists(j.temp)) && (await exists(j.disk)) && (await exists(j.snapshot)) && !(await sameFile(j.disk, j.snapshot))) {
+    if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await sameFile(j.disk, j.snapshot))) {
       // The disk's path now holds a differencing child of the snapshot (ids checked, not assumed).
       const [d, s] = await Promise.all([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
       try {

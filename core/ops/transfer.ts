@@ -22,8 +22,6 @@ const CHUNK = 8 * 1024 * 1024;
 const GRANULE = 64 * 1024;
 /** Granularity of the "may this hold data" question within a chunk (a 2 MiB block holds two). */
 const PIECE = 1024 * 1024;
-/** Allocated blocks of a dynamic output gathered into one write (they are contiguous in the file). */
-const GROUP_BYTES = 16 * 1024 * 1024;
 const ZEROS = Buffer.alloc(GRANULE);
 
 /** memcmp against a zero buffer: native speed, no per-byte loop in JS. */
@@ -172,45 +170,34 @@ async function writeDynamic(f: RandomAccessFile, src: Source, size: number, bloc
   const entries = layout.header.maxTableEntries;
   const bat = new Uint32Array(entries).fill(BAT_UNUSED);
   const bitmap = newBitmap(blockSize, true);
-  const slot = bitmap.length + blockSize;
-  // Allocated blocks sit back to back in the output, so several are written
-  // as one group; two groups alternate so reading overlaps writing.
-  const perGroup = Math.max(1, Math.min(Math.floor(GROUP_BYTES / slot), entries));
-  const groups = [Buffer.alloc(perGroup * slot), Buffer.alloc(perGroup * slot)];
-  for (const g of groups) for (let i = 0; i < perGroup; i++) g.set(bitmap, i * slot);
-  let group = groups[0];
-  let filled = 0;
+  // Two block buffers (bitmap + data): the next block is read while the previous one is written.
+  const blocks = [Buffer.alloc(bitmap.length + blockSize), Buffer.alloc(bitmap.length + blockSize)];
+  for (const b of blocks) b.set(bitmap, 0);
   let k = 0;
   let next = layout.dataStart;
   let allocated = 0;
   const pipe = new WritePipe();
-  const flush = async () => {
-    if (filled === 0) return;
-    await pipe.wait();
-    pipe.start(f.write(group.subarray(0, filled * slot), next));
-    next += filled * slot;
-    group = groups[++k & 1];
-    filled = 0;
-  };
   try {
     for (let b = 0; b < entries; b++) {
       throwIfCancelled(ctx);
       const at = b * blockSize;
       const len = Math.min(blockSize, size - at);
       if (src.mayHaveData(at, len)) {
-        const dataAt = filled * slot + bitmap.length;
-        const data = group.subarray(dataAt, dataAt + blockSize);
+        const block = blocks[k & 1];
+        const data = block.subarray(bitmap.length);
         data.fill(0, len);
         await src.read(at, data.subarray(0, len));
         if (!zeroAt(data, 0, data.length)) {
-          bat[b] = (next + filled * slot) / SECTOR;
+          await pipe.wait();
+          pipe.start(f.write(block, next));
+          bat[b] = next / SECTOR;
+          next += block.length;
           allocated++;
-          if (++filled === perGroup) await flush();
+          k++;
         }
       }
       progress.update(at + len);
     }
-    await flush();
     await pipe.wait();
   } finally {
     await pipe.settle();

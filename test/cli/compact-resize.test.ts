@@ -10,6 +10,7 @@ import { openDisk } from '../../core/disk/chain.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
+import { readThrough } from '../support/tree.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -23,14 +24,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-async function readAll(p: string): Promise<Buffer> {
-  const d = await openDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
-}
 
 /** A dynamic disk with random data and `zeroBlocks` allocated all-zero blocks (blocks 0..zeroBlocks-1). */
 async function makeDisk(p: string, size: number, blockSize: number, zeroBlocks: number, seed: number): Promise<DiskModel> {
@@ -78,7 +71,7 @@ describe('vhdsnap compact', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toEqual({ path: p, blocksBefore: 5, blocksAfter: 2, bytesBefore: size, bytesAfter: size - 3 * (512 + 512 * KiB) });
     expect(statSync(p).size).toBe(size - 3 * (512 + 512 * KiB));
-    expect((await readAll(p)).equals(model.view(0))).toBe(true);
+    expect((await readThrough(p)).equals(model.view(0))).toBe(true);
     const human = await cli('compact', p);
     expect(human.code).toBe(0);
     expect(human.out).toContain('2 → 2 blocks');
@@ -134,7 +127,7 @@ describe('vhdsnap resize', () => {
     expect(JSON.parse(r.out)).toEqual({ path: p, oldSize: 6 * MiB, newSize: 10 * MiB });
     const want = Buffer.alloc(10 * MiB);
     model.view(0).copy(want);
-    expect((await readAll(p)).equals(want)).toBe(true);
+    expect((await readThrough(p)).equals(want)).toBe(true);
     const chk = await cli('check', p, '--deep');
     expect(chk.code, chk.out).toBe(0);
 

@@ -20,20 +20,13 @@ import { recover } from '../../core/ops/recover.js';
 import { junkClearSectors } from '../support/junk.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
+import { readThrough } from '../support/tree.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-async function readAll(p: string): Promise<Buffer> {
-  const d = await openDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
-}
 
 function assertSame(actual: Buffer, expected: Buffer, where: string): void {
   expect(actual.length, `${where}: length`).toBe(expected.length);
@@ -177,7 +170,7 @@ describe('compact', () => {
       const after = rawScan(p);
       expect(after.allocated).toEqual(before.allocated.filter((b) => !before.droppable.includes(b)));
       expect(after.droppable).toEqual([]);
-      assertSame(await readAll(p), model.view(0), 'after compact');
+      assertSame(await readThrough(p), model.view(0), 'after compact');
       const f = await VhdFile.open(p);
       expect(f.uuid).toBe(uuid);
       await f.close();
@@ -215,7 +208,7 @@ describe('compact', () => {
       model.write(2, zb * blockSize, Buffer.alloc(blockSize));
       expect(await junkClearSectors(paths[2], rng)).toBeGreaterThan(0);
       // Sanity of the set-up: the crafted chain still reads as the model.
-      assertSame(await readAll(paths[2]), model.view(2), 'before compact');
+      assertSame(await readThrough(paths[2]), model.view(2), 'before compact');
 
       const before = rawScan(paths[2]);
       expect([...before.droppable].sort((a, b) => a - b)).toEqual([...emptied].sort((a, b) => a - b));
@@ -244,7 +237,7 @@ describe('compact', () => {
       for (const b of emptied) expect(after.allocated).not.toContain(b);
 
       expect([sha(paths[0]), sha(paths[1])]).toEqual(parentsBefore);
-      for (let i = 0; i < 3; i++) assertSame(await readAll(paths[i]), model.view(i), `layer ${i} after compact`);
+      for (let i = 0; i < 3; i++) assertSame(await readThrough(paths[i]), model.view(i), `layer ${i} after compact`);
       await expectCheckOk(paths[2]);
       const reports = await checkPaths([paths[2]]);
       expect(reports.map((x) => x.ok)).toEqual([true, true, true]);
@@ -281,7 +274,7 @@ describe('compact', () => {
     } finally {
       await f.close();
     }
-    assertSame(await readAll(p), model.view(0), 'tap disk after compact');
+    assertSame(await readThrough(p), model.view(0), 'tap disk after compact');
     await expectCheckOk(p);
   });
 
@@ -364,7 +357,7 @@ describe('compact', () => {
     }
     expect(sha(p)).toBe(hash);
     expect(leftovers(tmp.dir)).toEqual([]);
-    assertSame(await readAll(p), model.view(0), 'after failed compact');
+    assertSame(await readThrough(p), model.view(0), 'after failed compact');
   });
 
   it('recover drops an unfinished copy and finishes a complete one', async () => {
@@ -408,7 +401,7 @@ describe('compact', () => {
     const r2 = await recover(tmp.dir);
     expect(r2.map((x) => [x.op, x.action])).toEqual([['compact', 'completed']]);
     expect(rawScan(p).droppable).toEqual([]);
-    assertSame(await readAll(p), model.view(0), 'after recovered compact');
+    assertSame(await readThrough(p), model.view(0), 'after recovered compact');
     await expectCheckOk(p);
     expect(leftovers(tmp.dir)).toEqual([]);
   });

@@ -3,7 +3,6 @@
 // path, and the plan names the strategy. Refusals, cancel + recover, labels.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openDisk } from '../../core/disk/chain.js';
 import { CancelledError, RefusedError } from '../../core/errors.js';
 import { findJournals } from '../../core/journal.js';
 import { getLabel, setLabel, readSidecar } from '../../core/library/sidecar.js';
@@ -12,21 +11,13 @@ import { deleteSnapshot, planDelete } from '../../core/ops/delete.js';
 import { recover } from '../../core/ops/recover.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { junkClearSectors } from '../support/junk.js';
-import { buildTree, readThrough } from '../support/tree.js';
+import { buildTree, parentOf, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 5 * MiB + 3 * 512;
 
-async function parentOf(p: string): Promise<string | null> {
-  const d = await openDisk(p);
-  try {
-    return d.layers[1]?.path ?? null;
-  } finally {
-    await d.close();
-  }
-}
 
 async function expectClean(paths: string[]): Promise<void> {
   const reports = await checkPaths(paths, { deep: true });

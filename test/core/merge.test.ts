@@ -15,18 +15,11 @@ import { recover } from '../../core/ops/recover.js';
 import { junkClearSectors } from '../support/junk.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
+import { readThrough } from '../support/tree.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-async function readAll(p: string): Promise<Buffer> {
-  const d = await openDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
-}
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
@@ -82,9 +75,9 @@ describe('merge', () => {
       expect(existsSync(paths[c.at])).toBe(false);
       expect(existsSync(journalPath(paths[c.at - 1]))).toBe(false);
       // The parent now shows what the child showed; every descendant is unchanged; ancestors untouched.
-      expect(Buffer.compare(await readAll(paths[c.at - 1]), model.view(c.at))).toBe(0);
-      for (let i = c.at + 1; i < paths.length; i++) expect(Buffer.compare(await readAll(paths[i]), model.view(i)), `layer ${i}`).toBe(0);
-      for (let i = 0; i < c.at - 1; i++) expect(Buffer.compare(await readAll(paths[i]), model.view(i)), `layer ${i}`).toBe(0);
+      expect(Buffer.compare(await readThrough(paths[c.at - 1]), model.view(c.at))).toBe(0);
+      for (let i = c.at + 1; i < paths.length; i++) expect(Buffer.compare(await readThrough(paths[i]), model.view(i)), `layer ${i}`).toBe(0);
+      for (let i = 0; i < c.at - 1; i++) expect(Buffer.compare(await readThrough(paths[i]), model.view(i)), `layer ${i}`).toBe(0);
       const reports = await checkPaths([paths.filter((p) => existsSync(p)).pop()!], { deep: true });
       expect(reports.flatMap((x) => x.errors)).toEqual([]);
       if (c.at + 1 < paths.length) {
@@ -113,13 +106,13 @@ describe('merge', () => {
     ac.abort();
     await expect(merge(paths[1], { signal: ac.signal })).rejects.toBeInstanceOf(CancelledError);
     expect(existsSync(journalPath(paths[0]))).toBe(true);
-    expect(Buffer.compare(await readAll(paths[2]), model.view(2))).toBe(0);
+    expect(Buffer.compare(await readThrough(paths[2]), model.view(2))).toBe(0);
     const done = await recover(tmp.dir);
     expect(done.map((d) => [d.op, d.action])).toEqual([['merge', 'completed']]);
     expect(existsSync(paths[1])).toBe(false);
     expect(existsSync(journalPath(paths[0]))).toBe(false);
-    expect(Buffer.compare(await readAll(paths[0]), model.view(1))).toBe(0);
-    expect(Buffer.compare(await readAll(paths[2]), model.view(2))).toBe(0);
+    expect(Buffer.compare(await readThrough(paths[0]), model.view(1))).toBe(0);
+    expect(Buffer.compare(await readThrough(paths[2]), model.view(2))).toBe(0);
   });
 
   it('a later operation finishes an interrupted merge before starting its own', async () => {
@@ -131,7 +124,7 @@ describe('merge', () => {
     const r = await merge(paths[2]);
     expect(r.merged).toBe(paths[0]);
     expect([paths[1], paths[2]].map(existsSync)).toEqual([false, false]);
-    expect(Buffer.compare(await readAll(paths[0]), model.view(2))).toBe(0);
+    expect(Buffer.compare(await readThrough(paths[0]), model.view(2))).toBe(0);
   });
 
   const qemu = (() => {

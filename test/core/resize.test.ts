@@ -21,6 +21,7 @@ import { planResize, resize } from '../../core/ops/resize.js';
 import { exportRaw } from '../../core/ops/transfer.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
+import { readThrough } from '../support/tree.js';
 
 const run = promisify(execFile);
 const KiB = 1024;
@@ -30,14 +31,6 @@ if (!HAVE_QEMU_IMG) console.log('resize: qemu-img is not on PATH; the QEMU compa
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-async function readAll(p: string): Promise<Buffer> {
-  const d = await openDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
-}
 
 function assertSame(actual: Buffer, expected: Buffer, where: string): void {
   expect(actual.length, `${where}: length`).toBe(expected.length);
@@ -135,7 +128,7 @@ describe('resize', () => {
     const { footer } = await footerOf(p);
     expect(Number(footer.currentSize)).toBe(newSize);
     expect(footer.geometry).toEqual(chsForSize(newSize));
-    assertSame(await readAll(p), grown(model.view(0), newSize), 'grown fixed');
+    assertSame(await readThrough(p), grown(model.view(0), newSize), 'grown fixed');
     await expectCheckOk(p);
   });
 
@@ -170,7 +163,7 @@ describe('resize', () => {
       } else {
         expect(after.tableOffset).toBe(before.tableOffset);
       }
-      assertSame(await readAll(p), grown(model.view(0), c.newSize), 'grown dynamic');
+      assertSame(await readThrough(p), grown(model.view(0), c.newSize), 'grown dynamic');
       await expectCheckOk(p);
 
       // The grown disk takes writes in the new area like any other.
@@ -180,7 +173,7 @@ describe('resize', () => {
       await d.close();
       const want = grown(model.view(0), c.newSize);
       late.copy(want, c.newSize - late.length);
-      assertSame(await readAll(p), want, 'after writing into the new area');
+      assertSame(await readThrough(p), want, 'after writing into the new area');
       await expectCheckOk(p);
     });
   }
@@ -221,7 +214,7 @@ describe('resize', () => {
     } finally {
       await f.close();
     }
-    assertSame(await readAll(p), grown(model.view(0), newSize), 'grown tap disk');
+    assertSame(await readThrough(p), grown(model.view(0), newSize), 'grown tap disk');
     await expectCheckOk(p);
   });
 
@@ -285,7 +278,7 @@ describe('resize', () => {
       if (c.kind !== 'fixed') await junkPastEnd(master, rng);
       const oldView = model.view(0);
       const newView = grown(oldView, c.newSize);
-      const content = readAll;
+      const content = readThrough;
 
       let outcomes = { before: 0, after: 0 };
       for (let k = 1; ; k++) {

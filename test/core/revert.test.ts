@@ -18,7 +18,7 @@ import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { planRevert, revert, type RevertJournal } from '../../core/ops/revert.js';
 import { Rng } from '../support/model.js';
-import { buildTree, readThrough } from '../support/tree.js';
+import { buildTree, parentOf, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 
 const KiB = 1024;
@@ -45,14 +45,6 @@ function expectUnchanged(dir: string, before: Map<string, Buffer>, except: strin
   }
 }
 
-async function parentOf(p: string): Promise<string | null> {
-  const d = await openDisk(p);
-  try {
-    return d.layers[1]?.path ?? null;
-  } finally {
-    await d.close();
-  }
-}
 
 async function uuidOf(p: string): Promise<string> {
   const f = await VhdFile.open(p);

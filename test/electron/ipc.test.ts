@@ -10,6 +10,7 @@ import { snapshot } from '../../core/ops/snapshot';
 import { Rng } from '../support/model';
 import { useTmpDir } from '../support/tmp';
 import { bundledWorker, makeHarness, manualRunner, type Harness } from './support';
+import { readThrough } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
 const tmp = useTmpDir('vhdsnap-ipc-');
@@ -24,14 +25,6 @@ async function writeAt(p: string, offset: number, data: Uint8Array): Promise<voi
   await d.close();
 }
 
-async function readAll(p: string): Promise<Buffer> {
-  const d = await openDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
-}
 
 /** A harness with tmp.dir granted through the (stub) folder dialog. */
 async function opened(opts: Parameters<typeof makeHarness>[0] = {}): Promise<{ h: Harness; folder: FolderGrant; ref: (file: string) => DiskRef }> {
@@ -237,7 +230,7 @@ describe('jobs', () => {
     expect(progress.length).toBeGreaterThan(0);
     const last = progress.at(-1) as { progress: { done: number; total: number } };
     expect(last.progress.done).toBe(last.progress.total);
-    expect((await readAll(tmp.file('flat.vhd'))).equals(await readAll(tmp.file('child.vhd')))).toBe(true);
+    expect((await readThrough(tmp.file('flat.vhd'))).equals(await readThrough(tmp.file('child.vhd')))).toBe(true);
   });
 
   it('refuses an output id that no dialog granted', async () => {

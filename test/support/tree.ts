@@ -62,3 +62,13 @@ export async function readThrough(path: string): Promise<Buffer> {
     await d.close();
   }
 }
+
+/** The path of the disk `path`'s chain resolves as its parent (null for a base). */
+export async function parentOf(path: string): Promise<string | null> {
+  const d = await openDisk(path);
+  try {
+    return d.layers[1]?.path ?? null;
+  } finally {
+    await d.close();
+  }
+}
