@@ -275,6 +275,9 @@ export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
   return j.op === 'delete';
 }
 
+/** Bytes gathered before one batched write into a child. */
+const FOLD_BATCH_BYTES = 32 * 1024 * 1024;
+
 /** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
 async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {
   await withOwnerWrite(childPath, async () => {
@@ -290,12 +293,21 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       // Progress in bytes of the snapshot's stored data (what the plan quoted).
       const progress = new ProgressReporter(ctx, `fold into ${nodePath.basename(childPath)}`, await storedBytes(snap));
       let done = 0;
+      // Runs are written in batches (each batch: data, fsync, metadata, fsync), not per block.
+      let runs: { sector: number; data: Uint8Array }[] = [];
+      let pending = 0;
+      const flush = async () => {
+        if (runs.length > 0) await child.writeRuns(runs);
+        runs = [];
+        pending = 0;
+        progress.update(done);
+      };
       for (let b = 0; b < snap.blockCount; b++) {
+        if (ctx.signal?.aborted) await flush();
         throwIfCancelled(ctx);
         if (snap.blockOffset(b) === null) continue;
         const first = b * snap.sectorsPerBlock;
         const count = Math.min(snap.sectorsPerBlock, snap.totalSectors - first);
-        const runs: { sector: number; data: Uint8Array }[] = [];
         const ownRuns = snap.type === 'dynamic' ? [{ start: 0, length: count, set: true }] : bitRuns(await snap.readBitmap(b), 0, count);
         for (const r of ownRuns) {
           if (!r.set) continue;
@@ -305,11 +317,12 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
             const data = Buffer.allocUnsafe(gap.count * SECTOR);
             await snap.readOwn(b, gap.sector - first, gap.count, data, 0);
             runs.push({ sector: gap.sector, data });
+            pending += data.length;
           }
         }
-        if (runs.length > 0) await child.writeRuns(runs);
-        progress.update(done);
+        if (pending >= FOLD_BATCH_BYTES) await flush();
       }
+      await flush();
     } finally {
       await Promise.all([snap.close(), child.close()]);
     }

@@ -212,19 +212,36 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
         throw new RefusedError('ID_CHANGED', `${j.parent} or ${j.child} no longer has the id the merge was planned with; refusing to write`);
       }
       const order = physicalOrder(child);
-      const progress = new ProgressReporter(ctx, 'merge', order.length);
+      const setBytes = async (b: number) => {
+        const limit = Math.min(child.sectorsPerBlock, child.totalSectors - b * child.sectorsPerBlock);
+        let n = 0;
+        for (const r of bitRuns(await child.readBitmap(b), 0, limit)) if (r.set) n += r.length * SECTOR;
+        return n;
+      };
+      // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.
+      let total = 0;
+      for (let i = j.nextBlock; i < order.length; i++) total += await setBytes(order[i]);
+      const progress = new ProgressReporter(ctx, 'merge', total);
+      let copied = 0;
+      let lastCheckpoint = Date.now();
       let batch: { sector: number; data: Uint8Array }[] = [];
       let bytes = 0;
       // One reused arena holds a batch's runs (a batch ends within one block of BATCH_BYTES):
       // no per-run allocation, and memory stays flat however large the child is.
       const arena = Buffer.allocUnsafe(BATCH_BYTES + child.blockSize);
-      const flush = async (next: number) => {
+      const flush = async (next: number, checkpoint: boolean) => {
         if (batch.length > 0) await parent!.writeRuns(batch);
+        copied += bytes;
         batch = [];
         bytes = 0;
-        j.nextBlock = next;
-        await writeJournal(jpath, j);
-        progress.update(next);
+        // The copy is idempotent, so a checkpoint only saves redoing work after a crash:
+        // one a second is plenty, and spares two fsyncs per batch.
+        if (checkpoint || Date.now() - lastCheckpoint >= 1000) {
+          j.nextBlock = next;
+          await writeJournal(jpath, j);
+          lastCheckpoint = Date.now();
+        }
+        progress.update(copied);
       };
       for (let i = j.nextBlock; i < order.length; i++) {
         const b = order[i];
@@ -241,13 +258,13 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
         }
         const settled = await Promise.allSettled(reads);
         for (const x of settled) if (x.status === 'rejected') throw x.reason;
-        if (bytes >= BATCH_BYTES) await flush(i + 1);
+        if (bytes >= BATCH_BYTES) await flush(i + 1, false);
         if (ctx.signal?.aborted) {
-          await flush(i + 1);
+          await flush(i + 1, true);
           throw new CancelledError(`merge paused after ${i + 1} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`);
         }
       }
-      await flush(order.length);
+      await flush(order.length, true);
     } finally {
       await Promise.all([child.close(), parent?.close()]);
     }

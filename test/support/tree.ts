@@ -12,6 +12,8 @@ export interface TreeSpec {
   blockSize: number;
   base?: 'dynamic' | 'fixed';
   writesPerLayer?: number;
+  /** Make every write start and end on this boundary (libvhdi needs 4 KiB; see test/interop). */
+  align?: number;
 }
 
 export interface BuiltTree {
@@ -40,8 +42,9 @@ export async function buildTree(dir: string, seed: number, spec: TreeSpec): Prom
     const disk = await openDisk(p, { writable: true, sync: false });
     try {
       for (let w = 0; w < (spec.writesPerLayer ?? 12); w++) {
-        const len = rng.chance(0.15) ? spec.blockSize + rng.int(spec.blockSize) : rng.range(1, 30000);
-        const off = rng.int(spec.size - len);
+        const a = spec.align ?? 1;
+        const len = Math.max(a, Math.floor((rng.chance(0.15) ? spec.blockSize + rng.int(spec.blockSize) : rng.range(1, 30000)) / a) * a);
+        const off = Math.floor(rng.int(spec.size - len) / a) * a;
         const data = rng.chance(0.2) ? Buffer.alloc(len) : rng.bytes(len);
         await disk.write(off, data);
         model.write(i, off, data);
