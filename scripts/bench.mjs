@@ -419,6 +419,8 @@ function measures(S, dir) {
 function runMeasure(m) {
   const side = (which, verify = false) => {
     m.before?.();
+    // Nothing left dirty by an earlier command (or by removing its output) may be written back on this one's time.
+    execFileSync('sync');
     const [c, a] = which === 'cmd' ? m.cmd() : m.baseline();
     const r = timed(c, a, hasTime ? {} : { env: { ...process.env, BENCH_RSS_FILE: path.join(os.tmpdir(), `bench-rss-${process.pid}.txt`) } });
     if (verify) m.verify?.();

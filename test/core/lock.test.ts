@@ -5,35 +5,22 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefusedError, VhdError } from '../../core/errors.js';
 import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, type LockInfo } from '../../core/lock.js';
 import { runOperation } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
+import { bundleEntries } from '../support/bundle.js';
 import { buildTree, readThrough } from '../support/tree.js';
-import { makeTmpDir, removeTmpDir, useTmpDir } from '../support/tmp.js';
+import { removeTmpDir, useTmpDir } from '../support/tmp.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = useTmpDir('vhdsnap-lock-');
 let bundle: string;
 let holder: string;
 let cli: string;
 
 beforeAll(async () => {
-  bundle = makeTmpDir('vhdsnap-lock-bundle-');
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: { holder: 'test/faults/lock-holder.ts', vhdsnap: 'core/cli/bin.ts' },
-    outdir: bundle,
-    outExtension: { '.js': '.cjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'silent',
-  });
+  bundle = await bundleEntries({ holder: 'test/faults/lock-holder.ts', vhdsnap: 'core/cli/bin.ts' }, 'vhdsnap-lock-bundle-');
   holder = nodePath.join(bundle, 'holder.cjs');
   cli = nodePath.join(bundle, 'vhdsnap.cjs');
 });

@@ -22,6 +22,7 @@ import { exportRaw } from '../../core/ops/transfer.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
+import { plainFile } from '../support/plain-file.js';
 
 const run = promisify(execFile);
 const KiB = 1024;
@@ -348,27 +349,3 @@ async function makeTap(p: string): Promise<void> {
   }
 }
 
-/** A RandomAccessFile over node:fs for the fault-injecting opener (the default opener is not exported). */
-async function plainFile(path: string, mode: 'r' | 'r+' | 'wx'): Promise<RandomAccessFile> {
-  const fh = await fsp.open(path, mode);
-  return {
-    path,
-    writable: mode !== 'r',
-    read: async (buf, at) => {
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesRead } = await fh.read(buf, done, buf.length - done, at + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    },
-    write: async (buf, at) => {
-      await fh.write(buf, 0, buf.length, at);
-    },
-    size: async () => (await fh.stat()).size,
-    truncate: (n) => fh.truncate(n),
-    sync: () => fh.sync(),
-    close: () => fh.close().catch(() => undefined),
-  };
-}

@@ -20,6 +20,7 @@ import { planRevert, revert, type RevertJournal } from '../../core/ops/revert.js
 import { Rng } from '../support/model.js';
 import { buildTree, parentOf, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { plainFile } from '../support/plain-file.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -64,31 +65,6 @@ async function allocatedBlocks(p: string): Promise<number> {
   } finally {
     await f.close();
   }
-}
-
-/** A bare file handle for fault injection (the core's own opener is not exported). */
-async function plainFile(p: string, mode: OpenMode): Promise<RandomAccessFile> {
-  const fh = await fsp.open(p, mode);
-  return {
-    path: p,
-    writable: mode !== 'r',
-    read: async (buf, pos) => {
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesRead } = await fh.read(buf, done, buf.length - done, pos + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    },
-    write: async (buf, pos) => {
-      await fh.write(buf, 0, buf.length, pos);
-    },
-    size: async () => (await fh.stat()).size,
-    truncate: (n) => fh.truncate(n),
-    sync: () => fh.sync(),
-    close: () => fh.close().catch(() => undefined),
-  };
 }
 
 async function expectClean(paths: string[]): Promise<void> {

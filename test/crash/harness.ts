@@ -42,8 +42,6 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { findJournals } from '../../core/journal.js';
@@ -52,6 +50,7 @@ import { checkPaths } from '../../core/ops/check.js';
 import { recover, type Recovery } from '../../core/ops/recover.js';
 import type { OperationRequest } from '../../core/operations.js';
 import { Rng } from '../support/model.js';
+import { bundled, bundleEntries } from '../support/bundle.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
 
 export type ChildRequest = OperationRequest | { cli: string[] };
@@ -93,7 +92,6 @@ export interface CrashStats {
   failures: string[];
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export const DEFAULT_RUNS = 50;
 
@@ -115,19 +113,8 @@ export interface Bundle {
 
 /** Bundles child.ts and the CLI entry once, so each spawn only loads one file. */
 export async function bundleChild(): Promise<Bundle> {
-  const dir = makeTmpDir('vhdsnap-crash-bundle-');
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: { child: 'test/crash/child.ts', vhdsnap: 'core/cli/bin.ts' },
-    outdir: dir,
-    outExtension: { '.js': '.cjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'silent',
-  });
-  return { dir, child: nodePath.join(dir, 'child.cjs'), cli: nodePath.join(dir, 'vhdsnap.cjs') };
+  const dir = await bundleEntries({ child: 'test/crash/child.ts', vhdsnap: 'core/cli/bin.ts' }, 'vhdsnap-crash-bundle-');
+  return { dir, child: bundled(dir, 'child'), cli: bundled(dir, 'vhdsnap') };
 }
 
 /** Snapshot and kept-state names carry the time they were taken; runs compare them as one name. */

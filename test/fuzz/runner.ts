@@ -3,11 +3,8 @@
 // progress (a hang), and a restart after the hung case.
 import { spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { makeTmpDir } from '../support/tmp.js';
+import { bundleEntries } from '../support/bundle.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface CaseResult {
   i: number;
@@ -26,20 +23,8 @@ export interface CorpusRun {
   fatal: string[];
 }
 
-export async function bundle(entries: Record<string, string>): Promise<string> {
-  const dir = makeTmpDir('vhdsnap-fuzz-bundle-');
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: entries,
-    outdir: dir,
-    outExtension: { '.js': '.cjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'silent',
-  });
-  return dir;
+export function bundle(entries: Record<string, string>): Promise<string> {
+  return bundleEntries(entries, 'vhdsnap-fuzz-bundle-');
 }
 
 export const HEAP_MB = 192;
