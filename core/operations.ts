@@ -13,7 +13,7 @@ import { compact, planCompact } from './ops/compact.js';
 import { deleteSnapshot, planDelete } from './ops/delete.js';
 import { flatten, planFlatten } from './ops/flatten.js';
 import { merge, planMerge } from './ops/merge.js';
-import { reparent } from './ops/reparent.js';
+import { planReparent, reparent } from './ops/reparent.js';
 import { planRepair, repair } from './ops/repair.js';
 import { planRevert, revert } from './ops/revert.js';
 import { planResize, resize } from './ops/resize.js';
@@ -54,23 +54,7 @@ export async function planOperation(req: OperationRequest): Promise<Plan> {
     case 'snapshot':
       return planSnapshot(req);
     case 'reparent':
-      return {
-        operation: 'reparent',
-        summary: `point ${nodePath.basename(req.disk)} at ${nodePath.basename(req.parent)} as its parent`,
-        changes: [{ path: nodePath.resolve(req.disk), action: 'modify', detail: 'parent id, timestamp, name and locators' }],
-        bytesToCopy: 0,
-        worstCaseGrowth: 64 * 1024,
-        freeSpace: null,
-        refusals: [],
-      };
-    case 'compact':
-      return planCompact(req.disk);
-    case 'resize':
-      return planResize(req.disk, req.size);
-    case 'revert':
-      return planRevert(req.disk, { to: req.to, keep: req.keep });
-    case 'repair':
-      return planRepair(req.disk);
+      return planReparent(req.disk, req.parent, { ignoreIdMismatch: req.ignoreIdMismatch });
     case 'check':
       return { operation: 'check', summary: `check ${nodePath.basename(req.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] };
     default:
