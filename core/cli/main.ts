@@ -19,7 +19,7 @@ import type { FlattenResult } from '../ops/flatten.js';
 import type { MergeResult } from '../ops/merge.js';
 import type { CompactResult } from '../ops/compact.js';
 import type { ResizeResult } from '../ops/resize.js';
-import { recover } from '../ops/recover.js';
+import { pendingJournals, recover } from '../ops/recover.js';
 import type { ReparentResult } from '../ops/reparent.js';
 import type { RepairItem, RepairPlan, RepairResult } from '../ops/repair.js';
 import type { RevertResult } from '../ops/revert.js';
@@ -47,7 +47,7 @@ export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
   vhdsnap revert <disk> [--to <snapshot>] [--keep] [--dry-run] [--json]
   vhdsnap repair <file> [--dry-run] [--json]
   vhdsnap name <file> <text> [--description <text>] [--json]
-  vhdsnap recover <dir|file> [--json]
+  vhdsnap recover <dir|file> [--dry-run] [--json]
   vhdsnap serve [--port <n>] [--folder <dir>] [<dir>...]
 
 Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.`;
@@ -396,10 +396,16 @@ const commands: Record<string, Command> = {
     run: async (a, io) => (await import('./serve.js')).runServe(a, io),
   },
   recover: {
-    bools: ['json'],
+    bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
     run: async (a, io) => {
+      if (a.bools.has('dry-run')) {
+        const p = await pendingJournals(a.positional[0]);
+        if (a.bools.has('json')) json(io, p);
+        else io.stdout(p.length === 0 ? 'nothing to recover\n' : p.map((x) => `${x.op}${x.phase ? ` (phase ${x.phase})` : ''}${x.busy ? ' — in progress in another process' : ''}: ${x.journal}`).join('\n') + '\n');
+        return 0;
+      }
       const r = await recover(a.positional[0]);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(r.length === 0 ? 'nothing to recover\n' : r.map((x) => `${x.op}: ${x.action} — ${x.detail}`).join('\n') + '\n');

@@ -46,6 +46,27 @@ export async function recoverBefore(paths: string[]): Promise<Recovery[]> {
   return done;
 }
 
+export interface PendingJournal {
+  journal: string;
+  op: string;
+  phase: string | null;
+  startedAt: string | null;
+  /** Owned by another process that is still running. */
+  busy: boolean;
+}
+
+/** What `recover` would act on, without touching anything (`recover --dry-run`). */
+export async function pendingJournals(target: string): Promise<PendingJournal[]> {
+  const st = await fsp.stat(target);
+  const dir = st.isDirectory() ? target : nodePath.dirname(nodePath.resolve(target));
+  const out: PendingJournal[] = [];
+  for (const jpath of await findJournals(dir)) {
+    const j = await readJournal<JournalBase>(jpath);
+    out.push(j ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) } : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false });
+  }
+  return out;
+}
+
 /** Recovers every journal in a folder (or in the folder of a file). */
 export async function recover(target: string): Promise<Recovery[]> {
   const st = await fsp.stat(target);
