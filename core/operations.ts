@@ -43,6 +43,11 @@ export function touchedPaths(req: OperationRequest): string[] {
   return p.map((x) => nodePath.resolve(x));
 }
 
+/** Requests arrive as JSON (IPC, worker): an op outside the union is a usage error, and a missing case a type error. */
+function unknownOperation(req: never): never {
+  throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
+}
+
 export async function planOperation(req: OperationRequest): Promise<Plan> {
   switch (req.op) {
     case 'merge':
@@ -55,10 +60,18 @@ export async function planOperation(req: OperationRequest): Promise<Plan> {
       return planSnapshot(req);
     case 'reparent':
       return planReparent(req.disk, req.parent, { ignoreIdMismatch: req.ignoreIdMismatch });
+    case 'compact':
+      return planCompact(req.disk);
+    case 'resize':
+      return planResize(req.disk, req.size);
+    case 'revert':
+      return planRevert(req.disk, { to: req.to, keep: req.keep });
+    case 'repair':
+      return planRepair(req.disk);
     case 'check':
       return { operation: 'check', summary: `check ${nodePath.basename(req.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] };
     default:
-      throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
+      return unknownOperation(req);
   }
 }
 
@@ -145,6 +158,6 @@ async function runUnlocked(req: OperationRequest, ctx: JobContext): Promise<unkn
     case 'resize':
       return resize(req.disk, req.size, ctx);
     default:
-      throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
+      return unknownOperation(req);
   }
 }
