@@ -3,7 +3,7 @@
 // that reports progress, honours an AbortSignal and returns a JSON result.
 // The CLI, the app's job runner and the tests all go through here.
 import * as nodePath from 'node:path';
-import { UsageError } from './errors.js';
+import { RefusedError, UsageError, VhdError } from './errors.js';
 import { openDisk } from './disk/chain.js';
 import { isIoFailure } from './disk/parent.js';
 import type { JobContext, Plan } from './job.js';
@@ -84,7 +84,8 @@ async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>):
     try {
       await assertNoChildren(disk);
     } catch (err) {
-      refusals.push({ code: 'HAS_CHILDREN', message: (err as Error).message });
+      if (!(err instanceof RefusedError)) throw err;
+      refusals.push({ code: err.code, message: err.message });
     }
   }
   const snap = req.out ? disk : await snapshotName(disk);
@@ -108,21 +109,19 @@ async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>):
 }
 
 /**
- * Disks locked while an operation runs: what it touches, plus the parent a
- * merge writes into (found read-only; if it cannot be, the merge fails anyway).
+ * Disks locked while an operation runs: what it names, plus every file its plan
+ * changes (a merge's parent and relinked grandchildren, a delete's children...).
+ * A plan that cannot be made leaves the operation to fail by itself, unless
+ * the cause is a real I/O failure, which is reported here.
  */
 export async function lockedPaths(req: OperationRequest): Promise<string[]> {
-  const paths = touchedPaths(req);
-  if (req.op === 'merge') {
-    // Unresolvable: the merge fails by itself. A failed read, though, is reported here.
-    const d = await openDisk(req.disk).catch((err: unknown) => {
-      if (isIoFailure(err)) throw err;
-      return null;
-    });
-    if (d && d.layers[1]) paths.push(nodePath.resolve(d.layers[1].path));
-    await d?.close();
+  const paths = new Set(touchedPaths(req));
+  try {
+    for (const c of (await planOperation(req)).changes) paths.add(nodePath.resolve(c.path));
+  } catch (err) {
+    if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
   }
-  return paths;
+  return [...paths];
 }
 
 /**

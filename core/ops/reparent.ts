@@ -3,6 +3,7 @@
 import * as nodePath from 'node:path';
 import { journalPath, removeJournal, writeJournal, type JournalBase } from '../journal.js';
 import { openDisk } from '../disk/chain.js';
+import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
@@ -46,7 +47,7 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
           else refusals.push({ code: 'PARENT_ID_MISMATCH', message: `${parent} has id ${p.uuid} but ${nodePath.basename(child)} expects ${expected}; it is not this disk's parent (--ignore-id-mismatch overrides, at the risk of corrupt data)` });
         }
       } catch (err) {
-        if (!(err instanceof VhdError)) throw err;
+        if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
         refusals.push({ code: err.code, message: `${parent} cannot be used as a parent: ${err.message}` });
       }
     }
