@@ -8,6 +8,8 @@ import { findJournals } from '../../core/journal.js';
 import { getLabel, setLabel, readSidecar } from '../../core/library/sidecar.js';
 import { checkPaths } from '../../core/ops/check.js';
 import { deleteSnapshot, planDelete } from '../../core/ops/delete.js';
+import { acquireLock, releaseLocks } from '../../core/lock.js';
+import { runOperation } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { junkClearSectors } from '../support/junk.js';
@@ -150,5 +152,19 @@ describe('delete snapshot', () => {
     for (const i of [1, 2]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
     expect(await parentOf(paths[2])).toBe(paths[1]);
     await expectClean(paths.slice(1));
+  });
+
+  it('locks the children it folds into: a child held by another operation makes the delete refuse, changing nothing', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 47, { parents: [null, 0, 1, 1], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 6 });
+    const held = await acquireLock(paths[3], 'write');
+    try {
+      await expect(runOperation({ op: 'delete', disk: paths[1] })).rejects.toMatchObject({ code: 'LOCKED' });
+    } finally {
+      await releaseLocks([held]);
+    }
+    expect(existsSync(paths[1])).toBe(true);
+    for (const i of [0, 1, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    await runOperation({ op: 'delete', disk: paths[1] });
+    expect(existsSync(paths[1])).toBe(false);
   });
 });
