@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli, type Io } from '../../core/cli/main.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
+import { assertSame } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -49,14 +50,6 @@ async function exportBytes(dir: string, disk: string): Promise<Buffer> {
   const b = await fsp.readFile(out);
   await fsp.unlink(out);
   return b;
-}
-
-function assertSame(actual: Uint8Array, expected: Uint8Array, where: string): void {
-  expect(actual.length, `${where}: length`).toBe(expected.length);
-  if (Buffer.compare(actual, expected) === 0) return;
-  let i = 0;
-  while (actual[i] === expected[i]) i++;
-  throw new Error(`${where}: first difference at +${i}: got ${actual[i]}, model ${expected[i]}`);
 }
 
 /** Writes `data` at `offset` through `vhdsnap write` and mirrors it into the model. */

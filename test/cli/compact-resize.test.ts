@@ -2,8 +2,7 @@
 // --json) prints the plan and changes no byte; real runs print the result
 // shapes and keep the content (checked against the model); exit codes 0 ok,
 // 1 refused (with the code), 2 usage.
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli, type Io } from '../../core/cli/main.js';
 import { openDisk } from '../../core/disk/chain.js';
@@ -11,6 +10,7 @@ import { createDifferencing, createDynamic, createFixed } from '../../core/ops/c
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
+import { sha } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -21,9 +21,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
   return { code: await runCli(argv, io), out, err };
 }
-
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-
 
 /** A dynamic disk with random data and `zeroBlocks` allocated all-zero blocks (blocks 0..zeroBlocks-1). */
 async function makeDisk(p: string, size: number, blockSize: number, zeroBlocks: number, seed: number): Promise<DiskModel> {

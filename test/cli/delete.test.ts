@@ -1,11 +1,11 @@
 // `vhdsnap delete`: dry run prints the plan and changes nothing, the real run
 // keeps every remaining disk's content, refusals exit 1 with the reason.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli, type Io } from '../../core/cli/main.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { sha } from '../support/compare.js';
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -13,8 +13,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
   return { code: await runCli(argv, io), out, err };
 }
-
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 describe('vhdsnap delete', () => {
   const tmp = useTmpDir();

@@ -15,6 +15,7 @@ import { createDifferencing, createDynamic, createFixed } from '../../core/ops/c
 import { DiskModel, Rng } from '../support/model.js';
 import { junkClearSectors } from '../support/junk.js';
 import { useTmpDir } from '../support/tmp.js';
+import { assertSame } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -49,15 +50,6 @@ const SPECS: ChainSpec[] = [
 const OPEN_RW = { writable: true, sync: false } as const;
 
 /** Throws with the first differing offset instead of a megabyte-long diff. */
-function assertSame(actual: Uint8Array, expected: Uint8Array, where: string): void {
-  expect(actual.length, `${where}: length`).toBe(expected.length);
-  if (Buffer.compare(actual, expected) === 0) return;
-  let i = 0;
-  while (actual[i] === expected[i]) i++;
-  let j = i;
-  while (j < actual.length && actual[j] !== expected[j]) j++;
-  throw new Error(`${where}: first difference at +${i} (${j - i} bytes differ from there): got ${actual[i]}, model ${expected[i]}`);
-}
 
 interface WriteOp {
   kind: string;

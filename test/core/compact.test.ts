@@ -3,7 +3,6 @@
 // the file shrinks by exactly the blocks an independent raw-file scan calls
 // empty; blocks with set bits over zero data stay; blktap batmaps stay true;
 // refusals; cancel and failures leave the original byte-identical; recovery.
-import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync, readdirSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
@@ -22,20 +21,10 @@ import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
 import { plainFile } from '../support/plain-file.js';
+import { assertSame, sha } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-
-
-function assertSame(actual: Buffer, expected: Buffer, where: string): void {
-  expect(actual.length, `${where}: length`).toBe(expected.length);
-  if (actual.equals(expected)) return;
-  let i = 0;
-  while (actual[i] === expected[i]) i++;
-  throw new Error(`${where}: first difference at byte ${i}: got ${actual[i]}, model ${expected[i]}`);
-}
 
 /**
  * Independent of the code under test: reads the raw file with plain fs and

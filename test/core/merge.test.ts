@@ -1,7 +1,6 @@
 // Merge: random chains compared with the reference model at every layer,
 // partial child blocks over parent data with junk in clear-bit sectors,
 // refusal when the parent has other children, cancel + recover.
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -16,12 +15,10 @@ import { junkClearSectors } from '../support/junk.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
+import { sha } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 /** base → l1 → … → l{depth-1}; random unaligned writes in every layer, a fifth of them zeros. */
 async function buildChain(dir: string, seed: number, opts: { base: 'dynamic' | 'fixed'; blockSize: number; size: number; depth: number }) {

@@ -3,7 +3,6 @@
 // over junk left past the old end), check ok, QEMU reads grown disks as we
 // do; refusals; and a crash injected at every write/fsync of the run, each
 // followed by recover, must leave the disk exactly before or after.
-import { createHash } from 'node:crypto';
 import { execFile, spawnSync } from 'node:child_process';
 import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -23,23 +22,13 @@ import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
 import { plainFile } from '../support/plain-file.js';
+import { assertSame, sha } from '../support/compare.js';
 
 const run = promisify(execFile);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const HAVE_QEMU_IMG = spawnSync('qemu-img', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!HAVE_QEMU_IMG) console.log('resize: qemu-img is not on PATH; the QEMU comparison is skipped');
-
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-
-
-function assertSame(actual: Buffer, expected: Buffer, where: string): void {
-  expect(actual.length, `${where}: length`).toBe(expected.length);
-  if (actual.equals(expected)) return;
-  let i = 0;
-  while (actual[i] === expected[i]) i++;
-  throw new Error(`${where}: first difference at byte ${i}: got ${actual[i]}, expected ${expected[i]}`);
-}
 
 /** The old content followed by zeros up to the new size. */
 function grown(old: Buffer, size: number): Buffer {

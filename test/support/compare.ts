@@ -1,0 +1,18 @@
+// Byte comparisons for tests: a failure names the first differing byte
+// instead of dumping two large buffers.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+
+export function assertSame(actual: Uint8Array, expected: Uint8Array, where: string): void {
+  expect(actual.length, `${where}: length`).toBe(expected.length);
+  if (Buffer.compare(actual, expected) === 0) return;
+  let i = 0;
+  while (actual[i] === expected[i]) i++;
+  let j = i;
+  while (j < actual.length && actual[j] !== expected[j]) j++;
+  throw new Error(`${where}: first difference at +${i} (${j - i} bytes differ from there): got ${actual[i]}, expected ${expected[i]}`);
+}
+
+/** sha256 (hex) of a whole file's bytes. */
+export const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
