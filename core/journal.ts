@@ -3,8 +3,7 @@
 // every checkpoint. `recover` finds them and finishes or rolls back the work.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { syncDir } from './io/file.js';
+import { replaceFileAtomically, syncDir } from './io/file.js';
 
 export const JOURNAL_PREFIX = '.vhdsnap-journal-';
 const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
@@ -36,22 +35,18 @@ export function isActiveJournal(path: string): boolean {
   return active.has(path);
 }
 
+/** The fields every journal starts with: who wrote it and when. */
+export function journalHeader<O extends string, P extends string>(op: O, phase: P): { version: 1; op: O; phase: P; pid: number; startedAt: string } {
+  return { version: 1, op, phase, pid: process.pid, startedAt: new Date().toISOString() };
+}
+
 export function journalPath(targetPath: string): string {
   const abs = nodePath.resolve(targetPath);
   return nodePath.join(nodePath.dirname(abs), `${JOURNAL_PREFIX}${nodePath.basename(abs)}.json`);
 }
 
 export async function writeJournal<T extends JournalBase>(path: string, j: T): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await fsp.open(tmp, 'wx');
-  try {
-    await fh.writeFile(JSON.stringify(j));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsp.rename(tmp, path);
-  await syncDir(nodePath.dirname(path));
+  await replaceFileAtomically(path, JSON.stringify(j));
 }
 
 export async function readJournal<T extends JournalBase>(path: string): Promise<T | null> {

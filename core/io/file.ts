@@ -148,6 +148,24 @@ export async function pathExists(p: string): Promise<boolean> {
 }
 
 /**
+ * Replaces `path` with `text` atomically: written under `<path>.<hex>.tmp`,
+ * fsync'd, renamed over it, then the folder fsync'd. Readers see the old or
+ * the new text, never a mix; `recover` knows these temp names.
+ */
+export async function replaceFileAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await fsp.open(tmp, 'wx');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+  await syncDir(nodePath.dirname(path));
+}
+
+/**
  * A temporary name beside `path` that carries our pid (`.<name>.<pid>-<hex>.tmp`),
  * so `recover` can remove it once its writer is gone.
  */

@@ -2,8 +2,7 @@
 // disk id (names follow a disk through renames), written atomically.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { syncDir } from '../io/file.js';
+import { replaceFileAtomically } from '../io/file.js';
 
 export const SIDECAR_NAME = '.vhdsnap.json';
 const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
@@ -44,17 +43,7 @@ export async function readSidecar(dir: string): Promise<Sidecar> {
 }
 
 export async function writeSidecar(dir: string, s: Sidecar): Promise<void> {
-  const p = nodePath.join(dir, SIDECAR_NAME);
-  const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await fsp.open(tmp, 'wx');
-  try {
-    await fh.writeFile(JSON.stringify(s, null, 2) + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsp.rename(tmp, p);
-  await syncDir(dir);
+  await replaceFileAtomically(nodePath.join(dir, SIDECAR_NAME), JSON.stringify(s, null, 2) + '\n');
 }
 
 /** Sets a disk's name and description: undefined keeps a field, empty text clears it. */

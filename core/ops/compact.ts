@@ -24,7 +24,7 @@ import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
-import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { recoverBefore } from './recover.js';
 
@@ -178,11 +178,7 @@ export async function compact(path: string, ctx: JobContext = {}): Promise<Compa
   const jpath = journalPath(abs);
   const dir = nodePath.dirname(abs);
   const j: CompactJournal = {
-    version: 1,
-    op: 'compact',
-    phase: 'copy',
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
+    ...journalHeader('compact', 'copy'),
     path: abs,
     uuid: f.uuid,
     tmp: nodePath.join(dir, `.${nodePath.basename(abs)}.${randomBytes(4).toString('hex')}.compact.tmp`),

@@ -20,7 +20,7 @@ import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { pathExists, syncDir, withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
-import { journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
 import { merge, runMerge, type MergeJournal } from './merge.js';
@@ -157,7 +157,7 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
   const plan = await planDelete(snapshotPath);
   if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: snapshotPath });
   const disk = await openDisk(plan.snapshot);
-  const base = { version: 1 as const, op: 'delete' as const, pid: process.pid, startedAt: new Date().toISOString(), snapshot: plan.snapshot, snapshotUuid: disk.top.uuid };
+  const target = { snapshot: plan.snapshot, snapshotUuid: disk.top.uuid };
   let j: DeleteJournal;
   let jpath: string;
   if (plan.strategy === 'merge-child') {
@@ -165,12 +165,12 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
     const c = await VhdFile.open(child);
     const childUuid = c.uuid;
     await c.close();
-    j = { ...base, strategy: 'merge-child', phase: 'merge', child, childUuid, grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)), relinks: [] };
+    j = { ...journalHeader('delete', 'merge'), ...target, strategy: 'merge-child', child, childUuid, grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)), relinks: [] };
     // Named after the child: the merge writes its own journal named after the base.
     jpath = journalPath(child);
   } else {
     const parent = disk.layers[1];
-    j = { ...base, strategy: 'fold', phase: 'fold', parent: nodePath.resolve(parent.path), parentUuid: parent.uuid, children: plan.children, folded: [], relinks: [] };
+    j = { ...journalHeader('delete', 'fold'), ...target, strategy: 'fold', parent: nodePath.resolve(parent.path), parentUuid: parent.uuid, children: plan.children, folded: [], relinks: [] };
     jpath = journalPath(plan.snapshot);
   }
   await disk.close();

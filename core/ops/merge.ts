@@ -18,7 +18,7 @@ import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
-import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
 import { recoverBefore } from './recover.js';
@@ -144,11 +144,7 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
   const jpath = journalPath(plan.parent);
   const [c, p] = await Promise.all([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
   const journal: MergeJournal = {
-    version: 1,
-    op: 'merge',
-    phase: 'copy',
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
+    ...journalHeader('merge', 'copy'),
     child: plan.child,
     childUuid: c.uuid,
     parent: plan.parent,

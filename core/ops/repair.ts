@@ -24,7 +24,7 @@ import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { openFile, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import type { JobContext, Plan } from '../job.js';
 import { throwIfCancelled } from '../job.js';
-import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { checkFile } from './check.js';
 import { recoverBefore } from './recover.js';
 
@@ -325,7 +325,7 @@ export async function repair(filePath: string, ctx: JobContext = {}): Promise<Re
     } finally {
       await f.close();
     }
-    const j: RepairJournal = { version: 1, op: 'repair', phase: 'write', pid: process.pid, startedAt: new Date().toISOString(), path, writes };
+    const j: RepairJournal = { ...journalHeader('repair', 'write'), path, writes };
     const jpath = journalPath(path);
     await writeJournal(jpath, j);
     await withActiveJournal(jpath, async () => {

@@ -1,7 +1,7 @@
 // Reconnecting a moved or broken chain: point a differencing disk at a parent
 // file, after verifying its id (unless explicitly overridden) and size.
 import * as nodePath from 'node:path';
-import { journalPath, removeJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, writeJournal, type JournalBase } from '../journal.js';
 import { openDisk } from '../disk/chain.js';
 import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
@@ -73,11 +73,7 @@ export async function reparent(childPath: string, parentPath: string, opts: { ig
   await parentDisk.close();
   const prepared = await prepareRelink(childPath, parentPath, opts);
   const j: ReparentJournal = {
-    version: 1,
-    op: 'reparent',
-    phase: 'apply',
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
+    ...journalHeader('reparent', 'apply'),
     child: prepared.child,
     parent: nodePath.resolve(parentPath),
     headerOffset: prepared.headerOffset,

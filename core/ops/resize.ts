@@ -26,7 +26,7 @@ import { chsForSize } from '../format/geometry.js';
 import { openFile, readExact, withOwnerWrite } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
-import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { validateSize } from './create.js';
 import { recoverBefore } from './recover.js';
@@ -166,12 +166,8 @@ export async function resize(path: string, newSize: number, ctx: JobContext = {}
       const f = await VhdFile.open(abs, { writable: true });
       try {
         const j: ResizeJournal = {
-          version: 1,
-          op: 'resize',
+          ...journalHeader('resize', f.type === 'fixed' ? 'switch' : 'prepare'),
           kind: f.type === 'fixed' ? 'fixed' : 'sparse',
-          phase: f.type === 'fixed' ? 'switch' : 'prepare',
-          pid: process.pid,
-          startedAt: new Date().toISOString(),
           path: abs,
           uuid: f.uuid,
           oldSize: plan.oldSize,

@@ -20,7 +20,7 @@ import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { pathExists, syncDir } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
-import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -194,11 +194,7 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
   const target = plan.snapshot!;
   const [self, t] = await Promise.all([VhdFile.open(path), VhdFile.open(target)]);
   const j: RevertJournal = {
-    version: 1,
-    op: 'revert',
-    phase: 'create',
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
+    ...journalHeader('revert', 'create'),
     path,
     oldUuid: self.uuid,
     target,

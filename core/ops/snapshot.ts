@@ -12,7 +12,7 @@ import { uuidToString } from '../format/bytes.js';
 import { linkIntoPlace, pathExists, syncDir, tempSibling } from '../io/file.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -91,7 +91,7 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
   await fsp.unlink(tmp).catch(() => undefined);
   // Journal first: a kill before the final rename is rolled back, after it finished (recoverSnapshot).
   const jpath = journalPath(path);
-  const j: SnapshotJournal = { version: 1, op: 'snapshot', phase: 'create', pid: process.pid, startedAt: new Date().toISOString(), disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };
+  const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };
   await writeJournal(jpath, j);
   await withActiveJournal(jpath, async () => {
     await createDifferencing(tmp, path, { locatorTarget: snap });
