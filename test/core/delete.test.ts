@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { CancelledError, RefusedError } from '../../core/errors.js';
 import { findJournals } from '../../core/journal.js';
 import { getLabel, setLabel, readSidecar } from '../../core/library/sidecar.js';
-import { checkPaths } from '../../core/ops/check.js';
 import { deleteSnapshot, planDelete } from '../../core/ops/delete.js';
 import { acquireLock, releaseLocks } from '../../core/lock.js';
 import { runOperation } from '../../core/operations.js';
@@ -15,16 +14,12 @@ import { VhdFile } from '../../core/disk/vhd-file.js';
 import { junkClearSectors } from '../support/junk.js';
 import { buildTree, parentOf, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { expectCheckClean } from '../support/check.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 5 * MiB + 3 * 512;
 
-
-async function expectClean(paths: string[]): Promise<void> {
-  const reports = await checkPaths(paths, { deep: true });
-  for (const r of reports) expect(r.errors, r.path).toEqual([]);
-}
 
 describe('delete snapshot', () => {
   const tmp = useTmpDir();
@@ -56,7 +51,7 @@ describe('delete snapshot', () => {
       }
       for (const ch of children) expect(await parentOf(ch)).toBe(paths[c.parents[c.target]!]);
       expect(await findJournals(tmp.dir)).toEqual([]);
-      await expectClean(paths.filter((_, i) => i !== c.target));
+      await expectCheckClean(paths.filter((_, i) => i !== c.target));
     });
   }
 
@@ -77,7 +72,7 @@ describe('delete snapshot', () => {
     for (const i of [1, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i)), `layer ${i}`).toBe(true);
     expect(await parentOf(paths[2])).toBe(paths[1]);
     expect(await parentOf(paths[3])).toBe(paths[1]);
-    await expectClean(paths.slice(1));
+    await expectCheckClean(paths.slice(1));
   });
 
   it('merge-child keeps the label of the child (the disk people knew), not the deleted base', async () => {
@@ -135,7 +130,7 @@ describe('delete snapshot', () => {
     expect(rec.map((x) => [x.op, x.action])).toEqual([['delete', 'completed']]);
     expect(existsSync(paths[1])).toBe(false);
     for (const i of [0, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
-    await expectClean([paths[0], paths[2], paths[3]]);
+    await expectCheckClean([paths[0], paths[2], paths[3]]);
   });
 
   it('a cancelled merge-child delete is finished by recover, ending at the child path', async () => {
@@ -151,7 +146,7 @@ describe('delete snapshot', () => {
     expect(existsSync(paths[0])).toBe(false);
     for (const i of [1, 2]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
     expect(await parentOf(paths[2])).toBe(paths[1]);
-    await expectClean(paths.slice(1));
+    await expectCheckClean(paths.slice(1));
   });
 
   it('locks the children it folds into: a child held by another operation makes the delete refuse, changing nothing', async () => {

@@ -13,7 +13,6 @@ import { BATMAP_VERSION, batmapChecksum, encodeBatmapHeader } from '../../core/f
 import { decodeFooter, encodeFooter } from '../../core/format/footer.js';
 import { chsForSize } from '../../core/format/geometry.js';
 import { setFileOpener, type RandomAccessFile } from '../../core/io/file.js';
-import { checkPaths } from '../../core/ops/check.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { planResize, resize } from '../../core/ops/resize.js';
@@ -23,6 +22,7 @@ import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
 import { plainFile } from '../support/plain-file.js';
 import { assertSame, sha } from '../support/compare.js';
+import { expectCheckClean } from '../support/check.js';
 
 const run = promisify(execFile);
 const KiB = 1024;
@@ -82,11 +82,6 @@ async function junkPastEnd(p: string, rng: Rng): Promise<number> {
   return n;
 }
 
-async function expectCheckOk(p: string): Promise<void> {
-  const reports = await checkPaths([p], { deep: true });
-  for (const r of reports) expect(r.errors, `${r.path}: ${JSON.stringify(r.errors)}`).toEqual([]);
-}
-
 async function footerOf(p: string) {
   const f = await VhdFile.open(p);
   try {
@@ -119,7 +114,7 @@ describe('resize', () => {
     expect(Number(footer.currentSize)).toBe(newSize);
     expect(footer.geometry).toEqual(chsForSize(newSize));
     assertSame(await readThrough(p), grown(model.view(0), newSize), 'grown fixed');
-    await expectCheckOk(p);
+    await expectCheckClean([p]);
   });
 
   for (const c of [
@@ -154,7 +149,7 @@ describe('resize', () => {
         expect(after.tableOffset).toBe(before.tableOffset);
       }
       assertSame(await readThrough(p), grown(model.view(0), c.newSize), 'grown dynamic');
-      await expectCheckOk(p);
+      await expectCheckClean([p]);
 
       // The grown disk takes writes in the new area like any other.
       const late = new Rng(7).bytes(3 * c.blockSize + 100);
@@ -164,7 +159,7 @@ describe('resize', () => {
       const want = grown(model.view(0), c.newSize);
       late.copy(want, c.newSize - late.length);
       assertSame(await readThrough(p), want, 'after writing into the new area');
-      await expectCheckOk(p);
+      await expectCheckClean([p]);
     });
   }
 
@@ -205,7 +200,7 @@ describe('resize', () => {
       await f.close();
     }
     assertSame(await readThrough(p), grown(model.view(0), newSize), 'grown tap disk');
-    await expectCheckOk(p);
+    await expectCheckClean([p]);
   });
 
   it.skipIf(!HAVE_QEMU_IMG)('qemu-img reads grown dynamic and fixed disks exactly as our export does', async () => {
@@ -307,7 +302,7 @@ describe('resize', () => {
           assertSame(await content(p), newView, `crash at op ${k}: after`);
           outcomes.after++;
         }
-        await expectCheckOk(p);
+        await expectCheckClean([p]);
       }
       expect(outcomes.before).toBeGreaterThan(0);
       expect(outcomes.after).toBeGreaterThan(0);

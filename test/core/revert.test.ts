@@ -13,7 +13,6 @@ import { findJournals, journalPath, writeJournal } from '../../core/journal.js';
 import { setFileOpener, type OpenMode, type RandomAccessFile } from '../../core/io/file.js';
 import { getLabel, setLabel } from '../../core/library/sidecar.js';
 import { scanLibrary, type TreeNode } from '../../core/library/scan.js';
-import { checkPaths } from '../../core/ops/check.js';
 import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { planRevert, revert, type RevertJournal } from '../../core/ops/revert.js';
@@ -21,6 +20,7 @@ import { Rng } from '../support/model.js';
 import { buildTree, parentOf, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 import { plainFile } from '../support/plain-file.js';
+import { expectCheckClean } from '../support/check.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -67,11 +67,6 @@ async function allocatedBlocks(p: string): Promise<number> {
   }
 }
 
-async function expectClean(paths: string[]): Promise<void> {
-  const reports = await checkPaths(paths, { deep: true });
-  for (const r of reports) expect(r.errors, r.path).toEqual([]);
-}
-
 function find(n: TreeNode, p: string): TreeNode | null {
   if (n.path === p) return n;
   for (const c of n.children) {
@@ -109,7 +104,7 @@ describe('revert', () => {
     expect(await findJournals(tmp.dir)).toEqual([]);
     expect(readdirSync(tmp.dir).sort()).toEqual(['d0.vhd', 'd1.vhd', 'd2.vhd']);
     expect(statSync(paths[1]).mode & 0o222).toBe(0);
-    await expectClean([paths[2]]);
+    await expectCheckClean([paths[2]]);
 
     // The reverted path takes writes, visible over the snapshot's content.
     const layer = model.addChild(1);
@@ -125,7 +120,7 @@ describe('revert', () => {
     await disk.close();
     expect((await readThrough(paths[2])).equals(model.view(layer))).toBe(true);
     expect((await readThrough(paths[1])).equals(model.view(1))).toBe(true);
-    await expectClean([paths[2]]);
+    await expectCheckClean([paths[2]]);
   });
 
   it('--keep preserves the current state at the reported path, byte for byte, as a sibling branch', async () => {
@@ -156,7 +151,7 @@ describe('revert', () => {
     expect(forest.orphans).toEqual([]);
     const d1 = find(forest.roots[0], paths[1])!;
     expect(d1.children.map((c) => c.path).sort()).toEqual([kept, paths[2]].sort());
-    await expectClean([paths[2], kept]);
+    await expectCheckClean([paths[2], kept]);
   });
 
   it('--to a grand-ancestor of a fixed-base chain: reads like it; the skipped snapshot becomes a leaf', async () => {
@@ -168,7 +163,7 @@ describe('revert', () => {
     expect(await parentOf(paths[3])).toBe(paths[0]);
     expectUnchanged(tmp.dir, before, ['d3.vhd']);
     for (let i = 0; i < 3; i++) expect((await readThrough(paths[i])).equals(model.view(i)), `layer ${i}`).toBe(true);
-    await expectClean([paths[3], paths[2]]);
+    await expectCheckClean([paths[3], paths[2]]);
   });
 
   it('--to a grand-ancestor with --keep (relative --to path)', async () => {
@@ -180,7 +175,7 @@ describe('revert', () => {
     expect((await readThrough(r.kept!)).equals(model.view(3))).toBe(true);
     expect(await parentOf(r.kept!)).toBe(paths[2]);
     expectUnchanged(tmp.dir, before, ['d3.vhd']);
-    await expectClean([paths[3], r.kept!]);
+    await expectCheckClean([paths[3], r.kept!]);
   });
 
   it('--to a snapshot on another branch of the same tree', async () => {
@@ -192,7 +187,7 @@ describe('revert', () => {
     expect((await readThrough(paths[3])).equals(model.view(1))).toBe(true);
     expect(await parentOf(paths[3])).toBe(paths[1]);
     expectUnchanged(tmp.dir, before, ['d3.vhd']);
-    await expectClean([paths[3], paths[2]]);
+    await expectCheckClean([paths[3], paths[2]]);
   });
 
   describe('refusals', () => {

@@ -2,10 +2,10 @@
 // runOperation) failed in turn: a typed IoError, a state `recover` resolves,
 // and every disk as before or as after. See sweep.ts.
 import { copyFile } from 'node:fs/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
-import { summary, sweep, type FaultCase } from './sweep.js';
+import { expectSweepClean, sweep, type FaultCase } from './sweep.js';
 
 const MiB = 1024 * KiB;
 const small = { size: 1 * MiB + 3 * 512, writesPerLayer: 5 };
@@ -68,16 +68,7 @@ const CASES: FaultCase[] = [
 describe('I/O failures during operations', () => {
   for (const c of CASES) {
     it(`${c.name}: every I/O step failed in turn`, { timeout: 300_000 }, async () => {
-      const s = await sweep(c);
-      const line = summary(c.name, s);
-      console.log(line);
-      process.stderr.write(`${line}\n`);
-      expect(s.failures.slice(0, 4), `${s.failures.length} of ${s.runs} fault points failed`).toEqual([]);
-      expect(s.runs).toBe(s.steps);
-      expect(s.steps).toBeGreaterThan(10);
-      // No injected failure is swallowed: every run reports it (a skipped read could hide a child or a parent).
-      expect(s.succeeded, 'runs that completed despite an injected I/O error').toBe(0);
-      expect(s.failedTyped).toBe(s.runs);
+      expectSweepClean(c.name, await sweep(c), 10);
     });
   }
 });

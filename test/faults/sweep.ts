@@ -7,6 +7,7 @@
 // crash harness (test/crash/harness.ts), which reads every disk in a folder.
 import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
+import { expect } from 'vitest';
 import { VhdError } from '../../core/errors.js';
 import { findJournals } from '../../core/journal.js';
 import { LOCK_PREFIX } from '../../core/lock.js';
@@ -152,6 +153,19 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
   } finally {
     removeTmpDir(work);
   }
+}
+
+/** Prints the sweep's summary and asserts every fault point was exercised, reported as a typed error, and recovered. */
+export function expectSweepClean(name: string, s: SweepStats, minSteps: number): void {
+  const line = summary(name, s);
+  console.log(line);
+  process.stderr.write(`${line}\n`);
+  expect(s.failures.slice(0, 4), `${s.failures.length} of ${s.runs} fault points failed`).toEqual([]);
+  expect(s.runs).toBe(s.steps);
+  expect(s.steps).toBeGreaterThan(minSteps);
+  // No injected failure is swallowed: every run reports it (a skipped read could hide a child or a parent).
+  expect(s.succeeded, 'runs that completed despite an injected I/O error').toBe(0);
+  expect(s.failedTyped).toBe(s.runs);
 }
 
 export function summary(name: string, s: SweepStats): string {

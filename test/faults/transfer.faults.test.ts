@@ -5,14 +5,14 @@
 // valid (check --deep clean). See sweep.ts.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { exportRaw, importRaw } from '../../core/ops/transfer.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
 import type { FolderState } from '../crash/harness.js';
 import { Rng } from '../support/model.js';
 import { readThrough } from '../support/tree.js';
-import { summary, sweep, type FaultCase } from './sweep.js';
+import { expectSweepClean, sweep, type FaultCase } from './sweep.js';
 
 const MiB = 1024 * KiB;
 const SIZE = 1 * MiB + 3 * 512;
@@ -110,16 +110,7 @@ describe('I/O failures during import, export and write', () => {
   for (const make of [importCase, exportCase, writeCase]) {
     const c = make();
     it(`${c.name}: every I/O step failed in turn`, { timeout: 300_000 }, async () => {
-      const s = await sweep(c);
-      const line = summary(c.name, s);
-      console.log(line);
-      process.stderr.write(`${line}\n`);
-      expect(s.failures.slice(0, 4), `${s.failures.length} of ${s.runs} fault points failed`).toEqual([]);
-      expect(s.runs).toBe(s.steps);
-      expect(s.steps).toBeGreaterThan(5);
-      // No injected failure is swallowed: every run reports it (a skipped read could hide a child or a parent).
-      expect(s.succeeded, 'runs that completed despite an injected I/O error').toBe(0);
-      expect(s.failedTyped).toBe(s.runs);
+      expectSweepClean(c.name, await sweep(c), 5);
     });
   }
 });
