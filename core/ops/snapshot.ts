@@ -35,7 +35,7 @@ export interface SnapshotResult {
 }
 
 /** Local date and time as YYYYMMDD-HHMMSS, for generated file names. */
-export function fileStamp(d: Date): string {
+function fileStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
