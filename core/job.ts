@@ -61,6 +61,15 @@ export interface Plan {
   refusals: { code: string; message: string }[];
 }
 
+export interface PlanOptions {
+  /**
+   * Only what the operation would change (to lock it before the real plan):
+   * byte counts that take a pass over every bitmap stay 0, and free space is
+   * not checked.
+   */
+  pathsOnly?: boolean;
+}
+
 export async function freeSpaceAt(dir: string): Promise<number | null> {
   const { statfs } = await import('node:fs/promises');
   try {

@@ -6,7 +6,7 @@ import * as nodePath from 'node:path';
 import { RefusedError, UsageError, VhdError } from './errors.js';
 import { openDisk } from './disk/chain.js';
 import { isIoFailure } from './disk/parent.js';
-import type { JobContext, Plan } from './job.js';
+import type { JobContext, Plan, PlanOptions } from './job.js';
 import { withLocks } from './lock.js';
 import { checkPaths } from './ops/check.js';
 import { compact, planCompact } from './ops/compact.js';
@@ -48,20 +48,20 @@ function unknownOperation(req: never): never {
   throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
 }
 
-export async function planOperation(req: OperationRequest): Promise<Plan> {
+export async function planOperation(req: OperationRequest, opts: PlanOptions = {}): Promise<Plan> {
   switch (req.op) {
     case 'merge':
-      return planMerge(req.disk);
+      return planMerge(req.disk, opts);
     case 'flatten':
       return planFlatten(req.disk, req.out, { format: req.format, parentPath: req.parentPath });
     case 'delete':
-      return planDelete(req.disk);
+      return planDelete(req.disk, opts);
     case 'snapshot':
       return planSnapshot(req);
     case 'reparent':
       return planReparent(req.disk, req.parent, { ignoreIdMismatch: req.ignoreIdMismatch });
     case 'compact':
-      return planCompact(req.disk);
+      return planCompact(req.disk, opts);
     case 'resize':
       return planResize(req.disk, req.size);
     case 'revert':
@@ -117,7 +117,7 @@ async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>):
 export async function lockedPaths(req: OperationRequest): Promise<string[]> {
   const paths = new Set(touchedPaths(req));
   try {
-    for (const c of (await planOperation(req)).changes) paths.add(nodePath.resolve(c.path));
+    for (const c of (await planOperation(req, { pathsOnly: true })).changes) paths.add(nodePath.resolve(c.path));
   } catch (err) {
     if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
   }

@@ -14,8 +14,34 @@ import { openFile, readExact, type RandomAccessFile } from '../io/file.js';
 export const MAX_BAT_BYTES = 256 * 1024 * 1024;
 /** Bitmaps cached per file; 512 B each for 2 MiB blocks. */
 const BITMAP_CACHE_LIMIT = 8192;
+/** Bitmap reads kept in flight while walking many blocks (see bitmaps()). */
+const BITMAP_READ_AHEAD = 32;
 /** New blocks written by one call are assembled and written in groups of about this size. */
 const WRITE_GROUP_BYTES = 16 * 1024 * 1024;
+
+/**
+ * When a long copy into a file should commit what it staged (see stageRuns):
+ * each second or every COMMIT_BYTES, whichever comes first. Fewer commits
+ * mean fewer fsyncs; the byte bound caps the space a crash can leave
+ * allocated but unreferenced (the redo allocates afresh).
+ */
+export class CommitPacer {
+  static readonly BYTES = 512 * 1024 * 1024;
+  static readonly INTERVAL_MS = 1000;
+  private bytes = 0;
+  private last = Date.now();
+
+  /** Counts `n` more staged bytes; true when a commit is due. */
+  add(n: number): boolean {
+    this.bytes += n;
+    return this.bytes >= CommitPacer.BYTES || Date.now() - this.last >= CommitPacer.INTERVAL_MS;
+  }
+
+  committed(): void {
+    this.bytes = 0;
+    this.last = Date.now();
+  }
+}
 
 export interface VhdFileOptions {
   writable?: boolean;
@@ -41,6 +67,14 @@ export class VhdFile {
   private readonly bitmapCache = new Map<number, Uint8Array>();
   private scratchBuf: Uint8Array | null = null;
   private readonly syncWrites: boolean;
+  // Staged but not yet committed (see stageRuns): bitmaps of existing blocks, new BAT entries, batmap bits.
+  private uncommitted = false;
+  private readonly pendingBitmaps = new Map<number, Uint8Array>();
+  private pendingBat: number[] = [];
+  private readonly pendingBatmap = new Set<number>();
+  private failedStage: unknown = null;
+  // A flush started after a stage so the disk writes while the next one is prepared (see stageRuns).
+  private backgroundFlush: Promise<void> | null = null;
 
   private constructor(
     readonly path: string,
@@ -187,7 +221,10 @@ export class VhdFile {
   }
 
   async close(): Promise<void> {
+    await this.backgroundFlush;
+    this.backgroundFlush = null;
     this.bitmapCache.clear();
+    this.pendingBitmaps.clear();
     this.scratchBuf = null;
     await this.file.close();
   }
@@ -201,9 +238,42 @@ export class VhdFile {
     return e === BAT_UNUSED ? null : e * SECTOR;
   }
 
+  /** Sectors of block `b` inside the disk (the last block may be cut short by the virtual size). */
+  sectorsInBlock(b: number): number {
+    return Math.min(this.sectorsPerBlock, this.totalSectors - b * this.sectorsPerBlock);
+  }
+
+  /** The allocated blocks sorted by where they sit in the file: the order that reads the file front to back. */
+  physicalOrder(): number[] {
+    const blocks: number[] = [];
+    for (let b = 0; b < this.blockCount; b++) if (this.blockOffset(b) !== null) blocks.push(b);
+    return blocks.sort((a, b) => this.blockOffset(a)! - this.blockOffset(b)!);
+  }
+
+  /**
+   * The bitmaps of `blocks` (allocated ones), in that order. A few reads are
+   * kept in flight ahead of the caller: walking every bitmap of a large file
+   * one awaited 512-byte read at a time is mostly waiting.
+   */
+  async *bitmaps(blocks: readonly number[]): AsyncGenerator<[block: number, bitmap: Uint8Array]> {
+    const ahead: Promise<Uint8Array>[] = [];
+    const start = (i: number) => {
+      const p = this.readBitmap(blocks[i]);
+      // Handled here so a read ahead of a caller who stops early is no unhandled rejection; awaiting p still throws.
+      p.catch(() => undefined);
+      ahead.push(p);
+    };
+    let next = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      while (next < blocks.length && next < i + BITMAP_READ_AHEAD) start(next++);
+      yield [blocks[i], await ahead.shift()!];
+    }
+  }
+
   /** The block's sector bitmap (cached); an unallocated block has none. */
   async readBitmap(block: number): Promise<Uint8Array> {
-    const cached = this.bitmapCache.get(block);
+    // A bitmap changed by a stage and not yet committed is newer than the file's (and never evicted).
+    const cached = this.bitmapCache.get(block) ?? this.pendingBitmaps.get(block);
     if (cached) return cached;
     const at = this.blockOffset(block);
     if (at === null) throw new UsageError('BLOCK_UNALLOCATED', `block ${block} is not allocated`);
@@ -265,24 +335,62 @@ export class VhdFile {
     await this.writeRuns([{ sector, data }]);
   }
 
-  /**
-   * Writes several runs of whole sectors as one batch. In dynamic and
-   * differencing files missing blocks are allocated at the end (footer moved
-   * first, blocks written zero-filled), then one fsync, then BAT entries and
-   * bitmap bits (exactly the written sectors), then one fsync: a BAT entry or
-   * bitmap bit never points at unwritten data.
-   */
+  /** Writes several runs of whole sectors and makes them durable and visible: stageRuns, then commit. */
   async writeRuns(runs: { sector: number; data: Uint8Array }[]): Promise<void> {
+    await this.stage(runs, false);
+    await this.commit();
+  }
+
+  /**
+   * Writes the data of several runs of whole sectors, but not yet the
+   * metadata that makes it visible to other readers of the file: in dynamic
+   * and differencing files missing blocks are allocated at the end (footer
+   * moved first, blocks written zero-filled with their bitmaps), data for
+   * existing blocks goes in place, and the BAT entries, bitmap bits of
+   * existing blocks and batmap wait in memory for commit(). Several stages
+   * may share one commit (fewer fsyncs); the caller's buffers can be reused
+   * as soon as this returns. Until the commit, this object already reads the
+   * staged data back.
+   */
+  async stageRuns(runs: { sector: number; data: Uint8Array }[]): Promise<void> {
+    await this.stage(runs, true);
+  }
+
+  private async stage(runs: { sector: number; data: Uint8Array }[], flushAhead: boolean): Promise<void> {
     this.assertWritable();
+    if (this.failedStage) throw this.failedStage;
     for (const r of runs) {
       if (r.data.length % SECTOR !== 0) throw new UsageError('UNALIGNED_WRITE', 'writeRuns needs whole sectors');
       if (r.sector < 0 || r.sector + r.data.length / SECTOR > this.totalSectors) {
         throw new UsageError('WRITE_PAST_END', `write of ${r.data.length / SECTOR} sectors at sector ${r.sector} is past the disk end (${this.totalSectors} sectors)`);
       }
     }
+    try {
+      await this.stageChecked(runs);
+    } catch (err) {
+      // Half-staged metadata must never be committed: this object refuses further writes.
+      this.failedStage = err;
+      throw err;
+    }
+    // Start writing this stage out now, without waiting: the disk works while the caller prepares the
+    // next one, and the ordering fsync in commit() has little left to do (pointless when the commit
+    // follows at once). One flush per stage, each after the previous (a fixed count of I/O steps,
+    // whatever the timing); a failure is kept and thrown by commit, as fsync errors are reported only once.
+    if (flushAhead && this.syncWrites) {
+      const flush = (this.backgroundFlush ?? Promise.resolve()).then(() => this.file.sync());
+      this.backgroundFlush = flush.then(
+        () => undefined,
+        (err: unknown) => {
+          this.failedStage ??= err;
+        },
+      );
+    }
+  }
+
+  private async stageChecked(runs: { sector: number; data: Uint8Array }[]): Promise<void> {
+    this.uncommitted = true;
     if (this.type === 'fixed') {
       for (const r of runs) await this.file.write(r.data, r.sector * SECTOR);
-      if (this.syncWrites) await this.file.sync();
       return;
     }
     const spb = this.sectorsPerBlock;
@@ -315,53 +423,76 @@ export class VhdFile {
     // Collected first, so a bad entry is refused before anything is written; one at a time
     // (concurrent buffered writes to one file only contend for its inode lock).
     for (const p of inPlace) await this.file.write(p.data, p.at);
-    const placed: { block: number; at: number }[] = [];
-    if (fresh.size > 0) {
-      const blockBytes = this.bitmapSize + this.blockSize;
-      let next = alignUp(this.footerOffset, SECTOR);
-      for (const block of fresh.keys()) {
-        placed.push({ block, at: next });
-        next += blockBytes;
-      }
-      await this.file.write(encodeFooter(this.footer), next);
-      // New blocks sit back to back, so up to a group of them is assembled in a reused buffer and written at once.
-      const perGroup = Math.max(1, Math.min(placed.length, Math.floor(WRITE_GROUP_BYTES / blockBytes)));
-      const buf = this.scratch(perGroup * blockBytes);
-      for (let g = 0; g < placed.length; g += perGroup) {
-        const group = placed.slice(g, g + perGroup);
-        for (let k = 0; k < group.length; k++) {
-          const p = group[k];
-          const slot = buf.subarray(k * blockBytes, (k + 1) * blockBytes);
-          slot.fill(0);
-          const bm = newBitmap(this.blockSize, this.type === 'dynamic');
-          for (const piece of fresh.get(p.block)!) {
-            if (this.type === 'differencing') setBits(bm, piece.start, piece.count);
-            slot.set(piece.data, this.bitmapSize + piece.start * SECTOR);
-          }
-          slot.set(bm, 0);
-          this.cacheBitmap(p.block, bm);
-        }
-        await this.file.write(buf.subarray(0, group.length * blockBytes), group[0].at);
-      }
-      this.footerOffset = next;
-      this.fileSize = next + FOOTER_SIZE;
-    }
-    if (this.syncWrites) await this.file.sync();
-    // Metadata that makes the new data visible. Dynamic files normally have
-    // full bitmaps, but some writers leave bits clear, so both kinds are updated.
-    const touched = new Map<number, Uint8Array>(); // kept here: the cache may evict mid-batch
+    // Bits of existing blocks: set in memory now, written by commit. Held here, not only in the cache, which may evict.
     for (const e of existing) {
-      const bm = touched.get(e.block) ?? (await this.readBitmap(e.block));
+      const bm = this.pendingBitmaps.get(e.block) ?? (await this.readBitmap(e.block));
       let changed = false;
       for (let i = e.start; i < e.start + e.count && !changed; i++) changed = !testBit(bm, i);
       if (!changed) continue;
       setBits(bm, e.start, e.count);
-      touched.set(e.block, bm);
+      this.pendingBitmaps.set(e.block, bm);
+      this.pendingBatmap.add(e.block);
     }
-    for (const [b, bm] of touched) await this.file.write(bm, this.blockOffset(b)!);
-    if (placed.length > 0) await this.writeBatEntries(placed);
-    if (this.batmap) await this.updateBatmap([...existing.map((e) => e.block), ...placed.map((p) => p.block)]);
+    if (fresh.size === 0) return;
+    const blockBytes = this.bitmapSize + this.blockSize;
+    const placed: { block: number; at: number }[] = [];
+    let next = alignUp(this.footerOffset, SECTOR);
+    for (const block of fresh.keys()) {
+      placed.push({ block, at: next });
+      next += blockBytes;
+    }
+    await this.file.write(encodeFooter(this.footer), next);
+    this.footerOffset = next;
+    this.fileSize = next + FOOTER_SIZE;
+    // New blocks sit back to back, so up to a group of them is assembled in a reused buffer and written at once.
+    const perGroup = Math.max(1, Math.min(placed.length, Math.floor(WRITE_GROUP_BYTES / blockBytes)));
+    const buf = this.scratch(perGroup * blockBytes);
+    for (let g = 0; g < placed.length; g += perGroup) {
+      const group = placed.slice(g, g + perGroup);
+      for (let k = 0; k < group.length; k++) {
+        const p = group[k];
+        const slot = buf.subarray(k * blockBytes, (k + 1) * blockBytes);
+        slot.fill(0);
+        const bm = newBitmap(this.blockSize, this.type === 'dynamic');
+        for (const piece of fresh.get(p.block)!) {
+          if (this.type === 'differencing') setBits(bm, piece.start, piece.count);
+          slot.set(piece.data, this.bitmapSize + piece.start * SECTOR);
+        }
+        slot.set(bm, 0);
+        this.cacheBitmap(p.block, bm);
+      }
+      await this.file.write(buf.subarray(0, group.length * blockBytes), group[0].at);
+    }
+    // The in-memory BAT points at the new blocks now (later stages write into them in place); the file's, at commit.
+    for (const p of placed) {
+      this.bat![p.block] = p.at / SECTOR;
+      this.pendingBat.push(p.block);
+      this.pendingBatmap.add(p.block);
+    }
+  }
+
+  /**
+   * Makes everything staged durable and visible: fsync, then the BAT
+   * entries, bitmap bits and batmap, then fsync. A BAT entry or bitmap bit
+   * never points at unwritten data.
+   */
+  async commit(): Promise<void> {
+    await this.backgroundFlush;
+    this.backgroundFlush = null;
+    if (this.failedStage) throw this.failedStage;
+    if (!this.uncommitted) return;
     if (this.syncWrites) await this.file.sync();
+    if (this.type !== 'fixed') {
+      // Dynamic files normally have full bitmaps, but some writers leave bits clear, so both kinds are updated.
+      for (const [b, bm] of this.pendingBitmaps) await this.file.write(bm, this.blockOffset(b)!);
+      if (this.pendingBat.length > 0) await this.writeBatEntries(this.pendingBat);
+      if (this.batmap && this.pendingBatmap.size > 0) await this.updateBatmap([...this.pendingBatmap]);
+      if (this.syncWrites) await this.file.sync();
+    }
+    this.pendingBitmaps.clear();
+    this.pendingBat = [];
+    this.pendingBatmap.clear();
+    this.uncommitted = false;
   }
 
   /** A buffer of at least `length` bytes, kept between write batches (contents undefined). */
@@ -370,17 +501,15 @@ export class VhdFile {
     return this.scratchBuf.subarray(0, length);
   }
 
-  /** Writes BAT entries in one span from the lowest to the highest changed index. */
-  private async writeBatEntries(placed: { block: number; at: number }[]): Promise<void> {
-    const bat = this.bat!;
+  /** Writes the in-memory BAT entries of `blocks` in one span from the lowest to the highest index. */
+  private async writeBatEntries(blocks: number[]): Promise<void> {
     let lo = Infinity;
     let hi = -1;
-    for (const p of placed) {
-      bat[p.block] = p.at / SECTOR;
-      lo = Math.min(lo, p.block);
-      hi = Math.max(hi, p.block);
+    for (const b of blocks) {
+      lo = Math.min(lo, b);
+      hi = Math.max(hi, b);
     }
-    await this.file.write(encodeBatRange(bat, lo, hi + 1), Number(this.header!.tableOffset) + lo * 4);
+    await this.file.write(encodeBatRange(this.bat!, lo, hi + 1), Number(this.header!.tableOffset) + lo * 4);
   }
 
   /**

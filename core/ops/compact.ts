@@ -23,7 +23,7 @@ import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { recoverBefore } from './recover.js';
@@ -97,16 +97,12 @@ function allocatedBlocks(f: VhdFile): number {
   return n;
 }
 
-/** Sectors of block `b` inside the virtual size (the last block may be partial). */
-function sectorsIn(f: VhdFile, b: number): number {
-  return Math.min(f.sectorsPerBlock, f.totalSectors - b * f.sectorsPerBlock);
-}
 
 function refused(path: string, plan: Plan): RefusedError {
   return new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
 }
 
-export async function planCompact(path: string): Promise<CompactPlan> {
+export async function planCompact(path: string, opts: PlanOptions = {}): Promise<CompactPlan> {
   const abs = nodePath.resolve(path);
   const f = await VhdFile.open(abs);
   try {
@@ -139,14 +135,12 @@ export async function planCompact(path: string): Promise<CompactPlan> {
     const blockBytes = f.bitmapSize + f.blockSize;
     const before = allocatedBlocks(f);
     let knownEmpty = 0;
-    if (f.type === 'differencing') {
-      for (let b = 0; b < f.blockCount; b++) {
-        if (f.blockOffset(b) !== null && isEmpty(await f.readBitmap(b), sectorsIn(f, b))) knownEmpty++;
-      }
+    if (f.type === 'differencing' && !opts.pathsOnly) {
+      for await (const [b, bm] of f.bitmaps(f.physicalOrder())) if (isEmpty(bm, f.sectorsInBlock(b))) knownEmpty++;
     }
     // The copy exists beside the original until the rename: at most the whole file again.
     const growth = (layout?.dataStart ?? f.footerOffset) + (before - knownEmpty) * blockBytes + FOOTER_SIZE;
-    const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
+    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(abs));
     if (freeSpace !== null && growth > freeSpace) {
       refusals.push({ code: 'NO_SPACE', message: `compacting needs room for a temporary copy of up to ${growth} bytes but only ${freeSpace} are free` });
     }
@@ -235,7 +229,7 @@ async function writeCompacted(f: VhdFile, out: RandomAccessFile, ctx: JobContext
   for (let b = 0; b < f.blockCount; b++) {
     if (ctx.signal?.aborted) throw new CancelledError(`compaction of ${f.path} cancelled; the original is unchanged`);
     if (f.blockOffset(b) === null) continue;
-    const sectors = sectorsIn(f, b);
+    const sectors = f.sectorsInBlock(b);
     const bm = await f.readBitmap(b);
     if (f.type === 'differencing' && isEmpty(bm, sectors)) continue;
     buf.fill(0);

@@ -14,12 +14,12 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
-import { bitRuns, testBit } from '../format/bitmap.js';
+import { bitRuns, countSet, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
-import { VhdFile } from '../disk/vhd-file.js';
+import { CommitPacer, VhdFile } from '../disk/vhd-file.js';
 import { pathExists, syncDir, withOwnerWrite } from '../io/file.js';
-import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
@@ -69,14 +69,14 @@ export interface DeletePlan extends Plan {
   children: string[];
 }
 
-export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
+export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): Promise<DeletePlan> {
   const snap = nodePath.resolve(snapshotPath);
   const disk = await openDisk(snap);
   try {
     const children = (await findChildren(snap)).map((c) => nodePath.resolve(c));
     const refusals: Plan['refusals'] = [];
     const base = disk.layers.length === 1;
-    const own = await storedBytes(disk.top);
+    const own = opts.pathsOnly ? 0 : await storedBytes(disk.top);
     let strategy: DeletePlan['strategy'] = null;
     if (children.length === 0) {
       refusals.push({ code: 'NOT_A_SNAPSHOT', message: `${nodePath.basename(snap)} has no children: it is the current state of its chain, not a snapshot (use revert to go back from it)` });
@@ -88,8 +88,8 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
         message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.map((c) => nodePath.basename(c)).join(', ')}); each would have to become a standalone disk — flatten them instead`,
       });
     }
-    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' ? await childBytes(children[0]) : 0;
-    const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
+    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' && !opts.pathsOnly ? await childBytes(children[0]) : 0;
+    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(snap));
     // Folding may allocate a whole block in a child per block the snapshot stores.
     const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
     if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `deleting may need ${growth} bytes but only ${freeSpace} are free` });
@@ -124,16 +124,10 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
 
 async function storedBytes(f: VhdFile): Promise<number> {
   if (f.type === 'fixed') return f.virtualSize;
+  const blocks = f.physicalOrder();
+  if (f.type === 'dynamic') return blocks.reduce((n, b) => n + f.sectorsInBlock(b) * SECTOR, 0);
   let n = 0;
-  for (let b = 0; b < f.blockCount; b++) {
-    if (f.blockOffset(b) === null) continue;
-    if (f.type === 'dynamic') {
-      n += Math.min(f.blockSize, f.virtualSize - b * f.blockSize);
-      continue;
-    }
-    const bm = await f.readBitmap(b);
-    for (const r of bitRuns(bm, 0, Math.min(f.sectorsPerBlock, f.totalSectors - b * f.sectorsPerBlock))) if (r.set) n += r.length * SECTOR;
-  }
+  for await (const [b, bm] of f.bitmaps(blocks)) n += countSet(bm, f.sectorsInBlock(b)) * SECTOR;
   return n;
 }
 
@@ -275,7 +269,7 @@ export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
   return j.op === 'delete';
 }
 
-/** Bytes gathered before one batched write into a child. */
+/** Bytes gathered before one staged write into a child. */
 const FOLD_BATCH_BYTES = 32 * 1024 * 1024;
 
 /** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
@@ -293,21 +287,27 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       // Progress in bytes of the snapshot's stored data (what the plan quoted).
       const progress = new ProgressReporter(ctx, `fold into ${nodePath.basename(childPath)}`, await storedBytes(snap));
       let done = 0;
-      // Runs are written in batches (each batch: data, fsync, metadata, fsync), not per block.
+      // Runs are staged in batches, not per block, and committed (fsync, metadata, fsync) as paced.
+      // A crash redoes the whole fold, which only fills sectors the child does not hold: idempotent.
+      const pacer = new CommitPacer();
       let runs: { sector: number; data: Uint8Array }[] = [];
       let pending = 0;
-      const flush = async () => {
-        if (runs.length > 0) await child.writeRuns(runs);
+      const flush = async (commit: boolean) => {
+        if (runs.length > 0) await child.stageRuns(runs);
+        if (pacer.add(pending) || commit) {
+          await child.commit();
+          pacer.committed();
+        }
         runs = [];
         pending = 0;
         progress.update(done);
       };
       for (let b = 0; b < snap.blockCount; b++) {
-        if (ctx.signal?.aborted) await flush();
+        if (ctx.signal?.aborted) await flush(true);
         throwIfCancelled(ctx);
         if (snap.blockOffset(b) === null) continue;
         const first = b * snap.sectorsPerBlock;
-        const count = Math.min(snap.sectorsPerBlock, snap.totalSectors - first);
+        const count = snap.sectorsInBlock(b);
         const ownRuns = snap.type === 'dynamic' ? [{ start: 0, length: count, set: true }] : bitRuns(await snap.readBitmap(b), 0, count);
         for (const r of ownRuns) {
           if (!r.set) continue;
@@ -320,9 +320,9 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
             pending += data.length;
           }
         }
-        if (pending >= FOLD_BATCH_BYTES) await flush();
+        if (pending >= FOLD_BATCH_BYTES) await flush(false);
       }
-      await flush();
+      await flush(true);
     } finally {
       await Promise.all([snap.close(), child.close()]);
     }

@@ -1,7 +1,8 @@
 // Merge a differencing child into its parent. Bitmap-aware: a full child
 // block is copied whole, otherwise only its runs of set bits, OR'ed into the
 // parent's bitmap; blocks are visited in the child's physical order and
-// written to the parent in batches (two fsyncs per batch).
+// staged into the parent in batches, whose metadata is committed (two fsyncs)
+// at each journal checkpoint (see CommitPacer).
 //
 // Crash safety: the journal is written before the first write. The copy is
 // idempotent and, while it runs, everything read through the child is
@@ -12,12 +13,12 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { CancelledError, RefusedError } from '../errors.js';
-import { bitRuns } from '../format/bitmap.js';
+import { bitRuns, countSet } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
-import { VhdFile } from '../disk/vhd-file.js';
+import { CommitPacer, VhdFile } from '../disk/vhd-file.js';
 import { withOwnerWrite } from '../io/file.js';
-import { freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
@@ -60,14 +61,7 @@ async function otherChildren(parent: string, child: string): Promise<string[]> {
   return out;
 }
 
-/** The child's allocated blocks sorted by where they sit in the file. */
-function physicalOrder(f: VhdFile): number[] {
-  const blocks: number[] = [];
-  for (let b = 0; b < f.blockCount; b++) if (f.blockOffset(b) !== null) blocks.push(b);
-  return blocks.sort((a, b) => f.blockOffset(a)! - f.blockOffset(b)!);
-}
-
-export async function planMerge(childPath: string): Promise<MergePlan> {
+export async function planMerge(childPath: string, opts: PlanOptions = {}): Promise<MergePlan> {
   const disk = await openDisk(childPath);
   try {
     const child = disk.top;
@@ -98,10 +92,8 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
     if (parent.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent.path} has a damaged trailing footer; repair it first` });
     let copy = 0;
     const parentBlocks = new Set<number>();
-    for (const b of physicalOrder(child)) {
-      const bm = await child.readBitmap(b);
-      const limit = Math.min(child.sectorsPerBlock, child.totalSectors - b * child.sectorsPerBlock);
-      for (const r of bitRuns(bm, 0, limit)) {
+    for await (const [b, bm] of child.bitmaps(opts.pathsOnly ? [] : child.physicalOrder())) {
+      for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
         if (!r.set) continue;
         copy += r.length * SECTOR;
         if (parent.type === 'fixed') continue;
@@ -112,7 +104,7 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
       }
     }
     const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR;
-    const freeSpace = await freeSpaceAt(nodePath.dirname(parent.path));
+    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(parent.path));
     if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
     const grandchildren = await findChildren(child.path);
     return {
@@ -207,45 +199,42 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
       if (parent.uuid !== j.parentUuid || child.uuid !== j.childUuid) {
         throw new RefusedError('ID_CHANGED', `${j.parent} or ${j.child} no longer has the id the merge was planned with; refusing to write`);
       }
-      const order = physicalOrder(child);
-      const setBytes = async (b: number) => {
-        const limit = Math.min(child.sectorsPerBlock, child.totalSectors - b * child.sectorsPerBlock);
-        let n = 0;
-        for (const r of bitRuns(await child.readBitmap(b), 0, limit)) if (r.set) n += r.length * SECTOR;
-        return n;
-      };
+      const order = child.physicalOrder();
+      const todo = order.slice(j.nextBlock);
       // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.
       let total = 0;
-      for (let i = j.nextBlock; i < order.length; i++) total += await setBytes(order[i]);
+      for await (const [b, bm] of child.bitmaps(todo)) total += countSet(bm, child.sectorsInBlock(b)) * SECTOR;
       const progress = new ProgressReporter(ctx, 'merge', total);
       let copied = 0;
-      let lastCheckpoint = Date.now();
+      const pacer = new CommitPacer();
       let batch: { sector: number; data: Uint8Array }[] = [];
       let bytes = 0;
       // One reused arena holds a batch's runs (a batch ends within one block of BATCH_BYTES):
       // no per-run allocation, and memory stays flat however large the child is.
       const arena = Buffer.allocUnsafe(BATCH_BYTES + child.blockSize);
       const flush = async (next: number, checkpoint: boolean) => {
-        if (batch.length > 0) await parent!.writeRuns(batch);
+        if (batch.length > 0) await parent!.stageRuns(batch);
         copied += bytes;
+        const due = pacer.add(bytes);
         batch = [];
         bytes = 0;
-        // The copy is idempotent, so a checkpoint only saves redoing work after a crash:
-        // one a second is plenty, and spares two fsyncs per batch.
-        if (checkpoint || Date.now() - lastCheckpoint >= 1000) {
+        // The copy is idempotent, so a checkpoint only saves redoing work after a crash: one per
+        // commit is plenty (each costs two fsyncs of the parent and one of the journal). The
+        // parent's metadata is committed first: the journal never counts a block as copied
+        // before it is visible in the parent.
+        if (checkpoint || due) {
+          await parent!.commit();
           j.nextBlock = next;
           await writeJournal(jpath, j);
-          lastCheckpoint = Date.now();
+          pacer.committed();
         }
         progress.update(copied);
       };
-      for (let i = j.nextBlock; i < order.length; i++) {
-        const b = order[i];
-        const bm = await child.readBitmap(b);
-        const limit = Math.min(child.sectorsPerBlock, child.totalSectors - b * child.sectorsPerBlock);
+      let i = j.nextBlock;
+      for await (const [b, bm] of child.bitmaps(todo)) {
         // A full bitmap is one run, so a full block is one read; a block's runs are read concurrently.
         const reads: Promise<void>[] = [];
-        for (const r of bitRuns(bm, 0, limit)) {
+        for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
           if (!r.set) continue;
           const data = arena.subarray(bytes, bytes + r.length * SECTOR);
           reads.push(child.readOwn(b, r.start, r.length, data, 0));
@@ -254,10 +243,11 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
         }
         const settled = await Promise.allSettled(reads);
         for (const x of settled) if (x.status === 'rejected') throw x.reason;
-        if (bytes >= BATCH_BYTES) await flush(i + 1, false);
+        i++;
+        if (bytes >= BATCH_BYTES) await flush(i, false);
         if (ctx.signal?.aborted) {
-          await flush(i + 1, true);
-          throw new CancelledError(`merge paused after ${i + 1} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`);
+          await flush(i, true);
+          throw new CancelledError(`merge paused after ${i} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`);
         }
       }
       await flush(order.length, true);

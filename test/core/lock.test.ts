@@ -8,7 +8,7 @@ import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefusedError, VhdError } from '../../core/errors.js';
 import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, type LockInfo } from '../../core/lock.js';
-import { runOperation } from '../../core/operations.js';
+import { lockedPaths, planOperation, runOperation, touchedPaths } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
 import { buildTree, readThrough } from '../support/tree.js';
@@ -230,6 +230,25 @@ describe('runOperation locking', () => {
     expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith(LOCK_PREFIX))).toEqual([]);
     await runOperation({ op: 'snapshot', disk: child, out: tmp.file('c2.vhd') });
     expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith(LOCK_PREFIX))).toEqual([]);
+  });
+
+  it('what it locks comes from a paths-only plan: the same files as the full plan, without its byte counts', async () => {
+    // d0 <- d1 <- {d2, d3}: merging d1 changes d0, d2, d3; deleting d1 folds into d2 and d3.
+    const { paths } = await buildTree(tmp.dir, 8, { parents: [null, 0, 1, 1], size: 2 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 4 });
+    for (const req of [
+      { op: 'merge', disk: paths[1] },
+      { op: 'delete', disk: paths[1] },
+      { op: 'compact', disk: paths[2] },
+    ] as const) {
+      const full = await planOperation(req);
+      const quick = await planOperation(req, { pathsOnly: true });
+      expect(quick.changes.map((c) => c.path), req.op).toEqual(full.changes.map((c) => c.path));
+      expect(full.bytesToCopy, req.op).toBeGreaterThan(0);
+      expect(quick.freeSpace, req.op).toBeNull();
+      // merge and delete count bytes bit by bit; compact's count (whole blocks) costs nothing and stays.
+      if (req.op !== 'compact') expect(quick.bytesToCopy, req.op).toBe(0);
+      expect(new Set(await lockedPaths(req))).toEqual(new Set([...touchedPaths(req), ...full.changes.map((c) => nodePath.resolve(c.path))]));
+    }
   });
 
   it('two concurrent operations on one disk in one process: the second is refused', async () => {

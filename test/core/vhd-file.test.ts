@@ -5,7 +5,12 @@ import { openDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { FormatError, RefusedError, VhdError } from '../../core/errors.js';
 import { checksum, putU32 } from '../../core/format/bytes.js';
-import { createDynamic, createFixed } from '../../core/ops/create.js';
+import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
+import { countSet, testBit } from '../../core/format/bitmap.js';
+import { setFileOpener } from '../../core/io/file.js';
+import { expectCheckClean } from '../support/check.js';
+import { assertSame } from '../support/compare.js';
+import { plainFile } from '../support/plain-file.js';
 import { useTmpDir } from '../support/tmp.js';
 
 function patch(path: string, at: number, bytes: Uint8Array): void {
@@ -91,5 +96,160 @@ describe('VhdFile.open', () => {
     const disk = await openDisk(p);
     await expect(disk.read(0, 4096)).rejects.toMatchObject({ code: 'BAT_ENTRY_PAST_EOF', field: 'bat[0]' });
     await disk.close();
+  });
+});
+
+describe('VhdFile staged writes (stageRuns / commit)', () => {
+  const tmp = useTmpDir();
+  const KiB = 1024;
+  const SIZE = 4 << 20;
+
+  /** A differencing child over a dynamic base holding 0x11 everywhere it was written. */
+  async function pair(blockSize = 512 * KiB): Promise<{ base: string; child: string }> {
+    const base = tmp.file('base.vhd');
+    const child = tmp.file('child.vhd');
+    await createDynamic(base, SIZE, { blockSize });
+    const w = await openDisk(base, { writable: true });
+    await w.write(0, Buffer.alloc(SIZE, 0x11));
+    await w.close();
+    await createDifferencing(child, base);
+    return { base, child };
+  }
+
+  /** Files opened for writing fail their n-th call of `method` with EIO; counts the calls. */
+  function failNth(method: 'write' | 'sync', n: number): { restore: () => void; calls: () => number } {
+    let calls = 0;
+    const restore = setFileOpener(async (path, mode) => {
+      const f = await plainFile(path, mode);
+      if (mode === 'r') return f;
+      const fail = () => Promise.reject(Object.assign(new Error(`injected ${method} EIO`), { code: 'EIO' }));
+      if (method === 'sync') return { ...f, sync: () => (++calls === n ? fail() : f.sync()) };
+      return { ...f, write: (buf: Uint8Array, at: number) => (++calls === n ? fail() : f.write(buf, at)) };
+    });
+    return { restore, calls: () => calls };
+  }
+
+  async function readAll(path: string): Promise<Buffer> {
+    const d = await openDisk(path);
+    try {
+      return Buffer.from(await d.read(0, SIZE));
+    } finally {
+      await d.close();
+    }
+  }
+
+  it('staged data reads back at once but becomes visible to other readers only at commit, bit-exact', async () => {
+    const { child } = await pair();
+    const f = await VhdFile.open(child, { writable: true });
+    // Sector 3 of block 0 (a new block), sectors 1020..1027 straddling blocks 0 and 1.
+    await f.stageRuns([
+      { sector: 3, data: Buffer.alloc(512, 0xa1) },
+      { sector: 1020, data: Buffer.alloc(8 * 512, 0xb2) },
+    ]);
+    // A second stage adds sectors to a block the first one allocated: written in place.
+    await f.stageRuns([{ sector: 5, data: Buffer.alloc(1024, 0xc3) }]);
+    expect(testBit(await f.readBitmap(0), 5)).toBe(true);
+    assertSame(await readAll(child), Buffer.alloc(SIZE, 0x11), 'another reader before the commit');
+    await f.commit();
+    await f.close();
+    const expected = Buffer.alloc(SIZE, 0x11);
+    expected.fill(0xa1, 3 * 512, 4 * 512);
+    expected.fill(0xc3, 5 * 512, 7 * 512);
+    expected.fill(0xb2, 1020 * 512, 1028 * 512);
+    assertSame(await readAll(child), expected, 'after the commit');
+    const g = await VhdFile.open(child);
+    const bm0 = await g.readBitmap(0);
+    expect([...Array(8).keys()].filter((s) => testBit(bm0, s))).toEqual([3, 5, 6]);
+    expect(countSet(bm0, g.sectorsInBlock(0))).toBe(3 + 4); // 3, 5, 6 and 1020..1023
+    expect(countSet(await g.readBitmap(1), g.sectorsInBlock(1))).toBe(4);
+    expect(g.blockOffset(2)).toBeNull();
+    await g.close();
+    await expectCheckClean([child]);
+  });
+
+  it('a failed stage is never committed: later stages and commit refuse, and the file keeps its old content', async () => {
+    const { child } = await pair();
+    const before = await readAll(child);
+    const faults = failNth('write', 3);
+    try {
+      const f = await VhdFile.open(child, { writable: true });
+      await f.stageRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]); // footer + new block: writes 1 and 2
+      await expect(f.stageRuns([{ sector: 2048, data: Buffer.alloc(512, 2) }])).rejects.toThrow(/injected/);
+      await expect(f.stageRuns([{ sector: 4096, data: Buffer.alloc(512, 3) }])).rejects.toThrow(/injected/);
+      await expect(f.commit()).rejects.toThrow(/injected/);
+      await f.close();
+    } finally {
+      faults.restore();
+    }
+    assertSame(await readAll(child), before, 'after the failed stage');
+    await expectCheckClean([child]);
+  });
+
+  it('a failed background flush is reported by commit (fsync errors are reported only once)', async () => {
+    const { child } = await pair();
+    const before = await readAll(child);
+    const faults = failNth('sync', 1);
+    try {
+      const f = await VhdFile.open(child, { writable: true });
+      await f.stageRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]);
+      await expect(f.commit()).rejects.toThrow(/injected sync/);
+      await f.close();
+    } finally {
+      faults.restore();
+    }
+    expect(faults.calls()).toBe(1); // the metadata was never written after the failed flush
+    assertSame(await readAll(child), before, 'after the failed flush');
+  });
+
+  it('fsyncs: writeRuns two (data, then metadata); each stage one more, started ahead of the commit', async () => {
+    const { child } = await pair();
+    let syncs = 0;
+    const restore = setFileOpener(async (path, mode) => {
+      const f = await plainFile(path, mode);
+      return { ...f, sync: async () => (syncs++, f.sync()) };
+    });
+    try {
+      const f = await VhdFile.open(child, { writable: true });
+      await f.writeRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]);
+      expect(syncs).toBe(2);
+      await f.stageRuns([{ sector: 1024, data: Buffer.alloc(512, 2) }]);
+      await f.stageRuns([{ sector: 2048, data: Buffer.alloc(512, 3) }]);
+      await f.commit();
+      expect(syncs).toBe(2 + 2 + 2);
+      await f.commit(); // nothing staged: nothing to do
+      expect(syncs).toBe(6);
+      await f.close();
+    } finally {
+      restore();
+    }
+  });
+
+  it('bitmaps() yields in the order asked, and a caller stopping early leaves no stray rejection', async () => {
+    const { child } = await pair(256 * KiB);
+    const w = await openDisk(child, { writable: true });
+    for (const b of [5, 1, 9]) await w.write(b * 256 * KiB + 512, Buffer.alloc(512, b));
+    await w.close();
+    const f = await VhdFile.open(child);
+    const order = f.physicalOrder();
+    expect(order).toEqual([5, 1, 9]); // allocation order is file order
+    const seen: number[] = [];
+    for await (const [b, bm] of f.bitmaps(order)) {
+      seen.push(b);
+      expect(countSet(bm, f.sectorsInBlock(b))).toBe(1);
+    }
+    expect(seen).toEqual([5, 1, 9]);
+    await f.close();
+    // Block 9's entry pointed past the end: reading it fails, but stopping after block 5 must not.
+    const bat = Buffer.alloc(4);
+    bat.writeUInt32BE(0x00ffffff);
+    const g = await VhdFile.open(child);
+    patch(child, Number(g.header!.tableOffset) + 9 * 4, bat);
+    await g.close();
+    const h = await VhdFile.open(child);
+    for await (const [b] of h.bitmaps([5, 1, 9])) if (b === 5) break;
+    await expect((async () => {
+      for await (const _ of h.bitmaps([5, 1, 9])) void _;
+    })()).rejects.toMatchObject({ code: 'BAT_ENTRY_PAST_EOF' });
+    await h.close();
   });
 });

@@ -11,8 +11,8 @@ const BIG = 80 * MiB;
 
 /**
  * d0 <- d1 <- d2 with d1 storing about 70 MiB: more than one merge batch
- * (32 MiB), so kills land between journal checkpoints of the copy and
- * recovery resumes from one.
+ * (32 MiB), so kills land between staged batches not yet committed, whose
+ * allocations the redo must leave harmless, and around the commit.
  */
 async function bigSetup(dir: string): Promise<void> {
   const rng = new Rng(104);
@@ -66,7 +66,7 @@ crashSuite('merge', [
     after: { 'd2.vhd': null, 'd1.vhd': { content: 'd2.vhd' } },
   },
   {
-    name: 'merge (70 MiB child: several copy batches and checkpoints)',
+    name: 'merge (70 MiB child: several staged batches before one commit)',
     setup: bigSetup,
     request: (dir) => ({ op: 'merge', disk: `${dir}/d1.vhd` }),
     after: { 'd1.vhd': null, 'd0.vhd': { content: 'd1.vhd' }, 'd2.vhd': { parent: 'd0.vhd' } },
