@@ -14,7 +14,8 @@
 //   merge16 16 GiB dynamic parent (the same first GiB, ~5% of the rest) + the same child
 //
 // Fairness: every command is a subprocess timed wall-clock, each side runs
-// once untimed first (both warm in the page cache), then the sides alternate.
+// once untimed first (both warm in the page cache), then the sides alternate,
+// swapping which goes first on every run.
 // vhdsnap fsyncs what it writes, so the cp/qemu-img baselines are followed by
 // `sync <output>` (BENCH_BASELINE_FSYNC=0 turns that off).
 //
@@ -432,9 +433,12 @@ function runMeasure(m) {
   if (m.baseline) side('baseline');
   const cmd = [];
   const base = [];
+  // The order alternates (A B, B A, ...): on this kind of VM a command runs measurably slower or
+  // faster depending on what ran just before it, so neither side may always follow the other.
   for (let i = 0; i < RUNS; i++) {
+    if (i % 2 === 1 && m.baseline) base.push(side('baseline'));
     cmd.push(side('cmd'));
-    if (m.baseline) base.push(side('baseline'));
+    if (i % 2 === 0 && m.baseline) base.push(side('baseline'));
   }
   const res = {
     id: m.id,
