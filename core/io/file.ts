@@ -222,3 +222,26 @@ export async function withOwnerWrite<T>(path: string, fn: () => Promise<T>): Pro
     if (lifted) await fsp.chmod(path, mode).catch(() => undefined);
   }
 }
+
+/** Refuses to create `path` over anything already there (a file, a link, a folder). */
+export async function refuseExisting(path: string): Promise<void> {
+  if (await pathExists(path)) {
+    throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
+  }
+}
+
+/** Builds `path` under a temp name (see tempSibling), fsyncs, then links it into place; removes the temp on failure. */
+export async function writeAtomically(path: string, fill: (f: RandomAccessFile) => Promise<void>): Promise<void> {
+  const tmp = tempSibling(path);
+  const f = await openFile(tmp, 'wx');
+  try {
+    await fill(f);
+    await f.sync();
+    await f.close();
+  } catch (err) {
+    await f.close();
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await linkIntoPlace(tmp, path);
+}

@@ -1,7 +1,7 @@
 // Creating new VHD files: fixed, dynamic, and differencing children of any disk.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError, UsageError, VhdError } from '../errors.js';
+import { UsageError, VhdError } from '../errors.js';
 import { batBytes, encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { alignUp, dateToVhdTime, newUuid, SECTOR } from '../format/bytes.js';
 import { DiskType, encodeFooter, FEATURE_RESERVED, FIXED_DATA_OFFSET, FORMAT_VERSION, MAX_DYNAMIC_SIZE, MAX_FIXED_SIZE, type Footer } from '../format/footer.js';
@@ -9,7 +9,7 @@ import { chsForSize } from '../format/geometry.js';
 import { DEFAULT_BLOCK_SIZE, encodeHeader, HEADER_COOKIE, HEADER_SIZE, HEADER_VERSION, isPowerOfTwo, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type DynamicHeader } from '../format/header.js';
 import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } from '../format/locator.js';
 import { U64_MAX } from '../format/bytes.js';
-import { linkIntoPlace, openFile, tempSibling } from '../io/file.js';
+import { refuseExisting, writeAtomically } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 
 /**
@@ -75,23 +75,13 @@ export function validateBlockSize(blockSize: number): void {
   }
 }
 
-/** Writes `bytes` as a new file at `path` atomically-enough: exclusive create, fsync, or removal on failure. */
+/** Writes `parts` as a new file of `totalSize` bytes at `path` (never over an existing one; see writeAtomically). */
 async function writeNewFile(path: string, parts: { at: number; data: Uint8Array }[], totalSize: number): Promise<void> {
-  if (await fsp.lstat(path).then(() => true, () => false)) throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
-  // Built under a temp name and linked into place: a crash never leaves a half-written disk at `path`.
-  const tmp = tempSibling(path);
-  const f = await openFile(tmp, 'wx');
-  try {
+  await refuseExisting(path);
+  await writeAtomically(path, async (f) => {
     await f.truncate(totalSize);
     for (const p of parts) await f.write(p.data, p.at);
-    await f.sync();
-    await f.close();
-  } catch (err) {
-    await f.close();
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await linkIntoPlace(tmp, path);
+  });
 }
 
 export async function createFixed(path: string, size: number): Promise<void> {

@@ -9,7 +9,8 @@ import { DEFAULT_BLOCK_SIZE, HEADER_SIZE } from '../format/header.js';
 import { batBytes } from '../format/bat.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { freeSpaceAt, type JobContext, type Plan } from '../job.js';
-import { diskSource, refuseExisting, writeAtomically, writeImage, type OutputFormat } from './transfer.js';
+import { refuseExisting, writeAtomically } from '../io/file.js';
+import { diskSource, writeImage, type OutputFormat } from './transfer.js';
 
 export interface FlattenOptions extends JobContext {
   format?: OutputFormat;

@@ -5,13 +5,13 @@
 // half-written file at the requested path; inputs are only read.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { newBitmap } from '../format/bitmap.js';
 import { alignUp, SECTOR } from '../format/bytes.js';
 import { DiskType, encodeFooter, FIXED_DATA_OFFSET } from '../format/footer.js';
 import { DEFAULT_BLOCK_SIZE, encodeHeader } from '../format/header.js';
-import { linkIntoPlace, openFile, tempSibling, type RandomAccessFile } from '../io/file.js';
+import { openFile, refuseExisting, writeAtomically, type RandomAccessFile } from '../io/file.js';
 import { openDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
 import { layoutDynamic, newFooter, validateBlockSize, validateSize } from './create.js';
@@ -61,28 +61,6 @@ function rawSource(f: RandomAccessFile, size: number): Source {
     },
     mayHaveData: () => true,
   };
-}
-
-export async function refuseExisting(path: string): Promise<void> {
-  if (await fsp.lstat(path).then(() => true, () => false)) {
-    throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
-  }
-}
-
-/** Builds `path` under a temp name (see tempSibling), fsyncs, then links it into place; removes the temp on failure. */
-export async function writeAtomically(path: string, fill: (f: RandomAccessFile) => Promise<void>): Promise<void> {
-  const tmp = tempSibling(path);
-  const f = await openFile(tmp, 'wx');
-  try {
-    await fill(f);
-    await f.sync();
-    await f.close();
-  } catch (err) {
-    await f.close();
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await linkIntoPlace(tmp, path);
 }
 
 /**

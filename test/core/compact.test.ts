@@ -8,8 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { CancelledError, RefusedError, VhdError } from '../../core/errors.js';
-import { BATMAP_VERSION, batmapChecksum, encodeBatmapHeader } from '../../core/format/batmap.js';
-import { encodeFooter } from '../../core/format/footer.js';
 import { setFileOpener, type RandomAccessFile } from '../../core/io/file.js';
 import { journalPath, writeJournal } from '../../core/journal.js';
 import { checkPaths } from '../../core/ops/check.js';
@@ -21,6 +19,7 @@ import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
 import { plainFile } from '../support/plain-file.js';
+import { makeTap } from '../support/tap.js';
 import { assertSame, sha } from '../support/compare.js';
 import { expectCheckClean } from '../support/check.js';
 
@@ -399,28 +398,3 @@ async function idOf(p: string): Promise<string> {
   await f.close();
   return id;
 }
-
-/** Turns an empty dynamic disk made by createDynamic into a blktap one with a (zero) batmap after the BAT. */
-async function makeTap(p: string): Promise<void> {
-  const b = readFileSync(p);
-  const footer = Buffer.from(b.subarray(b.length - 512));
-  const dataStart = b.length - 512;
-  const entries = b.readUInt32BE(512 + 28);
-  const mapBytes = Math.ceil(Math.ceil(entries / 8) / 512) * 512;
-  const map = new Uint8Array(mapBytes);
-  const bh = encodeBatmapHeader({ cookie: 'tdbatmap', offset: BigInt(dataStart + 512), sizeSectors: mapBytes / 512, version: BATMAP_VERSION, checksum: batmapChecksum(map) });
-  footer.write('tap\0', 28, 'latin1');
-  footer.writeUInt32BE(0x00010002, 32);
-  const { decodeFooter } = await import('../../core/format/footer.js');
-  const nf = encodeFooter(decodeFooter(footer));
-  const fh = await fsp.open(p, 'r+');
-  try {
-    await fh.write(bh, 0, 512, dataStart);
-    await fh.write(map, 0, mapBytes, dataStart + 512);
-    await fh.write(nf, 0, 512, dataStart + 512 + mapBytes);
-    await fh.write(nf, 0, 512, 0);
-  } finally {
-    await fh.close();
-  }
-}
-

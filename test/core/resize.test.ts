@@ -9,8 +9,6 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
-import { BATMAP_VERSION, batmapChecksum, encodeBatmapHeader } from '../../core/format/batmap.js';
-import { decodeFooter, encodeFooter } from '../../core/format/footer.js';
 import { chsForSize } from '../../core/format/geometry.js';
 import { setFileOpener, type RandomAccessFile } from '../../core/io/file.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
@@ -21,6 +19,7 @@ import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
 import { plainFile } from '../support/plain-file.js';
+import { makeTap } from '../support/tap.js';
 import { assertSame, sha } from '../support/compare.js';
 import { expectCheckClean } from '../support/check.js';
 
@@ -309,27 +308,3 @@ describe('resize', () => {
     });
   }
 });
-
-/** Turns an empty dynamic disk made by createDynamic into a blktap one with a (zero) batmap after the BAT. */
-async function makeTap(p: string): Promise<void> {
-  const b = readFileSync(p);
-  const dataStart = b.length - 512;
-  const entries = b.readUInt32BE(512 + 28);
-  const mapBytes = Math.ceil(Math.ceil(entries / 8) / 512) * 512;
-  const map = new Uint8Array(mapBytes);
-  const bh = encodeBatmapHeader({ cookie: 'tdbatmap', offset: BigInt(dataStart + 512), sizeSectors: mapBytes / 512, version: BATMAP_VERSION, checksum: batmapChecksum(map) });
-  const footer = decodeFooter(b.subarray(dataStart));
-  footer.creatorApp = 'tap\0';
-  footer.creatorVersion = 0x00010002;
-  const nf = encodeFooter(footer);
-  const fh = await fsp.open(p, 'r+');
-  try {
-    await fh.write(bh, 0, 512, dataStart);
-    await fh.write(map, 0, mapBytes, dataStart + 512);
-    await fh.write(nf, 0, 512, dataStart + 512 + mapBytes);
-    await fh.write(nf, 0, 512, 0);
-  } finally {
-    await fh.close();
-  }
-}
-

@@ -5,7 +5,7 @@
 // and every disk must read through its chain as before or as after the
 // operation (per disk), with `check --deep` clean. Disk states come from the
 // crash harness (test/crash/harness.ts), which reads every disk in a folder.
-import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { expect } from 'vitest';
 import { VhdError } from '../../core/errors.js';
@@ -170,11 +170,4 @@ export function expectSweepClean(name: string, s: SweepStats, minSteps: number):
 
 export function summary(name: string, s: SweepStats): string {
   return `faults ${name}: ${s.runs} of ${s.steps} I/O steps failed in turn (${JSON.stringify(s.kinds)}); ${s.failedTyped} typed errors ${JSON.stringify(s.codes)}, ${s.succeeded} completed anyway; recover ${JSON.stringify(s.recovered)}`;
-}
-
-export async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
 }
