@@ -342,15 +342,17 @@ export class VhdFile {
   }
 
   /**
-   * Writes the data of several runs of whole sectors, but not yet the
-   * metadata that makes it visible to other readers of the file: in dynamic
-   * and differencing files missing blocks are allocated at the end (footer
-   * moved first, blocks written zero-filled with their bitmaps), data for
-   * existing blocks goes in place, and the BAT entries, bitmap bits of
-   * existing blocks and batmap wait in memory for commit(). Several stages
-   * may share one commit (fewer fsyncs); the caller's buffers can be reused
-   * as soon as this returns. Until the commit, this object already reads the
-   * staged data back.
+   * Writes the data of several runs of whole sectors (which must not
+   * overlap), but not yet the metadata that makes new data reachable: in
+   * dynamic and differencing files missing blocks are allocated at the end
+   * (footer moved first, blocks written zero-filled with their bitmaps), data
+   * for existing blocks goes in place, and the BAT entries, bitmap bits of
+   * existing blocks and batmap wait in memory for commit(). Other readers of
+   * the file see new blocks and newly set sectors only after the commit;
+   * sectors the file already mapped are overwritten in place, as by any
+   * write. Several stages may share one commit (fewer fsyncs); the caller's
+   * buffers can be reused as soon as this returns. Until the commit, this
+   * object already reads the staged data back.
    */
   async stageRuns(runs: { sector: number; data: Uint8Array }[]): Promise<void> {
     await this.stage(runs, true);

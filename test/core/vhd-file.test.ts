@@ -138,7 +138,7 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
     }
   }
 
-  it('staged data reads back at once but becomes visible to other readers only at commit, bit-exact', async () => {
+  it('staged new blocks read back at once but reach other readers only at commit, bit-exact', async () => {
     const { child } = await pair();
     const f = await VhdFile.open(child, { writable: true });
     // Sector 3 of block 0 (a new block), sectors 1020..1027 straddling blocks 0 and 1.
