@@ -302,19 +302,21 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
         pending = 0;
         progress.update(done);
       };
-      for (let b = 0; b < snap.blockCount; b++) {
+      // One reused arena holds a batch (which ends within one block of FOLD_BATCH_BYTES).
+      const arena = Buffer.allocUnsafe(FOLD_BATCH_BYTES + snap.blockSize);
+      // The snapshot's blocks in file order, their bitmaps read ahead.
+      for await (const [b, bm] of snap.bitmaps(snap.physicalOrder())) {
         if (ctx.signal?.aborted) await flush(true);
         throwIfCancelled(ctx);
-        if (snap.blockOffset(b) === null) continue;
         const first = b * snap.sectorsPerBlock;
         const count = snap.sectorsInBlock(b);
-        const ownRuns = snap.type === 'dynamic' ? [{ start: 0, length: count, set: true }] : bitRuns(await snap.readBitmap(b), 0, count);
+        const ownRuns = snap.type === 'dynamic' ? [{ start: 0, length: count, set: true }] : bitRuns(bm, 0, count);
         for (const r of ownRuns) {
           if (!r.set) continue;
           done += r.length * SECTOR;
           // Split by the child's bits: only sectors the child does not store itself.
           for (const gap of await childGaps(child, first + r.start, r.length)) {
-            const data = Buffer.allocUnsafe(gap.count * SECTOR);
+            const data = arena.subarray(pending, pending + gap.count * SECTOR);
             await snap.readOwn(b, gap.sector - first, gap.count, data, 0);
             runs.push({ sector: gap.sector, data });
             pending += data.length;
