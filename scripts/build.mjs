@@ -21,6 +21,20 @@ const nodeCjs = {
   absWorkingDir: root,
 };
 
+/**
+ * Keeps main.ts's `import('./serve.js')` out of the CLI bundle: it becomes a
+ * require of dist/cli/vhdsnap-serve.cjs, so the other commands do not parse
+ * ~1 MB they never run.
+ */
+const serveApart = {
+  name: 'serve-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/serve\.js$/ }, (args) =>
+      args.importer.endsWith(path.join('core', 'cli', 'main.ts')) ? { path: './vhdsnap-serve.cjs', external: true } : undefined,
+    );
+  },
+};
+
 /** The CLI's process entry: bin.ts calls runCli(); main.ts only exports it. */
 function cliEntry() {
   return ['core/cli/bin.ts', 'core/cli/main.ts'].find((p) => existsSync(at(p)));
@@ -42,7 +56,11 @@ async function main() {
   ];
   const cli = cliEntry();
   if (cli) {
-    jobs.push(esbuild.build({ ...nodeCjs, entryPoints: [cli], outfile: 'dist/cli/vhdsnap.cjs' }));
+    jobs.push(
+      esbuild.build({ ...nodeCjs, entryPoints: [cli], outfile: 'dist/cli/vhdsnap.cjs', plugins: [serveApart] }),
+      // `vhdsnap serve` and what only it needs (zod, ws: most of the code), loaded by vhdsnap.cjs on demand.
+      esbuild.build({ ...nodeCjs, entryPoints: ['core/cli/serve.ts'], outfile: 'dist/cli/vhdsnap-serve.cjs' }),
+    );
   } else {
     console.warn('build: core/cli/main.ts not found, skipping dist/cli/vhdsnap.cjs');
   }

@@ -3,7 +3,7 @@
 // error or unreadable input. --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { CancelledError, RefusedError, UsageError, VhdError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { openDisk } from '../disk/chain.js';
 import { ProgressReporter, type JobContext, type Plan } from '../job.js';
 import { withLocks } from '../lock.js';
@@ -26,6 +26,7 @@ import type { RevertResult } from '../ops/revert.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { setLabel } from '../library/sidecar.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
+import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderTree } from './format.js';
 
 export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
@@ -389,11 +390,12 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
-    // The app in a browser (electron/serve.ts); loaded on demand so other commands don't pay for it.
+    // The app in a browser (electron/serve.ts). Loaded on demand, and built as a bundle of its own
+    // (with zod and ws, most of the code), so other commands neither load nor parse it.
     values: ['port', 'folder'],
     min: 0,
     max: Infinity,
-    run: async (a, io) => (await import('./serve.js')).runServe(a, io),
+    run: async (a, io) => (await import('./serve.js')).runServeCommand(a, io),
   },
   recover: {
     bools: ['json', 'dry-run'],
@@ -439,11 +441,6 @@ async function isAncestor(of: string, candidate: string): Promise<boolean> {
   }
 }
 
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof RefusedError || err instanceof CancelledError) return 1;
-  return 2;
-}
-
 /** Runs one command line; never throws. */
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
@@ -463,14 +460,6 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
     return await cmd.run(args, io);
   } catch (err) {
-    if (err instanceof VhdError) {
-      io.stderr(`vhdsnap ${name}: ${err.message} [${err.code}]\n`);
-      if (err instanceof UsageError && err.code === 'USAGE') io.stderr(`run "vhdsnap --help" for usage\n`);
-      return exitCodeFor(err);
-    }
-    const e = err as Error;
-    io.stderr(`vhdsnap ${name}: internal error: ${e?.message ?? String(err)}\n`);
-    if (process.env.VHDSNAP_DEBUG) io.stderr(`${e?.stack}\n`);
-    return 2;
+    return reportError(name, err, io.stderr);
   }
 }

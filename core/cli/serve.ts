@@ -6,6 +6,7 @@ import * as nodePath from 'node:path';
 import { UsageError } from '../errors.js';
 import { startServer } from '../../electron/serve.js';
 import type { ParsedArgs } from './args.js';
+import { reportError } from './report.js';
 
 interface Io {
   stdout: (s: string) => void;
@@ -23,6 +24,19 @@ function appVersion(dist: string): string {
     return (JSON.parse(readFileSync(nodePath.join(dist, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
   } catch {
     return '0.0.0';
+  }
+}
+
+/**
+ * The command as main.ts runs it: never throws. In the built CLI this module
+ * is a separate bundle with its own copy of the error classes, so its errors
+ * are reported here, where they are recognised.
+ */
+export async function runServeCommand(a: ParsedArgs, io: Io): Promise<number> {
+  try {
+    return await runServe(a, io);
+  } catch (err) {
+    return reportError('serve', err, io.stderr);
   }
 }
 

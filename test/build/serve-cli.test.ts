@@ -1,5 +1,6 @@
 // The built `vhdsnap serve` (npm test builds first): serves dist/renderer with
 // its assets, answers API calls over the WebSocket, and stops cleanly on SIGINT.
+// It is bundled apart from the rest of the CLI (scripts/build.mjs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -74,12 +75,23 @@ describe('vhdsnap serve (built CLI)', () => {
     expect(output()).toContain('stopped');
   });
 
+  it('lives in a bundle of its own: the main CLI bundle carries neither zod nor ws', () => {
+    const main = readFileSync(path.join(root, 'dist/cli/vhdsnap.cjs'), 'utf8');
+    const serve = readFileSync(path.join(root, 'dist/cli/vhdsnap-serve.cjs'), 'utf8');
+    for (const marker of ['ZodError', 'WebSocketServer']) {
+      expect(main.includes(marker), `${marker} in vhdsnap.cjs`).toBe(false);
+      expect(serve.includes(marker), `${marker} in vhdsnap-serve.cjs`).toBe(true);
+    }
+    expect(main).toContain('./vhdsnap-serve.cjs');
+  });
+
   it('refuses a bad port as a usage error (exit 2)', async () => {
     const proc = spawn(process.execPath, [path.join(root, 'bin/vhdsnap.cjs'), 'serve', '--port', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     proc.stderr.on('data', (c) => (err += c));
     const code = await new Promise((resolve) => proc.on('exit', resolve));
     expect(code).toBe(2);
-    expect(err).toMatch(/--port must be a number/);
+    // Reported by the serve bundle itself, in the same one-line form as every command.
+    expect(err).toBe('vhdsnap serve: --port must be a number from 0 to 65535, not "x" [USAGE]\nrun "vhdsnap --help" for usage\n');
   });
 });
