@@ -22,9 +22,9 @@ const nodeCjs = {
 };
 
 /**
- * Keeps main.ts's `import('./serve.js')` out of the CLI bundle: it becomes a
- * require of dist/cli/vhdsnap-serve.cjs, so the other commands do not parse
- * ~1 MB they never run.
+ * Keeps main.ts's `import('./serve.js')` out of the CLI bundle: it loads
+ * dist/cli/vhdsnap-serve.cjs at run time instead, so the other commands do
+ * not parse ~1 MB they never run.
  */
 const serveApart = {
   name: 'serve-apart',

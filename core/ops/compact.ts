@@ -97,7 +97,6 @@ function allocatedBlocks(f: VhdFile): number {
   return n;
 }
 
-
 function refused(path: string, plan: Plan): RefusedError {
   return new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
 }
