@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Channels } from '../../electron/api';
+import { SECURE_WEB_PREFERENCES } from './secure-prefs';
 
 const state = vi.hoisted(() => ({
   sandboxEnabled: false,
@@ -98,16 +99,7 @@ describe('electron/main.ts security baseline', () => {
     expect(state.loaded[0]).toMatch(/renderer[/\\]index\.html$/);
   });
 
-  it.each([
-    ['sandbox', true],
-    ['contextIsolation', true],
-    ['nodeIntegration', false],
-    ['nodeIntegrationInWorker', false],
-    ['nodeIntegrationInSubFrames', false],
-    ['webSecurity', true],
-    ['allowRunningInsecureContent', false],
-    ['webviewTag', false],
-  ])('window webPreferences.%s is %s', (key, value) => {
+  it.each(SECURE_WEB_PREFERENCES)('window webPreferences.%s is %s', (key, value) => {
     expect(win.options.webPreferences[key]).toBe(value);
     expect(win.options.webPreferences.preload).toMatch(/preload\.cjs$/);
   });

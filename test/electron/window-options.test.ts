@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { secureWebPreferences } from '../../electron/window-options';
+import { SECURE_WEB_PREFERENCES } from './secure-prefs';
 
 describe('secureWebPreferences', () => {
   const prefs = secureWebPreferences('/app/dist/electron/preload.cjs');
@@ -8,17 +9,7 @@ describe('secureWebPreferences', () => {
     expect(prefs.preload).toBe('/app/dist/electron/preload.cjs');
   });
 
-  it.each([
-    ['sandbox', true],
-    ['contextIsolation', true],
-    ['nodeIntegration', false],
-    ['nodeIntegrationInWorker', false],
-    ['nodeIntegrationInSubFrames', false],
-    ['webSecurity', true],
-    ['allowRunningInsecureContent', false],
-    ['webviewTag', false],
-    ['experimentalFeatures', false],
-  ] as const)('%s is %s', (key, value) => {
+  it.each(SECURE_WEB_PREFERENCES)('%s is %s', (key, value) => {
     expect(prefs[key]).toBe(value);
   });
 });
