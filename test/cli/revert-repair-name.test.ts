@@ -2,11 +2,12 @@
 // runs that change no byte, exit codes 0/1/2, content checked against the
 // reference model, labels shown by info and tree.
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fsp, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, type Io } from '../../core/cli/main.js';
 import { readSidecar } from '../../core/library/sidecar.js';
+import { flipByte } from '../support/corrupt.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 
@@ -29,18 +30,6 @@ function folderState(dir: string): Record<string, string> {
     if (statSync(p).isFile()) out[n] = createHash('sha256').update(readFileSync(p)).digest('hex');
   }
   return out;
-}
-
-async function flip(file: string, at: number): Promise<void> {
-  const fh = await fsp.open(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] ^= 0xff;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
 }
 
 describe('vhdsnap revert', () => {
@@ -127,7 +116,7 @@ describe('vhdsnap repair', () => {
     const { model, paths } = await buildTree(tmp.dir, 111, { parents: [null], size: SIZE, blockSize: 64 * KiB, writesPerLayer: 6 });
     const f = paths[0];
     const original = readFileSync(f);
-    await flip(f, statSync(f).size - 512 + 66);
+    await flipByte(f, statSync(f).size - 512 + 66);
     const damaged = folderState(tmp.dir);
     const check = await cli('check', f);
     expect(check.code).toBe(1);
@@ -156,8 +145,8 @@ describe('vhdsnap repair', () => {
   it('exits 1 when errors remain, and reports them with their codes; a dry run exits 1 too and writes nothing', async () => {
     const { paths } = await buildTree(tmp.dir, 112, { parents: [null], size: SIZE, blockSize: 64 * KiB, writesPerLayer: 2 });
     const f = paths[0];
-    await flip(f, statSync(f).size - 512 + 2);
-    await flip(f, 3);
+    await flipByte(f, statSync(f).size - 512 + 2);
+    await flipByte(f, 3);
     const before = folderState(tmp.dir);
     const dry = await cli('repair', f, '--dry-run', '--json');
     expect(dry.code).toBe(1);

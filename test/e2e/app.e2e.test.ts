@@ -7,7 +7,7 @@
 // reference model of what each disk should contain. Screenshots of the main
 // states go to test-artifacts/e2e/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, promises as fsp, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { startServer, type RunningServer } from '../../electron/serve';
 import { formatBytes } from '../../renderer/src/lib/format';
+import { flipByte } from '../support/corrupt';
 import { DiskModel, Rng } from '../support/model';
 import { makeTmpDir, removeTmpDir } from '../support/tmp';
 import {
@@ -315,16 +316,7 @@ describe.skipIf(missing !== null)('the app in Chromium over `vhdsnap serve`', ()
     await dismissResult();
     // Break the trailing footer's checksum of other.vhd.
     const other = path.join(folder, OTHER);
-    const fh = await fsp.open(other, 'r+');
-    try {
-      const at = (await fh.stat()).size - 512 + 64;
-      const b = Buffer.alloc(1);
-      await fh.read(b, 0, 1, at);
-      b[0] ^= 0xff;
-      await fh.write(b, 0, 1, at);
-    } finally {
-      await fh.close();
-    }
+    await flipByte(other, statSync(other).size - 512 + 64);
     await $('rescan').click();
 
     await row(OTHER).click();
