@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { openDisk } from '../../core/disk/chain.js';
+import { randomWrites } from '../support/tree.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { Rng } from '../support/model.js';
 
@@ -104,16 +104,8 @@ function utf16le(s: string): Buffer {
 
 // ---- seeds --------------------------------------------------------------
 
-async function scribble(path: string, rng: Rng, writes: number): Promise<void> {
-  const d = await openDisk(path, { writable: true, sync: false });
-  try {
-    for (let i = 0; i < writes; i++) {
-      const len = rng.range(1, 70 * KiB);
-      await d.write(rng.int(d.virtualSize - len), rng.bytes(len));
-    }
-  } finally {
-    await d.close();
-  }
+function scribble(path: string, rng: Rng, writes: number): Promise<void> {
+  return randomWrites(path, rng, writes, 70 * KiB);
 }
 
 /** Builds the seed chains in `dir` (valid files, written through the core) and loads them. */

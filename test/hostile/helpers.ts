@@ -3,7 +3,7 @@
 // must never change.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { openDisk } from '../../core/disk/chain.js';
+import { randomWrites } from '../support/tree.js';
 import { decodeHeader, encodeHeader } from '../../core/format/header.js';
 import { emptyLocator, encodeLocatorPayload } from '../../core/format/locator.js';
 import { createDifferencing, createDynamic } from '../../core/ops/create.js';
@@ -14,16 +14,7 @@ export const MiB = 1024 * KiB;
 export const SIZE = 2 * MiB;
 
 export async function scribble(path: string, seed: number, writes = 6): Promise<void> {
-  const rng = new Rng(seed);
-  const d = await openDisk(path, { writable: true, sync: false });
-  try {
-    for (let i = 0; i < writes; i++) {
-      const len = rng.range(1, 40 * KiB);
-      await d.write(rng.int(d.virtualSize - len), rng.bytes(len));
-    }
-  } finally {
-    await d.close();
-  }
+  await randomWrites(path, new Rng(seed), writes, 40 * KiB);
 }
 
 /** Dynamic `base` with data, differencing `child` of it with more. */

@@ -56,6 +56,19 @@ export async function buildTree(dir: string, seed: number, spec: TreeSpec): Prom
   return { model, paths, rng };
 }
 
+/** `writes` random writes of 1..maxLength random bytes at random offsets (no model: for inputs whose content is not checked). */
+export async function randomWrites(path: string, rng: Rng, writes: number, maxLength: number): Promise<void> {
+  const d = await openDisk(path, { writable: true, sync: false });
+  try {
+    for (let i = 0; i < writes; i++) {
+      const len = rng.range(1, maxLength);
+      await d.write(rng.int(d.virtualSize - len), rng.bytes(len));
+    }
+  } finally {
+    await d.close();
+  }
+}
+
 /** The whole virtual disk as seen through `path`'s chain. */
 export async function readThrough(path: string): Promise<Buffer> {
   const d = await openDisk(path);
