@@ -360,7 +360,7 @@ describe.skipIf(missing !== null)('the app in Chromium over `vhdsnap serve`', ()
     await $('folder-tree').waitFor();
   });
 
-  it('follows a dark system theme', async () => {
+  it('follows a dark system theme, and a theme picked in the app over it', async () => {
     const background = () => page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
     const luminance = (css: string) => {
       const [r, g, b] = (css.match(/\d+(\.\d+)?/g) ?? []).map(Number);
@@ -371,6 +371,14 @@ describe.skipIf(missing !== null)('the app in Chromium over `vhdsnap serve`', ()
     await expect.poll(async () => luminance(await background())).toBeLessThan(80);
     expect(luminance(light)).toBeGreaterThan(170);
     await shot('07-dark-theme.png');
+    // A theme picked in the app wins over the system's, either way.
+    await $('theme').selectOption('light');
+    await expect.poll(async () => luminance(await background())).toBeGreaterThan(170);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await $('theme').selectOption('dark');
+    await expect.poll(async () => luminance(await background())).toBeLessThan(80);
+    await $('theme').selectOption('system');
+    await expect.poll(async () => luminance(await background())).toBeGreaterThan(170);
   });
 
   it('logged no console errors, page errors or failed requests', () => {
