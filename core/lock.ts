@@ -7,8 +7,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { RefusedError, toIoError } from './errors.js';
+import { randomHex } from './io/file.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
 const TAKEOVER_SUFFIX = '.takeover';
@@ -66,7 +66,7 @@ async function readLock(file: string): Promise<LockInfo | null> {
 }
 
 function tempName(file: string): string {
-  return `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  return `${file}.${process.pid}.${randomHex(4)}.tmp`;
 }
 
 /** Creates `file` holding `info` only if it does not exist; false when it does. */
@@ -113,7 +113,7 @@ function lockedMessage(info: LockInfo | null, disk: string): string {
 export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   const abs = nodePath.resolve(disk);
   const file = lockPathFor(abs);
-  const info: LockInfo = { version: 1, pid: process.pid, host: os.hostname(), op, startedAt: new Date().toISOString(), path: abs, token: randomBytes(8).toString('hex') };
+  const info: LockInfo = { version: 1, pid: process.pid, host: os.hostname(), op, startedAt: new Date().toISOString(), path: abs, token: randomHex(8) };
   const held: HeldLock = { path: abs, lockFile: file, info, release: () => removeIfToken(file, info.token) };
   try {
     if (await tryCreate(file, info)) return held;
@@ -131,7 +131,7 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs), { path: abs });
 
   const takeover = file + TAKEOVER_SUFFIX;
-  const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${op}`, token: randomBytes(8).toString('hex') };
+  const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${op}`, token: randomHex(8) };
   if (!(await tryCreate(takeover, tinfo))) {
     const t = await readLock(takeover);
     if (t && isStale(t)) await removeIfToken(takeover, t.token);

@@ -1,6 +1,5 @@
 // Big-endian field access and the small value codecs shared by the on-disk
 // structures: checksum, UUID, VHD timestamps, fixed-width ASCII.
-import { randomBytes } from 'node:crypto';
 
 export const SECTOR = 512;
 /** Seconds between the Unix epoch and the VHD epoch (2000-01-01T00:00:00Z). */
@@ -69,7 +68,8 @@ export function uuidFromString(s: string): Uint8Array {
 }
 
 export function newUuid(): Uint8Array {
-  const id = new Uint8Array(randomBytes(16));
+  // Web Crypto: loaded on first use, so commands that create no disk never pay for it.
+  const id = globalThis.crypto.getRandomValues(new Uint8Array(16));
   id[6] = (id[6] & 0x0f) | 0x40; // version 4
   id[8] = (id[8] & 0x3f) | 0x80; // RFC 4122 variant
   return id;

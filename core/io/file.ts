@@ -2,7 +2,6 @@
 // (BigInt positions misbehave on Node 20). Tests swap the opener to inject
 // I/O faults; nothing else in core opens files for random access.
 import { constants as fsConstants, promises as fsp } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { FormatError, IoError, RefusedError, toIoError } from '../errors.js';
 
@@ -148,12 +147,22 @@ export async function pathExists(p: string): Promise<boolean> {
 }
 
 /**
+ * `bytes` random bytes as hex, for temp names and lock tokens: unique enough
+ * beside the pid, and no node:crypto load (a few ms of every CLI start).
+ */
+export function randomHex(bytes: number): string {
+  let s = '';
+  for (let i = 0; i < bytes; i++) s += Math.floor(Math.random() * 256).toString(16).padStart(2, '0');
+  return s;
+}
+
+/**
  * Replaces `path` with `text` atomically: written under `<path>.<hex>.tmp`,
  * fsync'd, renamed over it, then the folder fsync'd. Readers see the old or
  * the new text, never a mix; `recover` knows these temp names.
  */
 export async function replaceFileAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${path}.${randomHex(4)}.tmp`;
   const fh = await fsp.open(tmp, 'wx');
   try {
     await fh.writeFile(text);
@@ -171,7 +180,7 @@ export async function replaceFileAtomically(path: string, text: string): Promise
  */
 export function tempSibling(path: string): string {
   const abs = nodePath.resolve(path);
-  return nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  return nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${process.pid}-${randomHex(4)}.tmp`);
 }
 
 /**

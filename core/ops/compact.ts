@@ -12,7 +12,6 @@
 // complete recovery deletes it, afterwards recovery finishes the rename.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { CancelledError, RefusedError } from '../errors.js';
 import { BAT_UNUSED, batBytes, encodeBat } from '../format/bat.js';
 import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
@@ -21,7 +20,7 @@ import { isAllZero, SECTOR } from '../format/bytes.js';
 import { encodeFooter, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.js';
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
-import { openFile, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
+import { openFile, randomHex, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -174,7 +173,7 @@ export async function compact(path: string, ctx: JobContext = {}): Promise<Compa
     ...journalHeader('compact', 'copy'),
     path: abs,
     uuid: f.uuid,
-    tmp: nodePath.join(dir, `.${nodePath.basename(abs)}.${randomBytes(4).toString('hex')}.compact.tmp`),
+    tmp: nodePath.join(dir, `.${nodePath.basename(abs)}.${randomHex(4)}.compact.tmp`),
   };
   try {
     return await withActiveJournal(jpath, async () => {

@@ -17,7 +17,7 @@ import { RefusedError } from '../errors.js';
 import { bitRuns, countSet, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
-import { CommitPacer, VhdFile } from '../disk/vhd-file.js';
+import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { pathExists, syncDir, withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -269,8 +269,6 @@ export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
   return j.op === 'delete';
 }
 
-/** Bytes gathered before one staged write into a child. */
-const FOLD_BATCH_BYTES = 32 * 1024 * 1024;
 
 /** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
 async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {
@@ -302,8 +300,8 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
         pending = 0;
         progress.update(done);
       };
-      // One reused arena holds a batch (which ends within one block of FOLD_BATCH_BYTES).
-      const arena = Buffer.allocUnsafe(FOLD_BATCH_BYTES + snap.blockSize);
+      // One reused arena holds a batch (which ends within one block of STAGE_BATCH_BYTES).
+      const arena = Buffer.allocUnsafe(STAGE_BATCH_BYTES + snap.blockSize);
       // The snapshot's blocks in file order, their bitmaps read ahead.
       for await (const [b, bm] of snap.bitmaps(snap.physicalOrder())) {
         if (ctx.signal?.aborted) await flush(true);
@@ -322,7 +320,7 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
             pending += data.length;
           }
         }
-        if (pending >= FOLD_BATCH_BYTES) await flush(false);
+        if (pending >= STAGE_BATCH_BYTES) await flush(false);
       }
       await flush(true);
     } finally {

@@ -16,16 +16,13 @@ import { CancelledError, RefusedError } from '../errors.js';
 import { bitRuns, countSet } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
-import { CommitPacer, VhdFile } from '../disk/vhd-file.js';
+import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
 import { recoverBefore } from './recover.js';
-
-/** Bytes gathered before one batched write into the parent. */
-const BATCH_BYTES = 32 * 1024 * 1024;
 
 export interface MergeJournal extends JournalBase {
   op: 'merge';
@@ -156,11 +153,8 @@ export async function runMerge(jpath: string, j: MergeJournal, ctx: JobContext =
 }
 
 async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext): Promise<MergeResult> {
-  if (j.phase === 'copy') {
-    await copyPhase(jpath, j, ctx);
-    j.phase = 'relink';
-    await writeJournal(jpath, j);
-  }
+  // The copy's last checkpoint moves the journal on (to 'finalize' when there is nothing to relink).
+  if (j.phase === 'copy') await copyPhase(jpath, j, ctx);
   if (j.phase === 'relink') {
     for (const g of j.grandchildren) {
       let prepared = j.relinks.find((r) => r.child === g);
@@ -209,9 +203,9 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
       const pacer = new CommitPacer();
       let batch: { sector: number; data: Uint8Array }[] = [];
       let bytes = 0;
-      // One reused arena holds a batch's runs (a batch ends within one block of BATCH_BYTES):
+      // One reused arena holds a batch's runs (a batch ends within one block of STAGE_BATCH_BYTES):
       // no per-run allocation, and memory stays flat however large the child is.
-      const arena = Buffer.allocUnsafe(BATCH_BYTES + child.blockSize);
+      const arena = Buffer.allocUnsafe(STAGE_BATCH_BYTES + child.blockSize);
       const flush = async (next: number, checkpoint: boolean) => {
         if (batch.length > 0) await parent!.stageRuns(batch);
         copied += bytes;
@@ -225,6 +219,8 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
         if (checkpoint || due) {
           await parent!.commit();
           j.nextBlock = next;
+          // The last checkpoint also moves the journal to the next phase: one write fewer.
+          if (next === order.length) j.phase = j.grandchildren.length > 0 ? 'relink' : 'finalize';
           await writeJournal(jpath, j);
           pacer.committed();
         }
@@ -244,7 +240,7 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
         const settled = await Promise.allSettled(reads);
         for (const x of settled) if (x.status === 'rejected') throw x.reason;
         i++;
-        if (bytes >= BATCH_BYTES) await flush(i, false);
+        if (bytes >= STAGE_BATCH_BYTES) await flush(i, false);
         if (ctx.signal?.aborted) {
           await flush(i, true);
           throw new CancelledError(`merge paused after ${i} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`);

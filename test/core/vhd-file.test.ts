@@ -2,7 +2,7 @@
 import { openSync, writeSync, closeSync, readFileSync, writeFileSync, statSync, truncateSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
-import { VhdFile } from '../../core/disk/vhd-file.js';
+import { FLUSH_AHEAD_BYTES, VhdFile } from '../../core/disk/vhd-file.js';
 import { FormatError, RefusedError, VhdError } from '../../core/errors.js';
 import { checksum, putU32 } from '../../core/format/bytes.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
@@ -132,7 +132,7 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
   async function readAll(path: string): Promise<Buffer> {
     const d = await openDisk(path);
     try {
-      return Buffer.from(await d.read(0, SIZE));
+      return Buffer.from(await d.read(0, d.virtualSize));
     } finally {
       await d.close();
     }
@@ -170,10 +170,10 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
   it('a failed stage is never committed: later stages and commit refuse, and the file keeps its old content', async () => {
     const { child } = await pair();
     const before = await readAll(child);
-    const faults = failNth('write', 3);
+    const faults = failNth('write', 4);
     try {
       const f = await VhdFile.open(child, { writable: true });
-      await f.stageRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]); // footer + new block: writes 1 and 2
+      await f.stageRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]); // footer, then the new block's bitmap and data: writes 1-3
       await expect(f.stageRuns([{ sector: 2048, data: Buffer.alloc(512, 2) }])).rejects.toThrow(/injected/);
       await expect(f.stageRuns([{ sector: 4096, data: Buffer.alloc(512, 3) }])).rejects.toThrow(/injected/);
       await expect(f.commit()).rejects.toThrow(/injected/);
@@ -185,24 +185,31 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
     await expectCheckClean([child]);
   });
 
+  /** An empty dynamic disk big enough to stage FLUSH_AHEAD_BYTES at once. */
+  async function roomy(): Promise<string> {
+    const file = tmp.file('roomy.vhd');
+    await createDynamic(file, 2 * FLUSH_AHEAD_BYTES);
+    return file;
+  }
+
   it('a failed background flush is reported by commit (fsync errors are reported only once)', async () => {
-    const { child } = await pair();
-    const before = await readAll(child);
+    const file = await roomy();
     const faults = failNth('sync', 1);
     try {
-      const f = await VhdFile.open(child, { writable: true });
-      await f.stageRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]);
+      const f = await VhdFile.open(file, { writable: true });
+      await f.stageRuns([{ sector: 0, data: Buffer.alloc(FLUSH_AHEAD_BYTES, 1) }]); // starts the flush that fails
       await expect(f.commit()).rejects.toThrow(/injected sync/);
       await f.close();
     } finally {
       faults.restore();
     }
     expect(faults.calls()).toBe(1); // the metadata was never written after the failed flush
-    assertSame(await readAll(child), before, 'after the failed flush');
+    assertSame(await readAll(file), Buffer.alloc(2 * FLUSH_AHEAD_BYTES), 'after the failed flush');
   });
 
-  it('fsyncs: writeRuns two (data, then metadata); each stage one more, started ahead of the commit', async () => {
+  it('fsyncs: writeRuns two (data, then metadata); stages one more per FLUSH_AHEAD_BYTES, started ahead of the commit', async () => {
     const { child } = await pair();
+    const file = await roomy();
     let syncs = 0;
     const restore = setFileOpener(async (path, mode) => {
       const f = await plainFile(path, mode);
@@ -212,13 +219,27 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
       const f = await VhdFile.open(child, { writable: true });
       await f.writeRuns([{ sector: 0, data: Buffer.alloc(512, 1) }]);
       expect(syncs).toBe(2);
+      // Small stages start no flush of their own: the commit's two are all.
       await f.stageRuns([{ sector: 1024, data: Buffer.alloc(512, 2) }]);
       await f.stageRuns([{ sector: 2048, data: Buffer.alloc(512, 3) }]);
       await f.commit();
-      expect(syncs).toBe(2 + 2 + 2);
+      expect(syncs).toBe(2 + 2);
       await f.commit(); // nothing staged: nothing to do
-      expect(syncs).toBe(6);
+      expect(syncs).toBe(4);
       await f.close();
+      // Half the threshold twice: the second stage starts one flush; a third half waits for the commit.
+      const g = await VhdFile.open(file, { writable: true });
+      const half = FLUSH_AHEAD_BYTES / 2;
+      await g.stageRuns([{ sector: 0, data: Buffer.alloc(half, 4) }]);
+      expect(syncs).toBe(4);
+      await g.stageRuns([{ sector: half / 512, data: Buffer.alloc(half, 5) }]);
+      await g.stageRuns([{ sector: (2 * half) / 512, data: Buffer.alloc(half, 6) }]);
+      await g.commit();
+      expect(syncs).toBe(4 + 1 + 2);
+      await g.close();
+      const expected = Buffer.alloc(2 * FLUSH_AHEAD_BYTES);
+      expected.fill(4, 0, half).fill(5, half, 2 * half).fill(6, 2 * half, 3 * half);
+      assertSame(await readAll(file), expected, 'after the staged halves');
     } finally {
       restore();
     }
