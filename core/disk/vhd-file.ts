@@ -350,7 +350,8 @@ export class VhdFile {
    * Writes the data of several runs of whole sectors (which must not
    * overlap), but not yet the metadata that makes new data reachable: in
    * dynamic and differencing files missing blocks are allocated at the end
-   * (footer moved first; a new block gets its bitmap and the given pieces, and the rest reads as zeros, being past the old end of the file), data
+   * (footer moved first; a new block gets its bitmap and the given pieces,
+   * the rest reads as zeros, being past the old end of the file), data
    * for existing blocks goes in place, and the BAT entries, bitmap bits of
    * existing blocks and batmap wait in memory for commit(). Other readers of
    * the file see new blocks and newly set sectors only after the commit;

@@ -269,7 +269,6 @@ export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
   return j.op === 'delete';
 }
 
-
 /** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
 async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {
   await withOwnerWrite(childPath, async () => {
