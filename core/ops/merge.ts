@@ -144,17 +144,18 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
   };
   await Promise.all([c.close(), p.close()]);
   await writeJournal(jpath, journal);
-  return runMerge(jpath, journal, ctx);
+  // The plan, made under the same locks, already counted what the copy will move: no second pass over the bitmaps.
+  return runMerge(jpath, journal, ctx, plan.bytesToCopy);
 }
 
 /** Continues a merge from its journal (also the recovery path). */
-export async function runMerge(jpath: string, j: MergeJournal, ctx: JobContext = {}): Promise<MergeResult> {
-  return withActiveJournal(jpath, () => runMergeSteps(jpath, j, ctx));
+export async function runMerge(jpath: string, j: MergeJournal, ctx: JobContext = {}, bytesToCopy?: number): Promise<MergeResult> {
+  return withActiveJournal(jpath, () => runMergeSteps(jpath, j, ctx, bytesToCopy));
 }
 
-async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext): Promise<MergeResult> {
+async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, bytesToCopy?: number): Promise<MergeResult> {
   // The copy's last checkpoint moves the journal on (to 'finalize' when there is nothing to relink).
-  if (j.phase === 'copy') await copyPhase(jpath, j, ctx);
+  if (j.phase === 'copy') await copyPhase(jpath, j, ctx, bytesToCopy);
   if (j.phase === 'relink') {
     for (const g of j.grandchildren) {
       let prepared = j.relinks.find((r) => r.child === g);
@@ -183,7 +184,8 @@ function decodeRelink(r: MergeJournal['relinks'][number]): PreparedRelink {
   return { child: r.child, headerOffset: r.headerOffset, header: new Uint8Array(Buffer.from(r.header, 'base64')) };
 }
 
-async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promise<void> {
+/** `bytesToCopy`, when known, is what is left to copy from `j.nextBlock` on (progress only). */
+async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesToCopy?: number): Promise<void> {
   await withOwnerWrite(j.parent, async () => {
     const child = await VhdFile.open(j.child);
     let parent: VhdFile | null = null;
@@ -196,8 +198,8 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext): Promi
       const order = child.physicalOrder();
       const todo = order.slice(j.nextBlock);
       // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.
-      let total = 0;
-      for await (const [b, bm] of child.bitmaps(todo)) total += countSet(bm, child.sectorsInBlock(b)) * SECTOR;
+      let total = bytesToCopy ?? 0;
+      if (bytesToCopy === undefined) for await (const [b, bm] of child.bitmaps(todo)) total += countSet(bm, child.sectorsInBlock(b)) * SECTOR;
       const progress = new ProgressReporter(ctx, 'merge', total);
       let copied = 0;
       const pacer = new CommitPacer();

@@ -67,8 +67,13 @@ describe('merge', () => {
       const plan = await planMerge(paths[c.at]);
       expect(plan.refusals).toEqual([]);
       expect(plan.bytesToCopy).toBeGreaterThan(0);
-      const r = await merge(paths[c.at]);
+      const progress: { done: number; total: number }[] = [];
+      const r = await merge(paths[c.at], { onProgress: (p) => progress.push(p) });
       expect(r.merged).toBe(paths[c.at - 1]);
+      // Progress counts up to exactly what the plan quoted (the copy takes its total from the plan).
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress.every((p, i) => p.total === plan.bytesToCopy && (i === 0 || p.done >= progress[i - 1].done))).toBe(true);
+      expect(progress[progress.length - 1].done).toBe(plan.bytesToCopy);
       expect(existsSync(paths[c.at])).toBe(false);
       expect(existsSync(journalPath(paths[c.at - 1]))).toBe(false);
       // The parent now shows what the child showed; every descendant is unchanged; ancestors untouched.
