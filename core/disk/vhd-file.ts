@@ -4,7 +4,7 @@
 import { FormatError, RefusedError, UsageError, type Finding } from '../errors.js';
 import { batBytes, BAT_UNUSED, decodeBat, encodeBatRange } from '../format/bat.js';
 import { BATMAP_COOKIE, batmapChecksum, creatorHasBatmap, decodeBatmapHeader, encodeBatmapHeader, type BatmapHeader } from '../format/batmap.js';
-import { bitmapBytes, isFull, newBitmap, setBits, testBit } from '../format/bitmap.js';
+import { bitmapBytes, countSet, isFull, newBitmap, setBits, testBit } from '../format/bitmap.js';
 import { alignUp, checksum, SECTOR, uuidToString } from '../format/bytes.js';
 import { decodeFooter, DiskType, diskTypeName, encodeFooter, FOOTER_SIZE, validateFooter, type Footer } from '../format/footer.js';
 import { decodeHeader, HEADER_SIZE, validateHeader, type DynamicHeader } from '../format/header.js';
@@ -273,6 +273,13 @@ export class VhdFile {
       while (next < blocks.length && next < i + BITMAP_READ_AHEAD) start(next++);
       yield [blocks[i], await ahead.shift()!];
     }
+  }
+
+  /** Bytes whose bitmap bit is set in `blocks` (allocated ones): what they hold of their own. */
+  async setBytes(blocks: readonly number[]): Promise<number> {
+    let n = 0;
+    for await (const [b, bm] of this.bitmaps(blocks)) n += countSet(bm, this.sectorsInBlock(b)) * SECTOR;
+    return n;
   }
 
   /** The block's sector bitmap (cached); an unallocated block has none. */

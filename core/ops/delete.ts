@@ -14,7 +14,7 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
-import { bitRuns, countSet, testBit } from '../format/bitmap.js';
+import { bitRuns, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
@@ -126,9 +126,7 @@ async function storedBytes(f: VhdFile): Promise<number> {
   if (f.type === 'fixed') return f.virtualSize;
   const blocks = f.physicalOrder();
   if (f.type === 'dynamic') return blocks.reduce((n, b) => n + f.sectorsInBlock(b) * SECTOR, 0);
-  let n = 0;
-  for await (const [b, bm] of f.bitmaps(blocks)) n += countSet(bm, f.sectorsInBlock(b)) * SECTOR;
-  return n;
+  return f.setBytes(blocks);
 }
 
 async function childBytes(p: string): Promise<number> {

@@ -13,7 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { CancelledError, RefusedError } from '../errors.js';
-import { bitRuns, countSet } from '../format/bitmap.js';
+import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
@@ -198,9 +198,7 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       const order = child.physicalOrder();
       const todo = order.slice(j.nextBlock);
       // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.
-      let total = bytesToCopy ?? 0;
-      if (bytesToCopy === undefined) for await (const [b, bm] of child.bitmaps(todo)) total += countSet(bm, child.sectorsInBlock(b)) * SECTOR;
-      const progress = new ProgressReporter(ctx, 'merge', total);
+      const progress = new ProgressReporter(ctx, 'merge', bytesToCopy ?? (await child.setBytes(todo)));
       let copied = 0;
       const pacer = new CommitPacer();
       let batch: { sector: number; data: Uint8Array }[] = [];
