@@ -1,10 +1,10 @@
 // A disk as users see it: a VHD file plus, for a differencing disk, its chain
 // of parents. Reads resolve each sector top-down by the sector bitmaps, in
 // runs (never sector by sector); writes go to the top file only.
-import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, UsageError, type Finding } from '../errors.js';
 import { bitRuns } from '../format/bitmap.js';
+import { fileIdentity, identityKey } from '../io/identity.js';
 import { SECTOR } from '../format/bytes.js';
 import { resolveParent } from './parent.js';
 import { VhdFile, type VhdFileOptions } from './vhd-file.js';
@@ -231,6 +231,5 @@ async function settleAll(ps: Promise<void>[]): Promise<void> {
 }
 
 async function fileKey(p: string): Promise<string> {
-  const st = await fsp.stat(p);
-  return st.ino ? `${st.dev}:${st.ino}` : nodePath.resolve(p);
+  return identityKey(await fileIdentity(p), nodePath.resolve(p));
 }

@@ -10,6 +10,7 @@ import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { linkIntoPlace, pathExists, syncDir, tempSibling } from '../io/file.js';
+import { sameFile } from '../io/identity.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -133,11 +134,6 @@ export interface SnapshotJournal extends JournalBase {
 
 export function isSnapshotJournal(j: JournalBase): j is SnapshotJournal {
   return j.op === 'snapshot';
-}
-
-async function sameFile(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([fsp.stat(a).catch(() => null), fsp.stat(b).catch(() => null)]);
-  return x !== null && y !== null && x.dev === y.dev && x.ino === y.ino;
 }
 
 /** Undoes everything before the final rename: the disk keeps its path and content, the temp child and the snapshot name go. */
