@@ -25,6 +25,12 @@ export class ChainError extends VhdError {}
 /** The operation would endanger data (children would change, wrong target id...). */
 export class RefusedError extends VhdError {}
 
+/**
+ * RefusedError code: another program has the disk open (core/inuse.ts scans
+ * for it; on Windows the I/O layer maps sharing violations to it).
+ */
+export const IN_USE = 'IN_USE';
+
 /** The caller asked for something invalid (bad size, bad offset, bad option). */
 export class UsageError extends VhdError {}
 

@@ -7,6 +7,7 @@ import { RefusedError, UsageError, VhdError } from './errors.js';
 import { openDisk } from './disk/chain.js';
 import { isIoFailure } from './disk/parent.js';
 import type { JobContext, Plan, PlanOptions } from './job.js';
+import { assertNotInUse, inUseRefusals, warnIfMoving } from './inuse.js';
 import { withLocks } from './lock.js';
 import { checkPaths } from './ops/check.js';
 import { compact, planCompact } from './ops/compact.js';
@@ -48,7 +49,33 @@ function unknownOperation(req: never): never {
   throw new UsageError('UNKNOWN_OPERATION', `unknown operation "${(req as { op: string }).op}"`);
 }
 
+/**
+ * The files another program must not be using while the operation runs
+ * (core/inuse.ts): everything it writes, renames, links or deletes, plus the
+ * disk a snapshot turns into a read-only parent. Flatten and check only read
+ * their disks (they warn instead, in their results); flatten's output is guarded.
+ */
+function guardedPaths(req: OperationRequest, locked: string[]): string[] {
+  if (req.op === 'check') return [];
+  if (req.op === 'flatten') return [nodePath.resolve(req.out)];
+  return locked;
+}
+
+/**
+ * The plan, with an IN_USE refusal for every file another program is using.
+ * `pathsOnly` plans (made to know what to lock) skip that scan: the run
+ * makes its own, under the locks.
+ */
 export async function planOperation(req: OperationRequest, opts: PlanOptions = {}): Promise<Plan> {
+  const plan = await planUnguarded(req, opts);
+  if (opts.pathsOnly) return plan;
+  const paths = new Set(touchedPaths(req));
+  for (const c of plan.changes) paths.add(nodePath.resolve(c.path));
+  plan.refusals.push(...(await inUseRefusals(guardedPaths(req, [...paths]))));
+  return plan;
+}
+
+async function planUnguarded(req: OperationRequest, opts: PlanOptions): Promise<Plan> {
   switch (req.op) {
     case 'merge':
       return planMerge(req.disk, opts);
@@ -131,7 +158,13 @@ export async function lockedPaths(req: OperationRequest): Promise<string[]> {
  */
 export async function runOperation(req: OperationRequest, ctx: JobContext = {}): Promise<unknown> {
   if (req.op === 'check') return runUnlocked(req, ctx);
-  return withLocks(await lockedPaths(req), req.op, () => runUnlocked(req, ctx));
+  const locked = await lockedPaths(req);
+  return withLocks(locked, req.op, async () => {
+    // Under the locks, right before the operation's first write (its journal):
+    // a program that opened a disk since the plan was shown is still caught.
+    await assertNotInUse(guardedPaths(req, locked));
+    return runUnlocked(req, ctx);
+  });
 }
 
 async function runUnlocked(req: OperationRequest, ctx: JobContext): Promise<unknown> {
@@ -147,7 +180,7 @@ async function runUnlocked(req: OperationRequest, ctx: JobContext): Promise<unkn
     case 'reparent':
       return reparent(req.disk, req.parent, { ignoreIdMismatch: req.ignoreIdMismatch });
     case 'check':
-      return checkPaths([req.disk], { deep: req.deep });
+      return warnIfMoving(await checkPaths([req.disk], { deep: req.deep }), [req.disk]);
     case 'revert':
       return revert(req.disk, { to: req.to, keep: req.keep }, ctx);
     case 'repair':

@@ -3,7 +3,8 @@
 // error or unreadable input. --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError } from '../errors.js';
+import { IN_USE, UsageError, type Finding } from '../errors.js';
+import { assertNotInUse, inUseRefusals, warnIfMoving } from '../inuse.js';
 import { openDisk } from '../disk/chain.js';
 import { ProgressReporter, type JobContext, type Plan } from '../job.js';
 import { withLocks } from '../lock.js';
@@ -81,6 +82,11 @@ function progressCtx(io: Io): JobContext {
   return { onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total ? '\n' : ''}`) };
 }
 
+/** Reading a disk another program has open: one line on stderr per such disk (the JSON carries the warning too). */
+function warnMoving(io: Io, name: string, warnings: Finding[]): void {
+  for (const w of warnings) if (w.code === IN_USE) io.stderr(`vhdsnap ${name}: warning: ${w.message} [${w.code}]\n`);
+}
+
 /** --dry-run: the plan, exit 1 when it would be refused. */
 function printPlan(io: Io, a: ParsedArgs, plan: Plan): number {
   if (a.bools.has('json')) json(io, plan);
@@ -101,7 +107,8 @@ const commands: Record<string, Command> = {
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const info = await getInfo(a.positional[0], { parentPath: a.values.get('parent') });
+      const [info] = await warnIfMoving([await getInfo(a.positional[0], { parentPath: a.values.get('parent') })], [a.positional[0]]);
+      warnMoving(io, 'info', info.warnings);
       if (a.bools.has('json')) json(io, info);
       else io.stdout(renderInfo(info) + '\n');
       return 0;
@@ -119,7 +126,8 @@ const commands: Record<string, Command> = {
         if (!st) throw new UsageError('NOT_FOUND', `${p}: no such file`);
         if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
       }
-      const reports = await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') });
+      const reports = await warnIfMoving(await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') }), a.positional);
+      for (const r of reports) warnMoving(io, 'check', r.warnings);
       if (a.bools.has('json')) json(io, reports);
       else io.stdout(renderCheck(reports) + '\n');
       return reports.every((r) => r.ok) ? 0 : 1;
@@ -193,6 +201,8 @@ const commands: Record<string, Command> = {
       const total = st.size;
       // Locked for the whole write: no other operation may change this disk meanwhile.
       await withLocks([a.positional[0]], 'write', async () => {
+        // Nor another program: its view of the disk would go stale under it (core/inuse.ts).
+        await assertNotInUse([a.positional[0]]);
         const disk = await openDisk(a.positional[0], { writable: true });
         const src = await fsp.open(input, 'r').catch(async (err: unknown) => {
           await disk.close();
@@ -241,6 +251,7 @@ const commands: Record<string, Command> = {
     max: 2,
     run: async (a, io) => {
       const r = await exportRaw(a.positional[0], a.positional[1], { parentPath: a.values.get('parent'), ...progressCtx(io) });
+      warnMoving(io, 'export', r.warnings);
       if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
       else io.stdout(`exported ${a.positional[0]} → ${a.positional[1]} (${r.bytes} bytes)\n`);
       return 0;
@@ -256,6 +267,7 @@ const commands: Record<string, Command> = {
       const req = { op: 'flatten' as const, disk: file, out, format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'), parentPath: a.values.get('parent') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
       const r = (await runOperation(req, progressCtx(io))) as FlattenResult;
+      warnMoving(io, 'flatten', r.warnings);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`flattened ${file} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
       return 0;
@@ -271,9 +283,18 @@ const commands: Record<string, Command> = {
       const stepsDone: unknown[] = [];
       // --into folds the segment one level at a time; each level is its own journaled merge.
       let child = a.positional[0];
-      if (into && !(await isAncestor(child, into))) throw new UsageError('USAGE', `${into} is not an ancestor of ${child}`);
+      const segment = into ? await segmentTo(child, into) : null;
+      if (into && !segment) throw new UsageError('USAGE', `${into} is not an ancestor of ${child}`);
+      // Every level is guarded when it runs; the whole segment is checked first too,
+      // so a disk in use higher up refuses before the first level is merged.
+      if (segment && !a.bools.has('dry-run')) await assertNotInUse(segment);
       for (;;) {
-        if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation({ op: 'merge', disk: child }));
+        if (a.bools.has('dry-run')) {
+          const plan = await planOperation({ op: 'merge', disk: child });
+          // The first level's plan already covers the child and its parent.
+          if (segment) plan.refusals.push(...(await inUseRefusals(segment.slice(2))));
+          return printPlan(io, a, plan);
+        }
         const r = (await runOperation({ op: 'merge', disk: child }, progressCtx(io))) as MergeResult;
         stepsDone.push(r);
         if (!a.bools.has('json')) io.stdout(`merged ${child} into ${r.merged}${r.relinked.length ? ` (relinked ${r.relinked.length} child disk(s))` : ''}\n`);
@@ -369,7 +390,7 @@ const commands: Record<string, Command> = {
         const plan = (await planOperation(req)) as RepairPlan;
         if (a.bools.has('json')) json(io, plan);
         else io.stdout(`${renderPlan(plan)}\n${lines('fix    ', plan.fixes)}${lines('remains', plan.remaining)}${lines('note   ', plan.notes)}`);
-        return plan.remaining.length > 0 ? 1 : 0;
+        return plan.remaining.length > 0 || plan.refusals.length > 0 ? 1 : 0;
       }
       const r = (await runOperation(req, progressCtx(io))) as RepairResult;
       if (a.bools.has('json')) json(io, r);
@@ -431,11 +452,13 @@ async function samePath(a: string, b: string): Promise<boolean> {
   return x === y;
 }
 
-async function isAncestor(of: string, candidate: string): Promise<boolean> {
+/** The chain from `of` up to its ancestor `candidate` (both included), or null when `candidate` is not an ancestor. */
+async function segmentTo(of: string, candidate: string): Promise<string[] | null> {
   const disk = await openDisk(of);
   try {
-    for (const l of disk.layers.slice(1)) if (await samePath(l.path, candidate)) return true;
-    return false;
+    const paths = disk.layers.map((l) => l.path);
+    for (let i = 1; i < paths.length; i++) if (await samePath(paths[i], candidate)) return paths.slice(0, i + 1);
+    return null;
   } finally {
     await disk.close();
   }

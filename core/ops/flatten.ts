@@ -2,7 +2,8 @@
 // or raw file. Each block is resolved top-down through the chain; all-zero
 // blocks stay unallocated in dynamic output. Inputs are never written.
 import * as nodePath from 'node:path';
-import { RefusedError } from '../errors.js';
+import { RefusedError, type Finding } from '../errors.js';
+import { movingTargetWarnings } from '../inuse.js';
 import { bitmapBytes } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { DEFAULT_BLOCK_SIZE, HEADER_SIZE } from '../format/header.js';
@@ -22,6 +23,8 @@ export interface FlattenResult {
   format: OutputFormat;
   virtualSize: number;
   allocatedBlocks: number | null;
+  /** IN_USE: another program has the disk open, so the output is a snapshot of a moving target. */
+  warnings: Finding[];
 }
 
 /** Bytes of the virtual disk that some layer stores, counted per output block. */
@@ -72,6 +75,8 @@ export async function planFlatten(file: string, out: string, opts: FlattenOption
 
 export async function flatten(file: string, out: string, opts: FlattenOptions = {}): Promise<FlattenResult> {
   const format = opts.format ?? 'dynamic';
+  // Only the disk named: its ancestors are read-only snapshots that other chains' programs may rightly hold open.
+  const warnings = await movingTargetWarnings([file]);
   const disk = await openDisk(file, { parentPath: opts.parentPath });
   try {
     const plan = await planWith(disk, out, format);
@@ -80,7 +85,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
     await writeAtomically(out, async (f) => {
       allocated = await writeImage(f, diskSource(disk), format, { ...opts, blockSize: disk.top.blockSize || DEFAULT_BLOCK_SIZE, phase: 'flatten' });
     });
-    return { path: nodePath.resolve(out), format, virtualSize: disk.virtualSize, allocatedBlocks: allocated };
+    return { path: nodePath.resolve(out), format, virtualSize: disk.virtualSize, allocatedBlocks: allocated, warnings };
   } finally {
     await disk.close();
   }

@@ -5,7 +5,8 @@
 // half-written file at the requested path; inputs are only read.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError, type Finding } from '../errors.js';
+import { movingTargetWarnings } from '../inuse.js';
 import { encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { newBitmap } from '../format/bitmap.js';
 import { alignUp, SECTOR } from '../format/bytes.js';
@@ -189,12 +190,14 @@ async function writeDynamic(f: RandomAccessFile, src: Source, size: number, bloc
 }
 
 /** Writes the disk's content (through its chain) as a sparse raw file. */
-export async function exportRaw(src: string, out: string, ctx?: JobContext & OpenDiskOptions): Promise<{ bytes: number }> {
+export async function exportRaw(src: string, out: string, ctx?: JobContext & OpenDiskOptions): Promise<{ bytes: number; warnings: Finding[] }> {
   await refuseExisting(out);
+  // IN_USE: another program has the disk open; the export is a snapshot of a moving target.
+  const warnings = await movingTargetWarnings([src]);
   const disk = await openDisk(src, { parentPath: ctx?.parentPath });
   try {
     await writeAtomically(out, (f) => writeImage(f, diskSource(disk), 'raw', { ...ctx, phase: 'export' }).then(() => undefined));
-    return { bytes: disk.virtualSize };
+    return { bytes: disk.virtualSize, warnings };
   } finally {
     await disk.close();
   }
