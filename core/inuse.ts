@@ -84,6 +84,17 @@ function platformScanner(): Scanner {
 
 const VM_PROGRAM = /qemu|kvm|virtualbox|vbox|vmware|vmx|hyper-?v|vmwp|bhyve|xen|crosvm|firecracker|cloud-hypervisor|utm/i;
 
+/**
+ * The IN_USE refusal for a file the system would not let us open or rename
+ * because another program has it (Windows sharing violations, EBUSY/EPERM):
+ * the I/O layer throws this, so every platform says it in the same words.
+ */
+export function inUseError(path: string, holders: Holder[] = []): RefusedError {
+  const u: InUse = { path, holders };
+  const message = holders.length > 0 ? inUseMessage(u) : `‘${nodePath.basename(path)}’ is in use by another program: shut the VM down or close the program first`;
+  return new RefusedError(IN_USE, message, { path });
+}
+
 function holderText(h: Holder): string {
   if (h.pid === null) return 'a process the system does not name (it holds a lock on the file)';
   return `${h.program ?? 'a process'} (pid ${h.pid})`;
@@ -117,7 +128,8 @@ export async function inUseRefusals(paths: string[]): Promise<{ code: string; me
 /** Throws RefusedError IN_USE naming every held path and its holders. */
 export async function assertNotInUse(paths: string[]): Promise<void> {
   const used = await findInUse(paths);
-  if (used.length > 0) throw new RefusedError(IN_USE, used.map(inUseMessage).join('; '), { path: used[0].path });
+  if (used.length === 1) throw inUseError(used[0].path, used[0].holders);
+  if (used.length > 1) throw new RefusedError(IN_USE, used.map(inUseMessage).join('; '), { path: used[0].path });
 }
 
 /** Warnings (code IN_USE) for reading operations: the file may change under the reader. */

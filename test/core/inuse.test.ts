@@ -10,7 +10,7 @@ import { promises as fsp, linkSync, mkdirSync, readdirSync, readFileSync, statSy
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IN_USE, RefusedError } from '../../core/errors.js';
-import { findInUse, linuxMajorMinor, parseLsof, parseProcLocks, scanProc } from '../../core/inuse.js';
+import { findInUse, inUseError, linuxMajorMinor, parseLsof, parseProcLocks, scanProc } from '../../core/inuse.js';
 import { fileIdentity, identityKey } from '../../core/io/identity.js';
 import { planOperation, runOperation, type OperationRequest } from '../../core/operations.js';
 import { createDynamic } from '../../core/ops/create.js';
@@ -130,6 +130,16 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
       { pid: 4242, program: 'qemu-system-x86' },
     ]);
     expect(found.get(ke)).toEqual([{ pid: null, program: null }, { pid: 4242, program: 'qemu-system-x86' }]);
+  });
+});
+
+describe('inUseError (the I/O layer on Windows maps sharing violations to it)', () => {
+  it('is a RefusedError IN_USE naming the file, with or without known holders', () => {
+    const bare = inUseError('/vms/win10.vhd');
+    expect(bare).toBeInstanceOf(RefusedError);
+    expect(bare).toMatchObject({ code: IN_USE, message: '‘win10.vhd’ is in use by another program: shut the VM down or close the program first' });
+    const named = inUseError('/vms/win10.vhd', [{ pid: 4242, program: 'qemu-system-x86' }]);
+    expect(named).toMatchObject({ code: IN_USE, path: '/vms/win10.vhd', message: '‘win10.vhd’ is in use by qemu-system-x86 (pid 4242): shut the VM down first' });
   });
 });
 
