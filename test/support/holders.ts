@@ -5,7 +5,7 @@
 // checked here without the code under test. `useHolders` kills them after
 // every test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { afterEach } from 'vitest';
 
 export interface Holder {
@@ -66,7 +66,16 @@ export async function holdWithQemuIo(path: string): Promise<Holder> {
   return h;
 }
 
-/** A Node child holding `path` open read-only (a descriptor, no lock), ready once it says so. */
+/** True when descriptor `fd` of `pid` leads to `path` (/proc/PID/fd/FD names the file it has open). */
+export function fdShown(pid: number, fd: number, path: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`) === realpathSync(path);
+  } catch {
+    return false;
+  }
+}
+
+/** A Node child holding `path` open read-only (a descriptor, no lock), ready once /proc/PID/fd shows it. */
 export async function holdWithNode(path: string): Promise<Holder> {
   const code = 'const fd = require("fs").openSync(process.argv[1], "r"); process.stdout.write("open " + fd + "\\n"); setInterval(() => {}, 1 << 30);';
   const child = spawn(process.execPath, ['-e', code, path], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -75,7 +84,7 @@ export async function holdWithNode(path: string): Promise<Holder> {
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const h: Holder = { pid: child.pid!, program: 'node', kill: stopper(child) };
   try {
-    await waitFor('node', child, () => /^open \d+/.test(log), () => log);
+    await waitFor('node', child, () => /^open \d+\n/.test(log) && fdShown(child.pid!, Number(/^open (\d+)/.exec(log)![1]), path), () => log);
   } catch (err) {
     await h.kill();
     throw err;
