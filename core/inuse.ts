@@ -127,9 +127,20 @@ export async function inUseRefusals(paths: string[]): Promise<{ code: string; me
 
 /** Throws RefusedError IN_USE naming every held path and its holders. */
 export async function assertNotInUse(paths: string[]): Promise<void> {
-  const used = await findInUse(paths);
-  if (used.length === 1) throw inUseError(used[0].path, used[0].holders);
-  if (used.length > 1) throw new RefusedError(IN_USE, used.map(inUseMessage).join('; '), { path: used[0].path });
+  await guardAndWarn(paths, []);
+}
+
+/**
+ * One scan for an operation that writes some paths and reads others (flatten):
+ * throws IN_USE when a written path is in use, else returns the readers' warnings.
+ */
+export async function guardAndWarn(writes: string[], reads: string[]): Promise<Finding[]> {
+  const used = await findInUse([...writes, ...reads]);
+  const written = new Set(writes.map((p) => nodePath.resolve(p)));
+  const refused = used.filter((u) => written.has(nodePath.resolve(u.path)));
+  if (refused.length === 1) throw inUseError(refused[0].path, refused[0].holders);
+  if (refused.length > 1) throw new RefusedError(IN_USE, refused.map(inUseMessage).join('; '), { path: refused[0].path });
+  return used.map((u) => ({ code: IN_USE, message: movingTargetMessage(u) }));
 }
 
 /** Warnings (code IN_USE) for reading operations: the file may change under the reader. */

@@ -162,7 +162,8 @@ export async function runOperation(req: OperationRequest, ctx: JobContext = {}):
   return withLocks(locked, req.op, async () => {
     // Under the locks, right before the operation's first write (its journal):
     // a program that opened a disk since the plan was shown is still caught.
-    await assertNotInUse(guardedPaths(req, locked));
+    // (Flatten makes this check itself, in the one scan that also finds its input's holders.)
+    if (req.op !== 'flatten') await assertNotInUse(guardedPaths(req, locked));
     return runUnlocked(req, ctx);
   });
 }

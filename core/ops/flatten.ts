@@ -3,7 +3,7 @@
 // blocks stay unallocated in dynamic output. Inputs are never written.
 import * as nodePath from 'node:path';
 import { RefusedError, type Finding } from '../errors.js';
-import { movingTargetWarnings } from '../inuse.js';
+import { guardAndWarn } from '../inuse.js';
 import { bitmapBytes } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { DEFAULT_BLOCK_SIZE, HEADER_SIZE } from '../format/header.js';
@@ -75,8 +75,9 @@ export async function planFlatten(file: string, out: string, opts: FlattenOption
 
 export async function flatten(file: string, out: string, opts: FlattenOptions = {}): Promise<FlattenResult> {
   const format = opts.format ?? 'dynamic';
-  // Only the disk named: its ancestors are read-only snapshots that other chains' programs may rightly hold open.
-  const warnings = await movingTargetWarnings([file]);
+  // One scan: the output must not be in use (IN_USE), the disk named may be, with a warning.
+  // Only that disk: its ancestors are read-only snapshots other chains' programs rightly hold open.
+  const warnings = await guardAndWarn([out], [file]);
   const disk = await openDisk(file, { parentPath: opts.parentPath });
   try {
     const plan = await planWith(disk, out, format);
