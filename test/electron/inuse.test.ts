@@ -1,0 +1,65 @@
+// The in-use guard through the app's IPC (real handlers and job worker): the
+// plan dialog shows IN_USE while another program holds a disk, a job started
+// anyway fails with IN_USE and changes no byte, and the app's own handles (its
+// main thread, its job workers: one process) never refuse its own jobs.
+import { createHash } from 'node:crypto';
+import { promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Channels, type FolderGrant } from '../../electron/api';
+import { createDynamic } from '../../core/ops/create';
+import { useHolders } from '../support/holders';
+import { useTmpDir } from '../support/tmp';
+import { bundledWorker, makeHarness } from './support';
+
+const MiB = 1024 * 1024;
+const tmp = useTmpDir('vhdsnap-ipc-inuse-');
+const holders = useHolders();
+
+beforeAll(async () => {
+  await bundledWorker();
+});
+
+function folderState(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(dir).sort()) {
+    const p = path.join(dir, n);
+    if (statSync(p).isFile()) out[n] = createHash('sha256').update(readFileSync(p)).digest('hex');
+  }
+  return out;
+}
+
+describe.skipIf(process.platform !== 'linux')('the app and a disk in use', () => {
+  it('the plan refuses with IN_USE, and a job started anyway fails with it, changing nothing', async () => {
+    const h = await makeHarness();
+    h.dialogs.folder = tmp.dir;
+    const folder = (await h.call(Channels.openFolder)) as FolderGrant;
+    await createDynamic(tmp.file('win10.vhd'), 8 * MiB);
+    const q = await holders.qemuIo(tmp.file('win10.vhd'));
+    const message = `‘win10.vhd’ is in use by qemu-io (pid ${q.pid}): shut the VM down first`;
+    const disk = { folder: folder.id, file: 'win10.vhd' };
+    const before = folderState(tmp.dir);
+
+    const plan = await h.call(Channels.plan, { op: 'compact', disk });
+    expect(plan.refusals).toContainEqual({ code: 'IN_USE', message });
+    const { jobId } = await h.call(Channels.start, { op: 'compact', disk });
+    expect(await h.finished(jobId)).toMatchObject({ kind: 'failed', error: { code: 'IN_USE', message } });
+    expect(folderState(tmp.dir)).toEqual(before);
+  });
+
+  it("the app's own open handle does not refuse its own job", async () => {
+    const h = await makeHarness();
+    h.dialogs.folder = tmp.dir;
+    const folder = (await h.call(Channels.openFolder)) as FolderGrant;
+    await createDynamic(tmp.file('a.vhd'), 8 * MiB);
+    const own = await fsp.open(tmp.file('a.vhd'), 'r');
+    try {
+      const disk = { folder: folder.id, file: 'a.vhd' };
+      expect((await h.call(Channels.plan, { op: 'compact', disk })).refusals).toEqual([]);
+      const { jobId } = await h.call(Channels.start, { op: 'compact', disk });
+      expect(await h.finished(jobId)).toMatchObject({ kind: 'done' });
+    } finally {
+      await own.close();
+    }
+  });
+});
