@@ -8,6 +8,7 @@ import { countSet, isFull } from '../core/format/bitmap.js';
 import { SECTOR } from '../core/format/bytes.js';
 import { scanLibrary, type TreeNode } from '../core/library/scan.js';
 import { getInfo } from '../core/ops/info.js';
+import { warnIfMoving } from '../core/inuse.js';
 import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView } from './api.js';
 import type { Grants } from './grants.js';
 
@@ -88,7 +89,8 @@ export function bucketMap(blocks: Uint8Array, maxCells = MAX_MAP_CELLS): { cells
 }
 
 export async function diskDetails(ref: DiskRef, path: string): Promise<DiskDetails> {
-  const info = await getInfo(path);
+  // A disk another program has open (a running VM): the details are a snapshot of a moving target.
+  const [info] = await warnIfMoving([await getInfo(path)], [path]);
   let alloc: AllocationSummary;
   try {
     alloc = await allocationOf(path);

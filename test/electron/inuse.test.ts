@@ -47,6 +47,23 @@ describe.skipIf(process.platform !== 'linux')('the app and a disk in use', () =>
     expect(folderState(tmp.dir)).toEqual(before);
   });
 
+  it('the details pane warns that a disk in use is a moving target, and a check job says so too', async () => {
+    const h = await makeHarness();
+    h.dialogs.folder = tmp.dir;
+    const folder = (await h.call(Channels.openFolder)) as FolderGrant;
+    await createDynamic(tmp.file('a.vhd'), 8 * MiB);
+    const disk = { folder: folder.id, file: 'a.vhd' };
+    const quiet = await h.call(Channels.details, disk);
+    expect(quiet.info.warnings.filter((w: { code: string }) => w.code === 'IN_USE')).toEqual([]);
+    const n = await holders.node(tmp.file('a.vhd'));
+    const warning = { code: 'IN_USE', message: `‘a.vhd’ is in use by node (pid ${n.pid}): the result is a snapshot of a moving target (it may change while and after it is read)` };
+    expect((await h.call(Channels.details, disk)).info.warnings).toContainEqual(warning);
+    const { jobId } = await h.call(Channels.start, { op: 'check', disk, deep: false });
+    const end = await h.finished(jobId);
+    expect(end).toMatchObject({ kind: 'done' });
+    expect((end as { result: { warnings: unknown[] }[] }).result[0].warnings).toContainEqual(warning);
+  });
+
   it("the app's own open handle does not refuse its own job", async () => {
     const h = await makeHarness();
     h.dialogs.folder = tmp.dir;
