@@ -35,17 +35,18 @@ export interface InUse {
 }
 
 /** What a platform scan is given: the identities to look for, keyed by identityKey. */
-interface Wanted {
+export interface Wanted {
   ids: Map<string, FileIdentity>;
   /** Absolute path per key (lsof is given paths, not identities). */
   paths: Map<string, string>;
 }
 
-type Scanner = (w: Wanted) => Promise<Map<string, Holder[]>>;
+export type Scanner = (w: Wanted) => Promise<Map<string, Holder[]>>;
 
 /**
  * Other processes using each of `paths` (one scan for all of them). Paths
  * that do not exist (yet) are not in use. Only paths with holders are listed.
+ * `scanner` is this platform's; tests pass another platform's to run it here.
  */
 export async function findInUse(paths: string[], scanner: Scanner = platformScanner()): Promise<InUse[]> {
   const ids = new Map<string, FileIdentity>();
@@ -74,11 +75,19 @@ export async function findInUse(paths: string[], scanner: Scanner = platformScan
 }
 
 function platformScanner(): Scanner {
-  if (process.platform === 'linux') return scanLinux;
+  if (process.platform === 'linux') return (w) => scanProc(w);
   if (process.platform === 'darwin') return scanLsof;
-  // win32 and the rest: see the header (sharing violations become IN_USE in core/io).
+  if (process.platform === 'win32') return scanWindows;
   return async () => new Map();
 }
+
+/**
+ * The Windows hook. Nothing is scanned yet: a hypervisor opens its disks
+ * without sharing, so our open or rename fails with a sharing violation, and
+ * the I/O layer throws inUseError (IN_USE) for it. A scan (the Restart
+ * Manager names the holders) would go here.
+ */
+const scanWindows: Scanner = async () => new Map();
 
 // --- the words -------------------------------------------------------------
 
@@ -258,10 +267,6 @@ export async function scanProc(w: Wanted, proc = '/proc'): Promise<Map<string, H
   return found;
 }
 
-async function scanLinux(w: Wanted): Promise<Map<string, Holder[]>> {
-  return scanProc(w);
-}
-
 // --- macOS -----------------------------------------------------------------
 
 const LSOF_TIMEOUT_MS = 2000;
@@ -287,7 +292,7 @@ export function parseLsof(text: string): { pid: number; program: string | null; 
 }
 
 /** Best effort: no lsof, a timeout or an error means nothing is detected (see the README). */
-async function scanLsof(w: Wanted): Promise<Map<string, Holder[]>> {
+export async function scanLsof(w: Wanted): Promise<Map<string, Holder[]>> {
   const paths = [...w.paths.values()];
   const text = await new Promise<string>((resolve) => {
     // lsof exits 1 when no process has any of the files open; its output is still complete.

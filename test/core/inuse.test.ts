@@ -6,12 +6,12 @@
 // against Python's os.major/os.minor for the lock fields.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { promises as fsp, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fsp, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IN_USE, RefusedError } from '../../core/errors.js';
-import { findInUse, inUseError, linuxMajorMinor, parseLsof, parseProcLocks, scanProc } from '../../core/inuse.js';
-import { fileIdentity, identityKey } from '../../core/io/identity.js';
+import { findInUse, inUseError, linuxMajorMinor, parseLsof, parseProcLocks, scanLsof, scanProc } from '../../core/inuse.js';
+import { fileIdentity } from '../../core/io/identity.js';
 import { planOperation, runOperation, type OperationRequest } from '../../core/operations.js';
 import { createDynamic } from '../../core/ops/create.js';
 import { useHolders } from '../support/holders.js';
@@ -116,20 +116,17 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
       nodePath.join(proc, 'locks'),
       [`1: POSIX  ADVISORY  WRITE 4242 ${pd} 0 EOF`, `2: OFDLCK ADVISORY  READ -1 ${pe} 100 101`, `3: -> FLOCK  ADVISORY  WRITE 4242 ${pe} 0 EOF`, ''].join('\n'),
     );
-    const ids = new Map();
-    const paths = new Map();
-    for (const p of [d, e]) {
-      const id = await fileIdentity(p);
-      ids.set(identityKey(id, p), id);
-      paths.set(identityKey(id, p), p);
-    }
-    const found = await scanProc({ ids, paths }, proc);
-    const [kd, ke] = [...ids.keys()];
-    expect(found.get(kd)).toEqual([
-      { pid: 777, program: 'VBoxHeadless' },
-      { pid: 4242, program: 'qemu-system-x86' },
+    const found = await findInUse([d, e], (w) => scanProc(w, proc));
+    expect(found).toEqual([
+      {
+        path: d,
+        holders: [
+          { pid: 777, program: 'VBoxHeadless' },
+          { pid: 4242, program: 'qemu-system-x86' },
+        ],
+      },
+      { path: e, holders: [{ pid: null, program: null }, { pid: 4242, program: 'qemu-system-x86' }] },
     ]);
-    expect(found.get(ke)).toEqual([{ pid: null, program: null }, { pid: 4242, program: 'qemu-system-x86' }]);
   });
 });
 
@@ -140,6 +137,28 @@ describe('inUseError (the I/O layer on Windows maps sharing violations to it)', 
     expect(bare).toMatchObject({ code: IN_USE, message: '‘win10.vhd’ is in use by another program: shut the VM down or close the program first' });
     const named = inUseError('/vms/win10.vhd', [{ pid: 4242, program: 'qemu-system-x86' }]);
     expect(named).toMatchObject({ code: IN_USE, path: '/vms/win10.vhd', message: '‘win10.vhd’ is in use by qemu-system-x86 (pid 4242): shut the VM down first' });
+  });
+});
+
+describe.skipIf(!linux || !existsSync('/usr/bin/lsof'))("the macOS scan (lsof) run on Linux's lsof", () => {
+  const tmp = useTmpDir('vhdsnap-inuse-');
+  const holders = useHolders();
+
+  it('finds a holder through another name of the file, and nothing once it is gone; never this process', async () => {
+    const d = tmp.file('d.vhd');
+    const other = tmp.file('other.vhd');
+    await createDynamic(d, 4 * MiB);
+    await createDynamic(other, 4 * MiB);
+    linkSync(d, tmp.file('hard.vhd'));
+    const own = await fsp.open(other, 'r');
+    try {
+      const n = await holders.node(tmp.file('hard.vhd'));
+      expect(await findInUse([d, other], scanLsof)).toEqual([{ path: d, holders: [{ pid: n.pid, program: 'node' }] }]);
+      await n.kill();
+      expect(await findInUse([d, other], scanLsof)).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 });
 
