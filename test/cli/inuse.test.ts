@@ -7,7 +7,7 @@
 // warn that the result is a snapshot of a moving target; the content is
 // checked against the reference model.
 import { createHash } from 'node:crypto';
-import { promises as fsp, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fsp, linkSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, type Io } from '../../core/cli/main.js';
@@ -115,6 +115,22 @@ describe.skipIf(process.platform !== 'linux')('vhdsnap refuses to change a disk 
     const pids = [a.pid, b.pid];
     expect(r.err).toMatch(new RegExp(`‘d2\\.vhd’ is in use by node \\(pid (${pids.join('|')})\\) and node \\(pid (${pids.join('|')})\\): close those programs first`));
     for (const p of pids) expect(r.err).toContain(`(pid ${p})`);
+    expect(folderState(tmp.dir)).toEqual(before);
+  });
+
+  it('a disk held through a hard link or a symlink is refused under the name given', async () => {
+    await setUp();
+    linkSync(tmp.file('d2.vhd'), tmp.file('hard.vhd'));
+    symlinkSync(tmp.file('s.vhd'), tmp.file('soft.vhd'));
+    const a = await holders.node(tmp.file('hard.vhd'));
+    const b = await holders.qemuIo(tmp.file('soft.vhd'));
+    const before = folderState(tmp.dir);
+    const snap = await cli('snapshot', tmp.file('d2.vhd'), '--dry-run', '--json');
+    expect(snap.code).toBe(1);
+    expect(JSON.parse(snap.out).refusals).toContainEqual({ code: 'IN_USE', message: `‘d2.vhd’ is in use by node (pid ${a.pid}): close that program first` });
+    const grow = await cli('resize', tmp.file('s.vhd'), '--size', '8M');
+    expect(grow.code).toBe(1);
+    expect(grow.err).toContain(`‘s.vhd’ is in use by qemu-io (pid ${b.pid}): shut the VM down first`);
     expect(folderState(tmp.dir)).toEqual(before);
   });
 
