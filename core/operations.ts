@@ -51,14 +51,17 @@ function unknownOperation(req: never): never {
 
 /**
  * The files another program must not be using while the operation runs
- * (core/inuse.ts): everything it writes, renames, links or deletes, plus the
- * disk a snapshot turns into a read-only parent. Flatten and check only read
- * their disks (they warn instead, in their results); flatten's output is guarded.
+ * (core/inuse.ts): the disk named and every file the plan changes (written,
+ * renamed, linked or deleted); for a snapshot with --out, the disk named is
+ * the one that becomes a read-only parent. Revert's --to and reparent's new
+ * parent are only read: a VM running a sibling branch rightly holds them open.
+ * Flatten and check only read their disks (they warn instead, in their
+ * results); flatten's output is guarded.
  */
-function guardedPaths(req: OperationRequest, locked: string[]): string[] {
+function guardedPaths(req: OperationRequest, changed: string[]): string[] {
   if (req.op === 'check') return [];
   if (req.op === 'flatten') return [nodePath.resolve(req.out)];
-  return locked;
+  return [...new Set([nodePath.resolve(req.disk), ...changed.map((p) => nodePath.resolve(p))])];
 }
 
 /**
@@ -69,9 +72,7 @@ function guardedPaths(req: OperationRequest, locked: string[]): string[] {
 export async function planOperation(req: OperationRequest, opts: PlanOptions = {}): Promise<Plan> {
   const plan = await planUnguarded(req, opts);
   if (opts.pathsOnly) return plan;
-  const paths = new Set(touchedPaths(req));
-  for (const c of plan.changes) paths.add(nodePath.resolve(c.path));
-  plan.refusals.push(...(await inUseRefusals(guardedPaths(req, [...paths]))));
+  plan.refusals.push(...(await inUseRefusals(guardedPaths(req, plan.changes.map((c) => c.path)))));
   return plan;
 }
 
@@ -142,13 +143,21 @@ async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>):
  * the cause is a real I/O failure, which is reported here.
  */
 export async function lockedPaths(req: OperationRequest): Promise<string[]> {
-  const paths = new Set(touchedPaths(req));
+  return locksFor(req, await changedPaths(req));
+}
+
+function locksFor(req: OperationRequest, changed: string[]): string[] {
+  return [...new Set([...touchedPaths(req), ...changed])];
+}
+
+/** What the plan says the operation changes (none when the plan cannot be made; see lockedPaths). */
+async function changedPaths(req: OperationRequest): Promise<string[]> {
   try {
-    for (const c of (await planOperation(req, { pathsOnly: true })).changes) paths.add(nodePath.resolve(c.path));
+    return (await planOperation(req, { pathsOnly: true })).changes.map((c) => nodePath.resolve(c.path));
   } catch (err) {
     if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
+    return [];
   }
-  return [...paths];
 }
 
 /**
@@ -158,12 +167,12 @@ export async function lockedPaths(req: OperationRequest): Promise<string[]> {
  */
 export async function runOperation(req: OperationRequest, ctx: JobContext = {}): Promise<unknown> {
   if (req.op === 'check') return runUnlocked(req, ctx);
-  const locked = await lockedPaths(req);
-  return withLocks(locked, req.op, async () => {
+  const changed = await changedPaths(req);
+  return withLocks(locksFor(req, changed), req.op, async () => {
     // Under the locks, right before the operation's first write (its journal):
     // a program that opened a disk since the plan was shown is still caught.
     // (Flatten makes this check itself, in the one scan that also finds its input's holders.)
-    if (req.op !== 'flatten') await assertNotInUse(guardedPaths(req, locked));
+    if (req.op !== 'flatten') await assertNotInUse(guardedPaths(req, changed));
     return runUnlocked(req, ctx);
   });
 }

@@ -134,6 +134,18 @@ describe.skipIf(process.platform !== 'linux')('vhdsnap refuses to change a disk 
     expect(folderState(tmp.dir)).toEqual(before);
   });
 
+  it('a snapshot only read (revert --to, reparent onto it) may be held: a VM on a sibling branch holds it read-only', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 1504, { parents: [null, 0, 1, 0], size: SIZE, blockSize: 64 * KiB, writesPerLayer: 4 });
+    // A program running the sibling branch d3 has the shared base open, as QEMU keeps a backing file open.
+    await holders.qemuIo(paths[0]);
+    const rev = await cli('revert', paths[2], '--to', paths[0]);
+    expect(rev.code, rev.err).toBe(0);
+    expect((await readThrough(paths[2])).equals(model.view(0))).toBe(true);
+    const rep = await cli('reparent', paths[2], paths[0], '--json');
+    expect(rep.code, rep.err).toBe(0);
+    expect((await readThrough(paths[2])).equals(model.view(0))).toBe(true);
+  });
+
   it("this process's own open handle does not refuse its own command", async () => {
     await setUp();
     const own = await fsp.open(tmp.file('d2.vhd'), 'r');
