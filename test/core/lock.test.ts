@@ -32,9 +32,9 @@ function deadPid(): number {
   return Number(r.stdout);
 }
 
-function staleLock(disk: string, pid: number, host = os.hostname()): LockInfo {
-  const info: LockInfo = { version: 1, pid, host, op: 'merge', startedAt: new Date(0).toISOString(), path: nodePath.resolve(disk), token: 'feedfacefeedface' };
-  writeFileSync(lockPathFor(disk), JSON.stringify(info));
+function staleLock(disk: string, pid: number, host = os.hostname(), startedAt = new Date(), file = lockPathFor(disk)): LockInfo {
+  const info: LockInfo = { version: 1, pid, host, op: 'merge', startedAt: startedAt.toISOString(), path: nodePath.resolve(disk), token: 'feedfacefeedface' };
+  writeFileSync(file, JSON.stringify(info));
   return info;
 }
 
@@ -93,6 +93,37 @@ describe('acquireLock', () => {
     expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
   });
 
+  it('takes over a lock whose pid is alive but was reused: the process started after the lock was written', async () => {
+    const disk = tmp.file('a.vhd');
+    // A container gives every run the same pid: the lock names our own pid, from before we started.
+    staleLock(disk, process.pid, os.hostname(), new Date(Date.now() - process.uptime() * 1000 - 5000));
+    const held = await acquireLock(disk, 'merge');
+    expect((JSON.parse(readFileSync(lockPathFor(disk), 'utf8')) as LockInfo).token).toBe(held.info.token);
+    await held.release();
+    // The same for another live process (the runner's parent) where the system tells start times.
+    if (process.platform === 'linux') {
+      staleLock(disk, process.ppid, os.hostname(), new Date(1000));
+      const h2 = await acquireLock(disk, 'merge');
+      await h2.release();
+    }
+    // Written after our start: maybe a job running in this process (another worker thread); kept.
+    staleLock(disk, process.pid, os.hostname(), new Date());
+    expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
+  });
+
+  it('is refused by a live lock in the old naming (an older vhdsnap at work), and takes over a stale one', async () => {
+    const disk = tmp.file('a.vhd');
+    const old = tmp.file(`${LOCK_PREFIX}a.vhd`);
+    staleLock(disk, process.ppid, os.hostname(), new Date(), old);
+    const err = await acquireLock(disk, 'merge').catch((e: VhdError) => e);
+    expect((err as VhdError).code).toBe('LOCKED');
+    expect((err as Error).message).toContain(`pid ${process.ppid}`);
+    expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}a.vhd`]);
+    staleLock(disk, deadPid(), os.hostname(), new Date(), old);
+    const held = await acquireLock(disk, 'merge');
+    await held.release();
+  });
+
   it('treats an unreadable lock file as held', async () => {
     const disk = tmp.file('a.vhd');
     writeFileSync(lockPathFor(disk), '{"version":1,"pi');
@@ -109,7 +140,7 @@ describe('acquireLock', () => {
     const err = await acquireLocks([c, b, a], 'delete').catch((e: VhdError) => e);
     expect((err as VhdError).code).toBe('LOCKED');
     // a was taken first (sorted order), then released when b failed; c was never reached.
-    expect((await fsp.readdir(tmp.dir)).sort()).toEqual([`${LOCK_PREFIX}b.vhd`]);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual([`${LOCK_PREFIX}b.vhd.lock`]);
     await held.release();
   });
 });
@@ -146,18 +177,24 @@ describe('locks across processes', () => {
     expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
-  it('recover clears a stale lock (and its temporaries) and keeps a live one', async () => {
+  it('recover clears stale locks in both namings (and their temporaries) and keeps a live one', async () => {
     const dead = deadPid();
     staleLock(tmp.file('x.vhd'), dead);
-    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver');
+    staleLock(tmp.file('w.vhd'), dead, os.hostname(), new Date(), tmp.file(`${LOCK_PREFIX}w.vhd`)); // before 0.2
+    writeFileSync(tmp.file(`${LOCK_PREFIX}w.vhd.takeover`), JSON.stringify({ version: 1, pid: dead, host: os.hostname(), op: 'take over', startedAt: new Date().toISOString(), path: tmp.file('w.vhd'), token: 'aa' }));
+    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver'); // old temp naming
+    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.lock.${dead}-0badc0de.tmp`), '{"ver');
     const h = await startHolder(tmp.file('z.vhd'));
     try {
       const r = await recover(tmp.dir);
       expect(r.map((x) => [nodePath.basename(x.journal), x.op, x.action]).sort()).toEqual([
-        [`${LOCK_PREFIX}x.vhd`, 'lock', 'completed'],
-        [`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`, 'lock', 'completed'],
+        [`${LOCK_PREFIX}w.vhd`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}w.vhd.takeover`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}x.vhd.lock`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}y.vhd.lock.${dead}-0badc0de.tmp`, 'lock', 'removed'],
       ]);
-      expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}z.vhd`]);
+      expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}z.vhd.lock`]);
       expect(await clearStaleLocks(tmp.dir)).toEqual([]);
     } finally {
       h.stdin!.end();
