@@ -39,7 +39,7 @@ export function lockPathFor(disk: string): string {
   return nodePath.join(nodePath.dirname(abs), `${LOCK_PREFIX}${nodePath.basename(abs)}${LOCK_SUFFIX}`);
 }
 
-/** The name versions before 0.2 used (`.vhdsnap-lock-<file>`): still honoured and cleared. */
+/** The name older versions used (`.vhdsnap-lock-<file>`): still honoured and cleared. */
 export function oldLockPathFor(disk: string): string {
   const abs = nodePath.resolve(disk);
   return nodePath.join(nodePath.dirname(abs), `${LOCK_PREFIX}${nodePath.basename(abs)}`);
@@ -239,7 +239,7 @@ export interface LockFileVerdict {
   token?: string;
 }
 
-/** Lock temps of versions before 0.2: `<lock>.<pid>.<8 hex>.tmp`. */
+/** Lock temps of older versions: `<lock>.<pid>.<8 hex>.tmp`. */
 const OLD_LOCK_TEMP = /\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 /**

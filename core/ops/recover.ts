@@ -162,7 +162,7 @@ async function pendingIn(dir: string): Promise<PendingJournal[]> {
   return out;
 }
 
-/** Temp names of versions before 0.2, without a pid: output temps of journaled operations (their journal names them). */
+/** Temp names of older versions, without a pid: output temps of journaled operations (their journal names them). */
 const OLD_JOURNALED_TEMP = /^\..+\.(?:snapshot|revert|copy|[0-9a-f]{8}\.compact)\.tmp$/;
 const OLD_JOURNAL_TEMP = /\.json\.[0-9a-f]{8}\.tmp$/;
 const OLD_SIDECAR_TEMP = new RegExp(`^${SIDECAR_NAME.replace(/\./g, '\\.')}\\.[0-9a-f]{8}\\.tmp$`);

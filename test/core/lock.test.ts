@@ -180,7 +180,7 @@ describe('locks across processes', () => {
   it('recover clears stale locks in both namings (and their temporaries) and keeps a live one', async () => {
     const dead = deadPid();
     staleLock(tmp.file('x.vhd'), dead);
-    staleLock(tmp.file('w.vhd'), dead, os.hostname(), new Date(), tmp.file(`${LOCK_PREFIX}w.vhd`)); // before 0.2
+    staleLock(tmp.file('w.vhd'), dead, os.hostname(), new Date(), tmp.file(`${LOCK_PREFIX}w.vhd`)); // the old naming
     writeFileSync(tmp.file(`${LOCK_PREFIX}w.vhd.takeover`), JSON.stringify({ version: 1, pid: dead, host: os.hostname(), op: 'take over', startedAt: new Date().toISOString(), path: tmp.file('w.vhd'), token: 'aa' }));
     writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver'); // old temp naming
     writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.lock.${dead}-0badc0de.tmp`), '{"ver');

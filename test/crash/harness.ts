@@ -306,7 +306,7 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     const badNames = diskLookingNames(created, beforeList, afterList);
     if (badNames.length > 0) throw new Error(`${c.name}: temp or lock names ending in a disk extension: ${badNames.join(', ')}`);
 
-    const stats: CrashStats = { names: [...new Set(created)].filter((n) => !afterList.includes(normalName(n))).sort(), steps: dry.report.steps, kinds: dry.report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike: sameState(before, expected), failures: [] };
+    const stats: CrashStats = { names: [...new Set(created)].filter((n) => !afterList.includes(normalName(n)) && !beforeList.includes(normalName(n))).sort(), steps: dry.report.steps, kinds: dry.report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike: sameState(before, expected), failures: [] };
     const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
     for (const [i, at] of points.entries()) {
       const dir = nodePath.join(work, `kill-${at}`);
@@ -369,7 +369,7 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
 }
 
 /** A temp name with its pid and random part as placeholders, for the summary. */
-const nameShape = (n: string): string => n.replace(/\.\d+-[0-9a-f]{8}(?=\.)/, '.<pid>-<hex>');
+const nameShape = (n: string): string => n.replace(/\.\d+-[0-9a-f]{8}(?=\.)/g, '.<pid>-<hex>').replace(/-(snap|state)-\d{8}-\d{6}(-\d+)?/, '-$1-<time>');
 
 export function summaryLine(name: string, s: CrashStats, seed: number): string {
   const outcome = s.alike ? 'before and after read alike' : `${s.finished} finished, ${s.rolledBack} rolled back, ${s.mixed} per-disk mixed`;

@@ -39,7 +39,7 @@ describe('recover removes stale temp files', () => {
       // Our own pid, but written before this process started: a previous process with the same pid (a container).
       reusedPid: tmp.file(`.export.raw.${process.pid}-0a1b2c3d.tmp`),
       ownOutput: tmp.file(`.flat.vhd.${process.pid}-1a1b2c3d.tmp`),
-      // Names of versions before 0.2.
+      // Names older versions made.
       oldJournalTemp: tmp.file(`${JOURNAL_PREFIX}d1.vhd.json.0a1b2c3d.tmp`),
       oldEmptyJournalTemp: tmp.file(`${JOURNAL_PREFIX}d2.vhd.json.1a1b2c3d.tmp`),
       oldOwnJournalTemp: tmp.file(`${JOURNAL_PREFIX}d3.vhd.json.2a1b2c3d.tmp`),
