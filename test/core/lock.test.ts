@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefusedError, VhdError } from '../../core/errors.js';
-import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, type LockInfo } from '../../core/lock.js';
+import { hasDiskExtension, parseTempName, tempSibling } from '../../core/io/file.js';
+import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, oldLockPathFor, type LockInfo } from '../../core/lock.js';
 import { lockedPaths, planOperation, runOperation, touchedPaths } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
@@ -61,6 +62,19 @@ async function chain(dir: string): Promise<string[]> {
   const { paths } = await buildTree(dir, 7, { parents: [null, 0], size: 2 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 4 });
   return paths;
 }
+
+describe('lock and temp names', () => {
+  it('never end in a disk extension, whatever the case of the disk name; temps carry the pid', () => {
+    for (const disk of ['a.vhd', 'B.VHD', 'c.vhdx', 'd.AVHD', 'e.avhdx', 'f.raw']) {
+      const names = [lockPathFor(`/x/${disk}`), `${lockPathFor(`/x/${disk}`)}.takeover`, tempSibling(lockPathFor(`/x/${disk}`)), tempSibling(`/x/${disk}`), tempSibling(`/x/${disk}`, 'compact'), tempSibling(`/x/.vhdsnap-journal-${disk}.json`)].map((p) => nodePath.basename(p));
+      for (const n of names) expect(hasDiskExtension(n), n).toBe(false);
+      for (const n of names.slice(2)) expect(parseTempName(n), n).toBe(process.pid);
+    }
+    expect(hasDiskExtension(nodePath.basename(oldLockPathFor('/x/B.VHD')))).toBe(true); // why the naming changed
+    expect(['x.Vhd', 'x.VHDX', 'x.avhd', 'x.AvHdX'].every(hasDiskExtension)).toBe(true);
+    expect(['x.vhd.lock', 'x.vhd.tmp', 'x.vhdz'].some(hasDiskExtension)).toBe(false);
+  });
+});
 
 describe('acquireLock', () => {
   it('writes who holds the lock, refuses a second holder naming the pid and op, and releases', async () => {
