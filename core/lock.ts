@@ -1,7 +1,8 @@
 // Per-disk locks: one operation per disk at a time, across processes. A lock
 // is a small JSON file next to the disk (`.vhdsnap-lock-<file>.lock`; never
-// ending in a disk extension, so `*.vhd` globs skip it) saying who holds it. It is written complete under a temporary name and hard-linked into
-// place (link fails when the name exists), so a lock file is never seen half
+// ending in a disk extension, so `*.vhd` globs skip it) saying who holds it.
+// It is written complete under a temporary name and hard-linked into place
+// (link fails when the name exists), so a lock file is never seen half
 // written. A lock whose holder ran on this host and is no longer alive is
 // stale: an acquirer may take it over, and `recover` removes it.
 import { readFileSync, promises as fsp } from 'node:fs';
