@@ -1,16 +1,18 @@
 // Per-disk locks: one operation per disk at a time, across processes. A lock
-// is a small JSON file next to the disk (`.vhdsnap-lock-<file>`) saying who
-// holds it. It is written complete under a temporary name and hard-linked into
-// place (link fails when the name exists), so a lock file is never seen half
+// is a small JSON file next to the disk (`.vhdsnap-lock-<file>.lock`; never
+// ending in a disk extension, so `*.vhd` globs skip it) saying who holds it.
+// It is written complete under a temporary name and hard-linked into place
+// (link fails when the name exists), so a lock file is never seen half
 // written. A lock whose holder ran on this host and is no longer alive is
 // stale: an acquirer may take it over, and `recover` removes it.
-import { promises as fsp } from 'node:fs';
+import { readFileSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
-import { randomHex } from './io/file.js';
+import { parseTempName, randomHex, tempSibling } from './io/file.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
+export const LOCK_SUFFIX = '.lock';
 const TAKEOVER_SUFFIX = '.takeover';
 const MAX_LOCK_BYTES = 64 * 1024;
 
@@ -35,6 +37,12 @@ export interface HeldLock {
 
 export function lockPathFor(disk: string): string {
   const abs = nodePath.resolve(disk);
+  return nodePath.join(nodePath.dirname(abs), `${LOCK_PREFIX}${nodePath.basename(abs)}${LOCK_SUFFIX}`);
+}
+
+/** The name older versions used (`.vhdsnap-lock-<file>`): still honoured and cleared. */
+export function oldLockPathFor(disk: string): string {
+  const abs = nodePath.resolve(disk);
   return nodePath.join(nodePath.dirname(abs), `${LOCK_PREFIX}${nodePath.basename(abs)}`);
 }
 
@@ -49,9 +57,45 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** When this process started (ms since the epoch); process.uptime() is process-wide, worker threads included. */
+const PROCESS_START = Date.now() - process.uptime() * 1000;
+
+/** Start time of another process (ms since the epoch), where the system tells it (Linux /proc); else null. */
+function processStart(pid: number): number | null {
+  if (pid === process.pid) return PROCESS_START;
+  if (process.platform !== 'linux') return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (start time in clock ticks since boot), counted after the ")" ending the command name.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    // USER_HZ is 100 on every Linux ABI Node runs on.
+    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + ticks * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when the process that wrote something at `writtenAt` (ms) may still be
+ * running as `pid`. A pid alone is not enough: pids are reused (a container
+ * gives every run the same low pid, so `recover` may be the very pid of the
+ * operation it cleans up after). A process that started after the write,
+ * beyond `slackMs` for clock and timestamp granularity, is not the writer.
+ * A file of this process written since it started may be a job still running
+ * in it (an app's worker thread), so it counts as alive. Unknown times count
+ * as alive: keeping a leftover is safe, removing a live file is not.
+ */
+export function ownerAlive(pid: number, writtenAt: number, slackMs: number): boolean {
+  if (!pidAlive(pid)) return false;
+  const start = processStart(pid);
+  return start === null || !Number.isFinite(writtenAt) || start <= writtenAt + slackMs;
+}
+
 /** Stale: written on this host by a process that is gone. Locks from other hosts are never judged stale. */
 export function isStale(info: LockInfo): boolean {
-  return info.host === os.hostname() && !pidAlive(info.pid);
+  // startedAt comes from the same clock as the process start times: little slack needed.
+  return info.host === os.hostname() && !ownerAlive(info.pid, Date.parse(info.startedAt), 100);
 }
 
 async function readLock(file: string): Promise<LockInfo | null> {
@@ -65,13 +109,9 @@ async function readLock(file: string): Promise<LockInfo | null> {
   }
 }
 
-function tempName(file: string): string {
-  return `${file}.${process.pid}.${randomHex(4)}.tmp`;
-}
-
 /** Creates `file` holding `info` only if it does not exist; false when it does. */
 async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
-  const tmp = tempName(file);
+  const tmp = tempSibling(file);
   try {
     const fh = await fsp.open(tmp, 'wx');
     try {
@@ -95,9 +135,13 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
 }
 
 /** Removes `file` only if it still holds `token` (never someone else's newer lock). */
-async function removeIfToken(file: string, token: string): Promise<void> {
+async function removeIfToken(file: string, token: string): Promise<boolean> {
   const cur = await readLock(file);
-  if (cur && cur.token === token) await fsp.unlink(file).catch(() => undefined);
+  if (!cur || cur.token !== token) return false;
+  return fsp.unlink(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 function lockedMessage(info: LockInfo | null, disk: string): string {
@@ -111,10 +155,21 @@ function lockedMessage(info: LockInfo | null, disk: string): string {
  * under a second, short-lived lock so two acquirers cannot both take it.
  */
 export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
+  const held = await acquireNewLock(disk, op);
+  // An older vhdsnap (lock without the .lock end) may be working on the disk right now.
+  const old = await readLock(oldLockPathFor(held.path));
+  if (old && !isStale(old)) {
+    await held.release();
+    throw new RefusedError('LOCKED', lockedMessage(old, held.path), { path: held.path });
+  }
+  return held;
+}
+
+async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
   const abs = nodePath.resolve(disk);
   const file = lockPathFor(abs);
   const info: LockInfo = { version: 1, pid: process.pid, host: os.hostname(), op, startedAt: new Date().toISOString(), path: abs, token: randomHex(8) };
-  const held: HeldLock = { path: abs, lockFile: file, info, release: () => removeIfToken(file, info.token) };
+  const held: HeldLock = { path: abs, lockFile: file, info, release: async () => void (await removeIfToken(file, info.token)) };
   try {
     if (await tryCreate(file, info)) return held;
   } catch (err) {
@@ -174,34 +229,83 @@ export async function withLocks<T>(disks: string[], op: string, fn: () => Promis
   }
 }
 
+/** One file of a folder whose name starts with LOCK_PREFIX, judged without changing it. */
+export interface LockFileVerdict {
+  path: string;
+  bytes: number;
+  /** Left by a process that is gone: recover removes it. */
+  stale: boolean;
+  detail: string;
+  /** For a lock (not a lock temp): removal re-checks this token, never someone's newer lock. */
+  token?: string;
+}
+
+/** Lock temps of older versions: `<lock>.<pid>.<8 hex>.tmp`. */
+const OLD_LOCK_TEMP = /\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Judges a lock, a takeover lock or a temporary of either, in the current or
+ * the old naming. Null for what is none of these (a folder, a link).
+ */
+export async function judgeLockFile(file: string): Promise<LockFileVerdict | null> {
+  const st = await fsp.lstat(file).catch(() => null);
+  if (!st || !st.isFile()) return null;
+  const name = nodePath.basename(file);
+  const tempPid = parseTempName(name) ?? (OLD_LOCK_TEMP.test(name) ? Number(OLD_LOCK_TEMP.exec(name)![1]) : null);
+  if (tempPid !== null) {
+    // A temporary's name carries its writer's pid; its content may be partial.
+    const stale = !ownerAlive(tempPid, st.mtimeMs, mtimeSlack(st.mtimeMs));
+    return { path: file, bytes: st.size, stale, detail: stale ? `a temporary lock file left by pid ${tempPid}, which is no longer running` : `a temporary lock file being written by pid ${tempPid}, which is running` };
+  }
+  const info = await readLock(file);
+  if (!info) return { path: file, bytes: st.size, stale: false, detail: 'an unreadable lock file; if no vhdsnap operation is running, delete it' };
+  const stale = isStale(info);
+  const what = `the lock of ${info.path} (${info.op} by pid ${info.pid} on ${info.host}`;
+  return {
+    path: file,
+    bytes: st.size,
+    stale,
+    token: info.token,
+    detail: stale ? `${what}, no longer running)` : `${what}, ${info.host === os.hostname() ? 'still running' : 'another host'})`,
+  };
+}
+
+/** Removes a file judged stale, re-checking a lock's token first; true when it is gone. */
+export async function removeStaleLockFile(v: LockFileVerdict): Promise<boolean> {
+  if (!v.stale) return false;
+  if (v.token !== undefined) return removeIfToken(v.path, v.token);
+  return fsp.unlink(v.path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Slack for comparing a file's mtime with a process start: file systems with
+ * 2 s timestamps (FAT) show whole seconds; others stamp to the ms or finer
+ * from a clock that lags by a tick at most.
+ */
+export function mtimeSlack(mtimeMs: number): number {
+  return mtimeMs % 1000 === 0 ? 2000 : 100;
+}
+
 export interface ClearedLock {
   lockFile: string;
+  bytes: number;
   detail: string;
 }
 
 /**
  * Removes the stale lock files of a folder (holder gone), including takeover
- * locks and temporaries left by a process killed while creating a lock.
- * Live locks and locks from other hosts are left alone.
+ * locks, temporaries left by a process killed while creating a lock, and locks
+ * in the old naming. Live locks and locks from other hosts are left alone.
  */
 export async function clearStaleLocks(dir: string): Promise<ClearedLock[]> {
   const names = await fsp.readdir(dir).catch(() => [] as string[]);
   const out: ClearedLock[] = [];
   for (const n of names.filter((x) => x.startsWith(LOCK_PREFIX)).sort()) {
-    const file = nodePath.join(dir, n);
-    const tmp = /\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n);
-    if (tmp) {
-      // A temporary's name carries its writer's pid; its content may be partial.
-      if (!pidAlive(Number(tmp[1]))) {
-        await fsp.unlink(file).catch(() => undefined);
-        out.push({ lockFile: file, detail: `removed a temporary lock file left by pid ${tmp[1]}, which is no longer running` });
-      }
-      continue;
-    }
-    const info = await readLock(file);
-    if (!info || !isStale(info)) continue;
-    await removeIfToken(file, info.token);
-    out.push({ lockFile: file, detail: `removed the stale lock of ${info.path} (${info.op} by pid ${info.pid}, no longer running)` });
+    const v = await judgeLockFile(nodePath.join(dir, n));
+    if (v && (await removeStaleLockFile(v))) out.push({ lockFile: v.path, bytes: v.bytes, detail: `removed ${v.detail}` });
   }
   return out;
 }

@@ -5,6 +5,7 @@ import type { FileReport } from '../ops/check.js';
 import type { DiskInfo } from '../ops/info.js';
 import type { Forest, TreeNode } from '../library/scan.js';
 import type { Plan, Progress } from '../job.js';
+import type { RecoverReport } from '../ops/recover.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -96,4 +97,17 @@ export function renderPlan(p: Plan): string {
   for (const r of p.refusals) lines.push(`  refused ${r.code}: ${r.message}`);
   if (p.refusals.length === 0) lines.push('  (dry run: nothing was written)');
   return lines.join('\n');
+}
+
+/** `recover` (and its dry run): the journals handled, then every temp and lock file removed or kept, and the bytes freed. */
+export function renderRecover(r: RecoverReport): string {
+  const lines: string[] = [];
+  for (const x of r.pending) lines.push(`${x.op}${x.phase ? ` (phase ${x.phase})` : ''}${x.busy ? ' — in progress in another process' : ''}: ${x.journal}`);
+  for (const x of r.recoveries) lines.push(`${x.op}: ${x.action} — ${x.detail}`);
+  const verb = r.dryRun ? 'would remove' : 'removed';
+  for (const x of r.removed) lines.push(`${verb} ${x.kind} ${nodePath.basename(x.path)} (${bytes(x.bytes)}): ${x.detail}`);
+  for (const x of r.kept) lines.push(`kept ${x.kind} ${nodePath.basename(x.path)}: ${x.detail}`);
+  if (lines.length === 0) return 'nothing to recover\n';
+  if (r.removed.length > 0) lines.push(`${r.dryRun ? 'would free' : 'freed'} ${bytes(r.bytesFreed)} in ${r.removed.length} file${r.removed.length > 1 ? 's' : ''}`);
+  return lines.join('\n') + '\n';
 }

@@ -20,7 +20,7 @@ import type { FlattenResult } from '../ops/flatten.js';
 import type { MergeResult } from '../ops/merge.js';
 import type { CompactResult } from '../ops/compact.js';
 import type { ResizeResult } from '../ops/resize.js';
-import { pendingJournals, recover } from '../ops/recover.js';
+import { recoverFolder } from '../ops/recover.js';
 import type { ReparentResult } from '../ops/reparent.js';
 import type { RepairItem, RepairPlan, RepairResult } from '../ops/repair.js';
 import type { RevertResult } from '../ops/revert.js';
@@ -28,7 +28,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { setLabel } from '../library/sidecar.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { reportError } from './report.js';
-import { renderCheck, renderInfo, renderPlan, renderProgress, renderTree } from './format.js';
+import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
 export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
 
@@ -423,17 +423,11 @@ const commands: Record<string, Command> = {
     min: 1,
     max: 1,
     run: async (a, io) => {
-      if (a.bools.has('dry-run')) {
-        const p = await pendingJournals(a.positional[0]);
-        if (a.bools.has('json')) json(io, p);
-        else io.stdout(p.length === 0 ? 'nothing to recover\n' : p.map((x) => `${x.op}${x.phase ? ` (phase ${x.phase})` : ''}${x.busy ? ' — in progress in another process' : ''}: ${x.journal}`).join('\n') + '\n');
-        return 0;
-      }
-      const r = await recover(a.positional[0]);
+      const r = await recoverFolder(a.positional[0], { dryRun: a.bools.has('dry-run') });
       if (a.bools.has('json')) json(io, r);
-      else io.stdout(r.length === 0 ? 'nothing to recover\n' : r.map((x) => `${x.op}: ${x.action} — ${x.detail}`).join('\n') + '\n');
+      else io.stdout(renderRecover(r));
       // Finished or rolled back is success; a journal left for a person, or owned by a live process, is not.
-      return r.some((x) => x.action === 'left' || x.action === 'busy') ? 1 : 0;
+      return r.recoveries.some((x) => x.action === 'left' || x.action === 'busy') ? 1 : 0;
     },
   },
 };

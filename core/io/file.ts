@@ -157,12 +157,12 @@ export function randomHex(bytes: number): string {
 }
 
 /**
- * Replaces `path` with `text` atomically: written under `<path>.<hex>.tmp`,
- * fsync'd, renamed over it, then the folder fsync'd. Readers see the old or
- * the new text, never a mix; `recover` knows these temp names.
+ * Replaces `path` with `text` atomically: written under a temp name (see
+ * tempSibling), fsync'd, renamed over it, then the folder fsync'd. Readers see
+ * the old or the new text, never a mix.
  */
 export async function replaceFileAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomHex(4)}.tmp`;
+  const tmp = tempSibling(path);
   const fh = await fsp.open(tmp, 'wx');
   try {
     await fh.writeFile(text);
@@ -175,12 +175,33 @@ export async function replaceFileAtomically(path: string, text: string): Promise
 }
 
 /**
- * A temporary name beside `path` that carries our pid (`.<name>.<pid>-<hex>.tmp`),
- * so `recover` can remove it once its writer is gone.
+ * Every temp file vhdsnap makes is named here: `.<name>.<pid>-<8 hex>[.<kind>].tmp`
+ * beside `path` (no second dot for a name that has one). The leading dot keeps
+ * it out of folder scans, the `.tmp` end keeps it from ever ending in a disk
+ * extension (a `for f in *.vhd` loop), and the pid lets `recover` remove it
+ * once its writer is gone (parseTempName).
  */
-export function tempSibling(path: string): string {
+export function tempSibling(path: string, kind?: string): string {
   const abs = nodePath.resolve(path);
-  return nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${process.pid}-${randomHex(4)}.tmp`);
+  const base = nodePath.basename(abs);
+  return nodePath.join(nodePath.dirname(abs), `${base.startsWith('.') ? '' : '.'}${base}.${process.pid}-${randomHex(4)}${kind ? `.${kind}` : ''}.tmp`);
+}
+
+const TEMP_NAME = /^\..*\.(\d+)-[0-9a-f]{8}(?:\.[a-z]+)?\.tmp$/;
+
+/** The writer's pid of a name made by tempSibling; null for any other name. */
+export function parseTempName(name: string): number | null {
+  const m = TEMP_NAME.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** Extensions that folder scans and people's scripts take for disks (case-insensitive). */
+export const DISK_EXTENSIONS = ['.vhd', '.vhdx', '.avhd', '.avhdx'];
+
+/** True when `name` ends in a disk extension: no temp or lock name may. */
+export function hasDiskExtension(name: string): boolean {
+  const n = name.toLowerCase();
+  return DISK_EXTENSIONS.some((e) => n.endsWith(e));
 }
 
 /**

@@ -20,7 +20,7 @@ import { isAllZero, SECTOR } from '../format/bytes.js';
 import { encodeFooter, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.js';
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
-import { openFile, randomHex, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
+import { openFile, readExact, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -173,7 +173,7 @@ export async function compact(path: string, ctx: JobContext = {}): Promise<Compa
     ...journalHeader('compact', 'copy'),
     path: abs,
     uuid: f.uuid,
-    tmp: nodePath.join(dir, `.${nodePath.basename(abs)}.${randomHex(4)}.compact.tmp`),
+    tmp: tempSibling(abs, 'compact'),
   };
   try {
     return await withActiveJournal(jpath, async () => {

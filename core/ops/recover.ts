@@ -3,7 +3,9 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, removeJournal, type JournalBase } from '../journal.js';
-import { clearStaleLocks } from '../lock.js';
+import { parseTempName } from '../io/file.js';
+import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile } from '../lock.js';
+import { SIDECAR_NAME } from '../library/sidecar.js';
 import { isCompactJournal, recoverCompact } from './compact.js';
 import { isDeleteJournal, runDelete } from './delete.js';
 import { isMergeJournal, runMerge } from './merge.js';
@@ -17,20 +19,40 @@ import { isSnapshotJournal, recoverSnapshot } from './snapshot.js';
 export interface Recovery {
   journal: string;
   op: string;
-  /** completed: finished forward; discarded: the unfinished change was rolled back; left: needs a person; busy: another live process owns it. */
-  action: 'completed' | 'discarded' | 'left' | 'busy';
+  /** completed: finished forward; discarded: the unfinished change was rolled back; left: needs a person; busy: another live process owns it; removed: a leftover temp or lock file deleted. */
+  action: 'completed' | 'discarded' | 'left' | 'busy' | 'removed';
   detail: string;
+  /** Bytes freed (removed files only). */
+  bytes?: number;
+}
+
+/** A temp or lock file found beside the disks. */
+export interface Leftover {
+  path: string;
+  kind: 'temp' | 'lock';
+  bytes: number;
+  /** Why it goes (left by a process that is gone) or stays (its owner may be running). */
+  detail: string;
+}
+
+/** What recover did (or, with dryRun, would do) in one folder. */
+export interface RecoverReport {
+  dir: string;
+  dryRun: boolean;
+  /** Interrupted operations finished or rolled back (dry run: found, with `pending`). */
+  recoveries: Recovery[];
+  pending: PendingJournal[];
+  /** Temp and lock files left by dead owners, removed (dry run: that would be removed). */
+  removed: Leftover[];
+  bytesFreed: number;
+  /** Temp and lock files whose owner may still be running, left alone. */
+  kept: Leftover[];
 }
 
 /** True when the journal's writer is another process that is still running. */
 function ownedByLiveProcess(j: JournalBase): boolean {
   if (!Number.isInteger(j.pid) || j.pid <= 0 || j.pid === process.pid) return false;
-  try {
-    process.kill(j.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return ownerAlive(j.pid, Date.parse(j.startedAt), 100);
 }
 
 /**
@@ -55,22 +77,35 @@ export interface PendingJournal {
   busy: boolean;
 }
 
-/** What `recover` would act on, without touching anything (`recover --dry-run`). */
-export async function pendingJournals(target: string): Promise<PendingJournal[]> {
-  const st = await fsp.stat(target);
-  const dir = st.isDirectory() ? target : nodePath.dirname(nodePath.resolve(target));
-  const out: PendingJournal[] = [];
-  for (const jpath of await findJournals(dir)) {
-    const j = await readJournal<JournalBase>(jpath);
-    out.push(j ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) } : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false });
-  }
-  return out;
+function folderOf(st: { isDirectory(): boolean }, target: string): string {
+  return nodePath.resolve(st.isDirectory() ? target : nodePath.dirname(nodePath.resolve(target)));
 }
 
-/** Recovers every journal in a folder (or in the folder of a file). */
+/**
+ * Recovers every journal in a folder (or in the folder of a file), then
+ * removes the temp and lock files left by dead owners. Returns what it did,
+ * removals included (action 'removed').
+ */
 export async function recover(target: string): Promise<Recovery[]> {
-  const st = await fsp.stat(target);
-  const dir = st.isDirectory() ? target : nodePath.dirname(nodePath.resolve(target));
+  const r = await recoverFolder(target);
+  return [...r.recoveries, ...r.removed.map((x): Recovery => ({ journal: x.path, op: x.kind, action: 'removed', detail: x.detail, bytes: x.bytes }))];
+}
+
+/** recover with the whole report; `dryRun` only looks: it lists the journals and what would be removed. */
+export async function recoverFolder(target: string, opts: { dryRun?: boolean } = {}): Promise<RecoverReport> {
+  const dir = folderOf(await fsp.stat(target), target);
+  const dryRun = opts.dryRun === true;
+  const recoveries = dryRun ? [] : await recoverJournals(dir);
+  const pending = dryRun ? await pendingIn(dir) : [];
+  const { stale, live } = await findLeftovers(dir);
+  const removed: Leftover[] = [];
+  for (const x of stale) {
+    if (dryRun || (await removeLeftover(x))) removed.push(x);
+  }
+  return { dir, dryRun, recoveries, pending, removed, bytesFreed: removed.reduce((n, x) => n + x.bytes, 0), kept: live };
+}
+
+async function recoverJournals(dir: string): Promise<Recovery[]> {
   const out: Recovery[] = [];
   for (const jpath of await findJournals(dir)) {
     if (isActiveJournal(jpath)) continue;
@@ -109,35 +144,97 @@ export async function recover(target: string): Promise<Recovery[]> {
       out.push({ journal: jpath, op: j.op, action: 'left', detail: `unknown operation "${j.op}"; left in place` });
     }
   }
-  // Locks whose holder is gone (killed mid-operation) would refuse every later operation.
-  for (const c of await clearStaleLocks(dir)) out.push({ journal: c.lockFile, op: 'lock', action: 'completed', detail: c.detail });
-  if (!out.some((r) => r.action === 'busy')) await removeStaleTemps(dir);
   return out;
 }
 
-/** A temp written by this very process may belong to a job still running in it. */
-function pidAlive(pid: number): boolean {
-  return pid === process.pid || ownedByLiveProcess({ pid } as JournalBase);
+
+/** What `recover` would act on, without touching anything (`recover --dry-run`). */
+export async function pendingJournals(target: string): Promise<PendingJournal[]> {
+  return pendingIn(folderOf(await fsp.stat(target), target));
+}
+
+async function pendingIn(dir: string): Promise<PendingJournal[]> {
+  const out: PendingJournal[] = [];
+  for (const jpath of await findJournals(dir)) {
+    const j = await readJournal<JournalBase>(jpath);
+    out.push(j ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) } : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false });
+  }
+  return out;
+}
+
+/** Temp names of older versions, without a pid: output temps of journaled operations (their journal names them). */
+const OLD_JOURNALED_TEMP = /^\..+\.(?:snapshot|revert|copy|[0-9a-f]{8}\.compact)\.tmp$/;
+const OLD_JOURNAL_TEMP = /\.json\.[0-9a-f]{8}\.tmp$/;
+const OLD_SIDECAR_TEMP = new RegExp(`^${SIDECAR_NAME.replace(/\./g, '\\.')}\\.[0-9a-f]{8}\\.tmp$`);
+
+/** Every file name inside `dir` that a journal's fields mention (a temp it will finish or roll back). */
+async function namesInJournals(dir: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (nodePath.isAbsolute(v) && nodePath.dirname(v) === dir) out.add(nodePath.basename(v));
+    } else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
+  };
+  for (const jpath of await findJournals(dir)) visit(await readJournal<JournalBase>(jpath));
+  return out;
 }
 
 /**
- * Temp files whose writer was killed between creating and renaming them:
- * journal and sidecar temps (`<name>.<8 hex>.tmp`; a journal temp names its
- * writer's pid inside) and output temps that carry the pid in their name
- * (`.<name>.<pid>-<8 hex>.tmp`). Only called when no live process owns a
- * journal here, and a temp whose named writer is alive is kept.
+ * The temp and lock files of a folder, split into those left by a process
+ * that is gone (stale) and those whose owner may still be running (live).
+ * Current names carry the writer's pid (tempSibling); a lock says who holds
+ * it. A file that a journal still in the folder names is never stale: that
+ * journal's recovery (or a person, for a journal left in place) decides.
+ * Old pid-less names are stale only while no live process owns a journal here.
  */
-async function removeStaleTemps(dir: string): Promise<void> {
-  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const p = nodePath.join(dir, name);
-    const withPid = /^\..+\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name);
-    if (withPid) {
-      if (!pidAlive(Number(withPid[1]))) await fsp.unlink(p).catch(() => undefined);
-    } else if (name.startsWith(JOURNAL_PREFIX) && /\.json\.[0-9a-f]{8}\.tmp$/.test(name)) {
-      const j = await readJournal<JournalBase>(p);
-      if (!j || !pidAlive(j.pid)) await fsp.unlink(p).catch(() => undefined);
-    } else if (/^\.vhdsnap\.json\.[0-9a-f]{8}\.tmp$/.test(name)) {
-      await fsp.unlink(p).catch(() => undefined);
+export async function findLeftovers(dir: string): Promise<{ stale: Leftover[]; live: Leftover[] }> {
+  const stale: Leftover[] = [];
+  const live: Leftover[] = [];
+  const names = (await fsp.readdir(dir).catch(() => [] as string[])).sort();
+  const inJournals = await namesInJournals(dir);
+  let busy: boolean | undefined;
+  const someJournalBusy = async (): Promise<boolean> => (busy ??= (await pendingIn(dir)).some((p) => p.busy));
+  for (const name of names) {
+    const path = nodePath.join(dir, name);
+    if (name.startsWith(LOCK_PREFIX)) {
+      const v = await judgeLockFile(path);
+      if (v) (v.stale ? stale : live).push({ path, kind: 'lock', bytes: v.bytes, detail: v.detail });
+      continue;
+    }
+    const pid = parseTempName(name);
+    const oldKind = pid !== null ? null : name.startsWith(JOURNAL_PREFIX) && OLD_JOURNAL_TEMP.test(name) ? 'journal' : OLD_SIDECAR_TEMP.test(name) || OLD_JOURNALED_TEMP.test(name) ? 'pidless' : null;
+    if (pid === null && oldKind === null) continue;
+    const st = await fsp.lstat(path).catch(() => null);
+    if (!st || !st.isFile()) continue;
+    const item = (detail: string): Leftover => ({ path, kind: 'temp', bytes: st.size, detail });
+    if (inJournals.has(name)) {
+      live.push(item('a temp file named by a journal in this folder; its recovery decides'));
+    } else if (pid !== null) {
+      if (ownerAlive(pid, st.mtimeMs, mtimeSlack(st.mtimeMs))) live.push(item(pid === process.pid ? `a temp file of this process (pid ${pid}), maybe a job still running in it` : `a temp file being written by pid ${pid}, which is running`));
+      else stale.push(item(`a temp file left by pid ${pid}, which is no longer running`));
+    } else if (oldKind === 'journal') {
+      // Old journal temps name their writer inside; a partial one was never renamed into place.
+      const j = await readJournal<JournalBase>(path);
+      if (j && j.pid !== process.pid && ownedByLiveProcess(j)) live.push(item(`a journal temp being written by pid ${j.pid}, which is running`));
+      else if (j && j.pid === process.pid && ownerAlive(j.pid, st.mtimeMs, mtimeSlack(st.mtimeMs))) live.push(item('a journal temp of this process'));
+      else stale.push(item(`a journal temp left by ${j ? `pid ${j.pid}, which is no longer running` : 'a writer killed before it was complete'}`));
+    } else if (await someJournalBusy()) {
+      live.push(item('a temp file of an older vhdsnap, kept while another process works in this folder'));
+    } else {
+      stale.push(item('a temp file of an older vhdsnap, no journal needs it'));
     }
   }
+  return { stale, live };
+}
+
+async function removeLeftover(x: Leftover): Promise<boolean> {
+  if (x.kind === 'lock') {
+    const v = await judgeLockFile(x.path);
+    return v !== null && (await removeStaleLockFile(v));
+  }
+  return fsp.unlink(x.path).then(
+    () => true,
+    () => false,
+  );
 }

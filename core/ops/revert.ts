@@ -18,7 +18,7 @@ import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { pathExists, syncDir } from '../io/file.js';
+import { pathExists, syncDir, tempSibling } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -79,8 +79,9 @@ export function keptName(diskPath: string, now = new Date()): Promise<string> {
   return datedSibling(diskPath, 'state', now);
 }
 
+/** The new child's temp name; the journal records it, so recovery finds it. */
 function tmpName(path: string): string {
-  return nodePath.join(nodePath.dirname(path), `.${nodePath.basename(path)}.revert.tmp`);
+  return tempSibling(path, 'revert');
 }
 
 interface Target {
@@ -251,8 +252,7 @@ async function keepCopy(path: string, kept: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err;
     // Copied under a temporary name first, so a kept file is always complete.
-    const tmp = nodePath.join(nodePath.dirname(kept), `.${nodePath.basename(kept)}.copy.tmp`);
-    await fsp.unlink(tmp).catch(() => undefined);
+    const tmp = tempSibling(kept, 'copy');
     await fsp.copyFile(path, tmp, fsc.COPYFILE_EXCL);
     const fh = await fsp.open(tmp, 'r+');
     await fh.sync().finally(() => fh.close());

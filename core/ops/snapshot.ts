@@ -88,8 +88,7 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
   }
   const snap = await snapshotName(path, opts.now);
   const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.snapshot.tmp`);
-  await fsp.unlink(tmp).catch(() => undefined);
+  const tmp = tempSibling(path, 'snapshot');
   // Journal first: a kill before the final rename is rolled back, after it finished (recoverSnapshot).
   const jpath = journalPath(path);
   const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };

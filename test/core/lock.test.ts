@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefusedError, VhdError } from '../../core/errors.js';
-import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, type LockInfo } from '../../core/lock.js';
+import { hasDiskExtension, parseTempName, tempSibling } from '../../core/io/file.js';
+import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, oldLockPathFor, type LockInfo } from '../../core/lock.js';
 import { lockedPaths, planOperation, runOperation, touchedPaths } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
@@ -32,9 +33,9 @@ function deadPid(): number {
   return Number(r.stdout);
 }
 
-function staleLock(disk: string, pid: number, host = os.hostname()): LockInfo {
-  const info: LockInfo = { version: 1, pid, host, op: 'merge', startedAt: new Date(0).toISOString(), path: nodePath.resolve(disk), token: 'feedfacefeedface' };
-  writeFileSync(lockPathFor(disk), JSON.stringify(info));
+function staleLock(disk: string, pid: number, host = os.hostname(), startedAt = new Date(), file = lockPathFor(disk)): LockInfo {
+  const info: LockInfo = { version: 1, pid, host, op: 'merge', startedAt: startedAt.toISOString(), path: nodePath.resolve(disk), token: 'feedfacefeedface' };
+  writeFileSync(file, JSON.stringify(info));
   return info;
 }
 
@@ -61,6 +62,19 @@ async function chain(dir: string): Promise<string[]> {
   const { paths } = await buildTree(dir, 7, { parents: [null, 0], size: 2 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 4 });
   return paths;
 }
+
+describe('lock and temp names', () => {
+  it('never end in a disk extension, whatever the case of the disk name; temps carry the pid', () => {
+    for (const disk of ['a.vhd', 'B.VHD', 'c.vhdx', 'd.AVHD', 'e.avhdx', 'f.raw']) {
+      const names = [lockPathFor(`/x/${disk}`), `${lockPathFor(`/x/${disk}`)}.takeover`, tempSibling(lockPathFor(`/x/${disk}`)), tempSibling(`/x/${disk}`), tempSibling(`/x/${disk}`, 'compact'), tempSibling(`/x/.vhdsnap-journal-${disk}.json`)].map((p) => nodePath.basename(p));
+      for (const n of names) expect(hasDiskExtension(n), n).toBe(false);
+      for (const n of names.slice(2)) expect(parseTempName(n), n).toBe(process.pid);
+    }
+    expect(hasDiskExtension(nodePath.basename(oldLockPathFor('/x/B.VHD')))).toBe(true); // why the naming changed
+    expect(['x.Vhd', 'x.VHDX', 'x.avhd', 'x.AvHdX'].every(hasDiskExtension)).toBe(true);
+    expect(['x.vhd.lock', 'x.vhd.tmp', 'x.vhdz'].some(hasDiskExtension)).toBe(false);
+  });
+});
 
 describe('acquireLock', () => {
   it('writes who holds the lock, refuses a second holder naming the pid and op, and releases', async () => {
@@ -93,6 +107,37 @@ describe('acquireLock', () => {
     expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
   });
 
+  it('takes over a lock whose pid is alive but was reused: the process started after the lock was written', async () => {
+    const disk = tmp.file('a.vhd');
+    // A container gives every run the same pid: the lock names our own pid, from before we started.
+    staleLock(disk, process.pid, os.hostname(), new Date(Date.now() - process.uptime() * 1000 - 5000));
+    const held = await acquireLock(disk, 'merge');
+    expect((JSON.parse(readFileSync(lockPathFor(disk), 'utf8')) as LockInfo).token).toBe(held.info.token);
+    await held.release();
+    // The same for another live process (the runner's parent) where the system tells start times.
+    if (process.platform === 'linux') {
+      staleLock(disk, process.ppid, os.hostname(), new Date(1000));
+      const h2 = await acquireLock(disk, 'merge');
+      await h2.release();
+    }
+    // Written after our start: maybe a job running in this process (another worker thread); kept.
+    staleLock(disk, process.pid, os.hostname(), new Date());
+    expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
+  });
+
+  it('is refused by a live lock in the old naming (an older vhdsnap at work), and takes over a stale one', async () => {
+    const disk = tmp.file('a.vhd');
+    const old = tmp.file(`${LOCK_PREFIX}a.vhd`);
+    staleLock(disk, process.ppid, os.hostname(), new Date(), old);
+    const err = await acquireLock(disk, 'merge').catch((e: VhdError) => e);
+    expect((err as VhdError).code).toBe('LOCKED');
+    expect((err as Error).message).toContain(`pid ${process.ppid}`);
+    expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}a.vhd`]);
+    staleLock(disk, deadPid(), os.hostname(), new Date(), old);
+    const held = await acquireLock(disk, 'merge');
+    await held.release();
+  });
+
   it('treats an unreadable lock file as held', async () => {
     const disk = tmp.file('a.vhd');
     writeFileSync(lockPathFor(disk), '{"version":1,"pi');
@@ -109,7 +154,7 @@ describe('acquireLock', () => {
     const err = await acquireLocks([c, b, a], 'delete').catch((e: VhdError) => e);
     expect((err as VhdError).code).toBe('LOCKED');
     // a was taken first (sorted order), then released when b failed; c was never reached.
-    expect((await fsp.readdir(tmp.dir)).sort()).toEqual([`${LOCK_PREFIX}b.vhd`]);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual([`${LOCK_PREFIX}b.vhd.lock`]);
     await held.release();
   });
 });
@@ -146,18 +191,24 @@ describe('locks across processes', () => {
     expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
-  it('recover clears a stale lock (and its temporaries) and keeps a live one', async () => {
+  it('recover clears stale locks in both namings (and their temporaries) and keeps a live one', async () => {
     const dead = deadPid();
     staleLock(tmp.file('x.vhd'), dead);
-    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver');
+    staleLock(tmp.file('w.vhd'), dead, os.hostname(), new Date(), tmp.file(`${LOCK_PREFIX}w.vhd`)); // the old naming
+    writeFileSync(tmp.file(`${LOCK_PREFIX}w.vhd.takeover`), JSON.stringify({ version: 1, pid: dead, host: os.hostname(), op: 'take over', startedAt: new Date().toISOString(), path: tmp.file('w.vhd'), token: 'aa' }));
+    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver'); // old temp naming
+    writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.lock.${dead}-0badc0de.tmp`), '{"ver');
     const h = await startHolder(tmp.file('z.vhd'));
     try {
       const r = await recover(tmp.dir);
       expect(r.map((x) => [nodePath.basename(x.journal), x.op, x.action]).sort()).toEqual([
-        [`${LOCK_PREFIX}x.vhd`, 'lock', 'completed'],
-        [`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`, 'lock', 'completed'],
+        [`${LOCK_PREFIX}w.vhd`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}w.vhd.takeover`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}x.vhd.lock`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`, 'lock', 'removed'],
+        [`${LOCK_PREFIX}y.vhd.lock.${dead}-0badc0de.tmp`, 'lock', 'removed'],
       ]);
-      expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}z.vhd`]);
+      expect(await fsp.readdir(tmp.dir)).toEqual([`${LOCK_PREFIX}z.vhd.lock`]);
       expect(await clearStaleLocks(tmp.dir)).toEqual([]);
     } finally {
       h.stdin!.end();

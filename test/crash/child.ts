@@ -7,8 +7,11 @@
 // a folder (rename, unlink, link, writeFile, chmod, ...). Right before step
 // `killAt` the process sends itself SIGKILL, so steps 1..killAt-1 happened and
 // nothing after them did. killAt 0 is the dry run: the operation completes and
-// one JSON line reports how many steps it took, by kind.
+// one JSON line reports how many steps it took, by kind, and the name of every
+// file it created or gave a name to (temps, locks, journals, outputs), so the
+// harness can check the naming rules.
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { runCli } from '../../core/cli/main.js';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 
@@ -17,6 +20,15 @@ const request = JSON.parse(process.argv[3] ?? 'null') as OperationRequest | { cl
 
 let steps = 0;
 const kinds: Record<string, number> = {};
+const created = new Set<string>();
+
+/** Records the file name that argument `i` of a call creates. */
+function names(i: number): (args: unknown[]) => void {
+  return (args) => {
+    const p = args[i];
+    if (typeof p === 'string') created.add(nodePath.basename(p));
+  };
+}
 
 function step(kind: string): void {
   steps++;
@@ -26,12 +38,15 @@ function step(kind: string): void {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
-function hook(obj: object, name: string, kind: string, when: (args: unknown[]) => boolean = () => true): void {
+function hook(obj: object, name: string, kind: string, when: (args: unknown[]) => boolean = () => true, record?: (args: unknown[]) => void): void {
   const target = obj as Record<string, AnyFn>;
   const orig = target[name];
   if (typeof orig !== 'function') return;
   target[name] = function (this: unknown, ...args: unknown[]) {
-    if (when(args)) step(kind);
+    if (when(args)) {
+      record?.(args);
+      step(kind);
+    }
     return orig.apply(this, args);
   };
 }
@@ -50,8 +65,9 @@ async function installHooks(): Promise<void> {
   await fh.close();
   for (const m of ['write', 'writev', 'writeFile', 'appendFile', 'truncate', 'sync', 'datasync', 'chmod']) hook(proto, m, `fh.${m}`);
   const p = fs.promises as unknown as object;
-  hook(p, 'open', 'open-for-write', (a) => writesFile(a[1]));
-  for (const m of ['rename', 'unlink', 'link', 'symlink', 'writeFile', 'appendFile', 'truncate', 'chmod', 'copyFile', 'rm', 'rmdir', 'mkdir', 'cp']) hook(p, m, m);
+  hook(p, 'open', 'open-for-write', (a) => writesFile(a[1]), names(0));
+  const creates: Record<string, number> = { rename: 1, link: 1, symlink: 1, copyFile: 1, cp: 1, writeFile: 0, appendFile: 0, mkdir: 0 };
+  for (const m of ['rename', 'unlink', 'link', 'symlink', 'writeFile', 'appendFile', 'truncate', 'chmod', 'copyFile', 'rm', 'rmdir', 'mkdir', 'cp']) hook(p, m, m, undefined, m in creates ? names(creates[m]) : undefined);
 }
 
 async function main(): Promise<void> {
@@ -65,7 +81,7 @@ async function main(): Promise<void> {
   } else {
     result = await runOperation(request);
   }
-  process.stdout.write(JSON.stringify({ steps, kinds, result }) + '\n');
+  process.stdout.write(JSON.stringify({ steps, kinds, created: [...created].sort(), result }) + '\n');
 }
 
 main().catch((err: unknown) => {

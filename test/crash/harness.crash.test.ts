@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importRaw } from '../../core/ops/transfer.js';
 import { Rng } from '../support/model.js';
 import { removeTmpDir } from '../support/tmp.js';
-import { bundleChild, runCrashCase, summaryLine, type Bundle, type CrashCase } from './harness.js';
+import { bundleChild, listingMismatch, runCrashCase, summaryLine, type Bundle, type CrashCase } from './harness.js';
 import { KiB, SIZE, treeSetup } from './scenarios.js';
 
 const torn: CrashCase = {
@@ -46,5 +46,19 @@ describe('crash harness', () => {
     const neither = stats.failures.filter((f) => /d0\.vhd reads as neither before nor after/.test(f));
     expect(neither.length).toBeGreaterThan(0);
     expect(stats.verified + stats.failures.length).toBe(12);
+  });
+
+  it('the folder listing after recover must be exactly the before or the after files; a leftover is named', () => {
+    const before = ['d0.vhd', 'd1.vhd'];
+    const after = ['.vhdsnap.json', 'd0.vhd', 'd1.vhd', 'flat.vhd'];
+    expect(listingMismatch(before, before, after)).toBeNull();
+    expect(listingMismatch(after, before, after)).toBeNull();
+    // The sidecar is written last: the after files without it pass, the before files with it do not.
+    expect(listingMismatch(['d0.vhd', 'd1.vhd', 'flat.vhd'], before, after)).toBeNull();
+    expect(listingMismatch(['.vhdsnap.json', 'd0.vhd', 'd1.vhd'], before, ['d0.vhd', 'd1.vhd', 'flat.vhd'])).toMatch(/left behind: \.vhdsnap\.json/);
+    expect(listingMismatch([...before, '.flat.vhd.77-0a0b0c0d.tmp'], before, after)).toMatch(/left behind: \.flat\.vhd\.77-0a0b0c0d\.tmp$/);
+    expect(listingMismatch([...before, '.vhdsnap-lock-d1.vhd.lock'], before, after)).toMatch(/left behind: \.vhdsnap-lock-d1\.vhd\.lock$/);
+    // Half of each (a file missing that both states have) fails too.
+    expect(listingMismatch(['d0.vhd', 'flat.vhd'], before, after)).not.toBeNull();
   });
 });

@@ -19,7 +19,9 @@
 // `after` lists, by file name, what a complete run changes: null = the file is
 // gone; { content: 'x.vhd' } = it now shows what x.vhd showed before;
 // { parent: 'y.vhd' | null } = its parent is now y.vhd (or none). Files not
-// listed keep their content and parent; new files must give `content`.
+// listed keep their content and parent; new files must give `content`, or
+// `raw`: a plain file in the folder whose bytes the disk must read as
+// (import, create).
 // Generated names (-snap-<date>-<time>, -state-<date>-<time>) are written
 // with <time> in place of the stamp: 'd1-snap-<time>.vhd'.
 //
@@ -28,7 +30,11 @@
 // the bundled CLI, which must exit 0); every recovery must be 'completed' or
 // 'discarded' (rolled back), never 'left' or 'busy'; a second recover must find
 // nothing; and these checks:
-// no journal or temp file left; every file that exists in both states still
+// the folder lists exactly the files before or exactly the files of a
+// complete run (the sidecar may be missing where the operation labels: it is
+// written last), so a leftover temp, lock or journal fails with its name;
+// no temp or lock name the operation makes ends in a disk extension (every
+// name the child creates, and every name a kill leaves behind); every file that exists in both states still
 // exists; every file reads through its chain exactly as before or exactly as
 // after (content hash and parent name); no two disk paths are the same inode;
 // `check --deep` has no errors; the case's own `verify`, if any.
@@ -44,10 +50,11 @@ import { mkdirSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
+import { hasDiskExtension } from '../../core/io/file.js';
 import { findJournals } from '../../core/journal.js';
 import { SIDECAR_NAME } from '../../core/library/sidecar.js';
 import { checkPaths } from '../../core/ops/check.js';
-import { recover, type Recovery } from '../../core/ops/recover.js';
+import { recover, type RecoverReport, type Recovery } from '../../core/ops/recover.js';
 import type { OperationRequest } from '../../core/operations.js';
 import { Rng } from '../support/model.js';
 import { bundled, bundleEntries } from '../support/bundle.js';
@@ -62,7 +69,9 @@ export interface CrashCase {
   setup(dir: string): Promise<void>;
   /** The operation, with paths inside `dir`. */
   request(dir: string): ChildRequest;
-  after: Record<string, null | { content?: string; parent?: string | null }>;
+  after: Record<string, null | { content?: string; raw?: string; parent?: string | null }>;
+  /** Plain files (no disks) that a complete run creates: export's raw output. `verify` checks their content. */
+  outputs?: string[];
   /** Extra checks after each recovery; throw to fail. */
   verify?(dir: string, state: FolderState): Promise<void>;
   /** Kill points for this case, outside the kind's shared budget (see crashSuite). */
@@ -79,6 +88,8 @@ export interface DiskState {
 export type FolderState = Map<string, DiskState>;
 
 export interface CrashStats {
+  /** Temp, lock and journal names seen: created by the complete run or left by a kill. */
+  names: string[];
   steps: number;
   kinds: Record<string, number>;
   killPoints: number;
@@ -145,7 +156,7 @@ export async function readFolder(dir: string): Promise<{ state: FolderState; ino
     }
     try {
       const content = await d.read(0, d.virtualSize);
-      const hash = createHash('sha256').update(content).digest('hex').slice(0, 16);
+      const hash = shortHash(content);
       const parent = d.layers[1] ? normalName(nodePath.basename(d.layers[1].path)) : null;
       state.set(normalName(name), { hash, parent });
     } finally {
@@ -155,8 +166,17 @@ export async function readFolder(dir: string): Promise<{ state: FolderState; ino
   return { state, inodes, paths };
 }
 
-/** The state a complete run must reach, from the state before and the case's `after`. */
-export function expectedAfter(before: FolderState, after: CrashCase['after']): FolderState {
+const shortHash = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex').slice(0, 16);
+
+/** Content hashes of the plain files that `after` names as `raw` sources. */
+async function rawHashes(after: CrashCase['after'], dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const spec of Object.values(after)) if (spec?.raw !== undefined) out.set(spec.raw, shortHash(await fsp.readFile(nodePath.join(dir, spec.raw))));
+  return out;
+}
+
+/** The state a complete run must reach, from the state before and the case's `after` (`raw` sources hashed by rawHashes). */
+export function expectedAfter(before: FolderState, after: CrashCase['after'], raw = new Map<string, string>()): FolderState {
   const out: FolderState = new Map();
   for (const [name, s] of before) {
     const spec = after[name];
@@ -166,6 +186,12 @@ export function expectedAfter(before: FolderState, after: CrashCase['after']): F
   for (const [name, spec] of Object.entries(after)) {
     if (spec === null) continue;
     const base = out.get(name);
+    if (spec.raw !== undefined) {
+      const hash = raw.get(spec.raw);
+      if (!hash) throw new Error(`case: ${name} needs the raw file ${spec.raw}`);
+      out.set(name, { hash, parent: spec.parent ?? null });
+      continue;
+    }
     const from = spec.content !== undefined ? before.get(spec.content) : base;
     if (!from) throw new Error(`case: ${name} needs a content source that exists before the operation`);
     out.set(name, { hash: from.hash, parent: 'parent' in spec ? (spec.parent ?? null) : base ? base.parent : from.parent });
@@ -189,7 +215,7 @@ function sameState(a: FolderState, b: FolderState): boolean {
 interface ChildOutcome {
   signal: NodeJS.Signals | null;
   status: number | null;
-  report: { steps: number; kinds: Record<string, number>; result?: unknown; error?: { code?: string; message: string } } | null;
+  report: { steps: number; kinds: Record<string, number>; created?: string[]; result?: unknown; error?: { code?: string; message: string } } | null;
   stderr: string;
 }
 
@@ -208,7 +234,30 @@ function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string
 function recoverViaCli(bundle: Bundle, dir: string): Recovery[] {
   const r = spawnSync(process.execPath, [bundle.cli, 'recover', dir, '--json'], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`vhdsnap recover exited ${r.status}: ${r.stdout}${r.stderr}`);
-  return JSON.parse(r.stdout) as Recovery[];
+  const rep = JSON.parse(r.stdout) as RecoverReport;
+  return [...rep.recoveries, ...rep.removed.map((x): Recovery => ({ journal: x.path, op: x.kind, action: 'removed', detail: x.detail, bytes: x.bytes }))];
+}
+
+/** A folder's file names, generated time stamps normalized. */
+async function listing(dir: string): Promise<string[]> {
+  return (await fsp.readdir(dir)).map(normalName).sort();
+}
+
+/**
+ * Null when `names` is exactly the listing before or after (the sidecar may
+ * lack where the operation labels: it is written last), else what differs.
+ */
+export function listingMismatch(names: string[], before: string[], after: string[]): string | null {
+  const strip = (l: string[]) => l.filter((n) => n !== SIDECAR_NAME).join('/');
+  const sidecarOk = !names.includes(SIDECAR_NAME) || before.includes(SIDECAR_NAME) || after.includes(SIDECAR_NAME);
+  if (sidecarOk && (strip(names) === strip(before) || strip(names) === strip(after))) return null;
+  const extra = names.filter((n) => !before.includes(n) && !after.includes(n));
+  return `the folder lists [${names.join(', ')}], neither the files before [${before.join(', ')}] nor after [${after.join(', ')}]${extra.length ? `; left behind: ${extra.join(', ')}` : ''}`;
+}
+
+/** Names (temps, locks) that end in a disk extension without being a disk of the before or after state. */
+function diskLookingNames(names: Iterable<string>, before: string[], after: string[]): string[] {
+  return [...new Set(names)].filter((n) => hasDiskExtension(n) && !before.includes(normalName(n)) && !after.includes(normalName(n)));
 }
 
 /** Files the operation left that are neither disks nor present before it (journals, temp files). */
@@ -236,8 +285,9 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     mkdirSync(dryDir);
     await c.setup(dryDir);
     const initialNames = new Set((await fsp.readdir(dryDir)).filter((n) => !isDiskName(n)));
+    const beforeList = await listing(dryDir);
     const before = (await readFolder(dryDir)).state;
-    const expected = expectedAfter(before, c.after);
+    const expected = expectedAfter(before, c.after, await rawHashes(c.after, dryDir));
     const dry = runChild(bundle, 0, c.request(dryDir), dryDir);
     if (dry.status !== 0 || !dry.report || dry.report.error) {
       throw new Error(`${c.name}: the operation fails without any kill: ${dry.report?.error?.code ?? ''} ${dry.report?.error?.message ?? dry.stderr}`);
@@ -246,10 +296,17 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     if (!sameState(afterDry, expected)) {
       throw new Error(`${c.name}: a complete run left\n  ${describeState(afterDry)}\nexpected\n  ${describeState(expected)}\n(before: ${describeState(before)})`);
     }
+    for (const n of c.outputs ?? []) initialNames.add(n);
     const dryLeft = await leftovers(dryDir, initialNames);
     if (dryLeft.length > 0) throw new Error(`${c.name}: a complete run left ${dryLeft.join(', ')}`);
+    const afterList = await listing(dryDir);
+    // Every name the operation created on its way (temps, locks, journals) is checked, not only what is left.
+    const created = dry.report.created ?? [];
+    if (created.length === 0) throw new Error(`${c.name}: the child reported no created names`);
+    const badNames = diskLookingNames(created, beforeList, afterList);
+    if (badNames.length > 0) throw new Error(`${c.name}: temp or lock names ending in a disk extension: ${badNames.join(', ')}`);
 
-    const stats: CrashStats = { steps: dry.report.steps, kinds: dry.report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike: sameState(before, expected), failures: [] };
+    const stats: CrashStats = { names: [...new Set(created)].filter((n) => !afterList.includes(normalName(n)) && !beforeList.includes(normalName(n))).sort(), steps: dry.report.steps, kinds: dry.report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike: sameState(before, expected), failures: [] };
     const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
     for (const [i, at] of points.entries()) {
       const dir = nodePath.join(work, `kill-${at}`);
@@ -260,10 +317,14 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
         const out = runChild(bundle, at, c.request(dir), dir);
         if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
         stats.killPoints++;
+        const atKill = await fsp.readdir(dir);
+        const badAtKill = diskLookingNames(atKill, beforeList, afterList);
+        if (badAtKill.length > 0) throw new Error(`files ending in a disk extension left by the kill: ${badAtKill.join(', ')}`);
+        for (const n of atKill) if (!beforeList.includes(normalName(n)) && !afterList.includes(normalName(n)) && !stats.names.includes(n)) stats.names.push(n);
         const viaCli = i % 5 === 4;
         const recovered = viaCli ? recoverViaCli(bundle, dir) : await recover(dir);
         if (viaCli) stats.viaCli++;
-        const notDone = recovered.filter((r) => r.action !== 'completed' && r.action !== 'discarded');
+        const notDone = recovered.filter((r) => r.action !== 'completed' && r.action !== 'discarded' && r.action !== 'removed');
         if (notDone.length > 0) throw new Error(`recover did not complete: ${JSON.stringify(notDone)}`);
         const again = await recover(dir);
         if (again.length > 0) throw new Error(`a second recover still found work: ${JSON.stringify(again)}`);
@@ -271,6 +332,8 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
         if (journals.length > 0) throw new Error(`journals left: ${journals.map((j) => nodePath.basename(j)).join(', ')}`);
         const left = await leftovers(dir, initialNames);
         if (left.length > 0) throw new Error(`files left behind after recover: ${left.join(', ')}`);
+        const mismatch = listingMismatch(await listing(dir), beforeList, afterList);
+        if (mismatch) throw new Error(mismatch);
         const { state, inodes, paths } = await readFolder(dir);
         for (const names of inodes.values()) if (names.length > 1) throw new Error(`${names.join(' and ')} are the same file (hard links)`);
         for (const name of before.keys()) {
@@ -305,12 +368,15 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
   }
 }
 
+/** A temp name with its pid and random part as placeholders, for the summary. */
+const nameShape = (n: string): string => n.replace(/\.\d+-[0-9a-f]{8}(?=\.)/g, '.<pid>-<hex>').replace(/-(snap|state)-\d{8}-\d{6}(-\d+)?/, '-$1-<time>');
+
 export function summaryLine(name: string, s: CrashStats, seed: number): string {
   const outcome = s.alike ? 'before and after read alike' : `${s.finished} finished, ${s.rolledBack} rolled back, ${s.mixed} per-disk mixed`;
   const kinds = Object.entries(s.kinds)
     .map(([k, n]) => `${k}×${n}`)
     .join(' ');
-  return `crash ${name}: ${s.killPoints} kill points (of ${s.steps} I/O steps), ${s.verified} recoveries verified (${outcome}; ${s.viaCli} via the CLI; seed ${seed}) [steps: ${kinds}]`;
+  return `crash ${name}: ${s.killPoints} kill points (of ${s.steps} I/O steps), ${s.verified} recoveries verified (${outcome}; ${s.viaCli} via the CLI; seed ${seed}) [steps: ${kinds}] [${s.names.length} temp/lock/journal names, none ending in a disk extension: ${[...new Set(s.names.map(nameShape))].join(' ')}]`;
 }
 
 /**
