@@ -120,7 +120,7 @@ export function validateFooter(f: Footer, computedChecksum: number): { errors: F
   }
   if (f.formatVersion !== FORMAT_VERSION) e('FOOTER_VERSION', 'formatVersion', `footer format version 0x${hex(f.formatVersion)} is not 0x00010000`);
   // Not fatal (every reader ignores the bit), but no writer clears it: check reports it as damage (see check.ts).
-  if ((f.features & FEATURE_RESERVED) === 0) w('FOOTER_FEATURES_RESERVED', 'features', `footer features 0x${hex(f.features)}: the reserved bit 0x2, which every writer sets, is clear`);
+  if ((f.features & FEATURE_RESERVED) === 0) w('FOOTER_FEATURES_RESERVED', 'features', `footer features 0x${hex(f.features)}: the reserved bit 0x2, which every writer sets, is clear (reading still works; something other than a VHD writer changed this footer)`);
   if ((f.features & ~(FEATURE_RESERVED | FEATURE_TEMPORARY)) !== 0) {
     w('FOOTER_FEATURES', 'features', `footer has unknown feature bits 0x${hex(f.features)}`);
   }

@@ -153,7 +153,7 @@ async function inspect(f: RandomAccessFile, out: Findings, opts: { deep?: boolea
       out.error(
         'FIXED_SIZE_MISMATCH',
         'currentSize',
-        `fixed disk file is ${fileSize} bytes but its current size ${virtualSize} needs ${expected} (data + ${legacy ? 511 : FOOTER_SIZE}-byte footer); ${footerOffset - virtualSize} bytes lie between the data and the footer`,
+        `fixed disk file is ${fileSize} bytes but its current size ${virtualSize} needs ${expected} (data + ${legacy ? 511 : FOOTER_SIZE}-byte footer); ${footerOffset - virtualSize} bytes lie between the data and the footer. The size field or the file was damaged and nothing shows which: compare with a copy before trusting its end`,
       );
     }
     return { findings: out, type, usable: footerOffset >= virtualSize };
