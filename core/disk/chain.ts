@@ -124,11 +124,8 @@ export class Disk {
       if (layer.blockOffset(block) === null) {
         if (layer.type === 'dynamic') out.fill(0, o, o + n * SECTOR);
         else reads.push(this.readLayer(i + 1, s, n, out, o));
-      } else if (layer.type === 'dynamic') {
-        // Dynamic disks keep clear-bit sectors zero; reading the data as-is matches other readers.
-        reads.push(layer.readOwn(block, start, n, out, o));
       } else {
-        reads.push(this.readDifferencing(i, block, start, n, out, o));
+        reads.push(this.readAllocated(i, block, start, n, out, o));
       }
       s += n;
       // Waves bound what one large request keeps in flight.
@@ -137,8 +134,13 @@ export class Disk {
     await settleAll(reads);
   }
 
-  /** One block of a differencing layer: runs of set bits from the layer, the rest from below. */
-  private async readDifferencing(i: number, block: number, start: number, n: number, out: Uint8Array, o: number): Promise<void> {
+  /**
+   * One allocated block: runs of set bits from the layer; clear bits read the
+   * layer below (differencing) or zeros (dynamic: the spec's "never modified",
+   * as libvhdi reads it; QEMU and vhd-lib would show the data area instead).
+   * A full bitmap is one run, so a full block is still one read.
+   */
+  private async readAllocated(i: number, block: number, start: number, n: number, out: Uint8Array, o: number): Promise<void> {
     const layer = this.layers[i];
     const bm = await layer.readBitmap(block);
     const spb = layer.sectorsPerBlock;
@@ -146,6 +148,7 @@ export class Disk {
     for (const run of bitRuns(bm, start, start + n)) {
       const ro = o + (run.start - start) * SECTOR;
       if (run.set) reads.push(layer.readOwn(block, run.start, run.length, out, ro));
+      else if (layer.type === 'dynamic') out.fill(0, ro, ro + run.length * SECTOR);
       else reads.push(this.readLayer(i + 1, block * spb + run.start, run.length, out, ro));
     }
     await settleAll(reads);

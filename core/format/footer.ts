@@ -119,7 +119,8 @@ export function validateFooter(f: Footer, computedChecksum: number): { errors: F
     e('FOOTER_CHECKSUM', 'checksum', `footer checksum 0x${hex(f.checksum)} does not match computed 0x${hex(computedChecksum)}`);
   }
   if (f.formatVersion !== FORMAT_VERSION) e('FOOTER_VERSION', 'formatVersion', `footer format version 0x${hex(f.formatVersion)} is not 0x00010000`);
-  if ((f.features & FEATURE_RESERVED) === 0) w('FOOTER_FEATURES', 'features', 'footer feature bit 0x2 (reserved, always set) is clear');
+  // Not fatal (every reader ignores the bit), but no writer clears it: check reports it as damage (see check.ts).
+  if ((f.features & FEATURE_RESERVED) === 0) w('FOOTER_FEATURES_RESERVED', 'features', `footer features 0x${hex(f.features)}: the reserved bit 0x2, which every writer sets, is clear (reading still works; something other than a VHD writer changed this footer)`);
   if ((f.features & ~(FEATURE_RESERVED | FEATURE_TEMPORARY)) !== 0) {
     w('FOOTER_FEATURES', 'features', `footer has unknown feature bits 0x${hex(f.features)}`);
   }

@@ -1,6 +1,8 @@
 // Compacting a dynamic or differencing disk: blocks that hold nothing are
 // dropped and the gaps closed, so the file shrinks.
-// - dynamic: a block whose data is all zero reads exactly like an unallocated one;
+// - dynamic: a block whose set sectors are all zero (or with no set bit) reads
+//   exactly like an unallocated one: clear-bit sectors read as zeros, so the
+//   copy stores zeros there whatever the original held;
 // - differencing: only a block with no set bit may go. A set bit over a zero
 //   sector hides the parent's data there, so such a block stays.
 //
@@ -15,7 +17,7 @@ import * as nodePath from 'node:path';
 import { CancelledError, RefusedError } from '../errors.js';
 import { BAT_UNUSED, batBytes, encodeBat } from '../format/bat.js';
 import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
-import { isEmpty, isFull } from '../format/bitmap.js';
+import { bitRuns, isEmpty, isFull } from '../format/bitmap.js';
 import { isAllZero, SECTOR } from '../format/bytes.js';
 import { encodeFooter, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.js';
@@ -142,7 +144,7 @@ export async function planCompact(path: string, opts: PlanOptions = {}): Promise
     if (freeSpace !== null && growth > freeSpace) {
       refusals.push({ code: 'NO_SPACE', message: `compacting needs room for a temporary copy of up to ${growth} bytes but only ${freeSpace} are free` });
     }
-    const what = f.type === 'dynamic' ? 'blocks whose data is all zero' : 'blocks with no sector of their own (no bitmap bit set)';
+    const what = f.type === 'dynamic' ? 'blocks that read as all zero' : 'blocks with no sector of their own (no bitmap bit set)';
     return {
       ...base,
       summary: `rewrite ${nodePath.basename(abs)} without ${what}${f.type === 'differencing' ? ` (${knownEmpty} of ${before} blocks)` : ` (of ${before} allocated blocks)`}, under a temporary name, then rename it over the original`,
@@ -229,11 +231,16 @@ async function writeCompacted(f: VhdFile, out: RandomAccessFile, ctx: JobContext
     if (f.blockOffset(b) === null) continue;
     const sectors = f.sectorsInBlock(b);
     const bm = await f.readBitmap(b);
-    if (f.type === 'differencing' && isEmpty(bm, sectors)) continue;
+    // No set bit: nothing of its own (a dynamic block's clear sectors read as zeros).
+    if (isEmpty(bm, sectors)) continue;
     buf.fill(0);
     await f.readOwn(b, 0, sectors, data, 0);
-    if (f.type === 'dynamic' && isAllZero(data.subarray(0, sectors * SECTOR))) continue;
-    // Bitmap and data verbatim: clear-bit sectors of a differencing block are never read.
+    if (f.type === 'dynamic') {
+      // Clear-bit sectors read as zeros: the copy stores them as zeros, so only set sectors decide.
+      for (const r of bitRuns(bm, 0, sectors)) if (!r.set) data.fill(0, r.start * SECTOR, (r.start + r.length) * SECTOR);
+      if (isAllZero(data.subarray(0, sectors * SECTOR))) continue;
+    }
+    // Bitmap verbatim; data verbatim in a differencing block, whose clear-bit sectors are never read.
     buf.set(bm, 0);
     await out.write(buf, next);
     bat[b] = next / SECTOR;

@@ -124,9 +124,8 @@ export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): 
 
 async function storedBytes(f: VhdFile): Promise<number> {
   if (f.type === 'fixed') return f.virtualSize;
-  const blocks = f.physicalOrder();
-  if (f.type === 'dynamic') return blocks.reduce((n, b) => n + f.sectorsInBlock(b) * SECTOR, 0);
-  return f.setBytes(blocks);
+  // Set bits only, in dynamic files too: a clear-bit sector reads as zeros there, it stores nothing.
+  return f.setBytes(f.physicalOrder());
 }
 
 async function childBytes(p: string): Promise<number> {
@@ -305,8 +304,7 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
         throwIfCancelled(ctx);
         const first = b * snap.sectorsPerBlock;
         const count = snap.sectorsInBlock(b);
-        const ownRuns = snap.type === 'dynamic' ? [{ start: 0, length: count, set: true }] : bitRuns(bm, 0, count);
-        for (const r of ownRuns) {
+        for (const r of bitRuns(bm, 0, count)) {
           if (!r.set) continue;
           done += r.length * SECTOR;
           // Split by the child's bits: only sectors the child does not store itself.

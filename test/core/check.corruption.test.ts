@@ -137,6 +137,15 @@ async function chain(): Promise<{ parent: string; child: string }> {
 
 // ---------------------------------------------------------------- assertions
 
+async function readAll(file: string): Promise<Buffer> {
+  const d = await openDisk(file);
+  try {
+    return await d.read(0, d.virtualSize);
+  } finally {
+    await d.close();
+  }
+}
+
 async function check(file: string, deep = false): Promise<FileReport> {
   const reports = await checkPaths([file], { deep });
   return reports[0];
@@ -223,10 +232,21 @@ describe('check: footer', () => {
     await expectError(file, 'FOOTER_CURRENT_SIZE');
   });
 
-  it('FOOTER_FEATURES (warning)', async () => {
+  it('FOOTER_FEATURES_RESERVED: reserved bit 0x2 clear is an error naming `features`; opening and reading still work', async () => {
+    for (const file of [await dynamicDisk(), await fixedDisk()]) {
+      const before = await readAll(file);
+      editFooters(file, (b) => putU32(b, 8, 0), { fixed: file.endsWith('fixed.vhd') });
+      const r = await expectError(file, 'FOOTER_FEATURES_RESERVED');
+      expect(r.errors.find((e) => e.code === 'FOOTER_FEATURES_RESERVED')!.field).toBe('features');
+      expect(Buffer.compare(await readAll(file), before), `${file}: reads as before`).toBe(0);
+    }
+  });
+
+  it('FOOTER_FEATURES (warning): unknown feature bits next to the reserved one', async () => {
     const file = await dynamicDisk();
-    editFooters(file, (b) => putU32(b, 8, 0)); // reserved bit 0x2 clear
-    await expectWarning(file, 'FOOTER_FEATURES');
+    editFooters(file, (b) => putU32(b, 8, 0x6));
+    const r = await expectWarning(file, 'FOOTER_FEATURES');
+    expect(codes(r.errors)).toEqual([]);
   });
 
   it('FOOTER_SAVED_STATE (warning)', async () => {
@@ -246,6 +266,29 @@ describe('check: footer', () => {
     editFooterAt(file, 0, (b) => putU32(b, 24, u32(b, 24) - 1)); // valid copy, other timestamp
     const r = await expectError(file, 'FOOTER_COPY_MISMATCH');
     expect(codes(r.errors)).not.toContain('FOOTER_COPY_INVALID');
+  });
+
+  it('FIXED_SIZE_MISMATCH: current size lowered by 512 (file size ≠ current size + 512), both numbers named', async () => {
+    const file = await fixedDisk();
+    editFooters(file, (b) => putU64(b, 48, BigInt(SIZE - 512)), { fixed: true });
+    const r = await expectError(file, 'FIXED_SIZE_MISMATCH');
+    const m = r.errors.find((e) => e.code === 'FIXED_SIZE_MISMATCH')!;
+    expect(m.field).toBe('currentSize');
+    expect(m.message).toContain(String(SIZE + 512)); // the file size
+    expect(m.message).toContain(String(SIZE - 512)); // the current size
+  });
+
+  it('FIXED_SIZE_MISMATCH: bytes appended after the footer is moved (unaligned file); the 511-byte footer is no mismatch', async () => {
+    const file = await fixedDisk();
+    const raw = fs.readFileSync(file);
+    const footer = raw.subarray(raw.length - 512);
+    fs.writeFileSync(file, Buffer.concat([raw.subarray(0, raw.length - 512), Buffer.alloc(100, 7), footer]));
+    await expectError(file, 'FIXED_SIZE_MISMATCH');
+    // The old short footer: data + 511 bytes is the exact size.
+    fs.writeFileSync(file, Buffer.concat([raw.subarray(0, raw.length - 512), footer.subarray(0, 511)]));
+    const r = await check(file);
+    expect(codes(r.errors)).toEqual([]);
+    expect(codes(r.warnings)).toEqual(['FOOTER_LEGACY_511']);
   });
 
   it('FIXED_TRUNCATED', async () => {
@@ -455,14 +498,31 @@ describe('check: parent links', () => {
 });
 
 describe('check: deep', () => {
-  it('DYNAMIC_CLEAR_SECTOR_NONZERO (bitmap bit cleared over non-zero data)', async () => {
+  it('DATA_UNDER_CLEAR_BITS (warning, one per disk: sector count and first block)', async () => {
     const file = await dynamicDisk();
-    const at = batEntry(file, 0) * 512;
-    const bm = readAt(file, at, 1);
-    expect(bm[0]).toBe(0xff); // the first 8 sectors were written
-    writeAt(file, at, Buffer.from([0x7f]));
-    expect((await check(file)).ok).toBe(true); // shallow check cannot see it
-    await expectError(file, 'DYNAMIC_CLEAR_SECTOR_NONZERO', true);
+    // Block 0: bits of sectors 0 and 2 cleared over written data; block 5: sector 3 cleared over data.
+    const at0 = batEntry(file, 0) * 512;
+    expect(readAt(file, at0, 1)[0]).toBe(0xff); // the first 8 sectors were written
+    writeAt(file, at0, Buffer.from([0x5f]));
+    const at5 = batEntry(file, 5) * 512;
+    writeAt(file, at5, Buffer.from([0xef]));
+    // Block 1: a clear bit over a zero sector is fine (nothing hidden).
+    const at1 = batEntry(file, 1) * 512;
+    writeAt(file, at1 + 512 + 4 * 512, Buffer.alloc(512));
+    writeAt(file, at1, Buffer.from([0xf7]));
+    const shallow = await check(file);
+    expect(shallow.warnings).toEqual([]); // shallow check does not read data
+    const r = await expectWarning(file, 'DATA_UNDER_CLEAR_BITS', true);
+    expect(r.errors).toEqual([]);
+    const w = r.warnings.filter((x) => x.code === 'DATA_UNDER_CLEAR_BITS');
+    expect(w).toHaveLength(1);
+    expect(w[0].field).toBe('bat[0]');
+    expect(w[0].message).toMatch(/^3 sector\(s\) .*first in block 0.*QEMU and vhd-lib/);
+    // What it reads: zeros under the clear bits, the written data elsewhere.
+    const data = await readAll(file);
+    expect(data.subarray(0, 512)).toEqual(Buffer.alloc(512));
+    expect(data.subarray(2 * 512, 3 * 512)).toEqual(Buffer.alloc(512));
+    expect(data.subarray(512, 1024)).toEqual(pattern(4096, 1).subarray(512, 1024));
   });
 });
 

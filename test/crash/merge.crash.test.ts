@@ -66,6 +66,15 @@ crashSuite('merge', [
     after: { 'd2.vhd': null, 'd1.vhd': { content: 'd2.vhd' } },
   },
   {
+    name: 'merge into a dynamic base with junk under clear bits',
+    // Data lands in d0's blocks in place before their bits are committed: until then it is
+    // under clear bits, reads as zeros in d0 and is shadowed by d1; junk there must never show.
+    setup: treeSetup({ parents: [null, 0, 1], seed: 105, blockSize: 64 * KiB, writesPerLayer: 8, junk: [0, 1] }),
+    request: (dir) => ({ op: 'merge', disk: `${dir}/d1.vhd` }),
+    after: { 'd1.vhd': null, 'd0.vhd': { content: 'd1.vhd' }, 'd2.vhd': { parent: 'd0.vhd' } },
+    runs: process.env.CRASH_RUNS ? undefined : 20,
+  },
+  {
     name: 'merge (70 MiB child: several staged batches before one commit)',
     setup: bigSetup,
     request: (dir) => ({ op: 'merge', disk: `${dir}/d1.vhd` }),

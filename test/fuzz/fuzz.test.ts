@@ -10,7 +10,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSeeds, fuzzCases, fuzzSeed } from './generator.js';
+import { buildSeeds, fuzzCases, fuzzSeed, loadSeeds, makeCase, writeCase } from './generator.js';
+import { checkPaths } from '../../core/ops/check.js';
 import { bundle, runCorpus, tally, type CaseResult } from './runner.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
 
@@ -96,4 +97,29 @@ describe('fuzzed files', () => {
     expect(Object.keys(t.open).length).toBeGreaterThan(12);
     expect(Object.keys(t.read).length).toBeGreaterThan(12);
   });
+});
+
+describe('fuzz corpus: damage only check reports', () => {
+  // The first single-mutation case of each kind (seed 1's corpus): check must name it; opening still works.
+  const kinds = [
+    { what: 'reserved bit 0x2 cleared', code: 'FOOTER_FEATURES_RESERVED' },
+    { what: 'fixed current size lowered', code: 'FIXED_SIZE_MISMATCH' },
+    { what: 'between the fixed data and its footer', code: 'FIXED_SIZE_MISMATCH' },
+  ];
+  for (const k of kinds) {
+    it(`"${k.what}" cases are reported as ${k.code}`, async () => {
+      const sets = loadSeeds(seedsDir);
+      let found = null;
+      for (let i = 0; i < 20_000 && !found; i++) {
+        const c = makeCase(sets, 1, i);
+        if (c.mutations.length === 1 && c.mutations[0].includes(k.what) && c.target === c.leaf) found = c;
+      }
+      expect(found, `no case of "${k.what}" in the first 20,000`).not.toBeNull();
+      const dir = nodePath.join(work, `kind-${kinds.indexOf(k)}`);
+      mkdirSync(dir);
+      await writeCase(found!, dir);
+      const [r] = await checkPaths([nodePath.join(dir, found!.leaf)], { chain: false });
+      expect(r.errors.map((e) => e.code), `case ${found!.index}: ${found!.mutations[0]}`).toContain(k.code);
+    });
+  }
 });

@@ -480,6 +480,48 @@ const mutators: [number, string, Mutation][] = [
       return { b: Buffer.concat([b, b.subarray(b.length - 512)]), what: 'footer appended twice' };
     },
   ],
+  [
+    2,
+    'check-damage',
+    // Damage that opening tolerates and only check reports (FOOTER_FEATURES_RESERVED, FIXED_SIZE_MISMATCH).
+    ({ rng, b, L }) => {
+      const kind = L.type === 2 && rng.chance(0.7) ? rng.pick(['size-lowered', 'gap'] as const) : 'features';
+      if (kind === 'features') {
+        for (const at of L.headerAt === null ? [L.footerAt] : [0, L.footerAt]) {
+          b.writeUInt32BE((b.readUInt32BE(at + 8) & ~0x2) >>> 0, at + 8);
+          fixFooterAt(b, at);
+        }
+        return { b, what: 'footer features: reserved bit 0x2 cleared' };
+      }
+      if (kind === 'size-lowered') {
+        const by = 512 * rng.range(1, 4);
+        b.writeBigUInt64BE(b.readBigUInt64BE(L.footerAt + 48) - BigInt(by), L.footerAt + 48);
+        fixFooterAt(b, L.footerAt);
+        return { b, what: `fixed current size lowered by ${by}` };
+      }
+      const n = rng.pick([1, 511, 512, 4096]);
+      return { b: Buffer.concat([b.subarray(0, L.footerAt), rng.bytes(n), b.subarray(L.footerAt)]), what: `${n} bytes between the fixed data and its footer` };
+    },
+  ],
+  [
+    2,
+    'bitmap-clear',
+    // Bits cleared over written data: partial bitmaps for the readers, junk under clear bits for check.
+    ({ rng, b, L }) => {
+      if (L.headerAt === null || L.blocks.length === 0) return mutators[0][2]({ rng, b, L } as Ctx);
+      const blk = rng.pick(L.blocks);
+      const bytes = Math.ceil(L.blockSize / 512 / 8);
+      const n = rng.range(1, Math.min(8, bytes));
+      const at: number[] = [];
+      for (let k = 0; k < n; k++) {
+        const i = blk + rng.int(bytes);
+        if (i >= b.length) continue;
+        b[i] &= rng.pick([0x00, 0x7f, 0xfe, 0xaa, rng.int(256)]);
+        at.push(i);
+      }
+      return { b, what: `bitmap bytes of block at ${blk} cleared at ${at.slice(0, 4).join(',')}` };
+    },
+  ],
 ];
 
 const TOTAL_WEIGHT = mutators.reduce((n, m) => n + m[0], 0);

@@ -247,7 +247,8 @@ describe('validateFooter', () => {
 
   it('warns (without erroring) on features and saved state', () => {
     const w = check;
-    expect(w({ ...valid(), features: 0 }).warnings.map((x) => x.code)).toEqual(['FOOTER_FEATURES']);
+    expect(w({ ...valid(), features: 0 }).warnings.map((x) => x.code)).toEqual(['FOOTER_FEATURES_RESERVED']);
+    expect(w({ ...valid(), features: 0 }).warnings[0].field).toBe('features');
     expect(w({ ...valid(), features: 0 }).errors).toEqual([]);
     expect(w({ ...valid(), features: 0x3 }).warnings).toEqual([]); // temporary bit is legal
     expect(w({ ...valid(), features: 0x6 }).warnings.map((x) => x.code)).toEqual(['FOOTER_FEATURES']);
