@@ -254,3 +254,31 @@ export async function writeAtomically(path: string, fill: (f: RandomAccessFile) 
   }
   await linkIntoPlace(tmp, path);
 }
+
+/** Anything holding handles that `close()` releases (a file, a VhdFile, a Disk). */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * Opens several files at once, all or none: when one open fails, those that
+ * succeeded are closed before the failure is rethrown (a `Promise.all` of
+ * opens would leave them to the garbage collector, and on Windows an open
+ * handle blocks every later rename or delete of its file).
+ */
+export async function openAll<const T extends readonly Closable[]>(opens: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(opens);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await closeAll(settled.map((r) => (r.status === 'fulfilled' ? r.value : null)));
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<Closable>).value) as unknown as T;
+}
+
+/** Closes every one (nulls skipped), even when an earlier close fails; rethrows the first failure. */
+export async function closeAll(items: readonly (Closable | null | undefined)[]): Promise<void> {
+  const settled = await Promise.allSettled(items.map((x) => x?.close()));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -18,7 +18,7 @@ import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { pathExists, syncDir } from '../io/file.js';
+import { closeAll, openAll, pathExists, syncDir } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -192,7 +192,7 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
   const plan = await planRevert(path, opts);
   if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
   const target = plan.snapshot!;
-  const [self, t] = await Promise.all([VhdFile.open(path), VhdFile.open(target)]);
+  const [self, t] = await openAll([VhdFile.open(path), VhdFile.open(target)]);
   const j: RevertJournal = {
     ...journalHeader('revert', 'create'),
     path,
@@ -203,7 +203,7 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
     kept: plan.kept,
     newUuid: null,
   };
-  await Promise.all([self.close(), t.close()]);
+  await closeAll([self, t]);
   throwIfCancelled(ctx);
   const jpath = journalPath(path);
   await writeJournal(jpath, j);

@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { linkIntoPlace, pathExists, syncDir, tempSibling } from '../io/file.js';
+import { closeAll, linkIntoPlace, openAll, pathExists, syncDir, tempSibling } from '../io/file.js';
 import { sameFile } from '../io/identity.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
@@ -155,11 +155,11 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
     let renamed = false;
     if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await sameFile(j.disk, j.snapshot))) {
       // The disk's path now holds a differencing child of the snapshot (ids checked, not assumed).
-      const [d, s] = await Promise.all([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
+      const [d, s] = await openAll([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
       try {
         renamed = s.uuid === j.uuid && d.type === 'differencing' && d.header !== null && uuidToString(d.header.parentUniqueId) === j.uuid;
       } finally {
-        await Promise.all([d.close(), s.close()]);
+        await closeAll([d, s]);
       }
     }
     if (renamed) await finish(j);

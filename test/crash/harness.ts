@@ -52,6 +52,7 @@ import type { OperationRequest } from '../../core/operations.js';
 import { Rng } from '../support/model.js';
 import { bundled, bundleEntries } from '../support/bundle.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
+import { leakLines } from '../support/gc-close.js';
 
 export type ChildRequest = OperationRequest | { cli: string[] };
 
@@ -208,6 +209,7 @@ function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string
 function recoverViaCli(bundle: Bundle, dir: string): Recovery[] {
   const r = spawnSync(process.execPath, [bundle.cli, 'recover', dir, '--json'], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`vhdsnap recover exited ${r.status}: ${r.stdout}${r.stderr}`);
+  if (leakLines(r.stderr).length > 0) throw new Error(`vhdsnap recover leaked a file handle: ${leakLines(r.stderr).join('; ')}`);
   return JSON.parse(r.stdout) as Recovery[];
 }
 
@@ -239,6 +241,7 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     const before = (await readFolder(dryDir)).state;
     const expected = expectedAfter(before, c.after);
     const dry = runChild(bundle, 0, c.request(dryDir), dryDir);
+    if (leakLines(dry.stderr).length > 0) throw new Error(`${c.name}: the operation leaked a file handle: ${leakLines(dry.stderr).join('; ')}`);
     if (dry.status !== 0 || !dry.report || dry.report.error) {
       throw new Error(`${c.name}: the operation fails without any kill: ${dry.report?.error?.code ?? ''} ${dry.report?.error?.message ?? dry.stderr}`);
     }
