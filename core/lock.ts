@@ -2,13 +2,17 @@
 // is a small JSON file next to the disk (`.vhdsnap-lock-<file>`) saying who
 // holds it. It is written complete under a temporary name and hard-linked into
 // place (link fails when the name exists), so a lock file is never seen half
-// written. A lock whose holder ran on this host and is no longer alive is
-// stale: an acquirer may take it over, and `recover` removes it.
+// written. Where the folder has no hard links (FAT, many SMB shares), the
+// final name is created exclusively (`wx`) and written there, while the
+// complete temporary stays beside it until the lock is fsync'd: a lock that
+// does not parse is held (never free), by the writer its temporary names. A
+// lock whose holder ran on this host and is no longer alive is stale: an
+// acquirer may take it over, and `recover` removes it.
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
-import { randomHex } from './io/file.js';
+import { isNoHardLinkError, linkFile, randomHex } from './io/file.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
 const TAKEOVER_SUFFIX = '.takeover';
@@ -69,6 +73,53 @@ function tempName(file: string): string {
   return `${file}.${process.pid}.${randomHex(4)}.tmp`;
 }
 
+const TEMP_OF = /\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Who is writing a lock file that does not parse (no hard links here: it is
+ * written in place): the complete temporary of the same lock beside it, kept
+ * until the lock is whole. null when there is none (then nobody can tell, and
+ * the lock counts as held).
+ */
+async function partialLockWriter(file: string): Promise<LockInfo | null> {
+  const dir = nodePath.dirname(file);
+  const base = nodePath.basename(file);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    // Exactly `<lock>.<pid>.<hex>.tmp` (not the temp of `<lock>.takeover`).
+    if (!n.startsWith(base) || !/^\.\d+\.[0-9a-f]{8}\.tmp$/.test(n.slice(base.length))) continue;
+    const info = await readLock(nodePath.join(dir, n));
+    if (info) return info;
+  }
+  return null;
+}
+
+/** The holder of `file`: what it says, or for a lock still being written (or torn by a kill), its writer. */
+async function lockHolder(file: string): Promise<LockInfo | null> {
+  const info = await readLock(file);
+  if (info) return info;
+  if (!(await fsp.lstat(file).then((st) => st.isFile(), () => false))) return null;
+  return partialLockWriter(file);
+}
+
+/** Where hard links are missing: the final name created exclusively and written in place (the temp stays until it is durable). */
+async function createInPlace(file: string, info: LockInfo): Promise<boolean> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await fh.writeFile(JSON.stringify(info));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return true;
+}
+
 /** Creates `file` holding `info` only if it does not exist; false when it does. */
 async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
   const tmp = tempName(file);
@@ -81,12 +132,13 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
       await fh.close();
     }
     try {
-      await fsp.link(tmp, file);
+      await linkFile(tmp, file);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
+      if (!isNoHardLinkError(err)) throw err;
     }
+    return await createInPlace(file, info);
   } catch (err) {
     throw toIoError(err, file, 'cannot create lock');
   } finally {
@@ -94,9 +146,9 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
   }
 }
 
-/** Removes `file` only if it still holds `token` (never someone else's newer lock). */
+/** Removes `file` only if it still holds `token` (never someone else's newer lock), or is that lock torn while being written. */
 async function removeIfToken(file: string, token: string): Promise<void> {
-  const cur = await readLock(file);
+  const cur = await lockHolder(file);
   if (cur && cur.token === token) await fsp.unlink(file).catch(() => undefined);
 }
 
@@ -127,13 +179,13 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
     throw err;
   }
 
-  const cur = await readLock(file);
+  const cur = await lockHolder(file);
   if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs), { path: abs });
 
   const takeover = file + TAKEOVER_SUFFIX;
   const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${op}`, token: randomHex(8) };
   if (!(await tryCreate(takeover, tinfo))) {
-    const t = await readLock(takeover);
+    const t = await lockHolder(takeover);
     if (t && isStale(t)) await removeIfToken(takeover, t.token);
     if (!(await tryCreate(takeover, tinfo))) throw new RefusedError('LOCKED', `${abs}: another process is taking over its stale lock; try again`, { path: abs });
   }
@@ -141,7 +193,7 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
     // Under the takeover lock: remove the stale lock only if it is still the one judged stale.
     await removeIfToken(file, cur.token);
     if (await tryCreate(file, info)) return held;
-    throw new RefusedError('LOCKED', lockedMessage(await readLock(file), abs), { path: abs });
+    throw new RefusedError('LOCKED', lockedMessage(await lockHolder(file), abs), { path: abs });
   } finally {
     await removeIfToken(takeover, tinfo.token);
   }
@@ -189,7 +241,7 @@ export async function clearStaleLocks(dir: string): Promise<ClearedLock[]> {
   const out: ClearedLock[] = [];
   for (const n of names.filter((x) => x.startsWith(LOCK_PREFIX)).sort()) {
     const file = nodePath.join(dir, n);
-    const tmp = /\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n);
+    const tmp = TEMP_OF.exec(n);
     if (tmp) {
       // A temporary's name carries its writer's pid; its content may be partial.
       if (!pidAlive(Number(tmp[1]))) {
@@ -198,7 +250,8 @@ export async function clearStaleLocks(dir: string): Promise<ClearedLock[]> {
       }
       continue;
     }
-    const info = await readLock(file);
+    // Sorted, a lock comes before its temporaries: a torn lock is judged by its writer's temp before that goes.
+    const info = await lockHolder(file);
     if (!info || !isStale(info)) continue;
     await removeIfToken(file, info.token);
     out.push({ lockFile: file, detail: `removed the stale lock of ${info.path} (${info.op} by pid ${info.pid}, no longer running)` });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DiskRef, FolderGrant, OutputGrant } from './api.js';
+import { safeFileName } from '../core/io/safe-name.js';
 import { isPlainName } from './ipc/contract.js';
 import { ApiFailure } from './ipc/errors.js';
 
@@ -98,7 +99,8 @@ export async function freeName(dir: string, suggested: string): Promise<string> 
   const ext = nodePath.extname(suggested);
   const stem = suggested.slice(0, suggested.length - ext.length);
   for (let i = 0; i < 1000; i++) {
-    const p = nodePath.join(dir, i === 0 ? suggested : `${stem}-${i}${ext}`);
+    // Valid on Windows and within 255 bytes however long or odd the disk's name was (core/io/safe-name.ts).
+    const p = nodePath.join(dir, safeFileName(stem, `${i === 0 ? '' : `-${i}`}${ext}`));
     if (!(await exists(p))) return p;
   }
   throw new ApiFailure('NO_NAME', `no free file name like ${suggested} in ${dir}`);

@@ -4,6 +4,7 @@
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { FormatError, IoError, RefusedError, toIoError } from '../errors.js';
+import { MAX_NAME_BYTES, truncateUtf8 } from './safe-name.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
 
@@ -176,30 +177,97 @@ export async function replaceFileAtomically(path: string, text: string): Promise
 
 /**
  * A temporary name beside `path` that carries our pid (`.<name>.<pid>-<hex>.tmp`),
- * so `recover` can remove it once its writer is gone.
+ * so `recover` can remove it once its writer is gone. The name part is cut
+ * to keep the whole within 255 bytes (pid and hex keep it unique).
  */
 export function tempSibling(path: string): string {
   const abs = nodePath.resolve(path);
-  return nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${process.pid}-${randomHex(4)}.tmp`);
+  const tail = `.${process.pid}-${randomHex(4)}.tmp`;
+  const name = truncateUtf8(nodePath.basename(abs), MAX_NAME_BYTES - 1 - tail.length);
+  return nodePath.join(nodePath.dirname(abs), `.${name}${tail}`);
+}
+
+/** Makes a hard link; the function behind it is swappable (tests fail it as a FAT or SMB folder would). */
+export type Linker = (existing: string, newPath: string) => Promise<void>;
+
+let linker: Linker = (existing, newPath) => fsp.link(existing, newPath);
+
+/** Hard-links `existing` to `newPath` (fails with EEXIST when `newPath` exists). Raw errno errors, as fs.link. */
+export function linkFile(existing: string, newPath: string): Promise<void> {
+  return linker(existing, newPath);
+}
+
+/** Replace the linker (tests); returns a function restoring the previous one. */
+export function setLinker(next: Linker): () => void {
+  const prev = linker;
+  linker = next;
+  return () => {
+    linker = prev;
+  };
+}
+
+/**
+ * The errors a folder without hard links gives (FAT32/exFAT, many SMB shares,
+ * some FUSE mounts), or a link that cannot be made there (EXDEV, EMLINK):
+ * the caller falls back to a way without links. Anything else is a failure.
+ */
+export function isNoHardLinkError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EISDIR' || code === 'EMLINK' || code === 'ENOSYS';
+}
+
+/**
+ * Whether `dir` can hard-link: links a tiny temp file (named as tempSibling,
+ * so recover clears it after a kill) and removes both names. null when the
+ * probe itself cannot run (no folder, not writable): the operation will fail
+ * there on its own.
+ */
+export async function supportsHardLinks(dir: string): Promise<boolean | null> {
+  const a = tempSibling(nodePath.join(dir, 'link-probe'));
+  const b = tempSibling(nodePath.join(dir, 'link-probe'));
+  try {
+    await fsp.writeFile(a, '', { flag: 'wx' });
+  } catch {
+    return null;
+  }
+  try {
+    await linkFile(a, b);
+    return true;
+  } catch (err) {
+    if (isNoHardLinkError(err)) return false;
+    return null;
+  } finally {
+    await fsp.unlink(b).catch(() => undefined);
+    await fsp.unlink(a).catch(() => undefined);
+  }
 }
 
 /**
  * Gives a finished, fsync'd temp file its final name without ever replacing a
- * file that exists there (a hard link fails instead); falls back to rename
- * where the file system has no hard links.
+ * file that exists there (a hard link fails instead). Where the folder has no
+ * hard links, the name is checked and the temp renamed: the caller holds the
+ * path's lock, so no other vhdsnap operation can create it in between.
  */
 export async function linkIntoPlace(tmp: string, path: string): Promise<void> {
+  const exists = () => new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
   try {
-    await fsp.link(tmp, path);
+    await linkFile(tmp, path);
     await fsp.unlink(tmp);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       await fsp.unlink(tmp).catch(() => undefined);
-      throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
+      throw exists();
     }
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw toIoError(err, path, 'cannot link');
-    await fsp.rename(tmp, path);
+    if (!isNoHardLinkError(err)) throw toIoError(err, path, 'cannot link');
+    if (await pathExists(path)) {
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw exists();
+    }
+    try {
+      await fsp.rename(tmp, path);
+    } catch (e) {
+      throw toIoError(e, path, 'cannot rename');
+    }
   }
   await syncDir(nodePath.dirname(nodePath.resolve(path)));
 }

@@ -12,13 +12,13 @@
 // (phase "create") and rolls forward once the child is complete ("swap").
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError, UsageError } from '../errors.js';
+import { RefusedError, UsageError, toIoError } from '../errors.js';
 import { batBytes } from '../format/bat.js';
 import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, pathExists, syncDir } from '../io/file.js';
+import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, syncDir } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -247,9 +247,9 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
 /** A second name for the current file: a hard link, or a complete copy where links are unsupported. */
 async function keepCopy(path: string, kept: string): Promise<void> {
   try {
-    await fsp.link(path, kept);
+    await linkFile(path, kept);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err;
+    if (!isNoHardLinkError(err)) throw toIoError(err, kept, 'cannot link');
     // Copied under a temporary name first, so a kept file is always complete.
     const tmp = nodePath.join(nodePath.dirname(kept), `.${nodePath.basename(kept)}.copy.tmp`);
     await fsp.unlink(tmp).catch(() => undefined);
