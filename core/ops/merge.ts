@@ -18,6 +18,7 @@ import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, withOwnerWrite } from '../io/file.js';
+import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -50,11 +51,12 @@ export interface MergeResult {
   relinked: string[];
 }
 
+/** The parent's children other than `child`, compared by file (a second name of the child is not another child). */
 async function otherChildren(parent: string, child: string): Promise<string[]> {
-  const c = await fsp.realpath(child);
+  const c = await fileKey(child);
   const all = await findChildren(parent);
   const out: string[] = [];
-  for (const p of all) if ((await fsp.realpath(p).catch(() => p)) !== c) out.push(p);
+  for (const p of all) if ((await fileKeyOrNull(p)) !== c) out.push(p);
   return out;
 }
 

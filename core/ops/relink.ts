@@ -15,6 +15,7 @@ import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/fo
 import { encodeHeader, HEADER_SIZE } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
+import { isSameFile } from '../io/identity.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { parentLocatorPayloads } from './create.js';
 
@@ -46,7 +47,7 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
   const [parent, child] = await openAll([VhdFile.open(parentPath), VhdFile.open(childPath, { writable: true })]);
   try {
     if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk; only those have a parent`);
-    if (nodePath.resolve(childPath) === nodePath.resolve(parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent`);
+    if (await isSameFile(childPath, parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent (${parentPath} is the same file)`);
     // The file at childPath may have been replaced since the plan: it must still point where the plan saw it point.
     if (opts.expectedCurrentParents && !opts.expectedCurrentParents.includes(uuidToString(child.header!.parentUniqueId))) {
       throw new RefusedError('CHILD_CHANGED', `${childPath} no longer points at ${opts.expectedCurrentParents.join(' or ')} (its parent id is ${uuidToString(child.header!.parentUniqueId)}); refusing to relink it`, { path: childPath });

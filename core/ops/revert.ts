@@ -26,6 +26,7 @@ import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 import { recoverBefore } from './recover.js';
 import { datedSibling } from './snapshot.js';
+import { fileKeyOrNull } from '../io/identity.js';
 
 export interface RevertOptions {
   /** Snapshot to revert to (default: the disk's parent). */
@@ -70,8 +71,9 @@ export function isRevertJournal(j: JournalBase): j is RevertJournal {
   return j.op === 'revert';
 }
 
+/** What "the same disk" compares: the file (core/io/identity.ts), not its name. */
 async function real(p: string): Promise<string> {
-  return fsp.realpath(p).catch(() => nodePath.resolve(p));
+  return (await fileKeyOrNull(p)) ?? `path:${nodePath.resolve(p)}`;
 }
 
 /** `<stem>-state-<time>.vhd` beside the disk, numbered when taken. */
