@@ -11,6 +11,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // A leaked file handle fails the test it leaked in (test/support/fd-guard.ts forces a GC after each).
+    execArgv: ['--expose-gc'],
+    setupFiles: ['./test/support/fd-guard.ts'],
     // The summary reporter prints (or hands to scripts/test.mjs) the closing count line.
     reporters: ['default', './test/support/summary-reporter.ts'],
   },

@@ -3,13 +3,17 @@
 // ending in a disk extension, so `*.vhd` globs skip it) saying who holds it.
 // It is written complete under a temporary name and hard-linked into place
 // (link fails when the name exists), so a lock file is never seen half
-// written. A lock whose holder ran on this host and is no longer alive is
-// stale: an acquirer may take it over, and `recover` removes it.
+// written. Where the folder has no hard links (FAT, many SMB shares), the
+// final name is created exclusively (`wx`) and written there, while the
+// complete temporary stays beside it until the lock is fsync'd: a lock that
+// does not parse is held (never free), by the writer its temporary names. A
+// lock whose holder ran on this host and is no longer alive is stale: an
+// acquirer may take it over, and `recover` removes it.
 import { readFileSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
-import { parseTempName, randomHex, tempSibling } from './io/file.js';
+import { isNoHardLinkError, linkFile, parseTempName, randomHex, tempSibling } from './io/file.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
 export const LOCK_SUFFIX = '.lock';
@@ -109,6 +113,51 @@ async function readLock(file: string): Promise<LockInfo | null> {
   }
 }
 
+/**
+ * Who is writing a lock file that does not parse (no hard links here: it is
+ * written in place): the complete temporary of the same lock beside it, kept
+ * until the lock is whole. null when there is none (then nobody can tell, and
+ * the lock counts as held).
+ */
+async function partialLockWriter(file: string): Promise<LockInfo | null> {
+  const dir = nodePath.dirname(file);
+  const base = nodePath.basename(file);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    // Exactly `<lock>.<pid>-<hex>.tmp` (tempSibling; not the temp of `<lock>.takeover`).
+    if (!n.startsWith(base) || !/^\.\d+-[0-9a-f]{8}\.tmp$/.test(n.slice(base.length))) continue;
+    const info = await readLock(nodePath.join(dir, n));
+    if (info) return info;
+  }
+  return null;
+}
+
+/** The holder of `file`: what it says, or for a lock still being written (or torn by a kill), its writer. */
+async function lockHolder(file: string): Promise<LockInfo | null> {
+  const info = await readLock(file);
+  if (info) return info;
+  if (!(await fsp.lstat(file).then((st) => st.isFile(), () => false))) return null;
+  return partialLockWriter(file);
+}
+
+/** Where hard links are missing: the final name created exclusively and written in place (the temp stays until it is durable). */
+async function createInPlace(file: string, info: LockInfo): Promise<boolean> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await fh.writeFile(JSON.stringify(info));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return true;
+}
+
 /** Creates `file` holding `info` only if it does not exist; false when it does. */
 async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
   const tmp = tempSibling(file);
@@ -121,12 +170,13 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
       await fh.close();
     }
     try {
-      await fsp.link(tmp, file);
+      await linkFile(tmp, file);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
+      if (!isNoHardLinkError(err)) throw err;
     }
+    return await createInPlace(file, info);
   } catch (err) {
     throw toIoError(err, file, 'cannot create lock');
   } finally {
@@ -134,9 +184,9 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
   }
 }
 
-/** Removes `file` only if it still holds `token` (never someone else's newer lock). */
+/** Removes `file` only if it still holds `token` (never someone else's newer lock), or is that lock torn while being written. */
 async function removeIfToken(file: string, token: string): Promise<boolean> {
-  const cur = await readLock(file);
+  const cur = await lockHolder(file);
   if (!cur || cur.token !== token) return false;
   return fsp.unlink(file).then(
     () => true,
@@ -182,13 +232,13 @@ async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
     throw err;
   }
 
-  const cur = await readLock(file);
+  const cur = await lockHolder(file);
   if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs), { path: abs });
 
   const takeover = file + TAKEOVER_SUFFIX;
   const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${op}`, token: randomHex(8) };
   if (!(await tryCreate(takeover, tinfo))) {
-    const t = await readLock(takeover);
+    const t = await lockHolder(takeover);
     if (t && isStale(t)) await removeIfToken(takeover, t.token);
     if (!(await tryCreate(takeover, tinfo))) throw new RefusedError('LOCKED', `${abs}: another process is taking over its stale lock; try again`, { path: abs });
   }
@@ -196,7 +246,7 @@ async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
     // Under the takeover lock: remove the stale lock only if it is still the one judged stale.
     await removeIfToken(file, cur.token);
     if (await tryCreate(file, info)) return held;
-    throw new RefusedError('LOCKED', lockedMessage(await readLock(file), abs), { path: abs });
+    throw new RefusedError('LOCKED', lockedMessage(await lockHolder(file), abs), { path: abs });
   } finally {
     await removeIfToken(takeover, tinfo.token);
   }
@@ -257,7 +307,7 @@ export async function judgeLockFile(file: string): Promise<LockFileVerdict | nul
     const stale = !ownerAlive(tempPid, st.mtimeMs, mtimeSlack(st.mtimeMs));
     return { path: file, bytes: st.size, stale, detail: stale ? `a temporary lock file left by pid ${tempPid}, which is no longer running` : `a temporary lock file being written by pid ${tempPid}, which is running` };
   }
-  const info = await readLock(file);
+  const info = await lockHolder(file);
   if (!info) return { path: file, bytes: st.size, stale: false, detail: 'an unreadable lock file; if no vhdsnap operation is running, delete it' };
   const stale = isStale(info);
   const what = `the lock of ${info.path} (${info.op} by pid ${info.pid} on ${info.host}`;

@@ -19,6 +19,7 @@ import { planRepair, repair } from './ops/repair.js';
 import { planRevert, revert } from './ops/revert.js';
 import { planResize, resize } from './ops/resize.js';
 import { assertNoChildren, snapshot, snapshotName } from './ops/snapshot.js';
+import { supportsHardLinks } from './io/file.js';
 
 export type OperationRequest =
   | { op: 'snapshot'; disk: string; out?: string; name?: string; description?: string }
@@ -85,7 +86,7 @@ async function planUnguarded(req: OperationRequest, opts: PlanOptions): Promise<
     case 'delete':
       return planDelete(req.disk, opts);
     case 'snapshot':
-      return planSnapshot(req);
+      return planSnapshot(req, opts);
     case 'reparent':
       return planReparent(req.disk, req.parent, { ignoreIdMismatch: req.ignoreIdMismatch });
     case 'compact':
@@ -103,7 +104,12 @@ async function planUnguarded(req: OperationRequest, opts: PlanOptions): Promise<
   }
 }
 
-async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>): Promise<Plan> {
+/** An in-place snapshot's plan also says how the snapshot name is given: a hard link, or a rename where the folder has none (null: not probed). */
+export interface SnapshotPlan extends Plan {
+  via: 'link' | 'rename' | null;
+}
+
+async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>, opts: PlanOptions): Promise<SnapshotPlan> {
   const disk = nodePath.resolve(req.disk);
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
@@ -118,6 +124,13 @@ async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>):
   }
   const snap = req.out ? disk : await snapshotName(disk);
   const active = req.out ? nodePath.resolve(req.out) : disk;
+  // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
+  const links = opts.pathsOnly || req.out ? null : await supportsHardLinks(nodePath.dirname(disk));
+  const via = links === null ? null : links ? 'link' : 'rename';
+  const snapDetail =
+    via === 'rename'
+      ? 'read-only snapshot holding the current content: this folder has no hard links, so the disk is renamed to this name and the new child takes its path right after (journaled: after a crash, recover puts the disk back or finishes)'
+      : 'read-only snapshot holding the current content (same file, second name by hard link)';
   return {
     operation: 'snapshot',
     summary: req.out
@@ -126,13 +139,14 @@ async function planSnapshot(req: Extract<OperationRequest, { op: 'snapshot' }>):
     changes: req.out
       ? [{ path: active, action: 'create', detail: 'empty differencing child' }]
       : [
-          { path: snap, action: 'create', detail: 'read-only snapshot holding the current content (same file, renamed)' },
+          { path: snap, action: 'create', detail: snapDetail },
           { path: disk, action: 'modify', detail: 'becomes an empty differencing child of the snapshot' },
         ],
     bytesToCopy: 0,
     worstCaseGrowth: 64 * 1024,
     freeSpace: null,
     refusals,
+    via,
   };
 }
 

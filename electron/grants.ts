@@ -1,11 +1,15 @@
 // What the page may touch: folders the user granted (dialog, drop, recent
 // list) and output files chosen in a save dialog. The page names disks only
 // as {grant id, plain file name}; main turns that into a path and checks it
-// stays inside the granted folder, symlinks included.
+// stays inside the granted folder, symlinks included. "The same folder" is
+// decided by identity (core/io/identity.ts: device + inode), never by
+// comparing path strings: on NTFS and APFS one folder has many spellings.
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DiskRef, FolderGrant, OutputGrant } from './api.js';
+import { fileKeyOrNull } from '../core/io/identity.js';
+import { safeFileName } from '../core/io/safe-name.js';
 import { isPlainName } from './ipc/contract.js';
 import { ApiFailure } from './ipc/errors.js';
 
@@ -20,6 +24,8 @@ async function exists(p: string): Promise<boolean> {
 
 export class Grants {
   private readonly folders = new Map<string, FolderGrant>();
+  /** Grant id → the folder's file key (identity), taken when it was granted. */
+  private readonly keys = new Map<string, string>();
   private readonly outputs = new Map<string, OutputGrant>();
 
   /** Grants a directory (by its real path); the same folder keeps its id. */
@@ -33,10 +39,19 @@ export class Grants {
     }
     const st = await fsp.stat(real);
     if (!st.isDirectory()) throw new ApiFailure('NOT_A_FOLDER', `not a folder: ${path}`);
-    for (const g of this.folders.values()) if (g.path === real) return g;
+    const key = (await fileKeyOrNull(real)) ?? `path:${real}`;
+    for (const g of this.folders.values()) if (this.keys.get(g.id) === key) return g;
     const g: FolderGrant = { id: newId(), path: real, name: nodePath.basename(real) || real };
     this.folders.set(g.id, g);
+    this.keys.set(g.id, key);
     return g;
+  }
+
+  /** True when `dir` is the folder of grant `g` (the same directory, however spelled). */
+  private async isGrantFolder(g: FolderGrant, dir: string): Promise<boolean> {
+    if (dir === g.path) return true;
+    const key = await fileKeyOrNull(dir);
+    return key !== null && key === this.keys.get(g.id);
   }
 
   folder(id: string): FolderGrant {
@@ -45,9 +60,10 @@ export class Grants {
     return g;
   }
 
-  /** The grant whose folder is exactly `dir`, if any. */
-  folderAt(dir: string): FolderGrant | null {
+  /** The grant whose folder is `dir` (the same directory, however spelled), if any. */
+  async folderAt(dir: string): Promise<FolderGrant | null> {
     for (const g of this.folders.values()) if (g.path === dir) return g;
+    for (const g of this.folders.values()) if (await this.isGrantFolder(g, dir)) return g;
     return null;
   }
 
@@ -58,6 +74,7 @@ export class Grants {
   closeFolder(id: string): void {
     this.folder(id);
     this.folders.delete(id);
+    this.keys.delete(id);
   }
 
   /** The path of a disk inside a granted folder; refuses anything that would leave it. */
@@ -73,7 +90,7 @@ export class Grants {
     } catch {
       real = null; // missing: core reports it with its own code
     }
-    if (real !== null && nodePath.dirname(real) !== g.path) throw new ApiFailure('BAD_PATH', `${ref.file} links outside ${g.name}`);
+    if (real !== null && !(await this.isGrantFolder(g, nodePath.dirname(real)))) throw new ApiFailure('BAD_PATH', `${ref.file} links outside ${g.name}`);
     return p;
   }
 
@@ -98,7 +115,8 @@ export async function freeName(dir: string, suggested: string): Promise<string> 
   const ext = nodePath.extname(suggested);
   const stem = suggested.slice(0, suggested.length - ext.length);
   for (let i = 0; i < 1000; i++) {
-    const p = nodePath.join(dir, i === 0 ? suggested : `${stem}-${i}${ext}`);
+    // Valid on Windows and within 255 bytes however long or odd the disk's name was (core/io/safe-name.ts).
+    const p = nodePath.join(dir, safeFileName(stem, `${i === 0 ? '' : `-${i}`}${ext}`));
     if (!(await exists(p))) return p;
   }
   throw new ApiFailure('NO_NAME', `no free file name like ${suggested} in ${dir}`);

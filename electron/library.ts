@@ -18,24 +18,24 @@ export const MAX_MAP_CELLS = 4096;
 const FIXED_UNIT = 2 * 1024 * 1024;
 
 /** A DiskRef for `path`: in this folder, or another open one (disks found through a locator). */
-function refFor(path: string, folder: FolderGrant, grants: Grants): DiskRef {
+async function refFor(path: string, folder: FolderGrant, grants: Grants): Promise<DiskRef> {
   const dir = nodePath.dirname(path);
-  const g = dir === folder.path ? folder : grants.folderAt(dir);
+  const g = dir === folder.path ? folder : await grants.folderAt(dir);
   // Outside every granted folder: the empty id is no grant, so the page cannot act on it.
   return { folder: g ? g.id : '', file: nodePath.basename(path) };
 }
 
 export async function scanFolder(folder: FolderGrant, grants: Grants): Promise<FolderView> {
   const forest = await scanLibrary([folder.path]);
-  const toNode = (n: TreeNode): DiskNode => {
+  const toNode = async (n: TreeNode): Promise<DiskNode> => {
     const { children, ...entry } = n;
-    return { ...entry, ref: refFor(n.path, folder, grants), isLeaf: children.length === 0, children: children.map(toNode) };
+    return { ...entry, ref: await refFor(n.path, folder, grants), isLeaf: children.length === 0, children: await Promise.all(children.map(toNode)) };
   };
   return {
     folder,
-    roots: forest.roots.map(toNode),
-    orphans: forest.orphans.map((o) => ({ ...o, ref: refFor(o.path, folder, grants) })),
-    unreadable: forest.unreadable.map((u) => ({ ...u, ref: refFor(u.path, folder, grants) })),
+    roots: await Promise.all(forest.roots.map(toNode)),
+    orphans: await Promise.all(forest.orphans.map(async (o) => ({ ...o, ref: await refFor(o.path, folder, grants) }))),
+    unreadable: await Promise.all(forest.unreadable.map(async (u) => ({ ...u, ref: await refFor(u.path, folder, grants) }))),
   };
 }
 

@@ -29,6 +29,7 @@ import { setLabel } from '../library/sidecar.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
+import { isSameFile } from '../io/identity.js';
 
 export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
 
@@ -441,9 +442,10 @@ async function labelDisk(path: string, name: string, description: string | undef
   return { path: nodePath.resolve(path), uuid, name: next.name ?? null, description: next.description ?? null };
 }
 
+/** One file by identity (core/io/identity.ts), not by name; two missing paths compare by name. */
 async function samePath(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([fsp.realpath(a).catch(() => a), fsp.realpath(b).catch(() => b)]);
-  return x === y;
+  if (nodePath.resolve(a) === nodePath.resolve(b)) return true;
+  return isSameFile(a, b);
 }
 
 /** The chain from `of` up to its ancestor `candidate` (both included), or null when `candidate` is not an ancestor. */

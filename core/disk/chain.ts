@@ -4,7 +4,7 @@
 import * as nodePath from 'node:path';
 import { ChainError, UsageError, type Finding } from '../errors.js';
 import { bitRuns } from '../format/bitmap.js';
-import { fileIdentity, identityKey } from '../io/identity.js';
+import { fileKey } from '../io/identity.js';
 import { SECTOR } from '../format/bytes.js';
 import { resolveParent } from './parent.js';
 import { VhdFile, type VhdFileOptions } from './vhd-file.js';
@@ -231,8 +231,4 @@ async function settleAll(ps: Promise<void>[]): Promise<void> {
   if (ps.length <= 1) return ps[0];
   const rs = await Promise.allSettled(ps);
   for (const r of rs) if (r.status === 'rejected') throw r.reason;
-}
-
-async function fileKey(p: string): Promise<string> {
-  return identityKey(await fileIdentity(p), nodePath.resolve(p));
 }

@@ -9,6 +9,7 @@ import { ChainError, IoError, VhdError, type Finding } from '../errors.js';
 import { dateToVhdTime, uuidEqual, uuidToString } from '../format/bytes.js';
 import { decodeLocatorPayload, isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { readExact } from '../io/file.js';
+import { fileKeyOrNull } from '../io/identity.js';
 import { VhdFile, type VhdFileOptions } from './vhd-file.js';
 
 /** Locator payloads longer than this are not paths any tool wrote. */
@@ -134,6 +135,8 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
   const want = header.parentUniqueId;
   const rejections: Rejection[] = [];
   const candidates = await parentCandidates(child, opts.explicit);
+  // "Is it the child itself" by file, not by name: a symlink, a hard link or another case of the name reach it too.
+  const self = await fileKeyOrNull(child.path);
   for (const c of candidates) {
     let st;
     try {
@@ -146,7 +149,7 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
       rejections.push({ ...c, code: 'NOT_A_FILE', reason: 'not a regular file' });
       continue;
     }
-    if (nodePath.resolve(c.path) === nodePath.resolve(child.path)) {
+    if (nodePath.resolve(c.path) === nodePath.resolve(child.path) || (self !== null && (await fileKeyOrNull(c.path)) === self)) {
       rejections.push({ ...c, code: 'SELF', reason: 'names the child itself' });
       continue;
     }

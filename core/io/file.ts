@@ -4,6 +4,7 @@
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { FormatError, IoError, RefusedError, toIoError } from '../errors.js';
+import { MAX_NAME_BYTES, truncateUtf8 } from './safe-name.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
 
@@ -179,12 +180,15 @@ export async function replaceFileAtomically(path: string, text: string): Promise
  * beside `path` (no second dot for a name that has one). The leading dot keeps
  * it out of folder scans, the `.tmp` end keeps it from ever ending in a disk
  * extension (a `for f in *.vhd` loop), and the pid lets `recover` remove it
- * once its writer is gone (parseTempName).
+ * once its writer is gone (parseTempName). The name part is cut to keep the
+ * whole within 255 bytes (pid and hex keep it unique).
  */
 export function tempSibling(path: string, kind?: string): string {
   const abs = nodePath.resolve(path);
   const base = nodePath.basename(abs);
-  return nodePath.join(nodePath.dirname(abs), `${base.startsWith('.') ? '' : '.'}${base}.${process.pid}-${randomHex(4)}${kind ? `.${kind}` : ''}.tmp`);
+  const tail = `.${process.pid}-${randomHex(4)}${kind ? `.${kind}` : ''}.tmp`;
+  const name = truncateUtf8(base, MAX_NAME_BYTES - 1 - tail.length);
+  return nodePath.join(nodePath.dirname(abs), `${name.startsWith('.') ? '' : '.'}${name}${tail}`);
 }
 
 const TEMP_NAME = /^\..*\.(\d+)-[0-9a-f]{8}(?:\.[a-z]+)?\.tmp$/;
@@ -204,23 +208,87 @@ export function hasDiskExtension(name: string): boolean {
   return DISK_EXTENSIONS.some((e) => n.endsWith(e));
 }
 
+/** Makes a hard link; the function behind it is swappable (tests fail it as a FAT or SMB folder would). */
+export type Linker = (existing: string, newPath: string) => Promise<void>;
+
+let linker: Linker = (existing, newPath) => fsp.link(existing, newPath);
+
+/** Hard-links `existing` to `newPath` (fails with EEXIST when `newPath` exists). Raw errno errors, as fs.link. */
+export function linkFile(existing: string, newPath: string): Promise<void> {
+  return linker(existing, newPath);
+}
+
+/** Replace the linker (tests); returns a function restoring the previous one. */
+export function setLinker(next: Linker): () => void {
+  const prev = linker;
+  linker = next;
+  return () => {
+    linker = prev;
+  };
+}
+
+/**
+ * The errors a folder without hard links gives (FAT32/exFAT, many SMB shares,
+ * some FUSE mounts), or a link that cannot be made there (EXDEV, EMLINK):
+ * the caller falls back to a way without links. Anything else is a failure.
+ */
+export function isNoHardLinkError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EISDIR' || code === 'EMLINK' || code === 'ENOSYS';
+}
+
+/**
+ * Whether `dir` can hard-link: links a tiny temp file (named as tempSibling,
+ * so recover clears it after a kill) and removes both names. null when the
+ * probe itself cannot run (no folder, not writable): the operation will fail
+ * there on its own.
+ */
+export async function supportsHardLinks(dir: string): Promise<boolean | null> {
+  const a = tempSibling(nodePath.join(dir, 'link-probe'));
+  const b = tempSibling(nodePath.join(dir, 'link-probe'));
+  try {
+    await fsp.writeFile(a, '', { flag: 'wx' });
+  } catch {
+    return null;
+  }
+  try {
+    await linkFile(a, b);
+    return true;
+  } catch (err) {
+    if (isNoHardLinkError(err)) return false;
+    return null;
+  } finally {
+    await fsp.unlink(b).catch(() => undefined);
+    await fsp.unlink(a).catch(() => undefined);
+  }
+}
+
 /**
  * Gives a finished, fsync'd temp file its final name without ever replacing a
- * file that exists there (a hard link fails instead); falls back to rename
- * where the file system has no hard links.
+ * file that exists there (a hard link fails instead). Where the folder has no
+ * hard links, the name is checked and the temp renamed: the caller holds the
+ * path's lock, so no other vhdsnap operation can create it in between.
  */
 export async function linkIntoPlace(tmp: string, path: string): Promise<void> {
+  const exists = () => new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
   try {
-    await fsp.link(tmp, path);
+    await linkFile(tmp, path);
     await fsp.unlink(tmp);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       await fsp.unlink(tmp).catch(() => undefined);
-      throw new RefusedError('EXISTS', `${path} already exists; not overwriting it`, { path });
+      throw exists();
     }
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw toIoError(err, path, 'cannot link');
-    await fsp.rename(tmp, path);
+    if (!isNoHardLinkError(err)) throw toIoError(err, path, 'cannot link');
+    if (await pathExists(path)) {
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw exists();
+    }
+    try {
+      await fsp.rename(tmp, path);
+    } catch (e) {
+      throw toIoError(e, path, 'cannot rename');
+    }
   }
   await syncDir(nodePath.dirname(nodePath.resolve(path)));
 }
@@ -274,4 +342,32 @@ export async function writeAtomically(path: string, fill: (f: RandomAccessFile) 
     throw err;
   }
   await linkIntoPlace(tmp, path);
+}
+
+/** Anything holding handles that `close()` releases (a file, a VhdFile, a Disk). */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * Opens several files at once, all or none: when one open fails, those that
+ * succeeded are closed before the failure is rethrown (a `Promise.all` of
+ * opens would leave them to the garbage collector, and on Windows an open
+ * handle blocks every later rename or delete of its file).
+ */
+export async function openAll<const T extends readonly Closable[]>(opens: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(opens);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await closeAll(settled.map((r) => (r.status === 'fulfilled' ? r.value : null)));
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<Closable>).value) as unknown as T;
+}
+
+/** Closes every one (nulls skipped), even when an earlier close fails; rethrows the first failure. */
+export async function closeAll(items: readonly (Closable | null | undefined)[]): Promise<void> {
+  const settled = await Promise.allSettled(items.map((x) => x?.close()));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

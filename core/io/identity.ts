@@ -4,6 +4,7 @@
 // (device + inode on POSIX, volume serial + file id on Windows). BigInt stats,
 // because Windows file ids and some inode numbers exceed 2^53.
 import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
 
 export interface FileIdentity {
   dev: bigint;
@@ -38,4 +39,25 @@ export function sameIdentity(a: FileIdentity | null, b: FileIdentity | null): bo
 export async function sameFile(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([fileIdentityOrNull(a), fileIdentityOrNull(b)]);
   return sameIdentity(x, y);
+}
+
+/**
+ * The key of the file `path` leads to, for sets, maps and "is this the same
+ * disk" tests: its identity, or where the file system reports none (inode 0)
+ * its real path. Throws what stat throws (ENOENT...).
+ */
+export async function fileKey(path: string): Promise<string> {
+  const id = await fileIdentity(path);
+  return identityKey(id, id.ino === 0n ? await fsp.realpath(path).catch(() => nodePath.resolve(path)) : path);
+}
+
+/** fileKey, or null when the path leads to nothing that can be stat'ed. */
+export async function fileKeyOrNull(path: string): Promise<string | null> {
+  return fileKey(path).catch(() => null);
+}
+
+/** Same file by identity, falling back to the real path where identity is unknown; false when either is missing. */
+export async function isSameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fileKeyOrNull(a), fileKeyOrNull(b)]);
+  return x !== null && x === y;
 }

@@ -7,6 +7,7 @@ import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { isIoFailure, resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { readSidecar } from './sidecar.js';
 
 const VHD_EXT = /\.(vhd|avhd)$/i;
@@ -95,7 +96,9 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
     if (st.isDirectory()) paths.push(...(await listVhdFiles(input)));
     else paths.push(input);
   }
-  const entries = new Map<string, DiskEntry>(); // by resolved path
+  // By file (core/io/identity.ts), so a disk reached by two names (a symlink, a hard link, a locator
+  // spelling its name in another case on NTFS/APFS) is one node, listed under the first name seen.
+  const entries = new Map<string, DiskEntry>();
   const unreadable: Unreadable[] = [];
   const labels = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
   const labelFor = async (p: string, uuid: string) => {
@@ -104,13 +107,17 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
     return labels.get(dir)!.disks[uuid] ?? null;
   };
   const orphans: Orphan[] = [];
-  const parentOf = new Map<string, string>(); // child path -> parent path
+  const parentOf = new Map<string, string>(); // child key -> parent key
+  const orphaned = new Set<string>();
+  const keyOf = async (p: string) => (await fileKeyOrNull(p)) ?? `path:${p}`;
 
   const queue = [...new Set(paths.map((p) => nodePath.resolve(p)))];
-  const explicit = new Set(queue);
+  const explicit = new Set<string>();
+  for (const p of queue) explicit.add(await keyOf(p));
   while (queue.length > 0) {
     const p = queue.shift()!;
-    if (entries.has(p)) continue;
+    const key = await keyOf(p);
+    if (entries.has(key)) continue;
     let f: VhdFile;
     try {
       f = await VhdFile.open(p);
@@ -121,18 +128,20 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
     }
     try {
       const entry = describeFile(f, await labelFor(p, f.uuid));
-      if (!explicit.has(p)) entry.external = true;
-      entries.set(p, entry);
+      if (!explicit.has(key)) entry.external = true;
+      entries.set(key, entry);
       if (f.type !== 'differencing') continue;
       try {
         const parent = await resolveParent(f);
         const pp = nodePath.resolve(parent.file.path);
         await parent.file.close();
-        parentOf.set(p, pp);
-        if (!entries.has(pp)) queue.push(pp);
+        const pk = await keyOf(pp);
+        parentOf.set(key, pk);
+        if (!entries.has(pk)) queue.push(pp);
       } catch (err) {
         if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
         orphans.push({ path: p, parentUuid: entry.parentUuid!, parentName: entry.parentName!, code: err.code, reason: err.message });
+        orphaned.add(key);
       }
     } finally {
       await f.close();
@@ -154,10 +163,10 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
     n.children.forEach(walk);
   };
   roots.forEach(walk);
-  for (const [p, node] of nodes) {
-    if (reached.has(node) || orphans.some((o) => o.path === p)) continue;
+  for (const [k, node] of nodes) {
+    if (reached.has(node) || orphaned.has(k)) continue;
     if (node.type === 'differencing') {
-      orphans.push({ path: p, parentUuid: node.parentUuid!, parentName: node.parentName!, code: 'CHAIN_CYCLE', reason: `${p}: its parent chain loops back on itself` });
+      orphans.push({ path: node.path, parentUuid: node.parentUuid!, parentName: node.parentName!, code: 'CHAIN_CYCLE', reason: `${node.path}: its parent chain loops back on itself` });
     }
   }
   for (const n of nodes.values()) n.children.sort((a, b) => a.path.localeCompare(b.path));
@@ -167,7 +176,8 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
 
 /** Differencing disks in `dir` whose parent resolves to `parentPath` (same id and same file). */
 export async function findChildren(parentPath: string, dir = nodePath.dirname(nodePath.resolve(parentPath))): Promise<string[]> {
-  const target = await fsp.realpath(parentPath);
+  // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
+  const target = await fileKey(parentPath);
   let parentId: string;
   {
     const pf = await VhdFile.open(parentPath);
@@ -175,8 +185,11 @@ export async function findChildren(parentPath: string, dir = nodePath.dirname(no
     await pf.close();
   }
   const out: string[] = [];
+  const seen = new Set<string>(); // a child with two names is one child
   for (const p of await listVhdFiles(dir)) {
-    if ((await fsp.realpath(p).catch(() => p)) === target) continue;
+    const key = (await fileKeyOrNull(p)) ?? `path:${p}`;
+    if (key === target || seen.has(key)) continue;
+    seen.add(key);
     let f: VhdFile;
     try {
       f = await VhdFile.open(p);
@@ -196,7 +209,7 @@ export async function findChildren(parentPath: string, dir = nodePath.dirname(no
         out.push(p);
         continue;
       }
-      const resolved = await fsp.realpath(parent.file.path);
+      const resolved = await fileKeyOrNull(parent.file.path);
       await parent.file.close();
       if (resolved === target) out.push(p);
     } finally {

@@ -18,7 +18,7 @@ import { bitRuns, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { pathExists, syncDir, withOwnerWrite } from '../io/file.js';
+import { closeAll, openAll, pathExists, syncDir, withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
@@ -147,24 +147,27 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
   await recoverBefore([snapshotPath]);
   const plan = await planDelete(snapshotPath);
   if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: snapshotPath });
-  const disk = await openDisk(plan.snapshot);
-  const target = { snapshot: plan.snapshot, snapshotUuid: disk.top.uuid };
   let j: DeleteJournal;
   let jpath: string;
-  if (plan.strategy === 'merge-child') {
-    const child = plan.children[0];
-    const c = await VhdFile.open(child);
-    const childUuid = c.uuid;
-    await c.close();
-    j = { ...journalHeader('delete', 'merge'), ...target, strategy: 'merge-child', child, childUuid, grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)), relinks: [] };
-    // Named after the child: the merge writes its own journal named after the base.
-    jpath = journalPath(child);
-  } else {
-    const parent = disk.layers[1];
-    j = { ...journalHeader('delete', 'fold'), ...target, strategy: 'fold', parent: nodePath.resolve(parent.path), parentUuid: parent.uuid, children: plan.children, folded: [], relinks: [] };
-    jpath = journalPath(plan.snapshot);
+  const disk = await openDisk(plan.snapshot);
+  try {
+    const target = { snapshot: plan.snapshot, snapshotUuid: disk.top.uuid };
+    if (plan.strategy === 'merge-child') {
+      const child = plan.children[0];
+      const c = await VhdFile.open(child);
+      const childUuid = c.uuid;
+      await c.close();
+      j = { ...journalHeader('delete', 'merge'), ...target, strategy: 'merge-child', child, childUuid, grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)), relinks: [] };
+      // Named after the child: the merge writes its own journal named after the base.
+      jpath = journalPath(child);
+    } else {
+      const parent = disk.layers[1];
+      j = { ...journalHeader('delete', 'fold'), ...target, strategy: 'fold', parent: nodePath.resolve(parent.path), parentUuid: parent.uuid, children: plan.children, folded: [], relinks: [] };
+      jpath = journalPath(plan.snapshot);
+    }
+  } finally {
+    await disk.close();
   }
-  await disk.close();
   await writeJournal(jpath, j);
   return runDelete(jpath, j, ctx);
 }
@@ -269,8 +272,7 @@ export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
 /** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
 async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {
   await withOwnerWrite(childPath, async () => {
-    const snap = await VhdFile.open(j.snapshot);
-    const child = await VhdFile.open(childPath, { writable: true });
+    const [snap, child] = await openAll([VhdFile.open(j.snapshot), VhdFile.open(childPath, { writable: true })]);
     try {
       if (snap.uuid !== j.snapshotUuid) throw new RefusedError('ID_CHANGED', `${j.snapshot} no longer has the planned id; refusing to continue`);
       if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk`);
@@ -319,7 +321,7 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       }
       await flush(true);
     } finally {
-      await Promise.all([snap.close(), child.close()]);
+      await closeAll([snap, child]);
     }
   });
 }

@@ -17,7 +17,8 @@ import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { withOwnerWrite } from '../io/file.js';
+import { closeAll, openAll, withOwnerWrite } from '../io/file.js';
+import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -50,11 +51,12 @@ export interface MergeResult {
   relinked: string[];
 }
 
+/** The parent's children other than `child`, compared by file (a second name of the child is not another child). */
 async function otherChildren(parent: string, child: string): Promise<string[]> {
-  const c = await fsp.realpath(child);
+  const c = await fileKey(child);
   const all = await findChildren(parent);
   const out: string[] = [];
-  for (const p of all) if ((await fsp.realpath(p).catch(() => p)) !== c) out.push(p);
+  for (const p of all) if ((await fileKeyOrNull(p)) !== c) out.push(p);
   return out;
 }
 
@@ -131,7 +133,7 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
   if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: childPath });
   await recoverBefore([plan.parent, ...plan.grandchildren]);
   const jpath = journalPath(plan.parent);
-  const [c, p] = await Promise.all([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
+  const [c, p] = await openAll([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
   const journal: MergeJournal = {
     ...journalHeader('merge', 'copy'),
     child: plan.child,
@@ -142,7 +144,7 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
     grandchildren: plan.grandchildren,
     relinks: [],
   };
-  await Promise.all([c.close(), p.close()]);
+  await closeAll([c, p]);
   await writeJournal(jpath, journal);
   // The plan, made under the same locks, already counted what the copy will move: no second pass over the bitmaps.
   return runMerge(jpath, journal, ctx, plan.bytesToCopy);
@@ -248,7 +250,7 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       }
       await flush(order.length, true);
     } finally {
-      await Promise.all([child.close(), parent?.close()]);
+      await closeAll([child, parent]);
     }
   });
 }

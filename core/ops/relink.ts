@@ -14,7 +14,8 @@ import { alignUp, checksum, dateToVhdTime, SECTOR, u32, uuidEqual, uuidToString 
 import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_SIZE } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
-import { openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
+import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
+import { isSameFile } from '../io/identity.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { parentLocatorPayloads } from './create.js';
 
@@ -43,11 +44,10 @@ export async function prepareRelink(childPath: string, parentPath: string, opts:
 }
 
 async function prepareRelinkWritable(childPath: string, parentPath: string, opts: RelinkOptions): Promise<PreparedRelink & { warnings: string[] }> {
-  const parent = await VhdFile.open(parentPath);
-  const child = await VhdFile.open(childPath, { writable: true });
+  const [parent, child] = await openAll([VhdFile.open(parentPath), VhdFile.open(childPath, { writable: true })]);
   try {
     if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk; only those have a parent`);
-    if (nodePath.resolve(childPath) === nodePath.resolve(parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent`);
+    if (await isSameFile(childPath, parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent (${parentPath} is the same file)`);
     // The file at childPath may have been replaced since the plan: it must still point where the plan saw it point.
     if (opts.expectedCurrentParents && !opts.expectedCurrentParents.includes(uuidToString(child.header!.parentUniqueId))) {
       throw new RefusedError('CHILD_CHANGED', `${childPath} no longer points at ${opts.expectedCurrentParents.join(' or ')} (its parent id is ${uuidToString(child.header!.parentUniqueId)}); refusing to relink it`, { path: childPath });
@@ -88,7 +88,7 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
     const next = { ...header, parentUniqueId: parent.footer.uniqueId.slice(), parentTimestamp: dateToVhdTime(st.mtime), parentName: nodePath.basename(parentPath), locators };
     return { child: nodePath.resolve(childPath), headerOffset: Number(child.footer.dataOffset), header: encodeHeader(next), warnings };
   } finally {
-    await Promise.all([child.close(), parent.close()]);
+    await closeAll([child, parent]);
   }
 }
 

@@ -27,6 +27,7 @@ import { throwIfCancelled } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { checkFile } from './check.js';
 import { recoverBefore } from './recover.js';
+import { isSameFile } from '../io/identity.js';
 
 export interface RepairItem {
   code: string;
@@ -184,7 +185,7 @@ async function parentConfirmed(path: string, f: RandomAccessFile, header: Dynami
   if (name) candidates.push(nodePath.join(dir, name));
   const self = nodePath.resolve(path);
   for (const c of new Set(candidates)) {
-    if (nodePath.resolve(c) === self) continue;
+    if (nodePath.resolve(c) === self || (await isSameFile(c, self))) continue;
     const parent = await VhdFile.open(c).catch(() => null);
     if (!parent) continue;
     const ok = uuidEqual(parent.footer.uniqueId, header.parentUniqueId) && parent.virtualSize === virtualSize;

@@ -10,6 +10,7 @@ import { uuidToString } from '../format/bytes.js';
 import { freeSpaceAt, type Plan } from '../job.js';
 import { applyRelink, prepareRelink } from './relink.js';
 import { recoverBefore } from './recover.js';
+import { isSameFile } from '../io/identity.js';
 
 export interface ReparentJournal extends JournalBase {
   op: 'reparent';
@@ -34,7 +35,7 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
   const f = await VhdFile.open(child);
   try {
     if (f.type !== 'differencing' || !f.header) refusals.push({ code: 'NOT_DIFFERENCING', message: `${child} is a ${f.type} disk; only differencing disks have a parent` });
-    else if (child === parent) refusals.push({ code: 'SELF_PARENT', message: `${child} cannot be its own parent` });
+    else if (child === parent || (await isSameFile(child, parent))) refusals.push({ code: 'SELF_PARENT', message: `${child} cannot be its own parent (${parent} is the same file)` });
     else {
       try {
         const d = await openDisk(parent);

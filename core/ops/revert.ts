@@ -12,13 +12,13 @@
 // (phase "create") and rolls forward once the child is complete ("swap").
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError, UsageError } from '../errors.js';
+import { RefusedError, UsageError, toIoError } from '../errors.js';
 import { batBytes } from '../format/bat.js';
 import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { pathExists, syncDir, tempSibling } from '../io/file.js';
+import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, syncDir, tempSibling } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -26,6 +26,7 @@ import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 import { recoverBefore } from './recover.js';
 import { datedSibling } from './snapshot.js';
+import { fileKeyOrNull } from '../io/identity.js';
 
 export interface RevertOptions {
   /** Snapshot to revert to (default: the disk's parent). */
@@ -70,8 +71,9 @@ export function isRevertJournal(j: JournalBase): j is RevertJournal {
   return j.op === 'revert';
 }
 
+/** What "the same disk" compares: the file (core/io/identity.ts), not its name. */
 async function real(p: string): Promise<string> {
-  return fsp.realpath(p).catch(() => nodePath.resolve(p));
+  return (await fileKeyOrNull(p)) ?? `path:${nodePath.resolve(p)}`;
 }
 
 /** `<stem>-state-<time>.vhd` beside the disk, numbered when taken. */
@@ -193,7 +195,7 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
   const plan = await planRevert(path, opts);
   if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
   const target = plan.snapshot!;
-  const [self, t] = await Promise.all([VhdFile.open(path), VhdFile.open(target)]);
+  const [self, t] = await openAll([VhdFile.open(path), VhdFile.open(target)]);
   const j: RevertJournal = {
     ...journalHeader('revert', 'create'),
     path,
@@ -204,7 +206,7 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
     kept: plan.kept,
     newUuid: null,
   };
-  await Promise.all([self.close(), t.close()]);
+  await closeAll([self, t]);
   throwIfCancelled(ctx);
   const jpath = journalPath(path);
   await writeJournal(jpath, j);
@@ -248,9 +250,9 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
 /** A second name for the current file: a hard link, or a complete copy where links are unsupported. */
 async function keepCopy(path: string, kept: string): Promise<void> {
   try {
-    await fsp.link(path, kept);
+    await linkFile(path, kept);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err;
+    if (!isNoHardLinkError(err)) throw toIoError(err, kept, 'cannot link');
     // Copied under a temporary name first, so a kept file is always complete.
     const tmp = tempSibling(kept, 'copy');
     await fsp.copyFile(path, tmp, fsc.COPYFILE_EXCL);

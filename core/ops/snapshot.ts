@@ -5,12 +5,19 @@
 // Order (no instant where the original path is missing): create the child
 // under a temporary name, pointing at the snapshot name; hard-link the disk
 // to the snapshot name; rename the child over the original path.
+//
+// Where the folder has no hard links (FAT32/exFAT, many SMB shares) the disk
+// is renamed to the snapshot name instead, and the child renamed to the path
+// right after. The journal first records that way (`via: 'rename'`, phase
+// `swap`), so after a crash between the two renames `recover` puts the disk
+// back at its path: the path is missing only for that moment, never lost.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError } from '../errors.js';
+import { RefusedError, toIoError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { linkIntoPlace, pathExists, syncDir, tempSibling } from '../io/file.js';
+import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, syncDir, tempSibling } from '../io/file.js';
 import { sameFile } from '../io/identity.js';
+import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -41,14 +48,17 @@ function fileStamp(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** `<stem>-<tag>-<time><ext>` beside the disk, numbered when that name is taken. */
+/**
+ * `<stem>-<tag>-<time><ext>` beside the disk, numbered when that name is
+ * taken; valid on Windows and within 255 bytes whatever the disk is called
+ * (core/io/safe-name.ts: the stem is cleaned and shortened, never the stamp).
+ */
 export async function datedSibling(diskPath: string, tag: string, now = new Date()): Promise<string> {
   const dir = nodePath.dirname(diskPath);
-  const ext = nodePath.extname(diskPath) || '.vhd';
+  const ext = safeExtension(nodePath.extname(diskPath));
   const stem = nodePath.basename(diskPath, nodePath.extname(diskPath));
-  const base = `${stem}-${tag}-${fileStamp(now)}`;
   for (let i = 1; ; i++) {
-    const candidate = nodePath.join(dir, `${base}${i === 1 ? '' : `-${i}`}${ext}`);
+    const candidate = nodePath.join(dir, safeFileName(stem, `-${tag}-${fileStamp(now)}${i === 1 ? '' : `-${i}`}${ext}`));
     if (!(await pathExists(candidate))) return candidate;
   }
 }
@@ -91,19 +101,24 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
   const tmp = tempSibling(path, 'snapshot');
   // Journal first: a kill before the final rename is rolled back, after it finished (recoverSnapshot).
   const jpath = journalPath(path);
-  const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };
+  const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), via: 'link', disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };
   await writeJournal(jpath, j);
   await withActiveJournal(jpath, async () => {
     await createDifferencing(tmp, path, { locatorTarget: snap });
     try {
       try {
-        await fsp.link(path, snap);
-      } catch {
-        // No hard links here (FAT, some network shares): fall back to a rename; the
-        // next rename restores the path at once.
-        await fsp.rename(path, snap);
+        await linkFile(path, snap);
+      } catch (err) {
+        if (!isNoHardLinkError(err)) throw toIoError(err, snap, 'cannot link');
+        // No hard links here: the journal says so before the disk leaves its path.
+        // A rename replaces what is there (a link refuses): the name must still be free.
+        if (await pathExists(snap)) throw new RefusedError('EXISTS', `${snap} appeared while the snapshot was being made; not overwriting it`, { path: snap });
+        j.via = 'rename';
+        j.phase = 'swap';
+        await writeJournal(jpath, j);
+        await rename(path, snap);
       }
-      await fsp.rename(tmp, path);
+      await rename(tmp, path);
       await syncDir(dir);
     } catch (err) {
       await rollBack(j);
@@ -121,7 +136,10 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
 
 export interface SnapshotJournal extends JournalBase {
   op: 'snapshot';
-  phase: 'create';
+  /** create: the child is being written (the disk has not moved); swap: the disk may be under the snapshot name. */
+  phase: 'create' | 'swap';
+  /** How the snapshot name is given: a hard link (the path never goes missing) or, without links, a rename. Absent in older journals: link. */
+  via?: 'link' | 'rename';
   disk: string;
   snapshot: string;
   temp: string;
@@ -135,10 +153,29 @@ export function isSnapshotJournal(j: JournalBase): j is SnapshotJournal {
   return j.op === 'snapshot';
 }
 
-/** Undoes everything before the final rename: the disk keeps its path and content, the temp child and the snapshot name go. */
+async function rename(from: string, to: string): Promise<void> {
+  try {
+    await fsp.rename(from, to);
+  } catch (err) {
+    throw toIoError(err, to, `cannot rename ${from} to`);
+  }
+}
+
+/**
+ * Undoes everything before the final rename: the disk keeps its path and
+ * content, the temp child and the snapshot name go. Phase `create` never
+ * moved the disk, so only the temp goes.
+ */
 async function rollBack(j: SnapshotJournal): Promise<void> {
-  if (!(await pathExists(j.disk)) && (await pathExists(j.snapshot))) await fsp.rename(j.snapshot, j.disk); // the no-hard-link fallback
-  else if (await sameFile(j.disk, j.snapshot)) await fsp.unlink(j.snapshot);
+  // Journals older than `via` may have renamed in phase create.
+  if ((j.phase === 'swap' || j.via === undefined) && !(await pathExists(j.disk)) && (await pathExists(j.snapshot))) {
+    // Renamed without links, not yet replaced: the disk goes back (its id checked, not assumed).
+    const s = await VhdFile.open(j.snapshot);
+    const ours = s.uuid === j.uuid;
+    await s.close();
+    if (!ours) throw new RefusedError('ID_CHANGED', `${j.snapshot} is not the disk ${j.disk} was (id ${j.uuid}); not moving it back — inspect the folder, the journal is kept`, { path: j.snapshot });
+    await rename(j.snapshot, j.disk);
+  } else if (j.via !== 'rename' && (await sameFile(j.disk, j.snapshot))) await fsp.unlink(j.snapshot);
   await fsp.unlink(j.temp).catch(() => undefined);
   await syncDir(nodePath.dirname(j.disk));
 }
@@ -154,11 +191,11 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
     let renamed = false;
     if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await sameFile(j.disk, j.snapshot))) {
       // The disk's path now holds a differencing child of the snapshot (ids checked, not assumed).
-      const [d, s] = await Promise.all([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
+      const [d, s] = await openAll([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
       try {
         renamed = s.uuid === j.uuid && d.type === 'differencing' && d.header !== null && uuidToString(d.header.parentUniqueId) === j.uuid;
       } finally {
-        await Promise.all([d.close(), s.close()]);
+        await closeAll([d, s]);
       }
     }
     if (renamed) await finish(j);

@@ -10,6 +10,7 @@ import { runCli, type Io } from '../../core/cli/main.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { assertSame } from '../support/compare.js';
+import { leakLines } from '../support/gc-close.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -472,6 +473,7 @@ describe('built binary', () => {
     expect(e?.code).toBe(2);
     expect(e?.stdout).toBe('');
     expect(e?.stderr).not.toMatch(/\n\s+at /);
+    expect(leakLines(`${r.stderr}\n${e?.stderr}`)).toEqual([]);
   });
   if (!existsSync(bundle)) console.warn(`skipping the built-binary test: ${bundle} is missing (run npm run build)`);
 });

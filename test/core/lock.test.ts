@@ -14,6 +14,7 @@ import { recover } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { removeTmpDir, useTmpDir } from '../support/tmp.js';
+import { leakLines } from '../support/gc-close.js';
 
 const tmp = useTmpDir('vhdsnap-lock-');
 let bundle: string;
@@ -175,6 +176,7 @@ describe('locks across processes', () => {
       expect(r.stderr).toContain('[LOCKED]');
       expect(r.stderr).toContain(`pid ${h.pid}`);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(leakLines(r.stderr)).toEqual([]);
       // Nothing was written: the child still exists and reads as before.
       expect((await readThrough(child)).equals(before)).toBe(true);
       // Our own lock on the child was released after the refusal.
@@ -266,6 +268,7 @@ describe('two CLI processes', () => {
     expect(refused).toHaveLength(1);
     // Refused while the other held the lock, or (if it started after) because the child is gone; one line either way.
     expect(refused[0].stderr.trim().split('\n')).toHaveLength(1);
+    for (const r of results) expect(leakLines(r.stderr)).toEqual([]);
     expect(refused[0].stderr).toMatch(/\[(LOCKED|BUSY|IO_ENOENT|NOT_FOUND)\]/);
     console.log(`second merge: ${refused[0].stderr.trim()}`);
     expect((await readThrough(base)).equals(model.view(1))).toBe(true);

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { runCli } from '../../core/cli/main.js';
+import { setLinker } from '../../core/io/file.js';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 
 const killAt = Number(process.argv[2]);
@@ -72,6 +73,12 @@ async function installHooks(): Promise<void> {
 
 async function main(): Promise<void> {
   await installHooks();
+  if (process.env.VHDSNAP_CRASH_NO_HARDLINKS === '1') {
+    // A folder without hard links (FAT, SMB): link fails as it does there, before touching anything.
+    setLinker(async (a, b) => {
+      throw Object.assign(new Error(`EPERM: operation not permitted, link '${a}' -> '${b}'`), { code: 'EPERM', syscall: 'link' });
+    });
+  }
   let result: unknown;
   if ('cli' in request) {
     let out = '';

@@ -59,6 +59,7 @@ import type { OperationRequest } from '../../core/operations.js';
 import { Rng } from '../support/model.js';
 import { bundled, bundleEntries } from '../support/bundle.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
+import { leakLines } from '../support/gc-close.js';
 
 export type ChildRequest = OperationRequest | { cli: string[] };
 
@@ -76,6 +77,8 @@ export interface CrashCase {
   verify?(dir: string, state: FolderState): Promise<void>;
   /** Kill points for this case, outside the kind's shared budget (see crashSuite). */
   runs?: number;
+  /** Run the operation as in a folder without hard links (FAT, SMB): every link in the child fails with EPERM. */
+  noHardLinks?: boolean;
   /** Check codes accepted after recovery (repair: the damage it fixes is still there when rolled back); `verify` must pin the state down instead. */
   tolerateCheck?: string[];
 }
@@ -219,8 +222,9 @@ interface ChildOutcome {
   stderr: string;
 }
 
-function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string): ChildOutcome {
-  const r = spawnSync(process.execPath, [bundle.child, String(killAt), JSON.stringify(req)], { cwd, encoding: 'utf8', timeout: 120_000 });
+function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string, noHardLinks = false): ChildOutcome {
+  const env = noHardLinks ? { ...process.env, VHDSNAP_CRASH_NO_HARDLINKS: '1' } : process.env;
+  const r = spawnSync(process.execPath, [bundle.child, String(killAt), JSON.stringify(req)], { cwd, encoding: 'utf8', timeout: 120_000, env });
   const line = r.stdout.trim().split('\n').filter(Boolean).pop();
   let report: ChildOutcome['report'] = null;
   try {
@@ -234,6 +238,7 @@ function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string
 function recoverViaCli(bundle: Bundle, dir: string): Recovery[] {
   const r = spawnSync(process.execPath, [bundle.cli, 'recover', dir, '--json'], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`vhdsnap recover exited ${r.status}: ${r.stdout}${r.stderr}`);
+  if (leakLines(r.stderr).length > 0) throw new Error(`vhdsnap recover leaked a file handle: ${leakLines(r.stderr).join('; ')}`);
   const rep = JSON.parse(r.stdout) as RecoverReport;
   return [...rep.recoveries, ...rep.removed.map((x): Recovery => ({ journal: x.path, op: x.kind, action: 'removed', detail: x.detail, bytes: x.bytes }))];
 }
@@ -288,7 +293,8 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     const beforeList = await listing(dryDir);
     const before = (await readFolder(dryDir)).state;
     const expected = expectedAfter(before, c.after, await rawHashes(c.after, dryDir));
-    const dry = runChild(bundle, 0, c.request(dryDir), dryDir);
+    const dry = runChild(bundle, 0, c.request(dryDir), dryDir, c.noHardLinks);
+    if (leakLines(dry.stderr).length > 0) throw new Error(`${c.name}: the operation leaked a file handle: ${leakLines(dry.stderr).join('; ')}`);
     if (dry.status !== 0 || !dry.report || dry.report.error) {
       throw new Error(`${c.name}: the operation fails without any kill: ${dry.report?.error?.code ?? ''} ${dry.report?.error?.message ?? dry.stderr}`);
     }
@@ -314,7 +320,7 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
       const where = `${c.name}: kill before step ${at} of ${stats.steps} (seed ${seed})`;
       try {
         await c.setup(dir);
-        const out = runChild(bundle, at, c.request(dir), dir);
+        const out = runChild(bundle, at, c.request(dir), dir, c.noHardLinks);
         if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
         stats.killPoints++;
         const atKill = await fsp.readdir(dir);

@@ -1,7 +1,9 @@
 // Snapshot killed at random I/O steps. In place: the disk path always exists
 // and shows the same content; after recovery it is either the untouched disk
 // or an empty child of a complete snapshot holding its old content (never a
-// hard link to it). With --out: the new child is complete or absent.
+// hard link to it). With --out: the new child is complete or absent. The same
+// in a folder without hard links, killed at every step: the disk is renamed
+// away for a moment, and recover always puts it back or finishes.
 import { crashSuite } from './harness.js';
 import { KiB, treeSetup } from './scenarios.js';
 
@@ -17,6 +19,23 @@ crashSuite('snapshot', [
     setup: treeSetup({ parents: [null], seed: 502, blockSize: 64 * KiB }),
     request: (dir) => ({ op: 'snapshot', disk: `${dir}/d0.vhd` }),
     after: { 'd0-snap-<time>.vhd': { content: 'd0.vhd', parent: null }, 'd0.vhd': { parent: 'd0-snap-<time>.vhd' } },
+  },
+  {
+    // FAT/SMB: the disk is renamed to the snapshot name, then the child to the path (journaled); every step killed.
+    name: 'snapshot in place without hard links (rename sequence)',
+    setup: treeSetup({ parents: [null, 0], seed: 504, blockSize: 64 * KiB }),
+    request: (dir) => ({ op: 'snapshot', disk: `${dir}/d1.vhd`, name: 'on FAT' }),
+    after: { 'd1-snap-<time>.vhd': { content: 'd1.vhd', parent: 'd0.vhd' }, 'd1.vhd': { parent: 'd1-snap-<time>.vhd' } },
+    noHardLinks: true,
+    runs: 100_000,
+  },
+  {
+    name: 'snapshot --out without hard links',
+    setup: treeSetup({ parents: [null, 0], seed: 505, blockSize: 4 * KiB, writesPerLayer: 6 }),
+    request: (dir) => ({ op: 'snapshot', disk: `${dir}/d1.vhd`, out: `${dir}/branch.vhd` }),
+    after: { 'branch.vhd': { content: 'd1.vhd', parent: 'd1.vhd' } },
+    noHardLinks: true,
+    runs: 100_000,
   },
   {
     name: 'snapshot to a new child (--out)',

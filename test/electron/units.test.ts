@@ -2,6 +2,7 @@
 // names, allocation buckets, and a fixed disk's details.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import * as path from 'node:path';
 import { RefusedError } from '../../core/errors';
 import { createFixed } from '../../core/ops/create';
 import { freeName, Grants } from '../../electron/grants';
@@ -54,6 +55,16 @@ describe('grants', () => {
     expect(await freeName(tmp.dir, 'out.vhd')).toBe(tmp.file('out-2.vhd'));
     expect(await freeName(tmp.dir, 'new.raw')).toBe(tmp.file('new.raw'));
     await expect(freeName(tmp.dir, '../out.vhd')).rejects.toMatchObject({ code: 'BAD_PATH' });
+  });
+
+  it('freeName makes a name valid on Windows and within 255 bytes from an odd or long disk name', async () => {
+    expect(path.basename(await freeName(tmp.dir, 'a?b|c*-flat.vhd'))).toBe('a_b_c_-flat.vhd');
+    expect(path.basename(await freeName(tmp.dir, 'CON.vhd'))).toBe('_CON.vhd');
+    const long = `${'x'.repeat(251)}.vhd`;
+    writeFileSync(tmp.file(long), '');
+    const next = path.basename(await freeName(tmp.dir, long));
+    expect(Buffer.byteLength(next)).toBeLessThanOrEqual(255);
+    expect(next.endsWith('-1.vhd')).toBe(true);
   });
 
   it('grants a folder once, by its real path, and refuses files and relative paths', async () => {

@@ -18,6 +18,8 @@ export interface FaultLog {
   kinds: Record<string, number>;
   /** What the failing step was, once it fired. */
   fired: string | null;
+  /** Handles from the opener not closed yet (with their paths): 0 once an operation has ended, however it ended. */
+  open: Map<RandomAccessFile, string>;
 }
 
 function osError(code: 'EIO' | 'ENOSPC', syscall: string): NodeJS.ErrnoException {
@@ -27,7 +29,7 @@ function osError(code: 'EIO' | 'ENOSPC', syscall: string): NodeJS.ErrnoException
 
 /** Installs the faulty opener; returns the log and a function that removes it. */
 export function injectFaults(plan: FaultPlan): { log: FaultLog; remove: () => void } {
-  const log: FaultLog = { steps: 0, kinds: {}, fired: null };
+  const log: FaultLog = { steps: 0, kinds: {}, fired: null, open: new Map() };
   const step = (kind: string, path: string): boolean => {
     log.steps++;
     log.kinds[kind] = (log.kinds[kind] ?? 0) + 1;
@@ -37,6 +39,7 @@ export function injectFaults(plan: FaultPlan): { log: FaultLog; remove: () => vo
   };
   const remove = setFileOpener(async (path, mode) => {
     const f = await nodeOpener(path, mode);
+    let closed = false;
     const wrapped: RandomAccessFile = {
       path: f.path,
       writable: f.writable,
@@ -65,8 +68,13 @@ export function injectFaults(plan: FaultPlan): { log: FaultLog; remove: () => vo
         if (step('fsync', path)) throw toIoError(osError('EIO', 'fsync'), path, 'cannot fsync');
         return f.sync();
       },
-      close: () => f.close(),
+      close: () => {
+        if (!closed) log.open.delete(wrapped);
+        closed = true;
+        return f.close();
+      },
     };
+    log.open.set(wrapped, `${path} (${mode})`);
     return wrapped;
   });
   return { log, remove };

@@ -15,6 +15,7 @@ import { SIDECAR_NAME } from '../../core/library/sidecar.js';
 import { checkPaths } from '../../core/ops/check.js';
 import { recover } from '../../core/ops/recover.js';
 import { expectedAfter, readFolder, type CrashCase, type FolderState } from '../crash/harness.js';
+import { newDescriptors, openDescriptors } from '../support/fds.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
 import { injectFaults, kindFor } from './faulty.js';
 
@@ -93,6 +94,7 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
       const dir = await fresh(`run-${n}`);
       let where = `${c.name}: step ${n}/${stats.steps} (${kind})`;
       try {
+        const baseline = openDescriptors();
         const f = injectFaults({ at: n, kind });
         let outcome: unknown = null;
         let ok = false;
@@ -105,6 +107,10 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
           f.remove();
         }
         where += ` [${f.log.fired ?? 'not reached'}]`;
+        // No handle outlives the operation, on success or failure: the opener's count and the real descriptors.
+        if (f.log.open.size > 0) throw new Error(`handles left open after the operation ended: ${[...f.log.open.values()].join(', ')}`);
+        const leaked = newDescriptors(baseline);
+        if (leaked.length > 0) throw new Error(`descriptors left open after the operation ended: ${leaked.join(', ')}`);
         stats.runs++;
         if (ok) stats.succeeded++;
         else if (outcome instanceof VhdError) {
@@ -115,6 +121,8 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
         } else throw new Error(`untyped failure: ${(outcome as Error)?.stack ?? String(outcome)}`);
 
         const rec = await recover(dir);
+        const leakedByRecover = newDescriptors(baseline);
+        if (leakedByRecover.length > 0) throw new Error(`descriptors left open after recover: ${leakedByRecover.join(', ')}`);
         for (const r of rec) stats.recovered[`${r.op}:${r.action}`] = (stats.recovered[`${r.op}:${r.action}`] ?? 0) + 1;
         const stuck = rec.filter((r) => r.action === 'left' || r.action === 'busy');
         if (stuck.length > 0) throw new Error(`recover could not resolve: ${JSON.stringify(stuck)}`);

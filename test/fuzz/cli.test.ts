@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSeeds, makeCase, writeCase, fuzzSeed, type SeedSet } from './generator.js';
 import { bundle } from './runner.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
+import { leakLines } from '../support/gc-close.js';
 
 let bundleDir: string;
 let work: string;
@@ -57,6 +58,7 @@ function problems(r: Run): string[] {
   if (r.signal) out.push(`killed (${r.signal}) after ${r.ms} ms: a hang`);
   if (r.status !== 0 && r.status !== 1 && r.status !== 2) out.push(`exit ${r.status}`);
   if (/internal error/i.test(r.stderr)) out.push('internal error');
+  if (leakLines(r.stderr).length > 0) out.push('a file handle closed on garbage collection (leaked)');
   if (/\n\s+at .+[:(]/.test(r.stderr) || /\bat .+\.c?js:\d+/.test(r.stderr)) out.push('stack trace');
   const lines = r.stderr.split('\n').filter((l) => l.length > 0);
   if (r.status === 0 && lines.length > 0) out.push('stderr output on success');
