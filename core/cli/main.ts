@@ -24,6 +24,7 @@ import type { ReparentResult } from '../ops/reparent.js';
 import type { RepairItem, RepairPlan, RepairResult } from '../ops/repair.js';
 import type { RevertResult } from '../ops/revert.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { realPath } from '../io/file.js';
 import { setLabel } from '../library/sidecar.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { reportError } from './report.js';
@@ -427,7 +428,7 @@ async function labelDisk(path: string, name: string, description: string | undef
 }
 
 async function samePath(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([fsp.realpath(a).catch(() => a), fsp.realpath(b).catch(() => b)]);
+  const [x, y] = await Promise.all([realPath(a).catch(() => a), realPath(b).catch(() => b)]);
   return x === y;
 }
 

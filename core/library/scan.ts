@@ -7,6 +7,7 @@ import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { isIoFailure, resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { realPath } from '../io/file.js';
 import { readSidecar } from './sidecar.js';
 
 const VHD_EXT = /\.(vhd|avhd)$/i;
@@ -167,7 +168,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
 
 /** Differencing disks in `dir` whose parent resolves to `parentPath` (same id and same file). */
 export async function findChildren(parentPath: string, dir = nodePath.dirname(nodePath.resolve(parentPath))): Promise<string[]> {
-  const target = await fsp.realpath(parentPath);
+  const target = await realPath(parentPath);
   let parentId: string;
   {
     const pf = await VhdFile.open(parentPath);
@@ -176,7 +177,7 @@ export async function findChildren(parentPath: string, dir = nodePath.dirname(no
   }
   const out: string[] = [];
   for (const p of await listVhdFiles(dir)) {
-    if ((await fsp.realpath(p).catch(() => p)) === target) continue;
+    if ((await realPath(p).catch(() => p)) === target) continue;
     let f: VhdFile;
     try {
       f = await VhdFile.open(p);
@@ -196,7 +197,7 @@ export async function findChildren(parentPath: string, dir = nodePath.dirname(no
         out.push(p);
         continue;
       }
-      const resolved = await fsp.realpath(parent.file.path);
+      const resolved = await realPath(parent.file.path);
       await parent.file.close();
       if (resolved === target) out.push(p);
     } finally {

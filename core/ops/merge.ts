@@ -17,7 +17,7 @@ import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { withOwnerWrite } from '../io/file.js';
+import { realPath, removeFile, withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -51,10 +51,10 @@ export interface MergeResult {
 }
 
 async function otherChildren(parent: string, child: string): Promise<string[]> {
-  const c = await fsp.realpath(child);
+  const c = await realPath(child);
   const all = await findChildren(parent);
   const out: string[] = [];
-  for (const p of all) if ((await fsp.realpath(p).catch(() => p)) !== c) out.push(p);
+  for (const p of all) if ((await realPath(p).catch(() => p)) !== c) out.push(p);
   return out;
 }
 
@@ -170,9 +170,7 @@ async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, by
     j.phase = 'finalize';
     await writeJournal(jpath, j);
   }
-  await fsp.unlink(j.child).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  await removeFile(j.child, { missingOk: true });
   // A parent of other disks stays read-only; a new leaf becomes writable.
   const mode = (await fsp.stat(j.parent)).mode & 0o777;
   await fsp.chmod(j.parent, j.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200).catch(() => undefined);

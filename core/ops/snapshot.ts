@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { linkIntoPlace, pathExists, syncDir, tempSibling } from '../io/file.js';
+import { linkIntoPlace, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
 import { sameFile } from '../io/identity.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
@@ -102,9 +102,9 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
       } catch {
         // No hard links here (FAT, some network shares): fall back to a rename; the
         // next rename restores the path at once.
-        await fsp.rename(path, snap);
+        await renameFile(path, snap);
       }
-      await fsp.rename(tmp, path);
+      await renameFile(tmp, path);
       await syncDir(dir);
     } catch (err) {
       await rollBack(j);
@@ -138,7 +138,7 @@ export function isSnapshotJournal(j: JournalBase): j is SnapshotJournal {
 
 /** Undoes everything before the final rename: the disk keeps its path and content, the temp child and the snapshot name go. */
 async function rollBack(j: SnapshotJournal): Promise<void> {
-  if (!(await pathExists(j.disk)) && (await pathExists(j.snapshot))) await fsp.rename(j.snapshot, j.disk); // the no-hard-link fallback
+  if (!(await pathExists(j.disk)) && (await pathExists(j.snapshot))) await renameFile(j.snapshot, j.disk); // the no-hard-link fallback
   else if (await sameFile(j.disk, j.snapshot)) await fsp.unlink(j.snapshot);
   await fsp.unlink(j.temp).catch(() => undefined);
   await syncDir(nodePath.dirname(j.disk));
