@@ -111,12 +111,12 @@ export interface WineProcess {
 }
 
 /** Starts node.exe on `script` (a Linux path, passed as Z:\…) with args, stdio on files. */
-export function startNode(w: Wine, script: string, args: string[], opts: { timeout?: number } = {}): WineProcess {
+export function startNode(w: Wine, script: string, args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): WineProcess {
   const io = makeTmpDir('vhdsnap-wine-io-');
   const outPath = nodePath.join(io, 'out.txt');
   const errPath = nodePath.join(io, 'err.txt');
   const fds = [openSync('/dev/null', 'r'), openSync(outPath, 'w'), openSync(errPath, 'w')];
-  const child = spawn(w.wine, [w.node, winPath(script), ...args], { env: w.env, stdio: fds });
+  const child = spawn(w.wine, [w.node, winPath(script), ...args], { env: { ...w.env, ...opts.env }, stdio: fds });
   for (const fd of fds) closeSync(fd);
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 120_000);
   const done = new Promise<WineRun>((resolve, reject) => {
@@ -131,7 +131,7 @@ export function startNode(w: Wine, script: string, args: string[], opts: { timeo
   return { pid: child.pid!, done, kill: () => child.kill('SIGKILL') };
 }
 
-export function runNode(w: Wine, script: string, args: string[], opts: { timeout?: number } = {}): Promise<WineRun> {
+export function runNode(w: Wine, script: string, args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): Promise<WineRun> {
   return startNode(w, script, args, opts).done;
 }
 
@@ -167,9 +167,15 @@ export async function runCliBatch(w: Wine, calls: CliCall[], opts: { timeout?: n
   }
 }
 
-/** Either a ready Wine (node fetched, prefix made) or why the tier skips. */
-export function wineOrSkip(): Wine | { missing: string } {
-  const found = findWine();
-  if ('missing' in found) return found;
-  return setupWine(found.wine);
+/** Waits until `file` exists (true) or `proc` ends first (false). */
+export async function waitForFile(file: string, proc: WineProcess, timeoutMs = 60_000): Promise<boolean> {
+  let ended = false;
+  void proc.done.then(() => (ended = true), () => (ended = true));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(file)) return true;
+    if (ended) return existsSync(file);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
 }
