@@ -406,6 +406,7 @@ const scenarios: Scenario[] = [
       // As Hyper-V writes them: the real absolute Windows path, and the .\-relative one.
       expect(payloads.W2ku).toBe(winPath(`${dir}/base/d0.vhd`));
       expect(payloads.W2ru).toBe('.\\..\\base\\d0.vhd');
+      expect(payloads.MacX).toBe('file:///' + winPath(`${dir}/base/d0.vhd`).replace(/\\/g, '/'));
       // The parent is in another folder: only W2ru can find it on Linux.
       expect((await resolveParent(f).then(async (r) => (await r.file.close(), r.source)))).toBe('W2ru');
       await f.close();
