@@ -89,8 +89,12 @@ export function setupWine(wine: string): Wine {
   const prefix = nodePath.join(CACHE, `prefix-${version}`);
   cacheOnce(prefix, (tmp) => {
     run(wine, ['winecfg', '/v', 'win10'], { env: { ...process.env, WINEPREFIX: tmp, WINEDEBUG: '-all' } });
-    // winecfg returns while wineserver still writes the registry: wait for it.
-    spawnSync(nodePath.join(nodePath.dirname(wine), wine.endsWith('64') ? 'wineserver64' : 'wineserver'), ['-w'], { env: { ...process.env, WINEPREFIX: tmp }, timeout: 60_000 });
+    // winecfg returns while wineserver still writes the registry: wait for it to exit.
+    const dir = nodePath.dirname(wine);
+    for (const server of [nodePath.join(dir, 'wineserver64'), nodePath.join(dir, 'wineserver'), 'wineserver64', 'wineserver']) {
+      const r = spawnSync(server, ['-w'], { env: { ...process.env, WINEPREFIX: tmp }, timeout: 60_000 });
+      if (!r.error) break;
+    }
     writeFileSync(nodePath.join(tmp, '.vhdsnap-ready'), version);
   });
   return { wine, node: windowsNode(), env: { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all' } };
