@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
-import { randomHex } from './io/file.js';
+import { randomHex, removeFile } from './io/file.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
 const TAKEOVER_SUFFIX = '.takeover';
@@ -97,7 +97,8 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
 /** Removes `file` only if it still holds `token` (never someone else's newer lock). */
 async function removeIfToken(file: string, token: string): Promise<void> {
   const cur = await readLock(file);
-  if (cur && cur.token === token) await fsp.unlink(file).catch(() => undefined);
+  // Through removeFile: on Windows a reader checking the lock at that instant makes a plain unlink fail.
+  if (cur && cur.token === token) await removeFile(file, { missingOk: true }).catch(() => undefined);
 }
 
 function lockedMessage(info: LockInfo | null, disk: string): string {
