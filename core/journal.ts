@@ -3,7 +3,7 @@
 // every checkpoint. `recover` finds them and finishes or rolls back the work.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { replaceFileAtomically, syncDir } from './io/file.js';
+import { removeFile, replaceFileAtomically, syncDir } from './io/file.js';
 
 export const JOURNAL_PREFIX = '.vhdsnap-journal-';
 const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
@@ -60,8 +60,9 @@ export async function readJournal<T extends JournalBase>(path: string): Promise<
   }
 }
 
+/** Removes a finished journal; one held by another program is refused IN_USE (left, it would be replayed). */
 export async function removeJournal(path: string): Promise<void> {
-  await fsp.unlink(path).catch(() => undefined);
+  await removeFile(path, { missingOk: true });
   await syncDir(nodePath.dirname(path));
 }
 

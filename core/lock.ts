@@ -13,7 +13,7 @@ import { readFileSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
-import { isNoHardLinkError, linkFile, parseTempName, randomHex, tempSibling } from './io/file.js';
+import { isNoHardLinkError, linkFile, parseTempName, randomHex, removeFile, tempSibling } from './io/file.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
 export const LOCK_SUFFIX = '.lock';
@@ -188,7 +188,8 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
 async function removeIfToken(file: string, token: string): Promise<boolean> {
   const cur = await lockHolder(file);
   if (!cur || cur.token !== token) return false;
-  return fsp.unlink(file).then(
+  // Through removeFile: on Windows a reader checking the lock at that instant makes a plain unlink fail.
+  return removeFile(file, { missingOk: true }).then(
     () => true,
     () => false,
   );

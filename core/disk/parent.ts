@@ -63,15 +63,19 @@ export async function readLocators(child: VhdFile): Promise<LocatorInfo[]> {
   return out;
 }
 
-/** Turns a stored locator payload into a local path to try, or null when it cannot name a file here. */
-export function locatorToLocalPath(platform: string, stored: string, childDir: string): string | null {
+/**
+ * Turns a stored locator payload into a local path to try, or null when it
+ * cannot name a file here. `p` is this platform's path module (tests pass
+ * path.win32 or path.posix): a chain written on one OS opens on the other.
+ */
+export function locatorToLocalPath(platform: string, stored: string, childDir: string, p: nodePath.PlatformPath = nodePath): string | null {
   if (stored.length === 0 || stored.length > MAX_PATH_CHARS || stored.includes('\0')) return null;
-  const win = process.platform === 'win32';
+  const win = p.sep === '\\';
   switch (platform) {
     case 'W2ru':
     case 'Wi2r': {
       const rel = win ? stored : stored.replace(/\\/g, '/');
-      return nodePath.resolve(childDir, rel);
+      return p.resolve(childDir, rel);
     }
     case 'W2ku':
     case 'Wi2k': {

@@ -1,9 +1,9 @@
 // The one place the core touches file handles. Positions are plain numbers
 // (BigInt positions misbehave on Node 20). Tests swap the opener to inject
 // I/O faults; nothing else in core opens files for random access.
-import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { constants as fsConstants, realpath as jsRealpath, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { FormatError, IoError, RefusedError, toIoError } from '../errors.js';
+import { FormatError, IoError, RefusedError, toIoError, type VhdError } from '../errors.js';
 import { MAX_NAME_BYTES, truncateUtf8 } from './safe-name.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
@@ -101,7 +101,7 @@ export const nodeOpener: FileOpener = async (path, mode) => {
   try {
     fh = await fsp.open(path, openFlags(mode));
   } catch (err) {
-    throw toIoError(err, path, 'cannot open');
+    throw await fsError(err, path, 'cannot open');
   }
   const st = await fh.stat().catch(async (err: unknown) => {
     await fh.close().catch(() => undefined);
@@ -139,6 +139,20 @@ export async function readExact(f: RandomAccessFile, position: number, length: n
   return buf;
 }
 
+/**
+ * The canonical path of `p` (symlinks resolved). Wine's native realpath fails
+ * with UNKNOWN on paths over 260 characters; Node's JS walk (lstat per
+ * segment) gives the same answer there, so it is the fallback.
+ */
+export async function realPath(p: string): Promise<string> {
+  try {
+    return await fsp.realpath(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'UNKNOWN') throw err;
+    return new Promise((resolve, reject) => jsRealpath(p, (e, r) => (e ? reject(e) : resolve(r))));
+  }
+}
+
 /** True when something (file, folder or dangling link) exists at `p`. */
 export async function pathExists(p: string): Promise<boolean> {
   return fsp.lstat(p).then(
@@ -171,7 +185,7 @@ export async function replaceFileAtomically(path: string, text: string): Promise
   } finally {
     await fh.close();
   }
-  await fsp.rename(tmp, path);
+  await renameFile(tmp, path);
   await syncDir(nodePath.dirname(path));
 }
 
@@ -284,25 +298,88 @@ export async function linkIntoPlace(tmp: string, path: string): Promise<void> {
       await fsp.unlink(tmp).catch(() => undefined);
       throw exists();
     }
-    try {
-      await fsp.rename(tmp, path);
-    } catch (e) {
-      throw toIoError(e, path, 'cannot rename');
-    }
+    await renameFile(tmp, path);
   }
   await syncDir(nodePath.dirname(nodePath.resolve(path)));
 }
 
-/** fsync a directory so a rename or create inside it is durable (no-op where unsupported). */
+/** fsync a directory so a rename or create inside it is durable. */
 export async function syncDir(dir: string): Promise<void> {
+  // Windows cannot fsync a directory (EPERM); NTFS journals the rename itself.
+  if (process.platform === 'win32') return;
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(dir, 'r');
     await fh.sync();
   } catch {
-    // Windows cannot open directories; rename durability there comes from the FS.
+    // Some file systems cannot fsync a folder; the rename is then as durable as they make it.
   } finally {
     await fh?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A refused open, rename or unlink as a typed error. EBUSY, and on Windows
+ * EPERM/EACCES on a file that is not read-only, mean another program holds
+ * the file open (Windows will not rename over or delete such a file): that is
+ * IN_USE, which the caller can fix, not an I/O failure.
+ */
+export async function fsError(err: unknown, path: string, what: string): Promise<VhdError> {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  let held = code === 'EBUSY';
+  if (!held && process.platform === 'win32' && (code === 'EPERM' || code === 'EACCES')) {
+    held = await fsp.stat(path).then(
+      (st) => (st.mode & 0o200) !== 0,
+      () => true, // a name we cannot even stat is held open by another program (delete pending)
+    );
+  }
+  if (held) {
+    return new RefusedError('IN_USE', `${what} ${path}: another program has it open (${code}); close it there (a virtual machine, Hyper-V Manager, a backup tool) and run the command again`, { path, cause: err });
+  }
+  return toIoError(err, path, what);
+}
+
+/**
+ * On Windows a reader that has a file open for a moment (a scan, an
+ * antivirus) makes a rename or delete fail: a few retries over about a
+ * second ride that out before the file is reported in use.
+ */
+async function retryHeld(fn: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const transient = process.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY');
+      if (!transient || attempt >= 8) throw err;
+      await new Promise((r) => setTimeout(r, 20 * (attempt + 1)));
+    }
+  }
+}
+
+/** Renames `from` over `to`; the caller has closed its own handles on both (Windows refuses a rename over an open file). */
+export async function renameFile(from: string, to: string): Promise<void> {
+  try {
+    await retryHeld(() => fsp.rename(from, to));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The target is the one usually held; report the source when it is the missing or held one.
+    if (code === 'ENOENT' || !(await pathExists(to))) throw await fsError(err, from, 'cannot rename');
+    throw await fsError(err, to, `cannot rename ${from} over`);
+  }
+}
+
+/**
+ * Deletes `path`, which the caller has closed: on Windows the name of a file
+ * still open somewhere stays until its last handle closes. `missingOk`: a
+ * file already gone is no error (a step redone after a crash).
+ */
+export async function removeFile(path: string, opts: { missingOk?: boolean } = {}): Promise<void> {
+  try {
+    await retryHeld(() => fsp.unlink(path));
+  } catch (err) {
+    if (opts.missingOk && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw await fsError(err, path, 'cannot delete');
   }
 }
 

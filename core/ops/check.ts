@@ -14,7 +14,7 @@ import { checksum, isAllZero, SECTOR } from '../format/bytes.js';
 import { decodeFooter, DiskType, encodeFooter, FOOTER_SIZE, validateFooter, type Footer } from '../format/footer.js';
 import { decodeHeader, HEADER_SIZE, validateHeader, type DynamicHeader } from '../format/header.js';
 import { decodeLocatorPayload, isEmptyLocator, locatorSpaceBytes, validateLocator } from '../format/locator.js';
-import { openFile, type RandomAccessFile } from '../io/file.js';
+import { openFile, realPath, type RandomAccessFile } from '../io/file.js';
 import { openDisk } from '../disk/chain.js';
 import { resolveParent } from '../disk/parent.js';
 import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
@@ -396,6 +396,6 @@ export async function checkPaths(paths: string[], opts: CheckOptions = {}): Prom
 }
 
 async function realKey(p: string): Promise<string> {
-  return fsp.realpath(p).catch(() => nodePath.resolve(p));
+  return realPath(p).catch(() => nodePath.resolve(p));
 }
 

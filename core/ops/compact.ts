@@ -22,7 +22,7 @@ import { isAllZero, SECTOR } from '../format/bytes.js';
 import { encodeFooter, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.js';
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
-import { openFile, readExact, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
+import { openFile, readExact, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -202,9 +202,20 @@ export async function compact(path: string, ctx: JobContext = {}): Promise<Compa
         await removeJournal(jpath);
         throw err;
       }
+      // Windows refuses to rename over a file that is still open, ours included.
+      await f.close();
       j.phase = 'rename';
       await writeJournal(jpath, j);
-      await fsp.rename(j.tmp, abs);
+      try {
+        await renameFile(j.tmp, abs);
+      } catch (err) {
+        // Another program holds the disk: the original is untouched, so drop the copy rather than leave the swap to a later recover.
+        if (err instanceof RefusedError && err.code === 'IN_USE') {
+          await fsp.unlink(j.tmp).catch(() => undefined);
+          await removeJournal(jpath);
+        }
+        throw err;
+      }
       await syncDir(dir);
       await removeJournal(jpath);
       return { path: abs, blocksBefore: plan.blocksBefore, blocksAfter: counts.blocksAfter, bytesBefore: f.fileSize, bytesAfter: counts.bytesAfter };
@@ -284,7 +295,7 @@ export async function recoverCompact(jpath: string, j: CompactJournal): Promise<
         ok = false;
       }
       if (ok) {
-        await fsp.rename(j.tmp, j.path);
+        await renameFile(j.tmp, j.path);
         await syncDir(nodePath.dirname(j.path));
         await removeJournal(jpath);
         return { action: 'completed', detail: `finished compacting ${j.path}` };

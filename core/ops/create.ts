@@ -138,18 +138,27 @@ export async function createDynamic(path: string, size: number, opts: { blockSiz
   await writeEmptyDynamic(path, layoutDynamic(DiskType.Dynamic, size, blockSize));
 }
 
-/** The three locators a new child carries: W2ru and W2ku for Windows, MacX for macOS/Linux tools. */
-export function parentLocatorPayloads(childPath: string, parentPath: string): { code: string; data: Uint8Array }[] {
-  const absParent = nodePath.resolve(parentPath);
-  const rel = nodePath.relative(nodePath.dirname(nodePath.resolve(childPath)), absParent);
-  const relWin = '.\\' + rel.split(nodePath.sep).join('\\');
-  const absWin = process.platform === 'win32' ? absParent : absParent.split('/').join('\\');
-  const macx = 'file://' + encodeURI(absParent.split(nodePath.sep).join('/')).replace(/#/g, '%23').replace(/\?/g, '%3F');
-  return [
-    { code: 'W2ru', data: encodeLocatorPayload('W2ru', relWin) },
-    { code: 'W2ku', data: encodeLocatorPayload('W2ku', absWin) },
-    { code: 'MacX', data: encodeLocatorPayload('MacX', macx) },
-  ];
+/**
+ * The locators a new child carries, written for the platform we run on (`p`
+ * is its path module; tests pass path.win32 or path.posix): W2ru, the path
+ * relative to the child's folder starting `.\`, and W2ku, the absolute path
+ * (on Windows the real `C:\…` one, as Hyper-V writes it), for Windows; MacX, a
+ * file URL, for macOS/Linux tools. A parent on another drive has no relative
+ * path: that child gets no W2ru.
+ */
+export function parentLocatorPayloads(childPath: string, parentPath: string, p: nodePath.PlatformPath = nodePath): { code: string; data: Uint8Array }[] {
+  const windows = p.sep === '\\';
+  const absParent = p.resolve(parentPath);
+  const rel = p.relative(p.dirname(p.resolve(childPath)), absParent);
+  const absWin = windows ? absParent : absParent.split('/').join('\\');
+  const slashed = absParent.split(p.sep).join('/');
+  // file:///C:/… on Windows (the drive is a path segment, not a host).
+  const macx = 'file://' + (slashed.startsWith('/') ? '' : '/') + encodeURI(slashed).replace(/#/g, '%23').replace(/\?/g, '%3F');
+  const out: { code: string; data: Uint8Array }[] = [];
+  if (!p.isAbsolute(rel)) out.push({ code: 'W2ru', data: encodeLocatorPayload('W2ru', '.\\' + rel.split(p.sep).join('\\')) });
+  out.push({ code: 'W2ku', data: encodeLocatorPayload('W2ku', absWin) });
+  out.push({ code: 'MacX', data: encodeLocatorPayload('MacX', macx) });
+  return out;
 }
 
 /** Fills the parent-link fields of a child header from the parent file. */

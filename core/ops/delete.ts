@@ -18,7 +18,7 @@ import { bitRuns, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, pathExists, syncDir, withOwnerWrite } from '../io/file.js';
+import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, withOwnerWrite } from '../io/file.js';
 import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
@@ -205,7 +205,7 @@ async function runMergeChild(jpath: string, j: MergeChildJournal, ctx: JobContex
   if (j.phase === 'rename') {
     if (await pathExists(j.snapshot)) {
       // The merged base takes the child's name: the path in use keeps working.
-      await fsp.rename(j.snapshot, j.child);
+      await renameFile(j.snapshot, j.child);
       await syncDir(nodePath.dirname(j.child));
     }
     await moveLabel(j);
@@ -251,9 +251,7 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
     j.phase = 'remove';
     await writeJournal(jpath, j);
   }
-  await fsp.unlink(j.snapshot).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  await removeFile(j.snapshot, { missingOk: true });
   await syncDir(nodePath.dirname(j.snapshot));
   const dir = nodePath.dirname(j.snapshot);
   const s = await readSidecar(dir);

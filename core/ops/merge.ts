@@ -17,7 +17,7 @@ import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, withOwnerWrite } from '../io/file.js';
+import { closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
@@ -172,9 +172,7 @@ async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, by
     j.phase = 'finalize';
     await writeJournal(jpath, j);
   }
-  await fsp.unlink(j.child).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  await removeFile(j.child, { missingOk: true });
   // A parent of other disks stays read-only; a new leaf becomes writable.
   const mode = (await fsp.stat(j.parent)).mode & 0o777;
   await fsp.chmod(j.parent, j.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200).catch(() => undefined);

@@ -18,7 +18,7 @@ import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, syncDir, tempSibling } from '../io/file.js';
+import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -225,7 +225,17 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
     }
     j.phase = 'swap';
     await writeJournal(jpath, j);
-    return finish(jpath, j);
+    try {
+      return await finish(jpath, j);
+    } catch (err) {
+      // Another program holds the disk (Windows): the path still shows its old state; undo the rest rather than leave the swap to a later recover.
+      if (err instanceof RefusedError && err.code === 'IN_USE' && (await pathExists(j.tmp))) {
+        if (j.kept) await fsp.unlink(j.kept).catch(() => undefined);
+        await fsp.unlink(j.tmp).catch(() => undefined);
+        await removeJournal(jpath);
+      }
+      throw err;
+    }
   });
 }
 
@@ -238,7 +248,7 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
     await cur.close();
     if (curUuid !== j.oldUuid) throw new RefusedError('ID_CHANGED', `${j.path} no longer has the planned id ${j.oldUuid}; revert left ${j.tmp} and its journal for inspection`, { path: j.path });
     if (j.kept && !(await pathExists(j.kept))) await keepCopy(j.path, j.kept);
-    await fsp.rename(j.tmp, j.path);
+    await renameFile(j.tmp, j.path);
   }
   await syncDir(dir);
   await fsp.chmod(j.target, 0o444).catch(() => undefined);
@@ -258,7 +268,7 @@ async function keepCopy(path: string, kept: string): Promise<void> {
     await fsp.copyFile(path, tmp, fsc.COPYFILE_EXCL);
     const fh = await fsp.open(tmp, 'r+');
     await fh.sync().finally(() => fh.close());
-    await fsp.rename(tmp, kept);
+    await renameFile(tmp, kept);
   }
   await syncDir(nodePath.dirname(kept));
 }

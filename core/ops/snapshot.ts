@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, syncDir, tempSibling } from '../io/file.js';
+import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
 import { sameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { openDisk } from '../disk/chain.js';
@@ -116,9 +116,9 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
         j.via = 'rename';
         j.phase = 'swap';
         await writeJournal(jpath, j);
-        await rename(path, snap);
+        await renameFile(path, snap);
       }
-      await rename(tmp, path);
+      await renameFile(tmp, path);
       await syncDir(dir);
     } catch (err) {
       await rollBack(j);
@@ -153,14 +153,6 @@ export function isSnapshotJournal(j: JournalBase): j is SnapshotJournal {
   return j.op === 'snapshot';
 }
 
-async function rename(from: string, to: string): Promise<void> {
-  try {
-    await fsp.rename(from, to);
-  } catch (err) {
-    throw toIoError(err, to, `cannot rename ${from} to`);
-  }
-}
-
 /**
  * Undoes everything before the final rename: the disk keeps its path and
  * content, the temp child and the snapshot name go. Phase `create` never
@@ -174,7 +166,7 @@ async function rollBack(j: SnapshotJournal): Promise<void> {
     const ours = s.uuid === j.uuid;
     await s.close();
     if (!ours) throw new RefusedError('ID_CHANGED', `${j.snapshot} is not the disk ${j.disk} was (id ${j.uuid}); not moving it back — inspect the folder, the journal is kept`, { path: j.snapshot });
-    await rename(j.snapshot, j.disk);
+    await renameFile(j.snapshot, j.disk);
   } else if (j.via !== 'rename' && (await sameFile(j.disk, j.snapshot))) await fsp.unlink(j.snapshot);
   await fsp.unlink(j.temp).catch(() => undefined);
   await syncDir(nodePath.dirname(j.disk));

@@ -31,10 +31,20 @@ function names(i: number): (args: unknown[]) => void {
   };
 }
 
+/**
+ * VHDSNAP_CRASH_HALT=<file>: at the kill point, write <file> and wait there,
+ * for the parent to SIGKILL this process from outside (the Windows tier kills
+ * the Wine process so; a Windows process cannot send itself SIGKILL).
+ */
+const haltFile = process.env.VHDSNAP_CRASH_HALT;
+
 function step(kind: string): void {
   steps++;
   kinds[kind] = (kinds[kind] ?? 0) + 1;
-  if (steps === killAt) process.kill(process.pid, 'SIGKILL');
+  if (steps !== killAt) return;
+  if (!haltFile) process.kill(process.pid, 'SIGKILL');
+  fs.writeFileSync(haltFile!, String(steps));
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
 }
 
 type AnyFn = (...args: unknown[]) => unknown;

@@ -202,11 +202,11 @@ export function expectedAfter(before: FolderState, after: CrashCase['after'], ra
   return out;
 }
 
-function describeState(s: FolderState): string {
+export function describeState(s: FolderState): string {
   return [...s].map(([n, d]) => `${n}=${d.hash.slice(0, 8)}<-${d.parent ?? '∅'}`).join(' ');
 }
 
-function sameState(a: FolderState, b: FolderState): boolean {
+export function sameState(a: FolderState, b: FolderState): boolean {
   if (a.size !== b.size) return false;
   for (const [n, s] of a) {
     const t = b.get(n);
@@ -266,7 +266,7 @@ function diskLookingNames(names: Iterable<string>, before: string[], after: stri
 }
 
 /** Files the operation left that are neither disks nor present before it (journals, temp files). */
-async function leftovers(dir: string, initial: Set<string>): Promise<string[]> {
+export async function leftovers(dir: string, initial: Set<string>): Promise<string[]> {
   return (await fsp.readdir(dir)).filter((n) => !isDiskName(n) && n !== SIDECAR_NAME && !initial.has(n));
 }
 
