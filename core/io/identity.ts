@@ -5,16 +5,21 @@
 // because Windows file ids and some inode numbers exceed 2^53.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { toIoError } from '../errors.js';
 
 export interface FileIdentity {
   dev: bigint;
   ino: bigint;
 }
 
-/** Identity of the file `path` leads to (symlinks followed). Throws what stat throws (ENOENT...). */
+/** Identity of the file `path` leads to (symlinks followed). A failed stat is a typed IoError (IO_ENOENT...). */
 export async function fileIdentity(path: string): Promise<FileIdentity> {
-  const st = await fsp.stat(path, { bigint: true });
-  return { dev: st.dev, ino: st.ino };
+  try {
+    const st = await fsp.stat(path, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch (err) {
+    throw toIoError(err, path, 'cannot stat');
+  }
 }
 
 /** Identity, or null when the path does not lead to a file that can be stat'ed. */
@@ -35,16 +40,10 @@ export function sameIdentity(a: FileIdentity | null, b: FileIdentity | null): bo
   return a !== null && b !== null && a.ino !== 0n && a.dev === b.dev && a.ino === b.ino;
 }
 
-/** True when both paths lead to one file (false when either is missing). */
-export async function sameFile(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([fileIdentityOrNull(a), fileIdentityOrNull(b)]);
-  return sameIdentity(x, y);
-}
-
 /**
  * The key of the file `path` leads to, for sets, maps and "is this the same
  * disk" tests: its identity, or where the file system reports none (inode 0)
- * its real path. Throws what stat throws (ENOENT...).
+ * its real path. Throws a typed IoError when the stat fails.
  */
 export async function fileKey(path: string): Promise<string> {
   const id = await fileIdentity(path);

@@ -16,7 +16,7 @@ import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
-import { sameFile } from '../io/identity.js';
+import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
@@ -167,7 +167,7 @@ async function rollBack(j: SnapshotJournal): Promise<void> {
     await s.close();
     if (!ours) throw new RefusedError('ID_CHANGED', `${j.snapshot} is not the disk ${j.disk} was (id ${j.uuid}); not moving it back — inspect the folder, the journal is kept`, { path: j.snapshot });
     await renameFile(j.snapshot, j.disk);
-  } else if (j.via !== 'rename' && (await sameFile(j.disk, j.snapshot))) await fsp.unlink(j.snapshot);
+  } else if (j.via !== 'rename' && (await isSameFile(j.disk, j.snapshot))) await fsp.unlink(j.snapshot);
   await fsp.unlink(j.temp).catch(() => undefined);
   await syncDir(nodePath.dirname(j.disk));
 }
@@ -181,7 +181,7 @@ async function finish(j: SnapshotJournal): Promise<void> {
 export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promise<{ action: 'completed' | 'discarded'; detail: string }> {
   return withActiveJournal(jpath, async () => {
     let renamed = false;
-    if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await sameFile(j.disk, j.snapshot))) {
+    if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await isSameFile(j.disk, j.snapshot))) {
       // The disk's path now holds a differencing child of the snapshot (ids checked, not assumed).
       const [d, s] = await openAll([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
       try {

@@ -4,23 +4,17 @@
 // 1 refused (with the code), 2 usage.
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli, type Io } from '../../core/cli/main.js';
+import { runCli } from '../../core/cli/main.js';
 import { openDisk } from '../../core/disk/chain.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
 import { sha } from '../support/compare.js';
+import { cli } from '../support/cli.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
-  return { code: await runCli(argv, io), out, err };
-}
 
 /** A dynamic disk with random data and `zeroBlocks` allocated all-zero blocks (blocks 0..zeroBlocks-1). */
 async function makeDisk(p: string, size: number, blockSize: number, zeroBlocks: number, seed: number): Promise<DiskModel> {

@@ -2,17 +2,10 @@
 // keeps every remaining disk's content, refusals exit 1 with the reason.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli, type Io } from '../../core/cli/main.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 import { sha } from '../support/compare.js';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
-  return { code: await runCli(argv, io), out, err };
-}
+import { cli } from '../support/cli.js';
 
 describe('vhdsnap delete', () => {
   const tmp = useTmpDir();

@@ -6,35 +6,20 @@
 // --json. Every file stays byte-identical. Reading commands still work and
 // warn that the result is a snapshot of a moving target; the content is
 // checked against the reference model.
-import { createHash } from 'node:crypto';
-import { promises as fsp, linkSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { promises as fsp, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type Io } from '../../core/cli/main.js';
+import { runCli } from '../../core/cli/main.js';
 import { createDynamic } from '../../core/ops/create.js';
 import { useHolders, type Holder } from '../support/holders.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { folderState } from '../support/compare.js';
+import { cli } from '../support/cli.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 2 * MiB;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
-  return { code: await runCli(argv, io), out, err };
-}
-
-function folderState(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(dir).sort()) {
-    const p = path.join(dir, n);
-    if (statSync(p).isFile()) out[n] = createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
-}
 
 interface Case {
   name: string;

@@ -8,7 +8,6 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type Io } from '../../core/cli/main.js';
 import { openDisk } from '../../core/disk/chain.js';
 import { CancelledError } from '../../core/errors.js';
 import { tempSibling } from '../../core/io/file.js';
@@ -19,15 +18,9 @@ import type { RecoverReport } from '../../core/ops/recover.js';
 import { Rng } from '../support/model.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { cli } from '../support/cli.js';
 
 const MiB = 1024 * 1024;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
-  return { code: await runCli(argv, io), out, err };
-}
 
 const folderHash = (dir: string) =>
   readdirSync(dir)

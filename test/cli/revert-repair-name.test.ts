@@ -1,36 +1,20 @@
 // `vhdsnap revert`, `repair` and `name` through runCli: --json shapes, dry
 // runs that change no byte, exit codes 0/1/2, content checked against the
 // reference model, labels shown by info and tree.
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type Io } from '../../core/cli/main.js';
+import { runCli } from '../../core/cli/main.js';
 import { readSidecar } from '../../core/library/sidecar.js';
 import { flipByte } from '../support/corrupt.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { folderState } from '../support/compare.js';
+import { cli } from '../support/cli.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 2 * MiB + 3 * 512;
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false };
-  return { code: await runCli(argv, io), out, err };
-}
-
-/** Hash of every file in the folder, by name: a dry run must leave it identical. */
-function folderState(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(dir).sort()) {
-    const p = path.join(dir, n);
-    if (statSync(p).isFile()) out[n] = createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
-}
 
 describe('vhdsnap revert', () => {
   const tmp = useTmpDir();

@@ -1,6 +1,6 @@
 // Property tests: random snapshot chains written through Disk, every layer
 // compared byte for byte with a plain Buffer model of the view through it.
-// Seeds: DEFAULT_SEEDS, plus any in PROP_SEEDS (comma separated) to explore more.
+// Seeds: 1–3 (propertySeeds), plus any in PROP_SEEDS (comma separated) to explore more.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,22 +12,14 @@ import { isAllZero } from '../../core/format/bytes.js';
 import { decodeFooter } from '../../core/format/footer.js';
 import { decodeHeader } from '../../core/format/header.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
-import { DiskModel, Rng } from '../support/model.js';
+import { DiskModel, propertySeeds, Rng } from '../support/model.js';
 import { junkClearSectors } from '../support/junk.js';
 import { useTmpDir } from '../support/tmp.js';
 import { assertSame } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const DEFAULT_SEEDS = [1, 2, 3];
-const SEEDS = [
-  ...DEFAULT_SEEDS,
-  ...(process.env.PROP_SEEDS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number),
-];
+const SEEDS = propertySeeds();
 
 interface ChainSpec {
   name: string;

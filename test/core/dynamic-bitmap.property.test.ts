@@ -4,7 +4,7 @@
 // base holds junk under clear bits go through read, export, flatten, writes,
 // resize, compact, delete (fold and merge-child) and merge, each compared with
 // the reference model of the writes.
-// Seeds: DEFAULT_SEEDS, plus any in PROP_SEEDS (comma separated).
+// Seeds: 1–3 (propertySeeds), plus any in PROP_SEEDS (comma separated).
 import { copyFileSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
@@ -19,22 +19,14 @@ import { exportRaw } from '../../core/ops/transfer.js';
 import { expectCheckClean } from '../support/check.js';
 import { assertSame } from '../support/compare.js';
 import { junkClearSectors } from '../support/junk.js';
-import { Rng } from '../support/model.js';
+import { propertySeeds, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { buildTree, readThrough } from '../support/tree.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 5 * MiB + 3 * 512; // ends inside the last block
-const DEFAULT_SEEDS = [1, 2, 3];
-const SEEDS = [
-  ...DEFAULT_SEEDS,
-  ...(process.env.PROP_SEEDS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number),
-];
+const SEEDS = propertySeeds();
 
 const warningCodes = async (p: string) => (await checkPaths([p], { deep: true, chain: false }))[0].warnings.map((w) => w.code);
 

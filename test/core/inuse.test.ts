@@ -5,8 +5,7 @@
 // OFD locks, a Node child with a bare descriptor), checked against /proc and
 // against Python's os.major/os.minor for the lock fields.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, promises as fsp, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fsp, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IN_USE, RefusedError } from '../../core/errors.js';
@@ -17,19 +16,11 @@ import { createDynamic } from '../../core/ops/create.js';
 import { useHolders } from '../support/holders.js';
 import { buildTree } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
+import { folderState } from '../support/compare.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const linux = process.platform === 'linux';
-
-function folderState(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(dir).sort()) {
-    const p = nodePath.join(dir, n);
-    if (statSync(p).isFile()) out[n] = createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
-}
 
 describe.skipIf(!linux)('findInUse on Linux', () => {
   const tmp = useTmpDir('vhdsnap-inuse-');

@@ -266,10 +266,10 @@ describe('two CLI processes', () => {
     const refused = results.filter((r) => r.status !== 0);
     expect(ok, JSON.stringify(results)).toHaveLength(1);
     expect(refused).toHaveLength(1);
-    // Refused while the other held the lock, or (if it started after) because the child is gone; one line either way.
+    // Refused while the other held the lock or had the disk open (IN_USE), or (if it started after) because the child is gone; one line either way.
     expect(refused[0].stderr.trim().split('\n')).toHaveLength(1);
     for (const r of results) expect(leakLines(r.stderr)).toEqual([]);
-    expect(refused[0].stderr).toMatch(/\[(LOCKED|BUSY|IO_ENOENT|NOT_FOUND)\]/);
+    expect(refused[0].stderr).toMatch(/\[(LOCKED|BUSY|IN_USE|IO_ENOENT|NOT_FOUND)\]/);
     console.log(`second merge: ${refused[0].stderr.trim()}`);
     expect((await readThrough(base)).equals(model.view(1))).toBe(true);
     expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['d0.vhd']);

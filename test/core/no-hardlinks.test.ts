@@ -195,14 +195,14 @@ describe('locks without hard links', () => {
     const lock = lockPathFor(disk());
     const dead = deadPid();
     const info = { version: 1, pid: dead, host: os.hostname(), op: 'merge', startedAt: new Date().toISOString(), path: path.resolve(disk()), token: 'deadbeefdeadbeef' };
-    writeFileSync(`${lock}.${dead}.0123abcd.tmp`, JSON.stringify(info));
+    writeFileSync(`${lock}.${dead}-0123abcd.tmp`, JSON.stringify(info));
     writeFileSync(lock, '');
     const cleared = await clearStaleLocks(tmp.dir);
-    expect(cleared.map((c) => path.basename(c.lockFile)).sort()).toEqual([path.basename(lock), `${path.basename(lock)}.${dead}.0123abcd.tmp`].sort());
+    expect(cleared.map((c) => path.basename(c.lockFile)).sort()).toEqual([path.basename(lock), `${path.basename(lock)}.${dead}-0123abcd.tmp`].sort());
     expect(names(tmp.dir)).toEqual([]);
 
     // And an acquirer takes such a lock over.
-    writeFileSync(`${lock}.${dead}.0123abcd.tmp`, JSON.stringify(info));
+    writeFileSync(`${lock}.${dead}-0123abcd.tmp`, JSON.stringify(info));
     writeFileSync(lock, '{"vers');
     const held = await acquireLock(disk(), 'delete');
     expect(JSON.parse(await fsp.readFile(lock, 'utf8')).token).toBe(held.info.token);
@@ -213,7 +213,7 @@ describe('locks without hard links', () => {
     noHardLinks();
     const lock = lockPathFor(disk());
     const info = { version: 1, pid: process.pid, host: os.hostname(), op: 'merge', startedAt: new Date().toISOString(), path: path.resolve(disk()), token: 'feedfacefeedface' };
-    writeFileSync(`${lock}.${process.pid}.89abcdef.tmp`, JSON.stringify(info));
+    writeFileSync(`${lock}.${process.pid}-89abcdef.tmp`, JSON.stringify(info));
     writeFileSync(lock, '');
     const err = await acquireLock(disk(), 'delete').catch((e: unknown) => e);
     expect((err as VhdError).code).toBe('LOCKED');

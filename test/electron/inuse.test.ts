@@ -2,8 +2,7 @@
 // plan dialog shows IN_USE while another program holds a disk, a job started
 // anyway fails with IN_USE and changes no byte, and the app's own handles (its
 // main thread, its job workers: one process) never refuse its own jobs.
-import { createHash } from 'node:crypto';
-import { promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Channels, type FolderGrant } from '../../electron/api';
@@ -11,6 +10,7 @@ import { createDynamic } from '../../core/ops/create';
 import { useHolders } from '../support/holders';
 import { useTmpDir } from '../support/tmp';
 import { bundledWorker, makeHarness } from './support';
+import { folderState } from '../support/compare.js';
 
 const MiB = 1024 * 1024;
 const tmp = useTmpDir('vhdsnap-ipc-inuse-');
@@ -19,15 +19,6 @@ const holders = useHolders();
 beforeAll(async () => {
   await bundledWorker();
 });
-
-function folderState(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(dir).sort()) {
-    const p = path.join(dir, n);
-    if (statSync(p).isFile()) out[n] = createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
-}
 
 describe.skipIf(process.platform !== 'linux')('the app and a disk in use', () => {
   it('the plan refuses with IN_USE, and a job started anyway fails with it, changing nothing', async () => {

@@ -1,7 +1,8 @@
 // Byte comparisons for tests: a failure names the first differing byte
 // instead of dumping two large buffers.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as nodePath from 'node:path';
 import { expect } from 'vitest';
 
 export function assertSame(actual: Uint8Array, expected: Uint8Array, where: string): void {
@@ -16,3 +17,13 @@ export function assertSame(actual: Uint8Array, expected: Uint8Array, where: stri
 
 /** sha256 (hex) of a whole file's bytes. */
 export const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** sha256 of every file in a folder, by name: an operation that refused must leave it identical. */
+export function folderState(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(dir).sort()) {
+    const p = nodePath.join(dir, n);
+    if (statSync(p).isFile()) out[n] = sha(p);
+  }
+  return out;
+}

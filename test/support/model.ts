@@ -87,3 +87,13 @@ export class Rng {
     return b;
   }
 }
+
+/** Property-test seeds: 1–3, plus any given as PROP_SEEDS=4,5,… */
+export function propertySeeds(): number[] {
+  const extra = (process.env.PROP_SEEDS ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map(Number);
+  return [1, 2, 3, ...extra];
+}

@@ -9,7 +9,7 @@ import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJournals } from '../../core/journal.js';
 import { checkPaths } from '../../core/ops/check.js';
-import type { Recovery } from '../../core/ops/recover.js';
+import type { RecoverReport } from '../../core/ops/recover.js';
 import { chooseKillPoints, describeState, expectedAfter, leftovers, readFolder, sameState, type CrashCase } from '../crash/harness.js';
 import { SIZE, treeSetup } from '../crash/scenarios.js';
 import { bundled, bundleEntries } from '../support/bundle.js';
@@ -189,10 +189,11 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
         try {
           const [first, second] = [rec[2 * i], rec[2 * i + 1]];
           if (first.status !== 0) throw new Error(`recover exited ${first.status}: ${first.stderr}`);
-          const done = JSON.parse(first.stdout) as Recovery[];
-          const notDone = done.filter((x) => x.action !== 'completed' && x.action !== 'discarded');
-          if (notDone.length > 0) throw new Error(`recover did not complete: ${JSON.stringify(notDone)}`);
-          if (second.status !== 0 || (JSON.parse(second.stdout) as Recovery[]).length > 0) throw new Error(`a second recover still found work: ${second.stdout}${second.stderr}`);
+          const done = JSON.parse(first.stdout) as RecoverReport;
+          const notDone = done.recoveries.filter((x) => x.action !== 'completed' && x.action !== 'discarded' && x.action !== 'removed');
+          if (notDone.length > 0 || done.kept.length > 0) throw new Error(`recover did not complete: ${JSON.stringify([...notDone, ...done.kept])}`);
+          const again = second.status === 0 ? (JSON.parse(second.stdout) as RecoverReport) : null;
+          if (!again || again.recoveries.length > 0 || again.removed.length > 0) throw new Error(`a second recover still found work: ${second.stdout}${second.stderr}`);
           if ((await findJournals(dir)).length > 0) throw new Error('journals left');
           const left = await leftovers(dir, initial);
           if (left.length > 0) throw new Error(`files left behind: ${left.join(', ')}`);

@@ -3,7 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileIdentity, fileIdentityOrNull, identityKey, sameFile, sameIdentity } from '../../../core/io/identity.js';
+import { fileIdentity, fileIdentityOrNull, identityKey, isSameFile, sameIdentity } from '../../../core/io/identity.js';
 import { useTmpDir } from '../../support/tmp.js';
 
 const tmp = useTmpDir('vhdsnap-identity-');
@@ -20,10 +20,10 @@ describe('file identity', () => {
     await fsp.link(a, hard);
     await fsp.symlink(a, soft);
     await fsp.copyFile(a, copy);
-    expect(await sameFile(a, hard)).toBe(true);
-    expect(await sameFile(a, soft)).toBe(true);
-    expect(await sameFile(a, nodePath.join(dir, 'other', '..', 'a.vhd'))).toBe(true);
-    expect(await sameFile(a, copy)).toBe(false);
+    expect(await isSameFile(a, hard)).toBe(true);
+    expect(await isSameFile(a, soft)).toBe(true);
+    expect(await isSameFile(a, nodePath.join(dir, 'other', '..', 'a.vhd'))).toBe(true);
+    expect(await isSameFile(a, copy)).toBe(false);
     expect(identityKey(await fileIdentity(a), a)).toBe(identityKey(await fileIdentity(hard), hard));
     expect(identityKey(await fileIdentity(a), a)).not.toBe(identityKey(await fileIdentity(copy), copy));
   });
@@ -32,8 +32,8 @@ describe('file identity', () => {
     const dir = tmp.dir;
     const gone = nodePath.join(dir, 'gone.vhd');
     expect(await fileIdentityOrNull(gone)).toBeNull();
-    await expect(fileIdentity(gone)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(await sameFile(gone, gone)).toBe(false);
+    await expect(fileIdentity(gone)).rejects.toMatchObject({ code: 'IO_ENOENT' });
+    expect(await isSameFile(gone, gone)).toBe(false);
   });
 
   it('inode 0 (unknown identity) falls back to the path and never matches', () => {
