@@ -84,7 +84,7 @@ function platformScanner(): Scanner {
 /**
  * The Windows hook. Nothing is scanned yet: a hypervisor opens its disks
  * without sharing, so our open or rename fails with a sharing violation, and
- * the I/O layer throws inUseError (IN_USE) for it. A scan (the Restart
+ * the I/O layer (fsError in core/io/file.ts) refuses it as IN_USE. A scan (the Restart
  * Manager names the holders) would go here.
  */
 const scanWindows: Scanner = async () => new Map();
@@ -94,9 +94,10 @@ const scanWindows: Scanner = async () => new Map();
 const VM_PROGRAM = /qemu|kvm|virtualbox|vbox|vmware|vmx|hyper-?v|vmwp|bhyve|xen|crosvm|firecracker|cloud-hypervisor|utm/i;
 
 /**
- * The IN_USE refusal for a file the system would not let us open or rename
- * because another program has it (Windows sharing violations, EBUSY/EPERM):
- * the I/O layer throws this, so every platform says it in the same words.
+ * The IN_USE refusal for held files, in the person's words (file name,
+ * program, pid). The I/O layer's refusal of a sharing violation (fsError in
+ * core/io/file.ts) has the same code but its own words: it names the full
+ * path and the call that failed.
  */
 export function inUseError(path: string, holders: Holder[] = []): RefusedError {
   const u: InUse = { path, holders };

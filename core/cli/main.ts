@@ -25,7 +25,6 @@ import type { ReparentResult } from '../ops/reparent.js';
 import type { RepairItem, RepairPlan, RepairResult } from '../ops/repair.js';
 import type { RevertResult } from '../ops/revert.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { realPath } from '../io/file.js';
 import { setLabel } from '../library/sidecar.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { reportError } from './report.js';

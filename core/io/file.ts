@@ -3,7 +3,7 @@
 // I/O faults; nothing else in core opens files for random access.
 import { constants as fsConstants, realpath as jsRealpath, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { FormatError, IoError, RefusedError, toIoError, type VhdError } from '../errors.js';
+import { FormatError, IN_USE, IoError, RefusedError, toIoError, type VhdError } from '../errors.js';
 import { MAX_NAME_BYTES, truncateUtf8 } from './safe-name.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
@@ -334,7 +334,7 @@ export async function fsError(err: unknown, path: string, what: string): Promise
     );
   }
   if (held) {
-    return new RefusedError('IN_USE', `${what} ${path}: another program has it open (${code}); close it there (a virtual machine, Hyper-V Manager, a backup tool) and run the command again`, { path, cause: err });
+    return new RefusedError(IN_USE, `${what} ${path}: another program has it open (${code}); close it there (a virtual machine, Hyper-V Manager, a backup tool) and run the command again`, { path, cause: err });
   }
   return toIoError(err, path, what);
 }

@@ -5,7 +5,6 @@
 // Layout overlaps are found by sorting every extent (metadata and blocks)
 // once and sweeping: O(n log n), seconds even for multi-terabyte tables.
 import * as nodePath from 'node:path';
-import { promises as fsp } from 'node:fs';
 import { ChainError, VhdError, type Finding } from '../errors.js';
 import { batBytes, BAT_UNUSED, decodeBat } from '../format/bat.js';
 import { BATMAP_COOKIE, BATMAP_VERSION, batmapChecksum, creatorHasBatmap, decodeBatmapHeader, validateBatmapHeader } from '../format/batmap.js';

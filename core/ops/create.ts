@@ -1,7 +1,7 @@
 // Creating new VHD files: fixed, dynamic, and differencing children of any disk.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError, VhdError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { batBytes, encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { alignUp, dateToVhdTime, newUuid, SECTOR } from '../format/bytes.js';
 import { DiskType, encodeFooter, FEATURE_RESERVED, FIXED_DATA_OFFSET, FORMAT_VERSION, MAX_DYNAMIC_SIZE, MAX_FIXED_SIZE, type Footer } from '../format/footer.js';

@@ -11,7 +11,6 @@
 //   into it (merge.ts), then the result is renamed onto the child's path.
 // A base with several children is refused: each child would have to become a
 // standalone disk (flatten them instead).
-import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { bitRuns, testBit } from '../format/bitmap.js';

@@ -121,7 +121,7 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
   });
 });
 
-describe('inUseError (the I/O layer on Windows maps sharing violations to it)', () => {
+describe('inUseError (the scan’s refusal, also without a named holder)', () => {
   it('is a RefusedError IN_USE naming the file, with or without known holders', () => {
     const bare = inUseError('/vms/win10.vhd');
     expect(bare).toBeInstanceOf(RefusedError);
