@@ -31,29 +31,59 @@ import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 import { isSameFile } from '../io/identity.js';
 
-export const USAGE = `vhdsnap — snapshot chains for Microsoft VHD disks
+const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
+const EXIT_CODES = 'Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.';
 
-  vhdsnap info <file> [--parent <path>] [--json]
-  vhdsnap check <file>... [--deep] [--json]
-  vhdsnap tree <dir|file>... [--json]
-  vhdsnap create <file> --size <n>[K|M|G|T] [--type dynamic|fixed] [--block-size <n>[K|M]]
-  vhdsnap snapshot <disk> [--out <child.vhd>] [--name <text>] [--description <text>] [--dry-run] [--json]
-  vhdsnap write <file> --offset <bytes> --input <data-file> [--json]
-  vhdsnap import <raw> <out.vhd> [--type dynamic|fixed] [--block-size <n>] [--json]
-  vhdsnap export <file> <out.raw> [--json]
-  vhdsnap flatten <file> <out> [--format dynamic|fixed|raw] [--dry-run] [--json]
-  vhdsnap merge <child> [--into <ancestor>] [--dry-run] [--json]
-  vhdsnap delete <snapshot> [--dry-run] [--json]
-  vhdsnap reparent <child> <new-parent> [--ignore-id-mismatch] [--dry-run] [--json]
-  vhdsnap compact <file> [--dry-run] [--json]
-  vhdsnap resize <file> --size <n>[K|M|G|T] [--dry-run] [--json]
-  vhdsnap revert <disk> [--to <snapshot>] [--keep] [--dry-run] [--json]
-  vhdsnap repair <file> [--dry-run] [--json]
-  vhdsnap name <file> <text> [--description <text>] [--json]
-  vhdsnap recover <dir|file> [--dry-run] [--json]
-  vhdsnap serve [--port <n>] [--folder <dir>] [<dir>...]
+/**
+ * What each option means, for the generated usage and `--help` (one entry per
+ * option name; a test checks every option a command accepts is described).
+ */
+const OPTION_HELP: Record<string, { value?: string; help: string }> = {
+  json: { help: 'print one JSON document on stdout' },
+  'dry-run': { help: 'show the plan and write nothing (exit 1 when it would be refused)' },
+  parent: { value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
+  deep: { help: 'also read every allocated block of every file in the chain' },
+  size: { value: '<n>[K|M|G|T]', help: 'virtual size in bytes, or with a binary unit' },
+  type: { value: 'dynamic|fixed', help: 'disk type to create (default dynamic)' },
+  'block-size': { value: '<n>[K|M]', help: 'block size of a dynamic disk (default 2M)' },
+  out: { value: '<child.vhd>', help: 'keep the disk as the snapshot and create this new child on top of it' },
+  name: { value: '<text>', help: 'name of the snapshot' },
+  description: { value: '<text>', help: 'description text' },
+  offset: { value: '<bytes>', help: 'byte offset in the virtual disk where the data goes' },
+  input: { value: '<data-file>', help: 'file whose bytes are written' },
+  format: { value: 'dynamic|fixed|raw', help: 'output format (default dynamic)' },
+  into: { value: '<ancestor>', help: 'merge level by level up to this ancestor' },
+  'ignore-id-mismatch': { help: 'accept a new parent whose id differs from the one recorded' },
+  to: { value: '<snapshot>', help: 'the snapshot to go back to (default: the parent)' },
+  keep: { help: 'keep the current state as a saved branch instead of discarding it' },
+  port: { value: '<n>', help: 'port to listen on (default: any free port)' },
+  folder: { value: '<dir>', help: 'folder to open (further folders go as arguments)' },
+};
 
-Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.`;
+function optionSynopsis(flag: string): string {
+  const value = OPTION_HELP[flag]?.value;
+  return value ? `--${flag} ${value}` : `--${flag}`;
+}
+
+/** `vhdsnap <name> <args> [--opt]...`: options the command requires are shown without brackets. */
+function synopsis(name: string, cmd: Command): string {
+  const flags = [...(cmd.values ?? []), ...(cmd.bools ?? [])].map((f) => ((cmd.required ?? []).includes(f) ? optionSynopsis(f) : `[${optionSynopsis(f)}]`));
+  return ['vhdsnap', name, cmd.args, ...flags].filter((x) => x !== '').join(' ');
+}
+
+function usage(): string {
+  return [TITLE, '', ...Object.entries(commands).map(([n, c]) => `  ${synopsis(n, c)}`), '', 'vhdsnap <command> --help explains one command.', '', EXIT_CODES].join('\n');
+}
+
+function commandHelp(name: string, cmd: Command): string {
+  const flags = [...(cmd.values ?? []), ...(cmd.bools ?? [])];
+  const width = Math.max(0, ...flags.map((f) => optionSynopsis(f).length));
+  const lines = flags.map((f) => `  ${optionSynopsis(f).padEnd(width)}  ${OPTION_HELP[f]?.help ?? ''}`);
+  return [`usage: ${synopsis(name, cmd)}`, '', cmd.about, ...(lines.length > 0 ? ['', 'options:', ...lines] : []), '', EXIT_CODES].join('\n');
+}
+
+/** The generated texts, for tests. */
+export const help = { usage, command: (name: string): string | null => (commands[name] ? commandHelp(name, commands[name]) : null), commands: () => Object.entries(commands).map(([name, c]) => ({ name, options: [...(c.values ?? []), ...(c.bools ?? [])] })), optionHelp: OPTION_HELP };
 
 export interface Io {
   stdout: (s: string) => void;
@@ -67,6 +97,12 @@ const WRITE_CHUNK = 8 * 1024 * 1024;
 type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
 
 interface Command {
+  /** Positional arguments as shown in the usage line. */
+  args: string;
+  /** One sentence: what the command does. */
+  about: string;
+  /** Options the command cannot run without (shown unbracketed). */
+  required?: string[];
   values?: string[];
   bools?: string[];
   min: number;
@@ -103,6 +139,8 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
 
 const commands: Record<string, Command> = {
   info: {
+    args: '<file>',
+    about: "Shows a disk's type, sizes, ids and parent.",
     values: ['parent'],
     bools: ['json'],
     min: 1,
@@ -116,6 +154,8 @@ const commands: Record<string, Command> = {
     },
   },
   check: {
+    args: '<file>...',
+    about: 'Validates each file and its chain; exit 1 when a problem is found.',
     values: ['parent'],
     bools: ['json', 'deep'],
     min: 1,
@@ -135,6 +175,8 @@ const commands: Record<string, Command> = {
     },
   },
   tree: {
+    args: '<dir|file>...',
+    about: 'Lists the snapshot trees in folders, with names, orphans and unreadable files.',
     bools: ['json'],
     min: 1,
     max: Infinity,
@@ -151,6 +193,9 @@ const commands: Record<string, Command> = {
     },
   },
   create: {
+    args: '<file>',
+    about: 'Creates a new empty disk.',
+    required: ['size'],
     values: ['size', 'type', 'block-size'],
     bools: ['json'],
     min: 1,
@@ -171,6 +216,8 @@ const commands: Record<string, Command> = {
     },
   },
   snapshot: {
+    args: '<disk>',
+    about: "Preserves the disk's current content as a read-only snapshot; the disk keeps its path and becomes an empty child of it.",
     values: ['out', 'name', 'description'],
     bools: ['json', 'dry-run'],
     min: 1,
@@ -185,6 +232,9 @@ const commands: Record<string, Command> = {
     },
   },
   write: {
+    args: '<file>',
+    about: 'Writes the bytes of a data file into the disk at an offset.',
+    required: ['offset', 'input'],
     values: ['offset', 'input'],
     bools: ['json'],
     min: 1,
@@ -232,6 +282,8 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
+    args: '<raw> <out.vhd>',
+    about: 'Makes a VHD from a raw disk image.',
     values: ['type', 'block-size'],
     bools: ['json'],
     min: 2,
@@ -246,6 +298,8 @@ const commands: Record<string, Command> = {
     },
   },
   export: {
+    args: '<file> <out.raw>',
+    about: 'Writes what the disk (with its chain) shows as a raw image.',
     values: ['parent'],
     bools: ['json'],
     min: 2,
@@ -259,6 +313,8 @@ const commands: Record<string, Command> = {
     },
   },
   flatten: {
+    args: '<file> <out>',
+    about: 'Writes what the disk shows into one standalone file.',
     values: ['format', 'parent'],
     bools: ['json', 'dry-run'],
     min: 2,
@@ -275,6 +331,8 @@ const commands: Record<string, Command> = {
     },
   },
   merge: {
+    args: '<child>',
+    about: 'Folds a child disk into its parent and removes the child file (with --into, level by level up to that ancestor).',
     values: ['into'],
     bools: ['json', 'dry-run'],
     min: 1,
@@ -307,6 +365,8 @@ const commands: Record<string, Command> = {
     },
   },
   delete: {
+    args: '<snapshot>',
+    about: 'Removes a snapshot, folding its content into its children so none of them changes.',
     bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
@@ -320,6 +380,8 @@ const commands: Record<string, Command> = {
     },
   },
   reparent: {
+    args: '<child> <new-parent>',
+    about: 'Points a child at another parent file (after a move or rename).',
     bools: ['json', 'ignore-id-mismatch', 'dry-run'],
     min: 2,
     max: 2,
@@ -334,6 +396,8 @@ const commands: Record<string, Command> = {
     },
   },
   compact: {
+    args: '<file>',
+    about: 'Drops blocks that hold nothing (a dynamic disk also drops all-zero blocks) and closes the gaps, so the file shrinks.',
     bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
@@ -347,6 +411,9 @@ const commands: Record<string, Command> = {
     },
   },
   resize: {
+    args: '<file>',
+    about: "Changes a disk's virtual size.",
+    required: ['size'],
     values: ['size'],
     bools: ['json', 'dry-run'],
     min: 1,
@@ -363,6 +430,8 @@ const commands: Record<string, Command> = {
     },
   },
   revert: {
+    args: '<disk>',
+    about: 'Makes the disk show a snapshot again, discarding (or with --keep, keeping) its current state.',
     values: ['to'],
     bools: ['json', 'dry-run', 'keep'],
     min: 1,
@@ -377,6 +446,8 @@ const commands: Record<string, Command> = {
     },
   },
   repair: {
+    args: '<file>',
+    about: 'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees; anything else is reported, not guessed.',
     bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
@@ -400,6 +471,8 @@ const commands: Record<string, Command> = {
     },
   },
   name: {
+    args: '<file> <text>',
+    about: "Sets a disk's name (and description); empty text clears it.",
     values: ['description'],
     bools: ['json'],
     min: 2,
@@ -412,6 +485,8 @@ const commands: Record<string, Command> = {
     },
   },
   serve: {
+    args: '[<dir>...]',
+    about: 'Serves the app to a local browser.',
     // The app in a browser (electron/serve.ts). Loaded on demand, and built as a bundle of its own
     // (with zod and ws, most of the code), so other commands neither load nor parse it.
     values: ['port', 'folder'],
@@ -420,6 +495,8 @@ const commands: Record<string, Command> = {
     run: async (a, io) => (await import('./serve.js')).runServeCommand(a, io),
   },
   recover: {
+    args: '<dir|file>',
+    about: 'Finishes or rolls back interrupted operations and removes files left by dead processes.',
     bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
@@ -464,13 +541,19 @@ async function segmentTo(of: string, candidate: string): Promise<string[] | null
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(USAGE + '\n');
+    io.stdout(usage() + '\n');
     return name ? 0 : 2;
   }
   const cmd = commands[name];
   if (!cmd) {
-    io.stderr(`vhdsnap: unknown command "${name}"\n\n${USAGE}\n`);
+    io.stderr(`vhdsnap: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
+  }
+  // Before parsing, so `--help` works whatever else is on the line.
+  const flagsPart = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (flagsPart.includes('--help') || flagsPart.includes('-h')) {
+    io.stdout(commandHelp(name, cmd) + '\n');
+    return 0;
   }
   try {
     const args = parseArgs(rest, { values: cmd.values, bools: cmd.bools });
