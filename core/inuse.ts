@@ -130,9 +130,26 @@ export function movingTargetMessage(u: InUse): string {
   return `${inUseText(u)}: the result is a snapshot of a moving target (it may change while and after it is read)`;
 }
 
-/** Plan refusals (code IN_USE) for every one of `paths` another process uses. */
+/**
+ * How long a refusal waits for holders to go: a passing reader (another
+ * vhdsnap planning the same disk before its lock is refused, a backup tool
+ * hashing it) closes within moments; a VM or an editor does not. Rescans
+ * after each delay, and refuses only what is still held after the last.
+ */
+export const SETTLE_DELAYS_MS = [100, 300, 600];
+
+async function stillInUse(used: InUse[], delays: readonly number[] = SETTLE_DELAYS_MS): Promise<InUse[]> {
+  for (const ms of delays) {
+    if (used.length === 0) break;
+    await new Promise((r) => setTimeout(r, ms));
+    used = await findInUse(used.map((u) => u.path));
+  }
+  return used;
+}
+
+/** Plan refusals (code IN_USE) for every one of `paths` another process keeps using. */
 export async function inUseRefusals(paths: string[]): Promise<{ code: string; message: string }[]> {
-  return (await findInUse(paths)).map((u) => ({ code: IN_USE, message: inUseMessage(u) }));
+  return (await stillInUse(await findInUse(paths))).map((u) => ({ code: IN_USE, message: inUseMessage(u) }));
 }
 
 /** Throws RefusedError IN_USE naming every held path and its holders. */
@@ -147,7 +164,7 @@ export async function assertNotInUse(paths: string[]): Promise<void> {
 export async function guardAndWarn(writes: string[], reads: string[]): Promise<Finding[]> {
   const used = await findInUse([...writes, ...reads]);
   const written = new Set(writes.map((p) => nodePath.resolve(p)));
-  const refused = used.filter((u) => written.has(nodePath.resolve(u.path)));
+  const refused = await stillInUse(used.filter((u) => written.has(nodePath.resolve(u.path))));
   if (refused.length === 1) throw inUseError(refused[0].path, refused[0].holders);
   if (refused.length > 1) throw new RefusedError(IN_USE, refused.map(inUseMessage).join('; '), { path: refused[0].path });
   return used.map((u) => ({ code: IN_USE, message: movingTargetMessage(u) }));

@@ -196,6 +196,17 @@ describe.skipIf(!linux)('plans and runs refuse a disk in use (IN_USE)', () => {
     expect(folderState(tmp.dir)).toEqual(before);
   });
 
+  it('a passing reader (a holder gone within moments, as another vhdsnap planning the same disk) does not refuse the run', async () => {
+    const d = tmp.file('d.vhd');
+    await createDynamic(d, 4 * MiB);
+    const n = await holders.node(d);
+    const gone = new Promise((r) => setTimeout(r, 150)).then(() => n.kill());
+    const result = await runOperation({ op: 'snapshot', disk: d });
+    await gone;
+    expect(result).toMatchObject({ active: d });
+    expect(await findInUse([d])).toEqual([]);
+  });
+
   it('several holders are all named', async () => {
     const d = tmp.file('d.vhd');
     await createDynamic(d, 4 * MiB);
