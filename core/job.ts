@@ -1,7 +1,7 @@
 // The shape every long operation shares (CLI, IPC, tests): progress events
 // with rate and ETA, and cancellation through an AbortSignal that is checked
 // only at safe points.
-import { CancelledError } from './errors.js';
+import { CancelledError, RefusedError } from './errors.js';
 
 export interface Progress {
   phase: string;
@@ -59,6 +59,11 @@ export interface Plan {
   freeSpace: number | null;
   /** Non-empty: the operation will not run, for these reasons. */
   refusals: { code: string; message: string }[];
+}
+
+/** Throws the plan's refusals as one RefusedError (the first code; every reason in the message). */
+export function assertNoRefusals(plan: Plan, path: string): void {
+  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
 }
 
 export interface PlanOptions {

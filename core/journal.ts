@@ -3,17 +3,35 @@
 // every checkpoint. `recover` finds them and finishes or rolls back the work.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import * as z from 'zod/mini';
 import { removeFile, replaceFileAtomically, syncDir } from './io/file.js';
 
 export const JOURNAL_PREFIX = '.vhdsnap-journal-';
 const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 
-export interface JournalBase {
-  version: 1;
-  op: string;
-  phase: string;
-  pid: number;
-  startedAt: string;
+/** The fields every journal starts with; each operation's schema extends it (core/operation.ts). */
+export const journalBaseShape = {
+  version: z.literal(1),
+  op: z.string(),
+  phase: z.string(),
+  pid: z.number(),
+  startedAt: z.string(),
+};
+/** Loose: the rest is the operation's, validated by its own schema before recovery uses it. */
+const journalBaseSchema = z.looseObject(journalBaseShape);
+
+export type JournalBase = z.infer<typeof journalBaseSchema>;
+
+/** A byte offset or size recorded in a journal. */
+export const offset = z.number().check(z.int(), z.nonnegative());
+
+/** A header rewrite recorded before it is made (merge, delete, reparent): recovery rewrites the bytes raw. */
+export const relinkRecordSchema = z.object({ child: z.string(), headerOffset: offset, header: z.string() });
+
+/** One operation's journal schema: the shared header plus its fields. */
+export function journalSchema<const Op extends string, S extends z.core.$ZodLooseShape>(op: Op, shape: S) {
+  // extend, not a spread: an operation's field (its phase enum) replaces the base's rather than intersecting with it.
+  return z.extend(z.object({ ...journalBaseShape, op: z.literal(op) }), shape);
 }
 
 /**
@@ -49,15 +67,24 @@ export async function writeJournal<T extends JournalBase>(path: string, j: T): P
   await replaceFileAtomically(path, JSON.stringify(j));
 }
 
-export async function readJournal<T extends JournalBase>(path: string): Promise<T | null> {
+/** The journal at `path` when it is one (its shared header checked), else null; the operation's own fields are checked by its schema. */
+export async function readJournal(path: string): Promise<JournalBase | null> {
   try {
     const st = await fsp.stat(path);
     if (!st.isFile() || st.size > MAX_JOURNAL_BYTES) return null;
-    const j = JSON.parse(await fsp.readFile(path, 'utf8')) as T;
-    return j && j.version === 1 && typeof j.op === 'string' ? j : null;
+    const parsed = journalBaseSchema.safeParse(JSON.parse(await fsp.readFile(path, 'utf8')));
+    return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
+}
+
+/** The journal at `path` checked against one operation's schema (null when absent, unreadable or not of that shape). */
+export async function readJournalOf<S extends z.ZodMiniType<JournalBase>>(path: string, schema: S): Promise<z.infer<S> | null> {
+  const j = await readJournal(path);
+  if (!j) return null;
+  const parsed = schema.safeParse(j);
+  return parsed.success ? parsed.data : null;
 }
 
 /** Removes a finished journal; one held by another program is refused IN_USE (left, it would be replayed). */

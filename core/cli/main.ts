@@ -4,32 +4,19 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { IN_USE, UsageError, type Finding } from '../errors.js';
-import { assertNotInUse, inUseRefusals, warnIfMoving } from '../inuse.js';
-import { openDisk } from '../disk/chain.js';
-import { ProgressReporter, type JobContext, type Plan } from '../job.js';
-import { withLocks } from '../lock.js';
+import { warnIfMoving } from '../inuse.js';
+import type { JobContext, Plan } from '../job.js';
 import { planOperation, runOperation } from '../operations.js';
-import type { DeleteResult } from '../ops/delete.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
 import { createDynamic, createFixed } from '../ops/create.js';
 import { getInfo } from '../ops/info.js';
-import { assertNoChildren, type SnapshotResult } from '../ops/snapshot.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
-import type { FlattenResult } from '../ops/flatten.js';
-import type { MergeResult } from '../ops/merge.js';
-import type { CompactResult } from '../ops/compact.js';
-import type { ResizeResult } from '../ops/resize.js';
 import { recoverFolder } from '../ops/recover.js';
-import type { ReparentResult } from '../ops/reparent.js';
-import type { RepairItem, RepairPlan, RepairResult } from '../ops/repair.js';
-import type { RevertResult } from '../ops/revert.js';
-import { VhdFile } from '../disk/vhd-file.js';
-import { setLabel } from '../library/sidecar.js';
+import type { RepairItem } from '../ops/repair.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
-import { isSameFile } from '../io/identity.js';
 
 const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
 const EXIT_CODES = 'Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.';
@@ -91,8 +78,6 @@ export interface Io {
   /** Progress is drawn only on a terminal. */
   isTTY: boolean;
 }
-
-const WRITE_CHUNK = 8 * 1024 * 1024;
 
 type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
 
@@ -225,7 +210,7 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const req = { op: 'snapshot' as const, disk: a.positional[0], out: a.values.get('out'), name: a.values.get('name'), description: a.values.get('description') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req)) as SnapshotResult;
+      const r = await runOperation(req);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`snapshot: ${r.snapshot}\nactive:   ${r.active}\n`);
       return 0;
@@ -243,41 +228,9 @@ const commands: Record<string, Command> = {
       const off = a.values.get('offset');
       const input = a.values.get('input');
       if (off === undefined || input === undefined) throw new UsageError('USAGE', 'write needs --offset and --input');
-      const offset = parseOffset(off, '--offset');
-      const st = await fsp.stat(input).catch((e: NodeJS.ErrnoException) => {
-        throw new UsageError('NOT_FOUND', `cannot read ${input}: ${e.code ?? e.message}`);
-      });
-      if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${input} is not a regular file`);
-      await assertNoChildren(a.positional[0]);
-      const total = st.size;
-      // Locked for the whole write: no other operation may change this disk meanwhile.
-      await withLocks([a.positional[0]], 'write', async () => {
-        // Nor another program: its view of the disk would go stale under it (core/inuse.ts).
-        await assertNotInUse([a.positional[0]]);
-        const disk = await openDisk(a.positional[0], { writable: true });
-        const src = await fsp.open(input, 'r').catch(async (err: unknown) => {
-          await disk.close();
-          throw err;
-        });
-        try {
-          if (offset + total > disk.virtualSize) throw new UsageError('WRITE_PAST_END', `writing ${total} bytes at ${offset} would pass the disk end (${disk.virtualSize} bytes)`);
-          // Streamed in bounded pieces: inputs may be far larger than memory.
-          const buf = Buffer.alloc(Math.min(WRITE_CHUNK, Math.max(total, 1)));
-          const progress = new ProgressReporter(progressCtx(io), 'write', total);
-          for (let done = 0; done < total; ) {
-            const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, total - done), done);
-            if (bytesRead === 0) throw new UsageError('INPUT_CHANGED', `${input} shrank while being read`);
-            await disk.write(offset + done, buf.subarray(0, bytesRead));
-            done += bytesRead;
-            progress.update(done);
-          }
-        } finally {
-          await Promise.all([disk.close(), src.close()]);
-        }
-      });
-      const data = { length: total };
-      if (a.bools.has('json')) json(io, { path: a.positional[0], offset, bytes: data.length });
-      else io.stdout(`wrote ${data.length} bytes at offset ${offset}\n`);
+      const r = await runOperation({ op: 'write', disk: a.positional[0], input, offset: parseOffset(off, '--offset') }, progressCtx(io));
+      if (a.bools.has('json')) json(io, { path: a.positional[0], offset: r.offset, bytes: r.bytes });
+      else io.stdout(`wrote ${r.bytes} bytes at offset ${r.offset}\n`);
       return 0;
     },
   },
@@ -323,7 +276,7 @@ const commands: Record<string, Command> = {
       const [file, out] = a.positional;
       const req = { op: 'flatten' as const, disk: file, out, format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'), parentPath: a.values.get('parent') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req, progressCtx(io))) as FlattenResult;
+      const r = await runOperation(req, progressCtx(io));
       warnMoving(io, 'flatten', r.warnings);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`flattened ${file} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
@@ -338,29 +291,14 @@ const commands: Record<string, Command> = {
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const into = a.values.get('into');
-      const stepsDone: unknown[] = [];
-      // --into folds the segment one level at a time; each level is its own journaled merge.
-      let child = a.positional[0];
-      const segment = into ? await segmentTo(child, into) : null;
-      if (into && !segment) throw new UsageError('USAGE', `${into} is not an ancestor of ${child}`);
-      // Every level is guarded when it runs; the whole segment is checked first too,
-      // so a disk in use higher up refuses before the first level is merged.
-      if (segment && !a.bools.has('dry-run')) await assertNotInUse(segment);
-      for (;;) {
-        if (a.bools.has('dry-run')) {
-          const plan = await planOperation({ op: 'merge', disk: child });
-          // The first level's plan already covers the child and its parent.
-          if (segment) plan.refusals.push(...(await inUseRefusals(segment.slice(2))));
-          return printPlan(io, a, plan);
-        }
-        const r = (await runOperation({ op: 'merge', disk: child }, progressCtx(io))) as MergeResult;
-        stepsDone.push(r);
-        if (!a.bools.has('json')) io.stdout(`merged ${child} into ${r.merged}${r.relinked.length ? ` (relinked ${r.relinked.length} child disk(s))` : ''}\n`);
-        if (!into || (await samePath(r.merged, into))) break;
-        child = r.merged;
+      const req = { op: 'merge' as const, disk: a.positional[0], into: a.values.get('into') };
+      // With --into the plan covers every level, and each level is its own journaled merge.
+      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
+      const r = await runOperation(req, progressCtx(io));
+      for (const step of r.steps) {
+        if (!a.bools.has('json')) io.stdout(`merged ${step.removed.join(', ')} into ${step.merged}${step.relinked.length ? ` (relinked ${step.relinked.length} child disk(s))` : ''}\n`);
       }
-      if (a.bools.has('json')) json(io, stepsDone.length === 1 ? stepsDone[0] : stepsDone);
+      if (a.bools.has('json')) json(io, r.steps.length === 1 ? r.steps[0] : r.steps);
       return 0;
     },
   },
@@ -373,7 +311,7 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const req = { op: 'delete' as const, disk: a.positional[0] };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req, progressCtx(io))) as DeleteResult;
+      const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})\n`);
       return 0;
@@ -388,7 +326,7 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const req = { op: 'reparent' as const, disk: a.positional[0], parent: a.positional[1], ignoreIdMismatch: a.bools.has('ignore-id-mismatch') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req)) as ReparentResult;
+      const r = await runOperation(req);
       for (const w of r.warnings) io.stderr(`WARNING: ${w}\n`);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`${r.child} now uses ${r.parent} as its parent\n`);
@@ -404,7 +342,7 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const req = { op: 'compact' as const, disk: a.positional[0] };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req, progressCtx(io))) as CompactResult;
+      const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes\n`);
       return 0;
@@ -423,7 +361,7 @@ const commands: Record<string, Command> = {
       if (!sizeText) throw new UsageError('USAGE', 'resize needs --size');
       const req = { op: 'resize' as const, disk: a.positional[0], size: parseSize(sizeText, '--size') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req, progressCtx(io))) as ResizeResult;
+      const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
       else io.stdout(r.oldSize === r.newSize ? `${r.path} is already ${r.newSize} bytes\n` : `resized ${r.path}: ${r.oldSize} → ${r.newSize} bytes\n`);
       return 0;
@@ -439,7 +377,7 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const req = { op: 'revert' as const, disk: a.positional[0], to: a.values.get('to'), keep: a.bools.has('keep') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = (await runOperation(req, progressCtx(io))) as RevertResult;
+      const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`reverted ${r.active} to ${r.snapshot}\n${r.kept ? `previous state kept as ${r.kept}` : 'previous state discarded'}\n`);
       return 0;
@@ -459,12 +397,12 @@ const commands: Record<string, Command> = {
       const req = { op: 'repair' as const, disk: file };
       const lines = (kind: string, xs: RepairItem[]) => xs.map((x) => `  ${kind} ${x.code}: ${x.message}\n`).join('');
       if (a.bools.has('dry-run')) {
-        const plan = (await planOperation(req)) as RepairPlan;
+        const plan = await planOperation(req);
         if (a.bools.has('json')) json(io, plan);
         else io.stdout(`${renderPlan(plan)}\n${lines('fix    ', plan.fixes)}${lines('remains', plan.remaining)}${lines('note   ', plan.notes)}`);
         return plan.remaining.length > 0 || plan.refusals.length > 0 ? 1 : 0;
       }
-      const r = (await runOperation(req, progressCtx(io))) as RepairResult;
+      const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}\n${lines('fixed  ', r.fixed)}${lines('remains', r.remaining)}${lines('note   ', r.notes)}`);
       return r.remaining.length > 0 ? 1 : 0;
@@ -478,7 +416,7 @@ const commands: Record<string, Command> = {
     min: 2,
     max: 2,
     run: async (a, io) => {
-      const r = await labelDisk(a.positional[0], a.positional[1], a.values.get('description'));
+      const r = await runOperation({ op: 'name', disk: a.positional[0], name: a.positional[1], description: a.values.get('description') });
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`${r.path}: ${r.name === null ? 'no name' : `named "${r.name}"`}${r.description === null ? '' : `, description "${r.description}"`}\n`);
       return 0;
@@ -511,32 +449,6 @@ const commands: Record<string, Command> = {
 };
 
 /** `name`: sets a disk's name (and description) in its folder's sidecar; empty text clears it. */
-async function labelDisk(path: string, name: string, description: string | undefined): Promise<{ path: string; uuid: string; name: string | null; description: string | null }> {
-  const f = await VhdFile.open(path);
-  const uuid = f.uuid;
-  await f.close();
-  const next = await setLabel(path, uuid, { name, description });
-  return { path: nodePath.resolve(path), uuid, name: next.name ?? null, description: next.description ?? null };
-}
-
-/** One file by identity (core/io/identity.ts), not by name; two missing paths compare by name. */
-async function samePath(a: string, b: string): Promise<boolean> {
-  if (nodePath.resolve(a) === nodePath.resolve(b)) return true;
-  return isSameFile(a, b);
-}
-
-/** The chain from `of` up to its ancestor `candidate` (both included), or null when `candidate` is not an ancestor. */
-async function segmentTo(of: string, candidate: string): Promise<string[] | null> {
-  const disk = await openDisk(of);
-  try {
-    const paths = disk.layers.map((l) => l.path);
-    for (let i = 1; i < paths.length; i++) if (await samePath(paths[i], candidate)) return paths.slice(0, i + 1);
-    return null;
-  } finally {
-    await disk.close();
-  }
-}
-
 /** Runs one command line; never throws. */
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;

@@ -17,6 +17,9 @@ import { openFile, realPath, type RandomAccessFile } from '../io/file.js';
 import { openDisk } from '../disk/chain.js';
 import { resolveParent } from '../disk/parent.js';
 import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
+import * as z from 'zod/mini';
+import { warnIfMoving } from '../inuse.js';
+import { defineOperation, diskPath } from '../operation.js';
 
 export interface CheckOptions {
   /** Also read every block: batmap bits must be true; non-zero bytes under clear bits of dynamic disks are reported (DATA_UNDER_CLEAR_BITS). */
@@ -398,3 +401,14 @@ async function realKey(p: string): Promise<string> {
   return realPath(p).catch(() => nodePath.resolve(p));
 }
 
+
+export const checkOperation = defineOperation({
+  op: 'check',
+  request: z.object({ disk: diskPath, deep: z.optional(z.boolean()) }),
+  pathFields: ['disk'],
+  access: 'reads',
+  touched: () => [],
+  plan: async (r) => ({ operation: 'check', summary: `check ${nodePath.basename(r.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] }),
+  // A disk another program has open is checked anyway, with a warning that it may be changing.
+  run: async (r) => warnIfMoving(await checkPaths([r.disk], { deep: r.deep }), [r.disk]),
+});

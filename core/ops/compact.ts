@@ -24,19 +24,20 @@ import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
-import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { recoverBefore } from './recover.js';
 
-export interface CompactJournal extends JournalBase {
-  op: 'compact';
+export const compactJournalSchema = journalSchema('compact', {
   /** copy: the temporary file may be incomplete; rename: it is complete and fsync'd. */
-  phase: 'copy' | 'rename';
-  path: string;
-  uuid: string;
-  tmp: string;
-}
+  phase: z.enum(['copy', 'rename']),
+  path: z.string(),
+  uuid: z.string(),
+  tmp: z.string(),
+});
+export type CompactJournal = z.infer<typeof compactJournalSchema>;
 
 export interface CompactPlan extends Plan {
   path: string;
@@ -96,10 +97,6 @@ function allocatedBlocks(f: VhdFile): number {
   let n = 0;
   for (let b = 0; b < f.blockCount; b++) if (f.blockOffset(b) !== null) n++;
   return n;
-}
-
-function refused(path: string, plan: Plan): RefusedError {
-  return new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
 }
 
 export async function planCompact(path: string, opts: PlanOptions = {}): Promise<CompactPlan> {
@@ -163,11 +160,15 @@ export async function planCompact(path: string, opts: PlanOptions = {}): Promise
   }
 }
 
+/** Plans and compacts (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function compact(path: string, ctx: JobContext = {}): Promise<CompactResult> {
-  const abs = nodePath.resolve(path);
-  await recoverBefore([abs]);
-  const plan = await planCompact(abs);
-  if (plan.refusals.length > 0) throw refused(abs, plan);
+  const plan = await planCompact(path);
+  assertNoRefusals(plan, plan.path);
+  return compactPlanned(plan, ctx);
+}
+
+async function compactPlanned(plan: CompactPlan, ctx: JobContext): Promise<CompactResult> {
+  const abs = plan.path;
   const f = await VhdFile.open(abs);
   const jpath = journalPath(abs);
   const dir = nodePath.dirname(abs);
@@ -274,15 +275,12 @@ async function writeCompacted(f: VhdFile, out: RandomAccessFile, ctx: JobContext
   return { blocksAfter: kept, bytesAfter: next + FOOTER_SIZE };
 }
 
-export function isCompactJournal(j: JournalBase): j is CompactJournal {
-  return j.op === 'compact';
-}
 
 /**
  * Recovery: an incomplete copy is deleted (the original was never touched);
  * a complete one is renamed over the original if that has not happened yet.
  */
-export async function recoverCompact(jpath: string, j: CompactJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+export async function recoverCompact(jpath: string, j: CompactJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     const tmpExists = await fsp.lstat(j.tmp).then(() => true, () => false);
     if (j.phase === 'rename' && tmpExists) {
@@ -308,3 +306,12 @@ export async function recoverCompact(jpath: string, j: CompactJournal): Promise<
       : { action: 'discarded', detail: `compaction of ${j.path} was interrupted; the original is unchanged and the partial copy was removed` };
   });
 }
+
+export const compactOperation = defineOperation({
+  op: 'compact',
+  request: diskRequest,
+  ...writesOneDisk,
+  plan: (r, opts) => planCompact(r.disk, opts),
+  run: (_r, ctx) => compactPlanned(ctx.plan, ctx),
+  journal: journalKind(compactJournalSchema, recoverCompact),
+});

@@ -18,48 +18,44 @@ import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, withOwnerWrite } from '../io/file.js';
-import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
-import { journalHeader, journalPath, readJournal, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, readJournalOf, relinkRecordSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskRequest, journalKind, writesOneDisk } from '../operation.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
-import { merge, runMerge, type MergeJournal } from './merge.js';
-import { recoverBefore } from './recover.js';
+import { merge, mergeJournalSchema, runMerge } from './merge.js';
 import { applyRelink, prepareRelink } from './relink.js';
 
-interface RelinkRecord {
-  child: string;
-  headerOffset: number;
-  header: string;
-}
-
 /** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
-export interface FoldJournal extends JournalBase {
-  op: 'delete';
-  strategy: 'fold';
-  phase: 'fold' | 'relink' | 'remove';
-  snapshot: string;
-  snapshotUuid: string;
-  parent: string;
-  parentUuid: string;
-  children: string[];
+const foldJournalSchema = journalSchema('delete', {
+  strategy: z.literal('fold'),
+  phase: z.enum(['fold', 'relink', 'remove']),
+  snapshot: z.string(),
+  snapshotUuid: z.string(),
+  parent: z.string(),
+  parentUuid: z.string(),
+  children: z.array(z.string()),
   /** Children fully folded so far. */
-  folded: string[];
-  relinks: RelinkRecord[];
-}
+  folded: z.array(z.string()),
+  relinks: z.array(relinkRecordSchema),
+});
+export type FoldJournal = z.infer<typeof foldJournalSchema>;
 
 /** Merge-child: the only child is merged into the base, which then takes the child's path. */
-export interface MergeChildJournal extends JournalBase {
-  op: 'delete';
-  strategy: 'merge-child';
-  phase: 'merge' | 'rename' | 'relink';
-  snapshot: string;
-  snapshotUuid: string;
-  child: string;
-  childUuid: string;
-  grandchildren: string[];
-  relinks: RelinkRecord[];
-}
+const mergeChildJournalSchema = journalSchema('delete', {
+  strategy: z.literal('merge-child'),
+  phase: z.enum(['merge', 'rename', 'relink']),
+  snapshot: z.string(),
+  snapshotUuid: z.string(),
+  child: z.string(),
+  childUuid: z.string(),
+  grandchildren: z.array(z.string()),
+  relinks: z.array(relinkRecordSchema),
+});
+export type MergeChildJournal = z.infer<typeof mergeChildJournalSchema>;
 
+export const deleteJournalSchema = z.discriminatedUnion('strategy', [foldJournalSchema, mergeChildJournalSchema]);
 export type DeleteJournal = FoldJournal | MergeChildJournal;
 
 export interface DeletePlan extends Plan {
@@ -142,10 +138,14 @@ export interface DeleteResult {
   changed: string[];
 }
 
+/** Plans and deletes (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {}): Promise<DeleteResult> {
-  await recoverBefore([snapshotPath]);
   const plan = await planDelete(snapshotPath);
-  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: snapshotPath });
+  assertNoRefusals(plan, snapshotPath);
+  return deletePlanned(plan, ctx);
+}
+
+async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteResult> {
   let j: DeleteJournal;
   let jpath: string;
   const disk = await openDisk(plan.snapshot);
@@ -194,8 +194,8 @@ async function relinkAll(jpath: string, j: DeleteJournal, children: string[], pa
 async function runMergeChild(jpath: string, j: MergeChildJournal, ctx: JobContext): Promise<DeleteResult> {
   if (j.phase === 'merge') {
     const mjPath = journalPath(j.snapshot);
-    const mj = await readJournal<MergeJournal>(mjPath);
-    if (mj && mj.op === 'merge') await runMerge(mjPath, mj, ctx);
+    const mj = await readJournalOf(mjPath, mergeJournalSchema);
+    if (mj) await runMerge(mjPath, mj, ctx);
     // The merge deletes the child before dropping its journal: a child still present means it never started.
     else if (await pathExists(j.child)) await merge(j.child, ctx);
     j.phase = 'rename';
@@ -262,9 +262,17 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
   return { strategy: 'fold', removed: j.snapshot, changed: j.children };
 }
 
-export function isDeleteJournal(j: JournalBase): j is DeleteJournal {
-  return j.op === 'delete';
-}
+export const deleteOperation = defineOperation({
+  op: 'delete',
+  request: diskRequest,
+  ...writesOneDisk,
+  plan: (r, opts) => planDelete(r.disk, opts),
+  run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
+  journal: journalKind(deleteJournalSchema, async (path, j) => {
+    const r = await runDelete(path, j);
+    return { action: 'completed', detail: `deleted ${r.removed} (${r.strategy})` };
+  }),
+});
 
 /** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
 async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {

@@ -9,7 +9,9 @@ import { SECTOR } from '../format/bytes.js';
 import { DEFAULT_BLOCK_SIZE, HEADER_SIZE } from '../format/header.js';
 import { batBytes } from '../format/bat.js';
 import { openDisk, type Disk } from '../disk/chain.js';
-import { freeSpaceAt, type JobContext, type Plan } from '../job.js';
+import { assertNoRefusals, freeSpaceAt, type JobContext, type Plan } from '../job.js';
+import * as z from 'zod/mini';
+import { defineOperation, diskPath } from '../operation.js';
 import { refuseExisting, writeAtomically } from '../io/file.js';
 import { diskSource, writeImage, type OutputFormat } from './transfer.js';
 
@@ -81,7 +83,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
   const disk = await openDisk(file, { parentPath: opts.parentPath });
   try {
     const plan = await planWith(disk, out, format);
-    if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: out });
+    assertNoRefusals(plan, out);
     let allocated: number | null = null;
     await writeAtomically(out, async (f) => {
       allocated = await writeImage(f, diskSource(disk), format, { ...opts, blockSize: disk.top.blockSize || DEFAULT_BLOCK_SIZE, phase: 'flatten' });
@@ -91,3 +93,17 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
     await disk.close();
   }
 }
+
+export const flattenOperation = defineOperation({
+  op: 'flatten',
+  request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(['dynamic', 'fixed', 'raw'])), parentPath: z.optional(diskPath) }),
+  pathFields: ['disk', 'out', 'parentPath'],
+  access: 'writes',
+  // The inputs are only read; the output is the one file written.
+  touched: (r) => [r.disk, r.out],
+  guarded: (r) => [r.out],
+  // Its run makes the in-use check itself, in the one scan that also finds its input's holders (a warning, not a refusal).
+  guardsItself: true,
+  plan: (r) => planFlatten(r.disk, r.out, r),
+  run: (r, ctx) => flatten(r.disk, r.out, { format: r.format, parentPath: r.parentPath, signal: ctx.signal, onProgress: ctx.onProgress }),
+});

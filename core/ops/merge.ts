@@ -12,36 +12,39 @@
 // children, whose view would change.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { CancelledError, RefusedError } from '../errors.js';
+import { CancelledError, RefusedError, UsageError } from '../errors.js';
 import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
-import { freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
-import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, offset, relinkRecordSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
-import { recoverBefore } from './recover.js';
 
-export interface MergeJournal extends JournalBase {
-  op: 'merge';
-  phase: 'copy' | 'relink' | 'finalize';
-  child: string;
-  childUuid: string;
-  parent: string;
-  parentUuid: string;
+export const mergeJournalSchema = journalSchema('merge', {
+  phase: z.enum(['copy', 'relink', 'finalize']),
+  child: z.string(),
+  childUuid: z.string(),
+  parent: z.string(),
+  parentUuid: z.string(),
   /** Index into the child's blocks in physical order: everything before it is copied. */
-  nextBlock: number;
-  grandchildren: string[];
-  relinks: { child: string; headerOffset: number; header: string }[];
-}
+  nextBlock: offset,
+  grandchildren: z.array(z.string()),
+  relinks: z.array(relinkRecordSchema),
+});
+export type MergeJournal = z.infer<typeof mergeJournalSchema>;
 
 export interface MergePlan extends Plan {
   child: string;
   parent: string;
   grandchildren: string[];
+  /** With --into: the chain from the child up to that ancestor, both included (one merge per level); else [child, parent]. */
+  segment: string[];
 }
 
 export interface MergeResult {
@@ -77,6 +80,7 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
         child: childPath,
         parent: '',
         grandchildren: [],
+        segment: [nodePath.resolve(childPath)],
       };
     }
     const parent = disk.layers[1];
@@ -121,17 +125,106 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
       child: nodePath.resolve(child.path),
       parent: nodePath.resolve(parent.path),
       grandchildren: grandchildren.map((g) => nodePath.resolve(g)),
+      segment: [nodePath.resolve(child.path), nodePath.resolve(parent.path)],
     };
   } finally {
     await disk.close();
   }
 }
 
+/** The chain from `childPath` up to its ancestor `into` (both included); a UsageError when `into` is not one. */
+async function segmentTo(childPath: string, into: string): Promise<string[]> {
+  const disk = await openDisk(childPath);
+  try {
+    const paths = disk.layers.map((l) => nodePath.resolve(l.path));
+    const target = await fileKeyOrNull(into);
+    for (let i = 1; i < paths.length; i++) {
+      if (paths[i] === nodePath.resolve(into) || (target !== null && (await fileKeyOrNull(paths[i])) === target)) return paths.slice(0, i + 1);
+    }
+  } finally {
+    await disk.close();
+  }
+  throw new UsageError('NOT_AN_ANCESTOR', `${into} is not an ancestor of ${childPath}`, { field: 'into' });
+}
+
+/**
+ * Merging level by level up to an ancestor (merge --into). Every level is
+ * decided here, before the first is merged: each ancestor that receives the
+ * merged data must have no other child, be in no saved state and need no
+ * repair. Sizes are upper bounds: a level copies at most what every level
+ * below it stores.
+ */
+export async function planMergeInto(childPath: string, into: string, opts: PlanOptions = {}): Promise<MergePlan> {
+  const segment = await segmentTo(childPath, into);
+  const first = await planMerge(childPath, opts);
+  if (segment.length <= 2) return first;
+  const refusals = [...first.refusals];
+  const changes = [...first.changes];
+  let copy = first.bytesToCopy;
+  let below = first.bytesToCopy;
+  let growth = first.worstCaseGrowth;
+  for (let k = 2; k < segment.length; k++) {
+    const [child, parent] = [segment[k - 1], segment[k]];
+    const f = await VhdFile.open(parent);
+    try {
+      const others = await otherChildren(parent, child);
+      if (others.length > 0) {
+        refusals.push({
+          code: 'PARENT_HAS_OTHER_CHILDREN',
+          message: `${nodePath.basename(parent)} (level ${k} of the merge into it) is also the parent of ${others.map((o) => nodePath.basename(o)).join(', ')}; merging into it would change what they show`,
+        });
+      }
+      if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${parent} is in a saved state` });
+      if (f.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent} has a damaged trailing footer; repair it first` });
+      // What the merged child holds at this level: its own data plus everything merged into it.
+      if (!opts.pathsOnly) below += await storedBytes(child);
+      copy += below;
+      growth += Math.min(below, f.virtualSize) + 4 * SECTOR;
+    } finally {
+      await f.close();
+    }
+    const i = changes.findIndex((c) => c.path === child);
+    changes.splice(i, 1, { path: child, action: 'delete', detail: `receives the levels below, then is merged into ${nodePath.basename(parent)} and removed` });
+    changes.push({ path: parent, action: 'modify', detail: `receives the merged content of the ${k} level(s) below it` });
+  }
+  const top = segment[segment.length - 1];
+  const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(top));
+  if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `merging into ${nodePath.basename(top)} may need ${growth} bytes but only ${freeSpace} are free` });
+  return {
+    ...first,
+    summary: `merge ${nodePath.basename(childPath)} level by level into ${nodePath.basename(top)} (${segment.length - 1} merges), removing ${segment
+      .slice(0, -1)
+      .map((p) => nodePath.basename(p))
+      .join(', ')}`,
+    changes,
+    bytesToCopy: copy,
+    worstCaseGrowth: growth,
+    freeSpace,
+    refusals,
+    segment,
+  };
+}
+
+/** Bytes whose bitmap bit is set in one file (a pass over its bitmaps). */
+async function storedBytes(path: string): Promise<number> {
+  const f = await VhdFile.open(path);
+  try {
+    let n = 0;
+    for await (const [b, bm] of f.bitmaps(f.physicalOrder())) for (const r of bitRuns(bm, 0, f.sectorsInBlock(b))) if (r.set) n += r.length * SECTOR;
+    return n;
+  } finally {
+    await f.close();
+  }
+}
+
+/** Plans and merges (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function merge(childPath: string, ctx: JobContext = {}): Promise<MergeResult> {
-  await recoverBefore([childPath]);
   const plan = await planMerge(childPath);
-  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: childPath });
-  await recoverBefore([plan.parent, ...plan.grandchildren]);
+  assertNoRefusals(plan, childPath);
+  return mergePlanned(plan, ctx);
+}
+
+async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResult> {
   const jpath = journalPath(plan.parent);
   const [c, p] = await openAll([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
   const journal: MergeJournal = {
@@ -148,6 +241,23 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
   await writeJournal(jpath, journal);
   // The plan, made under the same locks, already counted what the copy will move: no second pass over the bitmaps.
   return runMerge(jpath, journal, ctx, plan.bytesToCopy);
+}
+
+/**
+ * The planned merge, or with --into each level in turn: a level's own plan is
+ * made when the level below is done (its numbers depend on that merge), and
+ * must refuse nothing the whole plan did not already check.
+ */
+async function mergeSegment(plan: MergePlan, ctx: JobContext): Promise<MergeResult & { steps: MergeResult[] }> {
+  const steps = [await mergePlanned(plan, ctx)];
+  for (let k = 2; k < plan.segment.length; k++) {
+    throwIfCancelled(ctx);
+    const level = await planMerge(plan.segment[k - 1]);
+    assertNoRefusals(level, plan.segment[k - 1]);
+    steps.push(await mergePlanned(level, ctx));
+  }
+  const last = steps[steps.length - 1];
+  return { merged: last.merged, removed: steps.flatMap((s) => s.removed), relinked: last.relinked, steps };
 }
 
 /** Continues a merge from its journal (also the recovery path). */
@@ -253,7 +363,17 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
   });
 }
 
-export function isMergeJournal(j: JournalBase): j is MergeJournal {
-  return j.op === 'merge';
-}
+export const mergeOperation = defineOperation({
+  op: 'merge',
+  request: z.object({ disk: diskPath, into: z.optional(diskPath) }),
+  pathFields: ['disk', 'into'],
+  access: 'writes',
+  touched: (r) => [r.disk],
+  plan: (r, opts) => (r.into === undefined ? planMerge(r.disk, opts) : planMergeInto(r.disk, r.into, opts)),
+  run: (_r, ctx) => mergeSegment(ctx.plan, ctx),
+  journal: journalKind(mergeJournalSchema, async (path, j) => {
+    const r = await runMerge(path, j);
+    return { action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` };
+  }),
+});
 

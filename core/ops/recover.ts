@@ -6,15 +6,7 @@ import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, removeJourn
 import { parseTempName } from '../io/file.js';
 import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile } from '../lock.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
-import { isCompactJournal, recoverCompact } from './compact.js';
-import { isDeleteJournal, runDelete } from './delete.js';
-import { isMergeJournal, runMerge } from './merge.js';
-import { applyRelink } from './relink.js';
-import type { ReparentJournal } from './reparent.js';
-import { isRepairJournal, recoverRepair } from './repair.js';
-import { isRevertJournal, recoverRevert } from './revert.js';
-import { isResizeJournal, recoverResize } from './resize.js';
-import { isSnapshotJournal, recoverSnapshot } from './snapshot.js';
+import { isOperationName, operationNamed } from '../registry.js';
 
 export interface Recovery {
   journal: string;
@@ -109,7 +101,7 @@ async function recoverJournals(dir: string): Promise<Recovery[]> {
   const out: Recovery[] = [];
   for (const jpath of await findJournals(dir)) {
     if (isActiveJournal(jpath)) continue;
-    const j = await readJournal<JournalBase>(jpath);
+    const j = await readJournal(jpath);
     if (!j) {
       // Finished meanwhile by the recovery of another journal (delete runs its merge's journal).
       if (!(await fsp.lstat(jpath).then(() => true, () => false))) continue;
@@ -119,29 +111,11 @@ async function recoverJournals(dir: string): Promise<Recovery[]> {
     }
     if (ownedByLiveProcess(j)) {
       out.push({ journal: jpath, op: j.op, action: 'busy', detail: `another vhdsnap process (pid ${j.pid}) is running ${j.op} here; wait for it` });
-    } else if (isMergeJournal(j)) {
-      const r = await runMerge(jpath, j);
-      out.push({ journal: jpath, op: 'merge', action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` });
-    } else if (isDeleteJournal(j)) {
-      const r = await runDelete(jpath, j);
-      out.push({ journal: jpath, op: 'delete', action: 'completed', detail: `deleted ${r.removed} (${r.strategy})` });
-    } else if (isCompactJournal(j)) {
-      out.push({ journal: jpath, op: 'compact', ...(await recoverCompact(jpath, j)) });
-    } else if (isResizeJournal(j)) {
-      out.push({ journal: jpath, op: 'resize', ...(await recoverResize(jpath, j)) });
-    } else if (isRevertJournal(j)) {
-      out.push({ journal: jpath, op: 'revert', ...(await recoverRevert(jpath, j)) });
-    } else if (isSnapshotJournal(j)) {
-      out.push({ journal: jpath, op: 'snapshot', ...(await recoverSnapshot(jpath, j)) });
-    } else if (isRepairJournal(j)) {
-      out.push({ journal: jpath, op: 'repair', ...(await recoverRepair(jpath, j)) });
-    } else if (j.op === 'reparent') {
-      const rj = j as ReparentJournal;
-      await applyRelink({ child: rj.child, headerOffset: rj.headerOffset, header: new Uint8Array(Buffer.from(rj.header, 'base64')) });
-      await removeJournal(jpath);
-      out.push({ journal: jpath, op: 'reparent', action: 'completed', detail: `${rj.child} now points at ${rj.parent}` });
     } else {
-      out.push({ journal: jpath, op: j.op, action: 'left', detail: `unknown operation "${j.op}"; left in place` });
+      // Each operation recovers its own journal, validated against its schema first (core/operation.ts).
+      const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
+      if (kind) out.push({ journal: jpath, op: j.op, ...(await kind.recover(jpath, j)) });
+      else out.push({ journal: jpath, op: j.op, action: 'left', detail: `unknown operation "${j.op}"; left in place` });
     }
   }
   return out;
@@ -156,7 +130,7 @@ export async function pendingJournals(target: string): Promise<PendingJournal[]>
 async function pendingIn(dir: string): Promise<PendingJournal[]> {
   const out: PendingJournal[] = [];
   for (const jpath of await findJournals(dir)) {
-    const j = await readJournal<JournalBase>(jpath);
+    const j = await readJournal(jpath);
     out.push(j ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) } : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false });
   }
   return out;
@@ -176,7 +150,7 @@ async function namesInJournals(dir: string): Promise<Set<string>> {
     } else if (Array.isArray(v)) v.forEach(visit);
     else if (v && typeof v === 'object') Object.values(v).forEach(visit);
   };
-  for (const jpath of await findJournals(dir)) visit(await readJournal<JournalBase>(jpath));
+  for (const jpath of await findJournals(dir)) visit(await readJournal(jpath));
   return out;
 }
 
@@ -215,7 +189,7 @@ export async function findLeftovers(dir: string): Promise<{ stale: Leftover[]; l
       else stale.push(item(`a temp file left by pid ${pid}, which is no longer running`));
     } else if (oldKind === 'journal') {
       // Old journal temps name their writer inside; a partial one was never renamed into place.
-      const j = await readJournal<JournalBase>(path);
+      const j = await readJournal(path);
       if (j && j.pid !== process.pid && ownedByLiveProcess(j)) live.push(item(`a journal temp being written by pid ${j.pid}, which is running`));
       else if (j && j.pid === process.pid && ownerAlive(j.pid, st.mtimeMs, mtimeSlack(st.mtimeMs))) live.push(item('a journal temp of this process'));
       else stale.push(item(`a journal temp left by ${j ? `pid ${j.pid}, which is no longer running` : 'a writer killed before it was complete'}`));

@@ -24,9 +24,10 @@ import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { openFile, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import type { JobContext, Plan } from '../job.js';
 import { throwIfCancelled } from '../job.js';
-import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, offset, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { checkFile } from './check.js';
-import { recoverBefore } from './recover.js';
 import { isSameFile } from '../io/identity.js';
 
 export interface RepairItem {
@@ -53,15 +54,11 @@ export interface RepairResult {
   notes: RepairItem[];
 }
 
-export interface RepairJournal extends JournalBase {
-  op: 'repair';
-  path: string;
-  writes: { at: number; before: string; after: string; what: string }[];
-}
-
-export function isRepairJournal(j: JournalBase): j is RepairJournal {
-  return j.op === 'repair';
-}
+export const repairJournalSchema = journalSchema('repair', {
+  path: z.string(),
+  writes: z.array(z.object({ at: offset, before: z.string(), after: z.string(), what: z.string() })),
+});
+export type RepairJournal = z.infer<typeof repairJournalSchema>;
 
 interface Write {
   at: number;
@@ -313,9 +310,9 @@ export async function planRepair(filePath: string): Promise<RepairPlan> {
   };
 }
 
+/** Repairs what its own diagnosis finds now (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function repair(filePath: string, ctx: JobContext = {}): Promise<RepairResult> {
   const path = nodePath.resolve(filePath);
-  await recoverBefore([path]);
   const d = await diagnose(path);
   throwIfCancelled(ctx);
   if (d.writes.length > 0) {
@@ -353,7 +350,7 @@ async function applyWrites(j: RepairJournal): Promise<void> {
 }
 
 /** Recovery: reapplies the writes where every byte is still its before or after value. */
-export async function recoverRepair(jpath: string, j: RepairJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+export async function recoverRepair(jpath: string, j: RepairJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     const f = await openFile(j.path, 'r').catch(() => null);
     if (!f) return { action: 'left', detail: `${j.path} cannot be opened; repair journal left in place` };
@@ -377,3 +374,12 @@ export async function recoverRepair(jpath: string, j: RepairJournal): Promise<{ 
     return { action: 'completed', detail: `finished repairing ${j.path} (${j.writes.map((w) => w.what).join('; ')})` };
   });
 }
+
+export const repairOperation = defineOperation({
+  op: 'repair',
+  request: diskRequest,
+  ...writesOneDisk,
+  plan: (r) => planRepair(r.disk),
+  run: (r, ctx) => repair(r.disk, ctx),
+  journal: journalKind(repairJournalSchema, recoverRepair),
+});

@@ -1,24 +1,25 @@
 // Reconnecting a moved or broken chain: point a differencing disk at a parent
 // file, after verifying its id (unless explicitly overridden) and size.
 import * as nodePath from 'node:path';
-import { journalHeader, journalPath, removeJournal, writeJournal, type JournalBase } from '../journal.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, offset, removeJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { openDisk } from '../disk/chain.js';
 import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { freeSpaceAt, type Plan } from '../job.js';
+import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { applyRelink, prepareRelink } from './relink.js';
-import { recoverBefore } from './recover.js';
 import { isSameFile } from '../io/identity.js';
 
-export interface ReparentJournal extends JournalBase {
-  op: 'reparent';
-  child: string;
-  parent: string;
-  headerOffset: number;
-  header: string;
-}
+export const reparentJournalSchema = journalSchema('reparent', {
+  child: z.string(),
+  parent: z.string(),
+  headerOffset: offset,
+  header: z.string(),
+});
+export type ReparentJournal = z.infer<typeof reparentJournalSchema>;
 
 export interface ReparentResult {
   child: string;
@@ -40,7 +41,15 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
       try {
         const d = await openDisk(parent);
         const p = d.top;
+        const ancestors = d.layers.map((l) => l.path);
         await d.close();
+        // The new parent's chain must not pass through the child: that would make the chain a loop.
+        for (const a of ancestors) {
+          if (await isSameFile(a, child)) {
+            refusals.push({ code: 'CHAIN_CYCLE', message: `${nodePath.basename(parent)} descends from ${nodePath.basename(child)} (its chain passes through ${nodePath.basename(a)}); making it the parent would loop the chain` });
+            break;
+          }
+        }
         if (p.virtualSize !== f.virtualSize) refusals.push({ code: 'PARENT_SIZE_MISMATCH', message: `${parent} has virtual size ${p.virtualSize} but ${child} has ${f.virtualSize}` });
         const expected = uuidToString(f.header.parentUniqueId);
         if (p.uuid !== expected) {
@@ -66,8 +75,10 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
   };
 }
 
-export async function reparent(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean } = {}): Promise<ReparentResult> {
-  await recoverBefore([childPath, parentPath]);
+/** Relinks (the runner adds the plan's refusals, locks, recovery and the in-use guard: core/operations.ts). */
+export async function reparent(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean } & JobContext = {}): Promise<ReparentResult> {
+  // One header write: cancel is honoured until it starts.
+  throwIfCancelled(opts);
   const jpath = journalPath(childPath);
   // The new parent's own chain must be whole, or the child would be linked into a broken chain.
   const parentDisk = await openDisk(parentPath);
@@ -87,3 +98,21 @@ export async function reparent(childPath: string, parentPath: string, opts: { ig
   await check.close();
   return { child: prepared.child, parent: j.parent, warnings: prepared.warnings };
 }
+
+/** The header was prepared and journaled before it was written: recovery writes it again (idempotent). */
+async function recoverReparent(jpath: string, j: ReparentJournal): Promise<RecoveryOutcome> {
+  await applyRelink({ child: j.child, headerOffset: j.headerOffset, header: new Uint8Array(Buffer.from(j.header, 'base64')) });
+  await removeJournal(jpath);
+  return { action: 'completed', detail: `${j.child} now points at ${j.parent}` };
+}
+
+export const reparentOperation = defineOperation({
+  op: 'reparent',
+  request: z.object({ disk: diskPath, parent: diskPath, ignoreIdMismatch: z.optional(z.boolean()) }),
+  pathFields: ['disk', 'parent'],
+  access: 'writes',
+  touched: (r) => [r.disk, r.parent],
+  plan: (r) => planReparent(r.disk, r.parent, r),
+  run: (r, ctx) => reparent(r.disk, r.parent, { ignoreIdMismatch: r.ignoreIdMismatch, signal: ctx.signal }),
+  journal: journalKind(reparentJournalSchema, recoverReparent),
+});

@@ -25,33 +25,34 @@ import { encodeHeader, type DynamicHeader } from '../format/header.js';
 import { chsForSize } from '../format/geometry.js';
 import { openFile, readExact, withOwnerWrite } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
-import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, offset, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskPath, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { validateSize } from './create.js';
-import { recoverBefore } from './recover.js';
 
-export interface ResizeJournal extends JournalBase {
-  op: 'resize';
-  kind: 'fixed' | 'sparse';
+export const resizeJournalSchema = journalSchema('resize', {
+  kind: z.enum(['fixed', 'sparse']),
   /** prepare: only invisible changes so far; switch: the bytes below are being written. */
-  phase: 'prepare' | 'switch';
-  path: string;
-  uuid: string;
-  oldSize: number;
-  newSize: number;
+  phase: z.enum(['prepare', 'switch']),
+  path: z.string(),
+  uuid: z.string(),
+  oldSize: offset,
+  newSize: offset,
   /** The new footer (base64). */
-  footer: string;
+  footer: z.string(),
   /** Sparse: where the trailing footer is written. */
-  footerOffset: number;
+  footerOffset: offset,
   /** Sparse: the new dynamic header (base64) and its offset, when the BAT changed. */
-  header: string | null;
-  headerOffset: number;
+  header: z.nullable(z.string()),
+  headerOffset: offset,
   /** Fixed: the old footer (zeroed once the new one is durable; 511 bytes in old files) and the old file size (for rollback). */
-  oldFooterOffset: number;
-  oldFooterLength: number;
-  oldFileSize: number;
-}
+  oldFooterOffset: offset,
+  oldFooterLength: offset,
+  oldFileSize: offset,
+});
+export type ResizeJournal = z.infer<typeof resizeJournalSchema>;
 
 export interface ResizePlan extends Plan {
   path: string;
@@ -151,11 +152,15 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
   }
 }
 
+/** Plans and resizes (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function resize(path: string, newSize: number, ctx: JobContext = {}): Promise<ResizeResult> {
-  const abs = nodePath.resolve(path);
-  await recoverBefore([abs]);
-  const plan = await planResize(abs, newSize);
-  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path: abs });
+  const plan = await planResize(path, newSize);
+  assertNoRefusals(plan, plan.path);
+  return resizePlanned(plan, ctx);
+}
+
+async function resizePlanned(plan: ResizePlan, ctx: JobContext): Promise<ResizeResult> {
+  const { path: abs, newSize } = plan;
   const result = { path: abs, oldSize: plan.oldSize, newSize };
   if (newSize === plan.oldSize) return result;
   throwIfCancelled(ctx);
@@ -299,10 +304,6 @@ async function applySwitch(file: { write(b: Uint8Array, at: number): Promise<voi
   await file.sync();
 }
 
-export function isResizeJournal(j: JournalBase): j is ResizeJournal {
-  return j.op === 'resize';
-}
-
 function footerIf(raw: Uint8Array, uuid: string, size: number | null): boolean {
   if (raw.length < FOOTER_SIZE) return false;
   const f = decodeFooter(raw);
@@ -312,7 +313,7 @@ function footerIf(raw: Uint8Array, uuid: string, size: number | null): boolean {
 }
 
 /** Finishes or rolls back an interrupted resize (see the top of this file). */
-export async function recoverResize(jpath: string, j: ResizeJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+export async function recoverResize(jpath: string, j: ResizeJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     if (!(await fsp.lstat(j.path).then((s) => s.isFile(), () => false))) {
       await removeJournal(jpath);
@@ -354,3 +355,12 @@ export async function recoverResize(jpath: string, j: ResizeJournal): Promise<{ 
     return out;
   });
 }
+
+export const resizeOperation = defineOperation({
+  op: 'resize',
+  request: z.object({ disk: diskPath, size: z.number() }),
+  ...writesOneDisk,
+  plan: (r) => planResize(r.disk, r.size),
+  run: (_r, ctx) => resizePlanned(ctx.plan, ctx),
+  journal: journalKind(resizeJournalSchema, recoverResize),
+});

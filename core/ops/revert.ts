@@ -19,12 +19,13 @@ import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
-import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
-import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { assertNoRefusals, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
-import { recoverBefore } from './recover.js';
 import { datedSibling } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
 
@@ -53,23 +54,19 @@ export interface RevertResult {
   discarded: boolean;
 }
 
-export interface RevertJournal extends JournalBase {
-  op: 'revert';
-  phase: 'create' | 'swap';
-  path: string;
+export const revertJournalSchema = journalSchema('revert', {
+  phase: z.enum(['create', 'swap']),
+  path: z.string(),
   /** Id of the file at `path` before the revert: the swap happens only over this file. */
-  oldUuid: string;
-  target: string;
-  targetUuid: string;
-  tmp: string;
-  kept: string | null;
+  oldUuid: z.string(),
+  target: z.string(),
+  targetUuid: z.string(),
+  tmp: z.string(),
+  kept: z.nullable(z.string()),
   /** Id of the new child, known once it is complete (phase "swap"). */
-  newUuid: string | null;
-}
-
-export function isRevertJournal(j: JournalBase): j is RevertJournal {
-  return j.op === 'revert';
-}
+  newUuid: z.nullable(z.string()),
+});
+export type RevertJournal = z.infer<typeof revertJournalSchema>;
 
 /** What "the same disk" compares: the file (core/io/identity.ts), not its name. */
 async function real(p: string): Promise<string> {
@@ -189,11 +186,15 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
   };
 }
 
+/** Plans and reverts (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: JobContext = {}): Promise<RevertResult> {
   const path = nodePath.resolve(diskPath);
-  await recoverBefore([path, ...(opts.to ? [opts.to] : [])]);
   const plan = await planRevert(path, opts);
-  if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
+  assertNoRefusals(plan, path);
+  return revertPlanned(path, plan, ctx);
+}
+
+async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): Promise<RevertResult> {
   const target = plan.snapshot!;
   const [self, t] = await openAll([VhdFile.open(path), VhdFile.open(target)]);
   const j: RevertJournal = {
@@ -287,7 +288,7 @@ async function moveLabel(j: RevertJournal): Promise<void> {
 }
 
 /** Recovery: roll back an incomplete child, roll forward a complete one. */
-export async function recoverRevert(jpath: string, j: RevertJournal): Promise<{ action: 'completed' | 'discarded' | 'left'; detail: string }> {
+export async function recoverRevert(jpath: string, j: RevertJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     if (j.phase === 'create') {
       // The child may be partly written; the path was never touched.
@@ -312,3 +313,14 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<{ 
     }
   });
 }
+
+export const revertOperation = defineOperation({
+  op: 'revert',
+  request: z.object({ disk: diskPath, to: z.optional(diskPath), keep: z.optional(z.boolean()) }),
+  pathFields: ['disk', 'to'],
+  access: 'writes',
+  touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
+  plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),
+  run: (r, ctx) => revertPlanned(nodePath.resolve(r.disk), ctx.plan, ctx),
+  journal: journalKind(revertJournalSchema, recoverRevert),
+});

@@ -15,16 +15,18 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
+import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, supportsHardLinks, syncDir, tempSibling } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { journalHeader, journalPath, removeJournal, withActiveJournal, writeJournal, type JournalBase } from '../journal.js';
+import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import * as z from 'zod/mini';
+import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
-import { recoverBefore } from './recover.js';
 
 export interface SnapshotOptions {
   /** Create the child here instead of snapshotting in place (the disk stays as the snapshot). */
@@ -67,16 +69,91 @@ export function snapshotName(diskPath: string, now = new Date()): Promise<string
   return datedSibling(diskPath, 'snap', now);
 }
 
+/** An in-place snapshot's plan also says how the snapshot name is given: a hard link, or a rename where the folder has none (null: not probed). */
+export interface SnapshotPlan extends Plan {
+  via: 'link' | 'rename' | null;
+  /** The disk named, and the file that will hold the preserved content (the same path with --out). */
+  disk: string;
+  snapshot: string;
+  /** The new empty child: the disk to use from now on. */
+  active: string;
+  /** --out was given: the child is made there and the disk stays as the snapshot. */
+  branch: boolean;
+}
+
+/**
+ * What a snapshot will do. The whole chain must open cleanly (snapshotting a
+ * broken disk only hides the damage); in place, the disk must have no
+ * children. The snapshot's file name is chosen here, so the plan shows the
+ * name the run creates.
+ */
+export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } & PlanOptions = {}): Promise<SnapshotPlan> {
+  const disk = nodePath.resolve(diskPath);
+  const refusals: Plan['refusals'] = [];
+  const d = await openDisk(disk);
+  await d.close();
+  const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
+  if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
+  if (out === null) {
+    const children = await findChildren(disk);
+    if (children.length > 0) {
+      refusals.push({
+        code: 'HAS_CHILDREN',
+        message: `${disk} already has children (${children.map((c) => nodePath.basename(c)).join(', ')}); an in-place snapshot would change what they see. Use --out <child.vhd> to branch from it instead.`,
+      });
+    }
+  }
+  const snap = out !== null ? disk : await snapshotName(disk, opts.now);
+  const active = out ?? disk;
+  // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
+  const links = opts.pathsOnly || out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
+  const via = links === null ? null : links ? 'link' : 'rename';
+  const snapDetail =
+    via === 'rename'
+      ? 'read-only snapshot holding the current content: this folder has no hard links, so the disk is renamed to this name and the new child takes its path right after (journaled: after a crash, recover puts the disk back or finishes)'
+      : 'read-only snapshot holding the current content (same file, second name by hard link)';
+  return {
+    operation: 'snapshot',
+    summary:
+      out !== null
+        ? `keep ${nodePath.basename(disk)} as the snapshot and create ${nodePath.basename(active)} on top of it`
+        : `preserve the current content of ${nodePath.basename(disk)} as ${nodePath.basename(snap)}; ${nodePath.basename(disk)} becomes an empty child of it`,
+    changes:
+      out !== null
+        ? [{ path: active, action: 'create', detail: 'empty differencing child' }]
+        : [
+            { path: snap, action: 'create', detail: snapDetail },
+            { path: disk, action: 'modify', detail: 'becomes an empty differencing child of the snapshot' },
+          ],
+    bytesToCopy: 0,
+    worstCaseGrowth: 64 * 1024,
+    freeSpace: null,
+    refusals,
+    via,
+    disk,
+    snapshot: snap,
+    active,
+    branch: out !== null,
+  };
+}
+
+/** Plans and snapshots (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
-  const path = nodePath.resolve(diskPath);
-  await recoverBefore([path, ...(opts.out ? [opts.out] : [])]);
-  // The whole chain must open cleanly: snapshotting a broken disk only hides the damage.
+  const plan = await planSnapshot(diskPath, opts);
+  assertNoRefusals(plan, plan.branch ? plan.active : plan.disk);
+  return snapshotPlanned(plan, opts);
+}
+
+async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; description?: string }, ctx: JobContext = {}): Promise<SnapshotResult> {
+  // Quick and journaled: cancel is honoured until the first write.
+  throwIfCancelled(ctx);
+  const { disk: path, snapshot: snap } = plan;
   const disk = await openDisk(path);
   const uuid = disk.top.uuid;
   await disk.close();
 
-  if (opts.out) {
-    const out = nodePath.resolve(opts.out);
+  if (plan.branch) {
+    const out = plan.active;
     if (await pathExists(out)) throw new RefusedError('EXISTS', `${out} already exists; not overwriting it`, { path: out });
     // Built under a temp name (with our pid, so recover can clear it after a kill) and
     // linked into place: a crash never leaves a half-written child at `out`.
@@ -84,24 +161,15 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
     await createDifferencing(tmp, path);
     await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
-    if (opts.name !== undefined || opts.description !== undefined) await setLabel(path, uuid, opts);
+    if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label);
     return { snapshot: path, active: out };
   }
 
-  const children = await findChildren(path);
-  if (children.length > 0) {
-    throw new RefusedError(
-      'HAS_CHILDREN',
-      `${path} already has children (${children.map((c) => nodePath.basename(c)).join(', ')}); an in-place snapshot would change what they see. Use --out <child.vhd> to branch from it instead.`,
-      { path },
-    );
-  }
-  const snap = await snapshotName(path, opts.now);
   const dir = nodePath.dirname(path);
   const tmp = tempSibling(path, 'snapshot');
   // Journal first: a kill before the final rename is rolled back, after it finished (recoverSnapshot).
   const jpath = journalPath(path);
-  const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), via: 'link', disk: path, snapshot: snap, temp: tmp, uuid, name: opts.name, description: opts.description };
+  const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), via: 'link', disk: path, snapshot: snap, temp: tmp, uuid, name: label.name, description: label.description };
   await writeJournal(jpath, j);
   await withActiveJournal(jpath, async () => {
     await createDifferencing(tmp, path, { locatorTarget: snap });
@@ -134,24 +202,20 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
   return { snapshot: snap, active: path };
 }
 
-export interface SnapshotJournal extends JournalBase {
-  op: 'snapshot';
+export const snapshotJournalSchema = journalSchema('snapshot', {
   /** create: the child is being written (the disk has not moved); swap: the disk may be under the snapshot name. */
-  phase: 'create' | 'swap';
+  phase: z.enum(['create', 'swap']),
   /** How the snapshot name is given: a hard link (the path never goes missing) or, without links, a rename. Absent in older journals: link. */
-  via?: 'link' | 'rename';
-  disk: string;
-  snapshot: string;
-  temp: string;
+  via: z.optional(z.enum(['link', 'rename'])),
+  disk: z.string(),
+  snapshot: z.string(),
+  temp: z.string(),
   /** Id of the disk, which the snapshot file keeps. */
-  uuid: string;
-  name?: string;
-  description?: string;
-}
-
-export function isSnapshotJournal(j: JournalBase): j is SnapshotJournal {
-  return j.op === 'snapshot';
-}
+  uuid: z.string(),
+  name: z.optional(z.string()),
+  description: z.optional(z.string()),
+});
+export type SnapshotJournal = z.infer<typeof snapshotJournalSchema>;
 
 /**
  * Undoes everything before the final rename: the disk keeps its path and
@@ -178,7 +242,7 @@ async function finish(j: SnapshotJournal): Promise<void> {
 }
 
 /** Recovery of an interrupted in-place snapshot: finished when the child already took the disk's path, else rolled back. */
-export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promise<{ action: 'completed' | 'discarded'; detail: string }> {
+export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     let renamed = false;
     if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await isSameFile(j.disk, j.snapshot))) {
@@ -199,15 +263,14 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
   });
 }
 
-/** Used by `write`: refuse to write into a disk that other disks depend on. */
-export async function assertNoChildren(path: string): Promise<void> {
-  const children = await findChildren(path);
-  if (children.length > 0) {
-    throw new RefusedError(
-      'HAS_CHILDREN',
-      `${path} is the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}; writing into it would change what they show. Write into the newest child instead.`,
-      { path },
-    );
-  }
-}
 
+export const snapshotOperation = defineOperation({
+  op: 'snapshot',
+  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(z.string()), description: z.optional(z.string()) }),
+  pathFields: ['disk', 'out'],
+  access: 'writes',
+  touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
+  plan: (r, opts) => planSnapshot(r.disk, { out: r.out, ...opts }),
+  run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
+  journal: journalKind(snapshotJournalSchema, recoverSnapshot),
+});

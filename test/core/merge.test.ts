@@ -11,6 +11,7 @@ import { checkPaths } from '../../core/ops/check.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { merge, planMerge } from '../../core/ops/merge.js';
 import { recover } from '../../core/ops/recover.js';
+import { runOperation } from '../../core/operations.js';
 import { junkClearSectors } from '../support/junk.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
@@ -122,8 +123,8 @@ describe('merge', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(merge(paths[1], { signal: ac.signal })).rejects.toBeInstanceOf(CancelledError);
-    // l1 → l0 is finished first, so l2 (relinked to l0) then merges into l0.
-    const r = await merge(paths[2]);
+    // The runner finishes l1 → l0 first, so l2 (relinked to l0) then merges into l0.
+    const r = await runOperation({ op: 'merge', disk: paths[2] });
     expect(r.merged).toBe(paths[0]);
     expect([paths[1], paths[2]].map(existsSync)).toEqual([false, false]);
     expect(Buffer.compare(await readThrough(paths[0]), model.view(2))).toBe(0);

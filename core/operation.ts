@@ -1,0 +1,90 @@
+// What one operation is: a descriptor exported by its module under core/ops/.
+// The runner (core/operations.ts), recovery (core/ops/recover.ts), the app's
+// IPC contract and the CLI learn everything about an operation from it; the
+// registry (core/registry.ts) is the one list of them.
+//
+// zod/mini, not zod: the CLI loads every descriptor at start-up, and the
+// mini build costs a few milliseconds where the full one costs ~20.
+import * as z from 'zod/mini';
+import type { JournalBase } from './journal.js';
+import type { JobContext, Plan, PlanOptions } from './job.js';
+
+/** What recovering one journal did. */
+export interface RecoveryOutcome {
+  /** completed: finished forward; discarded: rolled back; left: needs a person. */
+  action: 'completed' | 'discarded' | 'left';
+  detail: string;
+}
+
+/** An operation's journal: its schema (checked whenever one is read back) and how to finish or roll back the work. */
+export interface JournalKind {
+  /** Recovers the journal at `path` whose parsed JSON is `raw`; a journal that fails the schema is left for a person. */
+  recover(path: string, raw: JournalBase): Promise<RecoveryOutcome>;
+}
+
+/** Pairs a journal schema with its recovery, so recovery only ever sees a validated journal. */
+export function journalKind<S extends z.ZodMiniType<JournalBase>>(schema: S, recover: (path: string, j: z.infer<S>) => Promise<RecoveryOutcome>): JournalKind {
+  return {
+    async recover(path, raw) {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { action: 'left', detail: `journal field ${issue.path.join('.') || '(root)'} is not what ${raw.op} writes (${issue.message}); left in place for inspection` };
+      }
+      return recover(path, parsed.data);
+    },
+  };
+}
+
+/** What the runner hands an operation's run: the job context and the plan it made under the locks (never a second one). */
+export interface RunContext extends JobContext {
+  plan: Plan;
+}
+
+export interface Operation<Op extends string, Req, Result, P extends Plan = Plan> {
+  op: Op;
+  /** The request's fields besides `op` (plain JSON: requests cross workers and IPC); the runner checks every request with it. */
+  request: z.ZodMiniType<Req>;
+  /** Fields of the request that name disk files (the app maps each to a granted folder). */
+  pathFields: readonly (keyof Req & string)[];
+  /** 'writes': locked and guarded against other programs; 'reads': neither (it warns instead). */
+  access: 'writes' | 'reads';
+  /**
+   * Disks the request names that the job works on, the disk named first: one
+   * job per disk at a time in the app; for 'writes', locked (with what the
+   * plan changes) and checked for interrupted work before the plan is made.
+   */
+  touched(req: Req): string[];
+  /**
+   * Files another program must not be using (core/inuse.ts), given what the
+   * plan changes. Default: the disk named and every changed file.
+   */
+  guarded?(req: Req, changed: string[]): string[];
+  /** The run makes the in-use check and the refusals itself (the runner only adds IN_USE to the plan shown). */
+  guardsItself?: boolean;
+  /** Computed without writing; refusals say why it will not run. */
+  plan(req: Req, opts: PlanOptions): Promise<P>;
+  run(req: Req, ctx: RunContext & { plan: P }): Promise<Result>;
+  /** The journal this operation writes, where it has one. */
+  journal?: JournalKind;
+}
+
+/** Infers an operation's types from its parts (the literal op name and the request schema's type included). */
+export function defineOperation<const Op extends string, S extends z.ZodMiniObject, Result, P extends Plan = Plan>(
+  d: Operation<Op, z.infer<S>, Result, P> & { request: S },
+): Operation<Op, z.infer<S>, Result, P> & { request: S } {
+  return d;
+}
+
+/** Request fields most operations share. */
+export const diskPath = z.string().check(z.minLength(1));
+
+/** The request of an operation that needs nothing but the disk. */
+export const diskRequest = z.object({ disk: diskPath });
+
+/** The parts of a descriptor for an operation that writes the one disk its `disk` field names. */
+export const writesOneDisk = {
+  pathFields: ['disk'],
+  access: 'writes',
+  touched: (r: { disk: string }) => [r.disk],
+} as const;

@@ -1,0 +1,52 @@
+// Naming a disk: its name and description live in the folder's sidecar
+// (core/library/sidecar.ts), keyed by the disk's id; the disk is not written.
+import * as nodePath from 'node:path';
+import * as z from 'zod/mini';
+import { VhdFile } from '../disk/vhd-file.js';
+import type { Plan } from '../job.js';
+import { SIDECAR_NAME, setLabel } from '../library/sidecar.js';
+import { defineOperation, diskPath, writesOneDisk } from '../operation.js';
+
+export interface NameResult {
+  path: string;
+  uuid: string;
+  name: string | null;
+  description: string | null;
+}
+
+async function planName(disk: string, label: { name?: string; description?: string }): Promise<Plan> {
+  const path = nodePath.resolve(disk);
+  const f = await VhdFile.open(path);
+  await f.close();
+  const what = label.name === '' ? 'clear the name of' : label.name !== undefined ? `name "${label.name}" to` : 'describe';
+  return {
+    operation: 'name',
+    summary: `${what} ${nodePath.basename(path)}`,
+    // The disk is locked (one job per disk), never written: the label goes into the sidecar.
+    changes: [{ path, action: 'modify', detail: `name and description, kept in ${SIDECAR_NAME} beside it (the disk file is not written)` }],
+    bytesToCopy: 0,
+    worstCaseGrowth: 4096,
+    freeSpace: null,
+    refusals: [],
+  };
+}
+
+async function name(disk: string, label: { name?: string; description?: string }): Promise<NameResult> {
+  const path = nodePath.resolve(disk);
+  const f = await VhdFile.open(path);
+  const uuid = f.uuid;
+  await f.close();
+  const next = await setLabel(path, uuid, label);
+  return { path, uuid, name: next.name ?? null, description: next.description ?? null };
+}
+
+/** Undefined keeps a field, empty text clears it. */
+export const nameOperation = defineOperation({
+  op: 'name',
+  request: z.object({ disk: diskPath, name: z.optional(z.string()), description: z.optional(z.string()) }),
+  ...writesOneDisk,
+  // Only the sidecar changes: a VM may keep the disk open while it is named.
+  guarded: () => [],
+  plan: (r) => planName(r.disk, r),
+  run: (r) => name(r.disk, r),
+});

@@ -1,0 +1,95 @@
+// Writing a data file's bytes into a disk at an offset (through its chain: a
+// differencing disk stores them itself; the parents are never touched).
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import * as z from 'zod/mini';
+import { UsageError } from '../errors.js';
+import { openDisk } from '../disk/chain.js';
+import { ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { findChildren } from '../library/scan.js';
+import { defineOperation, diskPath } from '../operation.js';
+import { offset } from '../journal.js';
+
+/** Streamed in pieces of at most this: inputs may be far larger than memory. */
+const WRITE_CHUNK = 8 * 1024 * 1024;
+
+export interface WritePlan extends Plan {
+  path: string;
+  offset: number;
+  bytes: number;
+}
+
+export interface WriteResult {
+  path: string;
+  offset: number;
+  bytes: number;
+}
+
+export async function planWrite(disk: string, input: string, at: number): Promise<WritePlan> {
+  const path = nodePath.resolve(disk);
+  const st = await fsp.stat(input).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError('NOT_FOUND', `cannot read ${input}: ${e.code ?? e.message}`, { field: 'input' });
+  });
+  if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${input} is not a regular file`, { field: 'input' });
+  const refusals: Plan['refusals'] = [];
+  const children = await findChildren(path);
+  if (children.length > 0) {
+    refusals.push({
+      code: 'HAS_CHILDREN',
+      message: `${path} is the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}; writing into it would change what they show. Write into the newest child instead.`,
+    });
+  }
+  const d = await openDisk(path);
+  const size = d.virtualSize;
+  await d.close();
+  if (at + st.size > size) throw new UsageError('WRITE_PAST_END', `writing ${st.size} bytes at ${at} would pass the disk end (${size} bytes)`, { field: 'offset' });
+  return {
+    operation: 'write',
+    summary: `write ${st.size} bytes of ${nodePath.basename(input)} into ${nodePath.basename(path)} at offset ${at}`,
+    changes: [{ path, action: 'modify', detail: `${st.size} bytes at offset ${at}` }],
+    bytesToCopy: st.size,
+    worstCaseGrowth: st.size,
+    freeSpace: null,
+    refusals,
+    path,
+    offset: at,
+    bytes: st.size,
+  };
+}
+
+/**
+ * Cancel is honoured only before the first byte: a write half done could not
+ * be taken back (there is no undo record of the bytes it replaces).
+ */
+async function writePlanned(input: string, plan: WritePlan, ctx: JobContext): Promise<WriteResult> {
+  throwIfCancelled(ctx);
+  const disk = await openDisk(plan.path, { writable: true });
+  const src = await fsp.open(input, 'r').catch(async (err: unknown) => {
+    await disk.close();
+    throw err;
+  });
+  try {
+    const buf = Buffer.alloc(Math.min(WRITE_CHUNK, Math.max(plan.bytes, 1)));
+    const progress = new ProgressReporter(ctx, 'write', plan.bytes);
+    for (let done = 0; done < plan.bytes; ) {
+      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, plan.bytes - done), done);
+      if (bytesRead === 0) throw new UsageError('INPUT_CHANGED', `${input} shrank while being read`, { field: 'input' });
+      await disk.write(plan.offset + done, buf.subarray(0, bytesRead));
+      done += bytesRead;
+      progress.update(done);
+    }
+  } finally {
+    await Promise.all([disk.close(), src.close()]);
+  }
+  return { path: plan.path, offset: plan.offset, bytes: plan.bytes };
+}
+
+export const writeOperation = defineOperation({
+  op: 'write',
+  request: z.object({ disk: diskPath, input: diskPath, offset }),
+  pathFields: ['disk', 'input'],
+  access: 'writes',
+  touched: (r) => [r.disk],
+  plan: (r) => planWrite(r.disk, r.input, r.offset),
+  run: (r, ctx) => writePlanned(r.input, ctx.plan, ctx),
+});

@@ -1,0 +1,63 @@
+// The one list of operations. Everything that needs to know which operations
+// exist (the runner, recovery, the app's contract, the CLI) asks here.
+import type * as z from 'zod/mini';
+import type { Operation } from './operation.js';
+import { checkOperation } from './ops/check.js';
+import { compactOperation } from './ops/compact.js';
+import { deleteOperation } from './ops/delete.js';
+import { flattenOperation } from './ops/flatten.js';
+import { mergeOperation } from './ops/merge.js';
+import { nameOperation } from './ops/name.js';
+import { reparentOperation } from './ops/reparent.js';
+import { repairOperation } from './ops/repair.js';
+import { resizeOperation } from './ops/resize.js';
+import { revertOperation } from './ops/revert.js';
+import { snapshotOperation } from './ops/snapshot.js';
+import { writeOperation } from './ops/write.js';
+
+const registry = {
+  snapshot: snapshotOperation,
+  merge: mergeOperation,
+  flatten: flattenOperation,
+  delete: deleteOperation,
+  reparent: reparentOperation,
+  check: checkOperation,
+  revert: revertOperation,
+  repair: repairOperation,
+  compact: compactOperation,
+  resize: resizeOperation,
+  write: writeOperation,
+  name: nameOperation,
+};
+
+type Registry = typeof registry;
+export type OperationName = keyof Registry;
+
+/** One operation's request fields (besides `op`). */
+type Fields = { [K in OperationName]: z.infer<Registry[K]['request']> };
+/** The request of one operation: its name plus its descriptor's request fields. */
+export type RequestOf<K extends OperationName> = { op: K } & Fields[K];
+export type OperationRequest = { [K in OperationName]: RequestOf<K> }[OperationName];
+type Results = { [K in OperationName]: Awaited<ReturnType<Registry[K]['run']>> };
+type Plans = { [K in OperationName]: Awaited<ReturnType<Registry[K]['plan']>> };
+export type ResultOf<K extends OperationName> = Results[K];
+export type PlanOf<K extends OperationName> = Plans[K];
+
+/**
+ * The registry seen through one mapped type, so that for a generic K the
+ * descriptor's request, plan and result types stay tied to K (a lookup in
+ * the plain object would widen them to unions). The annotation also checks
+ * that each entry's key is its op name.
+ */
+type Descriptors = { [K in OperationName]: Operation<K, Fields[K], ResultOf<K>, PlanOf<K>> };
+const descriptors: Descriptors = registry;
+
+export function operationNamed<K extends OperationName>(op: K): Descriptors[K] {
+  return descriptors[op];
+}
+
+export function isOperationName(op: string): op is OperationName {
+  return Object.hasOwn(descriptors, op);
+}
+
+export const operationNames = Object.keys(descriptors) as OperationName[];
