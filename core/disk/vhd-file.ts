@@ -2,16 +2,16 @@
 // plus sector-level access to the data it stores itself. Reading through a
 // chain of files is chain.ts's job; this class knows nothing of parents.
 import { FormatError, RefusedError, UsageError, type Finding } from '../errors.js';
-import { batBytes, BAT_UNUSED, decodeBat, encodeBatRange } from '../format/bat.js';
-import { BATMAP_COOKIE, batmapChecksum, creatorHasBatmap, decodeBatmapHeader, encodeBatmapHeader, type BatmapHeader } from '../format/batmap.js';
+import { BAT_UNUSED, encodeBatRange } from '../format/bat.js';
+import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
 import { bitmapBytes, countSet, isFull, newBitmap, setBits, testBit } from '../format/bitmap.js';
-import { alignUp, checksum, SECTOR, uuidToString } from '../format/bytes.js';
-import { decodeFooter, DiskType, diskTypeName, encodeFooter, FOOTER_SIZE, validateFooter, type Footer } from '../format/footer.js';
-import { decodeHeader, HEADER_SIZE, validateHeader, type DynamicHeader } from '../format/header.js';
+import { alignUp, SECTOR, uuidToString } from '../format/bytes.js';
+import { diskTypeName, encodeFooter, FOOTER_SIZE, type Footer } from '../format/footer.js';
+import { type DynamicHeader } from '../format/header.js';
 import { openFile, readExact, type RandomAccessFile } from '../io/file.js';
+import { readLayout, type Batmap } from './layout.js';
 
-/** Most BAT bytes we will hold in memory: past this a crafted entry count would be a giant allocation. */
-export const MAX_BAT_BYTES = 256 * 1024 * 1024;
+export { MAX_BAT_BYTES, type Batmap } from './layout.js';
 /** Bitmaps cached per file; 512 B each for 2 MiB blocks. */
 const BITMAP_CACHE_LIMIT = 8192;
 /** Bitmap reads kept in flight while walking many blocks (see bitmaps()). */
@@ -53,12 +53,6 @@ export interface VhdFileOptions {
   writable?: boolean;
   /** fsync at the ordering points of each write batch (default true). */
   sync?: boolean;
-}
-
-export interface Batmap {
-  headerOffset: number;
-  header: BatmapHeader;
-  map: Uint8Array;
 }
 
 export class VhdFile {
@@ -133,97 +127,29 @@ export class VhdFile {
   }
 
   private static async parse(path: string, file: RandomAccessFile, opts: VhdFileOptions): Promise<VhdFile> {
-    const fileSize = await file.size();
+    const layout = await readLayout(file, { full: false });
+    const fatal = layout.fatal;
+    if (fatal || !layout.footer) {
+      const first = fatal ?? { code: 'FORMAT', field: 'footer', message: 'no usable footer' };
+      throw new FormatError(first.code, `${path}: ${first.message}`, { field: first.field ?? 'footer', path });
+    }
+    // What opening tolerated; a footer read from the copy is one note, not the trailing footer's errors.
     const notes: Finding[] = [];
-    const fail = (code: string, field: string, message: string): never => {
-      throw new FormatError(code, `${path}: ${message}`, { field, path });
-    };
-    if (fileSize < 511) fail('FILE_TOO_SMALL', 'footer', `file is ${fileSize} bytes, too small to hold a VHD footer`);
-
-    // Trailing footer, then the copy at 0 when the trailing one is unusable.
-    const legacy = fileSize % SECTOR === 511;
-    const trailingAt = legacy ? fileSize - 511 : fileSize - FOOTER_SIZE;
-    if (legacy) notes.push({ code: 'FOOTER_LEGACY_511', field: 'footer', message: 'trailing footer is the old 511-byte form' });
-    else if (fileSize % SECTOR !== 0) notes.push({ code: 'FILE_SIZE_UNALIGNED', field: 'footer', message: `file size ${fileSize} is not a multiple of 512` });
-    const trailingRaw = await readExact(file, trailingAt, legacy ? 511 : FOOTER_SIZE, 'footer');
-    let footer = decodeFooter(trailingRaw);
-    let check = validateFooter(footer, checksum(encodeFooter(footer, true), 64));
-    let source: 'trailing' | 'copy' = 'trailing';
-    if (check.errors.length > 0) {
-      const trailingErrors = check.errors;
-      const copy = decodeFooter(await readExact(file, 0, FOOTER_SIZE, 'footer copy'));
-      const copyCheck = validateFooter(copy, checksum(encodeFooter(copy, true), 64));
-      if (copyCheck.errors.length === 0 && copy.diskType !== DiskType.Fixed) {
-        footer = copy;
-        check = copyCheck;
-        source = 'copy';
-        notes.push({
-          code: 'FOOTER_FROM_COPY',
-          field: 'footer',
-          message: `trailing footer is damaged (${trailingErrors.map((e) => e.code).join(', ')}); using the copy at offset 0`,
-        });
-      } else {
-        const first = trailingErrors[0];
-        fail(first.code, first.field ?? 'footer', first.message);
-      }
+    const trailingErrors = layout.footerSource === 'copy' ? layout.footers!.trailing.errors : [];
+    if (trailingErrors.length > 0) {
+      notes.push({
+        code: 'FOOTER_FROM_COPY',
+        field: 'footer',
+        message: `trailing footer is damaged (${trailingErrors.map((e) => e.code).join(', ')}); using the copy at offset 0`,
+      });
     }
-    notes.push(...check.warnings);
-    const virtualSize = Number(footer.currentSize);
-
-    if (footer.diskType === DiskType.Fixed) {
-      if (trailingAt < virtualSize) {
-        fail('FIXED_TRUNCATED', 'currentSize', `fixed disk claims ${virtualSize} bytes of data but the file holds only ${trailingAt}`);
-      }
-      if (trailingAt > virtualSize) {
-        notes.push({ code: 'FIXED_EXTRA_DATA', field: 'currentSize', message: `${trailingAt - virtualSize} bytes lie between the data and the footer` });
-      }
-      return new VhdFile(path, file, footer, null, null, null, source, notes, { footerOffset: trailingAt, fileSize }, opts);
-    }
-
-    // Dynamic or differencing: header, BAT, optional batmap.
-    const headerAt = footer.dataOffset;
-    if (headerAt + BigInt(HEADER_SIZE) > BigInt(fileSize)) {
-      fail('HEADER_OUT_OF_FILE', 'dataOffset', `dynamic header offset ${headerAt} is past the end of the file (${fileSize} bytes)`);
-    }
-    const headerRaw = await readExact(file, Number(headerAt), HEADER_SIZE, 'dynamic header');
-    const header = decodeHeader(headerRaw);
-    const hcheck = validateHeader(header, checksum(headerRaw, 36), {
-      currentSize: virtualSize,
-      fileSize,
-      differencing: footer.diskType === DiskType.Differencing,
-    });
-    if (hcheck.errors.length > 0) {
-      const first = hcheck.errors[0];
-      fail(first.code, first.field ?? 'header', first.message);
-    }
-    notes.push(...hcheck.warnings);
-
-    // Only the entries the virtual size needs are loaded: the rest can never be read.
-    const entries = Math.ceil(virtualSize / header.blockSize);
-    if (entries * 4 > MAX_BAT_BYTES) {
-      fail('HEADER_MAX_TABLE_ENTRIES', 'maxTableEntries', `${entries} BAT entries (block size ${header.blockSize}) exceed the supported table size`);
-    }
-    const tableOffset = Number(header.tableOffset);
-    const bat = decodeBat(await readExact(file, tableOffset, entries * 4, 'BAT'), entries);
-
-    let batmap: Batmap | null = null;
-    if (creatorHasBatmap(footer.creatorApp, footer.creatorVersion)) {
-      const headerOffset = tableOffset + batBytes(header.maxTableEntries);
-      if (headerOffset + SECTOR <= fileSize) {
-        const bh = decodeBatmapHeader(await readExact(file, headerOffset, SECTOR, 'batmap header'));
-        if (bh.cookie === BATMAP_COOKIE) {
-          const mapBytes = bh.sizeSectors * SECTOR;
-          const fits = bh.offset + BigInt(mapBytes) <= BigInt(fileSize) && mapBytes >= Math.ceil(entries / 8) && mapBytes <= MAX_BAT_BYTES;
-          if (!fits) fail('BATMAP_OUT_OF_FILE', 'batmap.offset', `batmap at ${bh.offset} (${bh.sizeSectors} sectors) is not inside the file or too small`);
-          const map = await readExact(file, Number(bh.offset), mapBytes, 'batmap');
-          batmap = { headerOffset, header: bh, map };
-          if (batmapChecksum(map) !== bh.checksum) {
-            notes.push({ code: 'BATMAP_CHECKSUM', field: 'batmap.checksum', message: 'batmap checksum does not match its map' });
-          }
-        }
-      }
-    }
-    return new VhdFile(path, file, footer, header, bat, batmap, source, notes, { footerOffset: trailingAt, fileSize }, opts);
+    const fromTrailing = new Set(trailingErrors.map((e) => e.code));
+    notes.push(...layout.findings.errors.filter((e) => !fromTrailing.has(e.code)), ...layout.findings.warnings);
+    const source = layout.footerSource === 'copy' ? 'copy' : 'trailing';
+    const geometry = { footerOffset: layout.footerOffset, fileSize: layout.fileSize };
+    // Only the entries the virtual size needs are kept: the rest can never be read.
+    const bat = layout.bat ? layout.bat.subarray(0, layout.needed) : null;
+    return new VhdFile(path, file, layout.footer, layout.header, bat, layout.batmap, source, notes, geometry, opts);
   }
 
   async close(): Promise<void> {

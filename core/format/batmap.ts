@@ -9,6 +9,8 @@ import { ascii, byteSumComplement, putAscii, putU32, putU64, u32, u64 } from './
 export const BATMAP_COOKIE = 'tdbatmap';
 export const BATMAP_HEADER_SIZE = 512;
 export const BATMAP_VERSION = 0x00010002;
+/** Where the batmap header keeps the map's checksum (the header itself has none). */
+export const BATMAP_CHECKSUM_OFFSET = 24;
 
 export interface BatmapHeader {
   cookie: string;
@@ -19,7 +21,7 @@ export interface BatmapHeader {
 }
 
 export function decodeBatmapHeader(b: Uint8Array): BatmapHeader {
-  return { cookie: ascii(b, 0, 8), offset: u64(b, 8), sizeSectors: u32(b, 16), version: u32(b, 20), checksum: u32(b, 24) };
+  return { cookie: ascii(b, 0, 8), offset: u64(b, 8), sizeSectors: u32(b, 16), version: u32(b, 20), checksum: u32(b, BATMAP_CHECKSUM_OFFSET) };
 }
 
 export function encodeBatmapHeader(h: BatmapHeader): Uint8Array {
@@ -28,7 +30,7 @@ export function encodeBatmapHeader(h: BatmapHeader): Uint8Array {
   putU64(b, 8, h.offset);
   putU32(b, 16, h.sizeSectors);
   putU32(b, 20, h.version);
-  putU32(b, 24, h.checksum);
+  putU32(b, BATMAP_CHECKSUM_OFFSET, h.checksum);
   return b;
 }
 

@@ -13,6 +13,8 @@ export const FEATURE_TEMPORARY = 0x1;
 export const FEATURE_RESERVED = 0x2;
 export const FORMAT_VERSION = 0x00010000;
 export const FIXED_DATA_OFFSET = U64_MAX;
+/** Where the footer keeps its checksum (read as zero when summing). */
+export const FOOTER_CHECKSUM_OFFSET = 64;
 
 export enum DiskType {
   Fixed = 2,
@@ -60,7 +62,7 @@ export function decodeFooter(buf: Uint8Array): Footer {
     currentSize: u64(b, 48),
     geometry: { cylinders: u16(b, 56), heads: b[58], sectorsPerTrack: b[59] },
     diskType: u32(b, 60),
-    checksum: u32(b, 64),
+    checksum: u32(b, FOOTER_CHECKSUM_OFFSET),
     uniqueId: copyBytes(b, 68, 84),
     savedState: b[84],
     reserved: copyBytes(b, 85, 512),
@@ -93,12 +95,34 @@ export function encodeFooter(f: Footer, keepChecksum = false): Uint8Array {
   b.set(f.uniqueId.subarray(0, 16), 68);
   b[84] = f.savedState;
   b.set(f.reserved.subarray(0, 427), 85);
-  putU32(b, 64, keepChecksum ? f.checksum : checksum(b, 64));
+  putU32(b, FOOTER_CHECKSUM_OFFSET, keepChecksum ? f.checksum : rawFooterChecksum(b));
   return b;
 }
 
+/** The checksum a decoded footer should carry. */
 export function footerChecksum(f: Footer): number {
-  return checksum(encodeFooter(f, true), 64);
+  return rawFooterChecksum(encodeFooter(f, true));
+}
+
+/** The checksum of 512 raw footer bytes (their stored checksum field skipped). */
+export function rawFooterChecksum(raw: Uint8Array): number {
+  return checksum(raw.subarray(0, FOOTER_SIZE), FOOTER_CHECKSUM_OFFSET);
+}
+
+/** A copy of 512 raw footer bytes with the checksum field recomputed; no other byte changes. */
+export function withFooterChecksum(raw: Uint8Array): Uint8Array {
+  const out = new Uint8Array(raw.subarray(0, FOOTER_SIZE));
+  putU32(out, FOOTER_CHECKSUM_OFFSET, rawFooterChecksum(out));
+  return out;
+}
+
+/** True when two raw 512-byte footers differ at most in their checksum fields. */
+export function sameFooterExceptChecksum(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < FOOTER_SIZE; i++) {
+    if (i >= FOOTER_CHECKSUM_OFFSET && i < FOOTER_CHECKSUM_OFFSET + 4) continue;
+    if (a[i] !== b[i]) return false;
+  }
+  return true;
 }
 
 /** Largest virtual size accepted: dynamic disks are capped by the u32 BAT at 2040 GiB; fixed at 64 TiB to keep numbers exact. */

@@ -14,6 +14,8 @@ export const DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024;
 export const MIN_BLOCK_SIZE = 512;
 /** Largest block size accepted; beyond it a single block read would be a giant allocation. */
 export const MAX_BLOCK_SIZE = 256 * 1024 * 1024;
+/** Where the dynamic header keeps its checksum (read as zero when summing). */
+export const HEADER_CHECKSUM_OFFSET = 36;
 const PARENT_NAME_OFFSET = 64;
 const PARENT_NAME_BYTES = 512;
 const LOCATORS_OFFSET = 576;
@@ -46,7 +48,7 @@ export function decodeHeader(buf: Uint8Array): DynamicHeader {
     headerVersion: u32(b, 24),
     maxTableEntries: u32(b, 28),
     blockSize: u32(b, 32),
-    checksum: u32(b, 36),
+    checksum: u32(b, HEADER_CHECKSUM_OFFSET),
     parentUniqueId: copyBytes(b, 40, 56),
     parentTimestamp: u32(b, 56),
     reserved1: u32(b, 60),
@@ -70,8 +72,25 @@ export function encodeHeader(h: DynamicHeader, keepChecksum = false): Uint8Array
   b.set(encodeUtf16BE(h.parentName, PARENT_NAME_BYTES), PARENT_NAME_OFFSET);
   h.locators.forEach((l, i) => encodeLocator(l, b, LOCATORS_OFFSET + i * LOCATOR_ENTRY_SIZE));
   b.set(h.reserved2.subarray(0, 256), 768);
-  putU32(b, 36, keepChecksum ? h.checksum : checksum(b, 36));
+  putU32(b, HEADER_CHECKSUM_OFFSET, keepChecksum ? h.checksum : headerChecksum(b));
   return b;
+}
+
+/** The checksum of 1024 raw header bytes (their stored checksum field skipped). */
+export function headerChecksum(raw: Uint8Array): number {
+  return checksum(raw.subarray(0, HEADER_SIZE), HEADER_CHECKSUM_OFFSET);
+}
+
+/** True when raw header bytes carry the checksum they should. */
+export function headerChecksumMatches(raw: Uint8Array): boolean {
+  return headerChecksum(raw) === u32(raw, HEADER_CHECKSUM_OFFSET);
+}
+
+/** A copy of 1024 raw header bytes with the checksum field recomputed; no other byte changes. */
+export function withHeaderChecksum(raw: Uint8Array): Uint8Array {
+  const out = new Uint8Array(raw.subarray(0, HEADER_SIZE));
+  putU32(out, HEADER_CHECKSUM_OFFSET, headerChecksum(out));
+  return out;
 }
 
 export function decodeUtf16BE(b: Uint8Array): string {

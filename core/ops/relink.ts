@@ -10,9 +10,9 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, RefusedError } from '../errors.js';
-import { alignUp, checksum, dateToVhdTime, SECTOR, u32, uuidEqual, uuidToString } from '../format/bytes.js';
+import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
 import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
-import { encodeHeader, HEADER_SIZE } from '../format/header.js';
+import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
@@ -105,9 +105,9 @@ async function assertRelinkTarget(f: RandomAccessFile, r: PreparedRelink): Promi
   let ok = footer !== null && footer.cookie === FOOTER_COOKIE && footer.diskType === DiskType.Differencing && footer.dataOffset === BigInt(r.headerOffset);
   if (ok && r.headerOffset + HEADER_SIZE <= size) {
     const cur = await readExact(f, r.headerOffset, HEADER_SIZE, 'dynamic header');
-    const intact = checksum(cur, 36) === u32(cur, 36);
-    // Cookie, table offset, version, entries and block size (bytes 0..35) must match.
-    if (intact) ok = Buffer.compare(cur.subarray(0, 36), Buffer.from(r.header.subarray(0, 36))) === 0;
+    const intact = headerChecksumMatches(cur);
+    // Cookie, table offset, version, entries and block size (every byte before the checksum) must match.
+    if (intact) ok = Buffer.compare(cur.subarray(0, HEADER_CHECKSUM_OFFSET), Buffer.from(r.header.subarray(0, HEADER_CHECKSUM_OFFSET))) === 0;
   }
   if (!ok) throw new RefusedError('CHILD_CHANGED', `${r.child} is no longer the differencing disk this link was prepared for; refusing to write its header`, { path: r.child });
 }

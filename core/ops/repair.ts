@@ -13,14 +13,12 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { Finding } from '../errors.js';
-import { batBytes, BAT_UNUSED, decodeBat } from '../format/bat.js';
-import { bitmapBytes } from '../format/bitmap.js';
-import { checksum, putU32, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
-import { decodeFooter, DiskType, FOOTER_SIZE, footerChecksum, validateFooter, type Footer } from '../format/footer.js';
-import { decodeHeader, HEADER_SIZE, validateHeader, type DynamicHeader } from '../format/header.js';
-import { decodeLocatorPayload, isEmptyLocator, locatorSpaceBytes, validateLocator } from '../format/locator.js';
+import { uuidEqual, uuidToString } from '../format/bytes.js';
+import { decodeFooter, DiskType, FOOTER_SIZE, sameFooterExceptChecksum, withFooterChecksum, type Footer } from '../format/footer.js';
+import { withHeaderChecksum } from '../format/header.js';
+import { readFooters, readLayout, usableCopy, type Layout } from '../disk/layout.js';
 import { locatorToLocalPath, parentNameFile } from '../disk/parent.js';
-import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
+import { VhdFile } from '../disk/vhd-file.js';
 import { openFile, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import type { JobContext, Plan } from '../job.js';
 import { throwIfCancelled } from '../job.js';
@@ -75,9 +73,6 @@ interface Diagnosis {
   sizeAfter: number;
 }
 
-const FOOTER_CHECKSUM_AT = 64;
-const HEADER_CHECKSUM_AT = 36;
-
 async function readAt(f: RandomAccessFile, at: number, length: number): Promise<Uint8Array> {
   const buf = new Uint8Array(length);
   const n = await f.read(buf, at);
@@ -88,94 +83,21 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 }
 
-/** True when the two 512-byte footers differ at most in their checksum fields. */
-function sameExceptChecksum(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < FOOTER_SIZE; i++) {
-    if (i >= FOOTER_CHECKSUM_AT && i < FOOTER_CHECKSUM_AT + 4) continue;
-    if (a[i] !== b[i]) return false;
-  }
-  return true;
-}
-
-function withChecksum(raw: Uint8Array, at: number): Uint8Array {
-  const out = new Uint8Array(raw);
-  putU32(out, at, checksum(out, at));
-  return out;
-}
-
-function footerErrors(f: Footer): Finding[] {
-  return validateFooter(f, footerChecksum(f)).errors;
-}
-
 function onlyCode(errors: Finding[], code: string): boolean {
   return errors.length > 0 && errors.every((e) => e.code === code);
 }
 
-interface Layout {
-  header: DynamicHeader;
-  headerRaw: Uint8Array;
-  headerErrors: Finding[];
-  /** Problems with blocks and metadata placement (empty: every extent is inside the data area, none overlap). */
-  layoutErrors: Finding[];
-}
-
-/**
- * The structure a footer describes, checked against the file as it will be
- * after the footer writes (the trailing footer at `footerOffset`).
- */
-async function inspectLayout(f: RandomAccessFile, footer: Footer, footerOffset: number, sizeAfter: number): Promise<Layout | null> {
-  const headerAt = footer.dataOffset;
-  if (headerAt + BigInt(HEADER_SIZE) > BigInt(footerOffset)) return null;
-  const headerRaw = await readAt(f, Number(headerAt), HEADER_SIZE);
-  const header = decodeHeader(headerRaw);
-  const virtualSize = Number(footer.currentSize);
-  const v = validateHeader(header, checksum(headerRaw, HEADER_CHECKSUM_AT), { currentSize: virtualSize, fileSize: sizeAfter, differencing: footer.diskType === DiskType.Differencing });
-  const layoutErrors: Finding[] = [];
-  const out = { header, headerRaw, headerErrors: v.errors, layoutErrors };
-  if (v.errors.some((e) => e.code !== 'HEADER_CHECKSUM' && e.code !== 'HEADER_PARENT_ID')) return out;
-  if (header.maxTableEntries * 4 > MAX_BAT_BYTES) {
-    layoutErrors.push({ code: 'HEADER_MAX_TABLE_ENTRIES', message: `${header.maxTableEntries} BAT entries exceed the supported table size` });
-    return out;
-  }
-  const tableOffset = Number(header.tableOffset);
-  const bat = decodeBat(await readAt(f, tableOffset, header.maxTableEntries * 4), header.maxTableEntries);
-  const extents: { start: number; end: number; what: string }[] = [
-    { start: 0, end: SECTOR, what: 'footer copy' },
-    { start: Number(headerAt), end: Number(headerAt) + HEADER_SIZE, what: 'dynamic header' },
-    { start: tableOffset, end: tableOffset + batBytes(header.maxTableEntries), what: 'BAT' },
-  ];
-  header.locators.forEach((l, i) => {
-    if (isEmptyLocator(l)) return;
-    const problems = validateLocator(l, i, sizeAfter);
-    if (problems.length > 0) layoutErrors.push(...problems);
-    else extents.push({ start: Number(l.dataOffset), end: Number(l.dataOffset) + Math.min(locatorSpaceBytes(l)!, Math.max(l.dataLength, 1)), what: `parent locator ${i}` });
-  });
-  const bm = bitmapBytes(header.blockSize);
-  const needed = Math.ceil(virtualSize / header.blockSize);
-  for (let b = 0; b < Math.min(needed, bat.length); b++) {
-    if (bat[b] === BAT_UNUSED) continue;
-    const start = bat[b] * SECTOR;
-    extents.push({ start, end: start + bm + Math.min(header.blockSize, virtualSize - b * header.blockSize), what: `block ${b}` });
-  }
-  extents.sort((a, b) => a.start - b.start || a.end - b.end);
-  let prev: (typeof extents)[number] | null = null;
-  for (const x of extents) {
-    if (x.end > footerOffset) layoutErrors.push({ code: 'OUT_OF_DATA_AREA', message: `${x.what} at ${x.start} (+${x.end - x.start}) runs into the trailing footer or past the end of the file` });
-    if (prev && x.start < prev.end) layoutErrors.push({ code: 'OVERLAP', message: `${x.what} at ${x.start} overlaps ${prev.what} (${prev.start}..${prev.end})` });
-    if (!prev || x.end > prev.end) prev = x;
-  }
-  return out;
-}
+/** Findings that do not make a layout unsound: checksums (the bytes they cover are placed right) are what repair fixes or leaves. */
+const NOT_PLACEMENT = new Set(['HEADER_CHECKSUM', 'BATMAP_CHECKSUM']);
 
 /** A differencing header's parent fields are confirmed when a locator or the parent name finds a disk with that id and size. */
-async function parentConfirmed(path: string, f: RandomAccessFile, header: DynamicHeader, virtualSize: number, sizeAfter: number): Promise<boolean> {
+async function parentConfirmed(path: string, layout: Layout): Promise<boolean> {
+  const header = layout.header!;
+  const virtualSize = Number(layout.footer!.currentSize);
   const dir = nodePath.dirname(nodePath.resolve(path));
   const candidates: string[] = [];
-  for (let i = 0; i < header.locators.length; i++) {
-    const l = header.locators[i];
-    if (isEmptyLocator(l) || validateLocator(l, i, sizeAfter).length > 0 || l.dataLength === 0 || l.dataLength > 64 * 1024) continue;
-    const text = decodeLocatorPayload(l.code, await readAt(f, Number(l.dataOffset), l.dataLength));
-    const p = text === null ? null : locatorToLocalPath(l.code, text, dir);
+  for (const l of layout.locators) {
+    const p = l.text === null || !l.complete ? null : locatorToLocalPath(l.entry.code, l.text, dir);
     if (p) candidates.push(p);
   }
   const name = parentNameFile(header.parentName);
@@ -202,20 +124,19 @@ async function diagnose(path: string): Promise<Diagnosis> {
 }
 
 async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosis> {
-  const fileSize = await f.size();
-  const d: Diagnosis = { writes: [], fixes: [], notes: [], sizeAfter: fileSize };
-  if (fileSize < 511) return d;
-  const legacy = fileSize % SECTOR === 511;
-  const footerOffset = legacy ? fileSize - 511 : fileSize - FOOTER_SIZE;
-  const tRaw = await readAt(f, footerOffset, legacy ? 511 : FOOTER_SIZE);
-  const t = decodeFooter(tRaw);
+  const d: Diagnosis = { writes: [], fixes: [], notes: [], sizeAfter: await f.size() };
+  const fs = await readFooters(f);
+  if (!fs) return d;
+  const { fileSize, footerOffset } = fs;
+  d.sizeAfter = fileSize;
+  const t = fs.trailing.footer;
+  const tErrors = fs.trailing.errors;
   // The 512-byte form of the trailing footer (the legacy form lacks the last reserved byte).
   const t512 = new Uint8Array(FOOTER_SIZE);
-  t512.set(tRaw);
-  const tErrors = footerErrors(t);
-  const cRaw = fileSize >= 2 * FOOTER_SIZE ? await readAt(f, 0, FOOTER_SIZE) : null;
-  const c = cRaw ? decodeFooter(cRaw) : null;
-  const cErrors = c ? footerErrors(c) : null;
+  t512.set(fs.trailing.raw);
+  const cRaw = fs.copy?.raw ?? null;
+  const c = fs.copy?.footer ?? null;
+  const cErrors = fs.copy?.errors ?? null;
   const trailingWrite = (data: Uint8Array, what: string): Write => ({ at: footerOffset, data, what });
 
   let footer: Footer;
@@ -229,13 +150,13 @@ async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosi
       footerWrites.push({ at: 0, data: t512, what: 'footer copy at offset 0, rewritten from the intact trailing footer' });
       footerFixes.push({ code, message: 'footer copy at offset 0 restored from the trailing footer (the one every reader uses)' });
     }
-  } else if (c && cErrors!.length === 0 && c.diskType !== DiskType.Fixed) {
-    footer = c;
+  } else if (usableCopy(fs)) {
+    footer = c!;
     footerWrites.push(trailingWrite(cRaw!, 'trailing footer, rewritten from the intact copy at offset 0'));
     for (const e of tErrors) footerFixes.push({ code: e.code, message: `trailing footer: ${e.message} — restored from the copy at offset 0` });
-  } else if (c && onlyCode(tErrors, 'FOOTER_CHECKSUM') && onlyCode(cErrors!, 'FOOTER_CHECKSUM') && c.diskType !== DiskType.Fixed && sameExceptChecksum(t512, cRaw!)) {
+  } else if (c && onlyCode(tErrors, 'FOOTER_CHECKSUM') && onlyCode(cErrors!, 'FOOTER_CHECKSUM') && c.diskType !== DiskType.Fixed && sameFooterExceptChecksum(t512, cRaw!)) {
     // Two copies agree in every field and each field validates: only the checksum is wrong.
-    const fixedRaw = withChecksum(cRaw!, FOOTER_CHECKSUM_AT);
+    const fixedRaw = withFooterChecksum(cRaw!);
     footer = decodeFooter(fixedRaw);
     footerWrites.push(trailingWrite(fixedRaw, 'trailing footer, checksum recomputed'), { at: 0, data: fixedRaw, what: 'footer copy at offset 0, checksum recomputed' });
     footerFixes.push({ code: 'FOOTER_CHECKSUM', message: 'the trailing footer and its copy at offset 0 agree in every field but both carry a wrong checksum; checksum recomputed' });
@@ -248,15 +169,17 @@ async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosi
     return d;
   }
 
+  // The layout this footer describes, in the file as it will be after the footer writes.
   const sizeAfter = footerWrites.some((w) => w.at === footerOffset) ? Math.max(fileSize, footerOffset + FOOTER_SIZE) : fileSize;
-  const layout = await inspectLayout(f, footer, footerOffset, sizeAfter);
-  if (!layout) {
+  const layout = await readLayout(f, { footer, fileSize: sizeAfter });
+  const errors = layout.findings.errors;
+  if (!layout.header || errors.some((e) => e.code === 'HEADER_OUT_OF_FILE')) {
     d.notes.push({ code: 'HEADER_OUT_OF_FILE', message: 'the dynamic header lies outside the data area; nothing can be proven, nothing was written' });
     return d;
   }
-  const headerBad = layout.headerErrors.filter((e) => e.code !== 'HEADER_CHECKSUM');
-  if (headerBad.length > 0 || layout.layoutErrors.length > 0) {
-    const codes = [...headerBad, ...layout.layoutErrors].map((e) => e.code);
+  const unsound = errors.filter((e) => !NOT_PLACEMENT.has(e.code));
+  if (unsound.length > 0 || !layout.usable) {
+    const codes = unsound.map((e) => e.code);
     d.notes.push({ code: 'NOT_PROVEN', message: `the layout the footer describes is not sound (${[...new Set(codes)].join(', ')}); footers and checksums were left as they are` });
     return d;
   }
@@ -264,15 +187,15 @@ async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosi
   d.fixes.push(...footerFixes);
   d.sizeAfter = sizeAfter;
 
-  if (layout.headerErrors.some((e) => e.code === 'HEADER_CHECKSUM')) {
+  if (errors.some((e) => e.code === 'HEADER_CHECKSUM')) {
     const differencing = footer.diskType === DiskType.Differencing;
-    if (differencing && !(await parentConfirmed(path, f, layout.header, Number(footer.currentSize), sizeAfter))) {
+    if (differencing && !(await parentConfirmed(path, layout))) {
       d.notes.push({
         code: 'HEADER_CHECKSUM',
         message: `dynamic header checksum is wrong and no disk with the parent id ${uuidToString(layout.header.parentUniqueId)} was found to confirm its parent fields; left as it is`,
       });
     } else {
-      d.writes.push({ at: Number(footer.dataOffset), data: withChecksum(layout.headerRaw, HEADER_CHECKSUM_AT), what: 'dynamic header, checksum recomputed' });
+      d.writes.push({ at: Number(footer.dataOffset), data: withHeaderChecksum(layout.headerRaw!), what: 'dynamic header, checksum recomputed' });
       d.fixes.push({ code: 'HEADER_CHECKSUM', message: `dynamic header checksum recomputed: every other field validates${differencing ? ', its parent was found by id' : ''} and the layout it describes is sound` });
     }
   }

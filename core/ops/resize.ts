@@ -19,8 +19,8 @@ import { CancelledError, RefusedError } from '../errors.js';
 import { BAT_UNUSED, batBytes, decodeBat, encodeBat } from '../format/bat.js';
 import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
 import { clearBits, isFull } from '../format/bitmap.js';
-import { alignUp, checksum, SECTOR } from '../format/bytes.js';
-import { decodeFooter, encodeFooter, FOOTER_SIZE, validateFooter, type Footer } from '../format/footer.js';
+import { alignUp, SECTOR } from '../format/bytes.js';
+import { decodeFooter, encodeFooter, FOOTER_SIZE, footerChecksum, validateFooter, type Footer } from '../format/footer.js';
 import { encodeHeader, type DynamicHeader } from '../format/header.js';
 import { chsForSize } from '../format/geometry.js';
 import { openFile, readExact, withOwnerWrite } from '../io/file.js';
@@ -307,7 +307,7 @@ async function applySwitch(file: { write(b: Uint8Array, at: number): Promise<voi
 function footerIf(raw: Uint8Array, uuid: string, size: number | null): boolean {
   if (raw.length < FOOTER_SIZE) return false;
   const f = decodeFooter(raw);
-  if (validateFooter(f, checksum(encodeFooter(f, true), 64)).errors.length > 0) return false;
+  if (validateFooter(f, footerChecksum(f)).errors.length > 0) return false;
   const id = Buffer.from(f.uniqueId).toString('hex');
   return id === uuid.replace(/-/g, '').toLowerCase() && (size === null || Number(f.currentSize) === size);
 }
