@@ -4,7 +4,7 @@
 // The structure itself is read by core/disk/layout.ts (the same reader
 // VhdFile.open uses); check adds the deep block scan and the parent link.
 import * as nodePath from 'node:path';
-import { ChainError, VhdError, type Finding } from '../errors.js';
+import { CancelledError, ChainError, VhdError, type Finding } from '../errors.js';
 import { BAT_UNUSED } from '../format/bat.js';
 import { bitmapBytes, bitRuns, isFull } from '../format/bitmap.js';
 import { isAllZero, SECTOR } from '../format/bytes.js';
@@ -13,11 +13,13 @@ import { openDisk } from '../disk/chain.js';
 import { Findings, readLayout } from '../disk/layout.js';
 import { resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
 import * as z from 'zod/mini';
 import { warnIfMoving } from '../inuse.js';
 import { defineOperation, diskPath } from '../operation.js';
 
-export interface CheckOptions {
+/** A deep check follows progress and cancel (JobContext): it reads every block of every file in the chain. */
+export interface CheckOptions extends JobContext {
   /** Also read every block: batmap bits must be true; non-zero bytes under clear bits of dynamic disks are reported (DATA_UNDER_CLEAR_BITS). */
   deep?: boolean;
   /** Explicit parent of the first file (a moved chain). */
@@ -46,7 +48,7 @@ async function readIn(f: RandomAccessFile, fileSize: number, at: number, length:
 }
 
 /** Structural check of one file, without following its parent. */
-export async function checkStructure(path: string, opts: { deep?: boolean } = {}): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
+export async function checkStructure(path: string, opts: { deep?: boolean } & JobContext = {}): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
   const out = new Findings();
   let f: RandomAccessFile;
   try {
@@ -59,7 +61,8 @@ export async function checkStructure(path: string, opts: { deep?: boolean } = {}
   try {
     return await inspect(f, out, opts);
   } catch (err) {
-    if (!(err instanceof VhdError)) throw err;
+    // A cancelled deep check is not a finding about the file.
+    if (!(err instanceof VhdError) || err instanceof CancelledError) throw err;
     out.error(err.code, err.field ?? 'file', err.message);
     return { findings: out, type: null, usable: false };
   } finally {
@@ -67,13 +70,13 @@ export async function checkStructure(path: string, opts: { deep?: boolean } = {}
   }
 }
 
-async function inspect(f: RandomAccessFile, out: Findings, opts: { deep?: boolean }): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
+async function inspect(f: RandomAccessFile, out: Findings, opts: { deep?: boolean } & JobContext): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
   const layout = await readLayout(f, { findings: out });
   const { type, usable, header, bat } = layout;
   if (opts.deep && usable && header && bat) {
     const blockSize = header.blockSize;
     const d = { type: type!, bat, needed: layout.needed, blockSize, bmBytes: bitmapBytes(blockSize), virtualSize: Number(layout.footer!.currentSize), batmapMap: layout.batmap?.map ?? null, skip: layout.overlapping };
-    await deepScan(f, layout.fileSize, layout.footerOffset, d, out);
+    await deepScan(f, layout.fileSize, layout.footerOffset, d, out, opts);
   }
   return { findings: out, type, usable };
 }
@@ -84,13 +87,18 @@ async function deepScan(
   footerOffset: number,
   d: { type: string; bat: Uint32Array; needed: number; blockSize: number; bmBytes: number; virtualSize: number; batmapMap: Uint8Array | null; skip: Set<number> },
   out: Findings,
+  ctx: JobContext,
 ): Promise<void> {
+  const progress = new ProgressReporter(ctx, 'check', d.needed);
   // Bounded: a crafted block size must not size the buffer (runs are read in pieces).
   const data = Buffer.alloc(Math.min(d.blockSize, DEEP_CHUNK));
   // Dynamic sectors whose bit is clear but whose bytes are not zero: one warning per file.
   let hidden = 0;
   let firstBlock = -1;
   for (let b = 0; b < d.needed; b++) {
+    // Only reads: stopping anywhere changes nothing.
+    throwIfCancelled(ctx);
+    progress.update(b);
     const e = d.bat[b];
     if (e === BAT_UNUSED) continue;
     const start = e * SECTOR;
@@ -118,6 +126,7 @@ async function deepScan(
     if (inBlock > 0 && firstBlock < 0) firstBlock = b;
     hidden += inBlock;
   }
+  progress.update(d.needed);
   if (hidden > 0) {
     out.warning(
       'DATA_UNDER_CLEAR_BITS',
@@ -192,5 +201,5 @@ export const checkOperation = defineOperation({
   touched: () => [],
   plan: async (r) => ({ operation: 'check', summary: `check ${nodePath.basename(r.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] }),
   // A disk another program has open is checked anyway, with a warning that it may be changing.
-  run: async (r) => warnIfMoving(await checkPaths([r.disk], { deep: r.deep }), [r.disk]),
+  run: async (r, ctx) => warnIfMoving(await checkPaths([r.disk], { deep: r.deep, signal: ctx.signal, onProgress: ctx.onProgress }), [r.disk]),
 });

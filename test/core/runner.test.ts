@@ -5,7 +5,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RefusedError, VhdError } from '../../core/errors.js';
+import { CancelledError, RefusedError, VhdError } from '../../core/errors.js';
 import { JOURNAL_PREFIX, journalHeader, journalPath, writeJournal } from '../../core/journal.js';
 import { planOperation, runOperation } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
@@ -119,6 +119,18 @@ describe('runner', () => {
     expect(plan.refusals.map((r) => r.code)).toContain('CHAIN_CYCLE');
     expect(await codeOf(runOperation({ op: 'reparent', disk: paths[1], parent: paths[2], ignoreIdMismatch: true }))).toMatchObject({ cls: 'RefusedError', code: 'CHAIN_CYCLE' });
     expect(folderState(tmp.dir)).toEqual(before);
+  });
+
+  it('a deep check reports progress and can be cancelled (it only reads)', async () => {
+    const { paths } = await buildTree(tmp.dir, 310, { parents: [null, 0], size: 2 * MiB, blockSize: 64 * KiB });
+    const seen: string[] = [];
+    const reports = await runOperation({ op: 'check', disk: paths[1], deep: true }, { onProgress: (p) => seen.push(`${p.phase}:${p.done}/${p.total}`) });
+    expect(reports.map((r) => r.ok)).toEqual([true, true]);
+    expect(seen).toContain('check:32/32');
+    const ac = new AbortController();
+    ac.abort();
+    const err = await runOperation({ op: 'check', disk: paths[1], deep: true }, { signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
   });
 
   it('write and name are operations like the others', async () => {
