@@ -4,7 +4,7 @@
 // plain {code, message} object (Error subclasses lose their fields crossing
 // the context bridge).
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { Channels, type ApiError, type JobEvent, type VhdsnapApi } from './api.js';
+import { Channels, type ApiError, type JobEvent, type VhdsnapApi } from '../server/api.js';
 
 type Envelope = { ok: true; value: unknown } | { ok: false; error: ApiError };
 

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultWorkerPath } from '../../electron/jobs';
+import { defaultWorkerPath } from '../../server/jobs';
 import { useTmpDir } from '../support/tmp';
 
 const root = path.resolve(import.meta.dirname, '..', '..');

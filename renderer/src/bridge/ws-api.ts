@@ -1,7 +1,7 @@
 // The app's API over a WebSocket, for the page served by `vhdsnap serve` in a
 // plain browser (no Electron, no preload). Same calls, same {code, message}
 // rejections and job events as window.vhdsnap inside the app.
-import { Channels, type ApiError, type JobEvent, type VhdsnapApi } from '../../../electron/api';
+import { Channels, type ApiError, type JobEvent, type VhdsnapApi } from '../../../server/api';
 
 /** The little of the WebSocket interface this uses (the DOM's, or the `ws` package's in tests). */
 export interface SocketLike {

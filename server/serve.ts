@@ -13,13 +13,13 @@ import * as nodePath from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { JobEvent } from './api.js';
 import { freeName, Grants } from './grants.js';
-import { contract, type ApiMethod } from './ipc/contract.js';
-import { ApiFailure } from './ipc/errors.js';
-import { createHandlers, type Dialogs } from './ipc/handlers.js';
-import { dispatch } from './ipc/register.js';
+import { contract, type ApiMethod } from './contract.js';
+import { ApiFailure } from './errors.js';
+import { createHandlers, type Dialogs } from './handlers.js';
+import { dispatch } from './dispatch.js';
 import { JobManager, workerRunner, type JobRunner } from './jobs.js';
 import { RecentFolders } from './recent.js';
-import { CONTENT_SECURITY_POLICY } from './security.js';
+import { CONTENT_SECURITY_POLICY } from './csp.js';
 
 export interface ServeOptions {
   /** 0 picks a free port. */
