@@ -1,5 +1,5 @@
 // Electron main process: one locked-down window showing the bundled renderer,
-// and the IPC channels of electron/ipc/ bound to real Electron (ipcMain,
+// and the calls of server/ (handlers, contract) bound to real Electron (ipcMain,
 // dialogs, webContents.send). The handlers themselves know nothing of Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
