@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { defaultWorkerPath } from './jobs.js';
 import { startServer } from './serve.js';
 import type { ParsedArgs } from '../core/cli/args.js';
 import type { ServeCommand } from '../core/cli/main.js';
@@ -53,7 +54,8 @@ export async function runServe(a: ParsedArgs, io: Io, opts: { until?: Promise<vo
   }
   const dist = distRoot();
   const distDir = nodePath.join(dist, 'renderer');
-  const workerPath = nodePath.join(dist, 'electron', 'job-worker.cjs');
+  // The same worker the app uses (outside app.asar when packaged).
+  const workerPath = defaultWorkerPath(nodePath.join(dist, 'cli'));
   for (const p of [nodePath.join(distDir, 'index.html'), workerPath]) {
     if (!existsSync(p)) throw new UsageError('NOT_BUILT', `${p} is missing: run \`npm run build\` first`);
   }
