@@ -112,6 +112,16 @@ export type ApiMethod = keyof typeof RequestChannels;
 /** Pushed by main (webContents.send, or a socket message): the API's onJobEvent. */
 export const EventChannels = { jobEvent: 'job:event' } as const;
 
+/** `vhdsnap serve`'s socket, client → server: one call (method is an ApiMethod; the server checks). */
+export interface WsRequest {
+  id: number;
+  method: string;
+  args: unknown[];
+}
+
+/** Server → client: the answer to call `id` (null: a message that was not a call), or a pushed job event. */
+export type WsMessage = { id: number | null; result: Envelope<unknown> } | { event: JobEvent };
+
 /** Every channel by name. */
 export const Channels = { ...RequestChannels, ...EventChannels } as const;
 

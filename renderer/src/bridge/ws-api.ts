@@ -2,7 +2,7 @@
 // plain browser (no Electron, no preload). Same calls, same {code, message}
 // rejections and job events as window.vhdsnap inside the app: the calls are
 // built from the same channel list as the preload's (server/bridge.ts).
-import type { ApiMethod, Envelope, JobEvent, VhdsnapApi } from '../../../server/api';
+import type { ApiMethod, Envelope, JobEvent, VhdsnapApi, WsMessage, WsRequest } from '../../../server/api';
 import { apiError, bridgeApi } from '../../../server/bridge';
 
 /** The little of the WebSocket interface this uses (the DOM's, or the `ws` package's in tests). */
@@ -17,6 +17,8 @@ export interface SocketLike {
 }
 
 const OPEN = 1;
+/** Either kind of WsMessage, read without assuming which it is. */
+type Incoming = Partial<Extract<WsMessage, { result: unknown }> & Extract<WsMessage, { event: unknown }>>;
 const TOKEN_KEY = 'vhdsnap.serve-token';
 
 /** An API whose calls travel as {id, method, args} over a socket opened (and re-opened) on demand. */
@@ -34,7 +36,7 @@ export function createWsApi(url: string, connect: (url: string) => SocketLike): 
       for (const p of pending.values()) s.send(p.text);
     };
     s.onmessage = (ev) => {
-      let msg: { id?: number | null; result?: Envelope<unknown>; event?: JobEvent };
+      let msg: Incoming;
       try {
         msg = JSON.parse(String(ev.data));
       } catch {
@@ -66,7 +68,7 @@ export function createWsApi(url: string, connect: (url: string) => SocketLike): 
   const send = (method: ApiMethod, args: unknown[]) =>
     new Promise<Envelope<unknown>>((resolve, reject) => {
       const id = nextId++;
-      const text = JSON.stringify({ id, method, args });
+      const text = JSON.stringify({ id, method, args } satisfies WsRequest);
       pending.set(id, { resolve, reject, text });
       const s = open();
       if (s.readyState === OPEN) s.send(text);
