@@ -1,10 +1,13 @@
 // Tests: Node environment by default; component tests opt into happy-dom with
 // a `// @vitest-environment happy-dom` comment at the top of the file.
+import { fileURLToPath } from 'node:url';
 import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   plugins: [vue()],
+  // The CLI's `vhdsnap serve` module (core/cli/serve-module.d.ts); the build binds it to its own bundle.
+  resolve: { alias: { '#serve': fileURLToPath(new URL('./server/serve-command.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',

@@ -1,15 +1,15 @@
 // Electron main process: one locked-down window showing the bundled renderer,
-// and the IPC channels of electron/ipc/ bound to real Electron (ipcMain,
+// and the calls of server/ (handlers, contract) bound to real Electron (ipcMain,
 // dialogs, webContents.send). The handlers themselves know nothing of Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, type IpcMainInvokeEvent } from 'electron';
-import { Channels, type JobEvent } from './api.js';
-import { Grants } from './grants.js';
-import { createHandlers, type Dialogs } from './ipc/handlers.js';
-import { registerIpc } from './ipc/register.js';
-import { defaultWorkerPath, JobManager, workerRunner } from './jobs.js';
-import { RecentFolders } from './recent.js';
+import { Channels, type JobEvent } from '../server/api.js';
+import { Grants } from '../server/grants.js';
+import { createHandlers, type Dialogs } from '../server/handlers.js';
+import { registerIpc } from './register.js';
+import { defaultWorkerPath, JobManager, workerRunner } from '../server/jobs.js';
+import { RecentFolders } from '../server/recent.js';
 import { hardenContents, hardenSession } from './security.js';
 import { secureWebPreferences } from './window-options.js';
 

@@ -1,19 +1,7 @@
 // The hardening applied to the session and to every webContents, kept apart
 // from main.ts so tests can drive it with stand-in objects.
 import type { Session, WebContents } from 'electron';
-
-/** The page's policy: same as renderer/index.html's meta tag, plus what only a header can say. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+import { CONTENT_SECURITY_POLICY } from '../server/csp.js';
 
 type SessionLike = Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler'> & {
   webRequest: Pick<Session['webRequest'], 'onHeadersReceived'>;

@@ -22,16 +22,14 @@ const nodeCjs = {
 };
 
 /**
- * Keeps main.ts's `import('./serve.js')` out of the CLI bundle: it loads
- * dist/cli/vhdsnap-serve.cjs at run time instead, so the other commands do
- * not parse ~1 MB they never run.
+ * Binds the CLI's `import('#serve')` (core/cli/serve-module.d.ts) to
+ * dist/cli/vhdsnap-serve.cjs, loaded at run time: core never imports server/,
+ * and the other commands do not parse ~1 MB they never run.
  */
 const serveApart = {
   name: 'serve-apart',
   setup(build) {
-    build.onResolve({ filter: /^\.\/serve\.js$/ }, (args) =>
-      args.importer.endsWith(path.join('core', 'cli', 'main.ts')) ? { path: './vhdsnap-serve.cjs', external: true } : undefined,
-    );
+    build.onResolve({ filter: /^#serve$/ }, () => ({ path: './vhdsnap-serve.cjs', external: true }));
   },
 };
 
@@ -46,11 +44,13 @@ async function main() {
   const jobs = [
     esbuild.build({
       ...nodeCjs,
-      // job-worker: the thread each long job runs in (also used by `vhdsnap serve`).
-      entryPoints: { main: 'electron/main.ts', preload: 'electron/preload.ts', 'job-worker': 'electron/job-worker.ts' },
+      // job-worker (server/): the thread each long job runs in, for the app and for `vhdsnap serve`
+      // alike; built beside main.cjs, where the packaged app unpacks it (build/electron-builder.yml).
+      entryPoints: { main: 'electron/main.ts', preload: 'electron/preload.ts', 'job-worker': 'server/job-worker.ts' },
       outdir: 'dist/electron',
       outExtension: { '.js': '.cjs' },
-      // The preload runs sandboxed: it may only require('electron'), so it must be one file.
+      // The preload runs sandboxed: it may only require('electron'), so it must be one file
+      // (server/bridge.ts, which builds its API from the channel list, is bundled into it).
       external: ['electron'],
     }),
   ];
@@ -59,7 +59,7 @@ async function main() {
     jobs.push(
       esbuild.build({ ...nodeCjs, entryPoints: [cli], outfile: 'dist/cli/vhdsnap.cjs', plugins: [serveApart] }),
       // `vhdsnap serve` and what only it needs (zod, ws: most of the code), loaded by vhdsnap.cjs on demand.
-      esbuild.build({ ...nodeCjs, entryPoints: ['core/cli/serve.ts'], outfile: 'dist/cli/vhdsnap-serve.cjs' }),
+      esbuild.build({ ...nodeCjs, entryPoints: ['server/serve-command.ts'], outfile: 'dist/cli/vhdsnap-serve.cjs' }),
     );
   } else {
     console.warn('build: core/cli/main.ts not found, skipping dist/cli/vhdsnap.cjs');

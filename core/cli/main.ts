@@ -81,6 +81,9 @@ export interface Io {
 
 type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
 
+/** What `vhdsnap serve`'s module exports: implemented outside core (server/serve-command.ts). */
+export type ServeCommand = Handler;
+
 interface Command {
   /** Positional arguments as shown in the usage line. */
   args: string;
@@ -425,12 +428,13 @@ const commands: Record<string, Command> = {
   serve: {
     args: '[<dir>...]',
     about: 'Serves the app to a local browser.',
-    // The app in a browser (electron/serve.ts). Loaded on demand, and built as a bundle of its own
-    // (with zod and ws, most of the code), so other commands neither load nor parse it.
+    // The app in a browser (server/serve-command.ts). Core does not import server/: '#serve' is
+    // resolved by the build to a bundle of its own beside this one (with zod and ws, most of the
+    // code), so other commands neither load nor parse it; see serve-module.d.ts.
     values: ['port', 'folder'],
     min: 0,
     max: Infinity,
-    run: async (a, io) => (await import('./serve.js')).runServeCommand(a, io),
+    run: async (a, io) => (await import('#serve')).runServeCommand(a, io),
   },
   recover: {
     args: '<dir|file>',

@@ -1,5 +1,5 @@
 // The preload's API on window (see electron/preload.ts).
-import type { VhdsnapApi } from '../../electron/api';
+import type { VhdsnapApi } from '../../server/api';
 
 declare global {
   interface Window {

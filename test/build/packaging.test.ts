@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultWorkerPath } from '../../electron/jobs';
+import { defaultWorkerPath } from '../../server/jobs';
 import { useTmpDir } from '../support/tmp';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -114,9 +114,9 @@ describe('electron-builder config', () => {
     });
 
     const files = asarFiles(path.join(unpacked, 'resources', 'app.asar'));
-    for (const f of ['package.json', 'dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/renderer/index.html']) expect(files).toContain(f);
+    for (const f of ['package.json', 'dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/renderer/index.html', 'dist/cli/vhdsnap.cjs', 'dist/cli/vhdsnap-serve.cjs']) expect(files).toContain(f);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
-    expect(files.filter((f) => /^(core|electron|renderer|test|node_modules)\//.test(f))).toEqual([]); // only the bundles
+    expect(files.filter((f) => /^(core|server|electron|renderer|test|node_modules)\//.test(f))).toEqual([]); // only the bundles
     expect(existsSync(path.join(unpacked, 'resources', 'app.asar.unpacked', 'dist', 'electron', 'job-worker.cjs'))).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 // Checks what `npm run build` must leave behind (npm test builds first).
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -24,6 +24,21 @@ describe('build skeleton', () => {
       expect(body.trim()).toBe('');
     }
     expect(html).not.toMatch(/<style\b|\sstyle="/);
+  });
+
+  it('the preload stays sandbox-compatible: one file requiring only electron, with the bridge builder bundled in', () => {
+    const preload = readFileSync(at('dist/electron/preload.cjs'), 'utf8');
+    expect([...new Set([...preload.matchAll(/\brequire\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]))]).toEqual(['electron']);
+    expect(preload).toContain('library:open-folder'); // the channel list, from server/api.ts
+    expect(preload).not.toContain('ZodError');
+  });
+
+  it('the page bundle carries the channel list but neither zod nor Node', () => {
+    const dir = at('dist/renderer/assets');
+    const js = readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n');
+    expect(js).toContain('library:open-folder');
+    expect(js).not.toContain('ZodError');
+    expect(js).not.toMatch(/\brequire\(|from\s*["']node:/);
   });
 
   it('bin/vhdsnap.cjs is an executable node script', () => {

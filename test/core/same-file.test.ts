@@ -13,7 +13,7 @@ import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { planReparent } from '../../core/ops/reparent.js';
 import { planRevert, revert } from '../../core/ops/revert.js';
 import { runOperation } from '../../core/operations.js';
-import { Grants } from '../../electron/grants.js';
+import { Grants } from '../../server/grants.js';
 import { parentOf, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
-import { startServer, type RunningServer } from '../../electron/serve';
+import { startServer, type RunningServer } from '../../server/serve';
 import { formatBytes } from '../../renderer/src/lib/format';
 import { flipByte } from '../support/corrupt';
 import { DiskModel, Rng } from '../support/model';

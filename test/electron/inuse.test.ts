@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Channels, type FolderGrant } from '../../electron/api';
+import { Channels, type FolderGrant } from '../../server/api';
 import { createDynamic } from '../../core/ops/create';
 import { useHolders } from '../support/holders';
 import { useTmpDir } from '../support/tmp';

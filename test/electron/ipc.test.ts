@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Channels, type DiskRef, type FolderGrant, type FolderView } from '../../electron/api';
+import { Channels, type DiskRef, type FolderGrant, type FolderView } from '../../server/api';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { Channels } from '../../electron/api';
+import { Channels } from '../../server/api';
 import { SECURE_WEB_PREFERENCES } from './secure-prefs';
 
 const state = vi.hoisted(() => ({

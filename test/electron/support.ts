@@ -5,14 +5,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import * as esbuild from 'esbuild';
-import type { JobEvent } from '../../electron/api';
-import { Grants } from '../../electron/grants';
-import { createHandlers, type Dialogs, type HandlerContext } from '../../electron/ipc/handlers';
-import { registerIpc, type IpcMainLike } from '../../electron/ipc/register';
-import { JobManager, workerRunner, type JobRunner } from '../../electron/jobs';
-import type { FromWorker } from '../../electron/job-protocol';
+import type { JobEvent } from '../../server/api';
+import { Grants } from '../../server/grants';
+import { createHandlers, type Dialogs, type HandlerContext } from '../../server/handlers';
+import { registerIpc, type IpcMainLike } from '../../electron/register';
+import { JobManager, workerRunner, type JobRunner } from '../../server/jobs';
+import type { FromWorker } from '../../server/job-protocol';
 import type { OperationRequest } from '../../core/operations';
-import { RecentFolders } from '../../electron/recent';
+import { RecentFolders } from '../../server/recent';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 let workerPath: Promise<string> | null = null;
@@ -22,7 +22,7 @@ export function bundledWorker(): Promise<string> {
   workerPath ??= (async () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'vhdsnap-worker-')), 'job-worker.cjs');
     await esbuild.build({
-      entryPoints: [path.join(root, 'electron/job-worker.ts')],
+      entryPoints: [path.join(root, 'server/job-worker.ts')],
       bundle: true,
       platform: 'node',
       format: 'cjs',

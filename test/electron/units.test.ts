@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { RefusedError } from '../../core/errors';
 import { createFixed } from '../../core/ops/create';
-import { freeName, Grants } from '../../electron/grants';
-import { ApiFailure, toApiError } from '../../electron/ipc/errors';
-import { allocationOf, bucketMap } from '../../electron/library';
-import { RecentFolders } from '../../electron/recent';
+import { freeName, Grants } from '../../server/grants';
+import { ApiFailure, toApiError } from '../../server/errors';
+import { allocationOf, bucketMap } from '../../server/library';
+import { RecentFolders } from '../../server/recent';
 import { useTmpDir } from '../support/tmp';
 
 const tmp = useTmpDir('vhdsnap-units-');
@@ -100,7 +100,7 @@ describe('details of a damaged disk', () => {
     const { createDynamic } = await import('../../core/ops/create');
     const { openDisk } = await import('../../core/disk/chain');
     const { VhdFile } = await import('../../core/disk/vhd-file');
-    const { diskDetails } = await import('../../electron/library');
+    const { diskDetails } = await import('../../server/library');
     const { openSync, writeSync, closeSync } = await import('node:fs');
     const p = tmp.file('bad.vhd');
     await createDynamic(p, 8 * 1024 * 1024);

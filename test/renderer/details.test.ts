@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import AllocationMap from '../../renderer/src/components/AllocationMap.vue';
 import DetailsPane from '../../renderer/src/components/DetailsPane.vue';
 import { refKey } from '../../renderer/src/lib/operations.js';
-import type { DiskDetails } from '../../electron/api.js';
+import type { DiskDetails } from '../../server/api.js';
 import { Rng } from '../support/model.js';
 import { removeBridge } from './fake-api.js';
 import { openLab } from './support.js';

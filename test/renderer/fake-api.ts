@@ -11,7 +11,7 @@ import type {
   OutputGrant,
   Plan,
   VhdsnapApi,
-} from '../../electron/api.js';
+} from '../../server/api.js';
 
 export interface Call {
   method: keyof VhdsnapApi;

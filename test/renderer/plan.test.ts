@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import OperationDialog from '../../renderer/src/components/OperationDialog.vue';
 import PlanDialog from '../../renderer/src/components/PlanDialog.vue';
 import { refKey } from '../../renderer/src/lib/operations.js';
-import type { DiskNode, OperationArgs } from '../../electron/api.js';
+import type { DiskNode, OperationArgs } from '../../server/api.js';
 import { asInput, asSelect } from './dom.js';
 import { okPlan, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';

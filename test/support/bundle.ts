@@ -2,10 +2,18 @@
 // each spawned child process loads a single file and starts fast.
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { makeTmpDir } from './tmp.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The CLI's `import('#serve')` (core/cli/serve-module.d.ts), bound to the source as vitest.config.ts does. */
+const serveFromSource: Plugin = {
+  name: 'serve-from-source',
+  setup(b) {
+    b.onResolve({ filter: /^#serve$/ }, () => ({ path: nodePath.join(ROOT, 'server', 'serve-command.ts') }));
+  },
+};
 
 /** Bundles `entries` (output name → source path from the repo root); returns the folder holding `<name>.cjs`. */
 export async function bundleEntries(entries: Record<string, string>, prefix: string): Promise<string> {
@@ -20,6 +28,7 @@ export async function bundleEntries(entries: Record<string, string>, prefix: str
     format: 'cjs',
     target: 'node20',
     logLevel: 'silent',
+    plugins: [serveFromSource],
   });
   return dir;
 }

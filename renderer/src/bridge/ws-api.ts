@@ -1,7 +1,9 @@
 // The app's API over a WebSocket, for the page served by `vhdsnap serve` in a
 // plain browser (no Electron, no preload). Same calls, same {code, message}
-// rejections and job events as window.vhdsnap inside the app.
-import { Channels, type ApiError, type JobEvent, type VhdsnapApi } from '../../../electron/api';
+// rejections and job events as window.vhdsnap inside the app: the calls are
+// built from the same channel list as the preload's (server/bridge.ts).
+import type { ApiMethod, Envelope, JobEvent, VhdsnapApi, WsMessage, WsRequest } from '../../../server/api';
+import { apiError, bridgeApi } from '../../../server/bridge';
 
 /** The little of the WebSocket interface this uses (the DOM's, or the `ws` package's in tests). */
 export interface SocketLike {
@@ -14,17 +16,16 @@ export interface SocketLike {
   onerror: ((ev: any) => void) | null;
 }
 
-type Envelope = { ok: true; value: unknown } | { ok: false; error: ApiError };
 const OPEN = 1;
+/** Either kind of WsMessage, read without assuming which it is. */
+type Incoming = Partial<Extract<WsMessage, { result: unknown }> & Extract<WsMessage, { event: unknown }>>;
 const TOKEN_KEY = 'vhdsnap.serve-token';
-
-const apiError = (code: string, message: string) => ({ name: 'ApiError', code, message });
 
 /** An API whose calls travel as {id, method, args} over a socket opened (and re-opened) on demand. */
 export function createWsApi(url: string, connect: (url: string) => SocketLike): VhdsnapApi & { close(): void } {
   let socket: SocketLike | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; text: string }>();
+  const pending = new Map<number, { resolve: (r: Envelope<unknown>) => void; reject: (e: unknown) => void; text: string }>();
   const listeners = new Set<(e: JobEvent) => void>();
 
   const open = (): SocketLike => {
@@ -35,7 +36,7 @@ export function createWsApi(url: string, connect: (url: string) => SocketLike): 
       for (const p of pending.values()) s.send(p.text);
     };
     s.onmessage = (ev) => {
-      let msg: { id?: number | null; result?: Envelope; event?: JobEvent };
+      let msg: Incoming;
       try {
         msg = JSON.parse(String(ev.data));
       } catch {
@@ -48,8 +49,7 @@ export function createWsApi(url: string, connect: (url: string) => SocketLike): 
       const p = typeof msg.id === 'number' ? pending.get(msg.id) : undefined;
       if (!p || !msg.result) return;
       pending.delete(msg.id as number);
-      if (msg.result.ok) p.resolve(msg.result.value);
-      else p.reject(apiError(msg.result.error.code, msg.result.error.message));
+      p.resolve(msg.result);
     };
     s.onclose = () => {
       if (socket === s) socket = null;
@@ -64,29 +64,19 @@ export function createWsApi(url: string, connect: (url: string) => SocketLike): 
     return s;
   };
 
-  const call = <T>(method: keyof typeof Channels, ...args: unknown[]): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
+  /** One call as {id, method, args}; bridgeApi turns the envelope that answers it into a value or a rejection. */
+  const send = (method: ApiMethod, args: unknown[]) =>
+    new Promise<Envelope<unknown>>((resolve, reject) => {
       const id = nextId++;
-      const text = JSON.stringify({ id, method, args });
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, text });
+      const text = JSON.stringify({ id, method, args } satisfies WsRequest);
+      pending.set(id, { resolve, reject, text });
       const s = open();
       if (s.readyState === OPEN) s.send(text);
     });
 
   return {
-    appVersion: () => call('appVersion'),
-    openFolder: () => call('openFolder'),
-    recentFolders: () => call('recentFolders'),
-    openRecent: (path) => call('openRecent', path),
+    ...bridgeApi((method, _channel, args) => send(method, args)),
     dropFolder: () => Promise.reject(apiError('UNSUPPORTED', 'a browser does not reveal where a dropped folder is: start `vhdsnap serve --folder <dir>` instead')),
-    closeFolder: (folder) => call('closeFolder', folder),
-    scan: (folder) => call('scan', folder),
-    details: (disk) => call('details', disk),
-    setLabel: (disk, label) => call('setLabel', disk, label),
-    chooseOutput: (suggestedName, folder) => (folder === undefined ? call('chooseOutput', suggestedName) : call('chooseOutput', suggestedName, folder)),
-    plan: (args) => call('plan', args),
-    start: (args) => call('start', args),
-    cancel: (jobId) => call('cancel', jobId),
     onJobEvent: (listener) => {
       listeners.add(listener);
       open();

@@ -2,7 +2,7 @@
 // at import time: the browser bridge (tests, end-to-end runs) may install
 // `window.vhdsnap` after this module loads but before the app mounts.
 // Written against globalThis so the module also type-checks without DOM types.
-import type { VhdsnapApi } from '../../../electron/api';
+import type { VhdsnapApi } from '../../../server/api';
 
 export function bridge(): VhdsnapApi | null {
   return (globalThis as { vhdsnap?: VhdsnapApi }).vhdsnap ?? null;

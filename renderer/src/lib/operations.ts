@@ -1,5 +1,5 @@
 // The actions the UI offers, their labels, and which apply to which disk.
-import type { DiskNode, DiskRef, OperationArgs } from '../../../electron/api';
+import type { DiskNode, DiskRef, OperationArgs } from '../../../server/api';
 
 /** UI actions: the job operations plus rename (setLabel, not a job). */
 export type ActionName = OperationArgs['op'] | 'rename';

@@ -1,7 +1,7 @@
 // Running and finished jobs, fed by main's job events. One job per disk: a
 // disk named by a running job's arguments is busy until that job ends.
 import { defineStore } from 'pinia';
-import type { FileReport, JobEvent, OperationArgs, Progress } from '../../../electron/api';
+import type { FileReport, JobEvent, OperationArgs, Progress } from '../../../server/api';
 import { api } from '../lib/api';
 import { errorText } from '../lib/format';
 import { argRefs, refKey } from '../lib/operations';

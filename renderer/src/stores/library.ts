@@ -1,7 +1,7 @@
 // The open library: granted folders, each scanned into a forest of disks,
 // plus the selection, which disk's details are open, and check results.
 import { defineStore } from 'pinia';
-import type { DiskDetails, DiskNode, DiskRef, FileReport, FolderGrant, FolderView } from '../../../electron/api';
+import type { DiskDetails, DiskNode, DiskRef, FileReport, FolderGrant, FolderView } from '../../../server/api';
 import { api } from '../lib/api';
 import { errorText } from '../lib/format';
 import { refKey } from '../lib/operations';

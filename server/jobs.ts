@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { touchedPaths, type OperationRequest } from '../core/operations.js';
 import type { JobEvent } from './api.js';
 import { newId } from './grants.js';
-import { ApiFailure } from './ipc/errors.js';
+import { ApiFailure } from './errors.js';
 import type { FromWorker, WorkerInput } from './job-protocol.js';
 
 export interface RunningJob {

@@ -11,15 +11,15 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as nodePath from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { JobEvent } from './api.js';
+import type { Envelope, JobEvent, WsMessage, WsRequest } from './api.js';
 import { freeName, Grants } from './grants.js';
-import { contract, type ApiMethod } from './ipc/contract.js';
-import { ApiFailure } from './ipc/errors.js';
-import { createHandlers, type Dialogs } from './ipc/handlers.js';
-import { dispatch } from './ipc/register.js';
+import { contract, type ApiMethod } from './contract.js';
+import { ApiFailure } from './errors.js';
+import { createHandlers, type Dialogs } from './handlers.js';
+import { dispatch } from './dispatch.js';
 import { JobManager, workerRunner, type JobRunner } from './jobs.js';
 import { RecentFolders } from './recent.js';
-import { CONTENT_SECURITY_POLICY } from './security.js';
+import { CONTENT_SECURITY_POLICY } from './csp.js';
 
 export interface ServeOptions {
   /** 0 picks a free port. */
@@ -40,13 +40,6 @@ export interface RunningServer {
   token: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** Client → server. */
-export interface WsRequest {
-  id: number;
-  method: string;
-  args: unknown[];
 }
 
 export const WS_PATH = '/ws';
@@ -194,19 +187,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           msg = JSON.parse(data.toString()) as WsRequest;
           if (!msg || typeof msg !== 'object' || typeof msg.id !== 'number' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) throw new Error('shape');
         } catch {
-          ws.send(JSON.stringify({ id: null, result: { ok: false, error: { code: 'BAD_MESSAGE', message: 'expected {id, method, args}' } } }));
+          ws.send(JSON.stringify({ id: null, result: { ok: false, error: { code: 'BAD_MESSAGE', message: 'expected {id, method, args}' } } } satisfies WsMessage));
           return;
         }
-        const result = Object.hasOwn(contract, msg.method)
+        const result: Envelope<unknown> = Object.hasOwn(contract, msg.method)
           ? await dispatch(handlers, msg.method as ApiMethod, msg.args)
-          : { ok: false as const, error: { code: 'NO_METHOD', message: `no such call: ${msg.method}` } };
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: msg.id, result }));
+          : { ok: false, error: { code: 'NO_METHOD', message: `no such call: ${msg.method}` } };
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: msg.id, result } satisfies WsMessage));
       })();
     });
   });
 
   const unsubscribe = jobs.subscribe((event: JobEvent) => {
-    const text = JSON.stringify({ event });
+    const text = JSON.stringify({ event } satisfies WsMessage);
     for (const c of clients) if (c.readyState === c.OPEN) c.send(text);
   });
 

@@ -10,8 +10,8 @@ import * as nodePath from 'node:path';
 import type { DiskRef, FolderGrant, OutputGrant } from './api.js';
 import { fileKeyOrNull } from '../core/io/identity.js';
 import { safeFileName } from '../core/io/safe-name.js';
-import { isPlainName } from './ipc/contract.js';
-import { ApiFailure } from './ipc/errors.js';
+import { isPlainName } from './contract.js';
+import { ApiFailure } from './errors.js';
 
 export const newId = (): string => randomBytes(16).toString('hex');
 

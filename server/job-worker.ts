@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../core/errors.js';
 import { runOperation } from '../core/operations.js';
-import { toApiError } from './ipc/errors.js';
+import { toApiError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInput } from './job-protocol.js';
 
 if (!parentPort) throw new Error('job-worker must run as a worker thread');

@@ -3,16 +3,16 @@
 // functions serve the Electron window, `vhdsnap serve`, and the tests.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { openDisk } from '../../core/disk/chain.js';
-import type { Plan } from '../../core/job.js';
-import { VhdFile } from '../../core/disk/vhd-file.js';
-import { planOperation, touchedPaths, type OperationRequest } from '../../core/operations.js';
-import { setLabel } from '../../core/library/sidecar.js';
-import type { DiskRef, FolderGrant, OperationArgs } from '../api.js';
-import type { Grants } from '../grants.js';
-import type { JobManager } from '../jobs.js';
-import { diskDetails, scanFolder } from '../library.js';
-import type { RecentFolders } from '../recent.js';
+import { openDisk } from '../core/disk/chain.js';
+import type { Plan } from '../core/job.js';
+import { VhdFile } from '../core/disk/vhd-file.js';
+import { planOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
+import { setLabel } from '../core/library/sidecar.js';
+import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
+import type { Grants } from './grants.js';
+import type { JobManager } from './jobs.js';
+import { diskDetails, scanFolder } from './library.js';
+import type { RecentFolders } from './recent.js';
 import type { Handlers } from './contract.js';
 import { ApiFailure } from './errors.js';
 

@@ -1,9 +1,10 @@
-// The runtime half of the IPC contract: one zod schema per channel for the
-// arguments the page sends. Everything from the page is untrusted, so every
-// argument is checked here before a handler sees it. Result types come from
-// VhdsnapApi in ../api.ts (the compile-time half).
+// The runtime half of the contract: one zod schema per call for the arguments
+// the page sends (over IPC or the WebSocket). Everything from the page is
+// untrusted, so every argument is checked here before a handler sees it.
+// The calls themselves and their result types come from api.ts (the
+// compile-time half, which the page imports).
 import { z } from 'zod';
-import { Channels, type OperationArgs, type VhdsnapApi } from '../api.js';
+import { RequestChannels, type ApiMethod, type OperationArgs, type VhdsnapApi } from './api.js';
 
 /** Grant and job ids are random hex minted by main; anything else cannot be one. */
 export const IdSchema = z.string().regex(/^[0-9a-f]{16,64}$/, 'not an id issued by this app');
@@ -60,33 +61,37 @@ export const LabelSchema = z.strictObject({ name: NameText.optional(), descripti
 /** Absolute path text from the recent list or a drop; main checks it further. */
 const PathText = z.string().min(1, 'path is empty').max(4096, 'path is too long').refine((s) => !s.includes('\0'), 'path contains NUL');
 
-/** Every request/response channel with its argument tuple. */
-export const contract = {
-  appVersion: { channel: Channels.appVersion, args: z.tuple([]) },
-  openFolder: { channel: Channels.openFolder, args: z.tuple([]) },
-  recentFolders: { channel: Channels.recentFolders, args: z.tuple([]) },
-  openRecent: { channel: Channels.openRecent, args: z.tuple([PathText]) },
+/** Each call's argument tuple; `satisfies` keeps its keys exactly those of api.ts's RequestChannels. */
+const argSchemas = {
+  appVersion: z.tuple([]),
+  openFolder: z.tuple([]),
+  recentFolders: z.tuple([]),
+  openRecent: z.tuple([PathText]),
   // The preload turns the dropped File into its path (webUtils.getPathForFile).
-  dropFolder: { channel: Channels.dropFolder, args: z.tuple([PathText]) },
-  closeFolder: { channel: Channels.closeFolder, args: z.tuple([IdSchema]) },
-  scan: { channel: Channels.scan, args: z.tuple([IdSchema]) },
-  details: { channel: Channels.details, args: z.tuple([DiskRefSchema]) },
-  setLabel: { channel: Channels.setLabel, args: z.tuple([DiskRefSchema, LabelSchema]) },
-  chooseOutput: { channel: Channels.chooseOutput, args: z.tuple([FileNameSchema, IdSchema.optional()]) },
-  plan: { channel: Channels.plan, args: z.tuple([OperationArgsSchema]) },
-  start: { channel: Channels.start, args: z.tuple([OperationArgsSchema]) },
-  cancel: { channel: Channels.cancel, args: z.tuple([IdSchema]) },
-} as const;
+  dropFolder: z.tuple([PathText]),
+  closeFolder: z.tuple([IdSchema]),
+  scan: z.tuple([IdSchema]),
+  details: z.tuple([DiskRefSchema]),
+  setLabel: z.tuple([DiskRefSchema, LabelSchema]),
+  chooseOutput: z.tuple([FileNameSchema, IdSchema.optional()]),
+  plan: z.tuple([OperationArgsSchema]),
+  start: z.tuple([OperationArgsSchema]),
+  cancel: z.tuple([IdSchema]),
+} as const satisfies { [K in ApiMethod]: z.ZodTuple };
 
-export type ApiMethod = keyof typeof contract;
-export type ArgsOf<K extends ApiMethod> = z.output<(typeof contract)[K]['args']>;
+type Spec<K extends ApiMethod> = { channel: (typeof RequestChannels)[K]; args: (typeof argSchemas)[K] };
+
+/** Every request/response channel with its argument tuple, keyed by API method. */
+export const contract = Object.fromEntries(
+  Object.entries(RequestChannels).map(([method, channel]) => [method, { channel, args: argSchemas[method as ApiMethod] }]),
+) as { [K in ApiMethod]: Spec<K> };
+
+export type { ApiMethod };
+export type ArgsOf<K extends ApiMethod> = z.output<(typeof argSchemas)[K]>;
 export type ResultOf<K extends ApiMethod> = Awaited<ReturnType<VhdsnapApi[K]>>;
 
 /** What main does for each channel, after the sender and the arguments were checked. */
 export type Handlers = { [K in ApiMethod]: (...args: ArgsOf<K>) => Promise<ResultOf<K>> };
-
-/** Every channel answers with this envelope, so errors cross as {code, message} and nothing else. */
-export type Envelope<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
 
 /** "disk.file: must be a plain file name…" lines for people. */
 export function describeIssues(err: z.ZodError): string {

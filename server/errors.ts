@@ -1,8 +1,8 @@
 // Errors as they cross to the page: a stable code and words for people. No
 // stack, no class name, no cause chain ever leaves main.
 import { z } from 'zod';
-import { VhdError } from '../../core/errors.js';
-import type { ApiError } from '../api.js';
+import { VhdError } from '../core/errors.js';
+import type { ApiError } from './api.js';
 import { describeIssues } from './contract.js';
 
 /** A refusal raised by main itself (not by core): bad grant, busy disk, unknown job... */

@@ -1,12 +1,16 @@
 // `vhdsnap serve [--port N] [--folder <dir>] [<dir>...]`: starts the browser
-// bridge (electron/serve.ts) on 127.0.0.1, prints the address with its token,
-// and runs until interrupted. Needs the built app (dist/renderer, the job worker).
+// bridge (serve.ts) on 127.0.0.1, prints the address with its token, and runs
+// until interrupted. Needs the built app (dist/renderer, the job worker). The
+// CLI (core/cli/main.ts) loads this module as '#serve': built, it is the
+// bundle dist/cli/vhdsnap-serve.cjs beside the CLI's own.
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError } from '../errors.js';
-import { startServer } from '../../electron/serve.js';
-import type { ParsedArgs } from './args.js';
-import { reportError } from './report.js';
+import { UsageError } from '../core/errors.js';
+import { defaultWorkerPath } from './jobs.js';
+import { startServer } from './serve.js';
+import type { ParsedArgs } from '../core/cli/args.js';
+import type { ServeCommand } from '../core/cli/main.js';
+import { reportError } from '../core/cli/report.js';
 
 interface Io {
   stdout: (s: string) => void;
@@ -32,13 +36,13 @@ function appVersion(dist: string): string {
  * is a separate bundle with its own copy of the error classes, so its errors
  * are reported here, where they are recognised.
  */
-export async function runServeCommand(a: ParsedArgs, io: Io): Promise<number> {
+export const runServeCommand: ServeCommand = async (a, io) => {
   try {
     return await runServe(a, io);
   } catch (err) {
     return reportError('serve', err, io.stderr);
   }
-}
+};
 
 export async function runServe(a: ParsedArgs, io: Io, opts: { until?: Promise<void> } = {}): Promise<number> {
   const portText = a.values.get('port') ?? '0';
@@ -50,7 +54,8 @@ export async function runServe(a: ParsedArgs, io: Io, opts: { until?: Promise<vo
   }
   const dist = distRoot();
   const distDir = nodePath.join(dist, 'renderer');
-  const workerPath = nodePath.join(dist, 'electron', 'job-worker.cjs');
+  // The same worker the app uses (outside app.asar when packaged).
+  const workerPath = defaultWorkerPath(nodePath.join(dist, 'cli'));
   for (const p of [nodePath.join(distDir, 'index.html'), workerPath]) {
     if (!existsSync(p)) throw new UsageError('NOT_BUILT', `${p} is missing: run \`npm run build\` first`);
   }

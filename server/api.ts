@@ -1,9 +1,10 @@
-// The contract between the page and main, as types and channel names only
-// (no runtime imports), so the renderer can type `window.vhdsnap` from it.
+// The contract between the page and main, as types and the channel list only
+// (no runtime imports), so the renderer can type `window.vhdsnap` from it and
+// build its WebSocket client from the list (bridge.ts).
 // The page never names a file-system path itself: folders enter through a
 // native dialog (or drag and drop) in main, which grants them an id; disks are
 // then named by {folder id, file name inside it}. Runtime validation of every
-// argument lives in main (zod schemas in electron/ipc/).
+// argument lives in main (zod schemas in contract.ts).
 import type { Plan, Progress } from '../core/job.js';
 import type { FileReport } from '../core/ops/check.js';
 import type { DiskInfo } from '../core/ops/info.js';
@@ -74,14 +75,23 @@ export type JobEvent =
   | { jobId: string; kind: 'failed'; error: { code: string; message: string } }
   | { jobId: string; kind: 'cancelled'; message: string };
 
-/** Errors cross IPC as this shape (words for people, a code for programs). */
+/** Errors cross IPC and the WebSocket as this shape (words for people, a code for programs). */
 export interface ApiError {
   code: string;
   message: string;
 }
 
-/** IPC channels main answers with ipcMain.handle (events: Channels.jobEvent via webContents.send). */
-export const Channels = {
+/** Every answer, over IPC and over the WebSocket alike: errors cross as {code, message} and nothing else. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+/**
+ * The one list of calls: API method → IPC channel (main answers each with
+ * ipcMain.handle). contract.ts gives each its argument schema (a type check
+ * keeps the two lists' keys equal), and bridge.ts builds both the preload's
+ * `window.vhdsnap` and the WebSocket client from it. Plain data, no zod, so
+ * the page can import it.
+ */
+export const RequestChannels = {
   appVersion: 'app:version',
   openFolder: 'library:open-folder',
   recentFolders: 'library:recent',
@@ -95,8 +105,25 @@ export const Channels = {
   plan: 'job:plan',
   start: 'job:start',
   cancel: 'job:cancel',
-  jobEvent: 'job:event',
 } as const;
+
+export type ApiMethod = keyof typeof RequestChannels;
+
+/** Pushed by main (webContents.send, or a socket message): the API's onJobEvent. */
+export const EventChannels = { jobEvent: 'job:event' } as const;
+
+/** `vhdsnap serve`'s socket, client → server: one call (method is an ApiMethod; the server checks). */
+export interface WsRequest {
+  id: number;
+  method: string;
+  args: unknown[];
+}
+
+/** Server → client: the answer to call `id` (null: a message that was not a call), or a pushed job event. */
+export type WsMessage = { id: number | null; result: Envelope<unknown> } | { event: JobEvent };
+
+/** Every channel by name. */
+export const Channels = { ...RequestChannels, ...EventChannels } as const;
 
 /** What the preload exposes to the page as `window.vhdsnap`: one function per operation. */
 export interface VhdsnapApi {
