@@ -198,7 +198,8 @@ export const checkOperation = defineOperation({
   request: z.object({ disk: diskPath, deep: z.optional(z.boolean()) }),
   pathFields: ['disk'],
   access: 'reads',
-  touched: () => [],
+  // Named for the app's one-job-per-disk rule; a read takes no locks.
+  touched: (r) => [r.disk],
   plan: async (r) => ({ operation: 'check', summary: `check ${nodePath.basename(r.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] }),
   // A disk another program has open is checked anyway, with a warning that it may be changing.
   run: async (r, ctx) => warnIfMoving(await checkPaths([r.disk], { deep: r.deep, signal: ctx.signal, onProgress: ctx.onProgress }), [r.disk]),
