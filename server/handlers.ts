@@ -5,9 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { openDisk } from '../core/disk/chain.js';
 import type { Plan } from '../core/job.js';
-import { VhdFile } from '../core/disk/vhd-file.js';
-import { planOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
-import { setLabel } from '../core/library/sidecar.js';
+import { planOperation, runOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
 import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
 import type { Grants } from './grants.js';
 import type { JobManager } from './jobs.js';
@@ -111,12 +109,9 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     details: async (ref) => diskDetails(ref, await grants.resolveDisk(ref)),
 
+    // Core's name operation, as `vhdsnap name` runs it: labels are set in one place.
     setLabel: async (ref, label) => {
-      const path = await grants.resolveDisk(ref);
-      const f = await VhdFile.open(path);
-      const uuid = f.uuid;
-      await f.close();
-      await setLabel(path, uuid, label);
+      await runOperation({ op: 'name', disk: await grants.resolveDisk(ref), name: label.name, description: label.description });
     },
 
     chooseOutput: async (suggestedName, folderId) => {
