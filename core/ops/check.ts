@@ -17,6 +17,9 @@ import { openFile, realPath, type RandomAccessFile } from '../io/file.js';
 import { openDisk } from '../disk/chain.js';
 import { resolveParent } from '../disk/parent.js';
 import { MAX_BAT_BYTES, VhdFile } from '../disk/vhd-file.js';
+import type { FileReport } from '../shapes.js';
+
+export type { FileReport };
 
 export interface CheckOptions {
   /** Also read every block: batmap bits must be true; non-zero bytes under clear bits of dynamic disks are reported (DATA_UNDER_CLEAR_BITS). */
@@ -25,14 +28,6 @@ export interface CheckOptions {
   parentPath?: string;
   /** Check ancestors too (default true): `check leaf.vhd` reports the whole chain. */
   chain?: boolean;
-}
-
-export interface FileReport {
-  path: string;
-  ok: boolean;
-  type: 'fixed' | 'dynamic' | 'differencing' | null;
-  errors: Finding[];
-  warnings: Finding[];
 }
 
 /** Deep scan reads clear-bit runs in pieces of at most this size. */
