@@ -44,7 +44,15 @@ const UNIT_SLOW = [
 ];
 const UNIT = {
   checks: ['typecheck'],
-  vitest: ['test/core', 'test/hostile', 'test/renderer', ...UNIT_SLOW.flatMap((glob) => ['--exclude', glob])],
+  vitest: [
+    'test/core',
+    'test/hostile',
+    'test/renderer',
+    ...UNIT_SLOW.flatMap((glob) => ['--exclude', glob]),
+    // A worker per core, not Vitest's cores - 1: the subset is short, so a spare core idles
+    // once the typecheck beside it ends (82 s instead of 96 s on 2 busy cores).
+    `--maxWorkers=${os.availableParallelism()}`,
+  ],
 };
 const ALL_CHECKS = ['typecheck', 'lint'];
 
