@@ -1,5 +1,8 @@
 // Typed errors. Every failure the core reports carries a stable `code` (for
 // JSON output, tests and UI) and, for format problems, the field at fault.
+import type { Finding } from './shapes.js';
+
+export type { Finding };
 
 export type Severity = 'error' | 'warning';
 
@@ -42,13 +45,6 @@ export class CancelledError extends VhdError {
   constructor(message = 'operation cancelled') {
     super('CANCELLED', message);
   }
-}
-
-/** A finding of `check`: errors and warnings share this shape. */
-export interface Finding {
-  code: string;
-  message: string;
-  field?: string;
 }
 
 export function toIoError(err: unknown, path: string, what: string): VhdError {

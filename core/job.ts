@@ -2,16 +2,9 @@
 // with rate and ETA, and cancellation through an AbortSignal that is checked
 // only at safe points.
 import { CancelledError, RefusedError } from './errors.js';
+import type { Plan, Progress } from './shapes.js';
 
-export interface Progress {
-  phase: string;
-  done: number;
-  total: number;
-  /** Bytes per second since the phase started. */
-  rate: number;
-  /** Seconds left at the current rate; null until known. */
-  eta: number | null;
-}
+export type { Plan, Progress };
 
 export interface JobContext {
   signal?: AbortSignal;
@@ -44,21 +37,6 @@ export class ProgressReporter {
     const eta = rate > 0 ? (this.total - done) / rate : null;
     this.ctx.onProgress({ phase: this.phase, done, total: this.total, rate, eta });
   }
-}
-
-/** What an operation will do, computed before it writes anything. */
-export interface Plan {
-  operation: string;
-  /** One sentence for people. */
-  summary: string;
-  changes: { path: string; action: 'create' | 'modify' | 'delete' | 'rename'; detail?: string }[];
-  bytesToCopy: number;
-  /** Most the target volume can grow by. */
-  worstCaseGrowth: number;
-  /** Free bytes on the target volume (null where unknown). */
-  freeSpace: number | null;
-  /** Non-empty: the operation will not run, for these reasons. */
-  refusals: { code: string; message: string }[];
 }
 
 /** Throws the plan's refusals as one RefusedError (the first code; every reason in the message). */

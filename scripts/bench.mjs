@@ -123,7 +123,7 @@ function stats(xs) {
 
 function machine() {
   const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  let qemu = null;
+  let qemu;
   try {
     qemu = execFileSync('qemu-img', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   } catch {

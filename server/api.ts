@@ -5,10 +5,8 @@
 // native dialog (or drag and drop) in main, which grants them an id; disks are
 // then named by {folder id, file name inside it}. Runtime validation of every
 // argument lives in main (zod schemas in contract.ts).
-import type { Plan, Progress } from '../core/job.js';
-import type { FileReport } from '../core/ops/check.js';
-import type { DiskInfo } from '../core/ops/info.js';
-import type { Orphan, TreeNode, Unreadable } from '../core/library/scan.js';
+// From core/shapes.ts, which imports nothing: the renderer's type check reaches it.
+import type { DiskInfo, FileReport, Orphan, Plan, Progress, TreeNode, Unreadable } from '../core/shapes.js';
 
 export type { Plan, Progress, FileReport, DiskInfo };
 

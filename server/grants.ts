@@ -84,7 +84,7 @@ export class Grants {
     const p = nodePath.join(g.path, ref.file);
     if (nodePath.dirname(p) !== g.path) throw new ApiFailure('BAD_PATH', `${ref.file} is not inside ${g.name}`);
     // A symlink in the folder must not lead out of it.
-    let real: string | null = null;
+    let real: string | null;
     try {
       real = await fsp.realpath(p);
     } catch {

@@ -9,6 +9,8 @@
 /** Longest name component, in UTF-8 bytes (ext4, APFS; NTFS's 255 UTF-16 units are never fewer). */
 export const MAX_NAME_BYTES = 255;
 
+// Control characters are exactly what this rejects (no-control-regex guards against them by accident).
+// eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[<>:"/\\|?*\u0000-\u001f\u007f]/g;
 // COM¹²³ and LPT¹²³ (superscript digits) are reserved too.
 const RESERVED = /^(con|prn|aux|nul|com[1-9\u00b9\u00b2\u00b3]|lpt[1-9\u00b9\u00b2\u00b3])$/i;

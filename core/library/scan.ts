@@ -9,46 +9,13 @@ import { isIoFailure, resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { readSidecar } from './sidecar.js';
+import type { DiskEntry, Orphan, TreeNode, Unreadable } from '../shapes.js';
+
+export type { DiskEntry, Orphan, TreeNode, Unreadable };
 
 const VHD_EXT = /\.(vhd|avhd)$/i;
 /** A folder holding more than this many VHDs is scanned only up to it (bounded work on hostile input). */
 const MAX_FILES = 10000;
-
-export interface DiskEntry {
-  path: string;
-  uuid: string;
-  type: 'fixed' | 'dynamic' | 'differencing';
-  virtualSize: number;
-  fileSize: number;
-  blockSize: number | null;
-  allocatedBlocks: number | null;
-  timestamp: string;
-  creatorApp: string;
-  parentUuid: string | null;
-  parentName: string | null;
-  name: string | null;
-  description: string | null;
-  /** Found through a child's locator outside the scanned folders. */
-  external?: boolean;
-}
-
-export interface TreeNode extends DiskEntry {
-  children: TreeNode[];
-}
-
-export interface Orphan {
-  path: string;
-  parentUuid: string;
-  parentName: string;
-  reason: string;
-  code: string;
-}
-
-export interface Unreadable {
-  path: string;
-  code: string;
-  reason: string;
-}
 
 export interface Forest {
   roots: TreeNode[];

@@ -17,6 +17,9 @@ import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
 import * as z from 'zod/mini';
 import { warnIfMoving } from '../inuse.js';
 import { defineOperation, diskPath } from '../operation.js';
+import type { FileReport } from '../shapes.js';
+
+export type { FileReport };
 
 /** A deep check follows progress and cancel (JobContext): it reads every block of every file in the chain. */
 export interface CheckOptions extends JobContext {
@@ -26,14 +29,6 @@ export interface CheckOptions extends JobContext {
   parentPath?: string;
   /** Check ancestors too (default true): `check leaf.vhd` reports the whole chain. */
   chain?: boolean;
-}
-
-export interface FileReport {
-  path: string;
-  ok: boolean;
-  type: 'fixed' | 'dynamic' | 'differencing' | null;
-  errors: Finding[];
-  warnings: Finding[];
 }
 
 /** Deep scan reads clear-bit runs in pieces of at most this size. */

@@ -284,7 +284,7 @@ export async function recoverCompact(jpath: string, j: CompactJournal): Promise<
   return withActiveJournal(jpath, async () => {
     const tmpExists = await fsp.lstat(j.tmp).then(() => true, () => false);
     if (j.phase === 'rename' && tmpExists) {
-      let ok = false;
+      let ok: boolean;
       try {
         const t = await VhdFile.open(j.tmp);
         ok = t.uuid === j.uuid;

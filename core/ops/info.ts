@@ -7,28 +7,9 @@ import { readLocators } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { describeFile } from '../library/scan.js';
 import { getLabel } from '../library/sidecar.js';
+import type { DiskInfo } from '../shapes.js';
 
-export interface DiskInfo {
-  path: string;
-  type: 'fixed' | 'dynamic' | 'differencing';
-  virtualSize: number;
-  blockSize: number | null;
-  uuid: string;
-  timestamp: string;
-  creatorApp: string;
-  creatorVersion: string;
-  creatorHostOs: string;
-  fileSize: number;
-  allocatedBlocks: number | null;
-  totalBlocks: number | null;
-  name: string | null;
-  description: string | null;
-  parent: { uuid: string; name: string; path: string | null; timestamp: string; locators: { platform: string; path: string | null }[] } | null;
-  /** Paths from this file down to the base (just this file when the chain is broken). */
-  chain: string[];
-  chainError: { code: string; message: string } | null;
-  warnings: Finding[];
-}
+export type { DiskInfo };
 
 export async function getInfo(path: string, opts: { parentPath?: string } = {}): Promise<DiskInfo> {
   const f = await VhdFile.open(path);

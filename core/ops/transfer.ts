@@ -4,7 +4,6 @@
 // temporary name, fsync'd, then renamed, so a crash never leaves a
 // half-written file at the requested path; inputs are only read.
 import { promises as fsp } from 'node:fs';
-import * as nodePath from 'node:path';
 import { UsageError, type Finding } from '../errors.js';
 import { movingTargetWarnings } from '../inuse.js';
 import { encodeBat, BAT_UNUSED } from '../format/bat.js';

@@ -4,7 +4,6 @@
 // 1 refused (with the code), 2 usage.
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../core/cli/main.js';
 import { openDisk } from '../../core/disk/chain.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { DiskModel, Rng } from '../support/model.js';

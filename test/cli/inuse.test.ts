@@ -7,9 +7,7 @@
 // warn that the result is a snapshot of a moving target; the content is
 // checked against the reference model.
 import { promises as fsp, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../core/cli/main.js';
 import { createDynamic } from '../../core/ops/create.js';
 import { useHolders, type Holder } from '../support/holders.js';
 import { buildTree, readThrough } from '../support/tree.js';

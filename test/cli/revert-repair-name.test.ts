@@ -4,7 +4,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../core/cli/main.js';
 import { readSidecar } from '../../core/library/sidecar.js';
 import { flipByte } from '../support/corrupt.js';
 import { buildTree, readThrough } from '../support/tree.js';

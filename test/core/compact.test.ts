@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { CancelledError, RefusedError, VhdError } from '../../core/errors.js';
-import { setFileOpener, type RandomAccessFile } from '../../core/io/file.js';
+import { setFileOpener } from '../../core/io/file.js';
 import { journalPath, writeJournal } from '../../core/journal.js';
 import { checkPaths } from '../../core/ops/check.js';
 import { compact, planCompact, type CompactJournal } from '../../core/ops/compact.js';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { chsForSize } from '../../core/format/geometry.js';
-import { setFileOpener, type RandomAccessFile } from '../../core/io/file.js';
+import { setFileOpener } from '../../core/io/file.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { planResize, resize } from '../../core/ops/resize.js';
@@ -264,7 +264,7 @@ describe('resize', () => {
       const newView = grown(oldView, c.newSize);
       const content = readThrough;
 
-      let outcomes = { before: 0, after: 0 };
+      const outcomes = { before: 0, after: 0 };
       for (let k = 1; ; k++) {
         const p = tmp.file('disk.vhd');
         await fsp.rm(p, { force: true });

@@ -10,7 +10,7 @@ import { openDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { CancelledError, RefusedError } from '../../core/errors.js';
 import { findJournals, journalPath, writeJournal } from '../../core/journal.js';
-import { setFileOpener, type OpenMode, type RandomAccessFile } from '../../core/io/file.js';
+import { setFileOpener } from '../../core/io/file.js';
 import { getLabel, setLabel } from '../../core/library/sidecar.js';
 import { scanLibrary, type TreeNode } from '../../core/library/scan.js';
 import { createDifferencing, createDynamic } from '../../core/ops/create.js';

@@ -155,7 +155,7 @@ export async function readFolder(dir: string): Promise<{ state: FolderState; ino
     try {
       d = await openDisk(p);
     } catch (err) {
-      throw new Error(`${name} does not open through its chain: ${(err as Error).message}`);
+      throw new Error(`${name} does not open through its chain: ${(err as Error).message}`, { cause: err });
     }
     try {
       const content = await d.read(0, d.virtualSize);
@@ -226,7 +226,7 @@ function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string
   const env = noHardLinks ? { ...process.env, VHDSNAP_CRASH_NO_HARDLINKS: '1' } : process.env;
   const r = spawnSync(process.execPath, [bundle.child, String(killAt), JSON.stringify(req)], { cwd, encoding: 'utf8', timeout: 120_000, env });
   const line = r.stdout.trim().split('\n').filter(Boolean).pop();
-  let report: ChildOutcome['report'] = null;
+  let report: ChildOutcome['report'];
   try {
     report = line ? JSON.parse(line) : null;
   } catch {

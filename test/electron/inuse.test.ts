@@ -3,7 +3,6 @@
 // anyway fails with IN_USE and changes no byte, and the app's own handles (its
 // main thread, its job workers: one process) never refuse its own jobs.
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Channels, type FolderGrant } from '../../server/api';
 import { createDynamic } from '../../core/ops/create';

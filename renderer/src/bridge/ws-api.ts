@@ -10,10 +10,11 @@ export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(): void;
-  onopen: ((ev: any) => void) | null;
+  // Events are never read here, so their type stays open.
+  onopen: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: any) => void) | null;
-  onerror: ((ev: any) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
 }
 
 const OPEN = 1;

@@ -1,0 +1,106 @@
+// Plain data shapes that cross into the renderer (through electron/api.ts).
+// Types only, importing nothing: the renderer's type check (vue-tsc, browser
+// lib, no Node types) includes every file the contract reaches, so these must
+// not live beside code that needs Node. Their home modules re-export them.
+
+/** Progress of a long operation (core/job.ts). */
+export interface Progress {
+  phase: string;
+  done: number;
+  total: number;
+  /** Bytes per second since the phase started. */
+  rate: number;
+  /** Seconds left at the current rate; null until known. */
+  eta: number | null;
+}
+
+/** What an operation will do, computed before it writes anything (core/job.ts). */
+export interface Plan {
+  operation: string;
+  /** One sentence for people. */
+  summary: string;
+  changes: { path: string; action: 'create' | 'modify' | 'delete' | 'rename'; detail?: string }[];
+  bytesToCopy: number;
+  /** Most the target volume can grow by. */
+  worstCaseGrowth: number;
+  /** Free bytes on the target volume (null where unknown). */
+  freeSpace: number | null;
+  /** Non-empty: the operation will not run, for these reasons. */
+  refusals: { code: string; message: string }[];
+}
+
+/** A finding of `check`: errors and warnings share this shape (core/errors.ts). */
+export interface Finding {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** check's verdict on one file (core/ops/check.ts). */
+export interface FileReport {
+  path: string;
+  ok: boolean;
+  type: 'fixed' | 'dynamic' | 'differencing' | null;
+  errors: Finding[];
+  warnings: Finding[];
+}
+
+/** What `vhdsnap info` reports about one file and its chain (core/ops/info.ts). */
+export interface DiskInfo {
+  path: string;
+  type: 'fixed' | 'dynamic' | 'differencing';
+  virtualSize: number;
+  blockSize: number | null;
+  uuid: string;
+  timestamp: string;
+  creatorApp: string;
+  creatorVersion: string;
+  creatorHostOs: string;
+  fileSize: number;
+  allocatedBlocks: number | null;
+  totalBlocks: number | null;
+  name: string | null;
+  description: string | null;
+  parent: { uuid: string; name: string; path: string | null; timestamp: string; locators: { platform: string; path: string | null }[] } | null;
+  /** Paths from this file down to the base (just this file when the chain is broken). */
+  chain: string[];
+  chainError: { code: string; message: string } | null;
+  warnings: Finding[];
+}
+
+/** One disk of a scanned folder (core/library/scan.ts). */
+export interface DiskEntry {
+  path: string;
+  uuid: string;
+  type: 'fixed' | 'dynamic' | 'differencing';
+  virtualSize: number;
+  fileSize: number;
+  blockSize: number | null;
+  allocatedBlocks: number | null;
+  timestamp: string;
+  creatorApp: string;
+  parentUuid: string | null;
+  parentName: string | null;
+  name: string | null;
+  description: string | null;
+  /** Found through a child's locator outside the scanned folders. */
+  external?: boolean;
+}
+
+export interface TreeNode extends DiskEntry {
+  children: TreeNode[];
+}
+
+export interface Orphan {
+  path: string;
+  parentUuid: string;
+  parentName: string;
+  reason: string;
+  code: string;
+}
+
+export interface Unreadable {
+  path: string;
+  code: string;
+  reason: string;
+}
