@@ -2,7 +2,6 @@
 // Exit codes: 0 success; 1 problems found or refused for safety; 2 usage
 // error or unreadable input. --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
-import * as nodePath from 'node:path';
 import { IN_USE, UsageError, type Finding } from '../errors.js';
 import { warnIfMoving } from '../inuse.js';
 import type { JobContext, Plan } from '../job.js';

@@ -4,7 +4,7 @@
 // The structure itself is read by core/disk/layout.ts (the same reader
 // VhdFile.open uses); check adds the deep block scan and the parent link.
 import * as nodePath from 'node:path';
-import { CancelledError, ChainError, VhdError, type Finding } from '../errors.js';
+import { CancelledError, ChainError, VhdError } from '../errors.js';
 import { BAT_UNUSED } from '../format/bat.js';
 import { bitmapBytes, bitRuns, isFull } from '../format/bitmap.js';
 import { isAllZero, SECTOR } from '../format/bytes.js';

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
-import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, removeJournal, type JournalBase } from '../journal.js';
+import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, type JournalBase } from '../journal.js';
 import { parseTempName } from '../io/file.js';
 import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile } from '../lock.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
