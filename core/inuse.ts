@@ -101,7 +101,8 @@ const VM_PROGRAM = /qemu|kvm|virtualbox|vbox|vmware|vmx|hyper-?v|vmwp|bhyve|xen|
  */
 export function inUseError(path: string, holders: Holder[] = []): RefusedError {
   const u: InUse = { path, holders };
-  const message = holders.length > 0 ? inUseMessage(u) : `‘${nodePath.basename(path)}’ is in use by another program: shut the VM down or close the program first`;
+  const message =
+    holders.length > 0 ? inUseMessage(u) : `‘${nodePath.basename(path)}’ is in use by another program: shut the VM down or close the program first`;
   return new RefusedError(IN_USE, message, { path });
 }
 
@@ -314,7 +315,9 @@ export async function scanLsof(w: Wanted): Promise<Map<string, Holder[]>> {
   const paths = [...w.paths.values()];
   const text = await new Promise<string>((resolve) => {
     // lsof exits 1 when no process has any of the files open; its output is still complete.
-    execFile('lsof', ['-w', '-F', 'pcn', '--', ...paths], { timeout: LSOF_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }, (_err, stdout) => resolve(typeof stdout === 'string' ? stdout : ''));
+    execFile('lsof', ['-w', '-F', 'pcn', '--', ...paths], { timeout: LSOF_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }, (_err, stdout) =>
+      resolve(typeof stdout === 'string' ? stdout : ''),
+    );
   });
   const found = new Map<string, Holder[]>();
   const byPath = new Map([...w.paths].map(([k, p]) => [p, k]));

@@ -136,7 +136,13 @@ async function partialLockWriter(file: string): Promise<LockInfo | null> {
 async function lockHolder(file: string): Promise<LockInfo | null> {
   const info = await readLock(file);
   if (info) return info;
-  if (!(await fsp.lstat(file).then((st) => st.isFile(), () => false))) return null;
+  if (
+    !(await fsp.lstat(file).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+  )
+    return null;
   return partialLockWriter(file);
 }
 
@@ -241,7 +247,8 @@ async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
   if (!(await tryCreate(takeover, tinfo))) {
     const t = await lockHolder(takeover);
     if (t && isStale(t)) await removeIfToken(takeover, t.token);
-    if (!(await tryCreate(takeover, tinfo))) throw new RefusedError('LOCKED', `${abs}: another process is taking over its stale lock; try again`, { path: abs });
+    if (!(await tryCreate(takeover, tinfo)))
+      throw new RefusedError('LOCKED', `${abs}: another process is taking over its stale lock; try again`, { path: abs });
   }
   try {
     // Under the takeover lock: remove the stale lock only if it is still the one judged stale.
@@ -306,7 +313,14 @@ export async function judgeLockFile(file: string): Promise<LockFileVerdict | nul
   if (tempPid !== null) {
     // A temporary's name carries its writer's pid; its content may be partial.
     const stale = !ownerAlive(tempPid, st.mtimeMs, mtimeSlack(st.mtimeMs));
-    return { path: file, bytes: st.size, stale, detail: stale ? `a temporary lock file left by pid ${tempPid}, which is no longer running` : `a temporary lock file being written by pid ${tempPid}, which is running` };
+    return {
+      path: file,
+      bytes: st.size,
+      stale,
+      detail: stale
+        ? `a temporary lock file left by pid ${tempPid}, which is no longer running`
+        : `a temporary lock file being written by pid ${tempPid}, which is running`,
+    };
   }
   const info = await lockHolder(file);
   if (!info) return { path: file, bytes: st.size, stale: false, detail: 'an unreadable lock file; if no vhdsnap operation is running, delete it' };

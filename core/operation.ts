@@ -29,7 +29,10 @@ export function journalKind<S extends z.ZodMiniType<JournalBase>>(schema: S, rec
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return { action: 'left', detail: `journal field ${issue.path.join('.') || '(root)'} is not what ${raw.op} writes (${issue.message}); left in place for inspection` };
+        return {
+          action: 'left',
+          detail: `journal field ${issue.path.join('.') || '(root)'} is not what ${raw.op} writes (${issue.message}); left in place for inspection`,
+        };
       }
       return recover(path, parsed.data);
     },

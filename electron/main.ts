@@ -38,12 +38,7 @@ function fromOurWindow(event: IpcMainInvokeEvent): boolean {
   const win = mainWindow;
   const frame = event.senderFrame;
   return (
-    win !== null &&
-    !win.isDestroyed() &&
-    event.sender === win.webContents &&
-    frame !== null &&
-    frame === win.webContents.mainFrame &&
-    isOwnPage(frame.url)
+    win !== null && !win.isDestroyed() && event.sender === win.webContents && frame !== null && frame === win.webContents.mainFrame && isOwnPage(frame.url)
   );
 }
 

@@ -28,7 +28,20 @@
 // "Allocated bytes" (the cp baselines) = the data areas of the allocated
 // blocks of the files concerned, i.e. roughly what the files hold on disk.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, readdirSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  statSync,
+  readdirSync,
+  openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -316,7 +329,16 @@ async function generate(core, dir) {
     const a = await allocation(core, c);
     const raw = path.join(dir, `${name}-child-alloc.raw`);
     writeNoiseFile(raw, pool, SEED + 43, a.allocatedBytes);
-    S[name] = { dir: d, orig, model, parentSize: size, childAllocatedBytes: a.allocatedBytes, childSetBytes: a.setBytes, raw, parentFileBytes: statSync(p).size };
+    S[name] = {
+      dir: d,
+      orig,
+      model,
+      parentSize: size,
+      childAllocatedBytes: a.allocatedBytes,
+      childSetBytes: a.setBytes,
+      raw,
+      parentFileBytes: statSync(p).size,
+    };
   }
   return S;
 }
@@ -486,7 +508,9 @@ function fmt(s) {
 }
 
 function table(results) {
-  const rows = [['measure', 'vhdsnap s (min/med/max)', 'cpu s', 'baseline s (min/med/max)', 'cpu s', 'ratio (med)', 'ratio (min)', 'target', 'peak RSS MiB', 'ok']];
+  const rows = [
+    ['measure', 'vhdsnap s (min/med/max)', 'cpu s', 'baseline s (min/med/max)', 'cpu s', 'ratio (med)', 'ratio (min)', 'target', 'peak RSS MiB', 'ok'],
+  ];
   for (const r of results) {
     const target = r.target?.ratio ? `≤ ${r.target.ratio}×` : r.target?.seconds ? `< ${r.target.seconds} s` : '';
     rows.push([
@@ -519,7 +543,10 @@ async function main() {
     mkdirSync(path.join(dir, 'out'));
     if (!hasTime) {
       rssHook = path.join(dir, 'rss-hook.cjs');
-      writeFileSync(rssHook, "process.on('exit', () => { if (process.env.BENCH_RSS_FILE) require('fs').writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)); });\n");
+      writeFileSync(
+        rssHook,
+        "process.on('exit', () => { if (process.env.BENCH_RSS_FILE) require('fs').writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)); });\n",
+      );
       log(`${TIME} not found: peak RSS is measured for node commands only`);
     }
     const core = await loadCore(dir);
@@ -554,8 +581,18 @@ async function main() {
         chain: { depth: 5, virtualSize: GiB, allocatedBytes: S.chain.allocatedBytes, setBytes: S.chain.setBytes },
         dyn4g: { virtualSize: 4 * GiB, allocatedBytes: S.dyn4g.allocatedBytes },
         big: { virtualSize: S.big.virtualSize, note: '2 TiB exceeds the VHD maximum of 2040 GiB; the largest legal size is used' },
-        merge1: { parentSize: S.merge1.parentSize, parentFileBytes: S.merge1.parentFileBytes, childAllocatedBytes: S.merge1.childAllocatedBytes, childSetBytes: S.merge1.childSetBytes },
-        merge16: { parentSize: S.merge16.parentSize, parentFileBytes: S.merge16.parentFileBytes, childAllocatedBytes: S.merge16.childAllocatedBytes, childSetBytes: S.merge16.childSetBytes },
+        merge1: {
+          parentSize: S.merge1.parentSize,
+          parentFileBytes: S.merge1.parentFileBytes,
+          childAllocatedBytes: S.merge1.childAllocatedBytes,
+          childSetBytes: S.merge1.childSetBytes,
+        },
+        merge16: {
+          parentSize: S.merge16.parentSize,
+          parentFileBytes: S.merge16.parentFileBytes,
+          childAllocatedBytes: S.merge16.childAllocatedBytes,
+          childSetBytes: S.merge16.childSetBytes,
+        },
       },
       results,
       summary,

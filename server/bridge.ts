@@ -45,6 +45,9 @@ export function bridgeApi(invoke: Invoke): BridgeCalls {
 // VhdsnapApi (what the page calls) and the contract (what main checks) must
 // take the same arguments, call for call; dropFolder differs by design.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type Mismatched = { [K in Exclude<ApiMethod, 'dropFolder'>]: Same<Parameters<VhdsnapApi[K]>, ArgsOf<K>> extends true ? never : K }[Exclude<ApiMethod, 'dropFolder'>];
+type Mismatched = { [K in Exclude<ApiMethod, 'dropFolder'>]: Same<Parameters<VhdsnapApi[K]>, ArgsOf<K>> extends true ? never : K }[Exclude<
+  ApiMethod,
+  'dropFolder'
+>];
 const argumentsAgree: Same<Mismatched, never> = true;
 void argumentsAgree;

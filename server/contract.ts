@@ -11,14 +11,7 @@ export const IdSchema = z.string().regex(/^[0-9a-f]{16,64}$/, 'not an id issued 
 
 /** True for a plain file name: no separators, no drive, no "." or "..", no NUL. */
 export function isPlainName(name: string): boolean {
-  return (
-    name.length > 0 &&
-    name.length <= 255 &&
-    name !== '.' &&
-    name !== '..' &&
-    !/[/\\\0:]/.test(name) &&
-    name.trim() === name
-  );
+  return name.length > 0 && name.length <= 255 && name !== '.' && name !== '..' && !/[/\\\0:]/.test(name) && name.trim() === name;
 }
 
 export const FileNameSchema = z
@@ -48,7 +41,15 @@ export const OperationArgsSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('repair'), disk: DiskRefSchema }),
   z.strictObject({ op: z.literal('reparent'), disk: DiskRefSchema, parent: DiskRefSchema, ignoreIdMismatch: z.boolean() }),
   z.strictObject({ op: z.literal('compact'), disk: DiskRefSchema }),
-  z.strictObject({ op: z.literal('resize'), disk: DiskRefSchema, size: z.number().int('size must be a whole number of bytes').positive('size must be positive').max(2 ** 50) }),
+  z.strictObject({
+    op: z.literal('resize'),
+    disk: DiskRefSchema,
+    size: z
+      .number()
+      .int('size must be a whole number of bytes')
+      .positive('size must be positive')
+      .max(2 ** 50),
+  }),
 ]);
 
 // The schema and the shared TypeScript type must describe the same thing.
@@ -59,7 +60,11 @@ void schemaMatchesType;
 export const LabelSchema = z.strictObject({ name: NameText.optional(), description: DescriptionText.optional() });
 
 /** Absolute path text from the recent list or a drop; main checks it further. */
-const PathText = z.string().min(1, 'path is empty').max(4096, 'path is too long').refine((s) => !s.includes('\0'), 'path contains NUL');
+const PathText = z
+  .string()
+  .min(1, 'path is empty')
+  .max(4096, 'path is too long')
+  .refine((s) => !s.includes('\0'), 'path contains NUL');
 
 /** Each call's argument tuple; `satisfies` keeps its keys exactly those of api.ts's RequestChannels. */
 const argSchemas = {

@@ -29,7 +29,9 @@ export function workerRunner(workerPath: string): JobRunner {
     const worker = new Worker(workerPath, { workerData: { req } satisfies WorkerInput });
     worker.on('message', (m: FromWorker) => deliver(m));
     worker.on('error', (err) => deliver({ type: 'failed', error: { code: 'WORKER_FAILED', message: err.message.split('\n')[0] } }));
-    worker.on('exit', (code) => deliver({ type: 'failed', error: { code: 'WORKER_FAILED', message: `the job's worker stopped (exit code ${code}) before finishing` } }));
+    worker.on('exit', (code) =>
+      deliver({ type: 'failed', error: { code: 'WORKER_FAILED', message: `the job's worker stopped (exit code ${code}) before finishing` } }),
+    );
     return { cancel: () => worker.postMessage({ type: 'cancel' }) };
   };
 }

@@ -85,7 +85,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const dialogs: Dialogs = {
     async pickFolder() {
-      throw new ApiFailure('UNSUPPORTED', 'there is no folder dialog in the browser: start `vhdsnap serve --folder <dir>`; those folders are in the recent list');
+      throw new ApiFailure(
+        'UNSUPPORTED',
+        'there is no folder dialog in the browser: start `vhdsnap serve --folder <dir>`; those folders are in the recent list',
+      );
     },
     async pickOutput(suggested, near) {
       const folder = near ?? grants.listFolders()[0];
@@ -185,9 +188,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         try {
           if (isBinary) throw new Error('binary');
           msg = JSON.parse(data.toString()) as WsRequest;
-          if (!msg || typeof msg !== 'object' || typeof msg.id !== 'number' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) throw new Error('shape');
+          if (!msg || typeof msg !== 'object' || typeof msg.id !== 'number' || typeof msg.method !== 'string' || !Array.isArray(msg.args))
+            throw new Error('shape');
         } catch {
-          ws.send(JSON.stringify({ id: null, result: { ok: false, error: { code: 'BAD_MESSAGE', message: 'expected {id, method, args}' } } } satisfies WsMessage));
+          ws.send(
+            JSON.stringify({ id: null, result: { ok: false, error: { code: 'BAD_MESSAGE', message: 'expected {id, method, args}' } } } satisfies WsMessage),
+          );
           return;
         }
         const result: Envelope<unknown> = Object.hasOwn(contract, msg.method)

@@ -39,7 +39,11 @@ export function renderInfo(i: DiskInfo): string {
     `  file size:     ${bytes(i.fileSize)}`,
   ];
   if (i.blockSize !== null) lines.push(`  block size:    ${short(i.blockSize)}`, `  blocks:        ${i.allocatedBlocks} of ${i.totalBlocks} allocated`);
-  lines.push(`  id:            ${i.uuid}`, `  created:       ${i.timestamp}`, `  creator:       "${i.creatorApp}" ${i.creatorVersion} on ${i.creatorHostOs || '?'}`);
+  lines.push(
+    `  id:            ${i.uuid}`,
+    `  created:       ${i.timestamp}`,
+    `  creator:       "${i.creatorApp}" ${i.creatorVersion} on ${i.creatorHostOs || '?'}`,
+  );
   if (i.parent) {
     lines.push(`  parent:        ${i.parent.path ?? '(not found)'}`, `  parent id:     ${i.parent.uuid}`, `  parent name:   ${i.parent.name}`);
     for (const l of i.parent.locators) lines.push(`  locator ${l.platform}:  ${l.path ?? '(unreadable)'}`);
@@ -108,6 +112,7 @@ export function renderRecover(r: RecoverReport): string {
   for (const x of r.removed) lines.push(`${verb} ${x.kind} ${nodePath.basename(x.path)} (${bytes(x.bytes)}): ${x.detail}`);
   for (const x of r.kept) lines.push(`kept ${x.kind} ${nodePath.basename(x.path)}: ${x.detail}`);
   if (lines.length === 0) return 'nothing to recover\n';
-  if (r.removed.length > 0) lines.push(`${r.dryRun ? 'would free' : 'freed'} ${bytes(r.bytesFreed)} in ${r.removed.length} file${r.removed.length > 1 ? 's' : ''}`);
+  if (r.removed.length > 0)
+    lines.push(`${r.dryRun ? 'would free' : 'freed'} ${bytes(r.bytesFreed)} in ${r.removed.length} file${r.removed.length > 1 ? 's' : ''}`);
   return lines.join('\n') + '\n';
 }

@@ -58,7 +58,15 @@ function synopsis(name: string, cmd: Command): string {
 }
 
 function usage(): string {
-  return [TITLE, '', ...Object.entries(commands).map(([n, c]) => `  ${synopsis(n, c)}`), '', 'vhdsnap <command> --help explains one command.', '', EXIT_CODES].join('\n');
+  return [
+    TITLE,
+    '',
+    ...Object.entries(commands).map(([n, c]) => `  ${synopsis(n, c)}`),
+    '',
+    'vhdsnap <command> --help explains one command.',
+    '',
+    EXIT_CODES,
+  ].join('\n');
 }
 
 function commandHelp(name: string, cmd: Command): string {
@@ -69,7 +77,12 @@ function commandHelp(name: string, cmd: Command): string {
 }
 
 /** The generated texts, for tests. */
-export const help = { usage, command: (name: string): string | null => (commands[name] ? commandHelp(name, commands[name]) : null), commands: () => Object.entries(commands).map(([name, c]) => ({ name, options: [...(c.values ?? []), ...(c.bools ?? [])] })), optionHelp: OPTION_HELP };
+export const help = {
+  usage,
+  command: (name: string): string | null => (commands[name] ? commandHelp(name, commands[name]) : null),
+  commands: () => Object.entries(commands).map(([name, c]) => ({ name, options: [...(c.values ?? []), ...(c.bools ?? [])] })),
+  optionHelp: OPTION_HELP,
+};
 
 export interface Io {
   stdout: (s: string) => void;
@@ -210,7 +223,13 @@ const commands: Record<string, Command> = {
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const req = { op: 'snapshot' as const, disk: a.positional[0], out: a.values.get('out'), name: a.values.get('name'), description: a.values.get('description') };
+      const req = {
+        op: 'snapshot' as const,
+        disk: a.positional[0],
+        out: a.values.get('out'),
+        name: a.values.get('name'),
+        description: a.values.get('description'),
+      };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
       const r = await runOperation(req);
       if (a.bools.has('json')) json(io, r);
@@ -248,7 +267,10 @@ const commands: Record<string, Command> = {
       const bs = a.values.get('block-size');
       const r = await importRaw(a.positional[0], a.positional[1], { type, blockSize: bs ? parseSize(bs, '--block-size') : undefined, ...progressCtx(io) });
       if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
-      else io.stdout(`imported ${a.positional[0]} → ${a.positional[1]} (${r.virtualSize} bytes${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
+      else
+        io.stdout(
+          `imported ${a.positional[0]} → ${a.positional[1]} (${r.virtualSize} bytes${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`,
+        );
       return 0;
     },
   },
@@ -276,7 +298,13 @@ const commands: Record<string, Command> = {
     max: 2,
     run: async (a, io) => {
       const [file, out] = a.positional;
-      const req = { op: 'flatten' as const, disk: file, out, format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'), parentPath: a.values.get('parent') };
+      const req = {
+        op: 'flatten' as const,
+        disk: file,
+        out,
+        format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'),
+        parentPath: a.values.get('parent'),
+      };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
       const r = await runOperation(req, progressCtx(io));
       warnMoving(io, 'flatten', r.warnings);
@@ -298,7 +326,10 @@ const commands: Record<string, Command> = {
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
       const r = await runOperation(req, progressCtx(io));
       for (const step of r.steps) {
-        if (!a.bools.has('json')) io.stdout(`merged ${step.removed.join(', ')} into ${step.merged}${step.relinked.length ? ` (relinked ${step.relinked.length} child disk(s))` : ''}\n`);
+        if (!a.bools.has('json'))
+          io.stdout(
+            `merged ${step.removed.join(', ')} into ${step.merged}${step.relinked.length ? ` (relinked ${step.relinked.length} child disk(s))` : ''}\n`,
+          );
       }
       if (a.bools.has('json')) json(io, r.steps.length === 1 ? r.steps[0] : r.steps);
       return 0;
@@ -315,7 +346,10 @@ const commands: Record<string, Command> = {
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
       const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
-      else io.stdout(`deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})\n`);
+      else
+        io.stdout(
+          `deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})\n`,
+        );
       return 0;
     },
   },
@@ -387,7 +421,8 @@ const commands: Record<string, Command> = {
   },
   repair: {
     args: '<file>',
-    about: 'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees; anything else is reported, not guessed.',
+    about:
+      'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees; anything else is reported, not guessed.',
     bools: ['json', 'dry-run'],
     min: 1,
     max: 1,
@@ -406,7 +441,10 @@ const commands: Record<string, Command> = {
       }
       const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
-      else io.stdout(`${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}\n${lines('fixed  ', r.fixed)}${lines('remains', r.remaining)}${lines('note   ', r.notes)}`);
+      else
+        io.stdout(
+          `${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}\n${lines('fixed  ', r.fixed)}${lines('remains', r.remaining)}${lines('note   ', r.notes)}`,
+        );
       return r.remaining.length > 0 ? 1 : 0;
     },
   },

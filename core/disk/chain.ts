@@ -116,7 +116,7 @@ export class Disk {
     // The pieces of one request are independent: their reads run concurrently
     // (the thread pool overlaps them), and are all awaited before returning.
     const reads: Promise<void>[] = [];
-    for (let s = sector; s < end; ) {
+    for (let s = sector; s < end;) {
       const block = Math.floor(s / spb);
       const start = s - block * spb;
       const n = Math.min(spb - start, end - s);

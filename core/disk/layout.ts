@@ -10,7 +10,15 @@
 // and sweep over every extent: O(n log n), seconds even for multi-TB tables.
 import { type Finding, type Severity } from '../errors.js';
 import { batBytes, BAT_UNUSED, decodeBat } from '../format/bat.js';
-import { BATMAP_COOKIE, BATMAP_VERSION, batmapChecksum, creatorHasBatmap, decodeBatmapHeader, validateBatmapHeader, type BatmapHeader } from '../format/batmap.js';
+import {
+  BATMAP_COOKIE,
+  BATMAP_VERSION,
+  batmapChecksum,
+  creatorHasBatmap,
+  decodeBatmapHeader,
+  validateBatmapHeader,
+  type BatmapHeader,
+} from '../format/batmap.js';
 import { bitmapBytes } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { decodeFooter, DiskType, diskTypeName, encodeFooter, FOOTER_SIZE, footerChecksum, validateFooter, type Footer } from '../format/footer.js';
@@ -266,7 +274,11 @@ export async function readLayout(f: RandomAccessFile, opts: ReadLayoutOptions = 
   if (full && fs && L.footerSource === 'trailing') {
     if (!fs.copy || fs.copy.errors.length > 0) {
       const why = fs.copy?.errors.map((e) => e.code).join(', ') ?? 'missing';
-      error({ code: 'FOOTER_COPY_INVALID', field: 'footerCopy', message: `footer copy at offset 0 is damaged (${why}); the trailing footer is intact: \`vhdsnap repair\` can restore it` });
+      error({
+        code: 'FOOTER_COPY_INVALID',
+        field: 'footerCopy',
+        message: `footer copy at offset 0 is damaged (${why}); the trailing footer is intact: \`vhdsnap repair\` can restore it`,
+      });
     } else if (!Buffer.from(fs.copy.raw).equals(Buffer.from(encodeFooter(fs.trailing.footer, true)))) {
       error({ code: 'FOOTER_COPY_MISMATCH', field: 'footerCopy', message: 'footer copy at offset 0 differs from the trailing footer' });
     }
@@ -275,7 +287,10 @@ export async function readLayout(f: RandomAccessFile, opts: ReadLayoutOptions = 
   // Dynamic header.
   const headerAt = footer.dataOffset;
   if (headerAt + BigInt(HEADER_SIZE) > BigInt(fileSize)) {
-    error({ code: 'HEADER_OUT_OF_FILE', field: 'dataOffset', message: `dynamic header offset ${headerAt} is past the end of the file (${fileSize} bytes)` }, true);
+    error(
+      { code: 'HEADER_OUT_OF_FILE', field: 'dataOffset', message: `dynamic header offset ${headerAt} is past the end of the file (${fileSize} bytes)` },
+      true,
+    );
     return L;
   }
   const headerRaw = await readAt(f, Number(headerAt), HEADER_SIZE);
@@ -328,7 +343,12 @@ export async function readLayout(f: RandomAccessFile, opts: ReadLayoutOptions = 
         const map = await readAt(f, at, mapBytes);
         L.batmap = { headerOffset: hAt, header: bh, map };
         const sum = batmapChecksum(map);
-        if (sum !== bh.checksum) error({ code: 'BATMAP_CHECKSUM', field: 'batmap.checksum', message: `batmap checksum 0x${bh.checksum.toString(16)} does not match its map (0x${sum.toString(16)})` });
+        if (sum !== bh.checksum)
+          error({
+            code: 'BATMAP_CHECKSUM',
+            field: 'batmap.checksum',
+            message: `batmap checksum 0x${bh.checksum.toString(16)} does not match its map (0x${sum.toString(16)})`,
+          });
       }
     }
   }
@@ -348,7 +368,11 @@ export async function readLayout(f: RandomAccessFile, opts: ReadLayoutOptions = 
     const dataLen = Math.min(blockSize, virtualSize - b * blockSize);
     const end = start + bmBytes + dataLen;
     if (end > footerOffset) {
-      error({ code: 'BAT_ENTRY_PAST_EOF', field: `bat[${b}]`, message: `block ${b} at ${start} (+${bmBytes + dataLen}) runs past the end of the data area (${footerOffset})` });
+      error({
+        code: 'BAT_ENTRY_PAST_EOF',
+        field: `bat[${b}]`,
+        message: `block ${b} at ${start} (+${bmBytes + dataLen}) runs past the end of the data area (${footerOffset})`,
+      });
       continue;
     }
     extents.push({ start, end, what: `block ${b}`, block: b });
@@ -377,7 +401,8 @@ async function readLocators(f: RandomAccessFile, L: Layout, extents: Extent[]): 
     if (l.dataLength === 0 || l.code === 'Mac ') continue;
     read.text = decodeLocatorPayload(l.code, await readAt(f, at, Math.min(l.dataLength, MAX_LOCATOR_READ)));
     if (read.text === null) findings.warning('LOCATOR_PAYLOAD', `locators[${i}]`, `parent locator ${i} (${l.code}) payload is not a valid path for its code`);
-    else if (l.code === 'W2ru' && !read.text.startsWith('.\\')) findings.warning('LOCATOR_W2RU_FORM', `locators[${i}]`, `W2ru locator "${read.text}" does not start with ".\\"`);
+    else if (l.code === 'W2ru' && !read.text.startsWith('.\\'))
+      findings.warning('LOCATOR_W2RU_FORM', `locators[${i}]`, `W2ru locator "${read.text}" does not start with ".\\"`);
   }
   if (count === 0) findings.warning('LOCATOR_NONE', 'locators', 'differencing disk has no parent locators; only the parent name can find its parent');
 }

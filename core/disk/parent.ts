@@ -36,7 +36,18 @@ export interface Rejection {
 }
 
 /** I/O codes that only mean "no usable file there" (a locator may name anything). */
-const NOT_THERE = new Set(['IO_ENOENT', 'IO_ENOTDIR', 'IO_EACCES', 'IO_EPERM', 'IO_EISDIR', 'IO_ELOOP', 'IO_ENAMETOOLONG', 'IO_ENXIO', 'IO_ENODEV', 'NOT_A_FILE']);
+const NOT_THERE = new Set([
+  'IO_ENOENT',
+  'IO_ENOTDIR',
+  'IO_EACCES',
+  'IO_EPERM',
+  'IO_EISDIR',
+  'IO_ELOOP',
+  'IO_ENAMETOOLONG',
+  'IO_ENXIO',
+  'IO_ENODEV',
+  'NOT_A_FILE',
+]);
 
 /** True for an I/O error that is a real failure (EIO, ENOSPC, EMFILE...), which must be reported, never skipped. */
 export function isIoFailure(err: unknown): boolean {
@@ -175,7 +186,10 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
     }
     const warnings: Finding[] = [];
     if (!idOk) {
-      warnings.push({ code: 'PARENT_ID_MISMATCH_IGNORED', message: `parent id mismatch ignored on request: ${parent.uuid} is not ${uuidToString(want)}; data may be corrupt` });
+      warnings.push({
+        code: 'PARENT_ID_MISMATCH_IGNORED',
+        message: `parent id mismatch ignored on request: ${parent.uuid} is not ${uuidToString(want)}; data may be corrupt`,
+      });
     }
     if (parent.virtualSize !== child.virtualSize) {
       await parent.close();
@@ -205,9 +219,8 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
       field: 'parentUniqueId',
     });
   }
-  throw new ChainError(
-    'PARENT_NOT_FOUND',
-    `${child.path}: parent "${header.parentName}" (id ${uuidToString(want)}) not found${detail ? `: ${detail}` : ''}`,
-    { path: child.path, field: 'parentLocators' },
-  );
+  throw new ChainError('PARENT_NOT_FOUND', `${child.path}: parent "${header.parentName}" (id ${uuidToString(want)}) not found${detail ? `: ${detail}` : ''}`, {
+    path: child.path,
+    field: 'parentLocators',
+  });
 }

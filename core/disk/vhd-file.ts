@@ -248,7 +248,8 @@ export class VhdFile {
     if (this.type === 'fixed') {
       const at = sectorInBlock * SECTOR;
       const n = await this.file.read(dst, at);
-      if (n < dst.length) throw new FormatError('TRUNCATED', `${this.path}: fixed data at ${at} is past the end of the file`, { path: this.path, field: 'data' });
+      if (n < dst.length)
+        throw new FormatError('TRUNCATED', `${this.path}: fixed data at ${at} is past the end of the file`, { path: this.path, field: 'data' });
       return;
     }
     const base = this.blockOffset(block);
@@ -256,7 +257,8 @@ export class VhdFile {
     const at = base + this.bitmapSize + sectorInBlock * SECTOR;
     this.assertInData(at, dst.length, block);
     const n = await this.file.read(dst, at);
-    if (n < dst.length) throw new FormatError('TRUNCATED', `${this.path}: block ${block} data is past the end of the file`, { path: this.path, field: `bat[${block}]` });
+    if (n < dst.length)
+      throw new FormatError('TRUNCATED', `${this.path}: block ${block} data is past the end of the file`, { path: this.path, field: `bat[${block}]` });
   }
 
   // ---- writing -----------------------------------------------------------
@@ -303,7 +305,10 @@ export class VhdFile {
     for (const r of runs) {
       if (r.data.length % SECTOR !== 0) throw new UsageError('UNALIGNED_WRITE', 'writeRuns needs whole sectors');
       if (r.sector < 0 || r.sector + r.data.length / SECTOR > this.totalSectors) {
-        throw new UsageError('WRITE_PAST_END', `write of ${r.data.length / SECTOR} sectors at sector ${r.sector} is past the disk end (${this.totalSectors} sectors)`);
+        throw new UsageError(
+          'WRITE_PAST_END',
+          `write of ${r.data.length / SECTOR} sectors at sector ${r.sector} is past the disk end (${this.totalSectors} sectors)`,
+        );
       }
     }
     try {
@@ -346,7 +351,7 @@ export class VhdFile {
     const inPlace: { data: Uint8Array; at: number }[] = [];
     for (const r of runs) {
       const count = r.data.length / SECTOR;
-      for (let s = r.sector; s < r.sector + count; ) {
+      for (let s = r.sector; s < r.sector + count;) {
         const block = Math.floor(s / spb);
         const start = s - block * spb;
         const n = Math.min(spb - start, r.sector + count - s);

@@ -144,7 +144,12 @@ export function validateFooter(f: Footer, computedChecksum: number): { errors: F
   }
   if (f.formatVersion !== FORMAT_VERSION) e('FOOTER_VERSION', 'formatVersion', `footer format version 0x${hex(f.formatVersion)} is not 0x00010000`);
   // Not fatal (every reader ignores the bit), but no writer clears it: check reports it as damage (see check.ts).
-  if ((f.features & FEATURE_RESERVED) === 0) w('FOOTER_FEATURES_RESERVED', 'features', `footer features 0x${hex(f.features)}: the reserved bit 0x2, which every writer sets, is clear (reading still works; something other than a VHD writer changed this footer)`);
+  if ((f.features & FEATURE_RESERVED) === 0)
+    w(
+      'FOOTER_FEATURES_RESERVED',
+      'features',
+      `footer features 0x${hex(f.features)}: the reserved bit 0x2, which every writer sets, is clear (reading still works; something other than a VHD writer changed this footer)`,
+    );
   if ((f.features & ~(FEATURE_RESERVED | FEATURE_TEMPORARY)) !== 0) {
     w('FOOTER_FEATURES', 'features', `footer has unknown feature bits 0x${hex(f.features)}`);
   }
@@ -152,7 +157,8 @@ export function validateFooter(f: Footer, computedChecksum: number): { errors: F
   if (type !== DiskType.Fixed && type !== DiskType.Dynamic && type !== DiskType.Differencing) {
     e('FOOTER_DISK_TYPE', 'diskType', `disk type ${type} is not fixed (2), dynamic (3) or differencing (4)`);
   } else if (type === DiskType.Fixed) {
-    if (f.dataOffset !== FIXED_DATA_OFFSET) e('FOOTER_DATA_OFFSET', 'dataOffset', `fixed disk data offset is 0x${f.dataOffset.toString(16)}, expected all ones`);
+    if (f.dataOffset !== FIXED_DATA_OFFSET)
+      e('FOOTER_DATA_OFFSET', 'dataOffset', `fixed disk data offset is 0x${f.dataOffset.toString(16)}, expected all ones`);
   } else if (f.dataOffset === FIXED_DATA_OFFSET || f.dataOffset % 512n !== 0n || f.dataOffset < 512n) {
     e('FOOTER_DATA_OFFSET', 'dataOffset', `dynamic header offset 0x${f.dataOffset.toString(16)} is not a sector-aligned offset past the footer copy`);
   }

@@ -143,9 +143,17 @@ export function validateHeader(
   } else {
     const needed = Math.ceil(ctx.currentSize / h.blockSize);
     if (h.maxTableEntries < needed) {
-      e('HEADER_MAX_TABLE_ENTRIES', 'maxTableEntries', `max table entries ${h.maxTableEntries} cannot cover the virtual size (${needed} blocks of ${h.blockSize} needed)`);
+      e(
+        'HEADER_MAX_TABLE_ENTRIES',
+        'maxTableEntries',
+        `max table entries ${h.maxTableEntries} cannot cover the virtual size (${needed} blocks of ${h.blockSize} needed)`,
+      );
     } else if (h.maxTableEntries > needed) {
-      w('HEADER_MAX_TABLE_ENTRIES', 'maxTableEntries', `max table entries ${h.maxTableEntries} exceeds the ${needed} blocks the virtual size needs (Azure rejects this)`);
+      w(
+        'HEADER_MAX_TABLE_ENTRIES',
+        'maxTableEntries',
+        `max table entries ${h.maxTableEntries} exceeds the ${needed} blocks the virtual size needs (Azure rejects this)`,
+      );
     }
   }
   if (h.tableOffset % 512n !== 0n) e('HEADER_TABLE_OFFSET', 'tableOffset', `BAT offset ${h.tableOffset} is not sector aligned`);

@@ -69,15 +69,31 @@ export function validateLocator(l: LocatorEntry, index: number, fileSize: number
   }
   const space = locatorSpaceBytes(l);
   if (space === null) {
-    out.push({ code: 'LOCATOR_DATA_SPACE', field: `${f}.dataSpace`, message: `parent locator ${index} (${l.code}) data space ${l.dataSpace} is neither sectors (<512) nor a multiple of 512 bytes` });
+    out.push({
+      code: 'LOCATOR_DATA_SPACE',
+      field: `${f}.dataSpace`,
+      message: `parent locator ${index} (${l.code}) data space ${l.dataSpace} is neither sectors (<512) nor a multiple of 512 bytes`,
+    });
   } else if (l.dataLength > space) {
-    out.push({ code: 'LOCATOR_DATA_LENGTH', field: `${f}.dataLength`, message: `parent locator ${index} (${l.code}) data length ${l.dataLength} exceeds its space ${space}` });
+    out.push({
+      code: 'LOCATOR_DATA_LENGTH',
+      field: `${f}.dataLength`,
+      message: `parent locator ${index} (${l.code}) data length ${l.dataLength} exceeds its space ${space}`,
+    });
   }
   if (l.dataOffset % 512n !== 0n) {
-    out.push({ code: 'LOCATOR_DATA_OFFSET', field: `${f}.dataOffset`, message: `parent locator ${index} (${l.code}) data offset ${l.dataOffset} is not sector aligned` });
+    out.push({
+      code: 'LOCATOR_DATA_OFFSET',
+      field: `${f}.dataOffset`,
+      message: `parent locator ${index} (${l.code}) data offset ${l.dataOffset} is not sector aligned`,
+    });
   }
   if (l.dataOffset + BigInt(l.dataLength) > BigInt(fileSize) || l.dataOffset < 512n) {
-    out.push({ code: 'LOCATOR_OUT_OF_FILE', field: `${f}.dataOffset`, message: `parent locator ${index} (${l.code}) payload at ${l.dataOffset} (+${l.dataLength}) is outside the file (${fileSize} bytes)` });
+    out.push({
+      code: 'LOCATOR_OUT_OF_FILE',
+      field: `${f}.dataOffset`,
+      message: `parent locator ${index} (${l.code}) payload at ${l.dataOffset} (+${l.dataLength}) is outside the file (${fileSize} bytes)`,
+    });
   }
   return out;
 }

@@ -167,7 +167,10 @@ export async function pathExists(p: string): Promise<boolean> {
  */
 export function randomHex(bytes: number): string {
   let s = '';
-  for (let i = 0; i < bytes; i++) s += Math.floor(Math.random() * 256).toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes; i++)
+    s += Math.floor(Math.random() * 256)
+      .toString(16)
+      .padStart(2, '0');
   return s;
 }
 
@@ -334,7 +337,11 @@ export async function fsError(err: unknown, path: string, what: string): Promise
     );
   }
   if (held) {
-    return new RefusedError(IN_USE, `${what} ${path}: another program has it open (${code}); close it there (a virtual machine, Hyper-V Manager, a backup tool) and run the command again`, { path, cause: err });
+    return new RefusedError(
+      IN_USE,
+      `${what} ${path}: another program has it open (${code}); close it there (a virtual machine, Hyper-V Manager, a backup tool) and run the command again`,
+      { path, cause: err },
+    );
   }
   return toIoError(err, path, what);
 }

@@ -133,7 +133,13 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   for (const [k, node] of nodes) {
     if (reached.has(node) || orphaned.has(k)) continue;
     if (node.type === 'differencing') {
-      orphans.push({ path: node.path, parentUuid: node.parentUuid!, parentName: node.parentName!, code: 'CHAIN_CYCLE', reason: `${node.path}: its parent chain loops back on itself` });
+      orphans.push({
+        path: node.path,
+        parentUuid: node.parentUuid!,
+        parentName: node.parentName!,
+        code: 'CHAIN_CYCLE',
+        reason: `${node.path}: its parent chain loops back on itself`,
+      });
     }
   }
   for (const n of nodes.values()) n.children.sort((a, b) => a.path.localeCompare(b.path));

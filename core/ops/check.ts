@@ -43,7 +43,10 @@ async function readIn(f: RandomAccessFile, fileSize: number, at: number, length:
 }
 
 /** Structural check of one file, without following its parent. */
-export async function checkStructure(path: string, opts: { deep?: boolean } & JobContext = {}): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
+export async function checkStructure(
+  path: string,
+  opts: { deep?: boolean } & JobContext = {},
+): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
   const out = new Findings();
   let f: RandomAccessFile;
   try {
@@ -65,12 +68,25 @@ export async function checkStructure(path: string, opts: { deep?: boolean } & Jo
   }
 }
 
-async function inspect(f: RandomAccessFile, out: Findings, opts: { deep?: boolean } & JobContext): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
+async function inspect(
+  f: RandomAccessFile,
+  out: Findings,
+  opts: { deep?: boolean } & JobContext,
+): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
   const layout = await readLayout(f, { findings: out });
   const { type, usable, header, bat } = layout;
   if (opts.deep && usable && header && bat) {
     const blockSize = header.blockSize;
-    const d = { type: type!, bat, needed: layout.needed, blockSize, bmBytes: bitmapBytes(blockSize), virtualSize: Number(layout.footer!.currentSize), batmapMap: layout.batmap?.map ?? null, skip: layout.overlapping };
+    const d = {
+      type: type!,
+      bat,
+      needed: layout.needed,
+      blockSize,
+      bmBytes: bitmapBytes(blockSize),
+      virtualSize: Number(layout.footer!.currentSize),
+      batmapMap: layout.batmap?.map ?? null,
+      skip: layout.overlapping,
+    };
     await deepScan(f, layout.fileSize, layout.footerOffset, d, out, opts);
   }
   return { findings: out, type, usable };
@@ -80,7 +96,16 @@ async function deepScan(
   f: RandomAccessFile,
   fileSize: number,
   footerOffset: number,
-  d: { type: string; bat: Uint32Array; needed: number; blockSize: number; bmBytes: number; virtualSize: number; batmapMap: Uint8Array | null; skip: Set<number> },
+  d: {
+    type: string;
+    bat: Uint32Array;
+    needed: number;
+    blockSize: number;
+    bmBytes: number;
+    virtualSize: number;
+    batmapMap: Uint8Array | null;
+    skip: Set<number>;
+  },
   out: Findings,
   ctx: JobContext,
 ): Promise<void> {
@@ -105,7 +130,8 @@ async function deepScan(
     const full = isFull(bm, d.blockSize / SECTOR);
     if (d.batmapMap) {
       const bit = (d.batmapMap[b >>> 3] & (0x80 >>> (b & 7))) !== 0;
-      if (bit && !full) out.error('BATMAP_BIT_WRONG', `batmap[${b}]`, `batmap marks block ${b} full but its bitmap has clear bits (blktap would read stale sectors)`);
+      if (bit && !full)
+        out.error('BATMAP_BIT_WRONG', `batmap[${b}]`, `batmap marks block ${b} full but its bitmap has clear bits (blktap would read stale sectors)`);
       else if (!bit && full) out.warning('BATMAP_BIT_STALE', `batmap[${b}]`, `batmap does not mark full block ${b} as full`);
     }
     if (d.type !== 'dynamic' || full) continue;
@@ -187,7 +213,6 @@ async function realKey(p: string): Promise<string> {
   return realPath(p).catch(() => nodePath.resolve(p));
 }
 
-
 export const checkOperation = defineOperation({
   op: 'check',
   request: z.object({ disk: diskPath, deep: z.optional(z.boolean()) }),
@@ -195,7 +220,15 @@ export const checkOperation = defineOperation({
   access: 'reads',
   // Named for the app's one-job-per-disk rule; a read takes no locks.
   touched: (r) => [r.disk],
-  plan: async (r) => ({ operation: 'check', summary: `check ${nodePath.basename(r.disk)} and its chain`, changes: [], bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, refusals: [] }),
+  plan: async (r) => ({
+    operation: 'check',
+    summary: `check ${nodePath.basename(r.disk)} and its chain`,
+    changes: [],
+    bytesToCopy: 0,
+    worstCaseGrowth: 0,
+    freeSpace: null,
+    refusals: [],
+  }),
   // A disk another program has open is checked anyway, with a warning that it may be changing.
   run: async (r, ctx) => warnIfMoving(await checkPaths([r.disk], { deep: r.deep, signal: ctx.signal, onProgress: ctx.onProgress }), [r.disk]),
 });

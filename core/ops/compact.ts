@@ -110,7 +110,12 @@ export async function planCompact(path: string, opts: PlanOptions = {}): Promise
         ...base,
         summary: `${nodePath.basename(abs)} is a fixed disk: it has no blocks to drop`,
         changes: [],
-        refusals: [{ code: 'FIXED_DISK', message: `${abs} is a fixed disk; only dynamic and differencing disks can be compacted (convert it with \`vhdsnap flatten --format dynamic\`)` }],
+        refusals: [
+          {
+            code: 'FIXED_DISK',
+            message: `${abs} is a fixed disk; only dynamic and differencing disks can be compacted (convert it with \`vhdsnap flatten --format dynamic\`)`,
+          },
+        ],
       };
     }
     if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${abs} is in a saved state; compacting it is not allowed` });
@@ -146,7 +151,11 @@ export async function planCompact(path: string, opts: PlanOptions = {}): Promise
       ...base,
       summary: `rewrite ${nodePath.basename(abs)} without ${what}${f.type === 'differencing' ? ` (${knownEmpty} of ${before} blocks)` : ` (of ${before} allocated blocks)`}, under a temporary name, then rename it over the original`,
       changes: [
-        { path: abs, action: 'modify', detail: `replaced by a compacted copy with the same id and content (${before} blocks now${f.type === 'differencing' ? `, ${before - knownEmpty} after` : ''})` },
+        {
+          path: abs,
+          action: 'modify',
+          detail: `replaced by a compacted copy with the same id and content (${before} blocks now${f.type === 'differencing' ? `, ${before - knownEmpty} after` : ''})`,
+        },
       ],
       bytesToCopy: (before - knownEmpty) * blockBytes,
       worstCaseGrowth: growth,
@@ -275,14 +284,16 @@ async function writeCompacted(f: VhdFile, out: RandomAccessFile, ctx: JobContext
   return { blocksAfter: kept, bytesAfter: next + FOOTER_SIZE };
 }
 
-
 /**
  * Recovery: an incomplete copy is deleted (the original was never touched);
  * a complete one is renamed over the original if that has not happened yet.
  */
 export async function recoverCompact(jpath: string, j: CompactJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
-    const tmpExists = await fsp.lstat(j.tmp).then(() => true, () => false);
+    const tmpExists = await fsp.lstat(j.tmp).then(
+      () => true,
+      () => false,
+    );
     if (j.phase === 'rename' && tmpExists) {
       let ok: boolean;
       try {

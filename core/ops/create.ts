@@ -4,9 +4,28 @@ import * as nodePath from 'node:path';
 import { UsageError } from '../errors.js';
 import { batBytes, encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { alignUp, dateToVhdTime, newUuid, SECTOR } from '../format/bytes.js';
-import { DiskType, encodeFooter, FEATURE_RESERVED, FIXED_DATA_OFFSET, FORMAT_VERSION, MAX_DYNAMIC_SIZE, MAX_FIXED_SIZE, type Footer } from '../format/footer.js';
+import {
+  DiskType,
+  encodeFooter,
+  FEATURE_RESERVED,
+  FIXED_DATA_OFFSET,
+  FORMAT_VERSION,
+  MAX_DYNAMIC_SIZE,
+  MAX_FIXED_SIZE,
+  type Footer,
+} from '../format/footer.js';
 import { chsForSize } from '../format/geometry.js';
-import { DEFAULT_BLOCK_SIZE, encodeHeader, HEADER_COOKIE, HEADER_SIZE, HEADER_VERSION, isPowerOfTwo, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type DynamicHeader } from '../format/header.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  encodeHeader,
+  HEADER_COOKIE,
+  HEADER_SIZE,
+  HEADER_VERSION,
+  isPowerOfTwo,
+  MAX_BLOCK_SIZE,
+  MIN_BLOCK_SIZE,
+  type DynamicHeader,
+} from '../format/header.js';
 import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } from '../format/locator.js';
 import { U64_MAX } from '../format/bytes.js';
 import { refuseExisting, writeAtomically } from '../io/file.js';
@@ -101,7 +120,12 @@ export interface DynamicLayout {
 }
 
 /** Lays out footer copy, header, BAT and locator payloads of an empty dynamic or differencing file. */
-export function layoutDynamic(type: DiskType.Dynamic | DiskType.Differencing, size: number, blockSize: number, payloads: { code: string; data: Uint8Array }[] = []): DynamicLayout {
+export function layoutDynamic(
+  type: DiskType.Dynamic | DiskType.Differencing,
+  size: number,
+  blockSize: number,
+  payloads: { code: string; data: Uint8Array }[] = [],
+): DynamicLayout {
   const footer = newFooter(type, size, BigInt(SECTOR));
   const header = newHeader(size, blockSize);
   let at = SECTOR + HEADER_SIZE + batBytes(header.maxTableEntries);

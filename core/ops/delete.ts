@@ -74,7 +74,10 @@ export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): 
     const own = opts.pathsOnly ? 0 : await storedBytes(disk.top);
     let strategy: DeletePlan['strategy'] = null;
     if (children.length === 0) {
-      refusals.push({ code: 'NOT_A_SNAPSHOT', message: `${nodePath.basename(snap)} has no children: it is the current state of its chain, not a snapshot (use revert to go back from it)` });
+      refusals.push({
+        code: 'NOT_A_SNAPSHOT',
+        message: `${nodePath.basename(snap)} has no children: it is the current state of its chain, not a snapshot (use revert to go back from it)`,
+      });
     } else if (!base) strategy = 'fold';
     else if (children.length === 1) strategy = 'merge-child';
     else {
@@ -87,13 +90,28 @@ export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): 
     const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(snap));
     // Folding may allocate a whole block in a child per block the snapshot stores.
     const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
-    if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `deleting may need ${growth} bytes but only ${freeSpace} are free` });
+    if (freeSpace !== null && growth > freeSpace)
+      refusals.push({ code: 'NO_SPACE', message: `deleting may need ${growth} bytes but only ${freeSpace} are free` });
     const parent = disk.layers[1]?.path ?? null;
     const changes: Plan['changes'] =
       strategy === 'fold'
-        ? [...children.map((c) => ({ path: c, action: 'modify' as const, detail: `receives the snapshot's data it shows, relinked to ${nodePath.basename(parent!)}` })), { path: snap, action: 'delete' as const }]
+        ? [
+            ...children.map((c) => ({
+              path: c,
+              action: 'modify' as const,
+              detail: `receives the snapshot's data it shows, relinked to ${nodePath.basename(parent!)}`,
+            })),
+            { path: snap, action: 'delete' as const },
+          ]
         : strategy === 'merge-child'
-          ? [{ path: snap, action: 'modify' as const, detail: `receives ${nodePath.basename(children[0])}'s data, then is renamed to ${nodePath.basename(children[0])}` }, { path: children[0], action: 'delete' as const, detail: 'replaced by the merged disk under the same name' }]
+          ? [
+              {
+                path: snap,
+                action: 'modify' as const,
+                detail: `receives ${nodePath.basename(children[0])}'s data, then is renamed to ${nodePath.basename(children[0])}`,
+              },
+              { path: children[0], action: 'delete' as const, detail: 'replaced by the merged disk under the same name' },
+            ]
           : [];
     return {
       operation: 'delete',
@@ -156,12 +174,29 @@ async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteR
       const c = await VhdFile.open(child);
       const childUuid = c.uuid;
       await c.close();
-      j = { ...journalHeader('delete', 'merge'), ...target, strategy: 'merge-child', child, childUuid, grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)), relinks: [] };
+      j = {
+        ...journalHeader('delete', 'merge'),
+        ...target,
+        strategy: 'merge-child',
+        child,
+        childUuid,
+        grandchildren: (await findChildren(child)).map((g) => nodePath.resolve(g)),
+        relinks: [],
+      };
       // Named after the child: the merge writes its own journal named after the base.
       jpath = journalPath(child);
     } else {
       const parent = disk.layers[1];
-      j = { ...journalHeader('delete', 'fold'), ...target, strategy: 'fold', parent: nodePath.resolve(parent.path), parentUuid: parent.uuid, children: plan.children, folded: [], relinks: [] };
+      j = {
+        ...journalHeader('delete', 'fold'),
+        ...target,
+        strategy: 'fold',
+        parent: nodePath.resolve(parent.path),
+        parentUuid: parent.uuid,
+        children: plan.children,
+        folded: [],
+        relinks: [],
+      };
       jpath = journalPath(plan.snapshot);
     }
   } finally {
@@ -343,7 +378,7 @@ async function childGaps(f: VhdFile, sector: number, count: number): Promise<{ s
     if (f.blockOffset(block) === null) out.push({ sector: s, count: stop - s });
     else {
       const bm = await f.readBitmap(block);
-      for (let i = s; i < stop; ) {
+      for (let i = s; i < stop;) {
         if (testBit(bm, i - block * spb)) {
           i++;
           continue;

@@ -108,7 +108,8 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
     }
     const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR;
     const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(parent.path));
-    if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
+    if (freeSpace !== null && growth > freeSpace)
+      refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
     const grandchildren = await findChildren(child.path);
     return {
       operation: 'merge',
@@ -189,7 +190,8 @@ export async function planMergeInto(childPath: string, into: string, opts: PlanO
   }
   const top = segment[segment.length - 1];
   const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(top));
-  if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `merging into ${nodePath.basename(top)} may need ${growth} bytes but only ${freeSpace} are free` });
+  if (freeSpace !== null && growth > freeSpace)
+    refusals.push({ code: 'NO_SPACE', message: `merging into ${nodePath.basename(top)} may need ${growth} bytes but only ${freeSpace} are free` });
   return {
     ...first,
     summary: `merge ${nodePath.basename(childPath)} level by level into ${nodePath.basename(top)} (${segment.length - 1} merges), removing ${segment
@@ -353,7 +355,9 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
         if (bytes >= STAGE_BATCH_BYTES) await flush(i, false);
         if (ctx.signal?.aborted) {
           await flush(i, true);
-          throw new CancelledError(`merge paused after ${i} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`);
+          throw new CancelledError(
+            `merge paused after ${i} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`,
+          );
         }
       }
       await flush(order.length, true);
@@ -376,4 +380,3 @@ export const mergeOperation = defineOperation({
     return { action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` };
   }),
 });
-

@@ -104,7 +104,13 @@ async function recoverJournals(dir: string): Promise<Recovery[]> {
     const j = await readJournal(jpath);
     if (!j) {
       // Finished meanwhile by the recovery of another journal (delete runs its merge's journal).
-      if (!(await fsp.lstat(jpath).then(() => true, () => false))) continue;
+      if (
+        !(await fsp.lstat(jpath).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
       // Unreadable journals are left for a person: deleting one could hide an unfinished change.
       out.push({ journal: jpath, op: 'unknown', action: 'left', detail: 'journal is unreadable; left in place for inspection' });
       continue;
@@ -121,7 +127,6 @@ async function recoverJournals(dir: string): Promise<Recovery[]> {
   return out;
 }
 
-
 /** What `recover` would act on, without touching anything (`recover --dry-run`). */
 export async function pendingJournals(target: string): Promise<PendingJournal[]> {
   return pendingIn(folderOf(await fsp.stat(target), target));
@@ -131,7 +136,11 @@ async function pendingIn(dir: string): Promise<PendingJournal[]> {
   const out: PendingJournal[] = [];
   for (const jpath of await findJournals(dir)) {
     const j = await readJournal(jpath);
-    out.push(j ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) } : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false });
+    out.push(
+      j
+        ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) }
+        : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false },
+    );
   }
   return out;
 }
@@ -177,7 +186,14 @@ export async function findLeftovers(dir: string): Promise<{ stale: Leftover[]; l
       continue;
     }
     const pid = parseTempName(name);
-    const oldKind = pid !== null ? null : name.startsWith(JOURNAL_PREFIX) && OLD_JOURNAL_TEMP.test(name) ? 'journal' : OLD_SIDECAR_TEMP.test(name) || OLD_JOURNALED_TEMP.test(name) ? 'pidless' : null;
+    const oldKind =
+      pid !== null
+        ? null
+        : name.startsWith(JOURNAL_PREFIX) && OLD_JOURNAL_TEMP.test(name)
+          ? 'journal'
+          : OLD_SIDECAR_TEMP.test(name) || OLD_JOURNALED_TEMP.test(name)
+            ? 'pidless'
+            : null;
     if (pid === null && oldKind === null) continue;
     const st = await fsp.lstat(path).catch(() => null);
     if (!st || !st.isFile()) continue;
@@ -185,7 +201,14 @@ export async function findLeftovers(dir: string): Promise<{ stale: Leftover[]; l
     if (inJournals.has(name)) {
       live.push(item('a temp file named by a journal in this folder; its recovery decides'));
     } else if (pid !== null) {
-      if (ownerAlive(pid, st.mtimeMs, mtimeSlack(st.mtimeMs))) live.push(item(pid === process.pid ? `a temp file of this process (pid ${pid}), maybe a job still running in it` : `a temp file being written by pid ${pid}, which is running`));
+      if (ownerAlive(pid, st.mtimeMs, mtimeSlack(st.mtimeMs)))
+        live.push(
+          item(
+            pid === process.pid
+              ? `a temp file of this process (pid ${pid}), maybe a job still running in it`
+              : `a temp file being written by pid ${pid}, which is running`,
+          ),
+        );
       else stale.push(item(`a temp file left by pid ${pid}, which is no longer running`));
     } else if (oldKind === 'journal') {
       // Old journal temps name their writer inside; a partial one was never renamed into place.

@@ -47,16 +47,25 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
   const [parent, child] = await openAll([VhdFile.open(parentPath), VhdFile.open(childPath, { writable: true })]);
   try {
     if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk; only those have a parent`);
-    if (await isSameFile(childPath, parentPath)) throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent (${parentPath} is the same file)`);
+    if (await isSameFile(childPath, parentPath))
+      throw new RefusedError('SELF_PARENT', `${childPath} cannot be its own parent (${parentPath} is the same file)`);
     // The file at childPath may have been replaced since the plan: it must still point where the plan saw it point.
     if (opts.expectedCurrentParents && !opts.expectedCurrentParents.includes(uuidToString(child.header!.parentUniqueId))) {
-      throw new RefusedError('CHILD_CHANGED', `${childPath} no longer points at ${opts.expectedCurrentParents.join(' or ')} (its parent id is ${uuidToString(child.header!.parentUniqueId)}); refusing to relink it`, { path: childPath });
+      throw new RefusedError(
+        'CHILD_CHANGED',
+        `${childPath} no longer points at ${opts.expectedCurrentParents.join(' or ')} (its parent id is ${uuidToString(child.header!.parentUniqueId)}); refusing to relink it`,
+        { path: childPath },
+      );
     }
     if (opts.expectedParentUuid && parent.uuid !== opts.expectedParentUuid) {
       throw new RefusedError('PARENT_CHANGED', `${parentPath} has id ${parent.uuid}, not the planned ${opts.expectedParentUuid}; refusing to link to it`);
     }
     if (parent.virtualSize !== child.virtualSize) {
-      throw new ChainError('PARENT_SIZE_MISMATCH', `${parentPath} has virtual size ${parent.virtualSize} but ${childPath} has ${child.virtualSize} (Windows 0xC03A0017)`, { path: childPath });
+      throw new ChainError(
+        'PARENT_SIZE_MISMATCH',
+        `${parentPath} has virtual size ${parent.virtualSize} but ${childPath} has ${child.virtualSize} (Windows 0xC03A0017)`,
+        { path: childPath },
+      );
     }
     const header = child.header!;
     const warnings: string[] = [];
@@ -69,7 +78,9 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
         );
       }
       if (opts.ignoreIdMismatch) {
-        warnings.push(`id mismatch ignored: ${nodePath.basename(childPath)} expected parent ${uuidToString(header.parentUniqueId)}, linking it to ${parent.uuid}. If that disk is not the one it was made from, its content is corrupt.`);
+        warnings.push(
+          `id mismatch ignored: ${nodePath.basename(childPath)} expected parent ${uuidToString(header.parentUniqueId)}, linking it to ${parent.uuid}. If that disk is not the one it was made from, its content is corrupt.`,
+        );
       }
     }
     const payloads = parentLocatorPayloads(childPath, parentPath);
@@ -85,7 +96,13 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
     }
     await child.file.sync();
     const st = await fsp.stat(parentPath);
-    const next = { ...header, parentUniqueId: parent.footer.uniqueId.slice(), parentTimestamp: dateToVhdTime(st.mtime), parentName: nodePath.basename(parentPath), locators };
+    const next = {
+      ...header,
+      parentUniqueId: parent.footer.uniqueId.slice(),
+      parentTimestamp: dateToVhdTime(st.mtime),
+      parentName: nodePath.basename(parentPath),
+      locators,
+    };
     return { child: nodePath.resolve(childPath), headerOffset: Number(child.footer.dataOffset), header: encodeHeader(next), warnings };
   } finally {
     await closeAll([child, parent]);
@@ -109,7 +126,10 @@ async function assertRelinkTarget(f: RandomAccessFile, r: PreparedRelink): Promi
     // Cookie, table offset, version, entries and block size (every byte before the checksum) must match.
     if (intact) ok = Buffer.compare(cur.subarray(0, HEADER_CHECKSUM_OFFSET), Buffer.from(r.header.subarray(0, HEADER_CHECKSUM_OFFSET))) === 0;
   }
-  if (!ok) throw new RefusedError('CHILD_CHANGED', `${r.child} is no longer the differencing disk this link was prepared for; refusing to write its header`, { path: r.child });
+  if (!ok)
+    throw new RefusedError('CHILD_CHANGED', `${r.child} is no longer the differencing disk this link was prepared for; refusing to write its header`, {
+      path: r.child,
+    });
 }
 
 /** The one write that switches the link; idempotent, so recovery may repeat it. */

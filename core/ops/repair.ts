@@ -154,12 +154,25 @@ async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosi
     footer = c!;
     footerWrites.push(trailingWrite(cRaw!, 'trailing footer, rewritten from the intact copy at offset 0'));
     for (const e of tErrors) footerFixes.push({ code: e.code, message: `trailing footer: ${e.message} — restored from the copy at offset 0` });
-  } else if (c && onlyCode(tErrors, 'FOOTER_CHECKSUM') && onlyCode(cErrors!, 'FOOTER_CHECKSUM') && c.diskType !== DiskType.Fixed && sameFooterExceptChecksum(t512, cRaw!)) {
+  } else if (
+    c &&
+    onlyCode(tErrors, 'FOOTER_CHECKSUM') &&
+    onlyCode(cErrors!, 'FOOTER_CHECKSUM') &&
+    c.diskType !== DiskType.Fixed &&
+    sameFooterExceptChecksum(t512, cRaw!)
+  ) {
     // Two copies agree in every field and each field validates: only the checksum is wrong.
     const fixedRaw = withFooterChecksum(cRaw!);
     footer = decodeFooter(fixedRaw);
-    footerWrites.push(trailingWrite(fixedRaw, 'trailing footer, checksum recomputed'), { at: 0, data: fixedRaw, what: 'footer copy at offset 0, checksum recomputed' });
-    footerFixes.push({ code: 'FOOTER_CHECKSUM', message: 'the trailing footer and its copy at offset 0 agree in every field but both carry a wrong checksum; checksum recomputed' });
+    footerWrites.push(trailingWrite(fixedRaw, 'trailing footer, checksum recomputed'), {
+      at: 0,
+      data: fixedRaw,
+      what: 'footer copy at offset 0, checksum recomputed',
+    });
+    footerFixes.push({
+      code: 'FOOTER_CHECKSUM',
+      message: 'the trailing footer and its copy at offset 0 agree in every field but both carry a wrong checksum; checksum recomputed',
+    });
   } else {
     const why =
       t.diskType === DiskType.Fixed && onlyCode(tErrors, 'FOOTER_CHECKSUM')
@@ -180,7 +193,10 @@ async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosi
   const unsound = errors.filter((e) => !NOT_PLACEMENT.has(e.code));
   if (unsound.length > 0 || !layout.usable) {
     const codes = unsound.map((e) => e.code);
-    d.notes.push({ code: 'NOT_PROVEN', message: `the layout the footer describes is not sound (${[...new Set(codes)].join(', ')}); footers and checksums were left as they are` });
+    d.notes.push({
+      code: 'NOT_PROVEN',
+      message: `the layout the footer describes is not sound (${[...new Set(codes)].join(', ')}); footers and checksums were left as they are`,
+    });
     return d;
   }
   d.writes.push(...footerWrites);
@@ -196,7 +212,10 @@ async function diagnoseOpen(path: string, f: RandomAccessFile): Promise<Diagnosi
       });
     } else {
       d.writes.push({ at: Number(footer.dataOffset), data: withHeaderChecksum(layout.headerRaw!), what: 'dynamic header, checksum recomputed' });
-      d.fixes.push({ code: 'HEADER_CHECKSUM', message: `dynamic header checksum recomputed: every other field validates${differencing ? ', its parent was found by id' : ''} and the layout it describes is sound` });
+      d.fixes.push({
+        code: 'HEADER_CHECKSUM',
+        message: `dynamic header checksum recomputed: every other field validates${differencing ? ', its parent was found by id' : ''} and the layout it describes is sound`,
+      });
     }
   }
   return d;
@@ -242,7 +261,13 @@ export async function repair(filePath: string, ctx: JobContext = {}): Promise<Re
     const f = await openFile(path, 'r');
     const writes: RepairJournal['writes'] = [];
     try {
-      for (const w of d.writes) writes.push({ at: w.at, before: Buffer.from(await readAt(f, w.at, w.data.length)).toString('base64'), after: Buffer.from(w.data).toString('base64'), what: w.what });
+      for (const w of d.writes)
+        writes.push({
+          at: w.at,
+          before: Buffer.from(await readAt(f, w.at, w.data.length)).toString('base64'),
+          after: Buffer.from(w.data).toString('base64'),
+          what: w.what,
+        });
     } finally {
       await f.close();
     }

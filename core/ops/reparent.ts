@@ -35,8 +35,10 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
   let note = '';
   const f = await VhdFile.open(child);
   try {
-    if (f.type !== 'differencing' || !f.header) refusals.push({ code: 'NOT_DIFFERENCING', message: `${child} is a ${f.type} disk; only differencing disks have a parent` });
-    else if (child === parent || (await isSameFile(child, parent))) refusals.push({ code: 'SELF_PARENT', message: `${child} cannot be its own parent (${parent} is the same file)` });
+    if (f.type !== 'differencing' || !f.header)
+      refusals.push({ code: 'NOT_DIFFERENCING', message: `${child} is a ${f.type} disk; only differencing disks have a parent` });
+    else if (child === parent || (await isSameFile(child, parent)))
+      refusals.push({ code: 'SELF_PARENT', message: `${child} cannot be its own parent (${parent} is the same file)` });
     else {
       try {
         const d = await openDisk(parent);
@@ -46,15 +48,24 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
         // The new parent's chain must not pass through the child: that would make the chain a loop.
         for (const a of ancestors) {
           if (await isSameFile(a, child)) {
-            refusals.push({ code: 'CHAIN_CYCLE', message: `${nodePath.basename(parent)} descends from ${nodePath.basename(child)} (its chain passes through ${nodePath.basename(a)}); making it the parent would loop the chain` });
+            refusals.push({
+              code: 'CHAIN_CYCLE',
+              message: `${nodePath.basename(parent)} descends from ${nodePath.basename(child)} (its chain passes through ${nodePath.basename(a)}); making it the parent would loop the chain`,
+            });
             break;
           }
         }
-        if (p.virtualSize !== f.virtualSize) refusals.push({ code: 'PARENT_SIZE_MISMATCH', message: `${parent} has virtual size ${p.virtualSize} but ${child} has ${f.virtualSize}` });
+        if (p.virtualSize !== f.virtualSize)
+          refusals.push({ code: 'PARENT_SIZE_MISMATCH', message: `${parent} has virtual size ${p.virtualSize} but ${child} has ${f.virtualSize}` });
         const expected = uuidToString(f.header.parentUniqueId);
         if (p.uuid !== expected) {
-          if (opts.ignoreIdMismatch) note = ` — WARNING: ids differ (expected ${expected}, found ${p.uuid}); the child's content is only right if this really is the disk it was made from`;
-          else refusals.push({ code: 'PARENT_ID_MISMATCH', message: `${parent} has id ${p.uuid} but ${nodePath.basename(child)} expects ${expected}; it is not this disk's parent (--ignore-id-mismatch overrides, at the risk of corrupt data)` });
+          if (opts.ignoreIdMismatch)
+            note = ` — WARNING: ids differ (expected ${expected}, found ${p.uuid}); the child's content is only right if this really is the disk it was made from`;
+          else
+            refusals.push({
+              code: 'PARENT_ID_MISMATCH',
+              message: `${parent} has id ${p.uuid} but ${nodePath.basename(child)} expects ${expected}; it is not this disk's parent (--ignore-id-mismatch overrides, at the risk of corrupt data)`,
+            });
         }
       } catch (err) {
         if (!(err instanceof VhdError) || isIoFailure(err)) throw err;

@@ -96,16 +96,25 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
     const oldSize = f.virtualSize;
     const refusals: Plan['refusals'] = [];
     if (newSize < oldSize) {
-      refusals.push({ code: 'SHRINK_NOT_SUPPORTED', message: `${abs} is ${oldSize} bytes; shrinking it to ${newSize} would cut off data (only growing is supported)` });
+      refusals.push({
+        code: 'SHRINK_NOT_SUPPORTED',
+        message: `${abs} is ${oldSize} bytes; shrinking it to ${newSize} would cut off data (only growing is supported)`,
+      });
     }
     // A child must match its parent's size (Windows 0xC03A0017; our parent resolution enforces it too).
     if (f.type === 'differencing') {
-      refusals.push({ code: 'DIFFERENCING_DISK', message: `${abs} is a differencing disk: its size must match its parent's; grow a standalone copy (flatten) or the base before taking snapshots` });
+      refusals.push({
+        code: 'DIFFERENCING_DISK',
+        message: `${abs} is a differencing disk: its size must match its parent's; grow a standalone copy (flatten) or the base before taking snapshots`,
+      });
     }
     if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${abs} is in a saved state; resizing it is not allowed` });
     if (f.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${abs} has a damaged trailing footer; repair it first` });
     if (f.type === 'fixed' && f.footerOffset !== oldSize) {
-      refusals.push({ code: 'FIXED_EXTRA_DATA', message: `${abs} holds ${f.footerOffset - oldSize} bytes between its data and its footer; run \`vhdsnap check\`` });
+      refusals.push({
+        code: 'FIXED_EXTRA_DATA',
+        message: `${abs} holds ${f.footerOffset - oldSize} bytes between its data and its footer; run \`vhdsnap check\``,
+      });
     }
     const children = await findChildren(abs);
     if (children.length > 0) {
@@ -133,10 +142,14 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
       detail = `virtual size ${oldSize} → ${newSize} bytes${relocateBatTo !== null ? `; the BAT grows to ${relocateBatTo} entries at the end of the file` : ''}; footer and header updated`;
     }
     const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
-    if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `resizing may need ${growth} bytes but only ${freeSpace} are free` });
+    if (freeSpace !== null && growth > freeSpace)
+      refusals.push({ code: 'NO_SPACE', message: `resizing may need ${growth} bytes but only ${freeSpace} are free` });
     return {
       operation: 'resize',
-      summary: newSize === oldSize ? `${nodePath.basename(abs)} is already ${oldSize} bytes; nothing to do` : `grow ${nodePath.basename(abs)} (${f.type}) from ${oldSize} to ${newSize} bytes`,
+      summary:
+        newSize === oldSize
+          ? `${nodePath.basename(abs)} is already ${oldSize} bytes; nothing to do`
+          : `grow ${nodePath.basename(abs)} (${f.type}) from ${oldSize} to ${newSize} bytes`,
       changes: newSize > oldSize ? [{ path: abs, action: 'modify', detail }] : [],
       bytesToCopy: 0,
       worstCaseGrowth: growth,
@@ -315,7 +328,12 @@ function footerIf(raw: Uint8Array, uuid: string, size: number | null): boolean {
 /** Finishes or rolls back an interrupted resize (see the top of this file). */
 export async function recoverResize(jpath: string, j: ResizeJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
-    if (!(await fsp.lstat(j.path).then((s) => s.isFile(), () => false))) {
+    if (
+      !(await fsp.lstat(j.path).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    ) {
       await removeJournal(jpath);
       return { action: 'discarded', detail: `${j.path} no longer exists; nothing to resize` };
     }
@@ -343,7 +361,9 @@ export async function recoverResize(jpath: string, j: ResizeJournal): Promise<Re
         const size = await file.size();
         const tail = size >= j.footerOffset + FOOTER_SIZE ? await readExact(file, j.footerOffset, FOOTER_SIZE, 'footer') : new Uint8Array(0);
         if (!footerIf(copy, j.uuid, null) && !footerIf(tail, j.uuid, null)) {
-          throw new RefusedError('ID_CHANGED', `${j.path} no longer has the id ${j.uuid} the resize was started with; journal ${jpath} left in place`, { path: j.path });
+          throw new RefusedError('ID_CHANGED', `${j.path} no longer has the id ${j.uuid} the resize was started with; journal ${jpath} left in place`, {
+            path: j.path,
+          });
         }
         await applySwitch(file, j);
         return { action: 'completed' as const, detail: `${j.path} grew to ${j.newSize} bytes` };

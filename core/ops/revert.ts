@@ -247,7 +247,10 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
     const cur = await VhdFile.open(j.path);
     const curUuid = cur.uuid;
     await cur.close();
-    if (curUuid !== j.oldUuid) throw new RefusedError('ID_CHANGED', `${j.path} no longer has the planned id ${j.oldUuid}; revert left ${j.tmp} and its journal for inspection`, { path: j.path });
+    if (curUuid !== j.oldUuid)
+      throw new RefusedError('ID_CHANGED', `${j.path} no longer has the planned id ${j.oldUuid}; revert left ${j.tmp} and its journal for inspection`, {
+        path: j.path,
+      });
     if (j.kept && !(await pathExists(j.kept))) await keepCopy(j.path, j.kept);
     await renameFile(j.tmp, j.path);
   }

@@ -169,7 +169,16 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
   const tmp = tempSibling(path, 'snapshot');
   // Journal first: a kill before the final rename is rolled back, after it finished (recoverSnapshot).
   const jpath = journalPath(path);
-  const j: SnapshotJournal = { ...journalHeader('snapshot', 'create'), via: 'link', disk: path, snapshot: snap, temp: tmp, uuid, name: label.name, description: label.description };
+  const j: SnapshotJournal = {
+    ...journalHeader('snapshot', 'create'),
+    via: 'link',
+    disk: path,
+    snapshot: snap,
+    temp: tmp,
+    uuid,
+    name: label.name,
+    description: label.description,
+  };
   await writeJournal(jpath, j);
   await withActiveJournal(jpath, async () => {
     await createDifferencing(tmp, path, { locatorTarget: snap });
@@ -229,7 +238,12 @@ async function rollBack(j: SnapshotJournal): Promise<void> {
     const s = await VhdFile.open(j.snapshot);
     const ours = s.uuid === j.uuid;
     await s.close();
-    if (!ours) throw new RefusedError('ID_CHANGED', `${j.snapshot} is not the disk ${j.disk} was (id ${j.uuid}); not moving it back — inspect the folder, the journal is kept`, { path: j.snapshot });
+    if (!ours)
+      throw new RefusedError(
+        'ID_CHANGED',
+        `${j.snapshot} is not the disk ${j.disk} was (id ${j.uuid}); not moving it back — inspect the folder, the journal is kept`,
+        { path: j.snapshot },
+      );
     await renameFile(j.snapshot, j.disk);
   } else if (j.via !== 'rename' && (await isSameFile(j.disk, j.snapshot))) await fsp.unlink(j.snapshot);
   await fsp.unlink(j.temp).catch(() => undefined);
@@ -262,7 +276,6 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
       : { action: 'discarded' as const, detail: `snapshot of ${j.disk} rolled back; the disk is unchanged` };
   });
 }
-
 
 export const snapshotOperation = defineOperation({
   op: 'snapshot',

@@ -68,7 +68,12 @@ function rawSource(f: RandomAccessFile, size: number): Source {
  * never written (raw and fixed stay sparse; dynamic leaves them unallocated).
  * Returns the number of blocks allocated (dynamic) or null.
  */
-export async function writeImage(f: RandomAccessFile, src: Source, format: OutputFormat, ctx: JobContext & { blockSize?: number; phase: string }): Promise<number | null> {
+export async function writeImage(
+  f: RandomAccessFile,
+  src: Source,
+  format: OutputFormat,
+  ctx: JobContext & { blockSize?: number; phase: string },
+): Promise<number | null> {
   const size = alignUp(src.size, SECTOR);
   const progress = new ProgressReporter(ctx, ctx.phase, size);
   if (format === 'dynamic') return writeDynamic(f, src, size, ctx.blockSize ?? DEFAULT_BLOCK_SIZE, ctx, progress);

@@ -42,7 +42,8 @@ export async function planWrite(disk: string, input: string, at: number): Promis
   const d = await openDisk(path);
   const size = d.virtualSize;
   await d.close();
-  if (at + st.size > size) throw new UsageError('WRITE_PAST_END', `writing ${st.size} bytes at ${at} would pass the disk end (${size} bytes)`, { field: 'offset' });
+  if (at + st.size > size)
+    throw new UsageError('WRITE_PAST_END', `writing ${st.size} bytes at ${at} would pass the disk end (${size} bytes)`, { field: 'offset' });
   return {
     operation: 'write',
     summary: `write ${st.size} bytes of ${nodePath.basename(input)} into ${nodePath.basename(path)} at offset ${at}`,
@@ -71,7 +72,7 @@ async function writePlanned(input: string, plan: WritePlan, ctx: JobContext): Pr
   try {
     const buf = Buffer.alloc(Math.min(WRITE_CHUNK, Math.max(plan.bytes, 1)));
     const progress = new ProgressReporter(ctx, 'write', plan.bytes);
-    for (let done = 0; done < plan.bytes; ) {
+    for (let done = 0; done < plan.bytes;) {
       const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, plan.bytes - done), done);
       if (bytesRead === 0) throw new UsageError('INPUT_CHANGED', `${input} shrank while being read`, { field: 'input' });
       await disk.write(plan.offset + done, buf.subarray(0, bytesRead));

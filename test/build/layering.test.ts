@@ -25,14 +25,23 @@ function importsOf(file: string): { spec: string; target: string }[] {
   const out: { spec: string; target: string }[] = [];
   for (const m of text.matchAll(re)) {
     const spec = m[1] ?? m[2] ?? m[3];
-    const target = spec.startsWith('.') ? path.relative(root, path.resolve(root, path.dirname(file), spec)).split(path.sep).join('/') : spec;
+    const target = spec.startsWith('.')
+      ? path
+          .relative(root, path.resolve(root, path.dirname(file), spec))
+          .split(path.sep)
+          .join('/')
+      : spec;
     out.push({ spec, target });
   }
   return out;
 }
 
 const offending = (dir: string, bad: (target: string) => boolean) =>
-  sources(dir).flatMap((f) => importsOf(f).filter((i) => bad(i.target)).map((i) => `${f}: ${i.spec}`));
+  sources(dir).flatMap((f) =>
+    importsOf(f)
+      .filter((i) => bad(i.target))
+      .map((i) => `${f}: ${i.spec}`),
+  );
 
 describe('layering', () => {
   it('finds the imports it checks (the scan itself works)', () => {
@@ -50,7 +59,12 @@ describe('layering', () => {
 
   it('the page imports no Node, and from server/ only the contract and the bridge builder', () => {
     const allowed = new Set(['server/api', 'server/bridge']);
-    expect(offending('renderer/src', (t) => t.startsWith('node:') || t === 'electron' || t.startsWith('electron/') || (t.startsWith('server/') && !allowed.has(t.replace(/\.js$/, ''))))).toEqual([]);
+    expect(
+      offending(
+        'renderer/src',
+        (t) => t.startsWith('node:') || t === 'electron' || t.startsWith('electron/') || (t.startsWith('server/') && !allowed.has(t.replace(/\.js$/, ''))),
+      ),
+    ).toEqual([]);
   });
 
   it('what the page and the sandboxed preload bundle from server/ loads nothing at run time but the channel list', () => {

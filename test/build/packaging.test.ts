@@ -19,7 +19,16 @@ const tmp = useTmpDir('vhdsnap-pack-');
 
 // @electron/fuses' layout: sentinel, wire version (1), wire length, one byte per fuse ('0'/'1').
 const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
-const FUSES = ['runAsNode', 'enableCookieEncryption', 'enableNodeOptionsEnvironmentVariable', 'enableNodeCliInspectArguments', 'enableEmbeddedAsarIntegrityValidation', 'onlyLoadAppFromAsar', 'loadBrowserProcessSpecificV8Snapshot', 'grantFileProtocolExtraPrivileges'];
+const FUSES = [
+  'runAsNode',
+  'enableCookieEncryption',
+  'enableNodeOptionsEnvironmentVariable',
+  'enableNodeCliInspectArguments',
+  'enableEmbeddedAsarIntegrityValidation',
+  'onlyLoadAppFromAsar',
+  'loadBrowserProcessSpecificV8Snapshot',
+  'grantFileProtocolExtraPrivileges',
+];
 // Electron's shipped defaults, the opposite of what we want for the first six.
 const STOCK = '10110001';
 
@@ -80,7 +89,10 @@ describe('electron-builder config', () => {
     const stub = tmp.file('electron-dist');
     mkdirSync(stub);
     const electronBin = path.join(stub, 'electron');
-    writeFileSync(electronBin, Buffer.concat([Buffer.from('#!/bin/sh\necho stub electron\nexit 0\n'), Buffer.from(SENTINEL), Buffer.from([1, STOCK.length]), Buffer.from(STOCK)]));
+    writeFileSync(
+      electronBin,
+      Buffer.concat([Buffer.from('#!/bin/sh\necho stub electron\nexit 0\n'), Buffer.from(SENTINEL), Buffer.from([1, STOCK.length]), Buffer.from(STOCK)]),
+    );
     chmodSync(electronBin, 0o755);
     const version = (require(path.join(root, 'node_modules/electron/package.json')) as { version: string }).version;
     writeFileSync(path.join(stub, 'version'), version);
@@ -114,7 +126,15 @@ describe('electron-builder config', () => {
     });
 
     const files = asarFiles(path.join(unpacked, 'resources', 'app.asar'));
-    for (const f of ['package.json', 'dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/renderer/index.html', 'dist/cli/vhdsnap.cjs', 'dist/cli/vhdsnap-serve.cjs']) expect(files).toContain(f);
+    for (const f of [
+      'package.json',
+      'dist/electron/main.cjs',
+      'dist/electron/preload.cjs',
+      'dist/renderer/index.html',
+      'dist/cli/vhdsnap.cjs',
+      'dist/cli/vhdsnap-serve.cjs',
+    ])
+      expect(files).toContain(f);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => /^(core|server|electron|renderer|test|node_modules)\//.test(f))).toEqual([]); // only the bundles
     expect(existsSync(path.join(unpacked, 'resources', 'app.asar.unpacked', 'dist', 'electron', 'job-worker.cjs'))).toBe(true);

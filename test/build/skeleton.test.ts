@@ -7,12 +7,9 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 const at = (p: string) => path.join(root, p);
 
 describe('build skeleton', () => {
-  it.each(['dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/electron/job-worker.cjs', 'dist/renderer/index.html'])(
-    '%s exists',
-    (file) => {
-      expect(existsSync(at(file)), `${file} missing: run npm run build`).toBe(true);
-    },
-  );
+  it.each(['dist/electron/main.cjs', 'dist/electron/preload.cjs', 'dist/electron/job-worker.cjs', 'dist/renderer/index.html'])('%s exists', (file) => {
+    expect(existsSync(at(file)), `${file} missing: run npm run build`).toBe(true);
+  });
 
   it('renderer output has the CSP and no inline script or style', () => {
     const html = readFileSync(at('dist/renderer/index.html'), 'utf8');
@@ -35,7 +32,10 @@ describe('build skeleton', () => {
 
   it('the page bundle carries the channel list but neither zod nor Node', () => {
     const dir = at('dist/renderer/assets');
-    const js = readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n');
+    const js = readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+      .join('\n');
     expect(js).toContain('library:open-folder');
     expect(js).not.toContain('ZodError');
     expect(js).not.toMatch(/\brequire\(|from\s*["']node:/);

@@ -134,7 +134,21 @@ describe('vhdsnap info', () => {
     const base = tmp.file('base.vhd');
     await ok('create', base, '--size', '4M', '--block-size', '1M');
     const b = await cliJson('info', base);
-    for (const k of ['path', 'type', 'virtualSize', 'blockSize', 'uuid', 'timestamp', 'creatorApp', 'creatorHostOs', 'fileSize', 'allocatedBlocks', 'totalBlocks', 'parent', 'chain']) {
+    for (const k of [
+      'path',
+      'type',
+      'virtualSize',
+      'blockSize',
+      'uuid',
+      'timestamp',
+      'creatorApp',
+      'creatorHostOs',
+      'fileSize',
+      'allocatedBlocks',
+      'totalBlocks',
+      'parent',
+      'chain',
+    ]) {
       expect(b, k).toHaveProperty(k);
     }
     expect(b.path).toBe(path.resolve(base));

@@ -10,7 +10,27 @@ const commands = help.commands();
 describe('generated help', () => {
   it('the table has every command people use', () => {
     const names = commands.map((c) => c.name);
-    for (const n of ['info', 'check', 'tree', 'create', 'snapshot', 'write', 'import', 'export', 'flatten', 'merge', 'delete', 'reparent', 'compact', 'resize', 'revert', 'repair', 'name', 'recover', 'serve']) {
+    for (const n of [
+      'info',
+      'check',
+      'tree',
+      'create',
+      'snapshot',
+      'write',
+      'import',
+      'export',
+      'flatten',
+      'merge',
+      'delete',
+      'reparent',
+      'compact',
+      'resize',
+      'revert',
+      'repair',
+      'name',
+      'recover',
+      'serve',
+    ]) {
       expect(names).toContain(n);
     }
   });

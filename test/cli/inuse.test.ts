@@ -96,7 +96,9 @@ describe.skipIf(process.platform !== 'linux')('vhdsnap refuses to change a disk 
     const r = await cli('snapshot', tmp.file('d2.vhd'));
     expect(r.code).toBe(1);
     const pids = [a.pid, b.pid];
-    expect(r.err).toMatch(new RegExp(`‘d2\\.vhd’ is in use by node \\(pid (${pids.join('|')})\\) and node \\(pid (${pids.join('|')})\\): close those programs first`));
+    expect(r.err).toMatch(
+      new RegExp(`‘d2\\.vhd’ is in use by node \\(pid (${pids.join('|')})\\) and node \\(pid (${pids.join('|')})\\): close those programs first`),
+    );
     for (const p of pids) expect(r.err).toContain(`(pid ${p})`);
     expect(folderState(tmp.dir)).toEqual(before);
   });

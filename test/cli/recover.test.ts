@@ -25,7 +25,12 @@ const MiB = 1024 * 1024;
 const folderHash = (dir: string) =>
   readdirSync(dir)
     .sort()
-    .map((n) => `${n}:${createHash('sha256').update(readFileSync(`${dir}/${n}`)).digest('hex')}`);
+    .map(
+      (n) =>
+        `${n}:${createHash('sha256')
+          .update(readFileSync(`${dir}/${n}`))
+          .digest('hex')}`,
+    );
 
 describe('vhdsnap recover', () => {
   const tmp = useTmpDir();
@@ -104,51 +109,57 @@ const listing = (dir: string) => readdirSync(dir).sort();
 describe.skipIf(!built)('vhdsnap recover after a real kill (built CLI)', () => {
   const tmp = useTmpDir();
 
-  it('SIGKILL mid-flatten: recover removes the temp and both locks, says so with the bytes freed, and leaves the folder as before', { timeout: 60_000 }, async () => {
-    const paths = await bigChain(tmp.dir);
-    const before = listing(tmp.dir);
-    const sums = folderHash(tmp.dir);
-    const flat = tmp.file('flat.vhd');
-    const child = await flattenStoppedMidCopy(tmp.dir, paths[2], flat);
-    const pid = child.pid!;
-    await killed(child);
-    const left = listing(tmp.dir).filter((n) => !before.includes(n));
-    const temp = left.find((n) => n.startsWith(`.flat.vhd.${pid}-`))!;
-    expect(left.sort()).toEqual([temp, '.vhdsnap-lock-child2.vhd.lock', '.vhdsnap-lock-flat.vhd.lock'].sort());
-    const sizes = Object.fromEntries(left.map((n) => [n, statSync(tmp.file(n)).size]));
-    const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  it(
+    'SIGKILL mid-flatten: recover removes the temp and both locks, says so with the bytes freed, and leaves the folder as before',
+    { timeout: 60_000 },
+    async () => {
+      const paths = await bigChain(tmp.dir);
+      const before = listing(tmp.dir);
+      const sums = folderHash(tmp.dir);
+      const flat = tmp.file('flat.vhd');
+      const child = await flattenStoppedMidCopy(tmp.dir, paths[2], flat);
+      const pid = child.pid!;
+      await killed(child);
+      const left = listing(tmp.dir).filter((n) => !before.includes(n));
+      const temp = left.find((n) => n.startsWith(`.flat.vhd.${pid}-`))!;
+      expect(left.sort()).toEqual([temp, '.vhdsnap-lock-child2.vhd.lock', '.vhdsnap-lock-flat.vhd.lock'].sort());
+      const sizes = Object.fromEntries(left.map((n) => [n, statSync(tmp.file(n)).size]));
+      const total = Object.values(sizes).reduce((a, b) => a + b, 0);
 
-    // --dry-run lists exactly what would go and the bytes, and removes nothing.
-    const dryJson = runBin('recover', tmp.dir, '--dry-run', '--json');
-    expect(dryJson.code, dryJson.err).toBe(0);
-    const dj = JSON.parse(dryJson.out) as RecoverReport;
-    expect(dj.dryRun).toBe(true);
-    expect(dj.removed.map((x) => [nodePath.basename(x.path), x.kind, x.bytes]).sort()).toEqual(left.map((n) => [n, n === temp ? 'temp' : 'lock', sizes[n]]).sort());
-    expect(dj.bytesFreed).toBe(total);
-    expect(dj.kept).toEqual([]);
-    const dry = runBin('recover', tmp.dir, '--dry-run');
-    expect(dry.code, dry.err).toBe(0);
-    expect(dry.out).toContain(`would remove temp ${temp} (`);
-    expect(dry.out).toContain('would remove lock .vhdsnap-lock-child2.vhd.lock');
-    expect(dry.out).toContain(`would free `);
-    expect(dry.out).toContain(`(${total} bytes) in 3 files`);
-    expect(listing(tmp.dir)).toEqual([...before, ...left].sort());
+      // --dry-run lists exactly what would go and the bytes, and removes nothing.
+      const dryJson = runBin('recover', tmp.dir, '--dry-run', '--json');
+      expect(dryJson.code, dryJson.err).toBe(0);
+      const dj = JSON.parse(dryJson.out) as RecoverReport;
+      expect(dj.dryRun).toBe(true);
+      expect(dj.removed.map((x) => [nodePath.basename(x.path), x.kind, x.bytes]).sort()).toEqual(
+        left.map((n) => [n, n === temp ? 'temp' : 'lock', sizes[n]]).sort(),
+      );
+      expect(dj.bytesFreed).toBe(total);
+      expect(dj.kept).toEqual([]);
+      const dry = runBin('recover', tmp.dir, '--dry-run');
+      expect(dry.code, dry.err).toBe(0);
+      expect(dry.out).toContain(`would remove temp ${temp} (`);
+      expect(dry.out).toContain('would remove lock .vhdsnap-lock-child2.vhd.lock');
+      expect(dry.out).toContain(`would free `);
+      expect(dry.out).toContain(`(${total} bytes) in 3 files`);
+      expect(listing(tmp.dir)).toEqual([...before, ...left].sort());
 
-    const r = runBin('recover', tmp.dir);
-    expect(r.code, r.err).toBe(0);
-    const lines = r.out.trim().split('\n');
-    expect(lines).toHaveLength(4);
-    expect(lines.find((l) => l.startsWith(`removed temp ${temp} (`))).toContain(`(${sizes[temp]} bytes)`);
-    expect(lines.find((l) => l.startsWith('removed lock .vhdsnap-lock-child2.vhd.lock'))).toContain(`pid ${pid}`);
-    expect(lines.find((l) => l.startsWith('removed lock .vhdsnap-lock-flat.vhd.lock'))).toBeDefined();
-    expect(lines[3]).toMatch(new RegExp(`^freed .*\\(${total} bytes\\) in 3 files$`));
-    expect(listing(tmp.dir)).toEqual(before);
-    expect(folderHash(tmp.dir)).toEqual(sums);
-    expect(runBin('recover', tmp.dir).out).toBe('nothing to recover\n');
-    // The chain is whole: a new flatten runs and reads as the source.
-    expect(runBin('flatten', paths[2], flat).code).toBe(0);
-    expect((await readThrough(flat)).equals(await readThrough(paths[2]))).toBe(true);
-  });
+      const r = runBin('recover', tmp.dir);
+      expect(r.code, r.err).toBe(0);
+      const lines = r.out.trim().split('\n');
+      expect(lines).toHaveLength(4);
+      expect(lines.find((l) => l.startsWith(`removed temp ${temp} (`))).toContain(`(${sizes[temp]} bytes)`);
+      expect(lines.find((l) => l.startsWith('removed lock .vhdsnap-lock-child2.vhd.lock'))).toContain(`pid ${pid}`);
+      expect(lines.find((l) => l.startsWith('removed lock .vhdsnap-lock-flat.vhd.lock'))).toBeDefined();
+      expect(lines[3]).toMatch(new RegExp(`^freed .*\\(${total} bytes\\) in 3 files$`));
+      expect(listing(tmp.dir)).toEqual(before);
+      expect(folderHash(tmp.dir)).toEqual(sums);
+      expect(runBin('recover', tmp.dir).out).toBe('nothing to recover\n');
+      // The chain is whole: a new flatten runs and reads as the source.
+      expect(runBin('flatten', paths[2], flat).code).toBe(0);
+      expect((await readThrough(flat)).equals(await readThrough(paths[2]))).toBe(true);
+    },
+  );
 
   it('a live owner (another process, stopped mid-flatten) keeps its temp and locks; --json says why', { timeout: 60_000 }, async () => {
     const paths = await bigChain(tmp.dir);
@@ -204,7 +215,8 @@ describe('vhdsnap recover: leftovers of this process and of older versions', () 
     const disk = tmp.file('d.vhd');
     await createDynamic(disk, 2 * MiB);
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
-    const lock = (token: string) => JSON.stringify({ version: 1, pid: Number(dead), host: os.hostname(), op: 'merge', startedAt: new Date().toISOString(), path: disk, token });
+    const lock = (token: string) =>
+      JSON.stringify({ version: 1, pid: Number(dead), host: os.hostname(), op: 'merge', startedAt: new Date().toISOString(), path: disk, token });
     writeFileSync(tmp.file('.vhdsnap-lock-d.vhd'), lock('a1'));
     writeFileSync(tmp.file('.vhdsnap-lock-d.vhd.takeover'), lock('a2'));
     writeFileSync(tmp.file(`.vhdsnap-lock-d.vhd.${dead}.0a0b0c0d.tmp`), '{"ver');

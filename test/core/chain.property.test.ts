@@ -157,7 +157,10 @@ async function checkFile(p: string, where: string): Promise<void> {
   const bat = decodeBat(raw.subarray(Number(header.tableOffset)), header.maxTableEntries);
   const bmBytes = bitmapBytes(header.blockSize);
   const blockBytes = bmBytes + header.blockSize;
-  const starts = [...bat].filter((e) => e !== BAT_UNUSED).map((e) => e * 512).sort((a, b) => a - b);
+  const starts = [...bat]
+    .filter((e) => e !== BAT_UNUSED)
+    .map((e) => e * 512)
+    .sort((a, b) => a - b);
   for (let i = 0; i < starts.length; i++) {
     expect(starts[i], `${where}: block past metadata`).toBeGreaterThanOrEqual(Number(header.tableOffset) + header.maxTableEntries * 4);
     expect(starts[i] + blockBytes, `${where}: block inside file`).toBeLessThanOrEqual(raw.length - 512);

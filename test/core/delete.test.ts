@@ -20,7 +20,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZE = 5 * MiB + 3 * 512;
 
-
 describe('delete snapshot', () => {
   const tmp = useTmpDir();
 
@@ -77,11 +76,13 @@ describe('delete snapshot', () => {
 
   it('merge-child keeps the label of the child (the disk people knew), not the deleted base', async () => {
     const { paths } = await buildTree(tmp.dir, 42, { parents: [null, 0], size: SIZE, blockSize: 4 * KiB });
-    const ids = await Promise.all(paths.map(async (p) => {
-      const f = await VhdFile.open(p);
-      await f.close();
-      return f.uuid;
-    }));
+    const ids = await Promise.all(
+      paths.map(async (p) => {
+        const f = await VhdFile.open(p);
+        await f.close();
+        return f.uuid;
+      }),
+    );
     await setLabel(paths[0], ids[0], { name: 'golden image' });
     await setLabel(paths[1], ids[1], { name: 'work', description: 'current' });
     await deleteSnapshot(paths[0]);

@@ -57,17 +57,27 @@ describe('flatten', () => {
       for (const format of ['dynamic', 'fixed', 'raw'] as const) {
         const out = tmp.file(`flat-${format}.${format === 'raw' ? 'raw' : 'vhd'}`);
         const r = await flatten(top, out, { format });
-        const content = format === 'raw' ? readFileSync(out) : await openDisk(out).then(async (d) => {
-          expect(d.layers.length).toBe(1);
-          const b = await d.read(0, size);
-          await d.close();
-          return b;
-        });
+        const content =
+          format === 'raw'
+            ? readFileSync(out)
+            : await openDisk(out).then(async (d) => {
+                expect(d.layers.length).toBe(1);
+                const b = await d.read(0, size);
+                await d.close();
+                return b;
+              });
         expect(Buffer.compare(content, model.view(3)), format).toBe(0);
         if (format === 'dynamic') {
           // Blocks whose flattened content is zero are left unallocated.
           let nonZero = 0;
-          for (let at = 0; at < size; at += blockSize) if (model.view(3).subarray(at, at + blockSize).some((x) => x !== 0)) nonZero++;
+          for (let at = 0; at < size; at += blockSize)
+            if (
+              model
+                .view(3)
+                .subarray(at, at + blockSize)
+                .some((x) => x !== 0)
+            )
+              nonZero++;
           expect(r.allocatedBlocks).toBe(nonZero);
         }
       }

@@ -82,7 +82,9 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
     const id = await fileIdentity(d);
     const ours = parseProcLocks(readFileSync('/proc/locks', 'utf8')).filter((l) => l.ino === id.ino);
     expect(ours.length).toBeGreaterThan(0);
-    const py = execFileSync('/usr/bin/python3', ['-c', 'import os,sys; s=os.stat(sys.argv[1]); print(os.major(s.st_dev), os.minor(s.st_dev))', d], { encoding: 'utf8' }).trim();
+    const py = execFileSync('/usr/bin/python3', ['-c', 'import os,sys; s=os.stat(sys.argv[1]); print(os.major(s.st_dev), os.minor(s.st_dev))', d], {
+      encoding: 'utf8',
+    }).trim();
     const mm = linuxMajorMinor(id.dev);
     expect(`${mm.major} ${mm.minor}`).toBe(py);
     for (const l of ours) expect(`${l.major} ${l.minor}`).toBe(py);
@@ -94,7 +96,11 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
     writeFileSync(d, 'x');
     writeFileSync(e, 'y');
     const [pd, pe] = [d, e].map((p) =>
-      execFileSync('/usr/bin/python3', ['-c', 'import os,sys; s=os.stat(sys.argv[1]); print("%x:%02x:%d" % (os.major(s.st_dev), os.minor(s.st_dev), s.st_ino))', p], { encoding: 'utf8' }).trim(),
+      execFileSync(
+        '/usr/bin/python3',
+        ['-c', 'import os,sys; s=os.stat(sys.argv[1]); print("%x:%02x:%d" % (os.major(s.st_dev), os.minor(s.st_dev), s.st_ino))', p],
+        { encoding: 'utf8' },
+      ).trim(),
     );
     const proc = tmp.file('proc');
     mkdirSync(nodePath.join(proc, '4242'), { recursive: true });
@@ -105,7 +111,9 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
     symlinkSync(d, nodePath.join(proc, '777', 'fd', '5'));
     writeFileSync(
       nodePath.join(proc, 'locks'),
-      [`1: POSIX  ADVISORY  WRITE 4242 ${pd} 0 EOF`, `2: OFDLCK ADVISORY  READ -1 ${pe} 100 101`, `3: -> FLOCK  ADVISORY  WRITE 4242 ${pe} 0 EOF`, ''].join('\n'),
+      [`1: POSIX  ADVISORY  WRITE 4242 ${pd} 0 EOF`, `2: OFDLCK ADVISORY  READ -1 ${pe} 100 101`, `3: -> FLOCK  ADVISORY  WRITE 4242 ${pe} 0 EOF`, ''].join(
+        '\n',
+      ),
     );
     const found = await findInUse([d, e], (w) => scanProc(w, proc));
     expect(found).toEqual([
@@ -116,7 +124,13 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
           { pid: 4242, program: 'qemu-system-x86' },
         ],
       },
-      { path: e, holders: [{ pid: null, program: null }, { pid: 4242, program: 'qemu-system-x86' }] },
+      {
+        path: e,
+        holders: [
+          { pid: null, program: null },
+          { pid: 4242, program: 'qemu-system-x86' },
+        ],
+      },
     ]);
   });
 });
@@ -127,7 +141,11 @@ describe('inUseError (the scan’s refusal, also without a named holder)', () =>
     expect(bare).toBeInstanceOf(RefusedError);
     expect(bare).toMatchObject({ code: IN_USE, message: '‘win10.vhd’ is in use by another program: shut the VM down or close the program first' });
     const named = inUseError('/vms/win10.vhd', [{ pid: 4242, program: 'qemu-system-x86' }]);
-    expect(named).toMatchObject({ code: IN_USE, path: '/vms/win10.vhd', message: '‘win10.vhd’ is in use by qemu-system-x86 (pid 4242): shut the VM down first' });
+    expect(named).toMatchObject({
+      code: IN_USE,
+      path: '/vms/win10.vhd',
+      message: '‘win10.vhd’ is in use by qemu-system-x86 (pid 4242): shut the VM down first',
+    });
   });
 });
 
@@ -155,7 +173,19 @@ describe.skipIf(!linux || !existsSync('/usr/bin/lsof'))("the macOS scan (lsof) r
 
 describe('lsof output (macOS best effort)', () => {
   it('parses -F pcn records: pid, command, and each matching name', () => {
-    const text = ['p4242', 'cqemu-system-x86', 'f12', 'n/Users/me/win10.vhd', 'p77', 'cVBoxHeadless', 'f3', 'n/Users/me/a.vhd', 'f4', 'n/Users/me/b.vhd', ''].join('\n');
+    const text = [
+      'p4242',
+      'cqemu-system-x86',
+      'f12',
+      'n/Users/me/win10.vhd',
+      'p77',
+      'cVBoxHeadless',
+      'f3',
+      'n/Users/me/a.vhd',
+      'f4',
+      'n/Users/me/b.vhd',
+      '',
+    ].join('\n');
     expect(parseLsof(text)).toEqual([
       { pid: 4242, program: 'qemu-system-x86', name: '/Users/me/win10.vhd' },
       { pid: 77, program: 'VBoxHeadless', name: '/Users/me/a.vhd' },
@@ -228,7 +258,10 @@ describe.skipIf(!linux)('plans and runs refuse a disk in use (IN_USE)', () => {
       const n = await holders.node(paths[1]);
       const reports = (await runOperation({ op: 'check', disk: paths[1] })) as { path: string; ok: boolean; warnings: { code: string; message: string }[] }[];
       expect(reports[0].ok).toBe(true);
-      expect(reports[0].warnings).toContainEqual({ code: IN_USE, message: `‘d1.vhd’ is in use by node (pid ${n.pid}): the result is a snapshot of a moving target (it may change while and after it is read)` });
+      expect(reports[0].warnings).toContainEqual({
+        code: IN_USE,
+        message: `‘d1.vhd’ is in use by node (pid ${n.pid}): the result is a snapshot of a moving target (it may change while and after it is read)`,
+      });
       const out = tmp.file('flat.vhd');
       const r = (await runOperation({ op: 'flatten', disk: paths[1], out, format: 'dynamic' })) as { warnings: { code: string }[] };
       expect(r.warnings.map((w) => w.code)).toEqual([IN_USE]);

@@ -184,7 +184,11 @@ describe('layout reader: one fault, one finding', () => {
     const { tableAt, entries } = where(readFileSync(p));
     const sum = Buffer.alloc(4);
     putU32(sum, 0, 0x12345678);
-    const l = await expectOnly(p, tableAt + batBytes(entries) + BATMAP_CHECKSUM_OFFSET, sum, { code: 'BATMAP_CHECKSUM', field: 'batmap.checksum', severity: 'error' });
+    const l = await expectOnly(p, tableAt + batBytes(entries) + BATMAP_CHECKSUM_OFFSET, sum, {
+      code: 'BATMAP_CHECKSUM',
+      field: 'batmap.checksum',
+      severity: 'error',
+    });
     expect(l.fatal).toBeNull();
   });
 

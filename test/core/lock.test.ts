@@ -67,7 +67,14 @@ async function chain(dir: string): Promise<string[]> {
 describe('lock and temp names', () => {
   it('never end in a disk extension, whatever the case of the disk name; temps carry the pid', () => {
     for (const disk of ['a.vhd', 'B.VHD', 'c.vhdx', 'd.AVHD', 'e.avhdx', 'f.raw']) {
-      const names = [lockPathFor(`/x/${disk}`), `${lockPathFor(`/x/${disk}`)}.takeover`, tempSibling(lockPathFor(`/x/${disk}`)), tempSibling(`/x/${disk}`), tempSibling(`/x/${disk}`, 'compact'), tempSibling(`/x/.vhdsnap-journal-${disk}.json`)].map((p) => nodePath.basename(p));
+      const names = [
+        lockPathFor(`/x/${disk}`),
+        `${lockPathFor(`/x/${disk}`)}.takeover`,
+        tempSibling(lockPathFor(`/x/${disk}`)),
+        tempSibling(`/x/${disk}`),
+        tempSibling(`/x/${disk}`, 'compact'),
+        tempSibling(`/x/.vhdsnap-journal-${disk}.json`),
+      ].map((p) => nodePath.basename(p));
       for (const n of names) expect(hasDiskExtension(n), n).toBe(false);
       for (const n of names.slice(2)) expect(parseTempName(n), n).toBe(process.pid);
     }
@@ -197,7 +204,18 @@ describe('locks across processes', () => {
     const dead = deadPid();
     staleLock(tmp.file('x.vhd'), dead);
     staleLock(tmp.file('w.vhd'), dead, os.hostname(), new Date(), tmp.file(`${LOCK_PREFIX}w.vhd`)); // the old naming
-    writeFileSync(tmp.file(`${LOCK_PREFIX}w.vhd.takeover`), JSON.stringify({ version: 1, pid: dead, host: os.hostname(), op: 'take over', startedAt: new Date().toISOString(), path: tmp.file('w.vhd'), token: 'aa' }));
+    writeFileSync(
+      tmp.file(`${LOCK_PREFIX}w.vhd.takeover`),
+      JSON.stringify({
+        version: 1,
+        pid: dead,
+        host: os.hostname(),
+        op: 'take over',
+        startedAt: new Date().toISOString(),
+        path: tmp.file('w.vhd'),
+        token: 'aa',
+      }),
+    );
     writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.${dead}.0badc0de.tmp`), '{"ver'); // old temp naming
     writeFileSync(tmp.file(`${LOCK_PREFIX}y.vhd.lock.${dead}-0badc0de.tmp`), '{"ver');
     const h = await startHolder(tmp.file('z.vhd'));
@@ -296,7 +314,10 @@ describe('runOperation locking', () => {
     ] as const) {
       const full = await planOperation(req);
       const quick = await planOperation(req, { pathsOnly: true });
-      expect(quick.changes.map((c) => c.path), req.op).toEqual(full.changes.map((c) => c.path));
+      expect(
+        quick.changes.map((c) => c.path),
+        req.op,
+      ).toEqual(full.changes.map((c) => c.path));
       expect(full.bytesToCopy, req.op).toBeGreaterThan(0);
       expect(quick.freeSpace, req.op).toBeNull();
       // merge and delete count bytes bit by bit; compact's count (whole blocks) costs nothing and stays.

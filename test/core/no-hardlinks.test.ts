@@ -195,7 +195,15 @@ describe('locks without hard links', () => {
     noHardLinks();
     const lock = lockPathFor(disk());
     const dead = deadPid();
-    const info = { version: 1, pid: dead, host: os.hostname(), op: 'merge', startedAt: new Date().toISOString(), path: path.resolve(disk()), token: 'deadbeefdeadbeef' };
+    const info = {
+      version: 1,
+      pid: dead,
+      host: os.hostname(),
+      op: 'merge',
+      startedAt: new Date().toISOString(),
+      path: path.resolve(disk()),
+      token: 'deadbeefdeadbeef',
+    };
     writeFileSync(`${lock}.${dead}-0123abcd.tmp`, JSON.stringify(info));
     writeFileSync(lock, '');
     const cleared = await clearStaleLocks(tmp.dir);
@@ -213,7 +221,15 @@ describe('locks without hard links', () => {
   it('a lock being written by a live process is held', async () => {
     noHardLinks();
     const lock = lockPathFor(disk());
-    const info = { version: 1, pid: process.pid, host: os.hostname(), op: 'merge', startedAt: new Date().toISOString(), path: path.resolve(disk()), token: 'feedfacefeedface' };
+    const info = {
+      version: 1,
+      pid: process.pid,
+      host: os.hostname(),
+      op: 'merge',
+      startedAt: new Date().toISOString(),
+      path: path.resolve(disk()),
+      token: 'feedfacefeedface',
+    };
     writeFileSync(`${lock}.${process.pid}-89abcdef.tmp`, JSON.stringify(info));
     writeFileSync(lock, '');
     const err = await acquireLock(disk(), 'delete').catch((e: unknown) => e);

@@ -210,7 +210,10 @@ describe('moved chains', () => {
   });
 });
 
-type Hostile = { label: string; setup: (dir: string, child: string) => Promise<{ target: string; raw?: Partial<Record<'W2ru' | 'W2ku' | 'MacX', string>>; watch: string[] }> };
+type Hostile = {
+  label: string;
+  setup: (dir: string, child: string) => Promise<{ target: string; raw?: Partial<Record<'W2ru' | 'W2ku' | 'MacX', string>>; watch: string[] }>;
+};
 
 const HOSTILE: Hostile[] = [
   {

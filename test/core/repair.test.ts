@@ -123,7 +123,13 @@ describe('repair: repairable damage', () => {
   it('restores a trailing footer overwritten with junk (cookie, version, type, checksum all wrong)', async () => {
     const f = tmp.file('b.vhd');
     await buildDisk(f, 2);
-    await roundTrip(f, () => patch(f, trailingAt(f), new Rng(22).bytes(512)), ['FOOTER_CHECKSUM', 'FOOTER_COOKIE', 'FOOTER_CURRENT_SIZE', 'FOOTER_DISK_TYPE', 'FOOTER_VERSION']);
+    await roundTrip(f, () => patch(f, trailingAt(f), new Rng(22).bytes(512)), [
+      'FOOTER_CHECKSUM',
+      'FOOTER_COOKIE',
+      'FOOTER_CURRENT_SIZE',
+      'FOOTER_DISK_TYPE',
+      'FOOTER_VERSION',
+    ]);
   });
 
   it('restores a damaged footer copy at offset 0 from the trailing footer', async () => {
@@ -135,15 +141,11 @@ describe('repair: repairable damage', () => {
   it('restores a footer copy that is valid but differs from the trailing footer', async () => {
     const f = tmp.file('d.vhd');
     await buildDisk(f, 4);
-    await roundTrip(
-      f,
-      async () => {
-        const foot = decodeFooter(bytesAt(f, 0, 512));
-        foot.timestamp += 3600;
-        await patch(f, 0, encodeFooter(foot)); // checksum recomputed: a valid but different copy
-      },
-      ['FOOTER_COPY_MISMATCH'],
-    );
+    await roundTrip(f, async () => {
+      const foot = decodeFooter(bytesAt(f, 0, 512));
+      foot.timestamp += 3600;
+      await patch(f, 0, encodeFooter(foot)); // checksum recomputed: a valid but different copy
+    }, ['FOOTER_COPY_MISMATCH']);
   });
 
   it('recomputes the dynamic header checksum when only the checksum field is wrong', async () => {
@@ -155,29 +157,21 @@ describe('repair: repairable damage', () => {
   it('recomputes both footer checksums when the two copies agree in every other field', async () => {
     const f = tmp.file('f.vhd');
     await buildDisk(f, 6);
-    await roundTrip(
-      f,
-      async () => {
-        const raw = Buffer.from(bytesAt(f, 0, 512));
-        raw[67] ^= 0x5a;
-        await patch(f, 0, raw);
-        await patch(f, trailingAt(f), raw);
-      },
-      ['FOOTER_CHECKSUM'],
-    );
+    await roundTrip(f, async () => {
+      const raw = Buffer.from(bytesAt(f, 0, 512));
+      raw[67] ^= 0x5a;
+      await patch(f, 0, raw);
+      await patch(f, trailingAt(f), raw);
+    }, ['FOOTER_CHECKSUM']);
   });
 
   it('fixes a damaged trailing footer and a checksum-only header damage in one run', async () => {
     const f = tmp.file('g.vhd');
     await buildDisk(f, 7);
-    await roundTrip(
-      f,
-      async () => {
-        await flip(f, trailingAt(f) + 0); // cookie
-        await flip(f, HEADER_AT + 36);
-      },
-      ['FOOTER_CHECKSUM', 'FOOTER_COOKIE', 'HEADER_CHECKSUM'],
-    );
+    await roundTrip(f, async () => {
+      await flip(f, trailingAt(f) + 0); // cookie
+      await flip(f, HEADER_AT + 36);
+    }, ['FOOTER_CHECKSUM', 'FOOTER_COOKIE', 'HEADER_CHECKSUM']);
   });
 
   it('recomputes a differencing header checksum once its parent is found by id; the chain reads as before', async () => {
@@ -221,58 +215,42 @@ describe('repair: damage it must not guess at', () => {
   it('both footers damaged differently', async () => {
     const f = tmp.file('a.vhd');
     await buildDisk(f, 11);
-    await refused(
-      f,
-      async () => {
-        await flip(f, trailingAt(f) + 1);
-        await flip(f, 2);
-      },
-      ['FOOTER_COOKIE', 'FOOTER_CHECKSUM'],
-    );
+    await refused(f, async () => {
+      await flip(f, trailingAt(f) + 1);
+      await flip(f, 2);
+    }, ['FOOTER_COOKIE', 'FOOTER_CHECKSUM']);
   });
 
   it('both footers with a wrong checksum but different fields (which copy is right is unknown)', async () => {
     const f = tmp.file('b.vhd');
     await buildDisk(f, 12);
-    await refused(
-      f,
-      async () => {
-        await flip(f, trailingAt(f) + 30); // creator app byte
-        await flip(f, 31);
-      },
-      ['FOOTER_CHECKSUM'],
-    );
+    await refused(f, async () => {
+      await flip(f, trailingAt(f) + 30); // creator app byte
+      await flip(f, 31);
+    }, ['FOOTER_CHECKSUM']);
   });
 
   it('header fields inconsistent: max table entries too small, checksum wrong, and a damaged copy at 0 that would be fixable alone', async () => {
     const f = tmp.file('c.vhd');
     await buildDisk(f, 13);
-    const r = await refused(
-      f,
-      async () => {
-        const raw = Buffer.from(bytesAt(f, HEADER_AT, 1024));
-        putU32(raw, 28, 2); // needs 13 entries
-        await patch(f, HEADER_AT, raw); // checksum left stale
-        await patch(f, 0, Buffer.alloc(512));
-      },
-      ['HEADER_MAX_TABLE_ENTRIES', 'HEADER_CHECKSUM', 'FOOTER_COPY_INVALID'],
-    );
+    const r = await refused(f, async () => {
+      const raw = Buffer.from(bytesAt(f, HEADER_AT, 1024));
+      putU32(raw, 28, 2); // needs 13 entries
+      await patch(f, HEADER_AT, raw); // checksum left stale
+      await patch(f, 0, Buffer.alloc(512));
+    }, ['HEADER_MAX_TABLE_ENTRIES', 'HEADER_CHECKSUM', 'FOOTER_COPY_INVALID']);
     expect(codes(r.notes)).toEqual(['NOT_PROVEN']);
   });
 
   it('header checksum wrong and its table offset moved onto the header (layout not sound)', async () => {
     const f = tmp.file('d.vhd');
     await buildDisk(f, 14);
-    await refused(
-      f,
-      async () => {
-        const raw = Buffer.from(bytesAt(f, HEADER_AT, 1024));
-        raw[23] = 0x00; // table offset 1536 → 1024, inside the header
-        raw[22] = 0x04;
-        await patch(f, HEADER_AT, raw);
-      },
-      ['HEADER_CHECKSUM'],
-    );
+    await refused(f, async () => {
+      const raw = Buffer.from(bytesAt(f, HEADER_AT, 1024));
+      raw[23] = 0x00; // table offset 1536 → 1024, inside the header
+      raw[22] = 0x04;
+      await patch(f, HEADER_AT, raw);
+    }, ['HEADER_CHECKSUM']);
   });
 
   it('differencing header checksum wrong because a parent id byte changed (no parent has that id)', async () => {
@@ -290,17 +268,13 @@ describe('repair: damage it must not guess at', () => {
   it('trailing footer damaged while a block points past the end of the file', async () => {
     const f = tmp.file('g.vhd');
     await buildDisk(f, 17);
-    await refused(
-      f,
-      async () => {
-        const size = statSync(f).size;
-        const bat = Buffer.alloc(4);
-        bat.writeUInt32BE(size / 512 + 8);
-        await patch(f, 1536, bat);
-        await flip(f, trailingAt(f) + 66);
-      },
-      ['FOOTER_CHECKSUM', 'BAT_ENTRY_PAST_EOF'],
-    );
+    await refused(f, async () => {
+      const size = statSync(f).size;
+      const bat = Buffer.alloc(4);
+      bat.writeUInt32BE(size / 512 + 8);
+      await patch(f, 1536, bat);
+      await flip(f, trailingAt(f) + 66);
+    }, ['FOOTER_CHECKSUM', 'BAT_ENTRY_PAST_EOF']);
   });
 });
 

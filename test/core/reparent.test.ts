@@ -50,7 +50,8 @@ describe('reparent', () => {
     const { paths } = await buildTree(tmp.dir, 63, { parents: [null, 0], size: SIZE, blockSize: 64 * 1024, writesPerLayer: 2 });
     const bigger = tmp.file('bigger.vhd');
     await createDynamic(bigger, SIZE * 2);
-    const codes = async (disk: string, parent: string) => (await planOperation({ op: 'reparent', disk, parent, ignoreIdMismatch: true })).refusals.map((x) => x.code);
+    const codes = async (disk: string, parent: string) =>
+      (await planOperation({ op: 'reparent', disk, parent, ignoreIdMismatch: true })).refusals.map((x) => x.code);
     expect(await codes(paths[1], bigger)).toEqual(['PARENT_SIZE_MISMATCH']);
     expect(await codes(paths[1], paths[1])).toEqual(['SELF_PARENT']);
     expect(await codes(paths[0], bigger)).toEqual(['NOT_DIFFERENCING']);

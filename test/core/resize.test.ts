@@ -280,7 +280,13 @@ describe('resize', () => {
               throw Object.assign(new Error('injected crash'), { code: 'EIO' });
             }
           };
-          return { ...f, path: f.path, writable: f.writable, write: async (b: Uint8Array, at: number) => (tick(), f.write(b, at)), sync: async () => (tick(), f.sync()) };
+          return {
+            ...f,
+            path: f.path,
+            writable: f.writable,
+            write: async (b: Uint8Array, at: number) => (tick(), f.write(b, at)),
+            sync: async () => (tick(), f.sync()),
+          };
         });
         try {
           await resize(p, c.newSize);

@@ -46,7 +46,6 @@ function expectUnchanged(dir: string, before: Map<string, Buffer>, except: strin
   }
 }
 
-
 async function uuidOf(p: string): Promise<string> {
   const f = await VhdFile.open(p);
   try {

@@ -98,7 +98,12 @@ describe('runner', () => {
     const { model, paths } = await buildTree(tmp.dir, 304, { parents: [null, 0, 1, 2], size: 2 * MiB, blockSize: 64 * KiB });
     const plan = await planOperation({ op: 'merge', disk: paths[3], into: paths[1] });
     expect(plan.refusals).toEqual([]);
-    expect(plan.changes.filter((c) => c.action === 'delete').map((c) => nodePath.basename(c.path)).sort()).toEqual(['d2.vhd', 'd3.vhd']);
+    expect(
+      plan.changes
+        .filter((c) => c.action === 'delete')
+        .map((c) => nodePath.basename(c.path))
+        .sort(),
+    ).toEqual(['d2.vhd', 'd3.vhd']);
     const r = await runOperation({ op: 'merge', disk: paths[3], into: paths[1] });
     expect(r.steps).toHaveLength(2);
     expect(r.merged).toBe(nodePath.resolve(paths[1]));
@@ -109,7 +114,11 @@ describe('runner', () => {
 
   it('merge --into a disk that is not an ancestor is a usage error naming the field', async () => {
     const { paths } = await buildTree(tmp.dir, 305, { parents: [null, 0, 0], size: 1 * MiB, blockSize: 64 * KiB });
-    expect(await codeOf(planOperation({ op: 'merge', disk: paths[1], into: paths[2] }))).toMatchObject({ cls: 'UsageError', code: 'NOT_AN_ANCESTOR', field: 'into' });
+    expect(await codeOf(planOperation({ op: 'merge', disk: paths[1], into: paths[2] }))).toMatchObject({
+      cls: 'UsageError',
+      code: 'NOT_AN_ANCESTOR',
+      field: 'into',
+    });
   });
 
   it('reparent onto its own descendant is refused by the plan, before any write (a ← b ← c)', async () => {
@@ -117,7 +126,10 @@ describe('runner', () => {
     const before = folderState(tmp.dir);
     const plan = await planOperation({ op: 'reparent', disk: paths[1], parent: paths[2], ignoreIdMismatch: true });
     expect(plan.refusals.map((r) => r.code)).toContain('CHAIN_CYCLE');
-    expect(await codeOf(runOperation({ op: 'reparent', disk: paths[1], parent: paths[2], ignoreIdMismatch: true }))).toMatchObject({ cls: 'RefusedError', code: 'CHAIN_CYCLE' });
+    expect(await codeOf(runOperation({ op: 'reparent', disk: paths[1], parent: paths[2], ignoreIdMismatch: true }))).toMatchObject({
+      cls: 'RefusedError',
+      code: 'CHAIN_CYCLE',
+    });
     expect(folderState(tmp.dir)).toEqual(before);
   });
 
@@ -139,7 +151,11 @@ describe('runner', () => {
     const data = Buffer.alloc(3000, 0x5a);
     await fsp.writeFile(input, data);
     expect(await codeOf(runOperation({ op: 'write', disk: paths[0], input, offset: 0 }))).toMatchObject({ code: 'HAS_CHILDREN' });
-    expect(await codeOf(runOperation({ op: 'write', disk: paths[1], input, offset: 1 * MiB - 100 }))).toMatchObject({ cls: 'UsageError', code: 'WRITE_PAST_END', field: 'offset' });
+    expect(await codeOf(runOperation({ op: 'write', disk: paths[1], input, offset: 1 * MiB - 100 }))).toMatchObject({
+      cls: 'UsageError',
+      code: 'WRITE_PAST_END',
+      field: 'offset',
+    });
     const w = await runOperation({ op: 'write', disk: paths[1], input, offset: 777 });
     expect(w).toEqual({ path: nodePath.resolve(paths[1]), offset: 777, bytes: 3000 });
     model.write(1, 777, data);
@@ -156,7 +172,17 @@ describe('journals', () => {
     const before = folderState(tmp.dir);
     const jpath = journalPath(paths[0]);
     // A merge journal whose copy position is text: acting on it could copy from anywhere.
-    await writeJournal(jpath, { ...journalHeader('merge', 'copy'), pid: 999999999, child: paths[1], childUuid: 'x', parent: paths[0], parentUuid: 'y', nextBlock: 'zero', grandchildren: [], relinks: [] });
+    await writeJournal(jpath, {
+      ...journalHeader('merge', 'copy'),
+      pid: 999999999,
+      child: paths[1],
+      childUuid: 'x',
+      parent: paths[0],
+      parentUuid: 'y',
+      nextBlock: 'zero',
+      grandchildren: [],
+      relinks: [],
+    });
     const done = await recover(tmp.dir);
     expect(done).toHaveLength(1);
     expect(done[0]).toMatchObject({ op: 'merge', action: 'left' });

@@ -19,7 +19,13 @@ import { useTmpDir } from '../support/tmp.js';
 const KiB = 1024;
 const SECTOR = 512;
 const DEFAULT_SEEDS = [21, 22, 23];
-const SEEDS = [...DEFAULT_SEEDS, ...(process.env.PROP_SEEDS ?? '').split(',').filter((s) => s.trim()).map(Number)];
+const SEEDS = [
+  ...DEFAULT_SEEDS,
+  ...(process.env.PROP_SEEDS ?? '')
+    .split(',')
+    .filter((s) => s.trim())
+    .map(Number),
+];
 
 /** Every sector of `got` equals that sector of `a` or of `b`. */
 function eachSectorOneOf(got: Buffer, a: Buffer, b: Buffer, where: string): void {
@@ -57,7 +63,7 @@ describe('staged writes against a plain model', () => {
         const w = await openDisk(base, { writable: true, sync: false });
         for (let k = 0; k < 4; k++) {
           const at = rng.int(sectors) * SECTOR;
-          const data = rng.bytes(Math.min(size - at, rng.range(1, 3 * blockSize / SECTOR) * SECTOR));
+          const data = rng.bytes(Math.min(size - at, rng.range(1, (3 * blockSize) / SECTOR) * SECTOR));
           await w.write(at, data);
           model.write(0, at, data);
         }

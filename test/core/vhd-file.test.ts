@@ -238,7 +238,10 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
       expect(syncs).toBe(4 + 1 + 2);
       await g.close();
       const expected = Buffer.alloc(2 * FLUSH_AHEAD_BYTES);
-      expected.fill(4, 0, half).fill(5, half, 2 * half).fill(6, 2 * half, 3 * half);
+      expected
+        .fill(4, 0, half)
+        .fill(5, half, 2 * half)
+        .fill(6, 2 * half, 3 * half);
       assertSame(await readAll(file), expected, 'after the staged halves');
     } finally {
       restore();
@@ -268,9 +271,11 @@ describe('VhdFile staged writes (stageRuns / commit)', () => {
     await g.close();
     const h = await VhdFile.open(child);
     for await (const [b] of h.bitmaps([5, 1, 9])) if (b === 5) break;
-    await expect((async () => {
-      for await (const _ of h.bitmaps([5, 1, 9])) void _;
-    })()).rejects.toMatchObject({ code: 'BAT_ENTRY_PAST_EOF' });
+    await expect(
+      (async () => {
+        for await (const _ of h.bitmaps([5, 1, 9])) void _;
+      })(),
+    ).rejects.toMatchObject({ code: 'BAT_ENTRY_PAST_EOF' });
     await h.close();
   });
 });

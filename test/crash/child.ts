@@ -78,7 +78,8 @@ async function installHooks(): Promise<void> {
   const p = fs.promises as unknown as object;
   hook(p, 'open', 'open-for-write', (a) => writesFile(a[1]), names(0));
   const creates: Record<string, number> = { rename: 1, link: 1, symlink: 1, copyFile: 1, cp: 1, writeFile: 0, appendFile: 0, mkdir: 0 };
-  for (const m of ['rename', 'unlink', 'link', 'symlink', 'writeFile', 'appendFile', 'truncate', 'chmod', 'copyFile', 'rm', 'rmdir', 'mkdir', 'cp']) hook(p, m, m, undefined, m in creates ? names(creates[m]) : undefined);
+  for (const m of ['rename', 'unlink', 'link', 'symlink', 'writeFile', 'appendFile', 'truncate', 'chmod', 'copyFile', 'rm', 'rmdir', 'mkdir', 'cp'])
+    hook(p, m, m, undefined, m in creates ? names(creates[m]) : undefined);
 }
 
 async function main(): Promise<void> {

@@ -106,7 +106,6 @@ export interface CrashStats {
   failures: string[];
 }
 
-
 export const DEFAULT_RUNS = 50;
 
 export function crashRuns(): number {
@@ -300,7 +299,9 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     }
     const afterDry = (await readFolder(dryDir)).state;
     if (!sameState(afterDry, expected)) {
-      throw new Error(`${c.name}: a complete run left\n  ${describeState(afterDry)}\nexpected\n  ${describeState(expected)}\n(before: ${describeState(before)})`);
+      throw new Error(
+        `${c.name}: a complete run left\n  ${describeState(afterDry)}\nexpected\n  ${describeState(expected)}\n(before: ${describeState(before)})`,
+      );
     }
     for (const n of c.outputs ?? []) initialNames.add(n);
     const dryLeft = await leftovers(dryDir, initialNames);
@@ -312,7 +313,19 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     const badNames = diskLookingNames(created, beforeList, afterList);
     if (badNames.length > 0) throw new Error(`${c.name}: temp or lock names ending in a disk extension: ${badNames.join(', ')}`);
 
-    const stats: CrashStats = { names: [...new Set(created)].filter((n) => !afterList.includes(normalName(n)) && !beforeList.includes(normalName(n))).sort(), steps: dry.report.steps, kinds: dry.report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike: sameState(before, expected), failures: [] };
+    const stats: CrashStats = {
+      names: [...new Set(created)].filter((n) => !afterList.includes(normalName(n)) && !beforeList.includes(normalName(n))).sort(),
+      steps: dry.report.steps,
+      kinds: dry.report.kinds,
+      killPoints: 0,
+      verified: 0,
+      rolledBack: 0,
+      finished: 0,
+      mixed: 0,
+      viaCli: 0,
+      alike: sameState(before, expected),
+      failures: [],
+    };
     const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
     for (const [i, at] of points.entries()) {
       const dir = nodePath.join(work, `kill-${at}`);
@@ -352,11 +365,15 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
           const okB = b && b.hash === s.hash && b.parent === s.parent;
           const okA = a && a.hash === s.hash && a.parent === s.parent;
           if (!okB && !okA) {
-            throw new Error(`${name} reads as neither before nor after: ${describeState(new Map([[name, s]]))}; before ${b ? describeState(new Map([[name, b]])) : 'absent'}, after ${a ? describeState(new Map([[name, a]])) : 'absent'}`);
+            throw new Error(
+              `${name} reads as neither before nor after: ${describeState(new Map([[name, s]]))}; before ${b ? describeState(new Map([[name, b]])) : 'absent'}, after ${a ? describeState(new Map([[name, a]])) : 'absent'}`,
+            );
           }
         }
         const reports = await checkPaths(paths, { deep: true });
-        const errors = reports.flatMap((r) => r.errors.filter((e) => !c.tolerateCheck?.includes(e.code)).map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`));
+        const errors = reports.flatMap((r) =>
+          r.errors.filter((e) => !c.tolerateCheck?.includes(e.code)).map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`),
+        );
         if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
         await c.verify?.(dir, state);
         if (sameState(state, before)) stats.rolledBack++;
@@ -413,24 +430,28 @@ export function crashSuite(kind: string, cases: CrashCase[]): void {
       }
     });
     for (const c of cases) {
-      it(`${c.name}: killed at random I/O steps (every step when few), every recovery leaves the before or after state`, { timeout: 120_000 + (c.runs ?? budget) * 5_000 }, async () => {
-        const runs = c.runs ?? Math.max(1, Math.ceil((budget - used) / (shared.length - sharedDone)));
-        let stats: CrashStats;
-        try {
-          stats = await runCrashCase(bundle, c, seed, runs);
-        } finally {
-          if (c.runs === undefined) sharedDone++;
-        }
-        if (c.runs === undefined) used += stats.killPoints;
-        total.kills += stats.killPoints;
-        total.verified += stats.verified;
-        const line = summaryLine(c.name, stats, seed);
-        console.log(line);
-        process.stderr.write(`${line}\n`);
-        expect(stats.failures.slice(0, 5), `${stats.failures.length} of ${stats.killPoints || runs} kill points failed`).toEqual([]);
-        expect(stats.killPoints).toBe(Math.min(runs, stats.steps));
-        expect(stats.verified).toBe(stats.killPoints);
-      });
+      it(
+        `${c.name}: killed at random I/O steps (every step when few), every recovery leaves the before or after state`,
+        { timeout: 120_000 + (c.runs ?? budget) * 5_000 },
+        async () => {
+          const runs = c.runs ?? Math.max(1, Math.ceil((budget - used) / (shared.length - sharedDone)));
+          let stats: CrashStats;
+          try {
+            stats = await runCrashCase(bundle, c, seed, runs);
+          } finally {
+            if (c.runs === undefined) sharedDone++;
+          }
+          if (c.runs === undefined) used += stats.killPoints;
+          total.kills += stats.killPoints;
+          total.verified += stats.verified;
+          const line = summaryLine(c.name, stats, seed);
+          console.log(line);
+          process.stderr.write(`${line}\n`);
+          expect(stats.failures.slice(0, 5), `${stats.failures.length} of ${stats.killPoints || runs} kill points failed`).toEqual([]);
+          expect(stats.killPoints).toBe(Math.min(runs, stats.steps));
+          expect(stats.verified).toBe(stats.killPoints);
+        },
+      );
     }
   });
 }

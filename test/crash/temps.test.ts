@@ -60,7 +60,17 @@ describe('recover removes stale temp files', () => {
     writeFileSync(files.oldSidecarTemp, '{"version":1,');
     writeFileSync(files.oldSnapshotTemp, 'x');
     writeFileSync(files.unrelated, 'keep me');
-    const gone = ['deadOutput', 'deadCompact', 'deadJournalTemp', 'deadSidecarTemp', 'reusedPid', 'oldJournalTemp', 'oldEmptyJournalTemp', 'oldSidecarTemp', 'oldSnapshotTemp'] as const;
+    const gone = [
+      'deadOutput',
+      'deadCompact',
+      'deadJournalTemp',
+      'deadSidecarTemp',
+      'reusedPid',
+      'oldJournalTemp',
+      'oldEmptyJournalTemp',
+      'oldSidecarTemp',
+      'oldSnapshotTemp',
+    ] as const;
 
     const dry = await recoverFolder(tmp.dir, { dryRun: true });
     expect(dry.removed.map((x) => nodePath.basename(x.path)).sort()).toEqual(gone.map((k) => nodePath.basename(files[k])).sort());

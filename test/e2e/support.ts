@@ -8,7 +8,15 @@ import { scanLibrary, type TreeNode } from '../../core/library/scan';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 export const dist = {
   renderer: path.join(root, 'dist', 'renderer'),
   worker: path.join(root, 'dist', 'electron', 'job-worker.cjs'),

@@ -111,7 +111,11 @@ describe('the WebSocket client (window.vhdsnap under vhdsnap serve)', () => {
 
   it('has exactly the contract calls and onJobEvent (and close, its own)', () => {
     const { api } = socketApi();
-    expect(Object.keys(api).filter((k) => k !== 'close').sort()).toEqual(expectedKeys);
+    expect(
+      Object.keys(api)
+        .filter((k) => k !== 'close')
+        .sort(),
+    ).toEqual(expectedKeys);
   });
 
   it('sends each call as its method name with its arguments and answers with the envelope value', async () => {

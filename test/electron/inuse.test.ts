@@ -46,7 +46,10 @@ describe.skipIf(process.platform !== 'linux')('the app and a disk in use', () =>
     const quiet = await h.call(Channels.details, disk);
     expect(quiet.info.warnings.filter((w: { code: string }) => w.code === 'IN_USE')).toEqual([]);
     const n = await holders.node(tmp.file('a.vhd'));
-    const warning = { code: 'IN_USE', message: `‘a.vhd’ is in use by node (pid ${n.pid}): the result is a snapshot of a moving target (it may change while and after it is read)` };
+    const warning = {
+      code: 'IN_USE',
+      message: `‘a.vhd’ is in use by node (pid ${n.pid}): the result is a snapshot of a moving target (it may change while and after it is read)`,
+    };
     expect((await h.call(Channels.details, disk)).info.warnings).toContainEqual(warning);
     const { jobId } = await h.call(Channels.start, { op: 'check', disk, deep: false });
     const end = await h.finished(jobId);

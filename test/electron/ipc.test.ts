@@ -25,7 +25,6 @@ async function writeAt(p: string, offset: number, data: Uint8Array): Promise<voi
   await d.close();
 }
 
-
 /** A harness with tmp.dir granted through the (stub) folder dialog. */
 async function opened(opts: Parameters<typeof makeHarness>[0] = {}): Promise<{ h: Harness; folder: FolderGrant; ref: (file: string) => DiskRef }> {
   const h = await makeHarness(opts);
@@ -236,7 +235,9 @@ describe('jobs', () => {
   it('refuses an output id that no dialog granted', async () => {
     const { h, ref } = await opened();
     await createDynamic(tmp.file('a.vhd'), 8 * MiB);
-    await expect(h.call(Channels.start, { op: 'flatten', disk: ref('a.vhd'), output: '0123456789abcdef0123456789abcdef', format: 'raw' })).rejects.toMatchObject({ code: 'NO_GRANT' });
+    await expect(
+      h.call(Channels.start, { op: 'flatten', disk: ref('a.vhd'), output: '0123456789abcdef0123456789abcdef', format: 'raw' }),
+    ).rejects.toMatchObject({ code: 'NO_GRANT' });
   });
 
   it('cancels a running job: a cancelled event, no output left behind', async () => {
@@ -296,7 +297,10 @@ describe('jobs', () => {
     await snapshot(tmp.file('base.vhd'), { out: tmp.file('child.vhd') });
     await createDynamic(tmp.file('lone.vhd'), 8 * MiB);
     await h.call(Channels.start, { op: 'check', disk: ref('child.vhd'), deep: false });
-    await expect(h.call(Channels.start, { op: 'check', disk: ref('base.vhd'), deep: false })).rejects.toMatchObject({ code: 'BUSY', message: expect.stringContaining('base.vhd is busy') });
+    await expect(h.call(Channels.start, { op: 'check', disk: ref('base.vhd'), deep: false })).rejects.toMatchObject({
+      code: 'BUSY',
+      message: expect.stringContaining('base.vhd is busy'),
+    });
     await expect(h.call(Channels.start, { op: 'merge', disk: ref('child.vhd') })).rejects.toMatchObject({ code: 'BUSY' });
     await h.call(Channels.start, { op: 'check', disk: ref('lone.vhd'), deep: false });
     manual.started[0].end({ type: 'cancelled', message: 'operation cancelled' });

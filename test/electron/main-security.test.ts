@@ -106,14 +106,15 @@ describe('electron/main.ts security baseline', () => {
 
   it('denies every permission request and check', () => {
     const answers: boolean[] = [];
-    for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'openExternal']) state.permissionRequest!(win.webContents, p, (ok) => answers.push(ok));
+    for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'openExternal'])
+      state.permissionRequest!(win.webContents, p, (ok) => answers.push(ok));
     expect(answers).toEqual([false, false, false, false, false]);
     expect(state.permissionCheck!(win.webContents, 'media', 'file://', {})).toBe(false);
   });
 
   it('sets a strict CSP header at least as strict as the page meta tag', () => {
     let out: any;
-    state.headers!({ responseHeaders: { 'content-security-policy': ["default-src *"], 'X-Other': ['1'] } }, (r) => (out = r));
+    state.headers!({ responseHeaders: { 'content-security-policy': ['default-src *'], 'X-Other': ['1'] } }, (r) => (out = r));
     const keys = Object.keys(out.responseHeaders).filter((k) => k.toLowerCase() === 'content-security-policy');
     expect(keys).toHaveLength(1); // a weaker policy from the response is replaced, not added to
     expect(out.responseHeaders['X-Other']).toEqual(['1']);
@@ -149,7 +150,9 @@ describe('electron/main.ts security baseline', () => {
   });
 
   it('registers every IPC channel and answers only the main frame of its own window', async () => {
-    const expected = Object.entries(Channels).filter(([k]) => k !== 'jobEvent').map(([, v]) => v);
+    const expected = Object.entries(Channels)
+      .filter(([k]) => k !== 'jobEvent')
+      .map(([, v]) => v);
     expect([...state.ipc.keys()].sort()).toEqual(expected.sort());
     const call = (event: any) => state.ipc.get(Channels.appVersion)!(event);
     const good = { sender: win.webContents, senderFrame: win.webContents.mainFrame };

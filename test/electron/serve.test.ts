@@ -36,7 +36,11 @@ async function start(): Promise<{ s: RunningServer; disks: string; origin: strin
   return { s: server, disks, origin: `http://127.0.0.1:${server.port}` };
 }
 
-function get(port: number, pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+function get(
+  port: number,
+  pathAndQuery: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: pathAndQuery, headers }, (res) => {
       let body = '';

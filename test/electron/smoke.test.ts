@@ -50,7 +50,22 @@ describe('real Electron smoke test', () => {
         };
       });
       expect(seen.functions).toEqual(
-        ['appVersion', 'cancel', 'chooseOutput', 'closeFolder', 'details', 'dropFolder', 'onJobEvent', 'openFolder', 'openRecent', 'plan', 'recentFolders', 'scan', 'setLabel', 'start'].sort(),
+        [
+          'appVersion',
+          'cancel',
+          'chooseOutput',
+          'closeFolder',
+          'details',
+          'dropFolder',
+          'onJobEvent',
+          'openFolder',
+          'openRecent',
+          'plan',
+          'recentFolders',
+          'scan',
+          'setLabel',
+          'start',
+        ].sort(),
       );
       expect(seen.hasRequire).toBe(false);
       expect(seen.hasProcess).toBe(false);

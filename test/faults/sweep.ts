@@ -87,7 +87,16 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
     else if (!same(afterDry, expected)) throw new Error(`${c.name}: a clean run left ${show(afterDry)}, expected ${show(expected)}`);
     await rm(dry, { recursive: true, force: true });
 
-    const stats: SweepStats = { steps: counter.log.steps, kinds: counter.log.kinds, runs: 0, failedTyped: 0, succeeded: 0, codes: {}, recovered: {}, failures: [] };
+    const stats: SweepStats = {
+      steps: counter.log.steps,
+      kinds: counter.log.kinds,
+      runs: 0,
+      failedTyped: 0,
+      succeeded: 0,
+      codes: {},
+      recovered: {},
+      failures: [],
+    };
     const last = Math.min(stats.steps, opts.maxRuns ?? Infinity);
     for (let n = 1; n <= last; n++) {
       const kind = kindFor(n);
@@ -117,7 +126,8 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
           stats.failedTyped++;
           stats.codes[outcome.code] = (stats.codes[outcome.code] ?? 0) + 1;
           // The injected failure must be what is reported, not a misleading other reason.
-          if (!/^IO_(EIO|ENOSPC)$/.test(outcome.code)) throw new Error(`reported ${outcome.name} ${outcome.code} for an injected I/O error: ${outcome.message}`);
+          if (!/^IO_(EIO|ENOSPC)$/.test(outcome.code))
+            throw new Error(`reported ${outcome.name} ${outcome.code} for an injected I/O error: ${outcome.message}`);
         } else throw new Error(`untyped failure: ${(outcome as Error)?.stack ?? String(outcome)}`);
 
         const rec = await recover(dir);
@@ -145,7 +155,10 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
             const a = expected.get(name);
             const okB = b && b.hash === s.hash && b.parent === s.parent;
             const okA = a && a.hash === s.hash && a.parent === s.parent;
-            if (!okB && !okA) throw new Error(`${name} reads as neither before nor after: ${show(new Map([[name, s]]))} (before ${b ? show(new Map([[name, b]])) : 'absent'}, after ${a ? show(new Map([[name, a]])) : 'absent'})`);
+            if (!okB && !okA)
+              throw new Error(
+                `${name} reads as neither before nor after: ${show(new Map([[name, s]]))} (before ${b ? show(new Map([[name, b]])) : 'absent'}, after ${a ? show(new Map([[name, a]])) : 'absent'})`,
+              );
           }
           if (ok && !same(state, expected)) throw new Error(`the run reported success but left ${show(state)}`);
         }

@@ -44,7 +44,8 @@ function importCase(): FaultCase {
       if (done && !existsSync(`${dir}/out.vhd`)) throw new Error('import reported success without out.vhd');
       if (existsSync(`${dir}/out.vhd`)) {
         const got = await readThrough(`${dir}/out.vhd`);
-        if (!got.subarray(0, raw.length).equals(raw) || got.subarray(raw.length).some((x) => x !== 0)) throw new Error('out.vhd exists but is not the raw image');
+        if (!got.subarray(0, raw.length).equals(raw) || got.subarray(raw.length).some((x) => x !== 0))
+          throw new Error('out.vhd exists but is not the raw image');
       }
     },
   };

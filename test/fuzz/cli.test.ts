@@ -62,7 +62,8 @@ function problems(r: Run): string[] {
   if (/\n\s+at .+[:(]/.test(r.stderr) || /\bat .+\.c?js:\d+/.test(r.stderr)) out.push('stack trace');
   const lines = r.stderr.split('\n').filter((l) => l.length > 0);
   if (r.status === 0 && lines.length > 0) out.push('stderr output on success');
-  if (r.status === 2 && (lines.length !== 1 || !/\[[A-Z0-9_]+\]$/.test(lines[0]))) out.push(`stderr is not one line ending in [CODE]: ${JSON.stringify(r.stderr.slice(0, 300))}`);
+  if (r.status === 2 && (lines.length !== 1 || !/\[[A-Z0-9_]+\]$/.test(lines[0])))
+    out.push(`stderr is not one line ending in [CODE]: ${JSON.stringify(r.stderr.slice(0, 300))}`);
   if (r.status === 1 && lines.length > 1) out.push(`stderr has ${lines.length} lines`);
   if (r.argv.includes('--json') && r.status !== 2) {
     try {

@@ -59,7 +59,9 @@ describe('fuzzed files', () => {
     const indices = only.length > 0 ? only : Array.from({ length: fuzzCases(5000) }, (_, i) => i);
     const count = indices.length;
     const t0 = Date.now();
-    const run = await runCorpus(nodePath.join(bundleDir, 'worker.cjs'), seedsDir, nodePath.join(work, 'cases'), seed, indices, { workers: Math.min(2, os.cpus().length) });
+    const run = await runCorpus(nodePath.join(bundleDir, 'worker.cjs'), seedsDir, nodePath.join(work, 'cases'), seed, indices, {
+      workers: Math.min(2, os.cpus().length),
+    });
     // A slow case on a busy machine is re-run alone before it counts as a failure.
     const slow = [...run.results.values()].filter((r) => r.ms > MAX_CASE_MS).map((r) => r.i);
     let stillSlow: CaseResult[] = [];
@@ -119,7 +121,10 @@ describe('fuzz corpus: damage only check reports', () => {
       mkdirSync(dir);
       await writeCase(found!, dir);
       const [r] = await checkPaths([nodePath.join(dir, found!.leaf)], { chain: false });
-      expect(r.errors.map((e) => e.code), `case ${found!.index}: ${found!.mutations[0]}`).toContain(k.code);
+      expect(
+        r.errors.map((e) => e.code),
+        `case ${found!.index}: ${found!.mutations[0]}`,
+      ).toContain(k.code);
     });
   }
 });

@@ -244,7 +244,19 @@ function putField(b: Buffer, at: number, width: number, v: bigint | number | Buf
 
 /** Values for a u64 offset/size field: fixed extremes plus ones near this file's own structure. */
 function u64Value(rng: Rng, L: Layout, current: bigint): bigint {
-  const near = [BigInt(L.size), BigInt(L.size - 512), BigInt(L.size + 512), BigInt(L.footerAt), current * 2n, current - 512n, current + 512n, 2040n * 1024n ** 3n, 2040n * 1024n ** 3n + 512n, 64n * 1024n ** 4n, 64n * 1024n ** 4n + 512n];
+  const near = [
+    BigInt(L.size),
+    BigInt(L.size - 512),
+    BigInt(L.size + 512),
+    BigInt(L.footerAt),
+    current * 2n,
+    current - 512n,
+    current + 512n,
+    2040n * 1024n ** 3n,
+    2040n * 1024n ** 3n + 512n,
+    64n * 1024n ** 4n,
+    64n * 1024n ** 4n + 512n,
+  ];
   return rng.chance(0.5) ? rng.pick(U64_EXTREMES) : rng.pick(near);
 }
 
@@ -263,7 +275,10 @@ const mutators: [number, string, Mutation][] = [
     ({ rng, b, L }) => {
       const n = rng.range(1, 16);
       const meta = rng.chance(0.6);
-      const hot: [number, number][] = [[L.footerAt, 512], [0, 512]];
+      const hot: [number, number][] = [
+        [L.footerAt, 512],
+        [0, 512],
+      ];
       if (L.headerAt !== null) hot.push([L.headerAt, 1024], [L.tableAt!, Math.max(4, L.entries * 4)]);
       for (const l of L.locators) hot.push([l.dataAt, Math.max(1, l.length)]);
       const at: number[] = [];
@@ -287,7 +302,8 @@ const mutators: [number, string, Mutation][] = [
     'truncate',
     ({ rng, b, L }) => {
       const bounds = [0, 1, 511, 512, 513, 1024, L.footerAt, L.size - 511, L.size - 1];
-      if (L.headerAt !== null) bounds.push(L.headerAt, L.headerAt + 1024, L.tableAt!, L.tableAt! + L.entries * 4, L.tableAt! + Math.ceil((L.entries * 4) / 512) * 512);
+      if (L.headerAt !== null)
+        bounds.push(L.headerAt, L.headerAt + 1024, L.tableAt!, L.tableAt! + L.entries * 4, L.tableAt! + Math.ceil((L.entries * 4) / 512) * 512);
       for (const l of L.locators) bounds.push(l.dataAt, l.dataAt + l.length);
       const bitmap = Math.ceil(L.blockSize / 4096 / 512) * 512;
       for (const blk of L.blocks) bounds.push(blk, blk + bitmap, blk + bitmap + L.blockSize / 2, blk + bitmap + L.blockSize);
@@ -330,8 +346,21 @@ const mutators: [number, string, Mutation][] = [
       const at = L.headerAt + off;
       let v: bigint | number | Buffer;
       if (field === 'blockSize') v = rng.pick([0, 1, 511, 512, 513, 3 * MiB, 1 << 28, 1 << 29, 0x80000000, 0xffffffff, L.blockSize * 2, L.blockSize / 2]);
-      else if (field === 'maxTableEntries') v = rng.pick([0, L.entries - 1, L.entries + 1, L.entries * 2, 1 << 24, 1 << 26, 1 << 30, 0xffffffff, Math.floor((L.size - L.tableAt!) / 4)]);
-      else if (field === 'tableOffset') v = rng.pick([0n, 512n, BigInt(L.headerAt), BigInt(L.tableAt! + 512), BigInt(L.tableAt! - 512), BigInt(L.size), BigInt(L.footerAt), 1n << 53n, U64_MAX, BigInt(L.blocks[0] ?? L.footerAt)]);
+      else if (field === 'maxTableEntries')
+        v = rng.pick([0, L.entries - 1, L.entries + 1, L.entries * 2, 1 << 24, 1 << 26, 1 << 30, 0xffffffff, Math.floor((L.size - L.tableAt!) / 4)]);
+      else if (field === 'tableOffset')
+        v = rng.pick([
+          0n,
+          512n,
+          BigInt(L.headerAt),
+          BigInt(L.tableAt! + 512),
+          BigInt(L.tableAt! - 512),
+          BigInt(L.size),
+          BigInt(L.footerAt),
+          1n << 53n,
+          U64_MAX,
+          BigInt(L.blocks[0] ?? L.footerAt),
+        ]);
       else if (field === 'parentUniqueId') v = rng.chance(0.5) ? Buffer.alloc(16) : rng.bytes(16);
       else if (width === 8) v = u64Value(rng, L, b.readBigUInt64BE(at));
       else v = u32Value(rng, b.readUInt32BE(at));
@@ -371,7 +400,22 @@ const mutators: [number, string, Mutation][] = [
       for (let k = 0; k < n; k++) {
         const i = rng.int(Math.max(1, L.entries));
         const other = L.blocks.length > 0 ? rng.pick(L.blocks) / 512 : 3;
-        const v = rng.pick([0, 1, L.headerAt / 512, L.headerAt / 512 + 1, L.tableAt! / 512, other, other + 1, other - 1, L.footerAt / 512, L.footerAt / 512 - 1, L.size / 512 + 1000, 0x7fffffff, 0xfffffffe, rng.u32()]);
+        const v = rng.pick([
+          0,
+          1,
+          L.headerAt / 512,
+          L.headerAt / 512 + 1,
+          L.tableAt! / 512,
+          other,
+          other + 1,
+          other - 1,
+          L.footerAt / 512,
+          L.footerAt / 512 - 1,
+          L.size / 512 + 1000,
+          0x7fffffff,
+          0xfffffffe,
+          rng.u32(),
+        ]);
         if (L.tableAt! + 4 * i + 4 <= b.length) b.writeUInt32BE(v >>> 0, L.tableAt! + 4 * i);
         what.push(`bat[${i}]=${v >>> 0}`);
       }
@@ -408,7 +452,24 @@ const mutators: [number, string, Mutation][] = [
       if (L.locators.length === 0) return mutators[3][2]({ rng, b, L } as Ctx);
       const l = rng.pick(L.locators);
       const code = b.toString('latin1', l.entryAt, l.entryAt + 4);
-      const targets = ['.\\other.vhd', '.\\junk.vhd', '.\\sub.vhd', '/dev/zero', '/dev/null', '/proc/self/fd/0', '.\\..\\..\\..\\..\\etc\\passwd', '..\\..\\..\\', '.', '', '.\\' + 'x'.repeat(3000), 'C:\\nowhere\\p.vhd', '\\\\server\\share\\p.vhd', 'file:///dev/zero', 'file:///etc/passwd', 'http://example.com/p.vhd'];
+      const targets = [
+        '.\\other.vhd',
+        '.\\junk.vhd',
+        '.\\sub.vhd',
+        '/dev/zero',
+        '/dev/null',
+        '/proc/self/fd/0',
+        '.\\..\\..\\..\\..\\etc\\passwd',
+        '..\\..\\..\\',
+        '.',
+        '',
+        '.\\' + 'x'.repeat(3000),
+        'C:\\nowhere\\p.vhd',
+        '\\\\server\\share\\p.vhd',
+        'file:///dev/zero',
+        'file:///etc/passwd',
+        'http://example.com/p.vhd',
+      ];
       let data: Buffer;
       let label: string;
       if (rng.chance(0.2) && code.startsWith('W2')) {
@@ -611,7 +672,7 @@ export function makeCase(sets: SeedSet[], seed: number, index: number): FuzzCase
   const rounds = structural ? rng.range(0, 1) : rng.pick([1, 1, 1, 2, 3]);
   for (let k = 0; k < rounds; k++) {
     const cur = files.get(target) as Buffer;
-    const L = k === 0 ? set.layouts.get(target)! : safeLayout(cur) ?? set.layouts.get(target)!;
+    const L = k === 0 ? set.layouts.get(target)! : (safeLayout(cur) ?? set.layouts.get(target)!);
     const [, name, fn] = pickMutator(rng);
     try {
       const r = fn({ rng, b: cur, L, set, name: target, all: files });

@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { bundleEntries } from '../support/bundle.js';
 
-
 export interface CaseResult {
   i: number;
   ms: number;
@@ -34,7 +33,14 @@ export const HEAP_MB = 192;
  * `hangMs` while on a case is killed; that case is recorded as a hang and the
  * worker restarts after it.
  */
-export async function runCorpus(worker: string, seedsDir: string, workDir: string, seed: number, indices: number[], opts: { workers?: number; hangMs?: number } = {}): Promise<CorpusRun> {
+export async function runCorpus(
+  worker: string,
+  seedsDir: string,
+  workDir: string,
+  seed: number,
+  indices: number[],
+  opts: { workers?: number; hangMs?: number } = {},
+): Promise<CorpusRun> {
   const n = Math.max(1, opts.workers ?? 2);
   const hangMs = opts.hangMs ?? 15_000;
   const out: CorpusRun = { results: new Map(), hangs: [], fatal: [] };
@@ -56,7 +62,9 @@ export async function runCorpus(worker: string, seedsDir: string, workDir: strin
 /** Resolves with the index of the case it hung on, or null when the list finished. */
 function runWorker(worker: string, seedsDir: string, workDir: string, seed: number, todo: number[], hangMs: number, out: CorpusRun): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, worker, seedsDir, workDir, String(seed), todo.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, worker, seedsDir, workDir, String(seed), todo.join(',')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let current: number | null = null;
     let buf = '';
     let stderr = '';

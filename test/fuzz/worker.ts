@@ -65,7 +65,12 @@ async function step(name: string, fn: () => Promise<unknown>, bad: string[]): Pr
   } catch (err) {
     if (err instanceof VhdError && typeof err.code === 'string' && err.code.length > 0) return err.code;
     const e = err as Error;
-    bad.push(`${name}: ${e?.name}: ${e?.message}\n${String(e?.stack ?? '').split('\n').slice(1, 6).join('\n')}`);
+    bad.push(
+      `${name}: ${e?.name}: ${e?.message}\n${String(e?.stack ?? '')
+        .split('\n')
+        .slice(1, 6)
+        .join('\n')}`,
+    );
     return 'UNTYPED';
   }
 }
@@ -88,10 +93,19 @@ async function main(): Promise<void> {
     ops.open = await step('open', async () => (await VhdFile.open(leaf)).close(), bad);
     if (c.target !== c.leaf) ops.openTarget = await step('openTarget', async () => (await VhdFile.open(nodePath.join(dir, c.target))).close(), bad);
     ops.read = await step('read', () => readAll(leaf), bad);
-    ops.check = await step('check', async () => {
-      const r = await checkPaths([leaf], { deep: true });
-      return r.every((x) => x.ok) ? 'ok' : `findings:${r.flatMap((x) => x.errors.map((e) => e.code)).slice(0, 3).join('+')}`;
-    }, bad);
+    ops.check = await step(
+      'check',
+      async () => {
+        const r = await checkPaths([leaf], { deep: true });
+        return r.every((x) => x.ok)
+          ? 'ok'
+          : `findings:${r
+              .flatMap((x) => x.errors.map((e) => e.code))
+              .slice(0, 3)
+              .join('+')}`;
+      },
+      bad,
+    );
     ops.info = await step('info', () => getInfo(leaf), bad);
     ops.tree = await step('tree', () => scanLibrary([dir]), bad);
     const ms = Date.now() - t0;

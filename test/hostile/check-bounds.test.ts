@@ -42,7 +42,14 @@ describe('check --deep bounds', () => {
     let reads = 0;
     const restore = setFileOpener(async (path, mode) => {
       const f = await nodeOpener(path, mode);
-      return { ...f, path: f.path, writable: f.writable, read: (buf, pos) => (reads++, f.read(buf, pos)), size: () => f.size(), close: () => f.close() } as typeof f;
+      return {
+        ...f,
+        path: f.path,
+        writable: f.writable,
+        read: (buf, pos) => (reads++, f.read(buf, pos)),
+        size: () => f.size(),
+        close: () => f.close(),
+      } as typeof f;
     });
     try {
       const t0 = Date.now();

@@ -27,7 +27,9 @@ const tmp = useTmpDir('vhdsnap-hostile-');
 interface Hostile {
   label: string;
   /** Creates the target under `root` (the child lives in root/sub); returns locator texts, parent name and files to watch. */
-  make(root: string): Promise<{ texts: { W2ru: string; W2ku: string; MacX: string }; parentName: string; watch: string[]; reparentTo?: string; codes: string[] }>;
+  make(
+    root: string,
+  ): Promise<{ texts: { W2ru: string; W2ku: string; MacX: string }; parentName: string; watch: string[]; reparentTo?: string; codes: string[] }>;
 }
 
 const MISMATCH = ['PARENT_ID_MISMATCH'];
@@ -49,7 +51,13 @@ const HOSTILE: Hostile[] = [
       const p = nodePath.join(root, 'decoy.vhd');
       await createDynamic(p, SIZE, { blockSize: 256 * KiB });
       await scribble(p, 98);
-      return { texts: { W2ru: '.\\..\\decoy.vhd', W2ku: '..\\..\\..\\..\\..\\..\\..\\..\\etc\\passwd', MacX: 'file:///etc/passwd' }, parentName: '..', watch: [p], reparentTo: p, codes: MISMATCH };
+      return {
+        texts: { W2ru: '.\\..\\decoy.vhd', W2ku: '..\\..\\..\\..\\..\\..\\..\\..\\etc\\passwd', MacX: 'file:///etc/passwd' },
+        parentName: '..',
+        watch: [p],
+        reparentTo: p,
+        codes: MISMATCH,
+      };
     },
   },
   {
@@ -66,12 +74,24 @@ const HOSTILE: Hostile[] = [
       const p = nodePath.join(root, 'sub', 'folder.vhd');
       mkdirSync(p);
       writeFileSync(nodePath.join(p, 'inside'), 'x');
-      return { texts: { W2ru: '.\\folder.vhd', W2ku: p, MacX: `file://${p}` }, parentName: 'folder.vhd', watch: [nodePath.join(p, 'inside')], reparentTo: p, codes: NOT_FOUND };
+      return {
+        texts: { W2ru: '.\\folder.vhd', W2ku: p, MacX: `file://${p}` },
+        parentName: 'folder.vhd',
+        watch: [nodePath.join(p, 'inside')],
+        reparentTo: p,
+        codes: NOT_FOUND,
+      };
     },
   },
   {
     label: 'a device (/dev/zero)',
-    make: async () => ({ texts: { W2ru: '.\\..\\..\\..\\..\\..\\..\\..\\..\\..\\dev\\zero', W2ku: '/dev/zero', MacX: 'file:///dev/zero' }, parentName: 'zero', watch: [], reparentTo: '/dev/zero', codes: NOT_FOUND }),
+    make: async () => ({
+      texts: { W2ru: '.\\..\\..\\..\\..\\..\\..\\..\\..\\..\\dev\\zero', W2ku: '/dev/zero', MacX: 'file:///dev/zero' },
+      parentName: 'zero',
+      watch: [],
+      reparentTo: '/dev/zero',
+      codes: NOT_FOUND,
+    }),
   },
   {
     label: 'a named pipe',
@@ -85,7 +105,12 @@ const HOSTILE: Hostile[] = [
     label: 'a very long path',
     make: async () => {
       const long = `/${'deep/'.repeat(900)}base.vhd`;
-      return { texts: { W2ru: `.\\${'x\\'.repeat(1500)}base.vhd`, W2ku: long, MacX: `file://${long}` }, parentName: 'n'.repeat(255), watch: [], codes: NOT_FOUND };
+      return {
+        texts: { W2ru: `.\\${'x\\'.repeat(1500)}base.vhd`, W2ku: long, MacX: `file://${long}` },
+        parentName: 'n'.repeat(255),
+        watch: [],
+        codes: NOT_FOUND,
+      };
     },
   },
   {

@@ -137,7 +137,17 @@ describe('ids are verified right before writing', () => {
       copyFileSync(base, tmp.file('moved.vhd'));
       // An interrupted reparent: new locators written, the journal holds the new header.
       const r = await prepareRelink(child, tmp.file('moved.vhd'));
-      const j: ReparentJournal = { version: 1, op: 'reparent', phase: 'apply', pid: process.pid, startedAt: new Date().toISOString(), child: r.child, parent: tmp.file('moved.vhd'), headerOffset: r.headerOffset, header: Buffer.from(r.header).toString('base64') };
+      const j: ReparentJournal = {
+        version: 1,
+        op: 'reparent',
+        phase: 'apply',
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        child: r.child,
+        parent: tmp.file('moved.vhd'),
+        headerOffset: r.headerOffset,
+        header: Buffer.from(r.header).toString('base64'),
+      };
       await writeJournal(journalPath(child), j);
       renameSync(child, tmp.file('child-real.vhd'));
       if (impostor === 'a file that is not a VHD') writeFileSync(child, Buffer.alloc(8192, 0x41));

@@ -107,7 +107,14 @@ describe.skipIf(!HAVE_PYVHDI)('libvhdi reads our chains', () => {
     model.write(0, 0, baseData);
     model.addChild(0);
     try {
-      for (const [page, firstSector] of [[0, 4], [3, 1], [10, 7], [511, 2], [512, 5], [900, 6]]) {
+      for (const [page, firstSector] of [
+        [0, 4],
+        [3, 1],
+        [10, 7],
+        [511, 2],
+        [512, 5],
+        [900, 6],
+      ]) {
         const off = page * 4 * KiB + firstSector * 512;
         const data = rng.bytes((8 - firstSector) * 512);
         await d.write(off, data);
@@ -118,7 +125,10 @@ describe.skipIf(!HAVE_PYVHDI)('libvhdi reads our chains', () => {
       await d.close();
     }
     const { stdout } = await run(PYTHON, [SCRIPT, String(blockSize), base, child]);
-    const theirs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { sha256: string });
+    const theirs = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { sha256: string });
     expect(theirs[0].sha256).toBe(sha256(model.view(0)));
     expect(theirs[1].sha256).toBe(sha256(model.view(1)));
   });

@@ -43,7 +43,10 @@ async function chainOf(leaf: string): Promise<string[]> {
 async function libvhdiHashes(leaf: string): Promise<string[]> {
   const chain = await chainOf(leaf);
   const { stdout } = await run(PYTHON, [SCRIPT, String(BLOCK), ...chain], { maxBuffer: 1 << 20 });
-  return stdout.trim().split('\n').map((l) => (JSON.parse(l) as { sha256: string }).sha256);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { sha256: string }).sha256);
 }
 
 async function qemuHash(vhd: string, dir: string): Promise<string> {
@@ -54,7 +57,8 @@ async function qemuHash(vhd: string, dir: string): Promise<string> {
   return h;
 }
 
-const tree = (dir: string, seed: number, parents: (number | null)[]) => buildTree(dir, seed, { parents, size: SIZE, blockSize: BLOCK, align: 4 * KiB, writesPerLayer: 16 });
+const tree = (dir: string, seed: number, parents: (number | null)[]) =>
+  buildTree(dir, seed, { parents, size: SIZE, blockSize: BLOCK, align: 4 * KiB, writesPerLayer: 16 });
 
 describe.skipIf(!HAVE_PYVHDI)('libvhdi reads the results of chain operations', () => {
   const tmp = useTmpDir('vhdsnap-opinterop-');

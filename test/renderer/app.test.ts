@@ -150,7 +150,12 @@ describe('App', () => {
     await w.get('[data-testid="label-description"]').setValue('CI runner');
     await w.get('[data-testid="dialog-rename"]').trigger('submit');
     await flushPromises();
-    expect(fake.callsOf('setLabel')).toEqual([[{ folder: 'lab', file: 'leaf-a2.vhd' }, { name: 'Build agent', description: 'CI runner' }]]);
+    expect(fake.callsOf('setLabel')).toEqual([
+      [
+        { folder: 'lab', file: 'leaf-a2.vhd' },
+        { name: 'Build agent', description: 'CI runner' },
+      ],
+    ]);
     expect(fake.callsOf('scan')).toHaveLength(2);
     expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(false);
   });
@@ -175,7 +180,9 @@ describe('App', () => {
   it('a failed open is reported in words', async () => {
     const fake = installFake();
     fake.openFolder = async () => {
-      throw new Error("Error invoking remote method 'library:open-folder': Error: permission denied: /data/lab\n    at grant (/app/dist/electron/main.cjs:10:2)");
+      throw new Error(
+        "Error invoking remote method 'library:open-folder': Error: permission denied: /data/lab\n    at grant (/app/dist/electron/main.cjs:10:2)",
+      );
     };
     const w = mountApp();
     await flushPromises();

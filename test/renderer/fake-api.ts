@@ -1,17 +1,6 @@
 // A scripted VhdsnapApi for component tests: answers from fixtures, records
 // every call (method and arguments), and lets a test push job events.
-import type {
-  DiskDetails,
-  DiskNode,
-  DiskRef,
-  FolderGrant,
-  FolderView,
-  JobEvent,
-  OperationArgs,
-  OutputGrant,
-  Plan,
-  VhdsnapApi,
-} from '../../server/api.js';
+import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView, JobEvent, OperationArgs, OutputGrant, Plan, VhdsnapApi } from '../../server/api.js';
 
 export interface Call {
   method: keyof VhdsnapApi;
@@ -60,7 +49,16 @@ export function labView(): FolderView {
   return {
     folder: { id: 'lab', path: '/data/lab', name: 'lab' },
     roots: [base, lone],
-    orphans: [{ path: '/data/lab/lost.vhd', parentUuid: 'ffffffff-0000-4000-8000-000000000000', parentName: 'gone.vhd', reason: 'parent gone.vhd not found', code: 'PARENT_NOT_FOUND', ref: { folder: f, file: 'lost.vhd' } }],
+    orphans: [
+      {
+        path: '/data/lab/lost.vhd',
+        parentUuid: 'ffffffff-0000-4000-8000-000000000000',
+        parentName: 'gone.vhd',
+        reason: 'parent gone.vhd not found',
+        code: 'PARENT_NOT_FOUND',
+        ref: { folder: f, file: 'lost.vhd' },
+      },
+    ],
     unreadable: [{ path: '/data/lab/junk.vhd', code: 'BAD_FOOTER', reason: 'footer checksum does not match', ref: { folder: f, file: 'junk.vhd' } }],
   };
 }

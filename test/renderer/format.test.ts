@@ -94,7 +94,9 @@ describe('errorText', () => {
   });
 
   it('drops the Electron invoke prefix and any stack lines', () => {
-    const err = new Error("Error invoking remote method 'job:plan': RefusedError: snap.vhd has children\n    at planDelete (/app/core/ops/delete.ts:10:5)\n    at async x (/app/y.js:1:1)");
+    const err = new Error(
+      "Error invoking remote method 'job:plan': RefusedError: snap.vhd has children\n    at planDelete (/app/core/ops/delete.ts:10:5)\n    at async x (/app/y.js:1:1)",
+    );
     const t = errorText(err);
     expect(t.message).toBe('snap.vhd has children');
     expect(t.message).not.toMatch(/\bat\s|\.ts:\d/);

@@ -144,7 +144,9 @@ describe('OperationDialog', () => {
     const ref = { folder: 'lab', file: 'lost.vhd' };
     const w = mount(OperationDialog, { props: { action: 'reparent', target: { ref, node: null, label: 'lost.vhd' } }, global: { plugins: [ctx.pinia] } });
     const select = w.get('[data-testid="opt-parent"]');
-    const values = Array.from(asSelect(select.element).options).map((o) => o.value).filter(Boolean);
+    const values = Array.from(asSelect(select.element).options)
+      .map((o) => o.value)
+      .filter(Boolean);
     // Every tree disk is offered; the orphan itself is not.
     expect(values).toHaveLength(7);
     expect(values).not.toContain(refKey(ref));

@@ -27,7 +27,10 @@ describe('ResultView', () => {
       props: {
         job: job({
           status: 'failed',
-          error: { code: 'IO_ERROR', message: 'write failed: no space left on device\n    at write (/app/core/io/file.ts:80:11)\n    at merge (/app/core/ops/merge.ts:12:3)' },
+          error: {
+            code: 'IO_ERROR',
+            message: 'write failed: no space left on device\n    at write (/app/core/io/file.ts:80:11)\n    at merge (/app/core/ops/merge.ts:12:3)',
+          },
         }),
       },
     });
@@ -79,7 +82,20 @@ describe('HealthBadge', () => {
     [null, 'unknown', 'not checked'],
     [{ path: 'a', ok: true, type: 'dynamic', errors: [], warnings: [] }, 'ok', 'ok'],
     [{ path: 'a', ok: true, type: 'dynamic', errors: [], warnings: [{ code: 'ODD_CREATOR', message: 'odd' }] }, 'warnings', '1 warning(s)'],
-    [{ path: 'a', ok: false, type: 'dynamic', errors: [{ code: 'BAT_OVERLAP', message: 'x' }, { code: 'BAD_CHECKSUM', message: 'y' }], warnings: [{ code: 'W1', message: 'z' }] }, 'errors', '2 error(s)'],
+    [
+      {
+        path: 'a',
+        ok: false,
+        type: 'dynamic',
+        errors: [
+          { code: 'BAT_OVERLAP', message: 'x' },
+          { code: 'BAD_CHECKSUM', message: 'y' },
+        ],
+        warnings: [{ code: 'W1', message: 'z' }],
+      },
+      'errors',
+      '2 error(s)',
+    ],
   ] as const)('%#: state %s', (report, state, label) => {
     const w = mount(HealthBadge, { props: { report: report as never } });
     const badge = w.get('[data-testid="health-badge"]');

@@ -58,7 +58,12 @@ export async function holdWithQemuIo(path: string): Promise<Holder> {
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const h: Holder = { pid: child.pid!, program: 'qemu-io', kill: stopper(child) };
   try {
-    await waitFor('qemu-io', child, () => lockShown(path, child.pid!), () => log);
+    await waitFor(
+      'qemu-io',
+      child,
+      () => lockShown(path, child.pid!),
+      () => log,
+    );
   } catch (err) {
     await h.kill();
     throw err;
@@ -84,7 +89,12 @@ export async function holdWithNode(path: string): Promise<Holder> {
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const h: Holder = { pid: child.pid!, program: 'node', kill: stopper(child) };
   try {
-    await waitFor('node', child, () => /^open \d+\n/.test(log) && fdShown(child.pid!, Number(/^open (\d+)/.exec(log)![1]), path), () => log);
+    await waitFor(
+      'node',
+      child,
+      () => /^open \d+\n/.test(log) && fdShown(child.pid!, Number(/^open (\d+)/.exec(log)![1]), path),
+      () => log,
+    );
   } catch (err) {
     await h.kill();
     throw err;

@@ -11,7 +11,13 @@ export async function makeTap(p: string): Promise<void> {
   const entries = b.readUInt32BE(512 + 28);
   const mapBytes = Math.ceil(Math.ceil(entries / 8) / 512) * 512;
   const map = new Uint8Array(mapBytes);
-  const bh = encodeBatmapHeader({ cookie: 'tdbatmap', offset: BigInt(dataStart + 512), sizeSectors: mapBytes / 512, version: BATMAP_VERSION, checksum: batmapChecksum(map) });
+  const bh = encodeBatmapHeader({
+    cookie: 'tdbatmap',
+    offset: BigInt(dataStart + 512),
+    sizeSectors: mapBytes / 512,
+    version: BATMAP_VERSION,
+    checksum: batmapChecksum(map),
+  });
   const footer = decodeFooter(b.subarray(dataStart));
   footer.creatorApp = 'tap\0';
   footer.creatorVersion = 0x00010002;

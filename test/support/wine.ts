@@ -85,7 +85,9 @@ export interface Wine {
  * Wine version: a prefix made by another version would be upgraded on first use.
  */
 export function setupWine(wine: string): Wine {
-  const version = run(wine, ['--version'], { env: { ...process.env, WINEDEBUG: '-all' } }).trim().replace(/[^\w.-]+/g, '_');
+  const version = run(wine, ['--version'], { env: { ...process.env, WINEDEBUG: '-all' } })
+    .trim()
+    .replace(/[^\w.-]+/g, '_');
   const prefix = nodePath.join(CACHE, `prefix-${version}`);
   cacheOnce(prefix, (tmp) => {
     run(wine, ['winecfg', '/v', 'win10'], { env: { ...process.env, WINEPREFIX: tmp, WINEDEBUG: '-all' } });
@@ -174,7 +176,10 @@ export async function runCliBatch(w: Wine, calls: CliCall[], opts: { timeout?: n
 /** Waits until `file` exists (true) or `proc` ends first (false). */
 export async function waitForFile(file: string, proc: WineProcess, timeoutMs = 60_000): Promise<boolean> {
   let ended = false;
-  void proc.done.then(() => (ended = true), () => (ended = true));
+  void proc.done.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (existsSync(file)) return true;

@@ -76,7 +76,9 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
   afterAll(() => {
     if (work) removeTmpDir(work);
     if (bundleDir) removeTmpDir(bundleDir);
-    console.log(`windows tier: ${scenarios} lock/in-use/crash scenarios and ${kills} kill points (SIGKILL of the Wine process, then recover under Wine) ran under Wine (seed ${seed})`);
+    console.log(
+      `windows tier: ${scenarios} lock/in-use/crash scenarios and ${kills} kill points (SIGKILL of the Wine process, then recover under Wine) ran under Wine (seed ${seed})`,
+    );
   });
 
   /** Starts the holder under Wine and waits until it holds `target`; returns a function that lets go and awaits its exit. */
@@ -166,7 +168,11 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
       const before = (await readFolder(dry)).state;
       const expected = expectedAfter(before, c.after);
       const r0 = await runNode(wine, child, ['0', JSON.stringify(c.request(dry))], { env: caseEnv(c) });
-      const report = JSON.parse(r0.stdout.trim().split('\n').pop() ?? 'null') as { steps: number; kinds: Record<string, number>; error?: { message: string } } | null;
+      const report = JSON.parse(r0.stdout.trim().split('\n').pop() ?? 'null') as {
+        steps: number;
+        kinds: Record<string, number>;
+        error?: { message: string };
+      } | null;
       expect(r0.status, `${r0.stdout}${r0.stderr}`).toBe(0);
       expect(report?.error).toBeUndefined();
       // Links really failed under Wine (the environment reached the Windows process): not one was made; with links, merge's locks make some.
@@ -193,7 +199,10 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
         kills++;
       }
       // One Wine start recovers every folder, then looks again: the second recover must find nothing.
-      const rec = await runCliBatch(wine, dirs.flatMap((d) => [{ args: ['recover', winPath(d), '--json'] }, { args: ['recover', winPath(d), '--json'] }]));
+      const rec = await runCliBatch(
+        wine,
+        dirs.flatMap((d) => [{ args: ['recover', winPath(d), '--json'] }, { args: ['recover', winPath(d), '--json'] }]),
+      );
       const failures: string[] = [];
       let rolledBack = 0;
       let finished = 0;
@@ -207,7 +216,8 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
           const notDone = done.recoveries.filter((x) => x.action !== 'completed' && x.action !== 'discarded' && x.action !== 'removed');
           if (notDone.length > 0 || done.kept.length > 0) throw new Error(`recover did not complete: ${JSON.stringify([...notDone, ...done.kept])}`);
           const again = second.status === 0 ? (JSON.parse(second.stdout) as RecoverReport) : null;
-          if (!again || again.recoveries.length > 0 || again.removed.length > 0) throw new Error(`a second recover still found work: ${second.stdout}${second.stderr}`);
+          if (!again || again.recoveries.length > 0 || again.removed.length > 0)
+            throw new Error(`a second recover still found work: ${second.stdout}${second.stderr}`);
           if ((await findJournals(dir)).length > 0) throw new Error('journals left');
           const left = await leftovers(dir, initial);
           if (left.length > 0) throw new Error(`files left behind: ${left.join(', ')}`);
@@ -228,7 +238,9 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
           failures.push(`${where}: ${(err as Error).message}`);
         }
       }
-      console.log(`windows tier: ${c.name}: ${report!.steps} steps, ${dirs.length} kill points under Wine, ${dirs.length - failures.length} verified (${rolledBack} rolled back, ${finished} finished, ${mixed} per-disk mixed; seed ${seed})`);
+      console.log(
+        `windows tier: ${c.name}: ${report!.steps} steps, ${dirs.length} kill points under Wine, ${dirs.length - failures.length} verified (${rolledBack} rolled back, ${finished} finished, ${mixed} per-disk mixed; seed ${seed})`,
+      );
       expect(failures).toEqual([]);
     }, 240_000);
   }

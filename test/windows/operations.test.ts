@@ -408,7 +408,7 @@ const scenarios: Scenario[] = [
       expect(payloads.W2ru).toBe('.\\..\\base\\d0.vhd');
       expect(payloads.MacX).toBe('file:///' + winPath(`${dir}/base/d0.vhd`).replace(/\\/g, '/'));
       // The parent is in another folder: only W2ru can find it on Linux.
-      expect((await resolveParent(f).then(async (r) => (await r.file.close(), r.source)))).toBe('W2ru');
+      expect(await resolveParent(f).then(async (r) => (await r.file.close(), r.source))).toBe('W2ru');
       await f.close();
       await expectView(`${dir}/kids/k.vhd`, model.view(k), 'd0.vhd');
       // Moved as a whole to another folder: still opens.
@@ -504,7 +504,9 @@ describe.skipIf('missing' in found)('Windows tier: every operation under Wine', 
 
   afterAll(() => {
     if (work) removeTmpDir(work);
-    console.log(`windows tier: ${scenarios.length} operation scenarios (${calls} vhdsnap runs) under Wine; switch is not covered (the CLI has no switch command yet)`);
+    console.log(
+      `windows tier: ${scenarios.length} operation scenarios (${calls} vhdsnap runs) under Wine; switch is not covered (the CLI has no switch command yet)`,
+    );
   });
 
   for (const s of scenarios) {

@@ -77,7 +77,8 @@ export function createWsApi(url: string, connect: (url: string) => SocketLike): 
 
   return {
     ...bridgeApi((method, _channel, args) => send(method, args)),
-    dropFolder: () => Promise.reject(apiError('UNSUPPORTED', 'a browser does not reveal where a dropped folder is: start `vhdsnap serve --folder <dir>` instead')),
+    dropFolder: () =>
+      Promise.reject(apiError('UNSUPPORTED', 'a browser does not reveal where a dropped folder is: start `vhdsnap serve --folder <dir>` instead')),
     onJobEvent: (listener) => {
       listeners.add(listener);
       open();

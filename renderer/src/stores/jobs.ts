@@ -25,7 +25,9 @@ export interface Job {
 let subscription: { api: object; store: object; off: () => void } | null = null;
 
 function isFileReports(x: unknown): x is FileReport[] {
-  return Array.isArray(x) && x.every((r) => r && typeof r === 'object' && typeof (r as FileReport).path === 'string' && Array.isArray((r as FileReport).errors));
+  return (
+    Array.isArray(x) && x.every((r) => r && typeof r === 'object' && typeof (r as FileReport).path === 'string' && Array.isArray((r as FileReport).errors))
+  );
 }
 
 export const useJobsStore = defineStore('jobs', {

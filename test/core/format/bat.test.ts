@@ -40,7 +40,13 @@ describe('BAT codec', () => {
     const bat = new Uint32Array(200);
     for (let i = 0; i < bat.length; i++) bat[i] = (i * 977 + 5) >>> 0;
     const whole = encodeBat(bat);
-    for (const [from, to] of [[0, 1], [5, 6], [17, 130], [199, 200], [0, 200]]) {
+    for (const [from, to] of [
+      [0, 1],
+      [5, 6],
+      [17, 130],
+      [199, 200],
+      [0, 200],
+    ]) {
       const part = encodeBatRange(bat, from, to);
       expect(part.length).toBe((to - from) * 4);
       expect(Buffer.from(part)).toEqual(Buffer.from(whole.subarray(from * 4, to * 4)));

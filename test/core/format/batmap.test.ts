@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BATMAP_VERSION,
-  batmapChecksum,
-  creatorHasBatmap,
-  decodeBatmapHeader,
-  encodeBatmapHeader,
-  validateBatmapHeader,
-} from '../../../core/format/batmap.js';
+import { BATMAP_VERSION, batmapChecksum, creatorHasBatmap, decodeBatmapHeader, encodeBatmapHeader, validateBatmapHeader } from '../../../core/format/batmap.js';
 
 describe('blktap batmap header', () => {
   it('encodes the documented layout and round-trips', () => {
@@ -22,7 +15,7 @@ describe('blktap batmap header', () => {
     expect(decodeBatmapHeader(b)).toEqual(h);
   });
 
-  it('checksum is the one\'s complement of the map\'s byte sum', () => {
+  it("checksum is the one's complement of the map's byte sum", () => {
     expect(batmapChecksum(new Uint8Array(512))).toBe(0xffffffff);
     const map = new Uint8Array(1024);
     map[0] = 0xff;

@@ -24,7 +24,7 @@ function prng(seed: number) {
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n | 0;
+    return ((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n) | 0;
   };
 }
 
@@ -145,7 +145,8 @@ describe('bitRuns', () => {
       const style = r(4);
       for (let i = 0; i < bytes; i++) {
         if (style === 0) bm[i] = r(256);
-        else if (style === 1) bm[i] = r(3) === 0 ? r(256) : r(2) ? 0xff : 0; // mostly whole bytes
+        else if (style === 1)
+          bm[i] = r(3) === 0 ? r(256) : r(2) ? 0xff : 0; // mostly whole bytes
         else if (style === 2) bm[i] = r(2) ? 0xff : 0;
         else bm[i] = [0x80, 0x01, 0x7f, 0xfe, 0x0f, 0xf0][r(6)];
       }
@@ -168,6 +169,14 @@ describe('bitRuns', () => {
       { start: 16, length: 3, set: false },
     ]);
     expect(bitRuns(bm, 5, 5)).toEqual([]);
-    expect(bitRuns(Uint8Array.from([0xa5]), 0, 8).map((x) => [x.set, x.length])).toEqual([[true, 1], [false, 1], [true, 1], [false, 2], [true, 1], [false, 1], [true, 1]]);
+    expect(bitRuns(Uint8Array.from([0xa5]), 0, 8).map((x) => [x.set, x.length])).toEqual([
+      [true, 1],
+      [false, 1],
+      [true, 1],
+      [false, 2],
+      [true, 1],
+      [false, 1],
+      [true, 1],
+    ]);
   });
 });
