@@ -3,8 +3,8 @@
 // (core/operation.ts) in the registry (core/registry.ts); this module only
 // orders the steps every writing operation shares:
 //   request checked → locks on the disks named → interrupted work there
-//   recovered → one plan → locks on what it changes → refusals (its own, then
-//   other programs using the files) → run with progress and cancel → result.
+//   recovered → one plan → locks on what it changes → refusals (other programs
+//   using the files, then the plan's own) → run with progress and cancel → result.
 import * as nodePath from 'node:path';
 import { UsageError, VhdError } from './errors.js';
 import { isIoFailure } from './disk/parent.js';
