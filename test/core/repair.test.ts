@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { checksum, putU32 } from '../../core/format/bytes.js';
 import { decodeFooter, encodeFooter } from '../../core/format/footer.js';
-import { findJournals, journalPath, writeJournal } from '../../core/journal.js';
+import { journalHeader, findJournals, journalPath, writeJournal } from '../../core/journal.js';
 import { checkFile } from '../../core/ops/check.js';
 import { createDynamic, createFixed } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
@@ -283,11 +283,7 @@ describe('repair: journal recovery', () => {
 
   async function journalOf(file: string, writes: { at: number; before: Buffer; after: Buffer }[]): Promise<void> {
     const j: RepairJournal = {
-      version: 1,
-      op: 'repair',
-      phase: 'write',
-      pid: process.pid,
-      startedAt: new Date().toISOString(),
+      ...journalHeader('repair', 'write'),
       path: path.resolve(file),
       writes: writes.map((w) => ({ at: w.at, before: w.before.toString('base64'), after: w.after.toString('base64'), what: 'test' })),
     };

@@ -12,7 +12,7 @@ import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { prepareRelink } from '../../core/ops/relink.js';
 import type { ReparentJournal } from '../../core/ops/reparent.js';
-import { journalPath, writeJournal } from '../../core/journal.js';
+import { journalHeader, journalPath, writeJournal } from '../../core/journal.js';
 import { runOperation } from '../../core/operations.js';
 import { readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
@@ -138,11 +138,7 @@ describe('ids are verified right before writing', () => {
       // An interrupted reparent: new locators written, the journal holds the new header.
       const r = await prepareRelink(child, tmp.file('moved.vhd'));
       const j: ReparentJournal = {
-        version: 1,
-        op: 'reparent',
-        phase: 'apply',
-        pid: process.pid,
-        startedAt: new Date().toISOString(),
+        ...journalHeader('reparent', 'apply'),
         child: r.child,
         parent: tmp.file('moved.vhd'),
         headerOffset: r.headerOffset,
