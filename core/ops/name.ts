@@ -18,10 +18,12 @@ async function planName(disk: string, label: { name?: string; description?: stri
   const path = nodePath.resolve(disk);
   const f = await VhdFile.open(path);
   await f.close();
-  const what = label.name === '' ? 'clear the name of' : label.name !== undefined ? `name "${label.name}" to` : 'describe';
+  const file = nodePath.basename(path);
+  const summary =
+    label.name === '' ? `clear the name of ${file}` : label.name !== undefined ? `name ${file} "${label.name}"` : `set the description of ${file}`;
   return {
     operation: 'name',
-    summary: `${what} ${nodePath.basename(path)}`,
+    summary,
     // The disk is locked (one job per disk), never written: the label goes into the sidecar.
     changes: [{ path, action: 'modify', detail: `name and description, kept in ${SIDECAR_NAME} beside it (the disk file is not written)` }],
     bytesToCopy: 0,
