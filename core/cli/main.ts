@@ -515,6 +515,6 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
     return await cmd.run(args, io);
   } catch (err) {
-    return reportError(name, err, io.stderr);
+    return reportError(name, err, io.stderr, flagsPart.includes('--json') ? io.stdout : undefined);
   }
 }

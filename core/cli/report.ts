@@ -8,8 +8,18 @@ export function exitCodeFor(err: unknown): number {
   return 2;
 }
 
-/** Writes the error for command `name` and returns the exit code. */
-export function reportError(name: string, err: unknown, stderr: (s: string) => void): number {
+/**
+ * The one JSON document a --json run prints on stdout when it fails, so
+ * scripts read every outcome from stdout: `{ "error": { code, message, path?, field? } }`.
+ */
+export function errorDocument(err: unknown): { error: { code: string; message: string; path?: string; field?: string } } {
+  if (err instanceof VhdError) return { error: { code: err.code, message: err.message, path: err.path, field: err.field } };
+  return { error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } };
+}
+
+/** Writes the error for command `name` (with `json`, also its document on stdout) and returns the exit code. */
+export function reportError(name: string, err: unknown, stderr: (s: string) => void, json?: (s: string) => void): number {
+  json?.(JSON.stringify(errorDocument(err), null, 2) + '\n');
   if (err instanceof VhdError) {
     stderr(`vhdsnap ${name}: ${err.message} [${err.code}]\n`);
     if (err instanceof UsageError && err.code === 'USAGE') stderr(`run "vhdsnap --help" for usage\n`);

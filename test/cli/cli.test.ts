@@ -182,7 +182,8 @@ describe('vhdsnap info', () => {
     await fsp.writeFile(f, 'not a disk\n'.repeat(100));
     const r = await cli('info', f, '--json');
     expect(r.code).toBe(2);
-    expect(r.out).toBe('');
+    // --json: the error is also one document on stdout (what scripts read).
+    expect(Object.keys(JSON.parse(r.out))).toEqual(['error']);
     expect(r.err.trimEnd().split('\n')).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(r.err).toMatch(/^vhdsnap info: /);
@@ -485,7 +486,7 @@ describe('built binary', () => {
       (err: { code: number; stdout: string; stderr: string }) => err,
     );
     expect(e?.code).toBe(2);
-    expect(e?.stdout).toBe('');
+    expect(JSON.parse(e?.stdout ?? '').error.code).toMatch(/^[A-Z_]+$/);
     expect(e?.stderr).not.toMatch(/\n\s+at /);
     expect(leakLines(`${r.stderr}\n${e?.stderr}`)).toEqual([]);
   });
