@@ -14,9 +14,16 @@ export interface NameResult {
   description: string | null;
 }
 
-async function planName(disk: string, label: { name?: string; description?: string }): Promise<Plan> {
+/** The disk's id is read once, by the plan: the label is keyed by it. */
+interface NamePlan extends Plan {
+  path: string;
+  uuid: string;
+}
+
+async function planName(disk: string, label: { name?: string; description?: string }): Promise<NamePlan> {
   const path = nodePath.resolve(disk);
   const f = await VhdFile.open(path);
+  const uuid = f.uuid;
   await f.close();
   const file = nodePath.basename(path);
   const summary =
@@ -30,14 +37,12 @@ async function planName(disk: string, label: { name?: string; description?: stri
     worstCaseGrowth: 4096,
     freeSpace: null,
     refusals: [],
+    path,
+    uuid,
   };
 }
 
-async function name(disk: string, label: { name?: string; description?: string }): Promise<NameResult> {
-  const path = nodePath.resolve(disk);
-  const f = await VhdFile.open(path);
-  const uuid = f.uuid;
-  await f.close();
+async function name({ path, uuid }: NamePlan, label: { name?: string; description?: string }): Promise<NameResult> {
   const next = await setLabel(path, uuid, label);
   return { path, uuid, name: next.name ?? null, description: next.description ?? null };
 }
@@ -50,5 +55,5 @@ export const nameOperation = defineOperation({
   // Only the sidecar changes: a VM may keep the disk open while it is named.
   guarded: () => [],
   plan: (r) => planName(r.disk, r),
-  run: (r) => name(r.disk, r),
+  run: (r, ctx) => name(ctx.plan, r),
 });

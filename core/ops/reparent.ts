@@ -86,14 +86,16 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
   };
 }
 
-/** Relinks (the runner adds the plan's refusals, locks, recovery and the in-use guard: core/operations.ts). */
-export async function reparent(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean } & JobContext = {}): Promise<ReparentResult> {
+/**
+ * Relinks as planned. The plan (made by the runner under the locks) has
+ * already opened the new parent's whole chain and refused a broken one, a
+ * cycle, another size or id; prepareRelink checks the files once more right
+ * before it writes.
+ */
+async function reparent(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean } & JobContext = {}): Promise<ReparentResult> {
   // One header write: cancel is honoured until it starts.
   throwIfCancelled(opts);
   const jpath = journalPath(childPath);
-  // The new parent's own chain must be whole, or the child would be linked into a broken chain.
-  const parentDisk = await openDisk(parentPath);
-  await parentDisk.close();
   const prepared = await prepareRelink(childPath, parentPath, opts);
   const j: ReparentJournal = {
     ...journalHeader('reparent', 'apply'),

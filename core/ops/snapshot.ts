@@ -79,6 +79,8 @@ export interface SnapshotPlan extends Plan {
   active: string;
   /** --out was given: the child is made there and the disk stays as the snapshot. */
   branch: boolean;
+  /** Id of the disk (the snapshot keeps it), read when the plan opened the chain. */
+  uuid: string;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const disk = nodePath.resolve(diskPath);
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
+  const uuid = d.top.uuid;
   await d.close();
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
@@ -134,6 +137,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     snapshot: snap,
     active,
     branch: out !== null,
+    uuid,
   };
 }
 
@@ -147,10 +151,7 @@ export async function snapshot(diskPath: string, opts: SnapshotOptions = {}): Pr
 async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; description?: string }, ctx: JobContext = {}): Promise<SnapshotResult> {
   // Quick and journaled: cancel is honoured until the first write.
   throwIfCancelled(ctx);
-  const { disk: path, snapshot: snap } = plan;
-  const disk = await openDisk(path);
-  const uuid = disk.top.uuid;
-  await disk.close();
+  const { disk: path, snapshot: snap, uuid } = plan;
 
   if (plan.branch) {
     const out = plan.active;
