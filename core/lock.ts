@@ -3,17 +3,22 @@
 // ending in a disk extension, so `*.vhd` globs skip it) saying who holds it.
 // It is written complete under a temporary name and hard-linked into place
 // (link fails when the name exists), so a lock file is never seen half
-// written. Where the folder has no hard links (FAT, many SMB shares), the
+// written. A second lock, keyed by the file's identity (device + inode) in
+// this user's lock folder, makes every name of one file (symlink, hard link,
+// another case) meet the same lock; where the disk's folder cannot be written
+// it is the one that guards the disk (acquireLock). Where the folder has no hard links (FAT, many SMB shares), the
 // final name is created exclusively (`wx`) and written there, while the
 // complete temporary stays beside it until the lock is fsync'd: a lock that
 // does not parse is held (never free), by the writer its temporary names. A
 // lock whose holder ran on this host and is no longer alive is stale: an
 // acquirer may take it over, and `recover` removes it.
+import { createHash } from 'node:crypto';
 import { readFileSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
 import { isNoHardLinkError, linkFile, parseTempName, randomHex, removeFile, tempSibling } from './io/file.js';
+import { fileIdentityOrNull, fileKeyOrNull } from './io/identity.js';
 
 export const LOCK_PREFIX = '.vhdsnap-lock-';
 export const LOCK_SUFFIX = '.lock';
@@ -34,7 +39,10 @@ export interface LockInfo {
 
 export interface HeldLock {
   path: string;
+  /** The lock beside the disk (in its real folder), or where that folder cannot be written, the one in the user's lock folder. */
   lockFile: string;
+  /** The lock keyed by the file's identity in the user's lock folder (absent for a file that does not exist yet). */
+  identityLockFile?: string;
   info: LockInfo;
   release(): Promise<void>;
 }
@@ -201,49 +209,134 @@ async function removeIfToken(file: string, token: string): Promise<boolean> {
   );
 }
 
-function lockedMessage(info: LockInfo | null, disk: string): string {
-  if (!info) return `${disk} is locked by another vhdsnap operation (its lock file is unreadable; if no operation is running, delete ${lockPathFor(disk)})`;
+function lockedMessage(info: LockInfo | null, disk: string, file: string): string {
+  if (!info) return `${disk} is locked by another vhdsnap operation (its lock file is unreadable; if no operation is running, delete ${file})`;
   return `${disk} is in use: ${info.op} by pid ${info.pid} on ${info.host} since ${info.startedAt}; wait for it to finish`;
 }
+
+/**
+ * This user's lock folder, for locks keyed by file identity and for disks in
+ * folders we cannot write. One fixed place per user (os.tmpdir() is per user
+ * on Windows and macOS; on Linux /tmp is shared, hence the uid in the name and
+ * mode 0700), so every vhdsnap process of the user finds the same locks. A
+ * folder of that name that is not ours (another user made it first) is never
+ * used: its locks could be removed or forged.
+ */
+export async function userLockDir(): Promise<string> {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  let who = uid === null ? '' : String(uid);
+  if (uid === null) {
+    try {
+      who = os.userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_');
+    } catch {
+      who = 'user';
+    }
+  }
+  const dir = nodePath.join(os.tmpdir(), `vhdsnap-locks-${who}`);
+  try {
+    await fsp.mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toIoError(err, dir, 'cannot create the lock folder');
+  }
+  const st = await fsp.lstat(dir).catch((err: unknown) => {
+    throw toIoError(err, dir, 'cannot read the lock folder');
+  });
+  const foreign = uid !== null && (st.uid !== uid || (st.mode & 0o077) !== 0);
+  if (!st.isDirectory() || foreign)
+    throw new RefusedError('LOCK_DIR_UNSAFE', `${dir} is not a private folder of this user; remove it so vhdsnap can keep its locks there`, { path: dir });
+  return dir;
+}
+
+/**
+ * The identity lock's file: keyed by device + inode, so every name of one file
+ * (symlinks anywhere, hard links, another case of the name) meets the same
+ * lock. Null where the file has no identity to key by: it does not exist yet
+ * (a child about to be created) or the file system reports inode 0 (some
+ * network and FUSE mounts); there the lock beside the disk, named after its
+ * real path, is all there is. On Windows the bigint stat's ino is the NTFS
+ * file index, stable for the file's life.
+ */
+async function identityLockPath(real: string): Promise<string | null> {
+  const id = await fileIdentityOrNull(real);
+  if (!id || id.ino === 0n) return null;
+  return nodePath.join(await userLockDir(), `${LOCK_PREFIX}id-${id.dev}-${id.ino}${LOCK_SUFFIX}`);
+}
+
+/** The lock in this user's folder standing in for one beside a disk whose folder we cannot write. */
+async function fallbackLockPath(real: string): Promise<string> {
+  const h = createHash('sha256').update(real).digest('hex').slice(0, 32);
+  return nodePath.join(await userLockDir(), `${LOCK_PREFIX}path-${h}${LOCK_SUFFIX}`);
+}
+
+const errnoOf = (err: unknown): string | undefined => ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
 
 /**
  * Takes the lock of one disk. Throws RefusedError LOCKED when another live
  * operation (in this or another process) holds it. A stale lock is taken over
  * under a second, short-lived lock so two acquirers cannot both take it.
+ *
+ * Two lock files: one in this user's lock folder keyed by the file's identity
+ * (no second name of the file can take a second lock), and one beside the
+ * file in its real folder, named after its real name (what other users,
+ * other hosts sharing the folder and older versions see). Where that folder
+ * cannot be written, the identity lock alone guards it (or, for a file with
+ * no identity, a lock in the user's folder keyed by its real path): never no
+ * lock at all.
  */
 export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
-  const held = await acquireNewLock(disk, op);
-  // An older vhdsnap (lock without the .lock end) may be working on the disk right now.
-  const old = await readLock(oldLockPathFor(held.path));
-  if (old && !isStale(old)) {
-    await held.release();
-    throw new RefusedError('LOCKED', lockedMessage(old, held.path), { path: held.path });
-  }
-  return held;
-}
-
-async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
   const abs = nodePath.resolve(disk);
-  const file = lockPathFor(abs);
+  const real = await fsp.realpath(abs).catch(() => abs);
   const info: LockInfo = { version: 1, pid: process.pid, host: os.hostname(), op, startedAt: new Date().toISOString(), path: abs, token: randomHex(8) };
-  const held: HeldLock = { path: abs, lockFile: file, info, release: async () => void (await removeIfToken(file, info.token)) };
+  const parts: { file: string; token: string }[] = [];
+  const release = async () => {
+    for (const p of parts.reverse()) await removeIfToken(p.file, p.token).catch(() => undefined);
+  };
   try {
-    if (await tryCreate(file, info)) return held;
-  } catch (err) {
-    // No folder, or one we cannot write: nothing can change there, so there is
-    // nothing to guard (an operation that must write there fails on its own).
-    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return { path: abs, lockFile: file, info, release: async () => undefined };
+    const idFile = await identityLockPath(real);
+    if (idFile) {
+      await takeLockFile(idFile, abs, info);
+      parts.push({ file: idFile, token: info.token });
     }
+    let beside = lockPathFor(real);
+    try {
+      await takeLockFile(beside, abs, info);
+      parts.push({ file: beside, token: info.token });
+    } catch (err) {
+      const code = errnoOf(err);
+      // No folder: nothing can be created there, so nothing to guard (an operation that must write there fails on its own).
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        if (!idFile) beside = '';
+      } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        // A folder we cannot write (the disk in it may still be writable): the identity lock guards it, or one keyed by path.
+        if (idFile) beside = idFile;
+        else {
+          beside = await fallbackLockPath(real);
+          await takeLockFile(beside, abs, info);
+          parts.push({ file: beside, token: info.token });
+        }
+      } else throw err;
+    }
+    // An older vhdsnap (lock without the .lock end, named after the path given) may be working on the disk right now.
+    for (const name of new Set([real, abs])) {
+      const old = await readLock(oldLockPathFor(name));
+      if (old && !isStale(old)) throw new RefusedError('LOCKED', lockedMessage(old, abs, oldLockPathFor(name)), { path: abs });
+    }
+    return { path: abs, lockFile: beside || lockPathFor(real), identityLockFile: idFile ?? undefined, info, release };
+  } catch (err) {
+    await release();
     throw err;
   }
+}
+
+/** Creates the lock file `file` for `abs` holding `info`, taking over a stale one; LOCKED when it is held. */
+async function takeLockFile(file: string, abs: string, info: LockInfo): Promise<void> {
+  if (await tryCreate(file, info)) return;
 
   const cur = await lockHolder(file);
-  if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs), { path: abs });
+  if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs, file), { path: abs });
 
   const takeover = file + TAKEOVER_SUFFIX;
-  const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${op}`, token: randomHex(8) };
+  const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${info.op}`, token: randomHex(8) };
   if (!(await tryCreate(takeover, tinfo))) {
     const t = await lockHolder(takeover);
     if (t && isStale(t)) await removeIfToken(takeover, t.token);
@@ -253,8 +346,8 @@ async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
   try {
     // Under the takeover lock: remove the stale lock only if it is still the one judged stale.
     await removeIfToken(file, cur.token);
-    if (await tryCreate(file, info)) return held;
-    throw new RefusedError('LOCKED', lockedMessage(await lockHolder(file), abs), { path: abs });
+    if (await tryCreate(file, info)) return;
+    throw new RefusedError('LOCKED', lockedMessage(await lockHolder(file), abs, file), { path: abs });
   } finally {
     await removeIfToken(takeover, tinfo.token);
   }
@@ -262,7 +355,13 @@ async function acquireNewLock(disk: string, op: string): Promise<HeldLock> {
 
 /** Takes every lock in sorted order (so two operations never wait on each other in a cycle); all or none. */
 export async function acquireLocks(disks: string[], op: string): Promise<HeldLock[]> {
-  const paths = [...new Set(disks.map((d) => nodePath.resolve(d)))].sort();
+  // One lock per file, not per name: a second name of a file already locked here would be refused by our own lock.
+  const byFile = new Map<string, string>();
+  for (const d of [...new Set(disks.map((x) => nodePath.resolve(x)))].sort()) {
+    const key = (await fileKeyOrNull(d)) ?? `path:${d}`;
+    if (!byFile.has(key)) byFile.set(key, d);
+  }
+  const paths = [...byFile.values()].sort();
   const held: HeldLock[] = [];
   try {
     for (const p of paths) held.push(await acquireLock(p, op));

@@ -2,18 +2,28 @@
 // refusal that names the holder, stale locks taken over or cleared by recover,
 // and runOperation locking every disk it touches.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, promises as fsp, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefusedError, VhdError } from '../../core/errors.js';
-import { hasDiskExtension, parseTempName, tempSibling } from '../../core/io/file.js';
-import { acquireLock, acquireLocks, clearStaleLocks, LOCK_PREFIX, lockPathFor, oldLockPathFor, type LockInfo } from '../../core/lock.js';
+import { hasDiskExtension, parseTempName, setLinker, tempSibling } from '../../core/io/file.js';
+import {
+  acquireLock,
+  acquireLocks,
+  clearStaleLocks,
+  LOCK_PREFIX,
+  lockPathFor,
+  oldLockPathFor,
+  releaseLocks,
+  userLockDir,
+  type LockInfo,
+} from '../../core/lock.js';
 import { lockedPaths, planOperation, runOperation, touchedPaths } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
 import { buildTree, readThrough } from '../support/tree.js';
-import { removeTmpDir, useTmpDir } from '../support/tmp.js';
+import { makeTmpDir, removeTmpDir, useTmpDir } from '../support/tmp.js';
 import { leakLines } from '../support/gc-close.js';
 
 const tmp = useTmpDir('vhdsnap-lock-');
@@ -351,5 +361,95 @@ describe('runOperation locking', () => {
       await held.release();
     }
     expect(await fsp.readdir(tmp.dir)).toEqual(['d0.vhd', 'd1.vhd']);
+  });
+});
+
+describe('locks keyed by file identity', () => {
+  const disk = () => tmp.file('d.vhd');
+  const refusedCode = (p: Promise<unknown>) =>
+    p.then(
+      () => 'taken',
+      (e: VhdError) => e.code,
+    );
+
+  it('a symlink (here or in another folder), a hard link or the real name: one lock for all of them', async () => {
+    writeFileSync(disk(), 'x');
+    const other = makeTmpDir('vhdsnap-lock-other-');
+    try {
+      symlinkSync(disk(), tmp.file('e.vhd'));
+      symlinkSync(disk(), nodePath.join(other, 'far.vhd'));
+      linkSync(disk(), tmp.file('hard.vhd'));
+      const names = [disk(), tmp.file('e.vhd'), nodePath.join(other, 'far.vhd'), tmp.file('hard.vhd')];
+      for (const first of names) {
+        const held = await acquireLock(first, 'write');
+        expect(held.identityLockFile).toBeDefined();
+        expect(existsSync(held.identityLockFile!)).toBe(true);
+        for (const second of names) expect(await refusedCode(acquireLock(second, 'write')), `${first} then ${second}`).toBe('LOCKED');
+        await held.release();
+        expect(existsSync(held.identityLockFile!)).toBe(false);
+      }
+      // One operation naming two names of one file takes one lock, not a refusal by itself.
+      const both = await acquireLocks([tmp.file('e.vhd'), disk()], 'merge');
+      expect(both).toHaveLength(1);
+      await releaseLocks(both);
+      expect(readdirSync(other)).toEqual(['far.vhd']);
+    } finally {
+      removeTmpDir(other);
+    }
+  });
+
+  it('the identity lock lives in a private folder of this user', async () => {
+    writeFileSync(disk(), 'x');
+    const held = await acquireLock(disk(), 'write');
+    const dir = nodePath.dirname(held.identityLockFile!);
+    expect(dir).toBe(await userLockDir());
+    if (process.platform !== 'win32') expect(statSync(dir).mode & 0o077).toBe(0);
+    await held.release();
+  });
+
+  it('a disk in a folder that cannot be written is still locked (in the user lock folder), never skipped', async () => {
+    writeFileSync(disk(), 'x');
+    // A read-only folder: creating the lock there fails with EACCES (root ignores chmod, so the link is failed instead).
+    const restoreLinker = setLinker(async (a, b) => {
+      if (nodePath.dirname(b) === tmp.dir) throw Object.assign(new Error(`EACCES: permission denied, link '${a}' -> '${b}'`), { code: 'EACCES' });
+      await fsp.link(a, b);
+    });
+    try {
+      const held = await acquireLock(disk(), 'write');
+      expect(held.lockFile).toBe(held.identityLockFile);
+      expect(existsSync(held.lockFile)).toBe(true);
+      expect(await refusedCode(acquireLock(disk(), 'write'))).toBe('LOCKED');
+      await held.release();
+      // A file that does not exist yet has no identity: its lock is keyed by its path in the user's folder.
+      const fresh = await acquireLock(tmp.file('new.vhd'), 'snapshot');
+      expect(nodePath.dirname(fresh.lockFile)).toBe(await userLockDir());
+      expect(await refusedCode(acquireLock(tmp.file('new.vhd'), 'create'))).toBe('LOCKED');
+      await fresh.release();
+      expect(existsSync(fresh.lockFile)).toBe(false);
+    } finally {
+      restoreLinker();
+    }
+    expect(readdirSync(tmp.dir).sort()).toEqual(['d.vhd']);
+  });
+
+  it('a stale identity lock (holder gone) is taken over', async () => {
+    writeFileSync(disk(), 'x');
+    const first = await acquireLock(disk(), 'write');
+    const idFile = first.identityLockFile!;
+    await first.release();
+    const info: LockInfo = {
+      version: 1,
+      pid: deadPid(),
+      host: os.hostname(),
+      op: 'merge',
+      startedAt: new Date().toISOString(),
+      path: disk(),
+      token: 'feedfacefeedface',
+    };
+    writeFileSync(idFile, JSON.stringify(info));
+    const held = await acquireLock(tmp.file('d.vhd'), 'write');
+    expect((JSON.parse(readFileSync(idFile, 'utf8')) as LockInfo).token).toBe(held.info.token);
+    await held.release();
+    expect(existsSync(idFile)).toBe(false);
   });
 });
