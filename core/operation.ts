@@ -63,6 +63,12 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
    * plan changes. Default: the disk named and every changed file.
    */
   guarded?(req: Req, changed: string[]): string[];
+  /**
+   * Changed paths whose file the run does not write but replaces with a new
+   * one (the old file keeps its content under any other name it has): these
+   * are not refused for having other hard links (core/hardlinks.ts).
+   */
+  replaces?(plan: NoInfer<P>): string[];
   /** The run makes the in-use check and the refusals itself (the runner only adds IN_USE to the plan shown). */
   guardsItself?: boolean;
   /** Computed without writing; refusals say why it will not run. */

@@ -10,6 +10,7 @@ import { UsageError, VhdError } from './errors.js';
 import { isIoFailure } from './disk/parent.js';
 import { assertNoRefusals, type JobContext, type Plan, type PlanOptions } from './job.js';
 import type { Operation } from './operation.js';
+import { hardLinkRefusals } from './hardlinks.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
 import { withLocks } from './lock.js';
 import { recoverBefore } from './ops/recover.js';
@@ -53,7 +54,20 @@ function guardedPaths<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, pla
 }
 
 /**
- * The plan, with an IN_USE refusal for every file another program is using.
+ * The files the run writes in place (or deletes) of those it guards: each must
+ * have no other hard link (core/hardlinks.ts), or the other names would
+ * change too. Files the run replaces by a new one are left out.
+ */
+function writtenInPlace<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, plan: Plan): string[] {
+  const guarded = new Set(guardedPaths(d, r, plan));
+  const replaced = new Set(resolveAll(d.replaces?.(plan) ?? []));
+  const written = plan.changes.filter((c) => c.action === 'modify' || c.action === 'delete').map((c) => c.path);
+  return resolveAll(written).filter((p) => guarded.has(p) && !replaced.has(p));
+}
+
+/**
+ * The plan, with an IN_USE refusal for every file another program is using
+ * and a HARD_LINKED one for every file it would write that has other names.
  * `pathsOnly` plans (made to know what to lock) skip that scan.
  */
 export async function planOperation<K extends OperationName>(req: RequestOf<K>, opts: PlanOptions = {}): Promise<PlanOf<K>> {
@@ -61,7 +75,7 @@ export async function planOperation<K extends OperationName>(req: RequestOf<K>, 
   const plan = await d.plan(r, opts);
   if (opts.pathsOnly) return plan;
   const shared: Plan = plan;
-  shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))));
+  shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))), ...(await hardLinkRefusals(writtenInPlace(d, r, plan))));
   return plan;
 }
 
@@ -102,7 +116,9 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
       // (An operation that guards itself also refuses itself, in that order: IN_USE comes first for every operation.)
       if (!d.guardsItself) {
         await assertNotInUse(guardedPaths(d, r, plan));
-        assertNoRefusals(plan, named[0]);
+        const shared: Plan = plan;
+        shared.refusals.push(...(await hardLinkRefusals(writtenInPlace(d, r, plan))));
+        assertNoRefusals(shared, named[0]);
       }
       return d.run(r, { ...ctx, plan });
     });

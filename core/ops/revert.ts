@@ -325,5 +325,7 @@ export const revertOperation = defineOperation({
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
   plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),
   run: (r, ctx) => revertPlanned(nodePath.resolve(r.disk), ctx.plan, ctx),
+  // The disk's name gets a new child (renamed over it): the old file is not written, so another name of it keeps what it shows.
+  replaces: (plan) => plan.changes.filter((c) => c.action === 'modify').map((c) => c.path),
   journal: journalKind(revertJournalSchema, recoverRevert),
 });

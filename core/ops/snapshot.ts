@@ -286,5 +286,7 @@ export const snapshotOperation = defineOperation({
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
   plan: (r, opts) => planSnapshot(r.disk, { out: r.out, ...opts }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
+  // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.
+  replaces: (plan) => (plan.branch ? [] : [plan.disk]),
   journal: journalKind(snapshotJournalSchema, recoverSnapshot),
 });
