@@ -12,6 +12,7 @@ import { assertNoRefusals, type JobContext, type Plan, type PlanOptions } from '
 import type { Operation } from './operation.js';
 import { hardLinkRefusals } from './hardlinks.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
+import { findChildren } from './library/scan.js';
 import { withLocks } from './lock.js';
 import { recoverBefore } from './ops/recover.js';
 import { isOperationName, operationNamed, type OperationName, type OperationRequest, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
@@ -66,6 +67,23 @@ function writtenInPlace<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, p
 }
 
 /**
+ * For each disk the plan changes that is a parent: children of it that other
+ * programs made in other folders cannot be found (vhdsnap finds those in the
+ * parent's folder and those it made and recorded itself), so the plan says so.
+ */
+async function unseenChildrenNotes<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, plan: Plan): Promise<string[]> {
+  if (d.access === 'reads') return [];
+  const guarded = new Set(guardedPaths(d, r, plan));
+  const changed = resolveAll(plan.changes.filter((c) => c.action === 'modify' || c.action === 'delete').map((c) => c.path)).filter((p) => guarded.has(p));
+  const parents: string[] = [];
+  for (const p of changed) if ((await findChildren(p).catch(() => [])).length > 0) parents.push(p);
+  if (parents.length === 0) return [];
+  return [
+    `children of ${parents.join(', ')} made in other folders by other programs cannot be found (vhdsnap finds those beside ${parents.length > 1 ? 'them' : 'it'} and those it made itself); if there are any, this changes what they show`,
+  ];
+}
+
+/**
  * The plan, with an IN_USE refusal for every file another program is using
  * and a HARD_LINKED one for every file it would write that has other names.
  * `pathsOnly` plans (made to know what to lock) skip that scan.
@@ -75,6 +93,8 @@ export async function planOperation<K extends OperationName>(req: RequestOf<K>, 
   const plan = await d.plan(r, opts);
   if (opts.pathsOnly) return plan;
   const shared: Plan = plan;
+  const notes = await unseenChildrenNotes(d, r, plan);
+  if (notes.length > 0) shared.cautions = [...(shared.cautions ?? []), ...notes];
   shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))), ...(await hardLinkRefusals(writtenInPlace(d, r, plan))));
   return plan;
 }

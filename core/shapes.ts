@@ -27,6 +27,8 @@ export interface Plan {
   freeSpace: number | null;
   /** Non-empty: the operation will not run, for these reasons. */
   refusals: { code: string; message: string }[];
+  /** What a person should know before running it (not a reason to refuse). */
+  cautions?: string[];
 }
 
 /** A finding of `check`: errors and warnings share this shape (core/errors.ts). */

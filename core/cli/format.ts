@@ -98,6 +98,7 @@ export function renderPlan(p: Plan): string {
   for (const c of p.changes) lines.push(`  ${c.action.padEnd(6)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`);
   lines.push(`  copy:        ${short(p.bytesToCopy)}`, `  may grow by: ${short(p.worstCaseGrowth)}`);
   if (p.freeSpace !== null) lines.push(`  free space:  ${short(p.freeSpace)}`);
+  for (const n of p.cautions ?? []) lines.push(`  caution: ${n}`);
   for (const r of p.refusals) lines.push(`  refused ${r.code}: ${r.message}`);
   if (p.refusals.length === 0) lines.push('  (dry run: nothing was written)');
   return lines.join('\n');

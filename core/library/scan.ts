@@ -8,7 +8,7 @@ import { uuidToString } from '../format/bytes.js';
 import { isIoFailure, resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
-import { readSidecar } from './sidecar.js';
+import { childRecordFolder, readSidecar, recordedChildren } from './sidecar.js';
 import type { DiskEntry, Orphan, TreeNode, Unreadable } from '../shapes.js';
 
 export type { DiskEntry, Orphan, TreeNode, Unreadable };
@@ -68,11 +68,12 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   const entries = new Map<string, DiskEntry>();
   const unreadable: Unreadable[] = [];
   const labels = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
-  const labelFor = async (p: string, uuid: string) => {
+  const sidecarOf = async (p: string) => {
     const dir = nodePath.dirname(p);
     if (!labels.has(dir)) labels.set(dir, await readSidecar(dir));
-    return labels.get(dir)!.disks[uuid] ?? null;
+    return labels.get(dir)!;
   };
+  const labelFor = async (p: string, uuid: string) => (await sidecarOf(p)).disks[uuid] ?? null;
   const orphans: Orphan[] = [];
   const parentOf = new Map<string, string>(); // child key -> parent key
   const orphaned = new Set<string>();
@@ -97,6 +98,11 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
       const entry = describeFile(f, await labelFor(p, f.uuid));
       if (!explicit.has(key)) entry.external = true;
       entries.set(key, entry);
+      // Its children vhdsnap made in other folders (recorded beside it) are part of its tree, listed as external.
+      for (const r of (await sidecarOf(p)).children?.[f.uuid] ?? []) {
+        const c = nodePath.resolve(r.path);
+        if (!queue.includes(c) && (await isChildOf(c, f.uuid, key))) queue.push(c);
+      }
       if (f.type !== 'differencing') continue;
       try {
         const parent = await resolveParent(f);
@@ -147,8 +153,30 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   return { roots, orphans, unreadable };
 }
 
-/** Differencing disks in `dir` whose parent resolves to `parentPath` (same id and same file). */
-export async function findChildren(parentPath: string, dir = nodePath.dirname(nodePath.resolve(parentPath))): Promise<string[]> {
+/** True when `p` is a readable differencing disk pointing at the disk with id `parentId` whose file key is `parentKey`. */
+async function isChildOf(p: string, parentId: string, parentKey: string): Promise<boolean> {
+  const f = await VhdFile.open(p).catch(() => null);
+  if (!f) return false;
+  try {
+    if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) return false;
+    const parent = await resolveParent(f).catch(() => null);
+    if (!parent) return false;
+    const k = await fileKeyOrNull(parent.file.path);
+    await parent.file.close();
+    return k === parentKey;
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * Differencing disks whose parent resolves to `parentPath` (same id and same
+ * file): those in `dir` (default: the parent's folder, and its real folder
+ * when it is reached through a symlink) plus the children elsewhere recorded
+ * in the sidecar (core/library/sidecar.ts) that still exist and still point
+ * at it. Children another program made in other folders cannot be found.
+ */
+export async function findChildren(parentPath: string, dir?: string): Promise<string[]> {
   // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
   const target = await fileKey(parentPath);
   let parentId: string;
@@ -157,12 +185,19 @@ export async function findChildren(parentPath: string, dir = nodePath.dirname(no
     parentId = pf.uuid;
     await pf.close();
   }
+  const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath)])];
+  const listed: string[] = [];
+  for (const d of dirs) listed.push(...(await listVhdFiles(d)));
+  const recorded = (await recordedChildren(parentPath, parentId)).filter((p) => !listed.includes(p));
   const out: string[] = [];
   const seen = new Set<string>(); // a child with two names is one child
-  for (const p of await listVhdFiles(dir)) {
-    const key = (await fileKeyOrNull(p)) ?? `path:${p}`;
-    if (key === target || seen.has(key)) continue;
-    seen.add(key);
+  for (const p of [...listed, ...recorded]) {
+    const key = await fileKeyOrNull(p);
+    // A recorded child that is gone is a stale record, not a child.
+    if (key === null && recorded.includes(p)) continue;
+    const k = key ?? `path:${p}`;
+    if (k === target || seen.has(k)) continue;
+    seen.add(k);
     let f: VhdFile;
     try {
       f = await VhdFile.open(p);

@@ -1,5 +1,8 @@
 // Snapshot names and descriptions: a small JSON file per folder, keyed by
-// disk id (names follow a disk through renames), written atomically.
+// disk id (names follow a disk through renames), written atomically. It also
+// records the children vhdsnap made of a disk in this folder that live in
+// another folder (`children`, keyed by the parent's id): a scan of this folder
+// alone cannot see them, and every operation that changes the parent must.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { replaceFileAtomically } from '../io/file.js';
@@ -14,9 +17,36 @@ export interface DiskLabel {
   file?: string;
 }
 
+/** A child made in another folder: its absolute path and its id (a hint; findChildren checks the file itself). */
+export interface ChildRecord {
+  path: string;
+  id: string;
+}
+
 export interface Sidecar {
   version: 1;
   disks: Record<string, DiskLabel>;
+  /** Children elsewhere, by parent id. Absent in sidecars of older versions. */
+  children?: Record<string, ChildRecord[]>;
+}
+
+/** Bounds on what is read back (hostile or runaway sidecars cost bounded work). */
+const MAX_CHILD_PARENTS = 10000;
+const MAX_CHILDREN_PER_PARENT = 1000;
+
+function readChildren(raw: unknown): Record<string, ChildRecord[]> | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: Record<string, ChildRecord[]> = {};
+  for (const [id, list] of Object.entries(raw).slice(0, MAX_CHILD_PARENTS)) {
+    if (!Array.isArray(list)) continue;
+    const records: ChildRecord[] = [];
+    for (const c of list.slice(0, MAX_CHILDREN_PER_PARENT)) {
+      const r = c as Partial<ChildRecord> | null;
+      if (r && typeof r.path === 'string' && nodePath.isAbsolute(r.path) && typeof r.id === 'string') records.push({ path: r.path, id: r.id });
+    }
+    if (records.length > 0) out[id] = records;
+  }
+  return out;
 }
 
 export async function readSidecar(dir: string): Promise<Sidecar> {
@@ -36,7 +66,8 @@ export async function readSidecar(dir: string): Promise<Sidecar> {
       if (typeof v.file === 'string') label.file = v.file;
       disks[id] = label;
     }
-    return { version: 1, disks };
+    const children = readChildren((parsed as { children?: unknown }).children);
+    return children && Object.keys(children).length > 0 ? { version: 1, disks, children } : { version: 1, disks };
   } catch {
     return empty; // a missing or damaged sidecar only loses labels, never disk data
   }
@@ -65,4 +96,58 @@ export async function setLabel(diskPath: string, uuid: string, label: { name?: s
 export async function getLabel(diskPath: string, uuid: string): Promise<DiskLabel | null> {
   const s = await readSidecar(nodePath.dirname(nodePath.resolve(diskPath)));
   return s.disks[uuid] ?? null;
+}
+
+/** The real path of `p` where it resolves, else the absolute path. */
+async function realOr(p: string): Promise<string> {
+  const abs = nodePath.resolve(p);
+  return fsp.realpath(abs).catch(() => abs);
+}
+
+/** The folder whose sidecar records the children elsewhere of the disk `parentPath`: the folder of its real file. */
+export async function childRecordFolder(parentPath: string): Promise<string> {
+  return nodePath.dirname(await realOr(parentPath));
+}
+
+/**
+ * Records that `childPath` (id `childId`) is a child of the disk `parentPath`
+ * (id `parentId`) when it lives outside the parent's folder, in the sidecar
+ * of that folder; a child beside its parent is found by a scan of the folder.
+ * Called before the child takes its name or its link (a record of a child
+ * that never came to be is ignored by findChildren). Records of this parent
+ * whose file is gone are pruned here.
+ */
+export async function recordChild(parentPath: string, parentId: string, childPath: string, childId: string): Promise<void> {
+  const dir = await childRecordFolder(parentPath);
+  const child = nodePath.resolve(childPath);
+  const childDir = await realOr(nodePath.dirname(child));
+  if (childDir === dir || (await sameFolder(childDir, dir))) return;
+  const s = await readSidecar(dir);
+  const kept: ChildRecord[] = [];
+  for (const r of s.children?.[parentId] ?? []) {
+    if (r.path === child) continue;
+    if (
+      await fsp.stat(r.path).then(
+        () => true,
+        () => false,
+      )
+    )
+      kept.push(r);
+  }
+  kept.push({ path: child, id: childId });
+  s.children = { ...s.children, [parentId]: kept.slice(-MAX_CHILDREN_PER_PARENT) };
+  await writeSidecar(dir, s);
+}
+
+async function sameFolder(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fsp.stat(a, { bigint: true }).catch(() => null), fsp.stat(b, { bigint: true }).catch(() => null)]);
+  return x !== null && y !== null && x.ino !== 0n && x.dev === y.dev && x.ino === y.ino;
+}
+
+/** Paths recorded as children elsewhere of the disk `parentPath` (id `parentId`), in its folder's and its real folder's sidecars. Unchecked. */
+export async function recordedChildren(parentPath: string, parentId: string): Promise<string[]> {
+  const dirs = new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath)]);
+  const out = new Set<string>();
+  for (const dir of dirs) for (const r of (await readSidecar(dir)).children?.[parentId] ?? []) out.add(r.path);
+  return [...out];
 }

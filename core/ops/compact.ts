@@ -124,7 +124,7 @@ export async function planCompact(path: string, opts: PlanOptions = {}): Promise
     if (children.length > 0) {
       refusals.push({
         code: 'HAS_CHILDREN',
-        message: `${abs} is the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}; compacting it would break their chain (compact the newest child instead)`,
+        message: `${abs} is the parent of ${children.join(', ')}; compacting it would break their chain (compact the newest child instead)`,
       });
     }
     let layout: Layout | null = null;

@@ -83,7 +83,7 @@ export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): 
     else {
       refusals.push({
         code: 'BASE_WITH_SEVERAL_CHILDREN',
-        message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.map((c) => nodePath.basename(c)).join(', ')}); each would have to become a standalone disk — flatten them instead`,
+        message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.join(', ')}); each would have to become a standalone disk — flatten them instead`,
       });
     }
     const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' && !opts.pathsOnly ? await childBytes(children[0]) : 0;

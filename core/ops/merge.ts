@@ -88,7 +88,7 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
     if (others.length > 0) {
       refusals.push({
         code: 'PARENT_HAS_OTHER_CHILDREN',
-        message: `${nodePath.basename(parent.path)} is also the parent of ${others.map((o) => nodePath.basename(o)).join(', ')}; merging into it would change what they show`,
+        message: `${nodePath.basename(parent.path)} is also the parent of ${others.join(', ')}; merging into it would change what they show`,
       });
     }
     if (parent.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${parent.path} is in a saved state` });
@@ -172,7 +172,7 @@ export async function planMergeInto(childPath: string, into: string, opts: PlanO
       if (others.length > 0) {
         refusals.push({
           code: 'PARENT_HAS_OTHER_CHILDREN',
-          message: `${nodePath.basename(parent)} (level ${k} of the merge into it) is also the parent of ${others.map((o) => nodePath.basename(o)).join(', ')}; merging into it would change what they show`,
+          message: `${nodePath.basename(parent)} (level ${k} of the merge into it) is also the parent of ${others.join(', ')}; merging into it would change what they show`,
         });
       }
       if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${parent} is in a saved state` });

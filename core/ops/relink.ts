@@ -17,6 +17,7 @@ import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { recordChild } from '../library/sidecar.js';
 import { parentLocatorPayloads } from './create.js';
 
 export interface PreparedRelink {
@@ -83,6 +84,8 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
         );
       }
     }
+    // A child linked to a parent in another folder is recorded beside the parent before any byte of the child changes.
+    await recordChild(parentPath, parent.uuid, childPath, child.uuid);
     const payloads = parentLocatorPayloads(childPath, parentPath);
     const total = payloads.reduce((n, p) => n + alignUp(Math.max(p.data.length, 1), SECTOR), 0);
     let at = await child.appendRegion(total);

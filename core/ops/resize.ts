@@ -120,7 +120,7 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
     if (children.length > 0) {
       refusals.push({
         code: 'HAS_CHILDREN',
-        message: `${abs} is the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}; resizing it would break their chain (Windows 0xC03A0017)`,
+        message: `${abs} is the parent of ${children.join(', ')}; resizing it would break their chain (Windows 0xC03A0017)`,
       });
     }
     let growth = 0;

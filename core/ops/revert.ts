@@ -24,7 +24,7 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { readSidecar, writeSidecar } from '../library/sidecar.js';
+import { readSidecar, recordChild, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 import { datedSibling } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
@@ -142,7 +142,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     if (children.length > 0) {
       refusals.push({
         code: 'HAS_CHILDREN',
-        message: `${nodePath.basename(path)} is a snapshot (the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}), not a current state; revert one of its children instead`,
+        message: `${nodePath.basename(path)} is a snapshot (the parent of ${children.join(', ')}), not a current state; revert one of its children instead`,
       });
     }
     target = await findTarget(disk, opts.to, refusals);
@@ -218,6 +218,14 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
       const child = await VhdFile.open(j.tmp);
       j.newUuid = child.uuid;
       await child.close();
+      // Children outside their parent's folder are recorded beside the parent before they take their names.
+      await recordChild(target, j.targetUuid, path, j.newUuid);
+      if (j.kept) {
+        const cur = await openDisk(path);
+        const parent = cur.layers.length > 1 ? { path: cur.layers[1].path, uuid: cur.layers[1].uuid } : null;
+        await cur.close();
+        if (parent) await recordChild(parent.path, parent.uuid, j.kept, j.oldUuid);
+      }
     } catch (err) {
       // Nothing visible changed yet: undo and report.
       await fsp.unlink(j.tmp).catch(() => undefined);

@@ -25,7 +25,7 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { setLabel } from '../library/sidecar.js';
+import { recordChild, setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 
 export interface SnapshotOptions {
@@ -102,7 +102,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     if (children.length > 0) {
       refusals.push({
         code: 'HAS_CHILDREN',
-        message: `${disk} already has children (${children.map((c) => nodePath.basename(c)).join(', ')}); an in-place snapshot would change what they see. Use --out <child.vhd> to branch from it instead.`,
+        message: `${disk} already has children (${children.join(', ')}); an in-place snapshot would change what they see. Use --out <child.vhd> to branch from it instead.`,
       });
     }
   }
@@ -160,6 +160,16 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     // linked into place: a crash never leaves a half-written child at `out`.
     const tmp = tempSibling(out);
     await createDifferencing(tmp, path);
+    try {
+      // Recorded beside the parent before the child takes its name: a child in another folder is then never invisible to the parent's writers.
+      const child = await VhdFile.open(tmp);
+      const childId = child.uuid;
+      await child.close();
+      await recordChild(path, uuid, out, childId);
+    } catch (err) {
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw err;
+    }
     await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
     if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label);

@@ -36,7 +36,7 @@ export async function planWrite(disk: string, input: string, at: number): Promis
   if (children.length > 0) {
     refusals.push({
       code: 'HAS_CHILDREN',
-      message: `${path} is the parent of ${children.map((c) => nodePath.basename(c)).join(', ')}; writing into it would change what they show. Write into the newest child instead.`,
+      message: `${path} is the parent of ${children.join(', ')}; writing into it would change what they show. Write into the newest child instead.`,
     });
   }
   const d = await openDisk(path);
