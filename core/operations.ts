@@ -12,6 +12,7 @@ import { assertNoRefusals, type JobContext, type Plan, type PlanOptions } from '
 import type { Operation } from './operation.js';
 import { hardLinkRefusals } from './hardlinks.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
+import { fileKeyOrNull } from './io/identity.js';
 import { findChildren } from './library/scan.js';
 import { withLocks } from './lock.js';
 import { recoverBefore } from './ops/recover.js';
@@ -129,7 +130,11 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
     // Interrupted work on these disks is finished or rolled back first: the plan must see the files as they are.
     await recoverBefore(named);
     const plan = await d.plan(r, {});
-    const more = resolveAll(plan.changes.map((c) => c.path)).filter((p) => !named.includes(p));
+    // By file: a changed path that is another name of a disk already locked here (a symlink resolved by the plan) is already locked.
+    const keyOf = async (p: string) => (await fileKeyOrNull(p)) ?? `path:${p}`;
+    const namedKeys = new Set(await Promise.all(named.map(keyOf)));
+    const more: string[] = [];
+    for (const p of resolveAll(plan.changes.map((c) => c.path))) if (!named.includes(p) && !namedKeys.has(await keyOf(p))) more.push(p);
     return withLocks(more, d.op, async () => {
       if (more.length > 0) await recoverBefore(more);
       // Under every lock, right before the first write: a program that opened a disk since the plan was shown is still caught.

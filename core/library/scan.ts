@@ -8,7 +8,7 @@ import { uuidToString } from '../format/bytes.js';
 import { isIoFailure, resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
-import { childRecordFolder, readSidecar, recordedChildren } from './sidecar.js';
+import { childRecordFolder, readSidecar, recordedChildren, type ChildRecord } from './sidecar.js';
 import type { DiskEntry, Orphan, TreeNode, Unreadable } from '../shapes.js';
 
 export type { DiskEntry, Orphan, TreeNode, Unreadable };
@@ -99,8 +99,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
       if (!explicit.has(key)) entry.external = true;
       entries.set(key, entry);
       // Its children vhdsnap made in other folders (recorded beside it) are part of its tree, listed as external.
-      for (const r of (await sidecarOf(p)).children?.[f.uuid] ?? []) {
-        const c = nodePath.resolve(r.path);
+      for (const c of await locateRecords((await sidecarOf(p)).children?.[f.uuid] ?? [])) {
         if (!queue.includes(c) && (await isChildOf(c, f.uuid, key))) queue.push(c);
       }
       if (f.type !== 'differencing') continue;
@@ -153,6 +152,45 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   return { roots, orphans, unreadable };
 }
 
+/** The id of the disk at `p`, or null where none can be read. */
+async function idAt(p: string): Promise<string | null> {
+  const f = await VhdFile.open(p).catch(() => null);
+  if (!f) return null;
+  const id = f.uuid;
+  await f.close();
+  return id;
+}
+
+/**
+ * Where recorded children are now. A record names the child's path and id;
+ * vhdsnap itself may since have given that file another name in the same
+ * folder (an in-place snapshot keeps the content under the snapshot's name,
+ * revert --keep under the kept name), so where the path no longer holds that
+ * id, the folder is searched for it. A record whose id is nowhere is stale.
+ */
+async function locateRecords(records: ChildRecord[]): Promise<string[]> {
+  const out = new Set<string>();
+  const byDir = new Map<string, Map<string, string[]>>(); // folder -> id -> paths, read once per folder
+  for (const r of records) {
+    const p = nodePath.resolve(r.path);
+    if ((await idAt(p)) === r.id) {
+      out.add(p);
+      continue;
+    }
+    const dir = nodePath.dirname(p);
+    if (!byDir.has(dir)) {
+      const ids = new Map<string, string[]>();
+      for (const q of await listVhdFiles(dir).catch(() => [] as string[])) {
+        const id = await idAt(q);
+        if (id !== null) ids.set(id, [...(ids.get(id) ?? []), q]);
+      }
+      byDir.set(dir, ids);
+    }
+    for (const q of byDir.get(dir)!.get(r.id) ?? []) out.add(q);
+  }
+  return [...out];
+}
+
 /** True when `p` is a readable differencing disk pointing at the disk with id `parentId` whose file key is `parentKey`. */
 async function isChildOf(p: string, parentId: string, parentKey: string): Promise<boolean> {
   const f = await VhdFile.open(p).catch(() => null);
@@ -188,7 +226,7 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath)])];
   const listed: string[] = [];
   for (const d of dirs) listed.push(...(await listVhdFiles(d)));
-  const recorded = (await recordedChildren(parentPath, parentId)).filter((p) => !listed.includes(p));
+  const recorded = (await locateRecords(await recordedChildren(parentPath, parentId))).filter((p) => !listed.includes(p));
   const out: string[] = [];
   const seen = new Set<string>(); // a child with two names is one child
   for (const p of [...listed, ...recorded]) {

@@ -144,10 +144,10 @@ async function sameFolder(a: string, b: string): Promise<boolean> {
   return x !== null && y !== null && x.ino !== 0n && x.dev === y.dev && x.ino === y.ino;
 }
 
-/** Paths recorded as children elsewhere of the disk `parentPath` (id `parentId`), in its folder's and its real folder's sidecars. Unchecked. */
-export async function recordedChildren(parentPath: string, parentId: string): Promise<string[]> {
+/** The children elsewhere recorded for the disk `parentPath` (id `parentId`), in its folder's and its real folder's sidecars. Unchecked. */
+export async function recordedChildren(parentPath: string, parentId: string): Promise<ChildRecord[]> {
   const dirs = new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath)]);
-  const out = new Set<string>();
-  for (const dir of dirs) for (const r of (await readSidecar(dir)).children?.[parentId] ?? []) out.add(r.path);
-  return [...out];
+  const out = new Map<string, ChildRecord>();
+  for (const dir of dirs) for (const r of (await readSidecar(dir)).children?.[parentId] ?? []) out.set(`${r.path}\0${r.id}`, r);
+  return [...out.values()];
 }

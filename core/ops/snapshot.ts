@@ -90,12 +90,13 @@ export interface SnapshotPlan extends Plan {
  * name the run creates.
  */
 export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } & PlanOptions = {}): Promise<SnapshotPlan> {
-  const disk = nodePath.resolve(diskPath);
+  const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
+  // In place through a symlink: the file it leads to is snapshotted (a link of the symlink itself would hold no data), so the symlink then leads to the new child.
+  const disk = out === null ? await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath)) : nodePath.resolve(diskPath);
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
   const uuid = d.top.uuid;
   await d.close();
-  const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
   if (out === null) {
     const children = await findChildren(disk);
