@@ -88,12 +88,12 @@ async function runSeed(seed: number): Promise<{ steps: number; ran: number; refu
     let dryRun = true;
     // Links are made by hand, as a user would with ln: no plan, nothing to check but that they exist.
     if (roll < 8) {
-      if (process.env.IDDEBUG) console.log(`ln -s ${x}`);
+      if (process.env.VHDSNAP_TRACE) console.log(`ln -s ${x}`);
       symlinkSync(x, fresh('sym'));
       continue;
     }
     if (roll < 14) {
-      if (process.env.IDDEBUG) console.log(`ln ${x}`);
+      if (process.env.VHDSNAP_TRACE) console.log(`ln ${x}`);
       linkSync(x, fresh('hard'));
       continue;
     }
@@ -116,7 +116,7 @@ async function runSeed(seed: number): Promise<{ steps: number; ran: number; refu
       argv = ['revert', x, ...(rng.chance(0.5) ? ['--keep'] : [])];
     }
     const where = `seed ${seed} step ${steps}: ${argv.map((a) => (nodePath.isAbsolute(a) ? nodePath.relative(tmp.dir, a) : a)).join(' ')}`;
-    if (process.env.IDDEBUG) console.log(where);
+    if (process.env.VHDSNAP_TRACE) console.log(where);
     const beforeBytes = bytes();
     const before = await views();
     // The files the plan may change, by identity as they were before the command (a name is one of several for its file).
@@ -162,7 +162,7 @@ async function runSeed(seed: number): Promise<{ steps: number; ran: number; refu
 }
 
 describe('random trees across folders, with symlinks and hard links', () => {
-  for (const seed of (process.env.IDSEEDS ?? '1301,1302').split(',').map(Number)) {
+  for (const seed of (process.env.VHDSNAP_SEEDS ?? '1301,1302').split(',').map(Number)) {
     it(`seed ${seed}: no disk outside a command's plan changes what it shows; refusals change no byte`, { timeout: 120_000 }, async () => {
       const r = await runSeed(seed);
       // The run did work both ways: some commands ran, some were refused.
