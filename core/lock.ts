@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
+import { threadId } from 'node:worker_threads';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
 import { isNoHardLinkError, linkFile, parseTempName, randomHex, removeFile, tempSibling } from './io/file.js';
@@ -35,6 +36,8 @@ export interface LockInfo {
   path: string;
   /** Random per acquisition: release removes only its own lock. */
   token: string;
+  /** The worker thread of the holder (absent in locks of older versions). */
+  thread?: number;
 }
 
 export interface HeldLock {
@@ -104,10 +107,21 @@ export function ownerAlive(pid: number, writtenAt: number, slackMs: number): boo
   return start === null || !Number.isFinite(writtenAt) || start <= writtenAt + slackMs;
 }
 
-/** Stale: written on this host by a process that is gone. Locks from other hosts are never judged stale. */
+/**
+ * Tokens of the locks this thread holds right now. A lock naming this very
+ * thread whose token is not here was left behind by it (its release failed):
+ * no one holds it. Without this, such a lock would count as live for the
+ * process's whole life — and a lock keyed by inode would then refuse a new
+ * file that happens to get the same inode.
+ */
+const liveTokens = new Set<string>();
+
+/** Stale: written on this host by a process that is gone, or by this thread and no longer held. Locks from other hosts are never judged stale. */
 export function isStale(info: LockInfo): boolean {
+  if (info.host !== os.hostname()) return false;
+  if (info.pid === process.pid && info.thread === threadId && !liveTokens.has(info.token)) return true;
   // startedAt comes from the same clock as the process start times: little slack needed.
-  return info.host === os.hostname() && !ownerAlive(info.pid, Date.parse(info.startedAt), 100);
+  return !ownerAlive(info.pid, Date.parse(info.startedAt), 100);
 }
 
 async function readLock(file: string): Promise<LockInfo | null> {
@@ -286,10 +300,21 @@ const errnoOf = (err: unknown): string | undefined => ((err as Error).cause as N
 export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   const abs = nodePath.resolve(disk);
   const real = await fsp.realpath(abs).catch(() => abs);
-  const info: LockInfo = { version: 1, pid: process.pid, host: os.hostname(), op, startedAt: new Date().toISOString(), path: abs, token: randomHex(8) };
+  const info: LockInfo = {
+    version: 1,
+    pid: process.pid,
+    host: os.hostname(),
+    op,
+    startedAt: new Date().toISOString(),
+    path: abs,
+    token: randomHex(8),
+    thread: threadId,
+  };
   const parts: { file: string; token: string }[] = [];
+  liveTokens.add(info.token);
   const release = async () => {
     for (const p of parts.reverse()) await removeIfToken(p.file, p.token).catch(() => undefined);
+    liveTokens.delete(info.token);
   };
   try {
     const idFile = await identityLockPath(real);
@@ -337,6 +362,7 @@ async function takeLockFile(file: string, abs: string, info: LockInfo): Promise<
 
   const takeover = file + TAKEOVER_SUFFIX;
   const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${info.op}`, token: randomHex(8) };
+  liveTokens.add(tinfo.token);
   if (!(await tryCreate(takeover, tinfo))) {
     const t = await lockHolder(takeover);
     if (t && isStale(t)) await removeIfToken(takeover, t.token);
@@ -349,7 +375,8 @@ async function takeLockFile(file: string, abs: string, info: LockInfo): Promise<
     if (await tryCreate(file, info)) return;
     throw new RefusedError('LOCKED', lockedMessage(await lockHolder(file), abs, file), { path: abs });
   } finally {
-    await removeIfToken(takeover, tinfo.token);
+    await removeIfToken(takeover, tinfo.token).catch(() => undefined);
+    liveTokens.delete(tinfo.token);
   }
 }
 

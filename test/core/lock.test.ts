@@ -453,3 +453,20 @@ describe('locks keyed by file identity', () => {
     expect(existsSync(idFile)).toBe(false);
   });
 });
+
+describe('a lock this thread left behind', () => {
+  it('is stale once its release failed: a later operation on the same file (or a file reusing its inode) takes it', async () => {
+    const disk = tmp.file('d.vhd');
+    writeFileSync(disk, 'x');
+    const held = await acquireLock(disk, 'write');
+    const left = { ...held.info };
+    await held.release();
+    // As if the release had failed: the lock file is back, naming this thread, but no one holds it.
+    writeFileSync(held.identityLockFile!, JSON.stringify(left));
+    const again = await acquireLock(disk, 'write');
+    expect((JSON.parse(readFileSync(again.identityLockFile!, 'utf8')) as LockInfo).token).toBe(again.info.token);
+    // While held, it is live for this thread too.
+    expect((await acquireLock(disk, 'x').catch((e: VhdError) => e.code)) as string).toBe('LOCKED');
+    await again.release();
+  });
+});
