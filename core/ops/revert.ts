@@ -43,6 +43,8 @@ export interface RevertPlan extends Plan {
   snapshot: string | null;
   /** Where the current state will be kept (null without keep). */
   kept: string | null;
+  /** The disk reverted: the file a symlink leads to, so the symlink then leads to the new child. */
+  path: string;
 }
 
 export interface RevertResult {
@@ -132,7 +134,8 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
 }
 
 export async function planRevert(diskPath: string, opts: RevertOptions = {}): Promise<RevertPlan> {
-  const path = nodePath.resolve(diskPath);
+  // Through a symlink, the file it leads to is reverted (renaming over the symlink would replace the link, not the disk).
+  const path = await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath));
   // The whole chain must open: reverting inside a broken chain would hide the damage.
   const disk = await openDisk(path);
   const refusals: Plan['refusals'] = [];
@@ -183,15 +186,15 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     refusals,
     snapshot: target?.path ?? null,
     kept,
+    path,
   };
 }
 
 /** Plans and reverts (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: JobContext = {}): Promise<RevertResult> {
-  const path = nodePath.resolve(diskPath);
-  const plan = await planRevert(path, opts);
-  assertNoRefusals(plan, path);
-  return revertPlanned(path, plan, ctx);
+  const plan = await planRevert(diskPath, opts);
+  assertNoRefusals(plan, plan.path);
+  return revertPlanned(plan.path, plan, ctx);
 }
 
 async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): Promise<RevertResult> {
@@ -332,7 +335,7 @@ export const revertOperation = defineOperation({
   access: 'writes',
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
   plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),
-  run: (r, ctx) => revertPlanned(nodePath.resolve(r.disk), ctx.plan, ctx),
+  run: (r, ctx) => revertPlanned(ctx.plan.path, ctx.plan, ctx),
   // The disk's name gets a new child (renamed over it): the old file is not written, so another name of it keeps what it shows.
   replaces: (plan) => plan.changes.filter((c) => c.action === 'modify').map((c) => c.path),
   journal: journalKind(revertJournalSchema, recoverRevert),

@@ -277,3 +277,22 @@ describe('names vhdsnap itself changes', () => {
     expect((await readThrough(r.snapshot)).equals(view)).toBe(true);
   });
 });
+
+describe('revert through a symlink', () => {
+  it('reverts the file the symlink leads to; the symlink stays and leads to the new child', async () => {
+    mkdirSync(tmp.file('B'));
+    const [base, d] = [tmp.file('base.vhd'), tmp.file('d.vhd')];
+    await ok('create', base, '--size', '4M');
+    await ok('write', base, '--offset', '0', '--input', data(20000, 18));
+    await ok('snapshot', base, '--out', d);
+    await ok('write', d, '--offset', '0', '--input', data(20000, 19));
+    const link = tmp.file('B', 'link.vhd');
+    symlinkSync(d, link);
+    const current = await readThrough(d);
+    const r = JSON.parse(await ok('revert', link, '--keep', '--json')) as { active: string; kept: string };
+    expect(r.active).toBe(d);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect((await readThrough(link)).equals(await readThrough(base))).toBe(true);
+    expect((await readThrough(r.kept)).equals(current)).toBe(true);
+  });
+});
