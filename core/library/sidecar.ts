@@ -3,7 +3,8 @@
 // records the children vhdsnap made of a disk in this folder that live in
 // another folder (`children`, keyed by the parent's id): a scan of this folder
 // alone cannot see them, and every operation that changes the parent must.
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { RefusedError, toIoError } from '../errors.js';
 import * as nodePath from 'node:path';
 import { replaceFileAtomically } from '../io/file.js';
 
@@ -136,7 +137,40 @@ export async function recordChild(parentPath: string, parentId: string, childPat
   }
   kept.push({ path: child, id: childId });
   s.children = { ...s.children, [parentId]: kept.slice(-MAX_CHILDREN_PER_PARENT) };
-  await writeSidecar(dir, s);
+  try {
+    await writeSidecar(dir, s);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw toIoError(err, nodePath.join(dir, SIDECAR_NAME), 'cannot record a child in');
+    // A read-only parent (a golden image on a read-only share): no command of ours can change it, so nothing needs the record.
+    if (!(await writable(await realOr(parentPath)))) return;
+    throw new RefusedError('CANNOT_RECORD_CHILD', unrecordableMessage(child, parentPath, dir, code), { path: dir });
+  }
+}
+
+function unrecordableMessage(child: string, parent: string, dir: string, code: string): string {
+  return `cannot record ${child} as a child of ${parent} in ${nodePath.join(dir, SIDECAR_NAME)} (${code}): without that record, commands that change the parent would not see this child. Make ${dir} writable, or put the child beside its parent.`;
+}
+
+async function writable(p: string): Promise<boolean> {
+  return fsp.access(p, fsc.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The refusal a plan makes for a child it would put outside the parent's
+ * folder when the record cannot be written there (the folder is not writable)
+ * while the parent itself is; null when the child can be recorded or needs no record.
+ */
+export async function unrecordableChild(parentPath: string, childPath: string): Promise<{ code: string; message: string } | null> {
+  const dir = await childRecordFolder(parentPath);
+  const child = nodePath.resolve(childPath);
+  const childDir = await realOr(nodePath.dirname(child));
+  if (childDir === dir || (await sameFolder(childDir, dir))) return null;
+  if ((await writable(dir)) || !(await writable(await realOr(parentPath)))) return null;
+  return { code: 'CANNOT_RECORD_CHILD', message: unrecordableMessage(child, parentPath, dir, 'EACCES') };
 }
 
 async function sameFolder(a: string, b: string): Promise<boolean> {

@@ -25,7 +25,7 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { recordChild, setLabel } from '../library/sidecar.js';
+import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 
 export interface SnapshotOptions {
@@ -98,6 +98,8 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const uuid = d.top.uuid;
   await d.close();
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
+  const unrecordable = out !== null ? await unrecordableChild(disk, out) : null;
+  if (unrecordable) refusals.push(unrecordable);
   if (out === null) {
     const children = await findChildren(disk);
     if (children.length > 0) {
