@@ -238,15 +238,7 @@ function lockedMessage(info: LockInfo | null, disk: string, file: string): strin
  */
 export async function userLockDir(): Promise<string> {
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  let who = uid === null ? '' : String(uid);
-  if (uid === null) {
-    try {
-      who = os.userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_');
-    } catch {
-      who = 'user';
-    }
-  }
-  const dir = nodePath.join(os.tmpdir(), `vhdsnap-locks-${who}`);
+  const dir = userLockDirPath();
   try {
     await fsp.mkdir(dir, { mode: 0o700 });
   } catch (err) {
@@ -259,6 +251,40 @@ export async function userLockDir(): Promise<string> {
   if (!st.isDirectory() || foreign)
     throw new RefusedError('LOCK_DIR_UNSAFE', `${dir} is not a private folder of this user; remove it so vhdsnap can keep its locks there`, { path: dir });
   return dir;
+}
+
+/** Where userLockDir is (not created here). */
+function userLockDirPath(): string {
+  let who = typeof process.getuid === 'function' ? String(process.getuid()) : '';
+  if (who === '') {
+    try {
+      who = os.userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_');
+    } catch {
+      who = 'user';
+    }
+  }
+  return nodePath.join(os.tmpdir(), `vhdsnap-locks-${who}`);
+}
+
+/**
+ * Stale locks in this user's lock folder (identity and fallback locks, and
+ * their takeover locks) of disks in `dir`: `recover <dir>` removes them with
+ * the folder's own. Left by a killed process, such a lock would otherwise
+ * wait to be taken over by the next operation on a file with that inode.
+ */
+export async function staleUserLocksFor(dir: string): Promise<LockFileVerdict[]> {
+  const lockDir = userLockDirPath();
+  const st = await fsp.lstat(lockDir).catch(() => null);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  if (!st || !st.isDirectory() || (uid !== null && st.uid !== uid)) return [];
+  const want = nodePath.resolve(dir);
+  const out: LockFileVerdict[] = [];
+  for (const n of (await fsp.readdir(lockDir).catch(() => [] as string[])).sort()) {
+    if (!(n.startsWith(`${LOCK_PREFIX}id-`) || n.startsWith(`${LOCK_PREFIX}path-`)) || parseTempName(n) !== null) continue;
+    const v = await judgeLockFile(nodePath.join(lockDir, n));
+    if (v && v.stale && v.disk !== undefined && nodePath.dirname(nodePath.resolve(v.disk)) === want) out.push(v);
+  }
+  return out;
 }
 
 /**
@@ -422,6 +448,8 @@ export interface LockFileVerdict {
   detail: string;
   /** For a lock (not a lock temp): removal re-checks this token, never someone's newer lock. */
   token?: string;
+  /** For a lock: the disk it is for, as its holder named it. */
+  disk?: string;
 }
 
 /** Lock temps of older versions: `<lock>.<pid>.<8 hex>.tmp`. */
@@ -457,6 +485,7 @@ export async function judgeLockFile(file: string): Promise<LockFileVerdict | nul
     bytes: st.size,
     stale,
     token: info.token,
+    disk: info.path,
     detail: stale ? `${what}, no longer running)` : `${what}, ${info.host === os.hostname() ? 'still running' : 'another host'})`,
   };
 }

@@ -4,7 +4,7 @@ import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, type JournalBase } from '../journal.js';
 import { parseTempName } from '../io/file.js';
-import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile } from '../lock.js';
+import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile, staleUserLocksFor } from '../lock.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
 import { isOperationName, operationNamed } from '../registry.js';
 
@@ -222,6 +222,8 @@ export async function findLeftovers(dir: string): Promise<{ stale: Leftover[]; l
       stale.push(item('a temp file of an older vhdsnap, no journal needs it'));
     }
   }
+  // This folder's disks' stale locks in the user's lock folder (identity locks) go too.
+  for (const v of await staleUserLocksFor(dir)) stale.push({ path: v.path, kind: 'lock', bytes: v.bytes, detail: v.detail });
   return { stale, live };
 }
 
