@@ -26,7 +26,7 @@ import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '..
 import { findChildren } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
-import { datedSibling } from './snapshot.js';
+import { datedSibling, newChildRefusals } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
 
 export interface RevertOptions {
@@ -86,6 +86,8 @@ function tmpName(path: string): string {
 interface Target {
   path: string;
   uuid: string;
+  /** Files in its chain, itself included: the new child makes it one deeper. */
+  depth: number;
 }
 
 /** Finds the snapshot to revert to, or the reasons there is none. */
@@ -97,7 +99,7 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
       return null;
     }
     const p = disk.layers[1];
-    return { path: nodePath.resolve(p.path), uuid: p.uuid };
+    return { path: nodePath.resolve(p.path), uuid: p.uuid, depth: disk.layers.length - 1 };
   }
   if (!(await pathExists(to))) throw new UsageError('NOT_FOUND', `${to}: no such file`);
   const want = await real(to);
@@ -105,7 +107,10 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
     refusals.push({ code: 'SAME_DISK', message: `${to} is the disk itself, not one of its snapshots` });
     return null;
   }
-  for (const l of disk.layers.slice(1)) if ((await real(l.path)) === want) return { path: nodePath.resolve(l.path), uuid: l.uuid };
+  for (let i = 1; i < disk.layers.length; i++) {
+    const l = disk.layers[i];
+    if ((await real(l.path)) === want) return { path: nodePath.resolve(l.path), uuid: l.uuid, depth: disk.layers.length - i };
+  }
   // Not an ancestor: another snapshot of the same tree (same base) also qualifies.
   const other = await openDisk(to).catch(() => null);
   if (!other) {
@@ -125,7 +130,7 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
       });
       return null;
     }
-    return { path: nodePath.resolve(other.top.path), uuid: other.top.uuid };
+    return { path: nodePath.resolve(other.top.path), uuid: other.top.uuid, depth: other.layers.length };
   } finally {
     await other.close();
   }
@@ -157,6 +162,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     const blockSize = t.blockSize || 2 * 1024 * 1024;
     // Footer copy, header, BAT, three locator payloads of a sector or so each, footer.
     growth = 512 + HEADER_SIZE + batBytes(Math.ceil(t.virtualSize / blockSize)) + 3 * 8192 + 512;
+    refusals.push(...newChildRefusals(target.path, t.virtualSize, target.depth));
     await t.close();
   }
   const freeSpace = await freeSpaceAt(dir);

@@ -14,11 +14,13 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
+import { MAX_DYNAMIC_SIZE } from '../format/footer.js';
 import { uuidToString } from '../format/bytes.js';
 import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, supportsHardLinks, syncDir, tempSibling } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
-import { openDisk } from '../disk/chain.js';
+import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
+import { readLayout } from '../disk/layout.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import * as z from 'zod/mini';
@@ -84,6 +86,52 @@ export interface SnapshotPlan extends Plan {
 }
 
 /**
+ * Why no differencing child can be made on top of `parent`, the top of a
+ * chain of `depth` files: a child has the parent's size, and a differencing
+ * disk cannot address more than 2040 GiB (its BAT holds u32 sector numbers);
+ * the child would make the chain one file deeper than openDisk follows.
+ * Checked in the plans of every operation that makes a child (snapshot,
+ * revert), before anything is written.
+ */
+export function newChildRefusals(parent: string, virtualSize: number, depth: number): Plan['refusals'] {
+  const refusals: Plan['refusals'] = [];
+  const name = nodePath.basename(parent);
+  if (virtualSize > MAX_DYNAMIC_SIZE)
+    refusals.push({
+      code: 'CHILD_TOO_LARGE',
+      message: `${name} is ${virtualSize} bytes; a differencing child takes its parent's size and cannot exceed ${MAX_DYNAMIC_SIZE} bytes (2040 GiB, the VHD maximum), so no snapshot of it can be made`,
+    });
+  if (depth >= MAX_CHAIN_DEPTH)
+    refusals.push({
+      code: 'CHAIN_TOO_DEEP',
+      message: `${name} is already ${depth} files deep, the most a chain may be (${MAX_CHAIN_DEPTH}); a child would make it unreadable. Merge or flatten part of the chain first.`,
+    });
+  return refusals;
+}
+
+/**
+ * Why a disk is too damaged to snapshot: what writing into it would hit (a
+ * damaged trailing footer, BAT entries past the end, overlaps...). The new
+ * child would hide the damage under a disk that cannot be exported.
+ */
+export async function damageRefusals(f: VhdFile): Promise<Plan['refusals']> {
+  const name = nodePath.basename(f.path);
+  if (f.footerSource === 'copy') return [{ code: 'NEEDS_REPAIR', message: `${name} has a damaged trailing footer; run \`vhdsnap repair\` first` }];
+  const { errors } = (await readLayout(f.file)).findings;
+  if (errors.length === 0) return [];
+  const listed = errors
+    .slice(0, 3)
+    .map((e) => `${e.code}: ${e.message}`)
+    .join('; ');
+  return [
+    {
+      code: 'DAMAGED',
+      message: `${name} is damaged (${listed}${errors.length > 3 ? '; …' : ''}); \`vhdsnap check\` lists the errors and \`vhdsnap repair\` fixes what it can`,
+    },
+  ];
+}
+
+/**
  * What a snapshot will do. The whole chain must open cleanly (snapshotting a
  * broken disk only hides the damage); in place, the disk must have no
  * children. The snapshot's file name is chosen here, so the plan shows the
@@ -94,7 +142,11 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
   const uuid = d.top.uuid;
-  await d.close();
+  try {
+    refusals.push(...newChildRefusals(disk, d.virtualSize, d.layers.length), ...(await damageRefusals(d.top)));
+  } finally {
+    await d.close();
+  }
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
   if (out === null) {
