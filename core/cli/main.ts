@@ -8,7 +8,7 @@ import type { JobContext, Plan } from '../job.js';
 import { planOperation, runOperation } from '../operations.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
-import { createDynamic, createFixed } from '../ops/create.js';
+import { createDynamic, createFixed, MAX_NEW_SIZE, tooLarge, validateNewDisk } from '../ops/create.js';
 import { getInfo } from '../ops/info.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
 import { recoverFolder } from '../ops/recover.js';
@@ -203,10 +203,11 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const sizeText = a.values.get('size');
       if (!sizeText) throw new UsageError('USAGE', 'create needs --size');
-      const size = parseSize(sizeText, '--size');
+      const size = parseSize(sizeText, '--size', { bytes: MAX_NEW_SIZE, reason: tooLarge() });
       const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
       const bs = a.values.get('block-size');
-      if (type === 'fixed' && bs) throw new UsageError('USAGE', '--block-size applies to dynamic disks only');
+      // The same validator as import's (core/ops/create.ts), so both refuse the same.
+      validateNewDisk({ size, type, blockSize: bs ? parseSize(bs, '--block-size') : undefined });
       if (type === 'fixed') await createFixed(a.positional[0], size);
       else await createDynamic(a.positional[0], size, { blockSize: bs ? parseSize(bs, '--block-size') : undefined });
       const info = await getInfo(a.positional[0]);

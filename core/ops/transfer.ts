@@ -14,7 +14,7 @@ import { DEFAULT_BLOCK_SIZE, encodeHeader } from '../format/header.js';
 import { openFile, refuseExisting, writeAtomically, type RandomAccessFile } from '../io/file.js';
 import { openDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
-import { layoutDynamic, newFooter, validateBlockSize, validateSize } from './create.js';
+import { layoutDynamic, newFooter, validateNewDisk } from './create.js';
 
 /** Bytes read per step of a raw or fixed output; two such buffers are in use at once. */
 const CHUNK = 8 * 1024 * 1024;
@@ -221,8 +221,7 @@ export async function importRaw(raw: string, out: string, opts: ImportOptions = 
   const st = await fsp.stat(raw).catch(() => null);
   if (!st || !st.isFile()) throw new UsageError('NOT_A_FILE', `${raw} is not a readable regular file`);
   const size = alignUp(st.size, SECTOR);
-  validateSize(size, type);
-  if (type === 'dynamic') validateBlockSize(opts.blockSize ?? DEFAULT_BLOCK_SIZE);
+  validateNewDisk({ size, type, blockSize: opts.blockSize });
   await refuseExisting(out);
   const f = await openFile(raw, 'r');
   try {
