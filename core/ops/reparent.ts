@@ -4,7 +4,7 @@ import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, removeJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
-import { openDisk } from '../disk/chain.js';
+import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { VhdError } from '../errors.js';
@@ -55,6 +55,11 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
             break;
           }
         }
+        if (ancestors.length >= MAX_CHAIN_DEPTH)
+          refusals.push({
+            code: 'CHAIN_TOO_DEEP',
+            message: `${nodePath.basename(parent)} is already ${ancestors.length} files deep, the most a chain may be (${MAX_CHAIN_DEPTH}); ${nodePath.basename(child)} under it could not be read`,
+          });
         if (p.virtualSize !== f.virtualSize)
           refusals.push({ code: 'PARENT_SIZE_MISMATCH', message: `${parent} has virtual size ${p.virtualSize} but ${child} has ${f.virtualSize}` });
         const expected = uuidToString(f.header.parentUniqueId);

@@ -135,6 +135,16 @@ const CASES: Case[] = [
     setup: async () => ['snapshot', await chainOf(MAX_CHAIN_DEPTH), '--out', f('next')],
   },
   {
+    code: 'CHAIN_TOO_DEEP',
+    how: 'reparent under a chain at the depth limit',
+    setup: async () => {
+      const leaf = await chainOf(MAX_CHAIN_DEPTH);
+      await ok('create', f('o'), '--size', '1M');
+      await ok('snapshot', f('o'), '--out', f('x'));
+      return ['reparent', f('x'), leaf, '--ignore-id-mismatch'];
+    },
+  },
+  {
     code: 'NEEDS_REPAIR',
     how: 'snapshot of a disk with a bad trailing footer checksum',
     setup: async () => (await damageTrailingFooter(await disk('d')), ['snapshot', f('d')]),
