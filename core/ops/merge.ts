@@ -24,7 +24,7 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, relinkRecordSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
+import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
 
 export const mergeJournalSchema = journalSchema('merge', {
   phase: z.enum(['copy', 'relink', 'finalize']),
@@ -36,6 +36,8 @@ export const mergeJournalSchema = journalSchema('merge', {
   nextBlock: offset,
   grandchildren: z.array(z.string()),
   relinks: z.array(relinkRecordSchema),
+  /** Where the parent's footer was before the copy began: a resumed copy gives back unreferenced space down to it. Absent in older journals. */
+  parentEnd: z.optional(offset),
 });
 export type MergeJournal = z.infer<typeof mergeJournalSchema>;
 
@@ -238,6 +240,7 @@ async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResu
     nextBlock: 0,
     grandchildren: plan.grandchildren,
     relinks: [],
+    parentEnd: p.footerOffset,
   };
   await closeAll([c, p]);
   await writeJournal(jpath, journal);
@@ -285,6 +288,9 @@ async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, by
     await writeJournal(jpath, j);
   }
   await removeFile(j.child, { missingOk: true });
+  // The parent was written (and each relinked grandchild): their children's timestamps follow.
+  // After the child is gone, so the parent's children are the relinked ones.
+  for (const p of [j.parent, ...j.grandchildren]) await stampChildren(p);
   // A parent of other disks stays read-only; a new leaf becomes writable.
   const mode = (await fsp.stat(j.parent)).mode & 0o777;
   await fsp.chmod(j.parent, j.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200).catch(() => undefined);
@@ -307,6 +313,10 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       if (parent.uuid !== j.parentUuid || child.uuid !== j.childUuid) {
         throw new RefusedError('ID_CHANGED', `${j.parent} or ${j.child} no longer has the id the merge was planned with; refusing to write`);
       }
+      // An interrupted copy (ENOSPC, a kill) left staged blocks no BAT entry points at, the footer
+      // already past them: that space is reused, not appended after, so a resumed merge ends no
+      // larger than a clean one and needs no more free space than its plan said.
+      if (j.parentEnd !== undefined) await parent.reclaimUnreferencedTail(j.parentEnd);
       const order = child.physicalOrder();
       const todo = order.slice(j.nextBlock);
       // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.

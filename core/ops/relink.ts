@@ -1,6 +1,8 @@
 // Pointing a differencing disk at a (new) parent: parent id, timestamp,
-// name and fresh W2ru/W2ku/MacX locators. Used by reparent and by merge
-// (relinking the merged child's children).
+// name and fresh W2ru/W2ku/MacX locators. Used by reparent, merge (relinking
+// the merged child's children) and delete. Also the one place that keeps
+// children's parent timestamps true after their parent was written
+// (stampChildren).
 //
 // Crash safety: the new locator payloads go to fresh space at the end of the
 // file (footer moved first) and are fsync'd before the single header write,
@@ -12,11 +14,12 @@ import * as nodePath from 'node:path';
 import { ChainError, RefusedError } from '../errors.js';
 import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
 import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
-import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches } from '../format/header.js';
+import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches, withHeaderChecksum } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { findChildren } from '../library/scan.js';
 import { parentLocatorPayloads } from './create.js';
 
 export interface PreparedRelink {
@@ -144,4 +147,57 @@ export async function applyRelink(r: PreparedRelink): Promise<void> {
       await f.close();
     }
   });
+}
+
+/** Where the header keeps the parent's modification time (seconds since 2000). */
+const PARENT_TIMESTAMP_OFFSET = 56;
+
+/**
+ * Sets the parent timestamp of every child of `parentPath` to the parent's
+ * modification time now, so `check` finds no PARENT_TIMESTAMP_MISMATCH
+ * (Windows 0xC03A000F) after vhdsnap itself wrote into the parent. Run once
+ * the parent's last write is done: by the runner for every file a plan
+ * changed, and by the journaled steps recovery also finishes (merge, delete).
+ * Returns the children stamped.
+ */
+export async function stampChildren(parentPath: string): Promise<string[]> {
+  const st = await fsp.stat(parentPath).catch(() => null);
+  if (!st?.isFile()) return [];
+  const stamp = dateToVhdTime(st.mtime);
+  const stamped: string[] = [];
+  for (const c of await findChildren(parentPath)) if (await stampChild(c, stamp)) stamped.push(c);
+  return stamped;
+}
+
+/**
+ * Only the timestamp and the checksum change, both in the header's first
+ * sector: one sector write, which lands whole or not at all (no journal
+ * needed). The child's own mtime is put back: nothing it shows changed, and
+ * the timestamps its own children hold of it stay true.
+ */
+async function stampChild(child: string, stamp: number): Promise<boolean> {
+  const f = await VhdFile.open(child);
+  let at: number;
+  try {
+    if (f.type !== 'differencing' || f.header === null || f.header.parentTimestamp === stamp) return false;
+    at = Number(f.footer.dataOffset);
+  } finally {
+    await f.close();
+  }
+  const before = await fsp.stat(child);
+  await withOwnerWrite(child, async () => {
+    const fh = await openFile(child, 'r+');
+    try {
+      const raw = new Uint8Array(await readExact(fh, at, HEADER_SIZE, 'dynamic header'));
+      // A header damaged since the open is left for repair, never given a fresh checksum.
+      if (!headerChecksumMatches(raw)) return;
+      new DataView(raw.buffer, raw.byteOffset).setUint32(PARENT_TIMESTAMP_OFFSET, stamp);
+      await fh.write(withHeaderChecksum(raw).subarray(0, SECTOR), at);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+  await fsp.utimes(child, before.atime, before.mtime);
+  return true;
 }
