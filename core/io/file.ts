@@ -183,12 +183,18 @@ export async function replaceFileAtomically(path: string, text: string): Promise
   const tmp = tempSibling(path);
   const fh = await fsp.open(tmp, 'wx');
   try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await renameFile(tmp, path);
+  } catch (err) {
+    // A failed write (a full disk...) or rename leaves no temp behind: removed now, not at some later recover.
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw err;
   }
-  await renameFile(tmp, path);
   await syncDir(nodePath.dirname(path));
 }
 
