@@ -20,6 +20,7 @@ import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAcce
 import { isSameFile } from '../io/identity.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { findChildren } from '../library/scan.js';
+import { findInUse } from '../inuse.js';
 import { parentLocatorPayloads } from './create.js';
 
 export interface PreparedRelink {
@@ -164,9 +165,23 @@ export async function stampChildren(parentPath: string): Promise<string[]> {
   const st = await fsp.stat(parentPath).catch(() => null);
   if (!st?.isFile()) return [];
   const stamp = dateToVhdTime(st.mtime);
+  const stale: string[] = [];
+  for (const c of await findChildren(parentPath)) if (await staleStamp(c, stamp)) stale.push(c);
+  // A disk another program has open is never written: its stamp stays stale (a warning in check).
+  const busy = new Set((stale.length > 0 ? await findInUse(stale) : []).map((u) => nodePath.resolve(u.path)));
   const stamped: string[] = [];
-  for (const c of await findChildren(parentPath)) if (await stampChild(c, stamp)) stamped.push(c);
+  for (const c of stale) if (!busy.has(nodePath.resolve(c)) && (await stampChild(c, stamp))) stamped.push(c);
   return stamped;
+}
+
+/** True when `child` is a differencing disk whose parent timestamp is not `stamp`. */
+async function staleStamp(child: string, stamp: number): Promise<boolean> {
+  const f = await VhdFile.open(child);
+  try {
+    return f.type === 'differencing' && f.header !== null && f.header.parentTimestamp !== stamp;
+  } finally {
+    await f.close();
+  }
 }
 
 /**

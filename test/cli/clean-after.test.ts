@@ -9,6 +9,8 @@ import { nodeOpener, setFileOpener, type RandomAccessFile } from '../../core/io/
 import { FOOTER_SIZE } from '../../core/format/footer.js';
 import { cli } from '../support/cli.js';
 import { flipByte } from '../support/corrupt.js';
+import { useHolders } from '../support/holders.js';
+import { sha } from '../support/compare.js';
 import { useTmpDir } from '../support/tmp.js';
 
 const tmp = useTmpDir('vhdsnap-cli-clean-');
@@ -86,6 +88,21 @@ describe('parent timestamps stay true', () => {
     const [, , , gg] = await chain(['c', 'g', 'gg']);
     await ok('delete', f('base'));
     expect(await checkCodes(gg)).toEqual([]);
+  });
+});
+
+describe('a child another program has open', () => {
+  const holders = useHolders();
+
+  it('is not written: its stamp stays stale (a warning), the repair of its parent still succeeds', async () => {
+    const [base, c] = await chain(['c']);
+    await fsp.chmod(base, 0o644);
+    await flipByte(base, (await fsp.stat(base)).size - FOOTER_SIZE + 100);
+    await holders.node(c);
+    const before = sha(c);
+    await ok('repair', base);
+    expect(sha(c)).toBe(before);
+    expect(await checkCodes(c)).toContain('PARENT_TIMESTAMP_MISMATCH');
   });
 });
 
