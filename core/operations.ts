@@ -114,12 +114,10 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
 
 /**
  * Keeps the parent timestamps of the children of every file the run wrote
- * true (core/ops/relink.ts), so `check` afterwards is clean. The work is done
- * by then: a stamp that fails leaves a warning for check, not a failed run.
+ * true (core/ops/relink.ts), so `check` afterwards is clean. A failure here
+ * is reported like any other (never swallowed: a failed read could hide a
+ * child); what it leaves is at most a stale stamp, a warning for check.
  */
 async function stampChanged(plan: Plan): Promise<void> {
-  for (const c of plan.changes) {
-    if (c.action === 'delete') continue;
-    await stampChildren(c.path).catch(() => undefined);
-  }
+  for (const c of plan.changes) if (c.action !== 'delete') await stampChildren(c.path);
 }
