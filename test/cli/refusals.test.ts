@@ -145,6 +145,19 @@ const CASES: Case[] = [
     },
   },
   {
+    code: 'CHAIN_TOO_DEEP',
+    how: 'reparent of a disk whose descendants would pass the depth limit',
+    setup: async () => {
+      // 128 files above the new parent's child, and x with 128 descendants: 257 in the deepest chain.
+      const parent = await chainOf(MAX_CHAIN_DEPTH / 2);
+      await ok('create', f('o'), '--size', '1M');
+      await ok('snapshot', f('o'), '--out', f('x'));
+      await createDifferencing(f('y-1'), f('x'));
+      for (let i = 2; i <= MAX_CHAIN_DEPTH / 2; i++) await createDifferencing(f(`y-${i}`), f(`y-${i - 1}`));
+      return ['reparent', f('x'), parent, '--ignore-id-mismatch'];
+    },
+  },
+  {
     code: 'NEEDS_REPAIR',
     how: 'snapshot of a disk with a bad trailing footer checksum',
     setup: async () => (await damageTrailingFooter(await disk('d')), ['snapshot', f('d')]),
