@@ -70,6 +70,13 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
   run(req: Req, ctx: RunContext & { plan: P }): Promise<Result>;
   /** The journal this operation writes, where it has one. */
   journal?: JournalKind;
+  /**
+   * The run only rewrites bytes of files that exist (no journal, temp or
+   * sidecar beside them), so their folders need not be writable. Otherwise
+   * the runner fails before the first write when a changed file's folder is
+   * not (core/operations.ts), in the dry run as in the run.
+   */
+  writesInPlaceOnly?: boolean;
 }
 
 /** Infers an operation's types from its parts (the literal op name and the request schema's type included). */

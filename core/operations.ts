@@ -5,8 +5,9 @@
 //   request checked → locks on the disks named → interrupted work there
 //   recovered → one plan → locks on what it changes → refusals (other programs
 //   using the files, then the plan's own) → run with progress and cancel → result.
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError, VhdError } from './errors.js';
+import { fromSystemError, UsageError, VhdError } from './errors.js';
 import { isIoFailure } from './disk/parent.js';
 import { assertNoRefusals, type JobContext, type Plan, type PlanOptions } from './job.js';
 import type { Operation } from './operation.js';
@@ -53,6 +54,21 @@ function guardedPaths<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, pla
 }
 
 /**
+ * Fails typed (NO_PERMISSION, READ_ONLY...) when a folder the run must write
+ * in (journal, temp files, new names, the sidecar) is not writable: before
+ * the first write, and the same in the dry run as in the run.
+ */
+async function assertFoldersWritable<Req>(d: Operation<string, Req, unknown, Plan>, plan: Plan): Promise<void> {
+  if (d.writesInPlaceOnly) return;
+  const dirs = [...new Set(plan.changes.map((c) => nodePath.dirname(nodePath.resolve(c.path))))];
+  for (const dir of dirs) {
+    await fsp.access(dir, fsConstants.W_OK).catch((err: unknown) => {
+      throw fromSystemError(err, dir, `${d.op} cannot write in the folder`);
+    });
+  }
+}
+
+/**
  * The plan, with an IN_USE refusal for every file another program is using.
  * `pathsOnly` plans (made to know what to lock) skip that scan.
  */
@@ -60,6 +76,7 @@ export async function planOperation<K extends OperationName>(req: RequestOf<K>, 
   const { d, r } = prepare(req);
   const plan = await d.plan(r, opts);
   if (opts.pathsOnly) return plan;
+  if (d.access === 'writes') await assertFoldersWritable(d, plan);
   const shared: Plan = plan;
   shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))));
   return plan;
@@ -95,6 +112,7 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
     // Interrupted work on these disks is finished or rolled back first: the plan must see the files as they are.
     await recoverBefore(named);
     const plan = await d.plan(r, {});
+    await assertFoldersWritable(d, plan);
     const more = resolveAll(plan.changes.map((c) => c.path)).filter((p) => !named.includes(p));
     return withLocks(more, d.op, async () => {
       if (more.length > 0) await recoverBefore(more);

@@ -2,7 +2,7 @@
 // Exit codes: 0 success; 1 problems found or refused for safety; 2 usage
 // error or unreadable input. --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
-import { IN_USE, UsageError, type Finding } from '../errors.js';
+import { fromSystemError, IN_USE, UsageError, type Finding } from '../errors.js';
 import { warnIfMoving } from '../inuse.js';
 import type { JobContext, Plan } from '../job.js';
 import { planOperation, runOperation } from '../operations.js';
@@ -131,6 +131,14 @@ function printPlan(io: Io, a: ParsedArgs, plan: Plan): number {
   return plan.refusals.length > 0 ? 1 : 0;
 }
 
+/** An input path that cannot be read is unreadable input (exit 2: NOT_FOUND, NO_PERMISSION...), not a damaged disk (exit 1). */
+async function statInput(p: string, want: 'file' | 'any'): Promise<void> {
+  const st = await fsp.stat(p).catch((err: unknown) => {
+    throw fromSystemError(err, p, 'cannot read');
+  });
+  if (want === 'file' && !st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
+}
+
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string, dflt: T): T {
   if (value === undefined) return dflt;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError('USAGE', `--${flag} must be one of ${allowed.join(', ')}`);
@@ -162,11 +170,7 @@ const commands: Record<string, Command> = {
     max: Infinity,
     run: async (a, io) => {
       // A path that does not exist is unreadable input (exit 2), not a damaged disk (exit 1).
-      for (const p of a.positional) {
-        const st = await fsp.stat(p).catch(() => null);
-        if (!st) throw new UsageError('NOT_FOUND', `${p}: no such file`);
-        if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
-      }
+      for (const p of a.positional) await statInput(p, 'file');
       const reports = await warnIfMoving(await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') }), a.positional);
       for (const r of reports) warnMoving(io, 'check', r.warnings);
       if (a.bools.has('json')) json(io, reports);
@@ -181,11 +185,7 @@ const commands: Record<string, Command> = {
     min: 1,
     max: Infinity,
     run: async (a, io) => {
-      for (const p of a.positional) {
-        await fsp.stat(p).catch(() => {
-          throw new UsageError('NOT_FOUND', `${p}: no such file or folder`);
-        });
-      }
+      for (const p of a.positional) await statInput(p, 'any');
       const forest = await scanLibrary(a.positional);
       if (a.bools.has('json')) json(io, forest);
       else io.stdout(renderTree(forest) + '\n');
@@ -428,9 +428,7 @@ const commands: Record<string, Command> = {
     max: 1,
     run: async (a, io) => {
       const file = a.positional[0];
-      const st = await fsp.stat(file).catch(() => null);
-      if (!st) throw new UsageError('NOT_FOUND', `${file}: no such file`);
-      if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${file} is not a regular file`);
+      await statInput(file, 'file');
       const req = { op: 'repair' as const, disk: file };
       const lines = (kind: string, xs: RepairItem[]) => xs.map((x) => `  ${kind} ${x.code}: ${x.message}\n`).join('');
       if (a.bools.has('dry-run')) {

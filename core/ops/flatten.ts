@@ -12,7 +12,7 @@ import { openDisk, type Disk } from '../disk/chain.js';
 import { assertNoRefusals, freeSpaceAt, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
-import { refuseExisting, writeAtomically } from '../io/file.js';
+import { assertFolderFor, refuseExisting, writeAtomically } from '../io/file.js';
 import { diskSource, writeImage, type OutputFormat } from './transfer.js';
 
 export interface FlattenOptions extends JobContext {
@@ -49,6 +49,7 @@ async function planWith(disk: Disk, out: string, format: OutputFormat): Promise<
       : format === 'fixed'
         ? size + SECTOR
         : size;
+  await assertFolderFor(out);
   const freeSpace = await freeSpaceAt(nodePath.dirname(nodePath.resolve(out)));
   const refusals: Plan['refusals'] = [];
   await refuseExisting(out).catch((err: RefusedError) => refusals.push({ code: err.code, message: err.message }));

@@ -1,7 +1,7 @@
 // Finishing or rolling back interrupted operations from their journals.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError } from '../errors.js';
+import { fromSystemError, RefusedError } from '../errors.js';
 import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, type JournalBase } from '../journal.js';
 import { parseTempName } from '../io/file.js';
 import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile } from '../lock.js';
@@ -54,10 +54,22 @@ function ownedByLiveProcess(j: JournalBase): boolean {
 export async function recoverBefore(paths: string[]): Promise<Recovery[]> {
   const dirs = [...new Set(paths.map((p) => nodePath.dirname(nodePath.resolve(p))))];
   const done: Recovery[] = [];
-  for (const d of dirs) done.push(...(await recover(d)));
+  // A folder that does not exist holds no journal: the operation then reports its missing disk or folder itself.
+  for (const d of dirs) if (await isFolderOrUnreadable(d)) done.push(...(await recover(d)));
   const busy = done.filter((r) => r.action === 'busy');
   if (busy.length > 0) throw new RefusedError('BUSY', busy.map((b) => b.detail).join('; '));
   return done;
+}
+
+/** False only when `dir` is not there (missing, or a file on the path); a folder it cannot read is recovered, and fails there. */
+async function isFolderOrUnreadable(dir: string): Promise<boolean> {
+  return fsp.stat(dir).then(
+    (st) => st.isDirectory(),
+    (err: unknown) => {
+      const code = err instanceof Error && 'code' in err ? err.code : undefined;
+      return code !== 'ENOENT' && code !== 'ENOTDIR';
+    },
+  );
 }
 
 export interface PendingJournal {
@@ -85,7 +97,14 @@ export async function recover(target: string): Promise<Recovery[]> {
 
 /** recover with the whole report; `dryRun` only looks: it lists the journals and what would be removed. */
 export async function recoverFolder(target: string, opts: { dryRun?: boolean } = {}): Promise<RecoverReport> {
-  const dir = folderOf(await fsp.stat(target), target);
+  const st = await fsp.stat(target).catch((err: unknown) => {
+    throw fromSystemError(err, target, 'cannot read');
+  });
+  const dir = folderOf(st, target);
+  // A folder it cannot list may hold a pending journal: that is a failure naming it, never "nothing to recover".
+  await fsp.readdir(dir).catch((err: unknown) => {
+    throw fromSystemError(err, dir, 'cannot list the folder');
+  });
   const dryRun = opts.dryRun === true;
   const recoveries = dryRun ? [] : await recoverJournals(dir);
   const pending = dryRun ? await pendingIn(dir) : [];

@@ -15,7 +15,20 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, supportsHardLinks, syncDir, tempSibling } from '../io/file.js';
+import {
+  assertFolderFor,
+  closeAll,
+  creationError,
+  isNoHardLinkError,
+  linkFile,
+  linkIntoPlace,
+  openAll,
+  pathExists,
+  renameFile,
+  supportsHardLinks,
+  syncDir,
+  tempSibling,
+} from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { openDisk } from '../disk/chain.js';
@@ -96,6 +109,8 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const uuid = d.top.uuid;
   await d.close();
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
+  // --out into a missing folder (or through a file) fails here, in the dry run as in the run, before any write.
+  if (out !== null) await assertFolderFor(out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
   if (out === null) {
     const children = await findChildren(disk);
@@ -159,7 +174,9 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     // Built under a temp name (with our pid, so recover can clear it after a kill) and
     // linked into place: a crash never leaves a half-written child at `out`.
     const tmp = tempSibling(out);
-    await createDifferencing(tmp, path);
+    await createDifferencing(tmp, path).catch((err: unknown) => {
+      throw creationError(err, out);
+    });
     await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
     if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label);
