@@ -1,6 +1,7 @@
 // vhdsnap: the command-line face of the core.
 // Exit codes: 0 success; 1 problems found or refused for safety; 2 usage
-// error or unreadable input. --json prints exactly one JSON document on stdout.
+// error, unreadable input or an environment failure (core/errors.ts
+// EnvironmentError). --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
 import { fromSystemError, IN_USE, UsageError, type Finding } from '../errors.js';
 import { warnIfMoving } from '../inuse.js';
@@ -18,7 +19,11 @@ import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
 const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
-const EXIT_CODES = 'Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.';
+const EXIT_CODES = [
+  'Exit codes: 0 success; 1 problems found (check, tree, repair) or refused for safety; 2 usage error, unreadable input,',
+  'or the environment refused (missing path, no permission, read-only or full disk: the message says what to do).',
+  'A dry run exits with the code the run would.',
+].join('\n');
 
 /**
  * What each option means, for the generated usage and `--help` (one entry per
@@ -180,7 +185,7 @@ const commands: Record<string, Command> = {
   },
   tree: {
     args: '<dir|file>...',
-    about: 'Lists the snapshot trees in folders, with names, orphans and unreadable files.',
+    about: 'Lists the snapshot trees in folders, with names, orphans and unreadable files; exit 1 when it lists orphans or unreadable files.',
     bools: ['json'],
     min: 1,
     max: Infinity,
@@ -189,7 +194,8 @@ const commands: Record<string, Command> = {
       const forest = await scanLibrary(a.positional);
       if (a.bools.has('json')) json(io, forest);
       else io.stdout(renderTree(forest) + '\n');
-      return 0;
+      // Orphans and unreadable files are problems found, as with check.
+      return forest.orphans.length > 0 || forest.unreadable.length > 0 ? 1 : 0;
     },
   },
   create: {

@@ -5,9 +5,8 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, removeJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { openDisk } from '../disk/chain.js';
-import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { VhdError } from '../errors.js';
+import { IoError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { applyRelink, prepareRelink } from './relink.js';
@@ -68,7 +67,8 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
             });
         }
       } catch (err) {
-        if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
+        // A new parent that cannot be read at all (missing, no permission, not a file) is unreadable input, not a refusal.
+        if (!(err instanceof VhdError) || err instanceof IoError) throw err;
         refusals.push({ code: err.code, message: `${parent} cannot be used as a parent: ${err.message}` });
       }
     }
