@@ -228,7 +228,8 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
 
 async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResult> {
   const jpath = journalPath(plan.parent);
-  const [c, p] = await openAll([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
+  // The parent opened as the copy will open it: a parent this user cannot write fails here, before the journal exists.
+  const [c, p] = await openAll([VhdFile.open(plan.child), withOwnerWrite(plan.parent, () => VhdFile.open(plan.parent, { writable: true }))]);
   const journal: MergeJournal = {
     ...journalHeader('merge', 'copy'),
     child: plan.child,
