@@ -78,7 +78,7 @@ const ENVIRONMENT: Record<string, { code: string; says: string; todo: string }> 
   ENOENT: { code: 'NOT_FOUND', says: 'no such file or folder', todo: 'check the path' },
   ENOTDIR: { code: 'NOT_A_FOLDER', says: 'a part of the path is a file, not a folder', todo: 'check the path' },
   ELOOP: { code: 'LINK_LOOP', says: 'too many levels of symbolic links (a link loop)', todo: 'fix the symbolic links on the path' },
-  EISDIR: { code: 'IS_A_FOLDER', says: 'it is a folder, not a file', todo: 'name a file' },
+  EISDIR: { code: 'IS_A_FOLDER', says: 'it is a folder, not a file', todo: 'name a file, or move the folder out of the way' },
   ENAMETOOLONG: { code: 'NAME_TOO_LONG', says: 'the name is too long for the file system', todo: 'use a shorter name or path' },
   ENOSPC: {
     code: 'NO_SPACE',

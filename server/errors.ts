@@ -25,7 +25,9 @@ export function toApiError(err: unknown): ApiError {
     return { code: typed.code, message: typed.message };
   }
   const e = err as NodeJS.ErrnoException | undefined;
-  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') return { code: e.code, message: e.message };
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
+    return { code: /^E[A-Z]+$/.test(e.code) ? `IO_${e.code}` : e.code, message: e.message };
+  }
   const message = e instanceof Error ? e.message : String(err);
   return { code: 'INTERNAL', message: message.split('\n')[0] || 'internal error' };
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DiskRef, FolderGrant, OutputGrant } from './api.js';
+import { fromSystemError } from '../core/errors.js';
 import { fileKeyOrNull } from '../core/io/identity.js';
 import { safeFileName } from '../core/io/safe-name.js';
 import { isPlainName } from './contract.js';
@@ -34,8 +35,9 @@ export class Grants {
     let real: string;
     try {
       real = await fsp.realpath(path);
-    } catch {
-      throw new ApiFailure('NOT_FOUND', `folder not found: ${path}`);
+    } catch (err) {
+      // Typed as the CLI reports it: NOT_FOUND, NO_PERMISSION, LINK_LOOP... naming the folder.
+      throw fromSystemError(err, path, 'cannot open the folder');
     }
     const st = await fsp.stat(real);
     if (!st.isDirectory()) throw new ApiFailure('NOT_A_FOLDER', `not a folder: ${path}`);

@@ -433,6 +433,26 @@ export async function withOwnerWrite<T>(path: string, fn: () => Promise<T>): Pro
   }
 }
 
+/**
+ * Fails typed (NO_PERMISSION, READ_ONLY) when this user cannot write `path`,
+ * without writing anything. A read-only file of this user's passes: the run
+ * makes it writable (withOwnerWrite), as Windows lifts a read-only attribute.
+ */
+export async function assertCanWrite(path: string, what: string): Promise<void> {
+  const err = await fsp.access(path, fsConstants.W_OK).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (err === null) return;
+  const code = err instanceof Error && 'code' in err ? err.code : undefined;
+  if (code === 'EACCES' || code === 'EPERM') {
+    if (process.platform === 'win32') return;
+    const st = await fsp.stat(path).catch(() => null);
+    if (st && st.uid === process.getuid?.()) return;
+  }
+  throw fromSystemError(err, path, what);
+}
+
 /** Refuses to create `path` over anything already there (a file, a link, a folder). */
 export async function refuseExisting(path: string): Promise<void> {
   if (await pathExists(path)) {

@@ -17,7 +17,7 @@ import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
+import { assertCanWrite, closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
 import * as z from 'zod/mini';
@@ -110,6 +110,8 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
     const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(parent.path));
     if (freeSpace !== null && growth > freeSpace)
       refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
+    // A parent this user cannot write fails in the plan (dry run too), not in the copy after the journal is written.
+    if (!opts.pathsOnly) await assertCanWrite(parent.path, 'merge cannot write into');
     const grandchildren = await findChildren(child.path);
     return {
       operation: 'merge',
@@ -228,8 +230,7 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
 
 async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResult> {
   const jpath = journalPath(plan.parent);
-  // The parent opened as the copy will open it: a parent this user cannot write fails here, before the journal exists.
-  const [c, p] = await openAll([VhdFile.open(plan.child), withOwnerWrite(plan.parent, () => VhdFile.open(plan.parent, { writable: true }))]);
+  const [c, p] = await openAll([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
   const journal: MergeJournal = {
     ...journalHeader('merge', 'copy'),
     child: plan.child,
