@@ -6,16 +6,15 @@
 //   recovered → one plan → locks on what it changes → refusals (other programs
 //   using the files, then the plan's own) → run with progress and cancel → result.
 import * as nodePath from 'node:path';
-import { UsageError, VhdError } from './errors.js';
-import { isIoFailure } from './disk/parent.js';
-import { assertNoRefusals, type JobContext, type Plan, type PlanOptions } from './job.js';
+import { UsageError } from './errors.js';
+import { assertNoRefusals, type JobContext, type Plan } from './job.js';
 import type { Operation } from './operation.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
 import { withLocks } from './lock.js';
 import { recoverBefore } from './ops/recover.js';
-import { isOperationName, operationNamed, type OperationName, type OperationRequest, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
+import { isOperationName, operationNamed, type OperationName, type OperationOutcome, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
 
-export type { OperationName, OperationRequest, PlanOf, RequestOf, ResultOf } from './registry.js';
+export type { OperationName, OperationOutcome, OperationRequest, PlanOf, RequestOf, ResultOf } from './registry.js';
 
 const resolveAll = (paths: string[]): string[] => [...new Set(paths.map((p) => nodePath.resolve(p)))];
 
@@ -52,34 +51,13 @@ function guardedPaths<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, pla
   return resolveAll(d.guarded ? d.guarded(r, changed) : [d.touched(r)[0], ...changed]);
 }
 
-/**
- * The plan, with an IN_USE refusal for every file another program is using.
- * `pathsOnly` plans (made to know what to lock) skip that scan.
- */
-export async function planOperation<K extends OperationName>(req: RequestOf<K>, opts: PlanOptions = {}): Promise<PlanOf<K>> {
+/** The plan, with an IN_USE refusal for every file another program is using. */
+export async function planOperation<K extends OperationName>(req: RequestOf<K>): Promise<PlanOf<K>> {
   const { d, r } = prepare(req);
-  const plan = await d.plan(r, opts);
-  if (opts.pathsOnly) return plan;
+  const plan = await d.plan(r);
   const shared: Plan = plan;
   shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))));
   return plan;
-}
-
-/**
- * Every file locked while an operation runs: the disks it names plus every
- * file its plan changes (a merge's parent and relinked grandchildren, a
- * delete's children...). A plan that cannot be made adds nothing (the run
- * fails by itself), unless the cause is a real I/O failure.
- */
-export async function lockedPaths(req: OperationRequest): Promise<string[]> {
-  const touched = touchedPaths(req);
-  try {
-    const plan = await planOperation(req, { pathsOnly: true });
-    return resolveAll([...touched, ...plan.changes.map((c) => c.path)]);
-  } catch (err) {
-    if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
-    return touched;
-  }
 }
 
 /**
@@ -89,12 +67,12 @@ export async function lockedPaths(req: OperationRequest): Promise<string[]> {
  */
 export async function runOperation<K extends OperationName>(req: RequestOf<K>, ctx: JobContext = {}): Promise<ResultOf<K>> {
   const { d, r } = prepare(req);
-  if (d.access === 'reads') return d.run(r, { ...ctx, plan: await d.plan(r, {}) });
+  if (d.access === 'reads') return d.run(r, { ...ctx, plan: await d.plan(r) });
   const named = resolveAll(d.touched(r));
   return withLocks(named, d.op, async () => {
     // Interrupted work on these disks is finished or rolled back first: the plan must see the files as they are.
     await recoverBefore(named);
-    const plan = await d.plan(r, {});
+    const plan = await d.plan(r);
     const more = resolveAll(plan.changes.map((c) => c.path)).filter((p) => !named.includes(p));
     return withLocks(more, d.op, async () => {
       if (more.length > 0) await recoverBefore(more);
@@ -107,4 +85,9 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
       return d.run(r, { ...ctx, plan });
     });
   });
+}
+
+/** runOperation's result with the operation's name beside it (see OperationOutcome). */
+export async function runOutcome<K extends OperationName>(req: RequestOf<K>, ctx: JobContext = {}): Promise<OperationOutcome<K>> {
+  return { op: req.op, result: await runOperation(req, ctx) };
 }

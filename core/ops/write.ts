@@ -88,7 +88,7 @@ async function writePlanned(input: string, plan: WritePlan, ctx: JobContext): Pr
 export const writeOperation = defineOperation({
   op: 'write',
   request: z.object({ disk: diskPath, input: diskPath, offset }),
-  pathFields: ['disk', 'input'],
+  files: { disk: 'disk', input: 'input' },
   access: 'writes',
   touched: (r) => [r.disk],
   plan: (r) => planWrite(r.disk, r.input, r.offset),
