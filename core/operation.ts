@@ -51,7 +51,7 @@ export interface RunContext extends JobContext {
 export interface Operation<Op extends string, Req, Result, P extends Plan = Plan> {
   op: Op;
   /** The request's fields besides `op` (plain JSON: requests cross workers and IPC); the runner checks every request with it. */
-  request: z.ZodMiniType<Req>;
+  request: z.ZodMiniType<Req> & { shape: z.core.$ZodShape };
   /**
    * Fields of the request that name files, and what each names: 'disk' a disk
    * that exists, 'output' a new file to write, 'input' a file to read. The app
@@ -84,12 +84,16 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
 /** Infers an operation's types from its parts (the literal op name and the request schema's type included). */
 export function defineOperation<const Op extends string, S extends z.ZodMiniObject, Result, P extends Plan, const F extends FileFields<z.infer<S>>>(
   d: Operation<Op, z.infer<S>, Result, P> & { request: S; files: F },
-): Operation<Op, z.infer<S>, Result, P> & { request: S; files: F } {
+): Omit<Operation<Op, z.infer<S>, Result, P>, 'files'> & { request: S; files: F } {
   return d;
 }
 
 /** Request fields most operations share. */
 export const diskPath = z.string().check(z.minLength(1));
+
+/** A snapshot's name and description, as people type them (the app and the CLI alike). */
+export const nameText = z.string().check(z.maxLength(200, 'name is longer than 200 characters'));
+export const descriptionText = z.string().check(z.maxLength(4000, 'description is longer than 4000 characters'));
 
 /** The request of an operation that needs nothing but the disk. */
 export const diskRequest = z.object({ disk: diskPath });

@@ -6,12 +6,12 @@ import * as nodePath from 'node:path';
 import { openDisk } from '../core/disk/chain.js';
 import type { Plan } from '../core/job.js';
 import { planOperation, runOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
-import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
+import type { FolderGrant, OperationArgs } from './api.js';
 import type { Grants } from './grants.js';
 import type { JobManager } from './jobs.js';
 import { diskDetails, scanFolder } from './library.js';
 import type { RecentFolders } from './recent.js';
-import type { Handlers } from './contract.js';
+import { DiskRefSchema, fileFieldsOf, IdSchema, type Handlers } from './contract.js';
 import { ApiFailure } from './errors.js';
 
 /** The native dialogs (or, in serve mode, their stand-ins). */
@@ -20,6 +20,8 @@ export interface Dialogs {
   pickFolder(): Promise<string | null>;
   /** An output file: a path chosen in a save dialog, or null when cancelled. */
   pickOutput(suggestedName: string, near: FolderGrant | null): Promise<string | null>;
+  /** A file to read: a path chosen in an open dialog, or null when cancelled. */
+  pickInput(name: string | undefined, near: FolderGrant | null): Promise<string | null>;
 }
 
 export interface HandlerContext {
@@ -30,23 +32,25 @@ export interface HandlerContext {
   dialogs: Dialogs;
 }
 
-function isDiskRef(v: unknown): v is DiskRef {
-  return typeof v === 'object' && v !== null && 'folder' in v && 'file' in v;
-}
-
 /**
- * OperationArgs → core's OperationRequest, for every operation alike: each
- * DiskRef field becomes a checked path, `output` (a save-dialog grant)
- * becomes `out`, and plain values pass through (the schema checked them).
+ * OperationArgs → core's OperationRequest, for every operation alike, by its
+ * descriptor: a disk field's DiskRef becomes a checked path, an output or
+ * input field's grant id the path chosen in its dialog, and other values pass
+ * through. The schema has checked the arguments; the runner checks the
+ * request it gets once more against the same descriptor.
  */
 export async function toRequest(args: OperationArgs, grants: Grants): Promise<OperationRequest> {
+  const files = fileFieldsOf(args.op);
   const req: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(args)) {
     if (value === undefined) continue;
-    if (key === 'output') req.out = grants.output(value as string);
-    else if (isDiskRef(value)) req[key] = await grants.resolveDisk(value);
+    const kind = files.get(key);
+    if (kind === 'disk') req[key] = await grants.resolveDisk(DiskRefSchema.parse(value));
+    else if (kind === 'output') req[key] = grants.output(IdSchema.parse(value));
+    else if (kind === 'input') req[key] = grants.input(IdSchema.parse(value));
     else req[key] = value;
   }
+  // The shape follows the descriptor field by field; the runner checks it against that descriptor's schema.
   return req as OperationRequest;
 }
 
@@ -118,6 +122,12 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const near = folderId ? grants.folder(folderId) : null;
       const p = await ctx.dialogs.pickOutput(suggestedName, near);
       return p === null ? null : grants.grantOutput(p);
+    },
+
+    chooseInput: async (name, folderId) => {
+      const near = folderId ? grants.folder(folderId) : null;
+      const p = await ctx.dialogs.pickInput(name, near);
+      return p === null ? null : grants.grantInput(p);
     },
 
     plan: async (args) => {

@@ -149,7 +149,7 @@ export class JobManager {
         return;
       case 'done':
         this.release(job);
-        this.emit({ jobId, kind: 'done', result: m.result });
+        this.emit({ jobId, kind: 'done', outcome: m.outcome });
         return;
       case 'failed':
         this.release(job);

@@ -23,7 +23,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -280,7 +280,7 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
 
 export const snapshotOperation = defineOperation({
   op: 'snapshot',
-  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(z.string()), description: z.optional(z.string()) }),
+  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(nameText), description: z.optional(descriptionText) }),
   files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],

@@ -62,7 +62,7 @@ export interface Harness {
   ctx: HandlerContext;
   events: JobEvent[];
   trusted: { id: number };
-  dialogs: { folder: string | null; output: string | null; calls: number };
+  dialogs: { folder: string | null; output: string | null; input: string | null; calls: number };
   /** Calls as the app window would, unwrapping the envelope like the preload (rejects with {code, message}). */
   call<T = any>(channel: string, ...args: unknown[]): Promise<T>;
   /** Resolves with the job's final event. */
@@ -72,7 +72,7 @@ export interface Harness {
 export async function makeHarness(opts: { recentFile?: string | null; runner?: JobRunner } = {}): Promise<Harness> {
   const ipc = new FakeIpcMain();
   const trusted = { id: 1 };
-  const picks = { folder: null as string | null, output: null as string | null, calls: 0 };
+  const picks = { folder: null as string | null, output: null as string | null, input: null as string | null, calls: 0 };
   const dialogs: Dialogs = {
     pickFolder: async () => {
       picks.calls++;
@@ -81,6 +81,10 @@ export async function makeHarness(opts: { recentFile?: string | null; runner?: J
     pickOutput: async () => {
       picks.calls++;
       return picks.output;
+    },
+    pickInput: async () => {
+      picks.calls++;
+      return picks.input;
     },
   };
   const jobs = new JobManager(opts.runner ?? workerRunner(await bundledWorker()));

@@ -118,7 +118,7 @@ describe('App', () => {
     const after = labView();
     after.roots[0].children.splice(0, 1); // snap-a gone
     fake.views.set('lab', after);
-    fake.emit({ jobId: 'job-1', kind: 'done', result: { deleted: 'snap-a.vhd' } });
+    fake.emit({ jobId: 'job-1', kind: 'done', outcome: { op: 'delete', result: { strategy: 'merge-child', removed: '/data/lab/snap-a.vhd', changed: [] } } });
     await flushPromises();
     expect(w.get('[data-testid="result-panel"]').attributes('data-status')).toBe('done');
     expect(fake.callsOf('scan')).toHaveLength(2);

@@ -71,7 +71,11 @@ describe('jobs store', () => {
     expect(w.get('[data-testid="action-merge"]').attributes('disabled')).toBeUndefined();
 
     const scansBefore = fake.callsOf('scan').length;
-    fake.emit({ jobId: 'job-42', kind: 'done', result: { merged: 'leaf-b.vhd' } });
+    fake.emit({
+      jobId: 'job-42',
+      kind: 'done',
+      outcome: { op: 'merge', result: { merged: '/data/lab/snap-b.vhd', removed: ['/data/lab/leaf-b.vhd'], relinked: [], steps: [] } },
+    });
     await flushPromises();
     expect(jobs.busyKeys.size).toBe(0);
     expect(jobs.jobs['job-42'].status).toBe('done');
@@ -87,10 +91,13 @@ describe('jobs store', () => {
     fake.emit({
       jobId: 'job-42',
       kind: 'done',
-      result: [
-        { path: '/data/lab/leaf-b.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAT_OVERLAP', message: 'blocks 3 and 4 overlap' }], warnings: [] },
-        { path: '/data/lab/snap-b.vhd', ok: true, type: 'differencing', errors: [], warnings: [] },
-      ],
+      outcome: {
+        op: 'check',
+        result: [
+          { path: '/data/lab/leaf-b.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAT_OVERLAP', message: 'blocks 3 and 4 overlap' }], warnings: [] },
+          { path: '/data/lab/snap-b.vhd', ok: true, type: 'differencing', errors: [], warnings: [] },
+        ],
+      },
     });
     await flushPromises();
     expect(fake.callsOf('scan').length).toBe(scansBefore);

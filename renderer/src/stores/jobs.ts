@@ -1,7 +1,7 @@
 // Running and finished jobs, fed by main's job events. One job per disk: a
 // disk named by a running job's arguments is busy until that job ends.
 import { defineStore } from 'pinia';
-import type { FileReport, JobEvent, OperationArgs, Progress } from '../../../server/api';
+import type { JobEvent, OperationArgs, OperationOutcome, Progress } from '../../../server/api';
 import { api } from '../lib/api';
 import { errorText } from '../lib/format';
 import { argRefs, refKey } from '../lib/operations';
@@ -15,7 +15,8 @@ export interface Job {
   args: OperationArgs | null;
   status: JobStatus;
   progress: Progress | null;
-  result: unknown;
+  /** What a finished job returned, typed by its operation (narrow on `outcome.op`). */
+  outcome: OperationOutcome | null;
   error: { code: string; message: string } | null;
   message: string | null;
   cancelling: boolean;
@@ -23,12 +24,6 @@ export interface Job {
 
 /** The live subscription, with the bridge and store it feeds (a new page or test gets its own). */
 let subscription: { api: object; store: object; off: () => void } | null = null;
-
-function isFileReports(x: unknown): x is FileReport[] {
-  return (
-    Array.isArray(x) && x.every((r) => r && typeof r === 'object' && typeof (r as FileReport).path === 'string' && Array.isArray((r as FileReport).errors))
-  );
-}
 
 export const useJobsStore = defineStore('jobs', {
   state: () => ({
@@ -68,7 +63,7 @@ export const useJobsStore = defineStore('jobs', {
     },
     entry(jobId: string): Job {
       if (!this.jobs[jobId]) {
-        this.jobs[jobId] = { jobId, args: null, status: 'running', progress: null, result: undefined, error: null, message: null, cancelling: false };
+        this.jobs[jobId] = { jobId, args: null, status: 'running', progress: null, outcome: null, error: null, message: null, cancelling: false };
         this.order.push(jobId);
       }
       return this.jobs[jobId];
@@ -103,7 +98,7 @@ export const useJobsStore = defineStore('jobs', {
           return;
         case 'done':
           job.status = 'done';
-          job.result = e.result;
+          job.outcome = e.outcome;
           break;
         case 'failed':
           job.status = 'failed';
@@ -121,7 +116,7 @@ export const useJobsStore = defineStore('jobs', {
       const library = useLibraryStore();
       const args = job.args!;
       if (args.op === 'check') {
-        if (job.status === 'done' && isFileReports(job.result)) library.recordChecks(job.result);
+        if (job.outcome?.op === 'check') library.recordChecks(job.outcome.result);
         return;
       }
       // Failed and cancelled jobs rescan too: a rollback may have moved files back.
