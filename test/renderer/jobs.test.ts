@@ -124,3 +124,16 @@ describe('jobs store', () => {
     expect(jobs.running).toHaveLength(0);
   });
 });
+
+describe('argRefs', () => {
+  it('finds every disk an operation names, whatever the field (merge into, revert to, reparent parent)', async () => {
+    const { argRefs } = await import('../../renderer/src/lib/operations');
+    const a = { folder: 'lab', file: 'a.vhd' };
+    const b = { folder: 'lab', file: 'b.vhd' };
+    expect(argRefs({ op: 'merge', disk: a, into: b })).toEqual([a, b]);
+    expect(argRefs({ op: 'revert', disk: a, to: b, keep: true })).toEqual([a, b]);
+    expect(argRefs({ op: 'reparent', disk: a, parent: b })).toEqual([a, b]);
+    expect(argRefs({ op: 'flatten', disk: a, out: '0123456789abcdef', format: 'raw' })).toEqual([a]);
+    expect(argRefs({ op: 'snapshot', disk: a, name: 'x' })).toEqual([a]);
+  });
+});

@@ -90,10 +90,13 @@ export function applies(action: ActionName, node: DiskNode): boolean {
   }
 }
 
-/** The disks a job's arguments name: the ones it holds while it runs. */
+const isDiskRef = (v: unknown): v is DiskRef => typeof v === 'object' && v !== null && 'folder' in v && 'file' in v;
+
+/**
+ * The disks a job's arguments name: the ones it holds while it runs. Every
+ * disk field of an operation's arguments is a DiskRef (server/api.ts FileArg),
+ * so these are found by shape, for every operation alike.
+ */
 export function argRefs(args: OperationArgs): DiskRef[] {
-  const refs = [args.disk];
-  if (args.op === 'revert' && args.to) refs.push(args.to);
-  if (args.op === 'reparent') refs.push(args.parent);
-  return refs;
+  return Object.values(args).filter(isDiskRef);
 }
