@@ -2,16 +2,18 @@
 // test, goes through here. What an operation is comes from its descriptor
 // (core/operation.ts) in the registry (core/registry.ts); this module only
 // orders the steps every writing operation shares:
-//   request checked → locks on the disks named → interrupted work there
-//   recovered → one plan → locks on what it changes → refusals (other programs
-//   using the files, then the plan's own) → run with progress and cancel → result.
+//   request checked → locks on the disks named → no interrupted work in their
+//   folders (PENDING_JOB: the person resumes or rolls it back, nobody else) →
+//   one plan → locks on what it changes, the same check there → refusals
+//   (other programs using the files, then the plan's own) → run with progress
+//   and cancel → result.
 import * as nodePath from 'node:path';
-import { UsageError } from './errors.js';
+import { RefusedError, UsageError } from './errors.js';
 import { assertNoRefusals, type JobContext, type Plan } from './job.js';
 import type { Operation } from './operation.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
 import { withLocks } from './lock.js';
-import { recoverBefore } from './ops/recover.js';
+import { pendingJobRefusals, releaseJournals } from './ops/recover.js';
 import { isOperationName, operationNamed, type OperationName, type OperationOutcome, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
 
 export type { OperationName, OperationOutcome, OperationRequest, PlanOf, RequestOf, ResultOf } from './registry.js';
@@ -51,13 +53,23 @@ function guardedPaths<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, pla
   return resolveAll(d.guarded ? d.guarded(r, changed) : [d.touched(r)[0], ...changed]);
 }
 
-/** The plan, with an IN_USE refusal for every file another program is using. */
+/**
+ * The plan, with the refusals the runner will make: interrupted or running
+ * work in the folders it changes, and every file another program is using.
+ */
 export async function planOperation<K extends OperationName>(req: RequestOf<K>): Promise<PlanOf<K>> {
   const { d, r } = prepare(req);
   const plan = await d.plan(r);
   const shared: Plan = plan;
+  if (d.access === 'writes') shared.refusals.unshift(...(await pendingJobRefusals([...d.touched(r), ...plan.changes.map((c) => c.path)])));
   shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))));
   return plan;
+}
+
+/** Refuses while a journal waits in (or another job works in) the folders of `paths`: before the plan reads files a journal may be changing. */
+async function assertNoPendingJobs(paths: string[]): Promise<void> {
+  const refusals = await pendingJobRefusals(paths);
+  if (refusals.length > 0) throw new RefusedError(refusals[0].code, refusals.map((x) => x.message).join('; '), { path: paths[0] });
 }
 
 /**
@@ -70,19 +82,25 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
   if (d.access === 'reads') return d.run(r, { ...ctx, plan: await d.plan(r) });
   const named = resolveAll(d.touched(r));
   return withLocks(named, d.op, async () => {
-    // Interrupted work on these disks is finished or rolled back first: the plan must see the files as they are.
-    await recoverBefore(named);
+    // Interrupted work in these folders is the person's to resume or roll back (`recover`), never this operation's.
+    await assertNoPendingJobs(named);
     const plan = await d.plan(r);
     const more = resolveAll(plan.changes.map((c) => c.path)).filter((p) => !named.includes(p));
     return withLocks(more, d.op, async () => {
-      if (more.length > 0) await recoverBefore(more);
+      if (more.length > 0) await assertNoPendingJobs(more);
       // Under every lock, right before the first write: a program that opened a disk since the plan was shown is still caught.
       // (An operation that guards itself also refuses itself, in that order: IN_USE comes first for every operation.)
       if (!d.guardsItself) {
         await assertNotInUse(guardedPaths(d, r, plan));
         assertNoRefusals(plan, named[0]);
       }
-      return d.run(r, { ...ctx, plan });
+      try {
+        return await d.run(r, { ...ctx, plan });
+      } catch (err) {
+        // A journal it leaves is interrupted work now, for the person to resume (see releaseJournals).
+        await releaseJournals([...named, ...more]).catch(() => undefined);
+        throw err;
+      }
     });
   });
 }

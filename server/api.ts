@@ -6,11 +6,11 @@
 // then named by {folder id, file name inside it}. Runtime validation of every
 // argument lives in main (zod schemas in contract.ts).
 // From core/shapes.ts, which imports nothing: the renderer's type check reaches it.
-import type { DiskInfo, FileReport, Orphan, Plan, Progress, TreeNode, Unreadable } from '../core/shapes.js';
+import type { DiskInfo, FileReport, Orphan, Plan, Progress, Recovery, TreeNode, Unreadable, WaitingJob } from '../core/shapes.js';
 // Core's operation types, as declarations for the page (tsconfig paths: the sources need Node types).
 import type { FieldsOf, FilesOf, OperationName, OperationOutcome } from '#core-types';
 
-export type { FileReport, DiskInfo, OperationName, OperationOutcome, Plan, Progress };
+export type { FileReport, DiskInfo, OperationName, OperationOutcome, Plan, Progress, Recovery };
 
 /** A folder the user granted through a dialog, drop, or the recent list. */
 export interface FolderGrant {
@@ -45,6 +45,8 @@ export interface FolderView {
   roots: DiskNode[];
   orphans: (Orphan & { ref: DiskRef })[];
   unreadable: (Unreadable & { ref: DiskRef })[];
+  /** Interrupted jobs (and other programs' running ones) that hold the folder's operations back; `ref` names the journal, for resume. */
+  pending: (WaitingJob & { ref: DiskRef })[];
 }
 
 export interface DiskDetails {
@@ -70,10 +72,13 @@ export type OperationArgsOf<K extends OperationName> = { op: K } & {
 };
 export type OperationArgs = { [K in OperationName]: OperationArgsOf<K> }[OperationName];
 
+/** What a job ended with: an operation's typed result, or what resuming an interrupted job did. */
+export type JobOutcome = OperationOutcome | { op: 'recover'; result: Recovery };
+
 export type JobEvent =
   | { jobId: string; kind: 'progress'; progress: Progress }
   /** The operation's typed result, narrowed by `outcome.op`. */
-  | { jobId: string; kind: 'done'; outcome: OperationOutcome }
+  | { jobId: string; kind: 'done'; outcome: JobOutcome }
   | { jobId: string; kind: 'failed'; error: { code: string; message: string } }
   | { jobId: string; kind: 'cancelled'; message: string };
 
@@ -108,6 +113,7 @@ export const RequestChannels = {
   plan: 'job:plan',
   start: 'job:start',
   cancel: 'job:cancel',
+  resume: 'job:resume',
 } as const;
 
 export type ApiMethod = keyof typeof RequestChannels;
@@ -157,6 +163,8 @@ export interface VhdsnapApi {
   /** Starts a job; refused (ApiError BUSY) while another job holds one of its disks. */
   start(args: OperationArgs): Promise<{ jobId: string }>;
   cancel(jobId: string): Promise<void>;
+  /** Resumes an interrupted job (a journal of FolderView.pending) as a job: finished, or rolled back where it never passed its point of no return. */
+  resume(journal: DiskRef): Promise<{ jobId: string }>;
   /** Subscribes to job events; returns the unsubscribe function. */
   onJobEvent(listener: (e: JobEvent) => void): () => void;
 }

@@ -89,6 +89,7 @@ const argSchemas = {
   plan: z.tuple([OperationArgsSchema]),
   start: z.tuple([OperationArgsSchema]),
   cancel: z.tuple([IdSchema]),
+  resume: z.tuple([DiskRefSchema]),
 } as const satisfies { [K in ApiMethod]: z.ZodTuple };
 
 type Spec<K extends ApiMethod> = { channel: (typeof RequestChannels)[K]; args: (typeof argSchemas)[K] };

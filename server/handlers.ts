@@ -13,6 +13,9 @@ import { diskDetails, scanFolder } from './library.js';
 import type { RecentFolders } from './recent.js';
 import { DiskRefSchema, fileFieldsOf, IdSchema, type Handlers } from './contract.js';
 import { ApiFailure } from './errors.js';
+import { JOURNAL_PREFIX } from '../core/journal.js';
+import { pathExists } from '../core/io/file.js';
+import { journalDisks } from '../core/ops/recover.js';
 
 /** The native dialogs (or, in serve mode, their stand-ins). */
 export interface Dialogs {
@@ -146,6 +149,14 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     cancel: async (jobId) => {
       jobs.cancel(jobId);
+    },
+
+    // Only a journal of an open folder, and only a journal: the page picks it from FolderView.pending.
+    resume: async (ref) => {
+      if (!ref.file.startsWith(JOURNAL_PREFIX)) throw new ApiFailure('BAD_ARGS', `${ref.file} is not a job journal`);
+      const journal = await grants.resolveDisk(ref);
+      if (!(await pathExists(journal))) throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed already)`);
+      return jobs.startResume(journal, await chainsOf(await journalDisks(journal)));
     },
   };
 }

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../core/errors.js';
 import { runOutcome } from '../core/operations.js';
+import { resumeJob } from '../core/ops/recover.js';
 import { toApiError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInput } from './job-protocol.js';
 
@@ -16,11 +17,14 @@ port.on('message', (m: ToWorker) => {
   if (m && m.type === 'cancel') abort.abort();
 });
 
-const { req } = workerData as WorkerInput;
+const input = workerData as WorkerInput;
 
 async function run(): Promise<void> {
   try {
-    const outcome = await runOutcome(req, { signal: abort.signal, onProgress: (progress) => post({ type: 'progress', progress }) });
+    const outcome =
+      'resume' in input
+        ? { op: 'recover' as const, result: await resumeJob(input.resume) }
+        : await runOutcome(input.req, { signal: abort.signal, onProgress: (progress) => post({ type: 'progress', progress }) });
     // Results are plain JSON by contract; one that is not cannot be cloned, and fails below as a job failure.
     post({ type: 'done', outcome });
   } catch (err) {

@@ -319,7 +319,7 @@ describe('jobs', () => {
     await h.call(Channels.start, { op: 'check', disk: ref('lone.vhd'), deep: false });
     manual.started[0].end({ type: 'cancelled', message: 'operation cancelled' });
     await h.call(Channels.start, { op: 'check', disk: ref('base.vhd'), deep: false });
-    expect(manual.started.map((j) => j.req.disk)).toEqual([tmp.file('child.vhd'), tmp.file('lone.vhd'), tmp.file('base.vhd')]);
+    expect(manual.started.map((j) => j.req?.disk)).toEqual([tmp.file('child.vhd'), tmp.file('lone.vhd'), tmp.file('base.vhd')]);
   });
 
   it('cancel reaches the running job', async () => {
@@ -424,5 +424,45 @@ describe('every core operation through the contract', () => {
     if (end.kind !== 'done' || end.outcome.op !== 'merge') throw new Error('not a merge result');
     expect(end.outcome.result.steps).toHaveLength(2);
     expect((await readThrough(end.outcome.result.merged)).equals(before)).toBe(true);
+  });
+});
+
+describe('interrupted work', () => {
+  it('a cut-short merge shows in its folder; other jobs there are refused (PENDING_JOB) until the person resumes it', async () => {
+    const { runOperation } = await import('../../core/operations');
+    const { h, ref, folder } = await opened();
+    await createDynamic(tmp.file('p0.vhd'), 4 * MiB, { blockSize: 64 * 1024 });
+    await writeAt(tmp.file('p0.vhd'), 0, new Rng(11).bytes(256 * 1024));
+    await snapshot(tmp.file('p0.vhd'), { out: tmp.file('p1.vhd') });
+    await writeAt(tmp.file('p1.vhd'), 128 * 1024, new Rng(12).bytes(512 * 1024));
+    await createDynamic(tmp.file('other.vhd'), 4 * MiB);
+    const want = await readThrough(tmp.file('p1.vhd'));
+    // Cut short in this thread, through the runner: its journal is left, and no longer names a running thread.
+    const ac = new AbortController();
+    ac.abort();
+    await expect(runOperation({ op: 'merge', disk: tmp.file('p1.vhd') }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+
+    const view = (await h.call(Channels.scan, folder.id)) as FolderView;
+    expect(view.pending).toHaveLength(1);
+    expect(view.pending[0]).toMatchObject({ code: 'PENDING_JOB', op: 'merge' });
+    expect(view.pending[0].job).toMatch(/^merge \(p1\.vhd, p0\.vhd; started .* at its copy step\)$/);
+
+    // An unrelated disk of the folder: the plan says why, and the job (in another worker thread) refuses without writing.
+    const before = readFileSync(tmp.file('other.vhd'));
+    const plan = await h.call(Channels.plan, { op: 'snapshot', disk: ref('other.vhd') });
+    expect(plan.refusals.map((r: { code: string }) => r.code)).toEqual(['PENDING_JOB']);
+    const refused = await h.finished((await h.call(Channels.start, { op: 'snapshot', disk: ref('other.vhd') })).jobId);
+    expect(refused).toMatchObject({ kind: 'failed', error: { code: 'PENDING_JOB' } });
+    expect(readFileSync(tmp.file('other.vhd')).equals(before)).toBe(true);
+
+    // Only a journal can be resumed.
+    await expect(h.call(Channels.resume, ref('other.vhd'))).rejects.toMatchObject({ code: 'BAD_ARGS' });
+    const end = await h.finished((await h.call(Channels.resume, view.pending[0].ref)).jobId);
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'recover', result: { op: 'merge', action: 'completed' } } });
+    expect(((await h.call(Channels.scan, folder.id)) as FolderView).pending).toEqual([]);
+    expect(existsSync(tmp.file('p1.vhd'))).toBe(false);
+    expect((await readThrough(tmp.file('p0.vhd'))).equals(want)).toBe(true);
+    const ok = await h.finished((await h.call(Channels.start, { op: 'snapshot', disk: ref('other.vhd') })).jobId);
+    expect(ok).toMatchObject({ kind: 'done', outcome: { op: 'snapshot' } });
   });
 });

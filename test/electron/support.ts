@@ -117,10 +117,10 @@ export async function makeHarness(opts: { recentFile?: string | null; runner?: J
 }
 
 /** A runner whose jobs run until the test ends them: for timing-free BUSY tests. */
-export function manualRunner(): { runner: JobRunner; started: { req: OperationRequest; end: (m: FromWorker) => void; cancelled: boolean }[] } {
-  const started: { req: OperationRequest; end: (m: FromWorker) => void; cancelled: boolean }[] = [];
-  const runner: JobRunner = (req, onMessage) => {
-    const job = { req, end: onMessage, cancelled: false };
+export function manualRunner(): { runner: JobRunner; started: { req: OperationRequest | null; end: (m: FromWorker) => void; cancelled: boolean }[] } {
+  const started: { req: OperationRequest | null; end: (m: FromWorker) => void; cancelled: boolean }[] = [];
+  const runner: JobRunner = (input, onMessage) => {
+    const job = { req: 'req' in input ? input.req : null, end: onMessage, cancelled: false };
     started.push(job);
     return {
       cancel: () => {

@@ -48,6 +48,7 @@ export function labView(): FolderView {
   const lone = disk(f, 'lone.vhd', { type: 'fixed', blockSize: null, allocatedBlocks: null });
   return {
     folder: { id: 'lab', path: '/data/lab', name: 'lab' },
+    pending: [],
     roots: [base, lone],
     orphans: [
       {
@@ -162,6 +163,11 @@ export class FakeApi implements VhdsnapApi {
   async chooseInput(name?: string, folder?: string) {
     this.record('chooseInput', name, folder);
     return this.input;
+  }
+  async resume(journal: DiskRef) {
+    this.record('resume', journal);
+    if ('code' in this.nextStart) throw this.nextStart;
+    return this.nextStart;
   }
   async plan(args: OperationArgs) {
     this.record('plan', args);

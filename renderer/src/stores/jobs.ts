@@ -1,7 +1,7 @@
 // Running and finished jobs, fed by main's job events. One job per disk: a
 // disk named by a running job's arguments is busy until that job ends.
 import { defineStore } from 'pinia';
-import type { JobEvent, OperationArgs, OperationOutcome, Progress } from '../../../server/api';
+import type { DiskRef, JobEvent, JobOutcome, OperationArgs, Progress } from '../../../server/api';
 import { api } from '../lib/api';
 import { errorText } from '../lib/format';
 import { argRefs, refKey } from '../lib/operations';
@@ -16,7 +16,9 @@ export interface Job {
   status: JobStatus;
   progress: Progress | null;
   /** What a finished job returned, typed by its operation (narrow on `outcome.op`). */
-  outcome: OperationOutcome | null;
+  outcome: JobOutcome | null;
+  /** A job that is not an operation (resuming an interrupted one): its words, and the folder it works in. */
+  resumed?: { job: string; folder: string };
   error: { code: string; message: string } | null;
   message: string | null;
   cancelling: boolean;
@@ -77,6 +79,14 @@ export const useJobsStore = defineStore('jobs', {
       if (job.status !== 'running') this.finished(job);
       return jobId;
     },
+    /** Resumes an interrupted job of a folder (FolderView.pending) as a job of its own. */
+    async resume(journal: DiskRef, job: string): Promise<string> {
+      const { jobId } = await api().resume(journal);
+      const entry = this.entry(jobId);
+      entry.resumed = { job, folder: journal.folder };
+      if (entry.status !== 'running') this.finished(entry);
+      return jobId;
+    },
     async cancel(jobId: string) {
       const job = this.jobs[jobId];
       if (job) job.cancelling = true;
@@ -109,11 +119,15 @@ export const useJobsStore = defineStore('jobs', {
           job.message = e.message;
           break;
       }
-      if (job.args) this.finished(job);
+      if (job.args || job.resumed) this.finished(job);
     },
     /** After a job ends: record check results, and rescan what it may have changed. */
     finished(job: Job) {
       const library = useLibraryStore();
+      if (job.resumed) {
+        void library.rescan(job.resumed.folder);
+        return;
+      }
       const args = job.args!;
       if (args.op === 'check') {
         if (job.outcome?.op === 'check') library.recordChecks(job.outcome.result);
