@@ -98,7 +98,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
 export const flattenOperation = defineOperation({
   op: 'flatten',
   request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(['dynamic', 'fixed', 'raw'])), parentPath: z.optional(diskPath) }),
-  pathFields: ['disk', 'out', 'parentPath'],
+  files: { disk: 'disk', out: 'output', parentPath: 'disk' },
   access: 'writes',
   // The inputs are only read; the output is the one file written.
   touched: (r) => [r.disk, r.out],

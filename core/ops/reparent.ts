@@ -122,7 +122,7 @@ async function recoverReparent(jpath: string, j: ReparentJournal): Promise<Recov
 export const reparentOperation = defineOperation({
   op: 'reparent',
   request: z.object({ disk: diskPath, parent: diskPath, ignoreIdMismatch: z.optional(z.boolean()) }),
-  pathFields: ['disk', 'parent'],
+  files: { disk: 'disk', parent: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, r.parent],
   plan: (r) => planReparent(r.disk, r.parent, r),

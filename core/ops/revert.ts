@@ -322,7 +322,7 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<Re
 export const revertOperation = defineOperation({
   op: 'revert',
   request: z.object({ disk: diskPath, to: z.optional(diskPath), keep: z.optional(z.boolean()) }),
-  pathFields: ['disk', 'to'],
+  files: { disk: 'disk', to: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
   plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),

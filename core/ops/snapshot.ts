@@ -33,10 +33,10 @@ import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -102,7 +102,7 @@ export interface SnapshotPlan extends Plan {
  * children. The snapshot's file name is chosen here, so the plan shows the
  * name the run creates.
  */
-export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } & PlanOptions = {}): Promise<SnapshotPlan> {
+export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } = {}): Promise<SnapshotPlan> {
   const disk = nodePath.resolve(diskPath);
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
@@ -124,7 +124,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const snap = out !== null ? disk : await snapshotName(disk, opts.now);
   const active = out ?? disk;
   // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
-  const links = opts.pathsOnly || out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
+  const links = out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
   const via = links === null ? null : links ? 'link' : 'rename';
   const snapDetail =
     via === 'rename'
@@ -297,11 +297,11 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
 
 export const snapshotOperation = defineOperation({
   op: 'snapshot',
-  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(z.string()), description: z.optional(z.string()) }),
-  pathFields: ['disk', 'out'],
+  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(nameText), description: z.optional(descriptionText) }),
+  files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
-  plan: (r, opts) => planSnapshot(r.disk, { out: r.out, ...opts }),
+  plan: (r) => planSnapshot(r.disk, { out: r.out }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   journal: journalKind(snapshotJournalSchema, recoverSnapshot),
 });

@@ -88,7 +88,7 @@ async function writePlanned(input: string, plan: WritePlan, ctx: JobContext): Pr
 export const writeOperation = defineOperation({
   op: 'write',
   request: z.object({ disk: diskPath, input: diskPath, offset }),
-  pathFields: ['disk', 'input'],
+  files: { disk: 'disk', input: 'input' },
   access: 'writes',
   // Writes into the disk file itself: a writable disk in a read-only folder can be written.
   writesInPlaceOnly: true,

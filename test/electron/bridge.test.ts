@@ -40,6 +40,7 @@ const sample: Record<string, unknown[]> = {
   details: [{ folder: '0123456789abcdef', file: 'a.vhd' }],
   setLabel: [{ folder: '0123456789abcdef', file: 'a.vhd' }, { name: 'n' }],
   chooseOutput: ['out.vhd', '0123456789abcdef'],
+  chooseInput: ['image.raw', '0123456789abcdef'],
   plan: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   start: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   cancel: ['0123456789abcdef'],
