@@ -44,6 +44,7 @@ const sample: Record<string, unknown[]> = {
   plan: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   start: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   cancel: ['0123456789abcdef'],
+  resume: [{ folder: '0123456789abcdef', file: '.vhdsnap-journal-a.vhd.json' }],
 };
 
 let preloadApi: Record<string, (...a: unknown[]) => Promise<unknown>>;
