@@ -138,6 +138,21 @@ describe('App', () => {
     expect(w.findAll('[role="treeitem"]').length).toBeGreaterThan(0);
   });
 
+  it("write image is in a current state's context menu, not on the toolbar (which it would crowd), and opens its dialog", async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    expect(w.find('[data-testid="action-write"]').exists()).toBe(false);
+    await w.get('[data-testid="tree-row-snap-a.vhd"]').trigger('contextmenu');
+    expect(w.find('[data-testid="menu-write"]').exists()).toBe(false); // a snapshot: read-only
+    await w.get('[data-testid="tree-row-leaf-a2.vhd"]').trigger('contextmenu');
+    await w.get('[data-testid="menu-write"]').trigger('click');
+    await flushPromises();
+    expect(w.find('[data-testid="dialog-write"]').exists()).toBe(true);
+  });
+
   it('rename / describe goes through api.setLabel and rescans', async () => {
     const fake = installFake();
     const w = mountApp();

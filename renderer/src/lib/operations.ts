@@ -12,6 +12,8 @@ export interface ActionInfo {
   hint: string;
   /** Changes files: goes through a plan and a confirmation first. */
   destructive: boolean;
+  /** Only in the disk's context menu: a rare action that would crowd the toolbar out of its width. */
+  menuOnly?: boolean;
 }
 
 export const ACTIONS: Record<ActionName, ActionInfo> = {
@@ -25,14 +27,14 @@ export const ACTIONS: Record<ActionName, ActionInfo> = {
   reparent: { label: 'Reconnect…', short: 'Reconnect…', hint: 'Point this disk at its parent again', destructive: true },
   compact: { label: 'Compact', short: 'Compact', hint: 'Drop empty blocks and shrink the file', destructive: true },
   resize: { label: 'Grow…', short: 'Grow…', hint: 'Make the virtual disk larger', destructive: true },
-  write: { label: 'Write image…', short: 'Write…', hint: 'Copy a raw image file into this disk at an offset', destructive: true },
+  write: { label: 'Write image…', short: 'Write…', hint: 'Copy a raw image file into this disk at an offset', destructive: true, menuOnly: true },
   rename: { label: 'Rename / describe…', short: 'Rename…', hint: 'Set the name and description shown here', destructive: false },
 };
 
 /** The UI action for an operation a job ran. */
 export const actionFor = (op: OperationArgs['op']): ActionName => (op === 'name' ? 'rename' : op);
 
-/** Toolbar and context-menu order. */
+/** Toolbar and context-menu order (the toolbar leaves out menuOnly actions). */
 export const ACTION_ORDER: ActionName[] = [
   'snapshot',
   'revert',
