@@ -242,7 +242,7 @@ async function realKey(p: string): Promise<string> {
 export const checkOperation = defineOperation({
   op: 'check',
   request: z.object({ disk: diskPath, deep: z.optional(z.boolean()) }),
-  pathFields: ['disk'],
+  files: { disk: 'disk' },
   access: 'reads',
   // Named for the app's one-job-per-disk rule; a read takes no locks.
   touched: (r) => [r.disk],

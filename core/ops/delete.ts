@@ -18,7 +18,7 @@ import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, withOwnerWrite } from '../io/file.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import {
   journalHeader,
@@ -76,14 +76,14 @@ export interface DeletePlan extends Plan {
   children: string[];
 }
 
-export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): Promise<DeletePlan> {
+export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
   const snap = nodePath.resolve(snapshotPath);
   const disk = await openDisk(snap);
   try {
     const children = (await findChildren(snap)).map((c) => nodePath.resolve(c));
     const refusals: Plan['refusals'] = [];
     const base = disk.layers.length === 1;
-    const own = opts.pathsOnly ? 0 : await storedBytes(disk.top);
+    const own = await storedBytes(disk.top);
     let strategy: DeletePlan['strategy'] = null;
     if (children.length === 0) {
       refusals.push({
@@ -98,8 +98,8 @@ export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): 
         message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.map((c) => nodePath.basename(c)).join(', ')}); each would have to become a standalone disk — flatten them instead`,
       });
     }
-    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' && !opts.pathsOnly ? await childBytes(children[0]) : 0;
-    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(snap));
+    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' ? await childBytes(children[0]) : 0;
+    const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
     // Folding may allocate a whole block in a child per block the snapshot stores.
     const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
     if (freeSpace !== null && growth > freeSpace)
@@ -324,7 +324,7 @@ export const deleteOperation = defineOperation({
   op: 'delete',
   request: diskRequest,
   ...writesOneDisk,
-  plan: (r, opts) => planDelete(r.disk, opts),
+  plan: (r) => planDelete(r.disk),
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
   journal: journalKind(deleteJournalSchema, async (path, j) => {
     const r = await runDelete(path, j);

@@ -11,7 +11,7 @@
 // even over a torn header.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ChainError, RefusedError } from '../errors.js';
+import { RefusedError } from '../errors.js';
 import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
 import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches, withHeaderChecksum } from '../format/header.js';
@@ -65,7 +65,7 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
       throw new RefusedError('PARENT_CHANGED', `${parentPath} has id ${parent.uuid}, not the planned ${opts.expectedParentUuid}; refusing to link to it`);
     }
     if (parent.virtualSize !== child.virtualSize) {
-      throw new ChainError(
+      throw new RefusedError(
         'PARENT_SIZE_MISMATCH',
         `${parentPath} has virtual size ${parent.virtualSize} but ${childPath} has ${child.virtualSize} (Windows 0xC03A0017)`,
         { path: childPath },
@@ -75,7 +75,7 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
     const warnings: string[] = [];
     if (!uuidEqual(header.parentUniqueId, parent.footer.uniqueId)) {
       if (!opts.ignoreIdMismatch && !opts.expectedParentUuid) {
-        throw new ChainError(
+        throw new RefusedError(
           'PARENT_ID_MISMATCH',
           `${parentPath} has id ${parent.uuid} but ${nodePath.basename(childPath)} expects ${uuidToString(header.parentUniqueId)} (Windows 0xC03A000E); it is not this disk's parent. --ignore-id-mismatch overrides this at the risk of corrupt data.`,
           { path: childPath, field: 'parentUniqueId' },

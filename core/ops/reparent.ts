@@ -8,7 +8,7 @@ import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { listVhdFiles, scanLibrary, type TreeNode } from '../library/scan.js';
 import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { VhdError } from '../errors.js';
+import { IoError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { applyRelink, prepareRelink } from './relink.js';
@@ -94,7 +94,8 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
             });
         }
       } catch (err) {
-        if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
+        // A new parent that cannot be read at all (missing, no permission, not a file) is unreadable input, not a refusal.
+        if (!(err instanceof VhdError) || err instanceof IoError) throw err;
         refusals.push({ code: err.code, message: `${parent} cannot be used as a parent: ${err.message}` });
       }
     }
@@ -148,7 +149,7 @@ async function recoverReparent(jpath: string, j: ReparentJournal): Promise<Recov
 export const reparentOperation = defineOperation({
   op: 'reparent',
   request: z.object({ disk: diskPath, parent: diskPath, ignoreIdMismatch: z.optional(z.boolean()) }),
-  pathFields: ['disk', 'parent'],
+  files: { disk: 'disk', parent: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, r.parent],
   plan: (r) => planReparent(r.disk, r.parent, r),

@@ -12,7 +12,7 @@
 // (phase "create") and rolls forward once the child is complete ("swap").
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError, UsageError, toIoError } from '../errors.js';
+import { fromSystemError, RefusedError, toIoError } from '../errors.js';
 import { batBytes } from '../format/bat.js';
 import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
@@ -101,7 +101,9 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
     const p = disk.layers[1];
     return { path: nodePath.resolve(p.path), uuid: p.uuid, depth: disk.layers.length - 1 };
   }
-  if (!(await pathExists(to))) throw new UsageError('NOT_FOUND', `${to}: no such file`);
+  await fsp.stat(to).catch((err: unknown) => {
+    throw fromSystemError(err, to, 'cannot read', { field: 'to' });
+  });
   const want = await real(to);
   if (want === (await real(self.path))) {
     refusals.push({ code: 'SAME_DISK', message: `${to} is the disk itself, not one of its snapshots` });
@@ -326,7 +328,7 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<Re
 export const revertOperation = defineOperation({
   op: 'revert',
   request: z.object({ disk: diskPath, to: z.optional(diskPath), keep: z.optional(z.boolean()) }),
-  pathFields: ['disk', 'to'],
+  files: { disk: 'disk', to: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
   plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),

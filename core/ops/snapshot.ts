@@ -16,16 +16,29 @@ import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
 import { MAX_DYNAMIC_SIZE } from '../format/footer.js';
 import { uuidToString } from '../format/bytes.js';
-import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, supportsHardLinks, syncDir, tempSibling } from '../io/file.js';
+import {
+  assertFolderFor,
+  closeAll,
+  creationError,
+  isNoHardLinkError,
+  linkFile,
+  linkIntoPlace,
+  openAll,
+  pathExists,
+  renameFile,
+  supportsHardLinks,
+  syncDir,
+  tempSibling,
+} from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { readLayout } from '../disk/layout.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { setLabel } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -137,7 +150,7 @@ export async function damageRefusals(f: VhdFile): Promise<Plan['refusals']> {
  * children. The snapshot's file name is chosen here, so the plan shows the
  * name the run creates.
  */
-export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } & PlanOptions = {}): Promise<SnapshotPlan> {
+export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } = {}): Promise<SnapshotPlan> {
   const disk = nodePath.resolve(diskPath);
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
@@ -148,6 +161,8 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     await d.close();
   }
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
+  // --out into a missing folder (or through a file) fails here, in the dry run as in the run, before any write.
+  if (out !== null) await assertFolderFor(out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
   if (out === null) {
     const children = await findChildren(disk);
@@ -161,7 +176,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const snap = out !== null ? disk : await snapshotName(disk, opts.now);
   const active = out ?? disk;
   // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
-  const links = opts.pathsOnly || out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
+  const links = out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
   const via = links === null ? null : links ? 'link' : 'rename';
   const snapDetail =
     via === 'rename'
@@ -211,7 +226,9 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     // Built under a temp name (with our pid, so recover can clear it after a kill) and
     // linked into place: a crash never leaves a half-written child at `out`.
     const tmp = tempSibling(out);
-    await createDifferencing(tmp, path);
+    await createDifferencing(tmp, path).catch((err: unknown) => {
+      throw creationError(err, out);
+    });
     await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
     if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label);
@@ -332,11 +349,11 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
 
 export const snapshotOperation = defineOperation({
   op: 'snapshot',
-  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(z.string()), description: z.optional(z.string()) }),
-  pathFields: ['disk', 'out'],
+  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(nameText), description: z.optional(descriptionText) }),
+  files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
-  plan: (r, opts) => planSnapshot(r.disk, { out: r.out, ...opts }),
+  plan: (r) => planSnapshot(r.disk, { out: r.out }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   journal: journalKind(snapshotJournalSchema, recoverSnapshot),
 });
