@@ -6,7 +6,6 @@ import { journalHeader, journalPath, journalSchema, offset, removeJournal, write
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { listVhdFiles, scanLibrary, type TreeNode } from '../library/scan.js';
-import { isIoFailure } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { IoError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
