@@ -9,7 +9,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'release/', 'coverage/', 'test-artifacts/', 'node_modules/'] },
+  { ignores: ['dist/', 'release/', 'coverage/', 'test-artifacts/', 'node_modules/', '.types/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   vue.configs['flat/recommended'],

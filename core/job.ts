@@ -44,15 +44,6 @@ export function assertNoRefusals(plan: Plan, path: string): void {
   if (plan.refusals.length > 0) throw new RefusedError(plan.refusals[0].code, plan.refusals.map((r) => r.message).join('; '), { path });
 }
 
-export interface PlanOptions {
-  /**
-   * Only what the operation would change (to lock it before the real plan):
-   * byte counts that take a pass over every bitmap stay 0, and free space is
-   * not checked.
-   */
-  pathsOnly?: boolean;
-}
-
 export async function freeSpaceAt(dir: string): Promise<number | null> {
   const { statfs } = await import('node:fs/promises');
   try {

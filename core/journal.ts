@@ -3,6 +3,7 @@
 // every checkpoint. `recover` finds them and finishes or rolls back the work.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { threadId } from 'node:worker_threads';
 import * as z from 'zod/mini';
 import { removeFile, replaceFileAtomically, syncDir } from './io/file.js';
 
@@ -15,6 +16,8 @@ export const journalBaseShape = {
   op: z.string(),
   phase: z.string(),
   pid: z.number(),
+  /** The writer's thread in its process (the app runs each job in a worker thread); absent in older journals. */
+  thread: z.optional(z.number()),
   startedAt: z.string(),
 };
 /** Loose: the rest is the operation's, validated by its own schema before recovery uses it. */
@@ -54,8 +57,11 @@ export function isActiveJournal(path: string): boolean {
 }
 
 /** The fields every journal starts with: who wrote it and when. */
-export function journalHeader<O extends string, P extends string>(op: O, phase: P): { version: 1; op: O; phase: P; pid: number; startedAt: string } {
-  return { version: 1, op, phase, pid: process.pid, startedAt: new Date().toISOString() };
+export function journalHeader<O extends string, P extends string>(
+  op: O,
+  phase: P,
+): { version: 1; op: O; phase: P; pid: number; thread: number; startedAt: string } {
+  return { version: 1, op, phase, pid: process.pid, thread: threadId, startedAt: new Date().toISOString() };
 }
 
 export function journalPath(targetPath: string): string {

@@ -7,7 +7,7 @@
 // mini build costs a few milliseconds where the full one costs ~20.
 import * as z from 'zod/mini';
 import type { JournalBase } from './journal.js';
-import type { JobContext, Plan, PlanOptions } from './job.js';
+import type { JobContext, Plan } from './job.js';
 
 /** What recovering one journal did. */
 export interface RecoveryOutcome {
@@ -39,6 +39,10 @@ export function journalKind<S extends z.ZodMiniType<JournalBase>>(schema: S, rec
   };
 }
 
+/** What a request field that names a file names. */
+export type FileKind = 'disk' | 'output' | 'input';
+export type FileFields<Req> = { readonly [F in keyof Req & string]?: FileKind };
+
 /** What the runner hands an operation's run: the job context and the plan it made under the locks (never a second one). */
 export interface RunContext extends JobContext {
   plan: Plan;
@@ -47,9 +51,14 @@ export interface RunContext extends JobContext {
 export interface Operation<Op extends string, Req, Result, P extends Plan = Plan> {
   op: Op;
   /** The request's fields besides `op` (plain JSON: requests cross workers and IPC); the runner checks every request with it. */
-  request: z.ZodMiniType<Req>;
-  /** Fields of the request that name disk files (the app maps each to a granted folder). */
-  pathFields: readonly (keyof Req & string)[];
+  request: z.ZodMiniType<Req> & { shape: z.core.$ZodShape };
+  /**
+   * Fields of the request that name files, and what each names: 'disk' a disk
+   * that exists, 'output' a new file to write, 'input' a file to read. The app
+   * gets each from the person (a disk in an open folder, a save or an open
+   * dialog) and turns it into a path; everything else it sends as is.
+   */
+  files: FileFields<Req>;
   /** 'writes': locked and guarded against other programs; 'reads': neither (it warns instead). */
   access: 'writes' | 'reads';
   /**
@@ -72,28 +81,39 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
   /** The run makes the in-use check and the refusals itself (the runner only adds IN_USE to the plan shown). */
   guardsItself?: boolean;
   /** Computed without writing; refusals say why it will not run. */
-  plan(req: Req, opts: PlanOptions): Promise<P>;
+  plan(req: Req): Promise<P>;
   run(req: Req, ctx: RunContext & { plan: P }): Promise<Result>;
   /** The journal this operation writes, where it has one. */
   journal?: JournalKind;
+  /**
+   * The run only rewrites bytes of files that exist (no journal, temp or
+   * sidecar beside them), so their folders need not be writable. Otherwise
+   * the runner fails before the first write when a changed file's folder is
+   * not (core/operations.ts), in the dry run as in the run.
+   */
+  writesInPlaceOnly?: boolean;
 }
 
 /** Infers an operation's types from its parts (the literal op name and the request schema's type included). */
-export function defineOperation<const Op extends string, S extends z.ZodMiniObject, Result, P extends Plan = Plan>(
-  d: Operation<Op, z.infer<S>, Result, P> & { request: S },
-): Operation<Op, z.infer<S>, Result, P> & { request: S } {
+export function defineOperation<const Op extends string, S extends z.ZodMiniObject, Result, P extends Plan, const F extends FileFields<z.infer<S>>>(
+  d: Operation<Op, z.infer<S>, Result, P> & { request: S; files: F },
+): Omit<Operation<Op, z.infer<S>, Result, P>, 'files'> & { request: S; files: F } {
   return d;
 }
 
 /** Request fields most operations share. */
 export const diskPath = z.string().check(z.minLength(1));
 
+/** A snapshot's name and description, as people type them (the app and the CLI alike). */
+export const nameText = z.string().check(z.maxLength(200, 'name is longer than 200 characters'));
+export const descriptionText = z.string().check(z.maxLength(4000, 'description is longer than 4000 characters'));
+
 /** The request of an operation that needs nothing but the disk. */
 export const diskRequest = z.object({ disk: diskPath });
 
 /** The parts of a descriptor for an operation that writes the one disk its `disk` field names. */
 export const writesOneDisk = {
-  pathFields: ['disk'],
+  files: { disk: 'disk' },
   access: 'writes',
   touched: (r: { disk: string }) => [r.disk],
 } as const;

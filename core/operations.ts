@@ -2,23 +2,26 @@
 // test, goes through here. What an operation is comes from its descriptor
 // (core/operation.ts) in the registry (core/registry.ts); this module only
 // orders the steps every writing operation shares:
-//   request checked → locks on the disks named → interrupted work there
-//   recovered → one plan → locks on what it changes → refusals (other programs
-//   using the files, then the plan's own) → run with progress and cancel → result.
+//   request checked → locks on the disks named → no interrupted work in their
+//   folders (PENDING_JOB: the person resumes or rolls it back, nobody else) →
+//   one plan → locks on what it changes, the same check there → refusals
+//   (other programs using the files, then the plan's own) → run with progress
+//   and cancel → result.
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError, VhdError } from './errors.js';
-import { isIoFailure } from './disk/parent.js';
-import { assertNoRefusals, type JobContext, type Plan, type PlanOptions } from './job.js';
+import { fromSystemError, RefusedError, UsageError } from './errors.js';
+import { assertNoRefusals, type JobContext, type Plan } from './job.js';
 import type { Operation } from './operation.js';
 import { hardLinkRefusals } from './hardlinks.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
 import { fileKeyOrNull } from './io/identity.js';
 import { findChildren } from './library/scan.js';
 import { withLocks } from './lock.js';
-import { recoverBefore } from './ops/recover.js';
-import { isOperationName, operationNamed, type OperationName, type OperationRequest, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
+import { pendingJobRefusals, releaseJournals } from './ops/recover.js';
+import { stampChildren } from './ops/relink.js';
+import { isOperationName, operationNamed, type OperationName, type OperationOutcome, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
 
-export type { OperationName, OperationRequest, PlanOf, RequestOf, ResultOf } from './registry.js';
+export type { OperationName, OperationOutcome, OperationRequest, PlanOf, RequestOf, ResultOf } from './registry.js';
 
 const resolveAll = (paths: string[]): string[] => [...new Set(paths.map((p) => nodePath.resolve(p)))];
 
@@ -85,36 +88,41 @@ async function unseenChildrenNotes<Req>(d: Operation<string, Req, unknown, Plan>
 }
 
 /**
- * The plan, with an IN_USE refusal for every file another program is using
- * and a HARD_LINKED one for every file it would write that has other names.
- * `pathsOnly` plans (made to know what to lock) skip that scan.
+ * Fails typed (NO_PERMISSION, READ_ONLY...) when a folder the run must write
+ * in (journal, temp files, new names, the sidecar) is not writable: before
+ * the first write, and the same in the dry run as in the run.
  */
-export async function planOperation<K extends OperationName>(req: RequestOf<K>, opts: PlanOptions = {}): Promise<PlanOf<K>> {
+async function assertFoldersWritable<Req>(d: Operation<string, Req, unknown, Plan>, plan: Plan): Promise<void> {
+  if (d.writesInPlaceOnly) return;
+  const dirs = [...new Set(plan.changes.map((c) => nodePath.dirname(nodePath.resolve(c.path))))];
+  for (const dir of dirs) {
+    await fsp.access(dir, fsConstants.W_OK).catch((err: unknown) => {
+      throw fromSystemError(err, dir, `${d.op} cannot write in the folder`);
+    });
+  }
+}
+
+/**
+ * The plan, with the refusals the runner will make: interrupted or running
+ * work in the folders it changes, every file another program is using, and
+ * (HARD_LINKED) every file it would write in place that has other names.
+ */
+export async function planOperation<K extends OperationName>(req: RequestOf<K>): Promise<PlanOf<K>> {
   const { d, r } = prepare(req);
-  const plan = await d.plan(r, opts);
-  if (opts.pathsOnly) return plan;
+  const plan = await d.plan(r);
+  if (d.access === 'writes') await assertFoldersWritable(d, plan);
   const shared: Plan = plan;
   const notes = await unseenChildrenNotes(d, r, plan);
   if (notes.length > 0) shared.cautions = [...(shared.cautions ?? []), ...notes];
+  if (d.access === 'writes') shared.refusals.unshift(...(await pendingJobRefusals([...d.touched(r), ...plan.changes.map((c) => c.path)])));
   shared.refusals.push(...(await inUseRefusals(guardedPaths(d, r, plan))), ...(await hardLinkRefusals(writtenInPlace(d, r, plan))));
   return plan;
 }
 
-/**
- * Every file locked while an operation runs: the disks it names plus every
- * file its plan changes (a merge's parent and relinked grandchildren, a
- * delete's children...). A plan that cannot be made adds nothing (the run
- * fails by itself), unless the cause is a real I/O failure.
- */
-export async function lockedPaths(req: OperationRequest): Promise<string[]> {
-  const touched = touchedPaths(req);
-  try {
-    const plan = await planOperation(req, { pathsOnly: true });
-    return resolveAll([...touched, ...plan.changes.map((c) => c.path)]);
-  } catch (err) {
-    if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
-    return touched;
-  }
+/** Refuses while a journal waits in (or another job works in) the folders of `paths`: before the plan reads files a journal may be changing. */
+async function assertNoPendingJobs(paths: string[]): Promise<void> {
+  const refusals = await pendingJobRefusals(paths);
+  if (refusals.length > 0) throw new RefusedError(refusals[0].code, refusals.map((x) => x.message).join('; '), { path: paths[0] });
 }
 
 /**
@@ -124,19 +132,20 @@ export async function lockedPaths(req: OperationRequest): Promise<string[]> {
  */
 export async function runOperation<K extends OperationName>(req: RequestOf<K>, ctx: JobContext = {}): Promise<ResultOf<K>> {
   const { d, r } = prepare(req);
-  if (d.access === 'reads') return d.run(r, { ...ctx, plan: await d.plan(r, {}) });
+  if (d.access === 'reads') return d.run(r, { ...ctx, plan: await d.plan(r) });
   const named = resolveAll(d.touched(r));
   return withLocks(named, d.op, async () => {
-    // Interrupted work on these disks is finished or rolled back first: the plan must see the files as they are.
-    await recoverBefore(named);
-    const plan = await d.plan(r, {});
+    // Interrupted work in these folders is the person's to resume or roll back (`recover`), never this operation's.
+    await assertNoPendingJobs(named);
+    const plan = await d.plan(r);
+    await assertFoldersWritable(d, plan);
     // By file: a changed path that is another name of a disk already locked here (a symlink resolved by the plan) is already locked.
     const keyOf = async (p: string) => (await fileKeyOrNull(p)) ?? `path:${p}`;
     const namedKeys = new Set(await Promise.all(named.map(keyOf)));
     const more: string[] = [];
     for (const p of resolveAll(plan.changes.map((c) => c.path))) if (!named.includes(p) && !namedKeys.has(await keyOf(p))) more.push(p);
     return withLocks(more, d.op, async () => {
-      if (more.length > 0) await recoverBefore(more);
+      if (more.length > 0) await assertNoPendingJobs(more);
       // Under every lock, right before the first write: a program that opened a disk since the plan was shown is still caught.
       // (An operation that guards itself also refuses itself, in that order: IN_USE comes first for every operation.)
       if (!d.guardsItself) {
@@ -145,7 +154,31 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
         shared.refusals.push(...(await hardLinkRefusals(writtenInPlace(d, r, plan))));
         assertNoRefusals(shared, named[0]);
       }
-      return d.run(r, { ...ctx, plan });
+      let result: ResultOf<K>;
+      try {
+        result = await d.run(r, { ...ctx, plan });
+      } catch (err) {
+        // A journal it leaves is interrupted work now, for the person to resume (see releaseJournals).
+        await releaseJournals([...named, ...more]).catch(() => undefined);
+        throw err;
+      }
+      await stampChanged(plan);
+      return result;
     });
   });
+}
+
+/**
+ * Keeps the parent timestamps of the children of every file the run wrote
+ * true (core/ops/relink.ts), so `check` afterwards is clean. A failure here
+ * is reported like any other (never swallowed: a failed read could hide a
+ * child); what it leaves is at most a stale stamp, a warning for check.
+ */
+async function stampChanged(plan: Plan): Promise<void> {
+  for (const c of plan.changes) if (c.action !== 'delete') await stampChildren(c.path);
+}
+
+/** runOperation's result with the operation's name beside it (see OperationOutcome). */
+export async function runOutcome<K extends OperationName>(req: RequestOf<K>, ctx: JobContext = {}): Promise<OperationOutcome<K>> {
+  return { op: req.op, result: await runOperation(req, ctx) };
 }

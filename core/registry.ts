@@ -35,6 +35,9 @@ export type OperationName = keyof Registry;
 
 /** One operation's request fields (besides `op`). */
 type Fields = { [K in OperationName]: z.infer<Registry[K]['request']> };
+export type FieldsOf<K extends OperationName> = Fields[K];
+/** Which of an operation's request fields name files, and what each names (core/operation.ts FileKind). */
+export type FilesOf<K extends OperationName> = Registry[K]['files'];
 /** The request of one operation: its name plus its descriptor's request fields. */
 export type RequestOf<K extends OperationName> = { op: K } & Fields[K];
 export type OperationRequest = { [K in OperationName]: RequestOf<K> }[OperationName];
@@ -42,6 +45,12 @@ type Results = { [K in OperationName]: Awaited<ReturnType<Registry[K]['run']>> }
 type Plans = { [K in OperationName]: Awaited<ReturnType<Registry[K]['plan']>> };
 export type ResultOf<K extends OperationName> = Results[K];
 export type PlanOf<K extends OperationName> = Plans[K];
+/**
+ * A result with the name of the operation that made it: for K a union, a
+ * union that narrows on `op` (how results cross the worker, IPC and the
+ * socket to the page, typed all the way).
+ */
+export type OperationOutcome<K extends OperationName = OperationName> = { [P in K]: { op: P; result: ResultOf<P> } }[K];
 
 /**
  * The registry seen through one mapped type, so that for a generic K the

@@ -106,3 +106,24 @@ export interface Unreadable {
   code: string;
   reason: string;
 }
+
+/** What resuming one interrupted job did (core/ops/recover.ts). */
+export interface Recovery {
+  journal: string;
+  op: string;
+  /** completed: finished forward; discarded: the unfinished change was rolled back; left: needs a person; busy: another live process owns it; removed: a leftover temp or lock file deleted. */
+  action: 'completed' | 'discarded' | 'left' | 'busy' | 'removed';
+  detail: string;
+  /** Bytes freed (removed files only). */
+  bytes?: number;
+}
+
+/** A journal holding its folder's other operations back: interrupted work for the person to resume (PENDING_JOB), or another job's (LOCKED). */
+export interface WaitingJob {
+  journal: string;
+  op: string;
+  code: 'LOCKED' | 'PENDING_JOB';
+  /** "merge (d1.vhd, d0.vhd; started …; at its copy step)" */
+  job: string;
+  message: string;
+}

@@ -87,6 +87,19 @@ const dialogs: Dialogs = {
     const r = mainWindow ? await dialog.showSaveDialog(mainWindow, opts) : await dialog.showSaveDialog(opts);
     return r.canceled || !r.filePath ? null : r.filePath;
   },
+  async pickInput(_name, near) {
+    const opts = {
+      title: 'Write which file into the disk',
+      defaultPath: near?.path,
+      filters: [
+        { name: 'Raw images', extensions: ['raw', 'img', 'bin', 'iso'] },
+        { name: 'All files', extensions: ['*'] },
+      ],
+      properties: ['openFile' as const],
+    };
+    const r = mainWindow ? await dialog.showOpenDialog(mainWindow, opts) : await dialog.showOpenDialog(opts);
+    return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
+  },
 };
 
 function sendToWindow(e: JobEvent): void {

@@ -6,9 +6,11 @@
 // then named by {folder id, file name inside it}. Runtime validation of every
 // argument lives in main (zod schemas in contract.ts).
 // From core/shapes.ts, which imports nothing: the renderer's type check reaches it.
-import type { DiskInfo, FileReport, Orphan, Plan, Progress, TreeNode, Unreadable } from '../core/shapes.js';
+import type { DiskInfo, FileReport, Orphan, Plan, Progress, Recovery, TreeNode, Unreadable, WaitingJob } from '../core/shapes.js';
+// Core's operation types, as declarations for the page (tsconfig paths: the sources need Node types).
+import type { FieldsOf, FilesOf, OperationName, OperationOutcome } from '#core-types';
 
-export type { Plan, Progress, FileReport, DiskInfo };
+export type { FileReport, DiskInfo, OperationName, OperationOutcome, Plan, Progress, Recovery };
 
 /** A folder the user granted through a dialog, drop, or the recent list. */
 export interface FolderGrant {
@@ -24,8 +26,8 @@ export interface DiskRef {
   file: string;
 }
 
-/** Where flatten writes: granted by a save dialog in main. */
-export interface OutputGrant {
+/** A file outside the folders: where flatten writes (a save dialog), or what write reads (an open dialog). */
+export interface FileGrant {
   id: string;
   path: string;
   name: string;
@@ -43,6 +45,8 @@ export interface FolderView {
   roots: DiskNode[];
   orphans: (Orphan & { ref: DiskRef })[];
   unreadable: (Unreadable & { ref: DiskRef })[];
+  /** Interrupted jobs (and other programs' running ones) that hold the folder's operations back; `ref` names the journal, for resume. */
+  pending: (WaitingJob & { ref: DiskRef })[];
 }
 
 export interface DiskDetails {
@@ -55,21 +59,26 @@ export interface DiskDetails {
   blocksPerCell: number;
 }
 
-export type OperationArgs =
-  | { op: 'snapshot'; disk: DiskRef; name?: string; description?: string }
-  | { op: 'revert'; disk: DiskRef; to?: DiskRef; keep: boolean }
-  | { op: 'delete'; disk: DiskRef }
-  | { op: 'merge'; disk: DiskRef }
-  | { op: 'flatten'; disk: DiskRef; output: string; format: 'dynamic' | 'fixed' | 'raw' }
-  | { op: 'check'; disk: DiskRef; deep: boolean }
-  | { op: 'repair'; disk: DiskRef }
-  | { op: 'reparent'; disk: DiskRef; parent: DiskRef; ignoreIdMismatch: boolean }
-  | { op: 'compact'; disk: DiskRef }
-  | { op: 'resize'; disk: DiskRef; size: number };
+/** How the page names a file field: a disk by its folder and name, any other file by the id of its dialog's grant. */
+type FileArg<Kind> = Kind extends 'disk' ? DiskRef : string;
+
+/**
+ * An operation's arguments from the page: core's request for it (its
+ * descriptor's schema), each file field named the page's way. main checks
+ * them with the schema contract.ts derives from the same descriptor.
+ */
+export type OperationArgsOf<K extends OperationName> = { op: K } & {
+  [F in keyof FieldsOf<K>]: F extends keyof FilesOf<K> ? FileArg<FilesOf<K>[F]> : FieldsOf<K>[F];
+};
+export type OperationArgs = { [K in OperationName]: OperationArgsOf<K> }[OperationName];
+
+/** What a job ended with: an operation's typed result, or what resuming an interrupted job did. */
+export type JobOutcome = OperationOutcome | { op: 'recover'; result: Recovery };
 
 export type JobEvent =
   | { jobId: string; kind: 'progress'; progress: Progress }
-  | { jobId: string; kind: 'done'; result: unknown }
+  /** The operation's typed result, narrowed by `outcome.op`. */
+  | { jobId: string; kind: 'done'; outcome: JobOutcome }
   | { jobId: string; kind: 'failed'; error: { code: string; message: string } }
   | { jobId: string; kind: 'cancelled'; message: string };
 
@@ -100,9 +109,11 @@ export const RequestChannels = {
   details: 'disk:details',
   setLabel: 'disk:set-label',
   chooseOutput: 'dialog:choose-output',
+  chooseInput: 'dialog:choose-input',
   plan: 'job:plan',
   start: 'job:start',
   cancel: 'job:cancel',
+  resume: 'job:resume',
 } as const;
 
 export type ApiMethod = keyof typeof RequestChannels;
@@ -142,11 +153,18 @@ export interface VhdsnapApi {
    * dialog) the output is a new file of that name in that folder (default:
    * the first open folder).
    */
-  chooseOutput(suggestedName: string, folder?: string): Promise<OutputGrant | null>;
+  chooseOutput(suggestedName: string, folder?: string): Promise<FileGrant | null>;
+  /**
+   * Native open dialog for the file write reads; null when cancelled. In
+   * `vhdsnap serve` (no dialog) it is `name`, a file in the open folder `folder`.
+   */
+  chooseInput(name?: string, folder?: string): Promise<FileGrant | null>;
   plan(args: OperationArgs): Promise<Plan>;
   /** Starts a job; refused (ApiError BUSY) while another job holds one of its disks. */
   start(args: OperationArgs): Promise<{ jobId: string }>;
   cancel(jobId: string): Promise<void>;
+  /** Resumes an interrupted job (a journal of FolderView.pending) as a job: finished, or rolled back where it never passed its point of no return. */
+  resume(journal: DiskRef): Promise<{ jobId: string }>;
   /** Subscribes to job events; returns the unsubscribe function. */
   onJobEvent(listener: (e: JobEvent) => void): () => void;
 }

@@ -4,7 +4,6 @@
 // runtime imports but api.ts and no Node: it is bundled into the sandboxed
 // preload by esbuild and into the page by Vite.
 import { RequestChannels, type ApiError, type ApiMethod, type Envelope, type VhdsnapApi } from './api.js';
-import type { ArgsOf } from './contract.js';
 
 /** Sends one call and resolves with its envelope (or rejects with an ApiError-shaped object). */
 export type Invoke = (method: ApiMethod, channel: string, args: unknown[]) => Promise<Envelope<unknown> | undefined>;
@@ -14,7 +13,10 @@ export type Invoke = (method: ApiMethod, channel: string, args: unknown[]) => Pr
  * these plus what each transport does itself: dropFolder (a File becomes a
  * path only in the preload) and onJobEvent (a subscription, not a call).
  */
-export type BridgeCalls = { [K in ApiMethod]: (...args: ArgsOf<K>) => ReturnType<VhdsnapApi[K]> };
+export type BridgeCalls = { [K in ApiMethod]: (...args: CallArgs<K>) => ReturnType<VhdsnapApi[K]> };
+
+/** A call's arguments as they travel: the page's, but for dropFolder, whose File the preload turns into a path. */
+export type CallArgs<K extends ApiMethod> = K extends 'dropFolder' ? [path: string] : Parameters<VhdsnapApi[K]>;
 
 /** What crosses to the page on a failure: a plain object (Error subclasses lose their fields crossing the context bridge). */
 export type BridgeError = ApiError & { name: 'ApiError' };
@@ -41,13 +43,3 @@ export function bridgeApi(invoke: Invoke): BridgeCalls {
   // The loop above defines exactly the keys of RequestChannels, each forwarding its arguments.
   return calls as BridgeCalls;
 }
-
-// VhdsnapApi (what the page calls) and the contract (what main checks) must
-// take the same arguments, call for call; dropFolder differs by design.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type Mismatched = { [K in Exclude<ApiMethod, 'dropFolder'>]: Same<Parameters<VhdsnapApi[K]>, ArgsOf<K>> extends true ? never : K }[Exclude<
-  ApiMethod,
-  'dropFolder'
->];
-const argumentsAgree: Same<Mismatched, never> = true;
-void argumentsAgree;

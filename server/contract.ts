@@ -4,7 +4,11 @@
 // The calls themselves and their result types come from api.ts (the
 // compile-time half, which the page imports).
 import { z } from 'zod';
+import type { FileKind } from '../core/operation.js';
+import { operationNamed, operationNames, type OperationName } from '../core/registry.js';
+import { nameOperation } from '../core/ops/name.js';
 import { RequestChannels, type ApiMethod, type OperationArgs, type VhdsnapApi } from './api.js';
+import type { CallArgs } from './bridge.js';
 
 /** Grant and job ids are random hex minted by main; anything else cannot be one. */
 export const IdSchema = z.string().regex(/^[0-9a-f]{16,64}$/, 'not an id issued by this app');
@@ -22,42 +26,44 @@ export const FileNameSchema = z
 
 export const DiskRefSchema = z.strictObject({ folder: IdSchema, file: FileNameSchema });
 
-const NameText = z.string().max(200, 'name is longer than 200 characters');
-const DescriptionText = z.string().max(4000, 'description is longer than 4000 characters');
+/** What the page sends for a request field naming a file (api.ts FileArg). */
+const fileArgSchemas: Record<FileKind, z.ZodType> = { disk: DiskRefSchema, output: IdSchema, input: IdSchema };
+
+/** Each file field of an operation's request and what it names, from its descriptor. */
+export function fileFieldsOf(op: OperationName): Map<string, FileKind> {
+  const out = new Map<string, FileKind>();
+  for (const [field, kind] of Object.entries(operationNamed(op).files)) if (kind) out.set(field, kind);
+  return out;
+}
+
+/** One operation's arguments from the page: its descriptor's request schema, each file field named the page's way, nothing more. */
+function argsSchemaOf(op: OperationName) {
+  const files = fileFieldsOf(op);
+  const shape: Record<string, z.core.SomeType> = { op: z.literal(op) };
+  for (const [field, schema] of Object.entries(operationNamed(op).request.shape)) {
+    const kind = files.get(field);
+    // The descriptor's own optionality carries over ('optional' is how zod marks a field that may be left out).
+    shape[field] = kind === undefined ? schema : schema._zod.optin === 'optional' ? fileArgSchemas[kind].optional() : fileArgSchemas[kind];
+  }
+  return z.strictObject(shape);
+}
 
 /**
- * One entry per operation. A field holding a DiskRef is resolved to a path by
- * main; `output` (an output grant id) becomes the request's `out`; everything
- * else is copied as is (see toRequest in handlers.ts), so a new core operation
- * needs only its entry here and in OperationArgs.
+ * Every operation the registry lists, derived from its descriptor: a new
+ * operation needs nothing here. toRequest (handlers.ts) turns the page's file
+ * fields into paths. The type is api.ts's OperationArgs, which derives from
+ * the same descriptors at compile time; the test of this contract checks that
+ * the two agree for every operation.
  */
-export const OperationArgsSchema = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('snapshot'), disk: DiskRefSchema, name: NameText.optional(), description: DescriptionText.optional() }),
-  z.strictObject({ op: z.literal('revert'), disk: DiskRefSchema, to: DiskRefSchema.optional(), keep: z.boolean() }),
-  z.strictObject({ op: z.literal('delete'), disk: DiskRefSchema }),
-  z.strictObject({ op: z.literal('merge'), disk: DiskRefSchema }),
-  z.strictObject({ op: z.literal('flatten'), disk: DiskRefSchema, output: IdSchema, format: z.enum(['dynamic', 'fixed', 'raw']) }),
-  z.strictObject({ op: z.literal('check'), disk: DiskRefSchema, deep: z.boolean() }),
-  z.strictObject({ op: z.literal('repair'), disk: DiskRefSchema }),
-  z.strictObject({ op: z.literal('reparent'), disk: DiskRefSchema, parent: DiskRefSchema, ignoreIdMismatch: z.boolean() }),
-  z.strictObject({ op: z.literal('compact'), disk: DiskRefSchema }),
-  z.strictObject({
-    op: z.literal('resize'),
-    disk: DiskRefSchema,
-    size: z
-      .number()
-      .int('size must be a whole number of bytes')
-      .positive('size must be positive')
-      .max(2 ** 50),
-  }),
-]);
+export const OperationArgsSchema: z.ZodType<OperationArgs> = z.discriminatedUnion(
+  'op',
+  // A tuple of at least one option, as zod wants; the registry is never empty.
+  [argsSchemaOf(operationNames[0]), ...operationNames.slice(1).map(argsSchemaOf)],
+) as unknown as z.ZodType<OperationArgs>;
 
-// The schema and the shared TypeScript type must describe the same thing.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const schemaMatchesType: Same<z.infer<typeof OperationArgsSchema>, OperationArgs> = true;
-void schemaMatchesType;
-
-export const LabelSchema = z.strictObject({ name: NameText.optional(), description: DescriptionText.optional() });
+// The fields of core's name operation, which setLabel runs.
+const { name, description } = nameOperation.request.shape;
+export const LabelSchema = z.strictObject({ name, description });
 
 /** Absolute path text from the recent list or a drop; main checks it further. */
 const PathText = z
@@ -79,9 +85,11 @@ const argSchemas = {
   details: z.tuple([DiskRefSchema]),
   setLabel: z.tuple([DiskRefSchema, LabelSchema]),
   chooseOutput: z.tuple([FileNameSchema, IdSchema.optional()]),
+  chooseInput: z.tuple([FileNameSchema.optional(), IdSchema.optional()]),
   plan: z.tuple([OperationArgsSchema]),
   start: z.tuple([OperationArgsSchema]),
   cancel: z.tuple([IdSchema]),
+  resume: z.tuple([DiskRefSchema]),
 } as const satisfies { [K in ApiMethod]: z.ZodTuple };
 
 type Spec<K extends ApiMethod> = { channel: (typeof RequestChannels)[K]; args: (typeof argSchemas)[K] };
@@ -94,6 +102,13 @@ export const contract = Object.fromEntries(
 export type { ApiMethod };
 export type ArgsOf<K extends ApiMethod> = z.output<(typeof argSchemas)[K]>;
 export type ResultOf<K extends ApiMethod> = Awaited<ReturnType<VhdsnapApi[K]>>;
+
+// What the page calls (api.ts, through bridge.ts) and what main checks must
+// take the same arguments, call for call.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Mismatched = { [K in ApiMethod]: Same<CallArgs<K>, ArgsOf<K>> extends true ? never : K }[ApiMethod];
+const argumentsAgree: Same<Mismatched, never> = true;
+void argumentsAgree;
 
 /** What main does for each channel, after the sender and the arguments were checked. */
 export type Handlers = { [K in ApiMethod]: (...args: ArgsOf<K>) => Promise<ResultOf<K>> };

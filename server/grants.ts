@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { DiskRef, FolderGrant, OutputGrant } from './api.js';
+import type { DiskRef, FolderGrant, FileGrant } from './api.js';
+import { fromSystemError } from '../core/errors.js';
 import { fileKeyOrNull } from '../core/io/identity.js';
 import { safeFileName } from '../core/io/safe-name.js';
 import { isPlainName } from './contract.js';
@@ -26,7 +27,8 @@ export class Grants {
   private readonly folders = new Map<string, FolderGrant>();
   /** Grant id → the folder's file key (identity), taken when it was granted. */
   private readonly keys = new Map<string, string>();
-  private readonly outputs = new Map<string, OutputGrant>();
+  private readonly outputs = new Map<string, FileGrant>();
+  private readonly inputs = new Map<string, FileGrant>();
 
   /** Grants a directory (by its real path); the same folder keeps its id. */
   async grantFolder(path: string): Promise<FolderGrant> {
@@ -34,8 +36,9 @@ export class Grants {
     let real: string;
     try {
       real = await fsp.realpath(path);
-    } catch {
-      throw new ApiFailure('NOT_FOUND', `folder not found: ${path}`);
+    } catch (err) {
+      // Typed as the CLI reports it: NOT_FOUND, NO_PERMISSION, LINK_LOOP... naming the folder.
+      throw fromSystemError(err, path, 'cannot open the folder');
     }
     const st = await fsp.stat(real);
     if (!st.isDirectory()) throw new ApiFailure('NOT_A_FOLDER', `not a folder: ${path}`);
@@ -95,9 +98,9 @@ export class Grants {
   }
 
   /** Grants a file path chosen by the user (save dialog) as an output. */
-  grantOutput(path: string): OutputGrant {
+  grantOutput(path: string): FileGrant {
     if (!nodePath.isAbsolute(path)) throw new ApiFailure('BAD_PATH', `not an absolute path: ${path}`);
-    const g: OutputGrant = { id: newId(), path, name: nodePath.basename(path) };
+    const g: FileGrant = { id: newId(), path, name: nodePath.basename(path) };
     this.outputs.set(g.id, g);
     return g;
   }
@@ -105,6 +108,20 @@ export class Grants {
   output(id: string): string {
     const g = this.outputs.get(id);
     if (!g) throw new ApiFailure('NO_GRANT', 'that output file was not chosen in this session');
+    return g.path;
+  }
+
+  /** Grants a file the user chose to read (open dialog), as write's input. */
+  grantInput(path: string): FileGrant {
+    if (!nodePath.isAbsolute(path)) throw new ApiFailure('BAD_PATH', `not an absolute path: ${path}`);
+    const g: FileGrant = { id: newId(), path, name: nodePath.basename(path) };
+    this.inputs.set(g.id, g);
+    return g;
+  }
+
+  input(id: string): string {
+    const g = this.inputs.get(id);
+    if (!g) throw new ApiFailure('NO_GRANT', 'that input file was not chosen in this session');
     return g.path;
   }
 }

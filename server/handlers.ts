@@ -6,13 +6,16 @@ import * as nodePath from 'node:path';
 import { openDisk } from '../core/disk/chain.js';
 import type { Plan } from '../core/job.js';
 import { planOperation, runOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
-import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
+import type { FolderGrant, OperationArgs } from './api.js';
 import type { Grants } from './grants.js';
 import type { JobManager } from './jobs.js';
 import { diskDetails, scanFolder } from './library.js';
 import type { RecentFolders } from './recent.js';
-import type { Handlers } from './contract.js';
+import { DiskRefSchema, fileFieldsOf, IdSchema, type Handlers } from './contract.js';
 import { ApiFailure } from './errors.js';
+import { JOURNAL_PREFIX } from '../core/journal.js';
+import { pathExists } from '../core/io/file.js';
+import { journalDisks } from '../core/ops/recover.js';
 
 /** The native dialogs (or, in serve mode, their stand-ins). */
 export interface Dialogs {
@@ -20,6 +23,8 @@ export interface Dialogs {
   pickFolder(): Promise<string | null>;
   /** An output file: a path chosen in a save dialog, or null when cancelled. */
   pickOutput(suggestedName: string, near: FolderGrant | null): Promise<string | null>;
+  /** A file to read: a path chosen in an open dialog, or null when cancelled. */
+  pickInput(name: string | undefined, near: FolderGrant | null): Promise<string | null>;
 }
 
 export interface HandlerContext {
@@ -30,23 +35,25 @@ export interface HandlerContext {
   dialogs: Dialogs;
 }
 
-function isDiskRef(v: unknown): v is DiskRef {
-  return typeof v === 'object' && v !== null && 'folder' in v && 'file' in v;
-}
-
 /**
- * OperationArgs → core's OperationRequest, for every operation alike: each
- * DiskRef field becomes a checked path, `output` (a save-dialog grant)
- * becomes `out`, and plain values pass through (the schema checked them).
+ * OperationArgs → core's OperationRequest, for every operation alike, by its
+ * descriptor: a disk field's DiskRef becomes a checked path, an output or
+ * input field's grant id the path chosen in its dialog, and other values pass
+ * through. The schema has checked the arguments; the runner checks the
+ * request it gets once more against the same descriptor.
  */
 export async function toRequest(args: OperationArgs, grants: Grants): Promise<OperationRequest> {
+  const files = fileFieldsOf(args.op);
   const req: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(args)) {
     if (value === undefined) continue;
-    if (key === 'output') req.out = grants.output(value as string);
-    else if (isDiskRef(value)) req[key] = await grants.resolveDisk(value);
+    const kind = files.get(key);
+    if (kind === 'disk') req[key] = await grants.resolveDisk(DiskRefSchema.parse(value));
+    else if (kind === 'output') req[key] = grants.output(IdSchema.parse(value));
+    else if (kind === 'input') req[key] = grants.input(IdSchema.parse(value));
     else req[key] = value;
   }
+  // The shape follows the descriptor field by field; the runner checks it against that descriptor's schema.
   return req as OperationRequest;
 }
 
@@ -120,6 +127,12 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return p === null ? null : grants.grantOutput(p);
     },
 
+    chooseInput: async (name, folderId) => {
+      const near = folderId ? grants.folder(folderId) : null;
+      const p = await ctx.dialogs.pickInput(name, near);
+      return p === null ? null : grants.grantInput(p);
+    },
+
     plan: async (args) => {
       const req = await toRequest(args, grants);
       const plan: Plan = await planOperation(req);
@@ -136,6 +149,14 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     cancel: async (jobId) => {
       jobs.cancel(jobId);
+    },
+
+    // Only a journal of an open folder, and only a journal: the page picks it from FolderView.pending.
+    resume: async (ref) => {
+      if (!ref.file.startsWith(JOURNAL_PREFIX)) throw new ApiFailure('BAD_ARGS', `${ref.file} is not a job journal`);
+      const journal = await grants.resolveDisk(ref);
+      if (!(await pathExists(journal))) throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed already)`);
+      return jobs.startResume(journal, await chainsOf(await journalDisks(journal)));
     },
   };
 }

@@ -3,7 +3,8 @@
 // Bundled to dist/electron/job-worker.cjs by scripts/build.mjs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../core/errors.js';
-import { runOperation } from '../core/operations.js';
+import { runOutcome } from '../core/operations.js';
+import { resumeJob } from '../core/ops/recover.js';
 import { toApiError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInput } from './job-protocol.js';
 
@@ -16,13 +17,16 @@ port.on('message', (m: ToWorker) => {
   if (m && m.type === 'cancel') abort.abort();
 });
 
-const { req } = workerData as WorkerInput;
+const input = workerData as WorkerInput;
 
 async function run(): Promise<void> {
   try {
-    const result = await runOperation(req, { signal: abort.signal, onProgress: (progress) => post({ type: 'progress', progress }) });
-    // Results are plain JSON by contract; the round trip drops anything that is not.
-    post({ type: 'done', result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+    const outcome =
+      'resume' in input
+        ? { op: 'recover' as const, result: await resumeJob(input.resume) }
+        : await runOutcome(input.req, { signal: abort.signal, onProgress: (progress) => post({ type: 'progress', progress }) });
+    // Results are plain JSON by contract; one that is not cannot be cloned, and fails below as a job failure.
+    post({ type: 'done', outcome });
   } catch (err) {
     if (err instanceof CancelledError) post({ type: 'cancelled', message: err.message });
     else post({ type: 'failed', error: toApiError(err) });

@@ -15,18 +15,18 @@ export interface RunningJob {
 }
 
 /** Starts a request somewhere and reports its messages; exactly one ending message must follow. */
-export type JobRunner = (req: OperationRequest, onMessage: (m: FromWorker) => void) => RunningJob;
+export type JobRunner = (input: WorkerInput, onMessage: (m: FromWorker) => void) => RunningJob;
 
 /** The real runner: one worker thread per job, from the bundled job-worker.cjs. */
 export function workerRunner(workerPath: string): JobRunner {
-  return (req, onMessage) => {
+  return (input, onMessage) => {
     let ended = false;
     const deliver = (m: FromWorker) => {
       if (ended) return;
       if (m.type !== 'progress') ended = true;
       onMessage(m);
     };
-    const worker = new Worker(workerPath, { workerData: { req } satisfies WorkerInput });
+    const worker = new Worker(workerPath, { workerData: input });
     worker.on('message', (m: FromWorker) => deliver(m));
     worker.on('error', (err) => deliver({ type: 'failed', error: { code: 'WORKER_FAILED', message: err.message.split('\n')[0] } }));
     worker.on('exit', (code) =>
@@ -92,16 +92,25 @@ export class JobManager {
    * handlers pass the chains it reads through, which a merge below may rewrite).
    */
   start(req: OperationRequest, alsoHold: string[] = []): { jobId: string } {
-    const paths = [...new Set([...touchedPaths(req), ...alsoHold.map((p) => nodePath.resolve(p))])];
+    return this.launch(req.op, [...touchedPaths(req), ...alsoHold], { req });
+  }
+
+  /** Resumes the interrupted job a journal records, holding every disk it names (BUSY as for start). */
+  startResume(journal: string, disks: string[]): { jobId: string } {
+    return this.launch('recover', disks, { resume: journal });
+  }
+
+  private launch(op: string, hold: string[], input: WorkerInput): { jobId: string } {
+    const paths = [...new Set(hold.map((p) => nodePath.resolve(p)))];
     const held = this.holder(paths);
     if (held) {
       throw new ApiFailure('BUSY', `${nodePath.basename(held.path)} is busy: a ${held.op} job is still running on it; wait for it to finish or cancel it`);
     }
-    const job: Job = { id: newId(), op: req.op, paths, running: null, cancelRequested: false };
+    const job: Job = { id: newId(), op, paths, running: null, cancelRequested: false };
     this.jobs.set(job.id, job);
     for (const p of paths) this.busy.set(keyOf(p), job);
     try {
-      job.running = this.runner(req, (m) => this.onMessage(job, m));
+      job.running = this.runner(input, (m) => this.onMessage(job, m));
     } catch (err) {
       this.release(job);
       throw err;
@@ -149,7 +158,7 @@ export class JobManager {
         return;
       case 'done':
         this.release(job);
-        this.emit({ jobId, kind: 'done', result: m.result });
+        this.emit({ jobId, kind: 'done', outcome: m.outcome });
         return;
       case 'failed':
         this.release(job);

@@ -9,6 +9,7 @@ import { SECTOR } from '../core/format/bytes.js';
 import { scanLibrary, type TreeNode } from '../core/library/scan.js';
 import { getInfo } from '../core/ops/info.js';
 import { warnIfMoving } from '../core/inuse.js';
+import { jobsWaitingIn } from '../core/ops/recover.js';
 import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView } from './api.js';
 import type { Grants } from './grants.js';
 
@@ -36,6 +37,7 @@ export async function scanFolder(folder: FolderGrant, grants: Grants): Promise<F
     roots: await Promise.all(forest.roots.map(toNode)),
     orphans: await Promise.all(forest.orphans.map(async (o) => ({ ...o, ref: await refFor(o.path, folder, grants) }))),
     unreadable: await Promise.all(forest.unreadable.map(async (u) => ({ ...u, ref: await refFor(u.path, folder, grants) }))),
+    pending: await Promise.all((await jobsWaitingIn(folder.path)).map(async (w) => ({ ...w, ref: await refFor(w.journal, folder, grants) }))),
   };
 }
 

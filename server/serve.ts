@@ -95,6 +95,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (!folder) throw new ApiFailure('UNSUPPORTED', 'open a folder first: the output is written next to the disks');
       return freeName(folder.path, suggested);
     },
+    // No dialog: the file the page names, inside an open folder (the page cannot reach any other).
+    async pickInput(name, near) {
+      const folder = near ?? grants.listFolders()[0];
+      if (!folder) throw new ApiFailure('UNSUPPORTED', 'open a folder first: the file to write is read from it');
+      if (name === undefined) throw new ApiFailure('UNSUPPORTED', 'name the file to write: there is no open dialog here');
+      const p = nodePath.join(folder.path, name);
+      const st = await fsp.stat(p).catch(() => null);
+      if (!st?.isFile()) throw new ApiFailure('NOT_FOUND', `${name} is not a file in ${folder.name}`);
+      return p;
+    },
   };
   const runner = opts.runner ?? (opts.workerPath ? workerRunner(opts.workerPath) : null);
   if (!runner) throw new Error('startServer: workerPath or runner is required');

@@ -62,12 +62,18 @@ const UNITS: Record<string, number> = {
   TIB: 1024 ** 4,
 };
 
-/** Parses "64M", "1.5G", "4096", "2TiB" (binary multiples) into bytes. */
-export function parseSize(text: string, what: string): number {
+/**
+ * Parses "64M", "1.5G", "4096", "2TiB" (binary multiples) into bytes. With
+ * `limit`, a size past it (even one too large to count exactly) is refused
+ * as "too large (…)" with the limit's reason.
+ */
+export function parseSize(text: string, what: string, limit?: { bytes: number; reason: string }): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
   const unit = m ? UNITS[m[2].toUpperCase()] : undefined;
   if (!m || unit === undefined) throw new UsageError('USAGE', `${what} "${text}" is not a size like 512, 64M, 10G or 2T`);
   const bytes = Number(m[1]) * unit;
+  if (limit && bytes > limit.bytes) throw new UsageError('BAD_SIZE', `${what} ${text} is ${limit.reason}`, { field: what.replace(/^--/, '') });
+  if (bytes > Number.MAX_SAFE_INTEGER) throw new UsageError('USAGE', `${what} "${text}" is too large`);
   if (!Number.isSafeInteger(bytes)) throw new UsageError('USAGE', `${what} "${text}" is not a whole number of bytes`);
   return bytes;
 }

@@ -1,14 +1,15 @@
 // vhdsnap: the command-line face of the core.
 // Exit codes: 0 success; 1 problems found or refused for safety; 2 usage
-// error or unreadable input. --json prints exactly one JSON document on stdout.
+// error, unreadable input or an environment failure (core/errors.ts
+// EnvironmentError). --json prints exactly one JSON document on stdout.
 import { promises as fsp } from 'node:fs';
-import { IN_USE, UsageError, type Finding } from '../errors.js';
+import { fromSystemError, IN_USE, UsageError, type Finding } from '../errors.js';
 import { warnIfMoving } from '../inuse.js';
 import type { JobContext, Plan } from '../job.js';
 import { planOperation, runOperation } from '../operations.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
-import { createDynamic, createFixed } from '../ops/create.js';
+import { createDynamic, createFixed, MAX_NEW_SIZE, tooLarge, validateNewDisk } from '../ops/create.js';
 import { getInfo } from '../ops/info.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
 import { recoverFolder } from '../ops/recover.js';
@@ -18,7 +19,11 @@ import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
 const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
-const EXIT_CODES = 'Exit codes: 0 success, 1 problems found or refused for safety, 2 usage error or unreadable input.';
+const EXIT_CODES = [
+  'Exit codes: 0 success; 1 problems found (check, tree, repair) or refused for safety; 2 usage error, unreadable input,',
+  'or the environment refused (missing path, no permission, read-only or full disk: the message says what to do).',
+  'A dry run exits with the code the run would.',
+].join('\n');
 
 /**
  * What each option means, for the generated usage and `--help` (one entry per
@@ -131,6 +136,14 @@ function printPlan(io: Io, a: ParsedArgs, plan: Plan): number {
   return plan.refusals.length > 0 ? 1 : 0;
 }
 
+/** An input path that cannot be read is unreadable input (exit 2: NOT_FOUND, NO_PERMISSION...), not a damaged disk (exit 1). */
+async function statInput(p: string, want: 'file' | 'any'): Promise<void> {
+  const st = await fsp.stat(p).catch((err: unknown) => {
+    throw fromSystemError(err, p, 'cannot read');
+  });
+  if (want === 'file' && !st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
+}
+
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string, dflt: T): T {
   if (value === undefined) return dflt;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError('USAGE', `--${flag} must be one of ${allowed.join(', ')}`);
@@ -162,11 +175,7 @@ const commands: Record<string, Command> = {
     max: Infinity,
     run: async (a, io) => {
       // A path that does not exist is unreadable input (exit 2), not a damaged disk (exit 1).
-      for (const p of a.positional) {
-        const st = await fsp.stat(p).catch(() => null);
-        if (!st) throw new UsageError('NOT_FOUND', `${p}: no such file`);
-        if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
-      }
+      for (const p of a.positional) await statInput(p, 'file');
       const reports = await warnIfMoving(await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') }), a.positional);
       for (const r of reports) warnMoving(io, 'check', r.warnings);
       if (a.bools.has('json')) json(io, reports);
@@ -176,20 +185,17 @@ const commands: Record<string, Command> = {
   },
   tree: {
     args: '<dir|file>...',
-    about: 'Lists the snapshot trees in folders, with names, orphans and unreadable files.',
+    about: 'Lists the snapshot trees in folders, with names, orphans and unreadable files; exit 1 when it lists orphans or unreadable files.',
     bools: ['json'],
     min: 1,
     max: Infinity,
     run: async (a, io) => {
-      for (const p of a.positional) {
-        await fsp.stat(p).catch(() => {
-          throw new UsageError('NOT_FOUND', `${p}: no such file or folder`);
-        });
-      }
+      for (const p of a.positional) await statInput(p, 'any');
       const forest = await scanLibrary(a.positional);
       if (a.bools.has('json')) json(io, forest);
       else io.stdout(renderTree(forest) + '\n');
-      return 0;
+      // Orphans and unreadable files are problems found, as with check.
+      return forest.orphans.length > 0 || forest.unreadable.length > 0 ? 1 : 0;
     },
   },
   create: {
@@ -203,10 +209,11 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const sizeText = a.values.get('size');
       if (!sizeText) throw new UsageError('USAGE', 'create needs --size');
-      const size = parseSize(sizeText, '--size');
+      const size = parseSize(sizeText, '--size', { bytes: MAX_NEW_SIZE, reason: tooLarge() });
       const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
       const bs = a.values.get('block-size');
-      if (type === 'fixed' && bs) throw new UsageError('USAGE', '--block-size applies to dynamic disks only');
+      // The same validator as import's (core/ops/create.ts), so both refuse the same.
+      validateNewDisk({ size, type, blockSize: bs ? parseSize(bs, '--block-size') : undefined });
       if (type === 'fixed') await createFixed(a.positional[0], size);
       else await createDynamic(a.positional[0], size, { blockSize: bs ? parseSize(bs, '--block-size') : undefined });
       const info = await getInfo(a.positional[0]);
@@ -428,9 +435,7 @@ const commands: Record<string, Command> = {
     max: 1,
     run: async (a, io) => {
       const file = a.positional[0];
-      const st = await fsp.stat(file).catch(() => null);
-      if (!st) throw new UsageError('NOT_FOUND', `${file}: no such file`);
-      if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${file} is not a regular file`);
+      await statInput(file, 'file');
       const req = { op: 'repair' as const, disk: file };
       const lines = (kind: string, xs: RepairItem[]) => xs.map((x) => `  ${kind} ${x.code}: ${x.message}\n`).join('');
       if (a.bools.has('dry-run')) {

@@ -1,7 +1,16 @@
 // How a failed command is reported: one line on stderr and an exit code.
 // Its own module so the separately bundled `serve` command (see
 // scripts/build.mjs) reports its errors exactly as every other command.
-import { CancelledError, RefusedError, UsageError, VhdError } from '../errors.js';
+import { CancelledError, fromSystemError, isSystemError, RefusedError, UsageError, VhdError } from '../errors.js';
+
+/**
+ * A system error that reached the command unmapped (a permission, a full
+ * disk, a missing folder) is the environment's, never "internal": typed here
+ * naming the path the system call names (core/errors.ts fromSystemError).
+ */
+function typed(err: unknown): unknown {
+  return isSystemError(err) ? fromSystemError(err) : err;
+}
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof RefusedError || err instanceof CancelledError) return 1;
@@ -12,13 +21,15 @@ export function exitCodeFor(err: unknown): number {
  * The one JSON document a --json run prints on stdout when it fails, so
  * scripts read every outcome from stdout: `{ "error": { code, message, path?, field? } }`.
  */
-export function errorDocument(err: unknown): { error: { code: string; message: string; path?: string; field?: string } } {
+export function errorDocument(raw: unknown): { error: { code: string; message: string; path?: string; field?: string } } {
+  const err = typed(raw);
   if (err instanceof VhdError) return { error: { code: err.code, message: err.message, path: err.path, field: err.field } };
   return { error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } };
 }
 
 /** Writes the error for command `name` (with `json`, also its document on stdout) and returns the exit code. */
-export function reportError(name: string, err: unknown, stderr: (s: string) => void, json?: (s: string) => void): number {
+export function reportError(name: string, raw: unknown, stderr: (s: string) => void, json?: (s: string) => void): number {
+  const err = typed(raw);
   json?.(JSON.stringify(errorDocument(err), null, 2) + '\n');
   if (err instanceof VhdError) {
     stderr(`vhdsnap ${name}: ${err.message} [${err.code}]\n`);

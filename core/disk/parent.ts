@@ -36,18 +36,7 @@ export interface Rejection {
 }
 
 /** I/O codes that only mean "no usable file there" (a locator may name anything). */
-const NOT_THERE = new Set([
-  'IO_ENOENT',
-  'IO_ENOTDIR',
-  'IO_EACCES',
-  'IO_EPERM',
-  'IO_EISDIR',
-  'IO_ELOOP',
-  'IO_ENAMETOOLONG',
-  'IO_ENXIO',
-  'IO_ENODEV',
-  'NOT_A_FILE',
-]);
+const NOT_THERE = new Set(['NOT_FOUND', 'NOT_A_FOLDER', 'NO_PERMISSION', 'IS_A_FOLDER', 'LINK_LOOP', 'NAME_TOO_LONG', 'IO_ENXIO', 'IO_ENODEV', 'NOT_A_FILE']);
 
 /** True for an I/O error that is a real failure (EIO, ENOSPC, EMFILE...), which must be reported, never skipped. */
 export function isIoFailure(err: unknown): boolean {

@@ -2,12 +2,13 @@
 // plus sector-level access to the data it stores itself. Reading through a
 // chain of files is chain.ts's job; this class knows nothing of parents.
 import { FormatError, RefusedError, UsageError, type Finding } from '../errors.js';
-import { BAT_UNUSED, encodeBatRange } from '../format/bat.js';
+import { BAT_UNUSED, batBytes, encodeBatRange } from '../format/bat.js';
 import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
 import { bitmapBytes, countSet, isFull, newBitmap, setBits, testBit } from '../format/bitmap.js';
 import { alignUp, SECTOR, uuidToString } from '../format/bytes.js';
 import { diskTypeName, encodeFooter, FOOTER_SIZE, type Footer } from '../format/footer.js';
-import { type DynamicHeader } from '../format/header.js';
+import { HEADER_SIZE, type DynamicHeader } from '../format/header.js';
+import { locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, type RandomAccessFile } from '../io/file.js';
 import { readLayout, type Batmap } from './layout.js';
 
@@ -464,6 +465,51 @@ export class VhdFile {
     this.footerOffset = next;
     this.fileSize = next + FOOTER_SIZE;
     return at;
+  }
+
+  /**
+   * End of everything the file's metadata points at (header, BAT, batmap,
+   * locator payloads, allocated blocks): bytes past it up to the footer are
+   * referenced by nothing.
+   */
+  referencedEnd(): number {
+    if (!this.header || !this.bat) return this.footerOffset;
+    let end = Number(this.footer.dataOffset) + HEADER_SIZE;
+    end = Math.max(end, Number(this.header.tableOffset) + batBytes(this.header.maxTableEntries));
+    if (this.batmap) end = Math.max(end, this.batmap.headerOffset + SECTOR, Number(this.batmap.header.offset) + this.batmap.header.sizeSectors * SECTOR);
+    for (const l of this.header.locators) {
+      const space = locatorSpaceBytes(l);
+      if (l.dataOffset > 0n && (l.dataLength > 0 || (space ?? 0) > 0)) end = Math.max(end, Number(l.dataOffset) + Math.max(space ?? 0, l.dataLength));
+    }
+    const blockBytes = this.bitmapSize + this.blockSize;
+    for (let b = 0; b < this.bat.length; b++) {
+      const at = this.blockOffset(b);
+      if (at !== null) end = Math.max(end, at + blockBytes);
+    }
+    return alignUp(end, SECTOR);
+  }
+
+  /**
+   * Gives back the space an interrupted copy left allocated but unreferenced
+   * (staged blocks whose BAT entries were never committed: the footer had
+   * already moved past them), never going below `floor` (the file's end
+   * before that copy began, so space other tools left is kept): the footer
+   * is written at the new end first, then the file cut after it. A resumed
+   * merge then reuses that space instead of appending after it.
+   */
+  async reclaimUnreferencedTail(floor: number): Promise<number> {
+    this.assertWritable();
+    if (this.uncommitted || this.type === 'fixed') return 0;
+    const end = Math.max(this.referencedEnd(), alignUp(floor, SECTOR));
+    if (end >= this.footerOffset) return 0;
+    const freed = this.footerOffset - end;
+    await this.file.write(encodeFooter(this.footer), end);
+    if (this.syncWrites) await this.file.sync();
+    await this.file.truncate(end + FOOTER_SIZE);
+    if (this.syncWrites) await this.file.sync();
+    this.footerOffset = end;
+    this.fileSize = end + FOOTER_SIZE;
+    return freed;
   }
 
   /** Keeps blktap's "bitmap is full" map true for the blocks just touched. */

@@ -3,7 +3,7 @@
 // I/O faults; nothing else in core opens files for random access.
 import { constants as fsConstants, realpath as jsRealpath, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { FormatError, IN_USE, IoError, RefusedError, toIoError, type VhdError } from '../errors.js';
+import { EnvironmentError, FormatError, IN_USE, IoError, RefusedError, fromSystemError, isSystemError, toIoError, VhdError } from '../errors.js';
 import { MAX_NAME_BYTES, truncateUtf8 } from './safe-name.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
@@ -101,7 +101,7 @@ export const nodeOpener: FileOpener = async (path, mode) => {
   try {
     fh = await fsp.open(path, openFlags(mode));
   } catch (err) {
-    throw await fsError(err, path, 'cannot open');
+    throw await fsError(err, path, mode === 'wx' ? 'cannot create' : 'cannot open', { creating: mode === 'wx' });
   }
   const st = await fh.stat().catch(async (err: unknown) => {
     await fh.close().catch(() => undefined);
@@ -181,15 +181,43 @@ export function randomHex(bytes: number): string {
  */
 export async function replaceFileAtomically(path: string, text: string): Promise<void> {
   const tmp = tempSibling(path);
-  const fh = await fsp.open(tmp, 'wx');
+  let fh: fsp.FileHandle | undefined;
   try {
+    fh = await fsp.open(tmp, 'wx');
     await fh.writeFile(text);
     await fh.sync();
-  } finally {
     await fh.close();
+    fh = undefined;
+    await renameFile(tmp, path);
+  } catch (err) {
+    // A full disk or a refused rename must not leave the temp behind (the error names the file meant, not the temp).
+    await fh?.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw creationError(err, path, 'cannot write');
   }
-  await renameFile(tmp, path);
   await syncDir(nodePath.dirname(path));
+}
+
+/**
+ * A failure while creating `path` (often through a temp beside it) as a typed
+ * error naming `path` itself: a missing, non-folder or unwritable folder is
+ * said to be its folder. Typed refusals (IN_USE, EXISTS) pass unchanged.
+ */
+export function creationError(err: unknown, path: string, what = 'cannot create'): VhdError {
+  const raw = err instanceof IoError && isSystemError(err.cause) ? err.cause : err;
+  return fromSystemError(raw, path, what, { creating: true });
+}
+
+/**
+ * Fails, typed and before anything is written, when the folder `path` would
+ * be created in is missing or is not a folder (`--out` into a missing folder).
+ */
+export async function assertFolderFor(path: string): Promise<void> {
+  const dir = nodePath.dirname(nodePath.resolve(path));
+  const st = await fsp.stat(dir).catch((err: unknown) => {
+    throw creationError(err, path);
+  });
+  if (!st.isDirectory()) throw new EnvironmentError('NOT_A_FOLDER', `cannot create ${path}: ${dir} is not a folder; check the path`, 'ENOTDIR', { path });
 }
 
 /**
@@ -327,7 +355,7 @@ export async function syncDir(dir: string): Promise<void> {
  * the file open (Windows will not rename over or delete such a file): that is
  * IN_USE, which the caller can fix, not an I/O failure.
  */
-export async function fsError(err: unknown, path: string, what: string): Promise<VhdError> {
+export async function fsError(err: unknown, path: string, what: string, opts: { creating?: boolean } = {}): Promise<VhdError> {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   let held = code === 'EBUSY';
   if (!held && process.platform === 'win32' && (code === 'EPERM' || code === 'EACCES')) {
@@ -343,7 +371,7 @@ export async function fsError(err: unknown, path: string, what: string): Promise
       { path, cause: err },
     );
   }
-  return toIoError(err, path, what);
+  return fromSystemError(err, path, what, opts);
 }
 
 /**
@@ -405,6 +433,26 @@ export async function withOwnerWrite<T>(path: string, fn: () => Promise<T>): Pro
   }
 }
 
+/**
+ * Fails typed (NO_PERMISSION, READ_ONLY) when this user cannot write `path`,
+ * without writing anything. A read-only file of this user's passes: the run
+ * makes it writable (withOwnerWrite), as Windows lifts a read-only attribute.
+ */
+export async function assertCanWrite(path: string, what: string): Promise<void> {
+  const err = await fsp.access(path, fsConstants.W_OK).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (err === null) return;
+  const code = err instanceof Error && 'code' in err ? err.code : undefined;
+  if (code === 'EACCES' || code === 'EPERM') {
+    if (process.platform === 'win32') return;
+    const st = await fsp.stat(path).catch(() => null);
+    if (st && st.uid === process.getuid?.()) return;
+  }
+  throw fromSystemError(err, path, what);
+}
+
 /** Refuses to create `path` over anything already there (a file, a link, a folder). */
 export async function refuseExisting(path: string): Promise<void> {
   if (await pathExists(path)) {
@@ -414,8 +462,11 @@ export async function refuseExisting(path: string): Promise<void> {
 
 /** Builds `path` under a temp name (see tempSibling), fsyncs, then links it into place; removes the temp on failure. */
 export async function writeAtomically(path: string, fill: (f: RandomAccessFile) => Promise<void>): Promise<void> {
+  await assertFolderFor(path);
   const tmp = tempSibling(path);
-  const f = await openFile(tmp, 'wx');
+  const f = await openFile(tmp, 'wx').catch((err: unknown) => {
+    throw err instanceof RefusedError ? err : creationError(err, path);
+  });
   try {
     await fill(f);
     await f.sync();

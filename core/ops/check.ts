@@ -9,7 +9,7 @@ import { BAT_UNUSED } from '../format/bat.js';
 import { bitmapBytes, bitRuns, isFull } from '../format/bitmap.js';
 import { isAllZero, SECTOR } from '../format/bytes.js';
 import { openFile, realPath, type RandomAccessFile } from '../io/file.js';
-import { openDisk } from '../disk/chain.js';
+import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { Findings, readLayout } from '../disk/layout.js';
 import { resolveParent } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
@@ -196,17 +196,43 @@ export async function checkPaths(paths: string[], opts: CheckOptions = {}): Prom
   for (const p of paths) {
     let next: string | null = p;
     let first = true;
+    const start = reports.length;
+    let whole = true;
     while (next) {
       const key = await realKey(next);
-      if (seen.has(key)) break;
+      if (seen.has(key)) {
+        whole = false;
+        break;
+      }
       seen.add(key);
       const { report, parentPath } = await checkFile(next, { ...opts, parentPath: first ? opts.parentPath : undefined });
       reports.push(report);
       next = opts.chain === false ? null : parentPath;
       first = false;
     }
+    if (whole && opts.chain !== false && reports.length > start) depthFinding(reports[start], reports.length - start);
   }
   return reports;
+}
+
+/**
+ * Each file checks fine on its own in a chain too deep to open, so the chain
+ * length is reported on the disk named: past MAX_CHAIN_DEPTH nothing reads
+ * it; at it, no snapshot can be taken.
+ */
+function depthFinding(leaf: FileReport, depth: number): void {
+  if (depth > MAX_CHAIN_DEPTH) {
+    leaf.errors.push({
+      code: 'CHAIN_TOO_DEEP',
+      message: `the chain has ${depth} files, more than the ${MAX_CHAIN_DEPTH} a disk may be read through; merge or flatten part of it`,
+    });
+    leaf.ok = false;
+  } else if (depth === MAX_CHAIN_DEPTH) {
+    leaf.warnings.push({
+      code: 'CHAIN_AT_DEPTH_LIMIT',
+      message: `the chain has ${depth} files, the most allowed: no snapshot can be taken on top of it; merge or flatten part of it first`,
+    });
+  }
 }
 
 async function realKey(p: string): Promise<string> {
@@ -216,7 +242,7 @@ async function realKey(p: string): Promise<string> {
 export const checkOperation = defineOperation({
   op: 'check',
   request: z.object({ disk: diskPath, deep: z.optional(z.boolean()) }),
-  pathFields: ['disk'],
+  files: { disk: 'disk' },
   access: 'reads',
   // Named for the app's one-job-per-disk rule; a read takes no locks.
   touched: (r) => [r.disk],

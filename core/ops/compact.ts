@@ -24,7 +24,7 @@ import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
@@ -99,7 +99,7 @@ function allocatedBlocks(f: VhdFile): number {
   return n;
 }
 
-export async function planCompact(path: string, opts: PlanOptions = {}): Promise<CompactPlan> {
+export async function planCompact(path: string): Promise<CompactPlan> {
   const abs = nodePath.resolve(path);
   const f = await VhdFile.open(abs);
   try {
@@ -137,12 +137,12 @@ export async function planCompact(path: string, opts: PlanOptions = {}): Promise
     const blockBytes = f.bitmapSize + f.blockSize;
     const before = allocatedBlocks(f);
     let knownEmpty = 0;
-    if (f.type === 'differencing' && !opts.pathsOnly) {
+    if (f.type === 'differencing') {
       for await (const [b, bm] of f.bitmaps(f.physicalOrder())) if (isEmpty(bm, f.sectorsInBlock(b))) knownEmpty++;
     }
     // The copy exists beside the original until the rename: at most the whole file again.
     const growth = (layout?.dataStart ?? f.footerOffset) + (before - knownEmpty) * blockBytes + FOOTER_SIZE;
-    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(abs));
+    const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
     if (freeSpace !== null && growth > freeSpace) {
       refusals.push({ code: 'NO_SPACE', message: `compacting needs room for a temporary copy of up to ${growth} bytes but only ${freeSpace} are free` });
     }
@@ -322,7 +322,7 @@ export const compactOperation = defineOperation({
   op: 'compact',
   request: diskRequest,
   ...writesOneDisk,
-  plan: (r, opts) => planCompact(r.disk, opts),
+  plan: (r) => planCompact(r.disk),
   run: (_r, ctx) => compactPlanned(ctx.plan, ctx),
   journal: journalKind(compactJournalSchema, recoverCompact),
 });

@@ -1,7 +1,7 @@
 // Creating new VHD files: fixed, dynamic, and differencing children of any disk.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { UsageError } from '../errors.js';
+import { RefusedError, UsageError } from '../errors.js';
 import { batBytes, encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { alignUp, dateToVhdTime, newUuid, SECTOR } from '../format/bytes.js';
 import {
@@ -81,6 +81,21 @@ export function newHeader(size: number, blockSize: number): DynamicHeader {
   };
 }
 
+/**
+ * Largest disk vhdsnap creates, of either type: 2040 GiB, the VHD maximum
+ * (Hyper-V and Windows open no larger VHD, and a differencing child, which
+ * takes its parent's size, cannot address more), so every disk it makes can
+ * be snapshotted. Larger fixed disks made elsewhere still open.
+ */
+export const MAX_NEW_SIZE = MAX_DYNAMIC_SIZE;
+
+/**
+ * Smallest block size vhdsnap creates: qemu-img (7.2 checked) reads disks
+ * with smaller blocks wrongly, so a disk made with them would show other
+ * content there. Smaller ones written elsewhere still open (MIN_BLOCK_SIZE).
+ */
+export const MIN_NEW_BLOCK_SIZE = 4096;
+
 export function validateSize(size: number, type: 'fixed' | 'dynamic'): void {
   const max = type === 'fixed' ? MAX_FIXED_SIZE : MAX_DYNAMIC_SIZE;
   if (!Number.isSafeInteger(size) || size <= 0) throw new UsageError('BAD_SIZE', `size must be a positive number of bytes, got ${size}`);
@@ -94,6 +109,37 @@ export function validateBlockSize(blockSize: number): void {
   }
 }
 
+/** What `create` and `import` ask for in a new disk. */
+export interface NewDiskSpec {
+  size: number;
+  type: 'fixed' | 'dynamic';
+  /** Only for dynamic disks (the default, DEFAULT_BLOCK_SIZE, when absent). */
+  blockSize?: number;
+}
+
+/** The one validator of a new disk's size, type and block size (create, import): both accept and refuse the same. */
+export function validateNewDisk(spec: NewDiskSpec): void {
+  const { size, type, blockSize } = spec;
+  if (!Number.isSafeInteger(size) || size <= 0) throw new UsageError('BAD_SIZE', `size must be a positive number of bytes, got ${size}`, { field: 'size' });
+  if (size % SECTOR !== 0) throw new UsageError('BAD_SIZE', `size ${size} is not a multiple of 512 bytes`, { field: 'size' });
+  if (size > MAX_NEW_SIZE) throw new UsageError('BAD_SIZE', `size ${size} is ${tooLarge()}`, { field: 'size' });
+  if (blockSize === undefined) return;
+  if (type === 'fixed')
+    throw new UsageError('BAD_BLOCK_SIZE', 'a block size applies to dynamic disks only (a fixed disk has no blocks)', { field: 'blockSize' });
+  validateBlockSize(blockSize);
+  if (blockSize < MIN_NEW_BLOCK_SIZE)
+    throw new UsageError(
+      'BAD_BLOCK_SIZE',
+      `block size ${blockSize} is below ${MIN_NEW_BLOCK_SIZE}: qemu-img misreads disks with blocks smaller than 4 KiB (it would show other data than was written)`,
+      { field: 'blockSize' },
+    );
+}
+
+/** "too large (VHD maximum …)", for sizes past MAX_NEW_SIZE. */
+export function tooLarge(): string {
+  return `too large (VHD maximum ${MAX_NEW_SIZE} bytes, 2040 GiB: Windows opens no larger VHD and no snapshot of a larger disk can be made)`;
+}
+
 /** Writes `parts` as a new file of `totalSize` bytes at `path` (never over an existing one; see writeAtomically). */
 async function writeNewFile(path: string, parts: { at: number; data: Uint8Array }[], totalSize: number): Promise<void> {
   await refuseExisting(path);
@@ -104,7 +150,7 @@ async function writeNewFile(path: string, parts: { at: number; data: Uint8Array 
 }
 
 export async function createFixed(path: string, size: number): Promise<void> {
-  validateSize(size, 'fixed');
+  validateNewDisk({ size, type: 'fixed' });
   const footer = encodeFooter(newFooter(DiskType.Fixed, size, FIXED_DATA_OFFSET));
   // The data area is a hole: sparse where the file system allows, zeros either way.
   await writeNewFile(path, [{ at: size, data: footer }], size + SECTOR);
@@ -156,9 +202,8 @@ async function writeEmptyDynamic(path: string, layout: DynamicLayout): Promise<v
 }
 
 export async function createDynamic(path: string, size: number, opts: { blockSize?: number } = {}): Promise<void> {
+  validateNewDisk({ size, type: 'dynamic', blockSize: opts.blockSize });
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
-  validateSize(size, 'dynamic');
-  validateBlockSize(blockSize);
   await writeEmptyDynamic(path, layoutDynamic(DiskType.Dynamic, size, blockSize));
 }
 
@@ -200,6 +245,11 @@ export async function linkHeaderToParent(header: DynamicHeader, parent: VhdFile)
 export async function createDifferencing(path: string, parentPath: string, opts: { blockSize?: number; locatorTarget?: string } = {}): Promise<void> {
   const parent = await VhdFile.open(parentPath);
   try {
+    // Plans refuse this first (newChildRefusals); here so no caller can write a child no tool can open.
+    if (parent.virtualSize > MAX_DYNAMIC_SIZE)
+      throw new RefusedError('CHILD_TOO_LARGE', `${parentPath} is ${parent.virtualSize} bytes; a differencing child cannot exceed ${MAX_DYNAMIC_SIZE}`, {
+        path: parentPath,
+      });
     const blockSize = opts.blockSize ?? (parent.blockSize || DEFAULT_BLOCK_SIZE);
     validateBlockSize(blockSize);
     // locatorTarget: the path the parent will have once an in-progress rename completes (snapshot).

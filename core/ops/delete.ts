@@ -18,14 +18,24 @@ import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, withOwnerWrite } from '../io/file.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
-import { journalHeader, journalPath, journalSchema, readJournalOf, relinkRecordSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import {
+  journalHeader,
+  journalPath,
+  journalSchema,
+  offset,
+  readJournalOf,
+  relinkRecordSchema,
+  removeJournal,
+  withActiveJournal,
+  writeJournal,
+} from '../journal.js';
 import { defineOperation, diskRequest, journalKind, writesOneDisk } from '../operation.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
 import { merge, mergeJournalSchema, runMerge } from './merge.js';
-import { applyRelink, prepareRelink } from './relink.js';
+import { applyRelink, prepareRelink, stampChildren } from './relink.js';
 
 /** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
 const foldJournalSchema = journalSchema('delete', {
@@ -39,6 +49,8 @@ const foldJournalSchema = journalSchema('delete', {
   /** Children fully folded so far. */
   folded: z.array(z.string()),
   relinks: z.array(relinkRecordSchema),
+  /** Each child's footer offset before the fold: a resumed fold gives back unreferenced space down to it. Absent in older journals. */
+  childEnds: z.optional(z.record(z.string(), offset)),
 });
 export type FoldJournal = z.infer<typeof foldJournalSchema>;
 
@@ -64,14 +76,14 @@ export interface DeletePlan extends Plan {
   children: string[];
 }
 
-export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): Promise<DeletePlan> {
+export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
   const snap = nodePath.resolve(snapshotPath);
   const disk = await openDisk(snap);
   try {
     const children = (await findChildren(snap)).map((c) => nodePath.resolve(c));
     const refusals: Plan['refusals'] = [];
     const base = disk.layers.length === 1;
-    const own = opts.pathsOnly ? 0 : await storedBytes(disk.top);
+    const own = await storedBytes(disk.top);
     let strategy: DeletePlan['strategy'] = null;
     if (children.length === 0) {
       refusals.push({
@@ -86,8 +98,8 @@ export async function planDelete(snapshotPath: string, opts: PlanOptions = {}): 
         message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.join(', ')}); each would have to become a standalone disk — flatten them instead`,
       });
     }
-    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' && !opts.pathsOnly ? await childBytes(children[0]) : 0;
-    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(snap));
+    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' ? await childBytes(children[0]) : 0;
+    const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
     // Folding may allocate a whole block in a child per block the snapshot stores.
     const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
     if (freeSpace !== null && growth > freeSpace)
@@ -187,6 +199,12 @@ async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteR
       jpath = journalPath(child);
     } else {
       const parent = disk.layers[1];
+      const childEnds: Record<string, number> = {};
+      for (const c of plan.children) {
+        const cf = await VhdFile.open(c);
+        childEnds[c] = cf.footerOffset;
+        await cf.close();
+      }
       j = {
         ...journalHeader('delete', 'fold'),
         ...target,
@@ -196,6 +214,7 @@ async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteR
         children: plan.children,
         folded: [],
         relinks: [],
+        childEnds,
       };
       jpath = journalPath(plan.snapshot);
     }
@@ -248,6 +267,8 @@ async function runMergeChild(jpath: string, j: MergeChildJournal, ctx: JobContex
   }
   // The grandchildren were relinked to the base's old name by the merge; point them at the new one.
   await relinkAll(jpath, j, j.grandchildren, j.child, j.snapshotUuid);
+  // Relinking wrote each grandchild: its own children's timestamps follow.
+  for (const g of j.grandchildren) await stampChildren(g);
   await removeJournal(jpath);
   return { strategy: 'merge-child', removed: j.snapshot, changed: [j.child] };
 }
@@ -285,6 +306,8 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
     j.phase = 'remove';
     await writeJournal(jpath, j);
   }
+  // Each child received data and a new link: its own children's timestamps follow.
+  for (const c of j.children) await stampChildren(c);
   await removeFile(j.snapshot, { missingOk: true });
   await syncDir(nodePath.dirname(j.snapshot));
   const dir = nodePath.dirname(j.snapshot);
@@ -301,7 +324,7 @@ export const deleteOperation = defineOperation({
   op: 'delete',
   request: diskRequest,
   ...writesOneDisk,
-  plan: (r, opts) => planDelete(r.disk, opts),
+  plan: (r) => planDelete(r.disk),
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
   journal: journalKind(deleteJournalSchema, async (path, j) => {
     const r = await runDelete(path, j);
@@ -320,6 +343,9 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       if (uuidToString(child.header!.parentUniqueId) !== j.snapshotUuid) {
         throw new RefusedError('CHILD_CHANGED', `${childPath} is no longer a child of ${j.snapshot}; refusing to write into it`, { path: childPath });
       }
+      // A fold cut short (ENOSPC, a kill) left staged blocks no BAT entry points at: reused, not appended after.
+      const floor = j.childEnds?.[childPath];
+      if (floor !== undefined) await child.reclaimUnreferencedTail(floor);
       // Progress in bytes of the snapshot's stored data (what the plan quoted).
       const progress = new ProgressReporter(ctx, `fold into ${nodePath.basename(childPath)}`, await storedBytes(snap));
       let done = 0;

@@ -12,7 +12,7 @@ import { openDisk, type Disk } from '../disk/chain.js';
 import { assertNoRefusals, freeSpaceAt, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
-import { refuseExisting, writeAtomically } from '../io/file.js';
+import { assertFolderFor, refuseExisting, writeAtomically } from '../io/file.js';
 import { diskSource, writeImage, type OutputFormat } from './transfer.js';
 
 export interface FlattenOptions extends JobContext {
@@ -49,6 +49,7 @@ async function planWith(disk: Disk, out: string, format: OutputFormat): Promise<
       : format === 'fixed'
         ? size + SECTOR
         : size;
+  await assertFolderFor(out);
   const freeSpace = await freeSpaceAt(nodePath.dirname(nodePath.resolve(out)));
   const refusals: Plan['refusals'] = [];
   await refuseExisting(out).catch((err: RefusedError) => refusals.push({ code: err.code, message: err.message }));
@@ -97,7 +98,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
 export const flattenOperation = defineOperation({
   op: 'flatten',
   request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(['dynamic', 'fixed', 'raw'])), parentPath: z.optional(diskPath) }),
-  pathFields: ['disk', 'out', 'parentPath'],
+  files: { disk: 'disk', out: 'output', parentPath: 'disk' },
   access: 'writes',
   // The inputs are only read; the output is the one file written.
   touched: (r) => [r.disk, r.out],

@@ -17,14 +17,14 @@ import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
+import { assertCanWrite, closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, relinkRecordSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { applyRelink, prepareRelink, type PreparedRelink } from './relink.js';
+import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
 
 export const mergeJournalSchema = journalSchema('merge', {
   phase: z.enum(['copy', 'relink', 'finalize']),
@@ -36,6 +36,8 @@ export const mergeJournalSchema = journalSchema('merge', {
   nextBlock: offset,
   grandchildren: z.array(z.string()),
   relinks: z.array(relinkRecordSchema),
+  /** Where the parent's footer was before the copy began: a resumed copy gives back unreferenced space down to it. Absent in older journals. */
+  parentEnd: z.optional(offset),
 });
 export type MergeJournal = z.infer<typeof mergeJournalSchema>;
 
@@ -63,7 +65,7 @@ async function otherChildren(parent: string, child: string): Promise<string[]> {
   return out;
 }
 
-export async function planMerge(childPath: string, opts: PlanOptions = {}): Promise<MergePlan> {
+export async function planMerge(childPath: string): Promise<MergePlan> {
   const disk = await openDisk(childPath);
   try {
     const child = disk.top;
@@ -95,7 +97,7 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
     if (parent.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent.path} has a damaged trailing footer; repair it first` });
     let copy = 0;
     const parentBlocks = new Set<number>();
-    for await (const [b, bm] of child.bitmaps(opts.pathsOnly ? [] : child.physicalOrder())) {
+    for await (const [b, bm] of child.bitmaps(child.physicalOrder())) {
       for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
         if (!r.set) continue;
         copy += r.length * SECTOR;
@@ -107,9 +109,11 @@ export async function planMerge(childPath: string, opts: PlanOptions = {}): Prom
       }
     }
     const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR;
-    const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(parent.path));
+    const freeSpace = await freeSpaceAt(nodePath.dirname(parent.path));
     if (freeSpace !== null && growth > freeSpace)
       refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
+    // A parent this user cannot write fails in the plan (dry run too), not in the copy after the journal is written.
+    await assertCanWrite(parent.path, 'merge cannot write into');
     const grandchildren = await findChildren(child.path);
     return {
       operation: 'merge',
@@ -155,9 +159,9 @@ async function segmentTo(childPath: string, into: string): Promise<string[]> {
  * repair. Sizes are upper bounds: a level copies at most what every level
  * below it stores.
  */
-export async function planMergeInto(childPath: string, into: string, opts: PlanOptions = {}): Promise<MergePlan> {
+export async function planMergeInto(childPath: string, into: string): Promise<MergePlan> {
   const segment = await segmentTo(childPath, into);
-  const first = await planMerge(childPath, opts);
+  const first = await planMerge(childPath);
   if (segment.length <= 2) return first;
   const refusals = [...first.refusals];
   const changes = [...first.changes];
@@ -178,7 +182,7 @@ export async function planMergeInto(childPath: string, into: string, opts: PlanO
       if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${parent} is in a saved state` });
       if (f.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent} has a damaged trailing footer; repair it first` });
       // What the merged child holds at this level: its own data plus everything merged into it.
-      if (!opts.pathsOnly) below += await storedBytes(child);
+      below += await storedBytes(child);
       copy += below;
       growth += Math.min(below, f.virtualSize) + 4 * SECTOR;
     } finally {
@@ -189,7 +193,7 @@ export async function planMergeInto(childPath: string, into: string, opts: PlanO
     changes.push({ path: parent, action: 'modify', detail: `receives the merged content of the ${k} level(s) below it` });
   }
   const top = segment[segment.length - 1];
-  const freeSpace = opts.pathsOnly ? null : await freeSpaceAt(nodePath.dirname(top));
+  const freeSpace = await freeSpaceAt(nodePath.dirname(top));
   if (freeSpace !== null && growth > freeSpace)
     refusals.push({ code: 'NO_SPACE', message: `merging into ${nodePath.basename(top)} may need ${growth} bytes but only ${freeSpace} are free` });
   return {
@@ -238,6 +242,7 @@ async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResu
     nextBlock: 0,
     grandchildren: plan.grandchildren,
     relinks: [],
+    parentEnd: p.footerOffset,
   };
   await closeAll([c, p]);
   await writeJournal(jpath, journal);
@@ -285,6 +290,9 @@ async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, by
     await writeJournal(jpath, j);
   }
   await removeFile(j.child, { missingOk: true });
+  // The parent was written (and each relinked grandchild): their children's timestamps follow.
+  // After the child is gone, so the parent's children are the relinked ones.
+  for (const p of [j.parent, ...j.grandchildren]) await stampChildren(p);
   // A parent of other disks stays read-only; a new leaf becomes writable.
   const mode = (await fsp.stat(j.parent)).mode & 0o777;
   await fsp.chmod(j.parent, j.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200).catch(() => undefined);
@@ -307,6 +315,10 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       if (parent.uuid !== j.parentUuid || child.uuid !== j.childUuid) {
         throw new RefusedError('ID_CHANGED', `${j.parent} or ${j.child} no longer has the id the merge was planned with; refusing to write`);
       }
+      // An interrupted copy (ENOSPC, a kill) left staged blocks no BAT entry points at, the footer
+      // already past them: that space is reused, not appended after, so a resumed merge ends no
+      // larger than a clean one and needs no more free space than its plan said.
+      if (j.parentEnd !== undefined) await parent.reclaimUnreferencedTail(j.parentEnd);
       const order = child.physicalOrder();
       const todo = order.slice(j.nextBlock);
       // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.
@@ -370,10 +382,10 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
 export const mergeOperation = defineOperation({
   op: 'merge',
   request: z.object({ disk: diskPath, into: z.optional(diskPath) }),
-  pathFields: ['disk', 'into'],
+  files: { disk: 'disk', into: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk],
-  plan: (r, opts) => (r.into === undefined ? planMerge(r.disk, opts) : planMergeInto(r.disk, r.into, opts)),
+  plan: (r) => (r.into === undefined ? planMerge(r.disk) : planMergeInto(r.disk, r.into)),
   run: (_r, ctx) => mergeSegment(ctx.plan, ctx),
   journal: journalKind(mergeJournalSchema, async (path, j) => {
     const r = await runMerge(path, j);

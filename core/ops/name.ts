@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
 import { VhdFile } from '../disk/vhd-file.js';
 import type { Plan } from '../job.js';
 import { SIDECAR_NAME, setLabel } from '../library/sidecar.js';
-import { defineOperation, diskPath, writesOneDisk } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, nameText, writesOneDisk } from '../operation.js';
 
 export interface NameResult {
   path: string;
@@ -15,7 +15,7 @@ export interface NameResult {
 }
 
 /** The disk's id is read once, by the plan: the label is keyed by it. */
-interface NamePlan extends Plan {
+export interface NamePlan extends Plan {
   path: string;
   uuid: string;
 }
@@ -50,7 +50,7 @@ async function name({ path, uuid }: NamePlan, label: { name?: string; descriptio
 /** Undefined keeps a field, empty text clears it. */
 export const nameOperation = defineOperation({
   op: 'name',
-  request: z.object({ disk: diskPath, name: z.optional(z.string()), description: z.optional(z.string()) }),
+  request: z.object({ disk: diskPath, name: z.optional(nameText), description: z.optional(descriptionText) }),
   ...writesOneDisk,
   // Only the sidecar changes: a VM may keep the disk open while it is named.
   guarded: () => [],

@@ -1,22 +1,16 @@
 // Finishing or rolling back interrupted operations from their journals.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError } from '../errors.js';
-import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, type JournalBase } from '../journal.js';
-import { parseTempName } from '../io/file.js';
-import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile, staleUserLocksFor } from '../lock.js';
+import { fromSystemError } from '../errors.js';
+import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, writeJournal, type JournalBase } from '../journal.js';
+import { threadId } from 'node:worker_threads';
+import { hasDiskExtension, parseTempName, pathExists } from '../io/file.js';
+import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile, staleUserLocksFor, withLocks } from '../lock.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
+import type { Recovery, WaitingJob } from '../shapes.js';
 import { isOperationName, operationNamed } from '../registry.js';
 
-export interface Recovery {
-  journal: string;
-  op: string;
-  /** completed: finished forward; discarded: the unfinished change was rolled back; left: needs a person; busy: another live process owns it; removed: a leftover temp or lock file deleted. */
-  action: 'completed' | 'discarded' | 'left' | 'busy' | 'removed';
-  detail: string;
-  /** Bytes freed (removed files only). */
-  bytes?: number;
-}
+export type { Recovery, WaitingJob };
 
 /** A temp or lock file found beside the disks. */
 export interface Leftover {
@@ -41,23 +35,91 @@ export interface RecoverReport {
   kept: Leftover[];
 }
 
-/** True when the journal's writer is another process that is still running. */
+/**
+ * True when the journal's writer is still at work: another process that is
+ * running, or another thread of this one (the app's jobs run in worker
+ * threads of one process). A journal of this thread that it is not carrying
+ * out is a leftover (an interrupted job of an earlier run).
+ */
 function ownedByLiveProcess(j: JournalBase): boolean {
-  if (!Number.isInteger(j.pid) || j.pid <= 0 || j.pid === process.pid) return false;
+  if (!Number.isInteger(j.pid) || j.pid <= 0) return false;
+  if (j.pid === process.pid) return j.thread !== undefined && j.thread !== threadId;
   return ownerAlive(j.pid, Date.parse(j.startedAt), 100);
 }
 
 /**
- * Run by operations before they start: finishes interrupted work in the
- * folders they touch, and refuses while another live process owns a journal.
+ * After this thread's operation failed or was cancelled: its journals left in
+ * the folders of `paths` are no longer being carried out, so they stop
+ * naming this thread. Other threads of the process (the app's other jobs)
+ * then see them as interrupted (PENDING_JOB) rather than as running.
  */
-export async function recoverBefore(paths: string[]): Promise<Recovery[]> {
+export async function releaseJournals(paths: string[]): Promise<void> {
   const dirs = [...new Set(paths.map((p) => nodePath.dirname(nodePath.resolve(p))))];
-  const done: Recovery[] = [];
-  for (const d of dirs) done.push(...(await recover(d)));
-  const busy = done.filter((r) => r.action === 'busy');
-  if (busy.length > 0) throw new RefusedError('BUSY', busy.map((b) => b.detail).join('; '));
-  return done;
+  for (const dir of dirs) {
+    for (const jpath of await findJournals(dir).catch(() => [] as string[])) {
+      if (isActiveJournal(jpath)) continue;
+      const j = await readJournal(jpath);
+      if (!j || j.pid !== process.pid || j.thread !== threadId) continue;
+      const { thread, ...rest } = j;
+      void thread;
+      await writeJournal(jpath, rest);
+    }
+  }
+}
+
+/** "merge (d1.vhd, d0.vhd; started 4 Dec 21:40; at copy)": the job a journal belongs to, for people. */
+function describeJob(jpath: string, j: JournalBase): string {
+  const dir = nodePath.dirname(jpath);
+  const files = new Set<string>();
+  for (const v of Object.values(j)) if (typeof v === 'string' && nodePath.isAbsolute(v) && hasDiskExtension(v)) files.add(nodePath.relative(dir, v) || v);
+  const started = Number.isNaN(Date.parse(j.startedAt)) ? '' : `started ${new Date(j.startedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC; `;
+  return `${j.op} (${[...files].slice(0, 3).join(', ') || nodePath.basename(jpath)}; ${started}at its ${j.phase} step)`;
+}
+
+/**
+ * Work in the folders of `paths` that an operation must not run beside, as
+ * plan refusals: a job another vhdsnap is carrying out (LOCKED), and
+ * interrupted work (PENDING_JOB) — which is the person's to resume or roll
+ * back with `recover`, never finished or undone on the side by an
+ * unrelated operation.
+ */
+export async function pendingJobRefusals(paths: string[]): Promise<{ code: string; message: string }[]> {
+  const dirs = [...new Set(paths.map((p) => nodePath.dirname(nodePath.resolve(p))))];
+  const out: { code: string; message: string }[] = [];
+  for (const dir of dirs) for (const w of await jobsWaitingIn(dir)) out.push({ code: w.code, message: w.message });
+  return out;
+}
+
+/** The journals of `dir` that hold its other operations back (see pendingJobRefusals). */
+export async function jobsWaitingIn(dir: string): Promise<WaitingJob[]> {
+  const out: WaitingJob[] = [];
+  for (const jpath of await findJournals(dir)) {
+    if (isActiveJournal(jpath)) continue;
+    const j = await readJournal(jpath);
+    if (!j) {
+      if (await pathExists(jpath))
+        out.push({
+          journal: jpath,
+          op: 'unknown',
+          code: 'PENDING_JOB',
+          job: nodePath.basename(jpath),
+          message: `${jpath} is a journal vhdsnap cannot read; look at it, then remove it or run \`vhdsnap recover ${dir}\``,
+        });
+      continue;
+    }
+    const job = describeJob(jpath, j);
+    if (ownedByLiveProcess(j))
+      out.push({ journal: jpath, op: j.op, code: 'LOCKED', job, message: `another vhdsnap job is running ${job} in ${dir}; wait for it to finish` });
+    else
+      out.push({
+        journal: jpath,
+        op: j.op,
+        code: 'PENDING_JOB',
+        job,
+        message: `an interrupted ${job} is waiting in ${dir}; resume it with \`vhdsnap recover ${dir}\` before anything else changes this folder`,
+      });
+  }
+  return out;
 }
 
 export interface PendingJournal {
@@ -85,7 +147,14 @@ export async function recover(target: string): Promise<Recovery[]> {
 
 /** recover with the whole report; `dryRun` only looks: it lists the journals and what would be removed. */
 export async function recoverFolder(target: string, opts: { dryRun?: boolean } = {}): Promise<RecoverReport> {
-  const dir = folderOf(await fsp.stat(target), target);
+  const st = await fsp.stat(target).catch((err: unknown) => {
+    throw fromSystemError(err, target, 'cannot read');
+  });
+  const dir = folderOf(st, target);
+  // A folder it cannot list may hold a pending journal: that is a failure naming it, never "nothing to recover".
+  await fsp.readdir(dir).catch((err: unknown) => {
+    throw fromSystemError(err, dir, 'cannot list the folder');
+  });
   const dryRun = opts.dryRun === true;
   const recoveries = dryRun ? [] : await recoverJournals(dir);
   const pending = dryRun ? await pendingIn(dir) : [];
@@ -101,30 +170,51 @@ async function recoverJournals(dir: string): Promise<Recovery[]> {
   const out: Recovery[] = [];
   for (const jpath of await findJournals(dir)) {
     if (isActiveJournal(jpath)) continue;
-    const j = await readJournal(jpath);
-    if (!j) {
-      // Finished meanwhile by the recovery of another journal (delete runs its merge's journal).
-      if (
-        !(await fsp.lstat(jpath).then(
-          () => true,
-          () => false,
-        ))
-      )
-        continue;
-      // Unreadable journals are left for a person: deleting one could hide an unfinished change.
-      out.push({ journal: jpath, op: 'unknown', action: 'left', detail: 'journal is unreadable; left in place for inspection' });
-      continue;
-    }
-    if (ownedByLiveProcess(j)) {
-      out.push({ journal: jpath, op: j.op, action: 'busy', detail: `another vhdsnap process (pid ${j.pid}) is running ${j.op} here; wait for it` });
-    } else {
-      // Each operation recovers its own journal, validated against its schema first (core/operation.ts).
-      const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
-      if (kind) out.push({ journal: jpath, op: j.op, ...(await kind.recover(jpath, j)) });
-      else out.push({ journal: jpath, op: j.op, action: 'left', detail: `unknown operation "${j.op}"; left in place` });
-    }
+    const r = await recoverJournal(jpath);
+    if (r) out.push(r);
   }
   return out;
+}
+
+/**
+ * Resumes one interrupted job from its journal: finishes it, or rolls it back
+ * where it never reached its point of no return. Null when the journal is
+ * gone (finished meanwhile by the recovery of another: delete runs its
+ * merge's journal).
+ */
+export async function recoverJournal(jpath: string): Promise<Recovery | null> {
+  const j = await readJournal(jpath);
+  if (!j) {
+    if (!(await pathExists(jpath))) return null;
+    // Unreadable journals are left for a person: deleting one could hide an unfinished change.
+    return { journal: jpath, op: 'unknown', action: 'left', detail: 'journal is unreadable; left in place for inspection' };
+  }
+  if (ownedByLiveProcess(j))
+    return { journal: jpath, op: j.op, action: 'busy', detail: `another vhdsnap job (pid ${j.pid}) is running ${j.op} here; wait for it` };
+  // Each operation recovers its own journal, validated against its schema first (core/operation.ts).
+  const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
+  if (!kind) return { journal: jpath, op: j.op, action: 'left', detail: `unknown operation "${j.op}"; left in place` };
+  return { journal: jpath, op: j.op, ...(await kind.recover(jpath, j)) };
+}
+
+/** The disks a journal names (what resuming it may change, to hold while it runs). */
+/** Resumes one journal (recoverJournal) holding the locks of every disk it names, as an operation would. */
+export async function resumeJob(jpath: string): Promise<Recovery> {
+  const r = await withLocks(await journalDisks(jpath), 'recover', () => recoverJournal(jpath));
+  return r ?? { journal: jpath, op: 'unknown', action: 'completed', detail: 'the job had already been finished' };
+}
+
+export async function journalDisks(jpath: string): Promise<string[]> {
+  const j = await readJournal(jpath);
+  const out = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (nodePath.isAbsolute(v) && hasDiskExtension(v)) out.add(nodePath.resolve(v));
+    } else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
+  };
+  visit(j);
+  return [...out];
 }
 
 /** What `recover` would act on, without touching anything (`recover --dry-run`). */

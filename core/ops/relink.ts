@@ -1,6 +1,8 @@
 // Pointing a differencing disk at a (new) parent: parent id, timestamp,
-// name and fresh W2ru/W2ku/MacX locators. Used by reparent and by merge
-// (relinking the merged child's children).
+// name and fresh W2ru/W2ku/MacX locators. Used by reparent, merge (relinking
+// the merged child's children) and delete. Also the one place that keeps
+// children's parent timestamps true after their parent was written
+// (stampChildren).
 //
 // Crash safety: the new locator payloads go to fresh space at the end of the
 // file (footer moved first) and are fsync'd before the single header write,
@@ -9,15 +11,17 @@
 // even over a torn header.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ChainError, RefusedError } from '../errors.js';
+import { RefusedError } from '../errors.js';
 import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
 import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
-import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches } from '../format/header.js';
+import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches, withHeaderChecksum } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { recordChild } from '../library/sidecar.js';
+import { findChildren } from '../library/scan.js';
+import { findInUse } from '../inuse.js';
 import { parentLocatorPayloads } from './create.js';
 
 export interface PreparedRelink {
@@ -62,7 +66,7 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
       throw new RefusedError('PARENT_CHANGED', `${parentPath} has id ${parent.uuid}, not the planned ${opts.expectedParentUuid}; refusing to link to it`);
     }
     if (parent.virtualSize !== child.virtualSize) {
-      throw new ChainError(
+      throw new RefusedError(
         'PARENT_SIZE_MISMATCH',
         `${parentPath} has virtual size ${parent.virtualSize} but ${childPath} has ${child.virtualSize} (Windows 0xC03A0017)`,
         { path: childPath },
@@ -72,7 +76,7 @@ async function prepareRelinkWritable(childPath: string, parentPath: string, opts
     const warnings: string[] = [];
     if (!uuidEqual(header.parentUniqueId, parent.footer.uniqueId)) {
       if (!opts.ignoreIdMismatch && !opts.expectedParentUuid) {
-        throw new ChainError(
+        throw new RefusedError(
           'PARENT_ID_MISMATCH',
           `${parentPath} has id ${parent.uuid} but ${nodePath.basename(childPath)} expects ${uuidToString(header.parentUniqueId)} (Windows 0xC03A000E); it is not this disk's parent. --ignore-id-mismatch overrides this at the risk of corrupt data.`,
           { path: childPath, field: 'parentUniqueId' },
@@ -147,4 +151,71 @@ export async function applyRelink(r: PreparedRelink): Promise<void> {
       await f.close();
     }
   });
+}
+
+/** Where the header keeps the parent's modification time (seconds since 2000). */
+const PARENT_TIMESTAMP_OFFSET = 56;
+
+/**
+ * Sets the parent timestamp of every child of `parentPath` to the parent's
+ * modification time now, so `check` finds no PARENT_TIMESTAMP_MISMATCH
+ * (Windows 0xC03A000F) after vhdsnap itself wrote into the parent. Run once
+ * the parent's last write is done: by the runner for every file a plan
+ * changed, and by the journaled steps recovery also finishes (merge, delete).
+ * Returns the children stamped.
+ */
+export async function stampChildren(parentPath: string): Promise<string[]> {
+  const st = await fsp.stat(parentPath).catch(() => null);
+  if (!st?.isFile()) return [];
+  const stamp = dateToVhdTime(st.mtime);
+  const stale: string[] = [];
+  for (const c of await findChildren(parentPath)) if (await staleStamp(c, stamp)) stale.push(c);
+  // A disk another program has open is never written: its stamp stays stale (a warning in check).
+  const busy = new Set((stale.length > 0 ? await findInUse(stale) : []).map((u) => nodePath.resolve(u.path)));
+  const stamped: string[] = [];
+  for (const c of stale) if (!busy.has(nodePath.resolve(c)) && (await stampChild(c, stamp))) stamped.push(c);
+  return stamped;
+}
+
+/** True when `child` is a differencing disk whose parent timestamp is not `stamp`. */
+async function staleStamp(child: string, stamp: number): Promise<boolean> {
+  const f = await VhdFile.open(child);
+  try {
+    return f.type === 'differencing' && f.header !== null && f.header.parentTimestamp !== stamp;
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * Only the timestamp and the checksum change, both in the header's first
+ * sector: one sector write, which lands whole or not at all (no journal
+ * needed). The child's own mtime is put back: nothing it shows changed, and
+ * the timestamps its own children hold of it stay true.
+ */
+async function stampChild(child: string, stamp: number): Promise<boolean> {
+  const f = await VhdFile.open(child);
+  let at: number;
+  try {
+    if (f.type !== 'differencing' || f.header === null || f.header.parentTimestamp === stamp) return false;
+    at = Number(f.footer.dataOffset);
+  } finally {
+    await f.close();
+  }
+  const before = await fsp.stat(child);
+  await withOwnerWrite(child, async () => {
+    const fh = await openFile(child, 'r+');
+    try {
+      const raw = new Uint8Array(await readExact(fh, at, HEADER_SIZE, 'dynamic header'));
+      // A header damaged since the open is left for repair, never given a fresh checksum.
+      if (!headerChecksumMatches(raw)) return;
+      new DataView(raw.buffer, raw.byteOffset).setUint32(PARENT_TIMESTAMP_OFFSET, stamp);
+      await fh.write(withHeaderChecksum(raw).subarray(0, SECTOR), at);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+  await fsp.utimes(child, before.atime, before.mtime);
+  return true;
 }

@@ -4,10 +4,10 @@ import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, removeJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
-import { openDisk } from '../disk/chain.js';
-import { isIoFailure } from '../disk/parent.js';
+import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
+import { listVhdFiles, scanLibrary, type TreeNode } from '../library/scan.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { VhdError } from '../errors.js';
+import { IoError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { applyRelink, prepareRelink } from './relink.js';
@@ -25,6 +25,25 @@ export interface ReparentResult {
   child: string;
   parent: string;
   warnings: string[];
+}
+
+/**
+ * Files from `child` down to its deepest descendant in its folder (1: no
+ * children). Only counted when the folder holds more than `room` disks:
+ * with fewer no subtree can be taller than the room left under the new parent.
+ */
+async function subtreeHeight(child: string, room: number): Promise<number> {
+  const dir = nodePath.dirname(child);
+  if ((await listVhdFiles(dir)).length <= room) return 1;
+  const forest = await scanLibrary([dir]);
+  const height = (n: TreeNode): number => 1 + Math.max(0, ...n.children.map(height));
+  const stack = [...forest.roots];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (await isSameFile(n.path, child)) return height(n);
+    stack.push(...n.children);
+  }
+  return 1;
 }
 
 /** What reparent would do, with the checks it makes before writing (id, size, self, a whole parent chain). */
@@ -55,6 +74,12 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
             break;
           }
         }
+        const height = await subtreeHeight(child, MAX_CHAIN_DEPTH - ancestors.length);
+        if (ancestors.length + height > MAX_CHAIN_DEPTH)
+          refusals.push({
+            code: 'CHAIN_TOO_DEEP',
+            message: `${nodePath.basename(parent)} is ${ancestors.length} files deep and ${nodePath.basename(child)} ${height > 1 ? `with its descendants is ${height} more` : 'would be one more'}: past the ${MAX_CHAIN_DEPTH} files a chain may be, so ${height > 1 ? 'the deepest of them' : nodePath.basename(child)} could not be read`,
+          });
         if (p.virtualSize !== f.virtualSize)
           refusals.push({ code: 'PARENT_SIZE_MISMATCH', message: `${parent} has virtual size ${p.virtualSize} but ${child} has ${f.virtualSize}` });
         const expected = uuidToString(f.header.parentUniqueId);
@@ -68,7 +93,8 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
             });
         }
       } catch (err) {
-        if (!(err instanceof VhdError) || isIoFailure(err)) throw err;
+        // A new parent that cannot be read at all (missing, no permission, not a file) is unreadable input, not a refusal.
+        if (!(err instanceof VhdError) || err instanceof IoError) throw err;
         refusals.push({ code: err.code, message: `${parent} cannot be used as a parent: ${err.message}` });
       }
     }
@@ -122,7 +148,7 @@ async function recoverReparent(jpath: string, j: ReparentJournal): Promise<Recov
 export const reparentOperation = defineOperation({
   op: 'reparent',
   request: z.object({ disk: diskPath, parent: diskPath, ignoreIdMismatch: z.optional(z.boolean()) }),
-  pathFields: ['disk', 'parent'],
+  files: { disk: 'disk', parent: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, r.parent],
   plan: (r) => planReparent(r.disk, r.parent, r),

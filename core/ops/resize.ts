@@ -378,7 +378,8 @@ export async function recoverResize(jpath: string, j: ResizeJournal): Promise<Re
 
 export const resizeOperation = defineOperation({
   op: 'resize',
-  request: z.object({ disk: diskPath, size: z.number() }),
+  // Whole bytes; the cap only keeps absurd input out (the plan refuses what VHD cannot hold, saying why).
+  request: z.object({ disk: diskPath, size: z.int('size must be a whole number of bytes').check(z.positive('size must be positive'), z.lte(2 ** 50)) }),
   ...writesOneDisk,
   plan: (r) => planResize(r.disk, r.size),
   run: (_r, ctx) => resizePlanned(ctx.plan, ctx),

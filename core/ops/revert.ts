@@ -12,7 +12,7 @@
 // (phase "create") and rolls forward once the child is complete ("swap").
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { RefusedError, UsageError, toIoError } from '../errors.js';
+import { fromSystemError, RefusedError, toIoError } from '../errors.js';
 import { batBytes } from '../format/bat.js';
 import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
@@ -26,7 +26,7 @@ import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '..
 import { findChildren } from '../library/scan.js';
 import { readSidecar, recordChild, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
-import { datedSibling } from './snapshot.js';
+import { datedSibling, newChildRefusals } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
 
 export interface RevertOptions {
@@ -88,6 +88,8 @@ function tmpName(path: string): string {
 interface Target {
   path: string;
   uuid: string;
+  /** Files in its chain, itself included: the new child makes it one deeper. */
+  depth: number;
 }
 
 /** Finds the snapshot to revert to, or the reasons there is none. */
@@ -99,15 +101,20 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
       return null;
     }
     const p = disk.layers[1];
-    return { path: nodePath.resolve(p.path), uuid: p.uuid };
+    return { path: nodePath.resolve(p.path), uuid: p.uuid, depth: disk.layers.length - 1 };
   }
-  if (!(await pathExists(to))) throw new UsageError('NOT_FOUND', `${to}: no such file`);
+  await fsp.stat(to).catch((err: unknown) => {
+    throw fromSystemError(err, to, 'cannot read', { field: 'to' });
+  });
   const want = await real(to);
   if (want === (await real(self.path))) {
     refusals.push({ code: 'SAME_DISK', message: `${to} is the disk itself, not one of its snapshots` });
     return null;
   }
-  for (const l of disk.layers.slice(1)) if ((await real(l.path)) === want) return { path: nodePath.resolve(l.path), uuid: l.uuid };
+  for (let i = 1; i < disk.layers.length; i++) {
+    const l = disk.layers[i];
+    if ((await real(l.path)) === want) return { path: nodePath.resolve(l.path), uuid: l.uuid, depth: disk.layers.length - i };
+  }
   // Not an ancestor: another snapshot of the same tree (same base) also qualifies.
   const other = await openDisk(to).catch(() => null);
   if (!other) {
@@ -127,7 +134,7 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
       });
       return null;
     }
-    return { path: nodePath.resolve(other.top.path), uuid: other.top.uuid };
+    return { path: nodePath.resolve(other.top.path), uuid: other.top.uuid, depth: other.layers.length };
   } finally {
     await other.close();
   }
@@ -160,6 +167,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     const blockSize = t.blockSize || 2 * 1024 * 1024;
     // Footer copy, header, BAT, three locator payloads of a sector or so each, footer.
     growth = 512 + HEADER_SIZE + batBytes(Math.ceil(t.virtualSize / blockSize)) + 3 * 8192 + 512;
+    refusals.push(...newChildRefusals(target.path, t.virtualSize, target.depth));
     await t.close();
   }
   const freeSpace = await freeSpaceAt(dir);
@@ -331,7 +339,7 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<Re
 export const revertOperation = defineOperation({
   op: 'revert',
   request: z.object({ disk: diskPath, to: z.optional(diskPath), keep: z.optional(z.boolean()) }),
-  pathFields: ['disk', 'to'],
+  files: { disk: 'disk', to: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
   plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),

@@ -14,16 +14,31 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
+import { MAX_DYNAMIC_SIZE } from '../format/footer.js';
 import { uuidToString } from '../format/bytes.js';
-import { closeAll, isNoHardLinkError, linkFile, linkIntoPlace, openAll, pathExists, renameFile, supportsHardLinks, syncDir, tempSibling } from '../io/file.js';
+import {
+  assertFolderFor,
+  closeAll,
+  creationError,
+  isNoHardLinkError,
+  linkFile,
+  linkIntoPlace,
+  openAll,
+  pathExists,
+  renameFile,
+  supportsHardLinks,
+  syncDir,
+  tempSibling,
+} from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
-import { openDisk } from '../disk/chain.js';
+import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
+import { readLayout } from '../disk/layout.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan, type PlanOptions } from '../job.js';
+import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -84,19 +99,71 @@ export interface SnapshotPlan extends Plan {
 }
 
 /**
+ * Why no differencing child can be made on top of `parent`, the top of a
+ * chain of `depth` files: a child has the parent's size, and a differencing
+ * disk cannot address more than 2040 GiB (its BAT holds u32 sector numbers);
+ * the child would make the chain one file deeper than openDisk follows.
+ * Checked in the plans of every operation that makes a child (snapshot,
+ * revert), before anything is written.
+ */
+export function newChildRefusals(parent: string, virtualSize: number, depth: number): Plan['refusals'] {
+  const refusals: Plan['refusals'] = [];
+  const name = nodePath.basename(parent);
+  if (virtualSize > MAX_DYNAMIC_SIZE)
+    refusals.push({
+      code: 'CHILD_TOO_LARGE',
+      message: `${name} is ${virtualSize} bytes; a differencing child takes its parent's size and cannot exceed ${MAX_DYNAMIC_SIZE} bytes (2040 GiB, the VHD maximum), so no snapshot of it can be made`,
+    });
+  if (depth >= MAX_CHAIN_DEPTH)
+    refusals.push({
+      code: 'CHAIN_TOO_DEEP',
+      message: `${name} is already ${depth} files deep, the most a chain may be (${MAX_CHAIN_DEPTH}); a child would make it unreadable. Merge or flatten part of the chain first.`,
+    });
+  return refusals;
+}
+
+/**
+ * Why a disk is too damaged to snapshot: what writing into it would hit (a
+ * damaged trailing footer, BAT entries past the end, overlaps...). The new
+ * child would hide the damage under a disk that cannot be exported.
+ */
+export async function damageRefusals(f: VhdFile): Promise<Plan['refusals']> {
+  const name = nodePath.basename(f.path);
+  if (f.footerSource === 'copy') return [{ code: 'NEEDS_REPAIR', message: `${name} has a damaged trailing footer; run \`vhdsnap repair\` first` }];
+  const { errors } = (await readLayout(f.file)).findings;
+  if (errors.length === 0) return [];
+  const listed = errors
+    .slice(0, 3)
+    .map((e) => `${e.code}: ${e.message}`)
+    .join('; ');
+  return [
+    {
+      code: 'DAMAGED',
+      message: `${name} is damaged (${listed}${errors.length > 3 ? '; …' : ''}); \`vhdsnap check\` lists the errors and \`vhdsnap repair\` fixes what it can`,
+    },
+  ];
+}
+
+/**
  * What a snapshot will do. The whole chain must open cleanly (snapshotting a
  * broken disk only hides the damage); in place, the disk must have no
  * children. The snapshot's file name is chosen here, so the plan shows the
  * name the run creates.
  */
-export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } & PlanOptions = {}): Promise<SnapshotPlan> {
+export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } = {}): Promise<SnapshotPlan> {
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
   // In place through a symlink: the file it leads to is snapshotted (a link of the symlink itself would hold no data), so the symlink then leads to the new child.
   const disk = out === null ? await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath)) : nodePath.resolve(diskPath);
   const refusals: Plan['refusals'] = [];
   const d = await openDisk(disk);
   const uuid = d.top.uuid;
-  await d.close();
+  try {
+    refusals.push(...newChildRefusals(disk, d.virtualSize, d.layers.length), ...(await damageRefusals(d.top)));
+  } finally {
+    await d.close();
+  }
+  // --out into a missing folder (or through a file) fails here, in the dry run as in the run, before any write.
+  if (out !== null) await assertFolderFor(out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
   const unrecordable = out !== null ? await unrecordableChild(disk, out) : null;
   if (unrecordable) refusals.push(unrecordable);
@@ -112,7 +179,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   const snap = out !== null ? disk : await snapshotName(disk, opts.now);
   const active = out ?? disk;
   // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
-  const links = opts.pathsOnly || out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
+  const links = out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
   const via = links === null ? null : links ? 'link' : 'rename';
   const snapDetail =
     via === 'rename'
@@ -162,7 +229,9 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     // Built under a temp name (with our pid, so recover can clear it after a kill) and
     // linked into place: a crash never leaves a half-written child at `out`.
     const tmp = tempSibling(out);
-    await createDifferencing(tmp, path);
+    await createDifferencing(tmp, path).catch((err: unknown) => {
+      throw creationError(err, out);
+    });
     try {
       // Recorded beside the parent before the child takes its name: a child in another folder is then never invisible to the parent's writers.
       const child = await VhdFile.open(tmp);
@@ -293,11 +362,11 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
 
 export const snapshotOperation = defineOperation({
   op: 'snapshot',
-  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(z.string()), description: z.optional(z.string()) }),
-  pathFields: ['disk', 'out'],
+  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(nameText), description: z.optional(descriptionText) }),
+  files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
-  plan: (r, opts) => planSnapshot(r.disk, { out: r.out, ...opts }),
+  plan: (r) => planSnapshot(r.disk, { out: r.out }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.
   replaces: (plan) => (plan.branch ? [] : [plan.disk]),

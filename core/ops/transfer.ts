@@ -4,7 +4,7 @@
 // temporary name, fsync'd, then renamed, so a crash never leaves a
 // half-written file at the requested path; inputs are only read.
 import { promises as fsp } from 'node:fs';
-import { UsageError, type Finding } from '../errors.js';
+import { fromSystemError, UsageError, type Finding } from '../errors.js';
 import { movingTargetWarnings } from '../inuse.js';
 import { encodeBat, BAT_UNUSED } from '../format/bat.js';
 import { newBitmap } from '../format/bitmap.js';
@@ -14,7 +14,7 @@ import { DEFAULT_BLOCK_SIZE, encodeHeader } from '../format/header.js';
 import { openFile, refuseExisting, writeAtomically, type RandomAccessFile } from '../io/file.js';
 import { openDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
-import { layoutDynamic, newFooter, validateBlockSize, validateSize } from './create.js';
+import { layoutDynamic, newFooter, validateNewDisk } from './create.js';
 
 /** Bytes read per step of a raw or fixed output; two such buffers are in use at once. */
 const CHUNK = 8 * 1024 * 1024;
@@ -218,11 +218,12 @@ export interface ImportOptions extends JobContext {
  */
 export async function importRaw(raw: string, out: string, opts: ImportOptions = {}): Promise<{ virtualSize: number; allocatedBlocks: number | null }> {
   const type = opts.type ?? 'dynamic';
-  const st = await fsp.stat(raw).catch(() => null);
-  if (!st || !st.isFile()) throw new UsageError('NOT_A_FILE', `${raw} is not a readable regular file`);
+  const st = await fsp.stat(raw).catch((err: unknown) => {
+    throw fromSystemError(err, raw, 'cannot read');
+  });
+  if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${raw} is not a readable regular file`);
   const size = alignUp(st.size, SECTOR);
-  validateSize(size, type);
-  if (type === 'dynamic') validateBlockSize(opts.blockSize ?? DEFAULT_BLOCK_SIZE);
+  validateNewDisk({ size, type, blockSize: opts.blockSize });
   await refuseExisting(out);
   const f = await openFile(raw, 'r');
   try {

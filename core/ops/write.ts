@@ -3,7 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
-import { UsageError } from '../errors.js';
+import { fromSystemError, UsageError } from '../errors.js';
 import { openDisk } from '../disk/chain.js';
 import { ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { findChildren } from '../library/scan.js';
@@ -27,8 +27,8 @@ export interface WriteResult {
 
 export async function planWrite(disk: string, input: string, at: number): Promise<WritePlan> {
   const path = nodePath.resolve(disk);
-  const st = await fsp.stat(input).catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError('NOT_FOUND', `cannot read ${input}: ${e.code ?? e.message}`, { field: 'input' });
+  const st = await fsp.stat(input).catch((err: unknown) => {
+    throw fromSystemError(err, input, 'cannot read', { field: 'input' });
   });
   if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${input} is not a regular file`, { field: 'input' });
   const refusals: Plan['refusals'] = [];
@@ -88,8 +88,10 @@ async function writePlanned(input: string, plan: WritePlan, ctx: JobContext): Pr
 export const writeOperation = defineOperation({
   op: 'write',
   request: z.object({ disk: diskPath, input: diskPath, offset }),
-  pathFields: ['disk', 'input'],
+  files: { disk: 'disk', input: 'input' },
   access: 'writes',
+  // Writes into the disk file itself: a writable disk in a read-only folder can be written.
+  writesInPlaceOnly: true,
   touched: (r) => [r.disk],
   plan: (r) => planWrite(r.disk, r.input, r.offset),
   run: (r, ctx) => writePlanned(r.input, ctx.plan, ctx),

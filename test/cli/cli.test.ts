@@ -353,7 +353,10 @@ describe('vhdsnap tree', () => {
     await fsp.chmod(gone, 0o644);
     await fsp.unlink(gone);
 
-    const forest = await cliJson('tree', tmp.dir);
+    // An orphan is a problem found: exit 1, the forest still printed.
+    const t = await cli('tree', tmp.dir, '--json');
+    expect(t.code, t.err).toBe(1);
+    const forest = JSON.parse(t.out);
     expect(forest.roots).toHaveLength(1);
     const root = forest.roots[0];
     for (const k of ['path', 'uuid', 'type', 'virtualSize', 'fileSize', 'children']) expect(root, k).toHaveProperty(k);

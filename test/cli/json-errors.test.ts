@@ -15,9 +15,9 @@ describe('--json failures', () => {
     const r = await cli('merge', tmp.file('nope.vhd'), '--json');
     expect(r.code).toBe(2);
     const doc = JSON.parse(r.out);
-    expect(doc.error.code).toBe('IO_ENOENT');
+    expect(doc.error.code).toBe('NOT_FOUND');
     expect(doc.error.message).toContain('nope.vhd');
-    expect(r.err).toContain('[IO_ENOENT]');
+    expect(r.err).toContain('[NOT_FOUND]');
   });
 
   it('a refusal: exit 1, the refusal code on stdout, nothing written', async () => {

@@ -19,7 +19,7 @@ import {
   userLockDir,
   type LockInfo,
 } from '../../core/lock.js';
-import { lockedPaths, planOperation, runOperation, touchedPaths } from '../../core/operations.js';
+import { planOperation, runOperation, touchedPaths } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
 import { buildTree, readThrough } from '../support/tree.js';
@@ -314,25 +314,33 @@ describe('runOperation locking', () => {
     expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith(LOCK_PREFIX))).toEqual([]);
   });
 
-  it('what it locks comes from a paths-only plan: the same files as the full plan, without its byte counts', async () => {
-    // d0 <- d1 <- {d2, d3}: merging d1 changes d0, d2, d3; deleting d1 folds into d2 and d3.
-    const { paths } = await buildTree(tmp.dir, 8, { parents: [null, 0, 1, 1], size: 2 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 4 });
-    for (const req of [
-      { op: 'merge', disk: paths[1] },
-      { op: 'delete', disk: paths[1] },
-      { op: 'compact', disk: paths[2] },
-    ] as const) {
-      const full = await planOperation(req);
-      const quick = await planOperation(req, { pathsOnly: true });
-      expect(
-        quick.changes.map((c) => c.path),
-        req.op,
-      ).toEqual(full.changes.map((c) => c.path));
-      expect(full.bytesToCopy, req.op).toBeGreaterThan(0);
-      expect(quick.freeSpace, req.op).toBeNull();
-      // merge and delete count bytes bit by bit; compact's count (whole blocks) costs nothing and stays.
-      if (req.op !== 'compact') expect(quick.bytesToCopy, req.op).toBe(0);
-      expect(new Set(await lockedPaths(req))).toEqual(new Set([...touchedPaths(req), ...full.changes.map((c) => nodePath.resolve(c.path))]));
+  it('locks the disks named and every file its plan changes, and nothing else', async () => {
+    // d0 <- d1 <- {d2, d3}, and d4 on its own: merging d1 changes d0, d2, d3; deleting d1 folds into d2 and d3.
+    for (const op of ['merge', 'delete', 'compact'] as const) {
+      const dir = tmp.file(op);
+      await fsp.mkdir(dir);
+      const { paths } = await buildTree(dir, 8, { parents: [null, 0, 1, 1, null], size: 2 * 1024 * 1024, blockSize: 512 * 1024, writesPerLayer: 4 });
+      const req = { op, disk: op === 'compact' ? paths[2] : paths[1] };
+      const plan = await planOperation(req);
+      const expected = new Set([...touchedPaths(req), ...plan.changes.map((c) => nodePath.resolve(c.path))]);
+      expect(expected.size, op).toBeGreaterThan(op === 'compact' ? 0 : 2);
+      const before = await Promise.all(paths.map((p) => fsp.readFile(p)));
+      // A lock held on any one of them (as by another vhdsnap) refuses the run before it writes.
+      for (const p of expected) {
+        const held = await acquireLock(p, 'test');
+        const err = await runOperation(req).catch((e: unknown) => e);
+        await held.release();
+        expect(err instanceof VhdError ? err.code : err, `${op} with ${nodePath.basename(p)} locked`).toBe('LOCKED');
+        for (const [i, p2] of paths.entries()) expect((await fsp.readFile(p2)).equals(before[i]), `${nodePath.basename(p2)} unchanged`).toBe(true);
+      }
+      // A disk outside the plan (d4) may be locked: the run goes ahead.
+      expect(expected.has(nodePath.resolve(paths[4])), op).toBe(false);
+      const other = await acquireLock(paths[4], 'test');
+      try {
+        await runOperation(req);
+      } finally {
+        await other.release();
+      }
     }
   });
 

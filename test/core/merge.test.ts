@@ -2,16 +2,16 @@
 // partial child blocks over parent data with junk in clear-bit sectors,
 // refusal when the parent has other children, cancel + recover.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { CancelledError, RefusedError } from '../../core/errors.js';
-import { journalPath } from '../../core/journal.js';
+import { JOURNAL_PREFIX, journalPath } from '../../core/journal.js';
 import { checkPaths } from '../../core/ops/check.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { merge, planMerge } from '../../core/ops/merge.js';
 import { recover } from '../../core/ops/recover.js';
-import { runOperation } from '../../core/operations.js';
+import { planOperation, runOperation } from '../../core/operations.js';
 import { junkClearSectors } from '../support/junk.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
@@ -118,12 +118,27 @@ describe('merge', () => {
     expect(Buffer.compare(await readThrough(paths[2]), model.view(2))).toBe(0);
   });
 
-  it('a later operation finishes an interrupted merge before starting its own', async () => {
+  it('a later operation neither finishes nor undoes an interrupted merge: it refuses with PENDING_JOB until the person resumes it', async () => {
     const { model, paths } = await buildChain(tmp.dir, 42, { base: 'dynamic', blockSize: 4 * KiB, size: 4 * MiB, depth: 3 });
     const ac = new AbortController();
     ac.abort();
     await expect(merge(paths[1], { signal: ac.signal })).rejects.toBeInstanceOf(CancelledError);
-    // The runner finishes l1 → l0 first, so l2 (relinked to l0) then merges into l0.
+    const files = () => readdirSync(tmp.dir).sort();
+    const snapshotOfFolder = () => files().map((n) => [n, readFileSync(tmp.file(n)).toString('hex')]);
+    const before = snapshotOfFolder();
+    expect(files().some((n) => n.startsWith(JOURNAL_PREFIX))).toBe(true);
+    // The plan (the dry run, the app's plan) says so before anything is written, naming the job and the way out…
+    const plan = await planOperation({ op: 'merge', disk: paths[2] });
+    expect(plan.refusals[0]).toMatchObject({ code: 'PENDING_JOB' });
+    expect(plan.refusals[0].message).toMatch(/interrupted merge \(l1\.vhd, l0\.vhd.*vhdsnap recover/);
+    // …and so does the run, for another disk of the folder too, leaving every byte as it was.
+    for (const req of [{ op: 'merge', disk: paths[2] } as const, { op: 'snapshot', disk: paths[2] } as const]) {
+      await expect(runOperation(req)).rejects.toMatchObject({ code: 'PENDING_JOB' });
+      expect(snapshotOfFolder()).toEqual(before);
+    }
+    // The person resumes it; then the merge of l2 (now a child of l0) runs.
+    const rec = await recover(tmp.dir);
+    expect(rec.map((x) => [x.op, x.action])).toContainEqual(['merge', 'completed']);
     const r = await runOperation({ op: 'merge', disk: paths[2] });
     expect(r.merged).toBe(paths[0]);
     expect([paths[1], paths[2]].map(existsSync)).toEqual([false, false]);

@@ -4,6 +4,7 @@
 // operation's schema before recovery acts on them.
 import { existsSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError, RefusedError, VhdError } from '../../core/errors.js';
 import { JOURNAL_PREFIX, journalHeader, journalPath, writeJournal } from '../../core/journal.js';
@@ -193,6 +194,31 @@ describe('journals', () => {
     delete after[nodePath.basename(jpath)];
     expect(after).toEqual(before);
     expect(nodePath.basename(jpath).startsWith(JOURNAL_PREFIX)).toBe(true);
+  });
+
+  it("whose work is it: a job of another thread of this process is running (LOCKED); this thread's own leftover, or a dead process's, is pending", async () => {
+    const { paths } = await buildTree(tmp.dir, 310, { parents: [null, 0], size: 1 * MiB, blockSize: 64 * KiB });
+    const jpath = journalPath(paths[0]);
+    const cases = [
+      { who: 'another worker thread of this process (the app runs each job in one)', fields: { pid: process.pid, thread: threadId + 1000 }, code: 'LOCKED' },
+      { who: 'this thread, not carrying it out (an earlier job here was cut short)', fields: { pid: process.pid, thread: threadId }, code: 'PENDING_JOB' },
+      { who: 'a process that is gone', fields: { pid: 999999999 }, code: 'PENDING_JOB' },
+    ];
+    for (const c of cases) {
+      await writeJournal(jpath, { ...journalHeader('teleport', 'go'), ...c.fields });
+      const before = folderState(tmp.dir);
+      const plan = await planOperation({ op: 'snapshot', disk: paths[1] });
+      expect(
+        plan.refusals.map((r) => r.code),
+        c.who,
+      ).toEqual([c.code]);
+      await expect(runOperation({ op: 'snapshot', disk: paths[1] }), c.who).rejects.toMatchObject({ code: c.code });
+      expect(folderState(tmp.dir), c.who).toEqual(before);
+    }
+    // A job that only reads is not held back.
+    expect(await runOperation({ op: 'check', disk: paths[1] })).toHaveLength(2);
+    await fsp.unlink(jpath);
+    expect((await planOperation({ op: 'snapshot', disk: paths[1] })).refusals).toEqual([]);
   });
 
   it('a journal of an operation nobody knows is left in place', async () => {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
+import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { formatBytes } from '../../renderer/src/lib/format';
 import { flipByte } from '../support/corrupt';
@@ -381,6 +382,46 @@ describe.skipIf(missing !== null)(
       await expect.poll(async () => luminance(await background())).toBeLessThan(80);
       await $('theme').selectOption('system');
       await expect.poll(async () => luminance(await background())).toBeGreaterThan(170);
+    });
+
+    it('shows an interrupted merge above its folder, refuses other work there, and resumes it', async () => {
+      await dismissResult();
+      // flat.vhd gets a child with data of its own; merging it is cut short, as by a crash.
+      const flat = path.join(folder, FLAT);
+      const child = path.join(folder, 'flat-child.vhd');
+      const flatLayer = model.addBase();
+      model.write(flatLayer, 0, model.view(layer.disk));
+      await snapshot(flat, { out: child });
+      const childLayer = model.addChild(flatLayer);
+      await writeThroughCore(child, childLayer, 5 * MiB + 100, 70_000);
+      const ac = new AbortController();
+      ac.abort();
+      await expect(runOperation({ op: 'merge', disk: child }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+      await $('rescan').click();
+      const banner = $('pending-jobs');
+      await banner.waitFor();
+      expect(await banner.textContent()).toMatch(/Interrupted: merge \(flat-child\.vhd, disk-flat\.vhd; started .* at its \w+ step\)/);
+      await shot('08-interrupted-job.png');
+      await page.setViewportSize({ width: 1024, height: 640 });
+      await shot('08-interrupted-job-1024.png');
+      const box = await banner.boundingBox();
+      expect(box && box.x + box.width).toBeLessThanOrEqual(1024);
+      await page.setViewportSize({ width: 1280, height: 800 });
+
+      // Another operation in that folder: its plan says why, in words, and nothing starts.
+      await row(OTHER).click();
+      await $('action-compact').click();
+      await $('dialog-compact').waitFor();
+      await $('plan').waitFor();
+      expect(await $('plan-refusals').textContent()).toContain('interrupted merge');
+      await $('plan-cancel').click();
+
+      await page.getByTestId(/^resume-/).click();
+      expect(await resultDone()).toContain('Resuming the interrupted merge');
+      await expect.poll(() => $('pending-jobs').count(), { timeout: UI_TIMEOUT }).toBe(0);
+      expect(existsSync(child)).toBe(false);
+      const merged = await readWhole(flat);
+      expect(firstDifference(merged.bytes, model.view(childLayer))).toBe(-1);
     });
 
     it('logged no console errors, page errors or failed requests', () => {

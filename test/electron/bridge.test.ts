@@ -40,9 +40,11 @@ const sample: Record<string, unknown[]> = {
   details: [{ folder: '0123456789abcdef', file: 'a.vhd' }],
   setLabel: [{ folder: '0123456789abcdef', file: 'a.vhd' }, { name: 'n' }],
   chooseOutput: ['out.vhd', '0123456789abcdef'],
+  chooseInput: ['image.raw', '0123456789abcdef'],
   plan: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   start: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   cancel: ['0123456789abcdef'],
+  resume: [{ folder: '0123456789abcdef', file: '.vhdsnap-journal-a.vhd.json' }],
 };
 
 let preloadApi: Record<string, (...a: unknown[]) => Promise<unknown>>;

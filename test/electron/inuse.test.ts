@@ -53,8 +53,9 @@ describe.skipIf(process.platform !== 'linux')('the app and a disk in use', () =>
     expect((await h.call(Channels.details, disk)).info.warnings).toContainEqual(warning);
     const { jobId } = await h.call(Channels.start, { op: 'check', disk, deep: false });
     const end = await h.finished(jobId);
-    expect(end).toMatchObject({ kind: 'done' });
-    expect((end as { result: { warnings: unknown[] }[] }).result[0].warnings).toContainEqual(warning);
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'check' } });
+    if (end.kind !== 'done' || end.outcome.op !== 'check') throw new Error('not a check result');
+    expect(end.outcome.result[0].warnings).toContainEqual(warning);
   });
 
   it("the app's own open handle does not refuse its own job", async () => {

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Channels, type DiskRef, type FolderGrant, type FolderView } from '../../server/api';
+import { Channels, type DiskRef, type FolderGrant, type FolderView, type OperationArgsOf, type OperationName } from '../../server/api';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
@@ -61,7 +61,20 @@ describe('sender and argument checks', () => {
     ['an unknown operation', Channels.start, [{ op: 'format-c', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }], /argument 1 › op/],
     ['an unknown field', Channels.plan, [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' }, force: true }], /force/],
     ['a fractional size', Channels.plan, [{ op: 'resize', disk: { folder: '0123456789abcdef', file: 'a.vhd' }, size: 1.5 }], /size.*whole number/],
-    ['a missing flag', Channels.plan, [{ op: 'check', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }], /deep/],
+    ['a flag that is not a boolean', Channels.plan, [{ op: 'check', disk: { folder: '0123456789abcdef', file: 'a.vhd' }, deep: 'yes' }], /deep/],
+    ['a disk named by path, not by reference', Channels.plan, [{ op: 'merge', disk: '/etc/a.vhd' }], /argument 1 › disk/],
+    [
+      'an output that is a path, not a grant',
+      Channels.plan,
+      [{ op: 'flatten', disk: { folder: '0123456789abcdef', file: 'a.vhd' }, out: '/etc/x' }],
+      /out.*not an id/,
+    ],
+    [
+      'a name longer than core allows',
+      Channels.plan,
+      [{ op: 'snapshot', disk: { folder: '0123456789abcdef', file: 'a.vhd' }, name: 'x'.repeat(201) }],
+      /name is longer than 200/,
+    ],
   ])('refuses %s with BAD_ARGS and a clear message', async (_what, channel, args, message) => {
     const h = await makeHarness();
     const r = await h.ipc.invoke(h.trusted, channel, ...args);
@@ -203,8 +216,9 @@ describe('jobs', () => {
     const { jobId } = await h.call(Channels.start, { op: 'check', disk: ref('a.vhd'), deep: true });
     expect(jobId).toMatch(/^[0-9a-f]{32}$/);
     const end = await h.finished(jobId);
-    expect(end.kind).toBe('done');
-    const reports = (end as { result: { path: string; ok?: boolean; errors: unknown[] }[] }).result;
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'check' } });
+    if (end.kind !== 'done' || end.outcome.op !== 'check') throw new Error('not a check result');
+    const reports = end.outcome.result;
     expect(reports.map((r) => [r.path, r.errors])).toEqual([[tmp.file('a.vhd'), []]]);
   });
 
@@ -219,12 +233,12 @@ describe('jobs', () => {
     h.dialogs.output = tmp.file('flat.vhd');
     const out = await h.call(Channels.chooseOutput, 'flat.vhd', folder.id);
     expect(out).toMatchObject({ path: tmp.file('flat.vhd'), name: 'flat.vhd' });
-    const plan = await h.call(Channels.plan, { op: 'flatten', disk: ref('child.vhd'), output: out.id, format: 'dynamic' });
+    const plan = await h.call(Channels.plan, { op: 'flatten', disk: ref('child.vhd'), out: out.id, format: 'dynamic' });
     expect(plan.operation).toBe('flatten');
     expect(plan.refusals).toEqual([]);
-    const { jobId } = await h.call(Channels.start, { op: 'flatten', disk: ref('child.vhd'), output: out.id, format: 'dynamic' });
+    const { jobId } = await h.call(Channels.start, { op: 'flatten', disk: ref('child.vhd'), out: out.id, format: 'dynamic' });
     const end = await h.finished(jobId);
-    expect(end).toMatchObject({ kind: 'done', result: { path: tmp.file('flat.vhd'), format: 'dynamic' } });
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'flatten', result: { path: tmp.file('flat.vhd'), format: 'dynamic' } } });
     const progress = h.events.filter((e) => e.jobId === jobId && e.kind === 'progress');
     expect(progress.length).toBeGreaterThan(0);
     const last = progress.at(-1) as { progress: { done: number; total: number } };
@@ -235,9 +249,9 @@ describe('jobs', () => {
   it('refuses an output id that no dialog granted', async () => {
     const { h, ref } = await opened();
     await createDynamic(tmp.file('a.vhd'), 8 * MiB);
-    await expect(
-      h.call(Channels.start, { op: 'flatten', disk: ref('a.vhd'), output: '0123456789abcdef0123456789abcdef', format: 'raw' }),
-    ).rejects.toMatchObject({ code: 'NO_GRANT' });
+    await expect(h.call(Channels.start, { op: 'flatten', disk: ref('a.vhd'), out: '0123456789abcdef0123456789abcdef', format: 'raw' })).rejects.toMatchObject({
+      code: 'NO_GRANT',
+    });
   });
 
   it('cancels a running job: a cancelled event, no output left behind', async () => {
@@ -246,7 +260,7 @@ describe('jobs', () => {
     await writeAt(tmp.file('big.vhd'), 0, new Uint8Array(64 * MiB).fill(0x5a));
     h.dialogs.output = tmp.file('big.raw');
     const out = await h.call(Channels.chooseOutput, 'big.raw');
-    const { jobId } = await h.call(Channels.start, { op: 'flatten', disk: ref('big.vhd'), output: out.id, format: 'raw' });
+    const { jobId } = await h.call(Channels.start, { op: 'flatten', disk: ref('big.vhd'), out: out.id, format: 'raw' });
     await h.call(Channels.cancel, jobId);
     const end = await h.finished(jobId);
     expect(end).toMatchObject({ kind: 'cancelled' });
@@ -264,7 +278,7 @@ describe('jobs', () => {
     await createDynamic(tmp.file('b.vhd'), 8 * MiB);
     h.dialogs.output = tmp.file('a.raw');
     const out = await h.call(Channels.chooseOutput, 'a.raw');
-    const first = await h.call(Channels.start, { op: 'flatten', disk: ref('a.vhd'), output: out.id, format: 'raw' });
+    const first = await h.call(Channels.start, { op: 'flatten', disk: ref('a.vhd'), out: out.id, format: 'raw' });
     expect(manual.started.map((j) => j.req)).toEqual([{ op: 'flatten', disk: tmp.file('a.vhd'), out: tmp.file('a.raw'), format: 'raw' }]);
     await expect(h.call(Channels.start, { op: 'check', disk: ref('a.vhd'), deep: false })).rejects.toEqual({
       code: 'BUSY',
@@ -272,7 +286,7 @@ describe('jobs', () => {
     });
     // The output is held too: nothing else may write it meanwhile.
     const out2 = h.ctx.grants.grantOutput(tmp.file('a.raw'));
-    await expect(h.call(Channels.start, { op: 'flatten', disk: ref('b.vhd'), output: out2.id, format: 'raw' })).rejects.toMatchObject({ code: 'BUSY' });
+    await expect(h.call(Channels.start, { op: 'flatten', disk: ref('b.vhd'), out: out2.id, format: 'raw' })).rejects.toMatchObject({ code: 'BUSY' });
     const plan = await h.call(Channels.plan, { op: 'compact', disk: ref('a.vhd') });
     expect(plan.refusals.map((r: { code: string }) => r.code)).toContain('BUSY');
     const other = await h.call(Channels.start, { op: 'check', disk: ref('b.vhd'), deep: false }); // another disk is free
@@ -280,7 +294,7 @@ describe('jobs', () => {
 
     manual.started[0].end({ type: 'progress', progress: { phase: 'copy', done: 1, total: 2, rate: 1, eta: 1 } });
     await expect(h.call(Channels.start, { op: 'check', disk: ref('a.vhd'), deep: false })).rejects.toMatchObject({ code: 'BUSY' });
-    manual.started[0].end({ type: 'done', result: { ok: 1 } });
+    manual.started[0].end({ type: 'done', outcome: { op: 'check', result: [] } });
     expect(h.events.filter((e) => e.jobId === first.jobId).map((e) => e.kind)).toEqual(['progress', 'done']);
     const third = await h.call(Channels.start, { op: 'check', disk: ref('a.vhd'), deep: false });
     expect(third.jobId).not.toBe(first.jobId);
@@ -305,7 +319,7 @@ describe('jobs', () => {
     await h.call(Channels.start, { op: 'check', disk: ref('lone.vhd'), deep: false });
     manual.started[0].end({ type: 'cancelled', message: 'operation cancelled' });
     await h.call(Channels.start, { op: 'check', disk: ref('base.vhd'), deep: false });
-    expect(manual.started.map((j) => j.req.disk)).toEqual([tmp.file('child.vhd'), tmp.file('lone.vhd'), tmp.file('base.vhd')]);
+    expect(manual.started.map((j) => j.req?.disk)).toEqual([tmp.file('child.vhd'), tmp.file('lone.vhd'), tmp.file('base.vhd')]);
   });
 
   it('cancel reaches the running job', async () => {
@@ -335,10 +349,120 @@ describe('jobs', () => {
     await createDynamic(tmp.file('vm.vhd'), 8 * MiB);
     const { jobId } = await h.call(Channels.start, { op: 'snapshot', disk: ref('vm.vhd'), name: 'clean install' });
     const end = await h.finished(jobId);
-    expect(end).toMatchObject({ kind: 'done', result: { active: tmp.file('vm.vhd') } });
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'snapshot', result: { active: tmp.file('vm.vhd') } } });
     const view = (await h.call(Channels.scan, folder.id)) as FolderView;
     expect(view.roots).toHaveLength(1);
     expect(view.roots[0].name).toBe('clean install');
     expect(view.roots[0].children.map((c) => c.ref.file)).toEqual(['vm.vhd']);
+  });
+});
+
+describe('every core operation through the contract', () => {
+  it('the schema derived from the registry takes each operation, with its file fields named the page’s way', async () => {
+    const { OperationArgsSchema } = await import('../../server/contract');
+    const { operationNames } = await import('../../core/registry');
+    const d: DiskRef = { folder: '0123456789abcdef', file: 'a.vhd' };
+    const id = '0123456789abcdef0123456789abcdef';
+    // One sample per operation: the type makes a new operation add its own here.
+    const samples: { [K in OperationName]: OperationArgsOf<K> } = {
+      snapshot: { op: 'snapshot', disk: d, out: id, name: 'n' },
+      merge: { op: 'merge', disk: d, into: d },
+      flatten: { op: 'flatten', disk: d, out: id, format: 'raw', parentPath: d },
+      delete: { op: 'delete', disk: d },
+      reparent: { op: 'reparent', disk: d, parent: d },
+      check: { op: 'check', disk: d, deep: true },
+      revert: { op: 'revert', disk: d, to: d, keep: false },
+      repair: { op: 'repair', disk: d },
+      compact: { op: 'compact', disk: d },
+      resize: { op: 'resize', disk: d, size: 2 * MiB },
+      write: { op: 'write', disk: d, input: id, offset: 512 },
+      name: { op: 'name', disk: d, description: 'x' },
+    };
+    expect(Object.keys(samples).sort()).toEqual([...operationNames].sort());
+    for (const op of operationNames) {
+      expect(OperationArgsSchema.safeParse(samples[op]).success, op).toBe(true);
+      // A file field given as a path (what core takes) is refused: the page never names paths.
+      expect(OperationArgsSchema.safeParse({ ...samples[op], disk: '/x/a.vhd' }).success, op).toBe(false);
+    }
+  });
+
+  it('write: the file chosen in the open dialog is copied into the disk at the offset', async () => {
+    const { h, ref } = await opened();
+    await createDynamic(tmp.file('w.vhd'), 4 * MiB);
+    const data = new Rng(7).bytes(64 * 1024);
+    writeFileSync(tmp.file('image.raw'), data);
+    h.dialogs.input = tmp.file('image.raw');
+    const input = await h.call(Channels.chooseInput);
+    expect(input).toMatchObject({ path: tmp.file('image.raw'), name: 'image.raw' });
+    const args = { op: 'write', disk: ref('w.vhd'), input: input!.id, offset: MiB } as const;
+    const plan = await h.call(Channels.plan, args);
+    expect(plan.refusals).toEqual([]);
+    const end = await h.finished((await h.call(Channels.start, args)).jobId);
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'write', result: { offset: MiB, bytes: data.length } } });
+    const seen = await readThrough(tmp.file('w.vhd'));
+    expect(seen.subarray(MiB, MiB + data.length).equals(Buffer.from(data))).toBe(true);
+    expect(seen.subarray(0, MiB).every((b) => b === 0)).toBe(true);
+    // An id the dialog did not grant is refused.
+    await expect(h.call(Channels.plan, { ...args, input: '0123456789abcdef0123456789abcdef' })).rejects.toMatchObject({ code: 'NO_GRANT' });
+  });
+
+  it('merge --into: the plan covers every level and the job folds the chain into the ancestor', async () => {
+    const { h, ref } = await opened();
+    await createDynamic(tmp.file('m0.vhd'), 4 * MiB);
+    await writeAt(tmp.file('m0.vhd'), 0, new Rng(1).bytes(4096));
+    await snapshot(tmp.file('m0.vhd'), { out: tmp.file('m1.vhd') });
+    await writeAt(tmp.file('m1.vhd'), MiB, new Rng(2).bytes(4096));
+    await snapshot(tmp.file('m1.vhd'), { out: tmp.file('m2.vhd') });
+    await writeAt(tmp.file('m2.vhd'), 2 * MiB, new Rng(3).bytes(4096));
+    const before = await readThrough(tmp.file('m2.vhd'));
+    const args = { op: 'merge', disk: ref('m2.vhd'), into: ref('m0.vhd') } as const;
+    const plan = await h.call(Channels.plan, args);
+    expect(plan.refusals).toEqual([]);
+    expect(plan.changes.map((c: { path: string }) => path.basename(c.path))).toEqual(expect.arrayContaining(['m0.vhd', 'm1.vhd', 'm2.vhd']));
+    const end = await h.finished((await h.call(Channels.start, args)).jobId);
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'merge' } });
+    if (end.kind !== 'done' || end.outcome.op !== 'merge') throw new Error('not a merge result');
+    expect(end.outcome.result.steps).toHaveLength(2);
+    expect((await readThrough(end.outcome.result.merged)).equals(before)).toBe(true);
+  });
+});
+
+describe('interrupted work', () => {
+  it('a cut-short merge shows in its folder; other jobs there are refused (PENDING_JOB) until the person resumes it', async () => {
+    const { runOperation } = await import('../../core/operations');
+    const { h, ref, folder } = await opened();
+    await createDynamic(tmp.file('p0.vhd'), 4 * MiB, { blockSize: 64 * 1024 });
+    await writeAt(tmp.file('p0.vhd'), 0, new Rng(11).bytes(256 * 1024));
+    await snapshot(tmp.file('p0.vhd'), { out: tmp.file('p1.vhd') });
+    await writeAt(tmp.file('p1.vhd'), 128 * 1024, new Rng(12).bytes(512 * 1024));
+    await createDynamic(tmp.file('other.vhd'), 4 * MiB);
+    const want = await readThrough(tmp.file('p1.vhd'));
+    // Cut short in this thread, through the runner: its journal is left, and no longer names a running thread.
+    const ac = new AbortController();
+    ac.abort();
+    await expect(runOperation({ op: 'merge', disk: tmp.file('p1.vhd') }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+
+    const view = (await h.call(Channels.scan, folder.id)) as FolderView;
+    expect(view.pending).toHaveLength(1);
+    expect(view.pending[0]).toMatchObject({ code: 'PENDING_JOB', op: 'merge' });
+    expect(view.pending[0].job).toMatch(/^merge \(p1\.vhd, p0\.vhd; started .* at its copy step\)$/);
+
+    // An unrelated disk of the folder: the plan says why, and the job (in another worker thread) refuses without writing.
+    const before = readFileSync(tmp.file('other.vhd'));
+    const plan = await h.call(Channels.plan, { op: 'snapshot', disk: ref('other.vhd') });
+    expect(plan.refusals.map((r: { code: string }) => r.code)).toEqual(['PENDING_JOB']);
+    const refused = await h.finished((await h.call(Channels.start, { op: 'snapshot', disk: ref('other.vhd') })).jobId);
+    expect(refused).toMatchObject({ kind: 'failed', error: { code: 'PENDING_JOB' } });
+    expect(readFileSync(tmp.file('other.vhd')).equals(before)).toBe(true);
+
+    // Only a journal can be resumed.
+    await expect(h.call(Channels.resume, ref('other.vhd'))).rejects.toMatchObject({ code: 'BAD_ARGS' });
+    const end = await h.finished((await h.call(Channels.resume, view.pending[0].ref)).jobId);
+    expect(end).toMatchObject({ kind: 'done', outcome: { op: 'recover', result: { op: 'merge', action: 'completed' } } });
+    expect(((await h.call(Channels.scan, folder.id)) as FolderView).pending).toEqual([]);
+    expect(existsSync(tmp.file('p1.vhd'))).toBe(false);
+    expect((await readThrough(tmp.file('p0.vhd'))).equals(want)).toBe(true);
+    const ok = await h.finished((await h.call(Channels.start, { op: 'snapshot', disk: ref('other.vhd') })).jobId);
+    expect(ok).toMatchObject({ kind: 'done', outcome: { op: 'snapshot' } });
   });
 });

@@ -142,8 +142,9 @@ describe('vhdsnap serve', () => {
       });
       const { jobId } = await api.start({ op: 'check', disk: view.roots[0].ref, deep: false });
       const end = await done;
-      expect(end).toMatchObject({ jobId, kind: 'done' });
-      expect((end as { result: { path: string }[] }).result.map((r) => r.path)).toEqual([path.join(disks, 'a.vhd')]);
+      expect(end).toMatchObject({ jobId, kind: 'done', outcome: { op: 'check' } });
+      if (end.kind !== 'done' || end.outcome.op !== 'check') throw new Error('not a check result');
+      expect(end.outcome.result.map((r) => r.path)).toEqual([path.join(disks, 'a.vhd')]);
     } finally {
       api.close();
     }

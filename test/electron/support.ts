@@ -62,7 +62,7 @@ export interface Harness {
   ctx: HandlerContext;
   events: JobEvent[];
   trusted: { id: number };
-  dialogs: { folder: string | null; output: string | null; calls: number };
+  dialogs: { folder: string | null; output: string | null; input: string | null; calls: number };
   /** Calls as the app window would, unwrapping the envelope like the preload (rejects with {code, message}). */
   call<T = any>(channel: string, ...args: unknown[]): Promise<T>;
   /** Resolves with the job's final event. */
@@ -72,7 +72,7 @@ export interface Harness {
 export async function makeHarness(opts: { recentFile?: string | null; runner?: JobRunner } = {}): Promise<Harness> {
   const ipc = new FakeIpcMain();
   const trusted = { id: 1 };
-  const picks = { folder: null as string | null, output: null as string | null, calls: 0 };
+  const picks = { folder: null as string | null, output: null as string | null, input: null as string | null, calls: 0 };
   const dialogs: Dialogs = {
     pickFolder: async () => {
       picks.calls++;
@@ -81,6 +81,10 @@ export async function makeHarness(opts: { recentFile?: string | null; runner?: J
     pickOutput: async () => {
       picks.calls++;
       return picks.output;
+    },
+    pickInput: async () => {
+      picks.calls++;
+      return picks.input;
     },
   };
   const jobs = new JobManager(opts.runner ?? workerRunner(await bundledWorker()));
@@ -113,10 +117,10 @@ export async function makeHarness(opts: { recentFile?: string | null; runner?: J
 }
 
 /** A runner whose jobs run until the test ends them: for timing-free BUSY tests. */
-export function manualRunner(): { runner: JobRunner; started: { req: OperationRequest; end: (m: FromWorker) => void; cancelled: boolean }[] } {
-  const started: { req: OperationRequest; end: (m: FromWorker) => void; cancelled: boolean }[] = [];
-  const runner: JobRunner = (req, onMessage) => {
-    const job = { req, end: onMessage, cancelled: false };
+export function manualRunner(): { runner: JobRunner; started: { req: OperationRequest | null; end: (m: FromWorker) => void; cancelled: boolean }[] } {
+  const started: { req: OperationRequest | null; end: (m: FromWorker) => void; cancelled: boolean }[] = [];
+  const runner: JobRunner = (input, onMessage) => {
+    const job = { req: 'req' in input ? input.req : null, end: onMessage, cancelled: false };
     started.push(job);
     return {
       cancel: () => {

@@ -19,9 +19,11 @@ describe('toApiError', () => {
     expect(toApiError(new ApiFailure('BUSY', 'busy'))).toEqual({ code: 'BUSY', message: 'busy' });
   });
 
-  it('turns errno errors into IO_ codes and anything else into INTERNAL, first line only', () => {
-    const enoent = Object.assign(new Error("ENOENT: no such file, open '/x'"), { code: 'ENOENT' });
-    expect(toApiError(enoent)).toEqual({ code: 'IO_ENOENT', message: "ENOENT: no such file, open '/x'" });
+  it('turns errno errors into the typed environment codes the CLI prints (naming the path), others into IO_ codes, anything else into INTERNAL', () => {
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x/d.vhd'"), { code: 'ENOENT', syscall: 'open', path: '/x/d.vhd' });
+    expect(toApiError(enoent)).toEqual({ code: 'NOT_FOUND', message: 'cannot open /x/d.vhd: no such file or folder; check the path' });
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' });
+    expect(toApiError(eio)).toEqual({ code: 'IO_EIO', message: 'cannot read: EIO: i/o error, read' });
     const e = new TypeError('boom\n    at thing (/src/x.ts:1:2)');
     expect(toApiError(e)).toEqual({ code: 'INTERNAL', message: 'boom' });
     expect(toApiError('text')).toEqual({ code: 'INTERNAL', message: 'text' });

@@ -126,7 +126,7 @@ export async function sweep(c: FaultCase, opts: { maxRuns?: number } = {}): Prom
           stats.failedTyped++;
           stats.codes[outcome.code] = (stats.codes[outcome.code] ?? 0) + 1;
           // The injected failure must be what is reported, not a misleading other reason.
-          if (!/^IO_(EIO|ENOSPC)$/.test(outcome.code))
+          if (outcome.code !== 'IO_EIO' && outcome.code !== 'NO_SPACE')
             throw new Error(`reported ${outcome.name} ${outcome.code} for an injected I/O error: ${outcome.message}`);
         } else throw new Error(`untyped failure: ${(outcome as Error)?.stack ?? String(outcome)}`);
 

@@ -109,5 +109,7 @@ describe('fuzzed files through the CLI', () => {
     expect(exits['info:2']).toBeGreaterThan(0);
     expect(exits['check:1']).toBeGreaterThan(0);
     expect(exits['tree:0']).toBeGreaterThan(0);
+    // tree exits 1 when it lists orphans or unreadable files, as check does for problems.
+    expect(exits['tree:1']).toBeGreaterThan(0);
   });
 });

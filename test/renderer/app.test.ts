@@ -118,7 +118,7 @@ describe('App', () => {
     const after = labView();
     after.roots[0].children.splice(0, 1); // snap-a gone
     fake.views.set('lab', after);
-    fake.emit({ jobId: 'job-1', kind: 'done', result: { deleted: 'snap-a.vhd' } });
+    fake.emit({ jobId: 'job-1', kind: 'done', outcome: { op: 'delete', result: { strategy: 'merge-child', removed: '/data/lab/snap-a.vhd', changed: [] } } });
     await flushPromises();
     expect(w.get('[data-testid="result-panel"]').attributes('data-status')).toBe('done');
     expect(fake.callsOf('scan')).toHaveLength(2);
@@ -136,6 +136,21 @@ describe('App', () => {
     await flushPromises();
     expect(fake.callsOf('openRecent')).toEqual([['/data/lab']]);
     expect(w.findAll('[role="treeitem"]').length).toBeGreaterThan(0);
+  });
+
+  it("write image is in a current state's context menu, not on the toolbar (which it would crowd), and opens its dialog", async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    expect(w.find('[data-testid="action-write"]').exists()).toBe(false);
+    await w.get('[data-testid="tree-row-snap-a.vhd"]').trigger('contextmenu');
+    expect(w.find('[data-testid="menu-write"]').exists()).toBe(false); // a snapshot: read-only
+    await w.get('[data-testid="tree-row-leaf-a2.vhd"]').trigger('contextmenu');
+    await w.get('[data-testid="menu-write"]').trigger('click');
+    await flushPromises();
+    expect(w.find('[data-testid="dialog-write"]').exists()).toBe(true);
   });
 
   it('rename / describe goes through api.setLabel and rescans', async () => {
@@ -191,5 +206,46 @@ describe('App', () => {
     const text = w.get('[data-testid="library-error"]').text();
     expect(text).toContain('permission denied: /data/lab');
     expect(text).not.toContain('main.cjs');
+  });
+});
+
+describe('interrupted work in a folder', () => {
+  it('is shown with Resume, which starts a job for that journal and rescans the folder when it ends', async () => {
+    const fake = installFake();
+    const view = labView();
+    view.pending = [
+      {
+        journal: '/data/lab/.vhdsnap-journal-snap-a.vhd.json',
+        op: 'merge',
+        code: 'PENDING_JOB',
+        job: 'merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step)',
+        message: 'an interrupted merge is waiting',
+        ref: { folder: 'lab', file: '.vhdsnap-journal-snap-a.vhd.json' },
+      },
+    ];
+    fake.views.set('lab', view);
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    const banner = w.get('[data-testid="pending-jobs"]');
+    expect(banner.attributes('role')).toBe('alert');
+    expect(banner.text()).toContain('Interrupted: merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step)');
+    fake.nextStart = { jobId: 'job-9' };
+    await w.get('[data-testid="resume-.vhdsnap-journal-snap-a.vhd.json"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('resume')).toEqual([[{ folder: 'lab', file: '.vhdsnap-journal-snap-a.vhd.json' }]]);
+    const scans = fake.callsOf('scan').length;
+    fake.views.set('lab', labView());
+    fake.emit({
+      jobId: 'job-9',
+      kind: 'done',
+      outcome: { op: 'recover', result: { journal: view.pending[0].journal, op: 'merge', action: 'completed', detail: 'merged into snap-a.vhd' } },
+    });
+    await flushPromises();
+    expect(fake.callsOf('scan').length).toBe(scans + 1);
+    expect(w.find('[data-testid="pending-jobs"]').exists()).toBe(false);
+    expect(w.get('[data-testid="result-headline"]').text()).toContain('Resuming the interrupted merge');
+    expect(w.get('[data-testid="result-panel"]').text()).toContain('merged into snap-a.vhd');
   });
 });

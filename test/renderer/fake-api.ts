@@ -1,6 +1,6 @@
 // A scripted VhdsnapApi for component tests: answers from fixtures, records
 // every call (method and arguments), and lets a test push job events.
-import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView, JobEvent, OperationArgs, OutputGrant, Plan, VhdsnapApi } from '../../server/api.js';
+import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView, JobEvent, OperationArgs, FileGrant, Plan, VhdsnapApi } from '../../server/api.js';
 
 export interface Call {
   method: keyof VhdsnapApi;
@@ -48,6 +48,7 @@ export function labView(): FolderView {
   const lone = disk(f, 'lone.vhd', { type: 'fixed', blockSize: null, allocatedBlocks: null });
   return {
     folder: { id: 'lab', path: '/data/lab', name: 'lab' },
+    pending: [],
     roots: [base, lone],
     orphans: [
       {
@@ -92,7 +93,7 @@ export class FakeApi implements VhdsnapApi {
   views = new Map<string, FolderView>([['lab', labView()]]);
   grant: FolderGrant | null = { id: 'lab', path: '/data/lab', name: 'lab' };
   recent = [{ path: '/data/lab', name: 'lab' }];
-  output: OutputGrant | null = { id: 'out-1', path: '/data/out/flat.vhd', name: 'flat.vhd' };
+  output: FileGrant | null = { id: 'out-1', path: '/data/out/flat.vhd', name: 'flat.vhd' };
   nextPlan: Plan | Error | { code: string; message: string } = okPlan();
   nextStart: { jobId: string } | { code: string; message: string } = { jobId: 'job-1' };
   detailsFor: (ref: DiskRef) => DiskDetails = (ref) => ({
@@ -157,6 +158,16 @@ export class FakeApi implements VhdsnapApi {
   async chooseOutput(suggestedName: string) {
     this.record('chooseOutput', suggestedName);
     return this.output;
+  }
+  input: FileGrant | null = { id: 'in-1', path: '/data/lab/image.raw', name: 'image.raw' };
+  async chooseInput(name?: string, folder?: string) {
+    this.record('chooseInput', name, folder);
+    return this.input;
+  }
+  async resume(journal: DiskRef) {
+    this.record('resume', journal);
+    if ('code' in this.nextStart) throw this.nextStart;
+    return this.nextStart;
   }
   async plan(args: OperationArgs) {
     this.record('plan', args);

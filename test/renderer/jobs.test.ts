@@ -71,7 +71,11 @@ describe('jobs store', () => {
     expect(w.get('[data-testid="action-merge"]').attributes('disabled')).toBeUndefined();
 
     const scansBefore = fake.callsOf('scan').length;
-    fake.emit({ jobId: 'job-42', kind: 'done', result: { merged: 'leaf-b.vhd' } });
+    fake.emit({
+      jobId: 'job-42',
+      kind: 'done',
+      outcome: { op: 'merge', result: { merged: '/data/lab/snap-b.vhd', removed: ['/data/lab/leaf-b.vhd'], relinked: [], steps: [] } },
+    });
     await flushPromises();
     expect(jobs.busyKeys.size).toBe(0);
     expect(jobs.jobs['job-42'].status).toBe('done');
@@ -87,10 +91,13 @@ describe('jobs store', () => {
     fake.emit({
       jobId: 'job-42',
       kind: 'done',
-      result: [
-        { path: '/data/lab/leaf-b.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAT_OVERLAP', message: 'blocks 3 and 4 overlap' }], warnings: [] },
-        { path: '/data/lab/snap-b.vhd', ok: true, type: 'differencing', errors: [], warnings: [] },
-      ],
+      outcome: {
+        op: 'check',
+        result: [
+          { path: '/data/lab/leaf-b.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAT_OVERLAP', message: 'blocks 3 and 4 overlap' }], warnings: [] },
+          { path: '/data/lab/snap-b.vhd', ok: true, type: 'differencing', errors: [], warnings: [] },
+        ],
+      },
     });
     await flushPromises();
     expect(fake.callsOf('scan').length).toBe(scansBefore);
@@ -115,5 +122,18 @@ describe('jobs store', () => {
     expect(jobs.jobs.fast.status).toBe('failed');
     expect(jobs.jobs.fast.args?.op).toBe('compact');
     expect(jobs.running).toHaveLength(0);
+  });
+});
+
+describe('argRefs', () => {
+  it('finds every disk an operation names, whatever the field (merge into, revert to, reparent parent)', async () => {
+    const { argRefs } = await import('../../renderer/src/lib/operations');
+    const a = { folder: 'lab', file: 'a.vhd' };
+    const b = { folder: 'lab', file: 'b.vhd' };
+    expect(argRefs({ op: 'merge', disk: a, into: b })).toEqual([a, b]);
+    expect(argRefs({ op: 'revert', disk: a, to: b, keep: true })).toEqual([a, b]);
+    expect(argRefs({ op: 'reparent', disk: a, parent: b })).toEqual([a, b]);
+    expect(argRefs({ op: 'flatten', disk: a, out: '0123456789abcdef', format: 'raw' })).toEqual([a]);
+    expect(argRefs({ op: 'snapshot', disk: a, name: 'x' })).toEqual([a]);
   });
 });

@@ -57,7 +57,7 @@ describe('PlanDialog', () => {
   });
 });
 
-async function dialog(action: OperationArgs['op'], file: string) {
+async function dialog(action: Exclude<OperationArgs['op'], 'name'>, file: string) {
   const ctx = await openLab();
   const node = ctx.library.index.get(refKey({ folder: 'lab', file }))!.node as DiskNode;
   const w = mount(OperationDialog, {
@@ -125,7 +125,47 @@ describe('OperationDialog', () => {
     await w.get('[data-testid="opt-format"]').setValue('fixed');
     await w.get('form').trigger('submit');
     await flushPromises();
-    expect(fake.callsOf('plan')).toEqual([[{ op: 'flatten', disk: { folder: 'lab', file: 'leaf-a1.vhd' }, output: 'out-1', format: 'fixed' }]]);
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'flatten', disk: { folder: 'lab', file: 'leaf-a1.vhd' }, out: 'out-1', format: 'fixed' }]]);
+  });
+
+  it('merge: into the parent by default, or an older snapshot of the chain', async () => {
+    const { w, fake } = await dialog('merge', 'leaf-a1.vhd');
+    const options = Array.from(asSelect(w.get('[data-testid="opt-into"]').element).options).map((o) => o.text);
+    expect(options).toEqual(['its parent, before upgrade', 'Windows base (base.vhd)']);
+    await w.get('form').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'merge', disk: { folder: 'lab', file: 'leaf-a1.vhd' } }]]);
+    w.unmount();
+
+    const again = await dialog('merge', 'leaf-a1.vhd');
+    await again.w.get('[data-testid="opt-into"]').setValue('lab\u0000base.vhd');
+    await again.w.get('form').trigger('submit');
+    await flushPromises();
+    expect(again.fake.callsOf('plan')).toEqual([[{ op: 'merge', disk: { folder: 'lab', file: 'leaf-a1.vhd' }, into: { folder: 'lab', file: 'base.vhd' } }]]);
+  });
+
+  it('merge of a disk whose parent is the base goes straight to the plan', async () => {
+    const { w, fake } = await dialog('merge', 'snap-a.vhd');
+    await flushPromises();
+    expect(w.find('[data-testid="opt-into"]').exists()).toBe(false);
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'merge', disk: { folder: 'lab', file: 'snap-a.vhd' } }]]);
+  });
+
+  it('write: the file comes from the open dialog (or a name in the folder), the offset in human units', async () => {
+    const { w, fake } = await dialog('write', 'leaf-b.vhd');
+    expect(w.get('[data-testid="opt-review"]').attributes('disabled')).toBeDefined();
+    await w.get('[data-testid="opt-input-name"]').setValue('image.raw');
+    await w.get('[data-testid="opt-choose-input"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('chooseInput')).toEqual([['image.raw', 'lab']]);
+    expect(w.get('[data-testid="opt-input"]').text()).toBe('/data/lab/image.raw');
+    await w.get('[data-testid="opt-offset"]').setValue('1x');
+    expect(w.text()).toContain('Enter an offset');
+    expect(w.get('[data-testid="opt-review"]').attributes('disabled')).toBeDefined();
+    await w.get('[data-testid="opt-offset"]').setValue('1M');
+    await w.get('form').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'write', disk: { folder: 'lab', file: 'leaf-b.vhd' }, input: 'in-1', offset: 2 ** 20 }]]);
   });
 
   it('grow: refuses sizes not larger than the current one, sends bytes', async () => {

@@ -13,7 +13,7 @@ function job(over: Partial<Job>): Job {
     args: { op: 'merge', disk: { folder: 'lab', file: 'snap-a.vhd' } },
     status: 'done',
     progress: null,
-    result: undefined,
+    outcome: null,
     error: null,
     message: null,
     cancelling: false,
@@ -41,10 +41,16 @@ describe('ResultView', () => {
   });
 
   it('a success lists the result fields in words', async () => {
-    const w = mount(ResultView, { props: { job: job({ result: { bytesCopied: 3 * 2 ** 20, removed: ['snap-a.vhd'], parent: 'base.vhd' } }) } });
+    const w = mount(ResultView, {
+      props: {
+        job: job({
+          outcome: { op: 'flatten', result: { path: '/d/flat.vhd', format: 'dynamic', virtualSize: 3 * 2 ** 20, allocatedBlocks: 2, warnings: [] } },
+        }),
+      },
+    });
     expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd finished.');
     const text = w.text();
-    expect(text).toContain('bytes copied');
+    expect(text).toContain('virtual size');
     expect(text).toContain('3 MiB');
     expect(text).toContain('snap-a.vhd');
     await w.get('[data-testid="result-dismiss"]').trigger('click');
@@ -62,10 +68,13 @@ describe('ResultView', () => {
       props: {
         job: job({
           args: { op: 'check', disk: { folder: 'lab', file: 'leaf.vhd' }, deep: true },
-          result: [
-            { path: '/d/leaf.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAD_BITMAP', message: 'bitmap of block 2 is short' }], warnings: [] },
-            { path: '/d/base.vhd', ok: true, type: 'dynamic', errors: [], warnings: [] },
-          ],
+          outcome: {
+            op: 'check',
+            result: [
+              { path: '/d/leaf.vhd', ok: false, type: 'differencing', errors: [{ code: 'BAD_BITMAP', message: 'bitmap of block 2 is short' }], warnings: [] },
+              { path: '/d/base.vhd', ok: true, type: 'dynamic', errors: [], warnings: [] },
+            ],
+          },
         }),
       },
     });

@@ -1,8 +1,8 @@
 // The actions the UI offers, their labels, and which apply to which disk.
 import type { DiskNode, DiskRef, OperationArgs } from '../../../server/api';
 
-/** UI actions: the job operations plus rename (setLabel, not a job). */
-export type ActionName = OperationArgs['op'] | 'rename';
+/** UI actions: the job operations, and rename for core's name operation (setLabel: a dialog of its own, not a job). */
+export type ActionName = Exclude<OperationArgs['op'], 'name'> | 'rename';
 
 export interface ActionInfo {
   label: string;
@@ -12,24 +12,43 @@ export interface ActionInfo {
   hint: string;
   /** Changes files: goes through a plan and a confirmation first. */
   destructive: boolean;
+  /** Only in the disk's context menu: a rare action that would crowd the toolbar out of its width. */
+  menuOnly?: boolean;
 }
 
 export const ACTIONS: Record<ActionName, ActionInfo> = {
   snapshot: { label: 'Take snapshot', short: 'Snapshot', hint: 'Freeze the current state; new writes go to an empty child', destructive: true },
   revert: { label: 'Revert…', short: 'Revert…', hint: 'Go back to a snapshot', destructive: true },
   delete: { label: 'Delete snapshot', short: 'Delete', hint: 'Remove this snapshot, folding its content into its children', destructive: true },
-  merge: { label: 'Merge into parent', short: 'Merge', hint: 'Fold this disk into its parent', destructive: true },
+  merge: { label: 'Merge into parent…', short: 'Merge…', hint: 'Fold this disk into its parent (or an older snapshot)', destructive: true },
   flatten: { label: 'Flatten to file…', short: 'Flatten…', hint: 'Write the whole chain to one new file', destructive: true },
   check: { label: 'Check…', short: 'Check…', hint: 'Verify this disk and its chain', destructive: false },
   repair: { label: 'Repair', short: 'Repair', hint: 'Fix the repairable problems check found', destructive: true },
   reparent: { label: 'Reconnect…', short: 'Reconnect…', hint: 'Point this disk at its parent again', destructive: true },
   compact: { label: 'Compact', short: 'Compact', hint: 'Drop empty blocks and shrink the file', destructive: true },
   resize: { label: 'Grow…', short: 'Grow…', hint: 'Make the virtual disk larger', destructive: true },
+  write: { label: 'Write image…', short: 'Write…', hint: 'Copy a raw image file into this disk at an offset', destructive: true, menuOnly: true },
   rename: { label: 'Rename / describe…', short: 'Rename…', hint: 'Set the name and description shown here', destructive: false },
 };
 
-/** Toolbar and context-menu order. */
-export const ACTION_ORDER: ActionName[] = ['snapshot', 'revert', 'delete', 'merge', 'flatten', 'check', 'repair', 'reparent', 'compact', 'resize', 'rename'];
+/** The UI action for an operation a job ran. */
+export const actionFor = (op: OperationArgs['op']): ActionName => (op === 'name' ? 'rename' : op);
+
+/** Toolbar and context-menu order (the toolbar leaves out menuOnly actions). */
+export const ACTION_ORDER: ActionName[] = [
+  'snapshot',
+  'revert',
+  'delete',
+  'merge',
+  'flatten',
+  'check',
+  'repair',
+  'reparent',
+  'compact',
+  'resize',
+  'write',
+  'rename',
+];
 
 export function refKey(ref: DiskRef): string {
   return `${ref.folder}\u0000${ref.file}`;
@@ -52,6 +71,7 @@ export function applies(action: ActionName, node: DiskNode): boolean {
   switch (action) {
     case 'snapshot':
     case 'resize':
+    case 'write':
       // Only the current state may change; snapshots below others are read-only.
       return node.children.length === 0;
     case 'revert':
@@ -72,10 +92,13 @@ export function applies(action: ActionName, node: DiskNode): boolean {
   }
 }
 
-/** The disks a job's arguments name: the ones it holds while it runs. */
+const isDiskRef = (v: unknown): v is DiskRef => typeof v === 'object' && v !== null && 'folder' in v && 'file' in v;
+
+/**
+ * The disks a job's arguments name: the ones it holds while it runs. Every
+ * disk field of an operation's arguments is a DiskRef (server/api.ts FileArg),
+ * so these are found by shape, for every operation alike.
+ */
 export function argRefs(args: OperationArgs): DiskRef[] {
-  const refs = [args.disk];
-  if (args.op === 'revert' && args.to) refs.push(args.to);
-  if (args.op === 'reparent') refs.push(args.parent);
-  return refs;
+  return Object.values(args).filter(isDiskRef);
 }

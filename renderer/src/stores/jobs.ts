@@ -1,7 +1,7 @@
 // Running and finished jobs, fed by main's job events. One job per disk: a
 // disk named by a running job's arguments is busy until that job ends.
 import { defineStore } from 'pinia';
-import type { FileReport, JobEvent, OperationArgs, Progress } from '../../../server/api';
+import type { DiskRef, JobEvent, JobOutcome, OperationArgs, Progress } from '../../../server/api';
 import { api } from '../lib/api';
 import { errorText } from '../lib/format';
 import { argRefs, refKey } from '../lib/operations';
@@ -15,7 +15,10 @@ export interface Job {
   args: OperationArgs | null;
   status: JobStatus;
   progress: Progress | null;
-  result: unknown;
+  /** What a finished job returned, typed by its operation (narrow on `outcome.op`). */
+  outcome: JobOutcome | null;
+  /** A job that is not an operation (resuming an interrupted one): its words, and the folder it works in. */
+  resumed?: { job: string; folder: string };
   error: { code: string; message: string } | null;
   message: string | null;
   cancelling: boolean;
@@ -23,12 +26,6 @@ export interface Job {
 
 /** The live subscription, with the bridge and store it feeds (a new page or test gets its own). */
 let subscription: { api: object; store: object; off: () => void } | null = null;
-
-function isFileReports(x: unknown): x is FileReport[] {
-  return (
-    Array.isArray(x) && x.every((r) => r && typeof r === 'object' && typeof (r as FileReport).path === 'string' && Array.isArray((r as FileReport).errors))
-  );
-}
 
 export const useJobsStore = defineStore('jobs', {
   state: () => ({
@@ -68,7 +65,7 @@ export const useJobsStore = defineStore('jobs', {
     },
     entry(jobId: string): Job {
       if (!this.jobs[jobId]) {
-        this.jobs[jobId] = { jobId, args: null, status: 'running', progress: null, result: undefined, error: null, message: null, cancelling: false };
+        this.jobs[jobId] = { jobId, args: null, status: 'running', progress: null, outcome: null, error: null, message: null, cancelling: false };
         this.order.push(jobId);
       }
       return this.jobs[jobId];
@@ -80,6 +77,14 @@ export const useJobsStore = defineStore('jobs', {
       job.args = args;
       // Events may have finished the job before start() answered.
       if (job.status !== 'running') this.finished(job);
+      return jobId;
+    },
+    /** Resumes an interrupted job of a folder (FolderView.pending) as a job of its own. */
+    async resume(journal: DiskRef, job: string): Promise<string> {
+      const { jobId } = await api().resume(journal);
+      const entry = this.entry(jobId);
+      entry.resumed = { job, folder: journal.folder };
+      if (entry.status !== 'running') this.finished(entry);
       return jobId;
     },
     async cancel(jobId: string) {
@@ -103,7 +108,7 @@ export const useJobsStore = defineStore('jobs', {
           return;
         case 'done':
           job.status = 'done';
-          job.result = e.result;
+          job.outcome = e.outcome;
           break;
         case 'failed':
           job.status = 'failed';
@@ -114,14 +119,18 @@ export const useJobsStore = defineStore('jobs', {
           job.message = e.message;
           break;
       }
-      if (job.args) this.finished(job);
+      if (job.args || job.resumed) this.finished(job);
     },
     /** After a job ends: record check results, and rescan what it may have changed. */
     finished(job: Job) {
       const library = useLibraryStore();
+      if (job.resumed) {
+        void library.rescan(job.resumed.folder);
+        return;
+      }
       const args = job.args!;
       if (args.op === 'check') {
-        if (job.status === 'done' && isFileReports(job.result)) library.recordChecks(job.result);
+        if (job.outcome?.op === 'check') library.recordChecks(job.outcome.result);
         return;
       }
       // Failed and cancelled jobs rescan too: a rollback may have moved files back.

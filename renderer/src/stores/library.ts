@@ -57,6 +57,18 @@ export const useLibraryStore = defineStore('library', {
       for (const f of state.folders) for (const r of f.view?.roots ?? []) walk(r, null, f.grant.id, 0);
       return map;
     },
+    /** A disk's ancestors, nearest first (its parent, then the parent's parent…). */
+    ancestorsOf(): (key: string) => DiskNode[] {
+      return (key) => {
+        const out: DiskNode[] = [];
+        for (let k = this.index.get(key)?.parentKey ?? null; k !== null; k = this.index.get(k)?.parentKey ?? null) {
+          const n = this.index.get(k);
+          if (!n || out.includes(n.node)) break;
+          out.push(n.node);
+        }
+        return out;
+      };
+    },
     selectedNode(): DiskNode | null {
       return this.selected ? (this.index.get(this.selected)?.node ?? null) : null;
     },

@@ -32,7 +32,7 @@ describe('file identity', () => {
     const dir = tmp.dir;
     const gone = nodePath.join(dir, 'gone.vhd');
     expect(await fileIdentityOrNull(gone)).toBeNull();
-    await expect(fileIdentity(gone)).rejects.toMatchObject({ code: 'IO_ENOENT' });
+    await expect(fileIdentity(gone)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await isSameFile(gone, gone)).toBe(false);
   });
 

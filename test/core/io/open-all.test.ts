@@ -24,7 +24,7 @@ describe('openAll', () => {
     const before = openDescriptors();
     const err = await openAll([openFile(tmp.file('a'), 'r'), openFile(tmp.file('missing'), 'r'), openFile(tmp.file('c'), 'r')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IoError);
-    expect((err as IoError).code).toBe('IO_ENOENT');
+    expect((err as IoError).code).toBe('NOT_FOUND');
     expect(newDescriptors(before)).toEqual([]);
     if (before) expect(openDescriptors()!.size).toBe(before.size);
   });
