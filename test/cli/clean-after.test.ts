@@ -158,7 +158,7 @@ describe('a merge or fold resumed after a full disk', () => {
       const fault = fillUpAt(f(c.written, hurt), 12);
       const failed = await cli(c.argv[0], f(c.argv[1], hurt));
       expect(failed.code).not.toBe(0);
-      expect(failed.err).toContain('ENOSPC');
+      expect(failed.err).toContain('[NO_SPACE]');
       fault.stop();
       await ok('recover', hurt);
       expect(fault.furthest()).toBeLessThanOrEqual(cleanSize);
