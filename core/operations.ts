@@ -175,7 +175,8 @@ export async function runOperation<K extends OperationName>(req: RequestOf<K>, c
  * child); what it leaves is at most a stale stamp, a warning for check.
  */
 async function stampChanged(plan: Plan): Promise<void> {
-  for (const c of plan.changes) if (c.action !== 'delete') await stampChildren(c.path);
+  // A file the run created has no children yet (and may be no VHD at all: a raw export).
+  for (const c of plan.changes) if (c.action !== 'delete' && c.action !== 'create') await stampChildren(c.path);
 }
 
 /** runOperation's result with the operation's name beside it (see OperationOutcome). */

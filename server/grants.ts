@@ -27,8 +27,7 @@ export class Grants {
   private readonly folders = new Map<string, FolderGrant>();
   /** Grant id → the folder's file key (identity), taken when it was granted. */
   private readonly keys = new Map<string, string>();
-  private readonly outputs = new Map<string, FileGrant>();
-  private readonly inputs = new Map<string, FileGrant>();
+  private readonly files = { output: new Map<string, FileGrant>(), input: new Map<string, FileGrant>() };
 
   /** Grants a directory (by its real path); the same folder keeps its id. */
   async grantFolder(path: string): Promise<FolderGrant> {
@@ -97,31 +96,18 @@ export class Grants {
     return p;
   }
 
-  /** Grants a file path chosen by the user (save dialog) as an output. */
-  grantOutput(path: string): FileGrant {
+  /** Grants a file path chosen by the user: a save dialog's output (flatten), or an open dialog's input (write). */
+  grantFile(kind: 'output' | 'input', path: string): FileGrant {
     if (!nodePath.isAbsolute(path)) throw new ApiFailure('BAD_PATH', `not an absolute path: ${path}`);
     const g: FileGrant = { id: newId(), path, name: nodePath.basename(path) };
-    this.outputs.set(g.id, g);
+    this.files[kind].set(g.id, g);
     return g;
   }
 
-  output(id: string): string {
-    const g = this.outputs.get(id);
-    if (!g) throw new ApiFailure('NO_GRANT', 'that output file was not chosen in this session');
-    return g.path;
-  }
-
-  /** Grants a file the user chose to read (open dialog), as write's input. */
-  grantInput(path: string): FileGrant {
-    if (!nodePath.isAbsolute(path)) throw new ApiFailure('BAD_PATH', `not an absolute path: ${path}`);
-    const g: FileGrant = { id: newId(), path, name: nodePath.basename(path) };
-    this.inputs.set(g.id, g);
-    return g;
-  }
-
-  input(id: string): string {
-    const g = this.inputs.get(id);
-    if (!g) throw new ApiFailure('NO_GRANT', 'that input file was not chosen in this session');
+  /** The path of a file granted as `kind` in this session. */
+  file(kind: 'output' | 'input', id: string): string {
+    const g = this.files[kind].get(id);
+    if (!g) throw new ApiFailure('NO_GRANT', `that ${kind} file was not chosen in this session`);
     return g.path;
   }
 }

@@ -49,8 +49,7 @@ export async function toRequest(args: OperationArgs, grants: Grants): Promise<Op
     if (value === undefined) continue;
     const kind = files.get(key);
     if (kind === 'disk') req[key] = await grants.resolveDisk(DiskRefSchema.parse(value));
-    else if (kind === 'output') req[key] = grants.output(IdSchema.parse(value));
-    else if (kind === 'input') req[key] = grants.input(IdSchema.parse(value));
+    else if (kind === 'output' || kind === 'input') req[key] = grants.file(kind, IdSchema.parse(value));
     else req[key] = value;
   }
   // The shape follows the descriptor field by field; the runner checks it against that descriptor's schema.
@@ -124,13 +123,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     chooseOutput: async (suggestedName, folderId) => {
       const near = folderId ? grants.folder(folderId) : null;
       const p = await ctx.dialogs.pickOutput(suggestedName, near);
-      return p === null ? null : grants.grantOutput(p);
+      return p === null ? null : grants.grantFile('output', p);
     },
 
     chooseInput: async (name, folderId) => {
       const near = folderId ? grants.folder(folderId) : null;
       const p = await ctx.dialogs.pickInput(name, near);
-      return p === null ? null : grants.grantInput(p);
+      return p === null ? null : grants.grantFile('input', p);
     },
 
     plan: async (args) => {

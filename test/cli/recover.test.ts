@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
 import { CancelledError } from '../../core/errors.js';
 import { tempSibling } from '../../core/io/file.js';
-import { acquireLock } from '../../core/lock.js';
+import { acquireLock, userLockDir } from '../../core/lock.js';
 import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { merge } from '../../core/ops/merge.js';
 import type { RecoverReport } from '../../core/ops/recover.js';
@@ -131,27 +131,37 @@ describe.skipIf(!built)('vhdsnap recover after a real kill (built CLI)', () => {
       expect(dryJson.code, dryJson.err).toBe(0);
       const dj = JSON.parse(dryJson.out) as RecoverReport;
       expect(dj.dryRun).toBe(true);
-      expect(dj.removed.map((x) => [nodePath.basename(x.path), x.kind, x.bytes]).sort()).toEqual(
-        left.map((n) => [n, n === temp ? 'temp' : 'lock', sizes[n]]).sort(),
-      );
-      expect(dj.bytesFreed).toBe(total);
+      // The locks by file identity live in the user's lock folder (core/lock.ts); they go too.
+      const lockDir = await userLockDir();
+      const idLocks = dj.removed.filter((x) => nodePath.dirname(x.path) === lockDir);
+      expect(idLocks.length).toBeGreaterThan(0);
+      expect(idLocks.every((x) => x.kind === 'lock' && nodePath.basename(x.path).startsWith('.vhdsnap-lock-id-'))).toBe(true);
+      const idBytes = idLocks.reduce((n, x) => n + x.bytes, 0);
+      const files = 3 + idLocks.length;
+      expect(
+        dj.removed
+          .filter((x) => !idLocks.includes(x))
+          .map((x) => [nodePath.basename(x.path), x.kind, x.bytes])
+          .sort(),
+      ).toEqual(left.map((n) => [n, n === temp ? 'temp' : 'lock', sizes[n]]).sort());
+      expect(dj.bytesFreed).toBe(total + idBytes);
       expect(dj.kept).toEqual([]);
       const dry = runBin('recover', tmp.dir, '--dry-run');
       expect(dry.code, dry.err).toBe(0);
       expect(dry.out).toContain(`would remove temp ${temp} (`);
       expect(dry.out).toContain('would remove lock .vhdsnap-lock-child2.vhd.lock');
       expect(dry.out).toContain(`would free `);
-      expect(dry.out).toContain(`(${total} bytes) in 3 files`);
+      expect(dry.out).toContain(`(${total + idBytes} bytes) in ${files} files`);
       expect(listing(tmp.dir)).toEqual([...before, ...left].sort());
 
       const r = runBin('recover', tmp.dir);
       expect(r.code, r.err).toBe(0);
       const lines = r.out.trim().split('\n');
-      expect(lines).toHaveLength(4);
+      expect(lines).toHaveLength(files + 1);
       expect(lines.find((l) => l.startsWith(`removed temp ${temp} (`))).toContain(`(${sizes[temp]} bytes)`);
       expect(lines.find((l) => l.startsWith('removed lock .vhdsnap-lock-child2.vhd.lock'))).toContain(`pid ${pid}`);
       expect(lines.find((l) => l.startsWith('removed lock .vhdsnap-lock-flat.vhd.lock'))).toBeDefined();
-      expect(lines[3]).toMatch(new RegExp(`^freed .*\\(${total} bytes\\) in 3 files$`));
+      expect(lines[files]).toMatch(new RegExp(`^freed .*\\(${total + idBytes} bytes\\) in ${files} files$`));
       expect(listing(tmp.dir)).toEqual(before);
       expect(folderHash(tmp.dir)).toEqual(sums);
       expect(runBin('recover', tmp.dir).out).toBe('nothing to recover\n');

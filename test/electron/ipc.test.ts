@@ -285,7 +285,7 @@ describe('jobs', () => {
       message: expect.stringMatching(/^a\.vhd is busy: a flatten job is still running on it/),
     });
     // The output is held too: nothing else may write it meanwhile.
-    const out2 = h.ctx.grants.grantOutput(tmp.file('a.raw'));
+    const out2 = h.ctx.grants.grantFile('output', tmp.file('a.raw'));
     await expect(h.call(Channels.start, { op: 'flatten', disk: ref('b.vhd'), out: out2.id, format: 'raw' })).rejects.toMatchObject({ code: 'BUSY' });
     const plan = await h.call(Channels.plan, { op: 'compact', disk: ref('a.vhd') });
     expect(plan.refusals.map((r: { code: string }) => r.code)).toContain('BUSY');

@@ -77,7 +77,7 @@ describe('grants', () => {
     writeFileSync(tmp.file('f'), '');
     await expect(g.grantFolder(tmp.file('f'))).rejects.toMatchObject({ code: 'NOT_A_FOLDER' });
     await expect(g.grantFolder('lib')).rejects.toMatchObject({ code: 'BAD_PATH' });
-    expect(() => g.output('0'.repeat(32))).toThrow(/not chosen/);
+    expect(() => g.file('output', '0'.repeat(32))).toThrow(/not chosen/);
   });
 });
 
