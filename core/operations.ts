@@ -64,10 +64,14 @@ function guardedPaths<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, pla
  * change too. Files the run replaces by a new one are left out.
  */
 function writtenInPlace<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, plan: Plan): string[] {
-  const guarded = new Set(guardedPaths(d, r, plan));
   const replaced = new Set(resolveAll(d.replaces?.(plan) ?? []));
-  const written = plan.changes.filter((c) => c.action === 'modify' || c.action === 'delete').map((c) => c.path);
-  return resolveAll(written).filter((p) => guarded.has(p) && !replaced.has(p));
+  return changedGuarded(d, r, plan).filter((p) => !replaced.has(p));
+}
+
+/** The guarded files the plan modifies or deletes (not those it creates or only renames). */
+function changedGuarded<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, plan: Plan): string[] {
+  const guarded = new Set(guardedPaths(d, r, plan));
+  return resolveAll(plan.changes.filter((c) => c.action === 'modify' || c.action === 'delete').map((c) => c.path)).filter((p) => guarded.has(p));
 }
 
 /**
@@ -77,10 +81,8 @@ function writtenInPlace<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, p
  */
 async function unseenChildrenNotes<Req>(d: Operation<string, Req, unknown, Plan>, r: Req, plan: Plan): Promise<string[]> {
   if (d.access === 'reads') return [];
-  const guarded = new Set(guardedPaths(d, r, plan));
-  const changed = resolveAll(plan.changes.filter((c) => c.action === 'modify' || c.action === 'delete').map((c) => c.path)).filter((p) => guarded.has(p));
   const parents: string[] = [];
-  for (const p of changed) if ((await findChildren(p).catch(() => [])).length > 0) parents.push(p);
+  for (const p of changedGuarded(d, r, plan)) if ((await findChildren(p).catch(() => [])).length > 0) parents.push(p);
   if (parents.length === 0) return [];
   return [
     `children of ${parents.join(', ')} made in other folders by other programs cannot be found (vhdsnap finds those beside ${parents.length > 1 ? 'them' : 'it'} and those it made itself); if there are any, this changes what they show`,

@@ -205,16 +205,21 @@ export async function resumeJob(jpath: string): Promise<Recovery> {
 }
 
 export async function journalDisks(jpath: string): Promise<string[]> {
-  const j = await readJournal(jpath);
-  const out = new Set<string>();
-  const visit = (v: unknown): void => {
-    if (typeof v === 'string') {
-      if (nodePath.isAbsolute(v) && hasDiskExtension(v)) out.add(nodePath.resolve(v));
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-  };
-  visit(j);
-  return [...out];
+  return [
+    ...new Set(
+      pathsIn(await readJournal(jpath))
+        .filter(hasDiskExtension)
+        .map((p) => nodePath.resolve(p)),
+    ),
+  ];
+}
+
+/** Every absolute path a journal's fields hold, however deep (relink records, lists of children...). */
+function pathsIn(v: unknown): string[] {
+  if (typeof v === 'string') return nodePath.isAbsolute(v) ? [v] : [];
+  if (Array.isArray(v)) return v.flatMap(pathsIn);
+  if (v && typeof v === 'object') return Object.values(v).flatMap(pathsIn);
+  return [];
 }
 
 /** What `recover` would act on, without touching anything (`recover --dry-run`). */
@@ -243,13 +248,8 @@ const OLD_SIDECAR_TEMP = new RegExp(`^${SIDECAR_NAME.replace(/\./g, '\\.')}\\.[0
 /** Every file name inside `dir` that a journal's fields mention (a temp it will finish or roll back). */
 async function namesInJournals(dir: string): Promise<Set<string>> {
   const out = new Set<string>();
-  const visit = (v: unknown): void => {
-    if (typeof v === 'string') {
-      if (nodePath.isAbsolute(v) && nodePath.dirname(v) === dir) out.add(nodePath.basename(v));
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-  };
-  for (const jpath of await findJournals(dir)) visit(await readJournal(jpath));
+  for (const jpath of await findJournals(dir))
+    for (const p of pathsIn(await readJournal(jpath))) if (nodePath.dirname(p) === dir) out.add(nodePath.basename(p));
   return out;
 }
 
