@@ -40,10 +40,9 @@ describe('generated help', () => {
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(r.out.startsWith(`usage: vhdsnap ${name} `) || r.out.startsWith(`usage: vhdsnap ${name}\n`)).toBe(true);
-    for (const o of options) {
-      const text = help.optionHelp[o]?.help ?? '';
-      expect(text.length, `--${o} of ${name} has no help text`).toBeGreaterThan(0);
-      expect(r.out).toMatch(new RegExp(`\\n  --${o}\\b.*  ${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
+    for (const { flag, help: text } of options) {
+      expect(text.length, `--${flag} of ${name} has no help text`).toBeGreaterThan(0);
+      expect(r.out).toMatch(new RegExp(`\\n  --${flag}\\b.*  ${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
     }
     // -h is the same; and help wins over missing arguments.
     expect(await cli(name, '-h')).toEqual(r);
@@ -55,7 +54,7 @@ describe('generated help', () => {
     for (const { name, options } of commands) {
       const line = r.out.split('\n').find((l) => l.startsWith(`  vhdsnap ${name} `) || l === `  vhdsnap ${name}`);
       expect(line, `no usage line for ${name}`).toBeDefined();
-      for (const o of options) expect(line).toMatch(new RegExp(`--${o}\\b`));
+      for (const { flag } of options) expect(line).toMatch(new RegExp(`--${flag}\\b`));
     }
   });
 
