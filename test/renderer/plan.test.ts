@@ -56,7 +56,11 @@ describe('PlanDialog', () => {
     const w = mount(PlanDialog, { props: { plan: okPlan({ cautions: [caution] }) } });
     expect(w.findAll('[data-testid="plan-caution"]').map((c) => c.text())).toEqual([caution]);
     expect(w.get('[data-testid="plan-confirm"]').attributes('disabled')).toBeUndefined();
-    expect(mount(PlanDialog, { props: { plan: okPlan({}) } }).find('[data-testid="plan-cautions"]').exists()).toBe(false);
+    expect(
+      mount(PlanDialog, { props: { plan: okPlan({}) } })
+        .find('[data-testid="plan-cautions"]')
+        .exists(),
+    ).toBe(false);
   });
 
   it('says when free space is unknown and does not warn then', () => {
