@@ -78,4 +78,23 @@ describe.skipIf(!canDrop)('as an unprivileged user (real EACCES)', () => {
     // The user's lock folder was made (private) in the user's temp folder.
     expect(readdirSync(tmp.file('nobody-tmp'))).toEqual([`vhdsnap-locks-${NOBODY}`]);
   });
+
+  it('merge whose grandchild sits in a folder the user cannot write: NO_PERMISSION from the plan, in the dry run and the run, nothing written', async () => {
+    const { A, B, base, data } = await setup();
+    chownSync(A, NOBODY, NOBODY);
+    const s = nodePath.join(A, 's.vhd');
+    const g = nodePath.join(B, 'g.vhd');
+    expect(asNobody('snapshot', base, '--out', s).code).toBe(0);
+    expect(asNobody('write', s, '--offset', '0', '--input', data).code).toBe(0);
+    expect(asNobody('snapshot', s, '--out', g).code).toBe(0);
+    chownSync(B, 0, 0);
+    const state = () => [base, s, g].map(sha).concat(readdirSync(A).join(','), readdirSync(B).join(','));
+    const before = state();
+    for (const dry of [true, false]) {
+      const r = asNobody('merge', s, ...(dry ? ['--dry-run'] : []), '--json');
+      expect(r.code, r.err).toBe(2);
+      expect((JSON.parse(r.out) as { error: { code: string; path?: string } }).error).toMatchObject({ code: 'NO_PERMISSION' });
+      expect(state()).toEqual(before);
+    }
+  });
 });
