@@ -29,6 +29,8 @@ export interface Plan {
   refusals: { code: string; message: string }[];
   /** What a person should know before running it (not a reason to refuse). */
   cautions?: string[];
+  /** Destructive plans: one sentence saying what the person keeps and what they lose, by snapshot name. */
+  keepLose?: string;
 }
 
 /** A finding of `check`: errors and warnings share this shape (core/errors.ts). */
@@ -89,7 +91,17 @@ export interface DiskEntry {
   external?: boolean;
 }
 
+/**
+ * A disk's place in its tree (core/library/active.ts): the one active disk
+ * (the path a VM uses), a saved state (any other leaf), or a snapshot (a disk
+ * with children).
+ */
+export type DiskState = 'active' | 'saved' | 'snapshot';
+
 export interface TreeNode extends DiskEntry {
+  /** Exactly one disk per tree is the active one. */
+  active: boolean;
+  state: DiskState;
   children: TreeNode[];
 }
 

@@ -35,7 +35,7 @@ export interface FileGrant {
 
 export interface DiskNode extends Omit<TreeNode, 'children'> {
   ref: DiskRef;
-  /** The current state of its chain (a leaf). */
+  /** A leaf: the active disk of its tree or a saved state (see TreeNode.state). */
   isLeaf: boolean;
   children: DiskNode[];
 }

@@ -73,7 +73,8 @@ export function renderTree(f: Forest): string {
   const walk = (n: TreeNode, prefix: string, last: boolean, root: boolean) => {
     const branch = root ? '' : last ? '└─ ' : '├─ ';
     const label = `${n.name ? ` "${n.name}"` : ''}${n.description ? ` (${n.description})` : ''}`;
-    const leaf = n.children.length === 0 ? '  ← current' : '';
+    // One "← now" per tree: the active disk (core/library/active.ts); other leaves are saved states.
+    const leaf = n.active ? '  ← now' : n.state === 'saved' ? '  (saved state)' : '';
     const ext = n.external ? ' [outside the scanned folders]' : '';
     out.push(`${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.type}, ${short(n.virtualSize)}, file ${short(n.fileSize)}${ext}${leaf}`);
     const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');
@@ -95,6 +96,7 @@ export function renderProgress(p: Progress): string {
 
 export function renderPlan(p: Plan): string {
   const lines = [`plan: ${p.summary}`];
+  if (p.keepLose) lines.push(`  ${p.keepLose}`);
   for (const c of p.changes) lines.push(`  ${c.action.padEnd(6)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`);
   lines.push(`  copy:        ${short(p.bytesToCopy)}`, `  may grow by: ${short(p.worstCaseGrowth)}`);
   if (p.freeSpace !== null) lines.push(`  free space:  ${short(p.freeSpace)}`);

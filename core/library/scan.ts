@@ -11,6 +11,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
 import { childRecordFolder, readSidecar, recordedChildren, type ChildRecord } from './sidecar.js';
 import type { DiskEntry, Orphan, TreeNode, Unreadable } from '../shapes.js';
+import { markTrees } from './active.js';
 
 export type { DiskEntry, Orphan, TreeNode, Unreadable };
 
@@ -69,11 +70,11 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   const entries = new Map<string, DiskEntry>();
   const unreadable: Unreadable[] = [];
   const labels = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
-  const sidecarOf = async (p: string) => {
-    const dir = nodePath.dirname(p);
+  const sidecarIn = async (dir: string) => {
     if (!labels.has(dir)) labels.set(dir, await readSidecar(dir));
     return labels.get(dir)!;
   };
+  const sidecarOf = (p: string) => sidecarIn(nodePath.dirname(p));
   const labelFor = async (p: string, uuid: string) => (await sidecarOf(p)).disks[uuid] ?? null;
   const orphans: Orphan[] = [];
   const parentOf = new Map<string, string>(); // child key -> parent key
@@ -122,7 +123,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   }
 
   const nodes = new Map<string, TreeNode>();
-  for (const [p, e] of entries) nodes.set(p, { ...e, children: [] });
+  for (const [p, e] of entries) nodes.set(p, { ...e, active: false, state: 'snapshot', children: [] });
   const roots: TreeNode[] = [];
   for (const [p, node] of nodes) {
     const pp = parentOf.get(p);
@@ -150,6 +151,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   }
   for (const n of nodes.values()) n.children.sort((a, b) => a.path.localeCompare(b.path));
   roots.sort((a, b) => a.path.localeCompare(b.path));
+  await markTrees(roots, sidecarIn);
   return { roots, orphans, unreadable };
 }
 

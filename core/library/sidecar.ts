@@ -29,6 +29,13 @@ export interface Sidecar {
   disks: Record<string, DiskLabel>;
   /** Children elsewhere, by parent id. Absent in sidecars of older versions. */
   children?: Record<string, ChildRecord[]>;
+  /**
+   * Files of this folder vhdsnap made the active disk of their tree (the path
+   * a VM uses), by file name, with when that was decided: the latest decision
+   * among a tree's leaves wins (core/library/active.ts). By name, not id: an
+   * in-place snapshot, a revert or a switch keeps the path and changes the id.
+   */
+  active?: Record<string, string>;
 }
 
 /** Bounds on what is read back (hostile or runaway sidecars cost bounded work). */
@@ -50,6 +57,16 @@ function readChildren(raw: unknown): Record<string, ChildRecord[]> | undefined {
   return out;
 }
 
+function readActive(raw: unknown): Record<string, string> | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [file, at] of Object.entries(raw).slice(0, MAX_CHILD_PARENTS)) {
+    // Only plain file names of this folder: a hostile sidecar cannot point elsewhere.
+    if (typeof at === 'string' && file !== '' && nodePath.basename(file) === file && !Number.isNaN(Date.parse(at))) out[file] = at;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 export async function readSidecar(dir: string): Promise<Sidecar> {
   const empty: Sidecar = { version: 1, disks: {} };
   try {
@@ -68,7 +85,10 @@ export async function readSidecar(dir: string): Promise<Sidecar> {
       disks[id] = label;
     }
     const children = readChildren((parsed as { children?: unknown }).children);
-    return children && Object.keys(children).length > 0 ? { version: 1, disks, children } : { version: 1, disks };
+    const active = readActive((parsed as { active?: unknown }).active);
+    const out: Sidecar = children && Object.keys(children).length > 0 ? { version: 1, disks, children } : { version: 1, disks };
+    if (active) out.active = active;
+    return out;
   } catch {
     return empty; // a missing or damaged sidecar only loses labels, never disk data
   }

@@ -173,12 +173,12 @@ describe.skipIf(missing !== null)(
       await $('folder-tree').waitFor();
       for (const f of [BASE, DISK, OTHER]) await row(f).waitFor();
       expect(await page.locator('[data-testid^=tree-row-]').count()).toBe(3);
-      // disk.vhd sits under its snapshot, and is the current state; the names come from the sidecar.
+      // disk.vhd sits under its snapshot, and is the active disk (Now); the names come from the sidecar.
       expect(await row(BASE).getAttribute('aria-level')).toBe('1');
       expect(await row(DISK).getAttribute('aria-level')).toBe('2');
       expect(await row(OTHER).getAttribute('aria-level')).toBe('1');
-      expect(await row(DISK).getByTestId('current-state').count()).toBe(1);
-      expect(await row(BASE).getByTestId('current-state').count()).toBe(0);
+      expect(await row(DISK).getByTestId('now-marker').count()).toBe(1);
+      expect(await row(BASE).getByTestId('now-marker').count()).toBe(0);
       expect(await row(BASE).textContent()).toContain('setup base');
       expect(await fileSizeCell(DISK).textContent()).toBe(formatBytes(statSync(path.join(folder, DISK)).size));
       // Nothing checked yet.

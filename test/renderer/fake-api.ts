@@ -28,6 +28,9 @@ export function disk(folder: string, file: string, over: Partial<DiskNode> = {})
     description: null,
     ref: { folder, file },
     isLeaf: children.length === 0,
+    // A leaf is active unless the fixture says otherwise (markActive below picks one per tree).
+    active: children.length === 0,
+    state: children.length === 0 ? 'active' : 'snapshot',
     children,
     ...over,
   };
@@ -45,6 +48,8 @@ export function labView(): FolderView {
   const snapA = disk(f, 'snap-a.vhd', { name: 'before upgrade', parentName: 'base.vhd', children: [a1, a2] });
   const snapB = disk(f, 'snap-b.vhd', { parentName: 'base.vhd', children: [b1] });
   const base = disk(f, 'base.vhd', { type: 'dynamic', name: 'Windows base', allocatedBlocks: 3, children: [snapA, snapB] });
+  // One active disk per tree (core/library/active.ts): leaf-a1; the other leaves are saved states.
+  for (const saved of [a2, b1]) Object.assign(saved, { active: false, state: 'saved' });
   const lone = disk(f, 'lone.vhd', { type: 'fixed', blockSize: null, allocatedBlocks: null });
   return {
     folder: { id: 'lab', path: '/data/lab', name: 'lab' },

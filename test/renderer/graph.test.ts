@@ -58,14 +58,17 @@ describe('TreeGraph', () => {
     }
   });
 
-  it('marks leaves as current state and opens details on Enter', async () => {
+  it('marks one active disk per tree Now, other leaves saved states, and opens details on Enter', async () => {
     const { wrapper, fake } = await mountGraph();
-    const current = wrapper
-      .findAll('[data-testid="graph-node"]')
-      .filter((n) => n.attributes('aria-label')!.endsWith('current state'))
-      .map((n) => n.attributes('data-file'))
-      .sort();
-    expect(current).toEqual(['leaf-a1.vhd', 'leaf-a2.vhd', 'leaf-b.vhd', 'lone.vhd']);
+    const labelled = (end: string) =>
+      wrapper
+        .findAll('[data-testid="graph-node"]')
+        .filter((n) => n.attributes('aria-label')!.endsWith(end))
+        .map((n) => n.attributes('data-file'))
+        .sort();
+    expect(labelled(', now')).toEqual(['leaf-a1.vhd', 'lone.vhd']);
+    expect(labelled(', saved state')).toEqual(['leaf-a2.vhd', 'leaf-b.vhd']);
+    expect(wrapper.findAll('[data-testid="graph-now"]').map((t) => t.text())).toEqual(['Now', 'Now']);
     const snapB = wrapper.get('[data-testid="graph-node"][data-file="snap-b.vhd"]');
     await snapB.trigger('keydown', { key: 'Enter' });
     await flushPromises();

@@ -45,18 +45,21 @@ describe('FolderTree', () => {
     expect([snapB.attributes('aria-posinset'), snapB.attributes('aria-setsize')]).toEqual(['2', '2']);
   });
 
-  it('marks exactly the leaves as current state', async () => {
+  it('marks exactly one disk per tree Now, the active one, and the other leaves as saved states', async () => {
     const { wrapper } = await mountTree();
-    const leaves = allDisks(labView())
-      .filter((d) => d.isLeaf)
+    const fileOf = (sel: string) =>
+      wrapper
+        .findAll(sel)
+        .map((m) => m.element.closest('[role="treeitem"]')!.getAttribute('data-file'))
+        .sort();
+    const active = allDisks(labView())
+      .filter((d) => d.active)
       .map((d) => d.ref.file)
       .sort();
-    const marked = wrapper
-      .findAll('[data-testid="current-state"]')
-      .map((m) => m.element.closest('[role="treeitem"]')!.getAttribute('data-file'))
-      .sort();
-    expect(marked).toEqual(leaves);
-    expect(marked).toEqual(['leaf-a1.vhd', 'leaf-a2.vhd', 'leaf-b.vhd', 'lone.vhd']);
+    expect(fileOf('[data-testid="now-marker"]')).toEqual(active);
+    // Two trees (base.vhd's and lone.vhd), one Now each.
+    expect(fileOf('[data-testid="now-marker"]')).toEqual(['leaf-a1.vhd', 'lone.vhd']);
+    expect(fileOf('[data-testid="saved-state"]')).toEqual(['leaf-a2.vhd', 'leaf-b.vhd']);
   });
 
   it('shows the sidecar name, else the file name', async () => {
