@@ -12,7 +12,9 @@ import { reparentOperation } from './ops/reparent.js';
 import { repairOperation } from './ops/repair.js';
 import { resizeOperation } from './ops/resize.js';
 import { revertOperation } from './ops/revert.js';
+import { setActiveOperation } from './ops/set-active.js';
 import { snapshotOperation } from './ops/snapshot.js';
+import { switchOperation } from './ops/switch.js';
 import { writeOperation } from './ops/write.js';
 
 const registry = {
@@ -23,6 +25,8 @@ const registry = {
   reparent: reparentOperation,
   check: checkOperation,
   revert: revertOperation,
+  switch: switchOperation,
+  'set-active': setActiveOperation,
   repair: repairOperation,
   compact: compactOperation,
   resize: resizeOperation,

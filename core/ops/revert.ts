@@ -281,7 +281,7 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
 }
 
 /** A second name for the current file: a hard link, or a complete copy where links are unsupported. */
-async function keepCopy(path: string, kept: string): Promise<void> {
+export async function keepCopy(path: string, kept: string): Promise<void> {
   try {
     await linkFile(path, kept);
   } catch (err) {

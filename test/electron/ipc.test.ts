@@ -377,6 +377,8 @@ describe('every core operation through the contract', () => {
       resize: { op: 'resize', disk: d, size: 2 * MiB },
       write: { op: 'write', disk: d, input: id, offset: 512 },
       name: { op: 'name', disk: d, description: 'x' },
+      switch: { op: 'switch', disk: d },
+      'set-active': { op: 'set-active', disk: d },
     };
     expect(Object.keys(samples).sort()).toEqual([...operationNames].sort());
     for (const op of operationNames) {

@@ -1,0 +1,13 @@
+import { defineAction } from './define';
+
+export const action = defineAction({
+  name: 'switch',
+  label: 'Switch to this state',
+  short: 'Switch',
+  hint: 'Make the active disk show this saved state; what it shows now is kept as a saved state',
+  destructive: true,
+  order: 2.5,
+  // Only a saved state (a leaf that is not the active disk) can be switched to.
+  applies: (node) => node.state === 'saved',
+  request: (t) => ({ op: 'switch', disk: t.ref }),
+});
