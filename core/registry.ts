@@ -7,6 +7,7 @@ import { compactOperation } from './ops/compact.js';
 import { deleteOperation } from './ops/delete.js';
 import { flattenOperation } from './ops/flatten.js';
 import { mergeOperation } from './ops/merge.js';
+import { routeActiveMerge } from './ops/merge-active.js';
 import { nameOperation } from './ops/name.js';
 import { reparentOperation } from './ops/reparent.js';
 import { repairOperation } from './ops/repair.js';
@@ -19,7 +20,7 @@ import { writeOperation } from './ops/write.js';
 
 const registry = {
   snapshot: snapshotOperation,
-  merge: mergeOperation,
+  merge: routeActiveMerge(mergeOperation),
   flatten: flattenOperation,
   delete: deleteOperation,
   reparent: reparentOperation,

@@ -17,12 +17,12 @@
 // read-only snapshot, so the VM's disk continues in the child), while
 // snapshot --out of anything else makes a saved state; revert and switch keep
 // the path active (the kept state is saved, with a generated name).
+// The rules live here; scan.ts applies them to every forest it builds (and
+// answers "which tree, which active disk" for one disk: treeOf).
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DiskState, TreeNode } from '../shapes.js';
 import { readSidecar, writeSidecar, type Sidecar } from './sidecar.js';
-// A cycle with scan.ts (it calls markTrees): both only use each other inside functions.
-import { scanLibrary } from './scan.js';
 
 export type { DiskState };
 
@@ -109,63 +109,6 @@ export async function recordActive(diskPath: string, at = new Date()): Promise<v
   next[nodePath.basename(p)] = new Date(Math.max(at.getTime(), latest + 1)).toISOString();
   s.active = next;
   await writeSidecar(dir, s);
-}
-
-/** The scanned tree holding `diskPath`, found by file (a symlink or second name leads to the same node). */
-export interface TreeView {
-  root: TreeNode;
-  node: TreeNode;
-  /** The tree's active disk. */
-  active: TreeNode;
-}
-
-async function realOf(p: string): Promise<string> {
-  const abs = nodePath.resolve(p);
-  return fsp.realpath(abs).catch(() => abs);
-}
-
-function find(root: TreeNode, want: (n: TreeNode) => boolean): TreeNode | null {
-  if (want(root)) return root;
-  for (const c of root.children) {
-    const hit = find(c, want);
-    if (hit) return hit;
-  }
-  return null;
-}
-
-/**
- * The tree of `diskPath`, scanned from its folder (and its base's folder when
- * that is another): the leaves the active disk is chosen among are those a
- * scan of those folders sees (plus the children elsewhere vhdsnap recorded).
- * Null for a disk in no tree (an orphan).
- */
-export async function treeOf(diskPath: string): Promise<TreeView | null> {
-  const real = await realOf(diskPath);
-  const look = async (dirs: string[]): Promise<TreeView | null> => {
-    const forest = await scanLibrary([...new Set(dirs)]);
-    for (const root of forest.roots) {
-      const reals = new Map<TreeNode, string>();
-      const collect = async (n: TreeNode) => {
-        reals.set(n, await realOf(n.path));
-        for (const c of n.children) await collect(c);
-      };
-      await collect(root);
-      const node = find(root, (n) => reals.get(n) === real);
-      if (node) return { root, node, active: find(root, (n) => n.active)! };
-    }
-    return null;
-  };
-  const first = await look([nodePath.dirname(real)]);
-  if (!first) return null;
-  const baseDir = nodePath.dirname(first.root.path);
-  if (baseDir === nodePath.dirname(real)) return first;
-  return (await look([nodePath.dirname(real), baseDir])) ?? first;
-}
-
-/** True when `diskPath` is its tree's active disk. */
-export async function isActiveDisk(diskPath: string): Promise<boolean> {
-  const t = await treeOf(diskPath);
-  return t !== null && t.node === t.active;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

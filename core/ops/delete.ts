@@ -34,6 +34,7 @@ import {
 import { defineOperation, diskRequest, journalKind, writesOneDisk } from '../operation.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
+import { removalSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, runMerge } from './merge.js';
 import { applyRelink, prepareRelink, stampChildren } from './relink.js';
 
@@ -125,8 +126,10 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
               { path: children[0], action: 'delete' as const, detail: 'replaced by the merged disk under the same name' },
             ]
           : [];
+    const keepLose = strategy !== null ? await removalSentence(snap, disk.top.uuid) : undefined;
     return {
       operation: 'delete',
+      keepLose,
       summary:
         strategy === 'fold'
           ? `fold ${nodePath.basename(snap)} into its ${children.length} child disk(s) and remove it`
@@ -175,7 +178,7 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
   return deletePlanned(plan, ctx);
 }
 
-async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteResult> {
+export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteResult> {
   let j: DeleteJournal;
   let jpath: string;
   const disk = await openDisk(plan.snapshot);

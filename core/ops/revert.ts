@@ -23,7 +23,8 @@ import { assertNoRefusals, freeSpaceAt, throwIfCancelled, type JobContext, type 
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
-import { findChildren } from '../library/scan.js';
+import { findChildren, isActiveDisk } from '../library/scan.js';
+import { displayNameOf, recordActive, savedStateName } from '../library/active.js';
 import { readSidecar, recordChild, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 import { datedSibling, newChildRefusals } from './snapshot.js';
@@ -45,6 +46,10 @@ export interface RevertPlan extends Plan {
   kept: string | null;
   /** The disk reverted: the file a symlink leads to, so the symlink then leads to the new child. */
   path: string;
+  /** The name the kept state gets when it has none ("State before revert to ‘…’, 3 Dec 14:05"). */
+  keptLabel: string | null;
+  /** The disk is its tree's active disk: the run records it so (the kept state is a saved state). */
+  pinActive: boolean;
 }
 
 export interface RevertResult {
@@ -67,6 +72,10 @@ export const revertJournalSchema = journalSchema('revert', {
   kept: z.nullable(z.string()),
   /** Id of the new child, known once it is complete (phase "swap"). */
   newUuid: z.nullable(z.string()),
+  /** The kept state's automatic name; absent in older journals. */
+  keptLabel: z.optional(z.string()),
+  /** Record the path as its tree's active disk when done; absent in older journals. */
+  pinActive: z.optional(z.boolean()),
 });
 export type RevertJournal = z.infer<typeof revertJournalSchema>;
 
@@ -159,7 +168,12 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
   } finally {
     await disk.close();
   }
-  const kept = opts.keep ? await keptName(path, opts.now) : null;
+  const now = opts.now ?? new Date();
+  const kept = opts.keep ? await keptName(path, now) : null;
+  const pinActive = refusals.length === 0 && (await isActiveDisk(path));
+  const targetName = target ? await displayNameOf(target.path, target.uuid) : null;
+  const ownName = await displayNameOf(path, disk.top.uuid);
+  const keptLabel = kept && targetName ? savedStateName('revert', targetName, now) : null;
   const dir = nodePath.dirname(path);
   let growth = 0;
   if (target) {
@@ -195,6 +209,13 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     snapshot: target?.path ?? null,
     kept,
     path,
+    keptLabel,
+    pinActive,
+    keepLose: target
+      ? kept
+        ? `Nothing is lost: ${name} will show ‘${targetName}’, and what it shows now is kept as the saved state ‘${ownName === name ? keptLabel : ownName}’.`
+        : `What ${ownName === name ? name : `‘${ownName}’`} shows now (every change since ‘${targetName}’) will be lost; ‘${targetName}’ and every other snapshot stay.`
+      : undefined,
   };
 }
 
@@ -217,6 +238,8 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
     tmp: tmpName(path),
     kept: plan.kept,
     newUuid: null,
+    ...(plan.keptLabel ? { keptLabel: plan.keptLabel } : {}),
+    pinActive: plan.pinActive,
   };
   await closeAll([self, t]);
   throwIfCancelled(ctx);
@@ -276,6 +299,8 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
   await syncDir(dir);
   await fsp.chmod(j.target, 0o444).catch(() => undefined);
   await moveLabel(j);
+  // The path stays its tree's active disk (decided and recorded, so the kept state never wins a derivation).
+  if (j.pinActive) await recordActive(j.path);
   await removeJournal(jpath);
   return { active: j.path, snapshot: j.target, kept: j.kept, discarded: j.kept === null };
 }
@@ -301,11 +326,13 @@ async function moveLabel(j: RevertJournal): Promise<void> {
   const dir = nodePath.dirname(j.path);
   const s = await readSidecar(dir);
   const label = s.disks[j.oldUuid];
-  if (!label) return;
   if (j.kept) {
-    if (label.file === nodePath.basename(j.kept)) return;
-    s.disks[j.oldUuid] = { ...label, file: nodePath.basename(j.kept) };
-  } else delete s.disks[j.oldUuid];
+    // A kept state with no name of its own is named for what happened ("State before revert to ‘…’, …").
+    const name = label?.name ?? j.keptLabel;
+    if (label?.file === nodePath.basename(j.kept) && label.name === name) return;
+    s.disks[j.oldUuid] = { ...label, ...(name !== undefined ? { name } : {}), file: nodePath.basename(j.kept) };
+  } else if (label) delete s.disks[j.oldUuid];
+  else return;
   await writeSidecar(dir, s);
 }
 

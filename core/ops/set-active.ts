@@ -5,7 +5,8 @@ import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
 import { VhdFile } from '../disk/vhd-file.js';
 import type { Plan } from '../job.js';
-import { recordActive, treeOf } from '../library/active.js';
+import { recordActive } from '../library/active.js';
+import { treeOf } from '../library/scan.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
 import { defineOperation, diskPath, writesOneDisk } from '../operation.js';
 

@@ -39,8 +39,9 @@ import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
-import { findChildren } from '../library/scan.js';
+import { findChildren, isActiveDisk } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
+import { recordActive } from '../library/active.js';
 import { createDifferencing } from './create.js';
 
 export interface SnapshotOptions {
@@ -96,6 +97,12 @@ export interface SnapshotPlan extends Plan {
   branch: boolean;
   /** Id of the disk (the snapshot keeps it), read when the plan opened the chain. */
   uuid: string;
+  /**
+   * --out of the tree's active disk: the disk becomes a read-only snapshot, so
+   * the new child becomes the active disk (core/library/active.ts); --out of
+   * anything else makes a saved state.
+   */
+  activeMoves: boolean;
 }
 
 /**
@@ -177,6 +184,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     }
   }
   const snap = out !== null ? disk : await snapshotName(disk, opts.now);
+  const activeMoves = out !== null && (await isActiveDisk(disk));
   const active = out ?? disk;
   // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
   const links = out !== null ? null : await supportsHardLinks(nodePath.dirname(disk));
@@ -189,7 +197,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     operation: 'snapshot',
     summary:
       out !== null
-        ? `keep ${nodePath.basename(disk)} as the snapshot and create ${nodePath.basename(active)} on top of it`
+        ? `keep ${nodePath.basename(disk)} as the snapshot and create ${nodePath.basename(active)} on top of it${activeMoves ? `, the active disk from now on` : ', as a saved state'}`
         : `preserve the current content of ${nodePath.basename(disk)} as ${nodePath.basename(snap)}; ${nodePath.basename(disk)} becomes an empty child of it`,
     changes:
       out !== null
@@ -208,6 +216,7 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     active,
     branch: out !== null,
     uuid,
+    activeMoves,
   };
 }
 
@@ -245,6 +254,7 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
     if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label);
+    if (plan.activeMoves) await recordActive(out);
     return { snapshot: path, active: out };
   }
 

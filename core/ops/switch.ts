@@ -21,7 +21,8 @@ import { closeAll, openAll, pathExists, renameFile, supportsHardLinks, syncDir }
 import { assertNoRefusals, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
-import { displayNameOf, recordActive, savedStateName, treeOf } from '../library/active.js';
+import { displayNameOf, recordActive, savedStateName } from '../library/active.js';
+import { treeOf } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { keepCopy, keptName } from './revert.js';
 

@@ -1,0 +1,81 @@
+// No merge takes the active path away (core/library/active.ts). Merging the
+// tree's active disk into its parent would leave its content at the parent's
+// path and delete the path the VM uses; instead it has the outcome of
+// deleting that parent snapshot (delete.ts: merge-child for a base, fold
+// otherwise), so the merged disk stays at the active path, with the same
+// content. merge --into from the active disk would remove the path too, and
+// is refused. Kept apart from merge.ts (its copy loop is its own): the
+// registry lists merge through routeActiveMerge.
+import * as nodePath from 'node:path';
+import { VhdFile } from '../disk/vhd-file.js';
+import type { Plan } from '../job.js';
+import { isActiveDisk } from '../library/scan.js';
+import { mergeSentence } from '../library/keep-lose.js';
+import { deletePlanned, planDelete, type DeletePlan } from './delete.js';
+import { mergeOperation, type MergePlan } from './merge.js';
+
+type MergeDescriptor = typeof mergeOperation;
+type MergeRequest = Parameters<MergeDescriptor['plan']>[0];
+
+/** A merge's plan; `viaDelete` when it runs as the delete of the parent snapshot. */
+export interface RoutedMergePlan extends MergePlan {
+  viaDelete?: DeletePlan;
+}
+
+async function isDifferencing(p: string): Promise<boolean> {
+  const f = await VhdFile.open(p).catch(() => null);
+  if (!f) return false;
+  const yes = f.type === 'differencing';
+  await f.close();
+  return yes;
+}
+
+async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMergePlan> {
+  const active = (await isDifferencing(r.disk)) && (await isActiveDisk(r.disk));
+  if (active && r.into === undefined) {
+    const plan = await d.plan(r);
+    if (!plan.parent) return plan;
+    const del = await planDelete(plan.parent);
+    return {
+      ...del,
+      operation: 'merge',
+      summary: `merge ${nodePath.basename(plan.child)} with its parent ${nodePath.basename(plan.parent)} so that ${nodePath.basename(plan.child)}, the active disk, keeps its path: ${del.summary}`,
+      child: plan.child,
+      parent: plan.parent,
+      grandchildren: plan.grandchildren,
+      segment: plan.segment,
+      viaDelete: del,
+    };
+  }
+  const plan: RoutedMergePlan = await d.plan(r);
+  if (active) {
+    const refusal: Plan['refusals'][number] = {
+      code: 'ACTIVE_DISK',
+      message: `${nodePath.basename(plan.child)} is the active disk of its tree (the path your VM uses); merge --into would remove that path. Delete the snapshots between it and ${nodePath.basename(r.into!)} instead (vhdsnap delete), which keeps it at its path.`,
+    };
+    plan.refusals.push(refusal);
+  }
+  if (plan.refusals.length === 0 && plan.parent && plan.segment.length === 2) {
+    const [c, p] = await Promise.all([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
+    const ids = [c.uuid, p.uuid];
+    await Promise.all([c.close(), p.close()]);
+    plan.keepLose = await mergeSentence(plan.child, ids[0], plan.parent, ids[1]);
+  }
+  return plan;
+}
+
+/** The merge descriptor with the active disk's merge routed to delete (registry.ts lists merge through this). */
+export function routeActiveMerge(d: MergeDescriptor): MergeDescriptor {
+  return {
+    ...d,
+    plan: (r) => planRouted(d, r),
+    run: async (r, ctx) => {
+      const via = (ctx.plan as RoutedMergePlan).viaDelete;
+      if (!via) return d.run(r, ctx);
+      const res = await deletePlanned(via, ctx);
+      // In merge's terms: the merged disk is the active path; the parent snapshot is what went.
+      const step = { merged: nodePath.resolve(r.disk), removed: [res.removed], relinked: [] };
+      return { ...step, steps: [step] };
+    },
+  };
+}
