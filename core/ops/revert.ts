@@ -170,7 +170,8 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
   }
   const now = opts.now ?? new Date();
   const kept = opts.keep ? await keptName(path, now) : null;
-  const pinActive = refusals.length === 0 && (await isActiveDisk(path));
+  // Only a kept state adds a leaf that could be taken for the active disk: then the decision is recorded.
+  const pinActive = kept !== null && refusals.length === 0 && (await isActiveDisk(path));
   const targetName = target ? await displayNameOf(target.path, target.uuid) : null;
   const ownName = await displayNameOf(path, disk.top.uuid);
   const keptLabel = kept && targetName ? savedStateName('revert', targetName, now) : null;

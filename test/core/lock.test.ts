@@ -204,9 +204,10 @@ describe('locks across processes', () => {
     }
     // The holder died with its lock in place: the next operation takes it over.
     expect(await fsp.readdir(tmp.dir)).toContain(nodePath.basename(lockPathFor(base)));
+    // child is the active disk: the merge keeps it at its path (core/ops/merge-active.ts) and the base goes.
     const r = (await runOperation({ op: 'merge', disk: child })) as { merged: string };
-    expect(r.merged).toBe(nodePath.resolve(base));
-    expect((await readThrough(base)).equals(before)).toBe(true);
+    expect(r.merged).toBe(nodePath.resolve(child));
+    expect((await readThrough(child)).equals(before)).toBe(true);
     expect((await fsp.readdir(tmp.dir)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
@@ -297,10 +298,11 @@ describe('two CLI processes', () => {
     // Refused while the other held the lock or had the disk open (IN_USE), or (if it started after) because the child is gone; one line either way.
     expect(refused[0].stderr.trim().split('\n')).toHaveLength(1);
     for (const r of results) expect(leakLines(r.stderr)).toEqual([]);
-    expect(refused[0].stderr).toMatch(/\[(LOCKED|BUSY|IN_USE|IO_ENOENT|NOT_FOUND)\]/);
+    // Or, started after, because the child (the active disk, merged in place) has no parent any more.
+    expect(refused[0].stderr).toMatch(/\[(LOCKED|BUSY|IN_USE|IO_ENOENT|NOT_FOUND|NOT_DIFFERENCING)\]/);
     console.log(`second merge: ${refused[0].stderr.trim()}`);
-    expect((await readThrough(base)).equals(model.view(1))).toBe(true);
-    expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['d0.vhd']);
+    expect((await readThrough(child)).equals(model.view(1))).toBe(true);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['d1.vhd']);
   });
 });
 

@@ -136,13 +136,13 @@ describe('merge', () => {
       await expect(runOperation(req)).rejects.toMatchObject({ code: 'PENDING_JOB' });
       expect(snapshotOfFolder()).toEqual(before);
     }
-    // The person resumes it; then the merge of l2 (now a child of l0) runs.
+    // The person resumes it; then the merge of l2 (now a child of l0) runs: l2 is the active disk, so it keeps its path and l0 goes.
     const rec = await recover(tmp.dir);
     expect(rec.map((x) => [x.op, x.action])).toContainEqual(['merge', 'completed']);
     const r = await runOperation({ op: 'merge', disk: paths[2] });
-    expect(r.merged).toBe(paths[0]);
-    expect([paths[1], paths[2]].map(existsSync)).toEqual([false, false]);
-    expect(Buffer.compare(await readThrough(paths[0]), model.view(2))).toBe(0);
+    expect(r.merged).toBe(paths[2]);
+    expect([paths[0], paths[1]].map(existsSync)).toEqual([false, false]);
+    expect(Buffer.compare(await readThrough(paths[2]), model.view(2))).toBe(0);
   });
 
   const qemu = (() => {

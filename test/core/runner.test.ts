@@ -11,6 +11,7 @@ import { JOURNAL_PREFIX, journalHeader, journalPath, writeJournal } from '../../
 import { planOperation, runOperation } from '../../core/operations.js';
 import { recover } from '../../core/ops/recover.js';
 import { isOperationName, operationNamed, operationNames } from '../../core/registry.js';
+import { recordActive } from '../../core/library/active.js';
 import { folderState } from '../support/compare.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
@@ -82,6 +83,15 @@ describe('runner', () => {
     expect(Buffer.compare(await readThrough(paths[0]), model.view(0))).toBe(0);
   });
 
+  it('merge --into from the active disk is refused before any write: it would remove the path the VM uses', async () => {
+    const { paths } = await buildTree(tmp.dir, 305, { parents: [null, 0, 1, 2], size: 2 * MiB, blockSize: 64 * KiB });
+    const before = folderState(tmp.dir);
+    const plan = await planOperation({ op: 'merge', disk: paths[3], into: paths[1] });
+    expect(plan.refusals.map((r) => r.code)).toEqual(['ACTIVE_DISK']);
+    await expect(runOperation({ op: 'merge', disk: paths[3], into: paths[1] })).rejects.toMatchObject({ code: 'ACTIVE_DISK' });
+    expect(folderState(tmp.dir)).toEqual(before);
+  });
+
   it('merge --into decides every level before the first write (a ← b ← {c ← d, e})', async () => {
     // 0=a, 1=b, 2=c, 3=d, 4=e
     const { paths } = await buildTree(tmp.dir, 303, { parents: [null, 0, 1, 2, 1], size: 2 * MiB, blockSize: 64 * KiB });
@@ -95,8 +105,10 @@ describe('runner', () => {
     expect(folderState(tmp.dir)).toEqual(before);
   });
 
-  it('merge --into folds a linear chain level by level into the ancestor; the content is unchanged', async () => {
-    const { model, paths } = await buildTree(tmp.dir, 304, { parents: [null, 0, 1, 2], size: 2 * MiB, blockSize: 64 * KiB });
+  it('merge --into folds a chain level by level into the ancestor; the content is unchanged', async () => {
+    // d3 is a saved state (d4, a branch of the base, is the active disk): merge --into from the active disk is refused (below).
+    const { model, paths } = await buildTree(tmp.dir, 304, { parents: [null, 0, 1, 2, 0], size: 2 * MiB, blockSize: 64 * KiB });
+    await recordActive(paths[4]);
     const plan = await planOperation({ op: 'merge', disk: paths[3], into: paths[1] });
     expect(plan.refusals).toEqual([]);
     expect(

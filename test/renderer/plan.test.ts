@@ -10,7 +10,8 @@ import PlanDialog from '../../renderer/src/components/PlanDialog.vue';
 import { refKey } from '../../renderer/src/lib/operations.js';
 import type { DiskNode, OperationArgs } from '../../server/api.js';
 import { asInput, asSelect } from './dom.js';
-import { okPlan, removeBridge } from './fake-api.js';
+import RevertForm from '../../renderer/src/actions/revert.vue';
+import { disk, okPlan, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
 
 enableAutoUnmount(afterEach);
@@ -112,10 +113,24 @@ describe('OperationDialog', () => {
     expect(fake.callsOf('plan')).toEqual([[{ op: 'revert', disk: { folder: 'lab', file: 'leaf-b.vhd' }, keep: true }]]);
   });
 
-  it('revert to an inner snapshot: picks one of its current states, and unchecking keep is honoured', async () => {
+  it('revert to an inner snapshot defaults to the active disk, not the first leaf', async () => {
+    const a1 = disk('lab', 'leaf-a1.vhd', { active: false, state: 'saved' });
+    const a2 = disk('lab', 'leaf-a2.vhd');
+    const snap = disk('lab', 'snap-a.vhd', { children: [a1, a2] });
+    let sent: OperationArgs | null = null;
+    const w = mount(RevertForm, {
+      props: { target: { ref: snap.ref, node: snap, label: 'snap-a.vhd' }, args: null, 'onUpdate:args': (v: OperationArgs | null) => (sent = v) },
+    });
+    await flushPromises();
+    expect(asSelect(w.get('[data-testid="opt-revert-from"]').element).value).toBe(refKey(a2.ref));
+    expect(sent).toEqual({ op: 'revert', disk: a2.ref, to: snap.ref, keep: true });
+  });
+
+  it('revert to an inner snapshot: picks one of its leaves (the active disk first), and unchecking keep is honoured', async () => {
     const { w, fake } = await dialog('revert', 'snap-a.vhd');
     const from = w.get('[data-testid="opt-revert-from"]');
-    expect(Array.from(asSelect(from.element).options).map((o) => o.text)).toEqual(['Dev box (leaf-a1.vhd)', 'leaf-a2.vhd (leaf-a2.vhd)']);
+    expect(Array.from(asSelect(from.element).options).map((o) => o.text)).toEqual(['Dev box (leaf-a1.vhd) — Now', 'leaf-a2.vhd (leaf-a2.vhd) — saved state']);
+    expect(asSelect(from.element).value).toBe(refKey({ folder: 'lab', file: 'leaf-a1.vhd' }));
     await from.setValue(refKey({ folder: 'lab', file: 'leaf-a2.vhd' }));
     expect(asInput(w.get('[data-testid="opt-keep"]').element).checked).toBe(true);
     await w.get('[data-testid="opt-keep"]').setValue(false);
