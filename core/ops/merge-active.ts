@@ -3,8 +3,9 @@
 // path and delete the path the VM uses; instead it has the outcome of
 // deleting that parent snapshot (delete.ts: merge-child for a base, fold
 // otherwise), so the merged disk stays at the active path, with the same
-// content. merge --into from the active disk would remove the path too, and
-// is refused. Kept apart from merge.ts (its copy loop is its own): the
+// content. Merge's own refusals still apply (a damaged or saved-state parent,
+// a parent with other children). merge --into from the active disk would
+// remove the path too, and is refused. Kept apart from merge.ts (its copy loop is its own): the
 // registry lists merge through routeActiveMerge.
 import * as nodePath from 'node:path';
 import { VhdFile } from '../disk/vhd-file.js';
@@ -36,8 +37,11 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMe
     const plan = await d.plan(r);
     if (!plan.parent) return plan;
     const del = await planDelete(plan.parent);
+    // Merge's own refusals stand (a damaged or saved-state parent, other children): routing never makes a merge less careful.
+    const seen = new Set(plan.refusals.map((x) => x.code));
     return {
       ...del,
+      refusals: [...plan.refusals, ...del.refusals.filter((x) => !seen.has(x.code))],
       operation: 'merge',
       summary: `merge ${nodePath.basename(plan.child)} with its parent ${nodePath.basename(plan.parent)} so that ${nodePath.basename(plan.child)}, the active disk, keeps its path: ${del.summary}`,
       child: plan.child,

@@ -6,6 +6,7 @@ export interface InputLike {
 }
 export interface SelectLike {
   options: ArrayLike<{ value: string; text: string }>;
+  value: string;
 }
 export const asInput = (el: unknown) => el as InputLike;
 export const asSelect = (el: unknown) => el as SelectLike;
