@@ -9,7 +9,7 @@
 // registry lists merge through routeActiveMerge.
 import * as nodePath from 'node:path';
 import { VhdFile } from '../disk/vhd-file.js';
-import type { Plan } from '../job.js';
+import { throwIfCancelled, type Plan } from '../job.js';
 import { isActiveDisk } from '../library/scan.js';
 import { mergeSentence } from '../library/keep-lose.js';
 import { deletePlanned, planDelete, type DeletePlan } from './delete.js';
@@ -37,11 +37,18 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMe
     const plan = await d.plan(r);
     if (!plan.parent) return plan;
     const del = await planDelete(plan.parent);
-    // Merge's own refusals stand (a damaged or saved-state parent, other children): routing never makes a merge less careful.
-    const seen = new Set(plan.refusals.map((x) => x.code));
+    if (plan.refusals.length > 0 || del.refusals.length > 0) {
+      // Refused either way: merge's plan stands (routing never makes a merge less careful), with delete's reasons added.
+      const seen = new Set(plan.refusals.map((x) => x.code));
+      plan.refusals.push(...del.refusals.filter((x) => !seen.has(x.code)));
+      plan.cautions = [
+        ...(plan.cautions ?? []),
+        `${nodePath.basename(plan.child)} is the active disk: once nothing is refused, this merge runs as the delete of ${nodePath.basename(plan.parent)}, so ${nodePath.basename(plan.child)} keeps its path`,
+      ];
+      return plan;
+    }
     return {
       ...del,
-      refusals: [...plan.refusals, ...del.refusals.filter((x) => !seen.has(x.code))],
       operation: 'merge',
       summary: `merge ${nodePath.basename(plan.child)} with its parent ${nodePath.basename(plan.parent)} so that ${nodePath.basename(plan.child)}, the active disk, keeps its path: ${del.summary}`,
       child: plan.child,
@@ -76,6 +83,7 @@ export function routeActiveMerge(d: MergeDescriptor): MergeDescriptor {
     run: async (r, ctx) => {
       const via = (ctx.plan as RoutedMergePlan).viaDelete;
       if (!via) return d.run(r, ctx);
+      throwIfCancelled(ctx);
       const res = await deletePlanned(via, ctx);
       // In merge's terms: the merged disk is the active path; the parent snapshot is what went.
       const step = { merged: nodePath.resolve(r.disk), removed: [res.removed], relinked: [] };
