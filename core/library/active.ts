@@ -119,9 +119,16 @@ export function shortStamp(d: Date): string {
   return `${d.getDate()} ${MONTHS[d.getMonth()]} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-/** The name a saved state vhdsnap keeps gets: "State before revert to ‘Before upgrade’, 3 Dec 14:05". */
+const AUTO_NAME = /^State before (?:revert|switch) to .*, (\d{1,2} [A-Z][a-z]{2} \d\d:\d\d)$/;
+
+/**
+ * The name a saved state vhdsnap keeps gets: "State before revert to ‘Before
+ * upgrade’, 3 Dec 14:05". A target that itself has such a name is called by
+ * its time ("the saved state of 3 Dec 14:05"): names never nest.
+ */
 export function savedStateName(op: 'revert' | 'switch', to: string, at = new Date()): string {
-  return `State before ${op} to ‘${to}’, ${shortStamp(at)}`;
+  const auto = AUTO_NAME.exec(to);
+  return `State before ${op} to ${auto ? `the saved state of ${auto[1]}` : `‘${to}’`}, ${shortStamp(at)}`;
 }
 
 /** How a disk is called in sentences: its name, else its file name. */

@@ -114,14 +114,14 @@ export async function planSwitch(statePath: string, opts: SwitchOptions = {}): P
     active && kept
       ? [
           { path: kept, action: 'create', detail: `what ${nodePath.basename(active)} shows now, kept as the saved state “${keptLabel}”` },
-          { path: active, action: 'modify', detail: `shows the saved state ${stateName} (its file is renamed here)` },
+          { path: active, action: 'modify', detail: `shows the saved state ‘${stateName}’ (its file is renamed here)` },
           { path: state, action: 'rename', detail: `renamed to ${nodePath.basename(active)}` },
         ]
       : [];
   return {
     operation: 'switch',
     summary: active
-      ? `make ${nodePath.basename(active)} show the saved state ${stateName}, keeping what it shows now as ${nodePath.basename(kept!)}`
+      ? `make ${nodePath.basename(active)} show the saved state ‘${stateName}’, keeping what it shows now as ${nodePath.basename(kept!)}`
       : `cannot switch to ${name}`,
     keepLose: active
       ? `Nothing is lost: your current disk ${nodePath.basename(active)} will show ‘${stateName}’, and what it shows now is kept as the saved state ‘${keptLabel}’.`

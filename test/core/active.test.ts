@@ -71,6 +71,10 @@ describe('the rules', () => {
     const at = new Date(2026, 11, 3, 14, 5);
     expect(shortStamp(at)).toBe('3 Dec 14:05');
     expect(savedStateName('revert', 'Before upgrade', at)).toBe('State before revert to ‘Before upgrade’, 3 Dec 14:05');
+    // Never nested: a target with such a name is called by its time.
+    expect(savedStateName('switch', 'State before revert to ‘Before upgrade’, 3 Dec 14:05', at)).toBe(
+      'State before switch to the saved state of 3 Dec 14:05, 3 Dec 14:05',
+    );
   });
 });
 
