@@ -98,10 +98,12 @@ export async function recordActive(diskPath: string, at = new Date()): Promise<v
   const next: Record<string, string> = {};
   for (const [file, when] of Object.entries(s.active ?? {})) {
     if (file === nodePath.basename(p)) continue;
-    if (await fsp.stat(nodePath.join(dir, file)).then(
-      () => true,
-      () => false,
-    ))
+    if (
+      await fsp.stat(nodePath.join(dir, file)).then(
+        () => true,
+        () => false,
+      )
+    )
       next[file] = when;
   }
   // Strictly later than every record: two decisions within one millisecond still order.

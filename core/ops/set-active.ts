@@ -42,7 +42,10 @@ async function planSetActive(disk: string): Promise<SetActivePlan> {
     operation: 'set-active',
     summary: previous ? `make ${name} the active disk of its tree (instead of ${nodePath.basename(previous)})` : `${name} is the active disk of its tree`,
     // The disk is locked (one job per disk), never written: the choice goes into the sidecar.
-    changes: refusals.length === 0 ? [{ path, action: 'modify', detail: `recorded as the active disk in ${SIDECAR_NAME} beside it (the disk file is not written)` }] : [],
+    changes:
+      refusals.length === 0
+        ? [{ path, action: 'modify', detail: `recorded as the active disk in ${SIDECAR_NAME} beside it (the disk file is not written)` }]
+        : [],
     bytesToCopy: 0,
     worstCaseGrowth: 4096,
     freeSpace: null,

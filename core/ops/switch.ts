@@ -164,7 +164,8 @@ async function switchPlanned(plan: SwitchPlan, ctx: JobContext): Promise<SwitchR
   return withActiveJournal(jpath, async () => {
     try {
       // The name was free when planned; a link never replaces a file that appeared since.
-      if (await pathExists(j.kept)) throw new RefusedError('EXISTS', `${j.kept} appeared while the switch was being made; not overwriting it`, { path: j.kept });
+      if (await pathExists(j.kept))
+        throw new RefusedError('EXISTS', `${j.kept} appeared while the switch was being made; not overwriting it`, { path: j.kept });
       await keepCopy(j.active, j.kept);
     } catch (err) {
       // The active path was never touched: undo the kept name and report.
