@@ -6,6 +6,8 @@ export const action = defineAction({
   short: 'Switch',
   hint: 'Make the active disk show this saved state; what it shows now is kept as a saved state',
   destructive: true,
+  // In the context menu of a saved state: the toolbar has no room left at 1280 px.
+  menuOnly: true,
   order: 2.5,
   // Only a saved state (a leaf that is not the active disk) can be switched to.
   applies: (node) => node.state === 'saved',
