@@ -4,6 +4,7 @@ import { openDisk } from '../../core/disk/chain.js';
 import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { DiskModel, Rng } from '../support/model.js';
 import { readThrough } from '../support/tree.js';
+import { recordActive } from '../../core/library/active.js';
 import { crashSuite } from './harness.js';
 import { KiB, MiB, treeSetup } from './scenarios.js';
 
@@ -61,7 +62,8 @@ crashSuite('merge', [
     name: 'merge (partial 4 KiB blocks over parent data, junk in clear bits)',
     // Unaligned writes leave partial blocks in d2 over data d1 stores; junk in
     // d2's clear-bit sectors must never reach d1.
-    setup: treeSetup({ parents: [null, 0, 1], seed: 102, blockSize: 4 * KiB, writesPerLayer: 8, junk: [2] }),
+    // d3, a branch of the base, is made the active disk: d2 is a saved state, so this is merge's own copy (the active disk's merge is merge-active.crash.test.ts).
+    setup: treeSetup({ parents: [null, 0, 1, 0], seed: 102, blockSize: 4 * KiB, writesPerLayer: 8, junk: [2], then: (_dir, paths) => recordActive(paths[3]) }),
     request: (dir) => ({ op: 'merge', disk: `${dir}/d2.vhd` }),
     after: { 'd2.vhd': null, 'd1.vhd': { content: 'd2.vhd' } },
   },

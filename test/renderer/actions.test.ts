@@ -47,4 +47,17 @@ describe('actions', () => {
     expect(applies('compact', inner)).toBe(true);
     expect(applies('delete', node('dynamic'))).toBe(false);
   });
+
+  it('switch and make-active apply to saved states only: not the active disk, not a snapshot', () => {
+    const saved = { ...node('differencing'), active: false, state: 'saved' as const };
+    const active = { ...node('differencing'), active: true, state: 'active' as const };
+    const snapshot = { ...node('dynamic', [active]), active: false, state: 'snapshot' as const };
+    for (const a of ['switch', 'set-active'] as const) {
+      expect(
+        [saved, active, snapshot].map((n) => actionNamed(a)!.applies(n)),
+        a,
+      ).toEqual([true, false, false]);
+      expect(actionNamed(a)!.request!({ ref, node: saved, label: 'Disk' })).toEqual({ op: a, disk: ref });
+    }
+  });
 });

@@ -64,6 +64,9 @@ describe('DetailsPane', () => {
     expect(field('created')).toMatch(/ago|just now/);
     expect(field('parent')).toBe('snap-b.vhd');
     expect(field('chain')).toBe('3 file(s)');
+    // leaf-b is a saved state of its tree (leaf-a1 is the active disk): marked so, not Now.
+    expect(wrapper.find('[data-testid="detail-saved"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="detail-now"]').exists()).toBe(false);
 
     const cells = wrapper.findAll('[data-testid="allocation-map"] rect[data-state]');
     expect(cells).toHaveLength(map.length);

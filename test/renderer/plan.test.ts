@@ -52,6 +52,20 @@ describe('PlanDialog', () => {
     expect(w.emitted('confirm')).toHaveLength(1);
   });
 
+  it('shows what is kept and lost in one sentence, where the plan says it', () => {
+    const keepLose = 'The snapshot ‘before upgrade’ will no longer exist; your current disk leaf-a1.vhd keeps all its data.';
+    expect(
+      mount(PlanDialog, { props: { plan: okPlan({ keepLose }) } })
+        .get('[data-testid="plan-keep-lose"]')
+        .text(),
+    ).toBe(keepLose);
+    expect(
+      mount(PlanDialog, { props: { plan: okPlan({}) } })
+        .find('[data-testid="plan-keep-lose"]')
+        .exists(),
+    ).toBe(false);
+  });
+
   it('shows the cautions (not reasons to refuse: Confirm stays enabled), and nothing of them where there are none', () => {
     const caution = 'children of /data/lab/base.vhd made in other folders by other programs cannot be found';
     const w = mount(PlanDialog, { props: { plan: okPlan({ cautions: [caution] }) } });
