@@ -422,7 +422,8 @@ function measures(S, dir) {
       baselineName: `cp of ${(m.childAllocatedBytes / MiB).toFixed(0)} MiB (child's allocated bytes)`,
       before: () => restoreMerge(m),
       cmd: () => cli('merge', path.join(m.dir, 'child.vhd')),
-      verify: () => verifySame(path.join(m.dir, 'parent.vhd'), 'vpc', m.model, `merge into the ${m.parentSize / GiB} GiB parent`),
+      // child.vhd is its tree's active disk: the merge keeps it at its path (the delete of the parent, core/ops/merge-active.ts).
+      verify: () => verifySame(path.join(m.dir, 'child.vhd'), 'vpc', m.model, `merge into the ${m.parentSize / GiB} GiB parent`),
       baseline: () => withSync(`cp ${q(m.raw)} ${q(out('m.raw'))}`, out('m.raw')),
       after: () => rmOut(out('m.raw')),
     });
