@@ -416,7 +416,11 @@ describe('every core operation through the contract', () => {
     await writeAt(tmp.file('m1.vhd'), MiB, new Rng(2).bytes(4096));
     await snapshot(tmp.file('m1.vhd'), { out: tmp.file('m2.vhd') });
     await writeAt(tmp.file('m2.vhd'), 2 * MiB, new Rng(3).bytes(4096));
+    // m3 is the active disk (merge --into from it would remove its path, and is refused): m2 is merged down, m3 relinked.
+    await snapshot(tmp.file('m2.vhd'), { out: tmp.file('m3.vhd') });
+    await writeAt(tmp.file('m3.vhd'), 3 * MiB, new Rng(4).bytes(4096));
     const before = await readThrough(tmp.file('m2.vhd'));
+    const active = await readThrough(tmp.file('m3.vhd'));
     const args = { op: 'merge', disk: ref('m2.vhd'), into: ref('m0.vhd') } as const;
     const plan = await h.call(Channels.plan, args);
     expect(plan.refusals).toEqual([]);
@@ -426,6 +430,7 @@ describe('every core operation through the contract', () => {
     if (end.kind !== 'done' || end.outcome.op !== 'merge') throw new Error('not a merge result');
     expect(end.outcome.result.steps).toHaveLength(2);
     expect((await readThrough(end.outcome.result.merged)).equals(before)).toBe(true);
+    expect((await readThrough(tmp.file('m3.vhd'))).equals(active)).toBe(true);
   });
 });
 
@@ -454,7 +459,8 @@ describe('children in every open folder', () => {
 
 describe('interrupted work', () => {
   it('a cut-short merge shows in its folder; other jobs there are refused (PENDING_JOB) until the person resumes it', async () => {
-    const { runOperation } = await import('../../core/operations');
+    const { merge } = await import('../../core/ops/merge');
+    const { releaseJournals } = await import('../../core/ops/recover');
     const { h, ref, folder } = await opened();
     await createDynamic(tmp.file('p0.vhd'), 4 * MiB, { blockSize: 64 * 1024 });
     await writeAt(tmp.file('p0.vhd'), 0, new Rng(11).bytes(256 * 1024));
@@ -462,10 +468,11 @@ describe('interrupted work', () => {
     await writeAt(tmp.file('p1.vhd'), 128 * 1024, new Rng(12).bytes(512 * 1024));
     await createDynamic(tmp.file('other.vhd'), 4 * MiB);
     const want = await readThrough(tmp.file('p1.vhd'));
-    // Cut short in this thread, through the runner: its journal is left, and no longer names a running thread.
+    // Cut short in this thread, by merge itself (the runner runs the active disk's merge as the delete of its parent), its journal released as the runner does: left, and no longer naming a running thread.
     const ac = new AbortController();
     ac.abort();
-    await expect(runOperation({ op: 'merge', disk: tmp.file('p1.vhd') }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    await expect(merge(tmp.file('p1.vhd'), { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    await releaseJournals([tmp.file('p1.vhd')]);
 
     const view = (await h.call(Channels.scan, folder.id)) as FolderView;
     expect(view.pending).toHaveLength(1);
