@@ -462,8 +462,9 @@ const scenarios: Scenario[] = [
       return [
         ['snapshot', p('d1.vhd'), '--out', p('d2-with-a-long-name.vhd')],
         ['write', p('d2-with-a-long-name.vhd'), '--offset', '123456', '--input', w(file)],
+        // d2 is the active disk (made by --out of the active d1): the merge keeps it at its path and d1 goes.
         ['merge', p('d2-with-a-long-name.vhd')],
-        ['compact', p('d1.vhd')],
+        ['compact', p('d2-with-a-long-name.vhd')],
         ['create', p('new-with-a-long-name.vhd'), '--size', '1M'],
       ];
     },
@@ -473,8 +474,8 @@ const scenarios: Scenario[] = [
       const { model } = t(dir);
       const wr = written.get(dir)!;
       model.write(1, wr.offset, wr.data);
-      expect(await disksLeft(deep)).toEqual(['d0.vhd', 'd1.vhd', 'new-with-a-long-name.vhd']);
-      await expectView(`${deep}/d1.vhd`, model.view(1), 'd0.vhd');
+      expect(await disksLeft(deep)).toEqual(['d0.vhd', 'd2-with-a-long-name.vhd', 'new-with-a-long-name.vhd']);
+      await expectView(`${deep}/d2-with-a-long-name.vhd`, model.view(1), 'd0.vhd');
       await expectView(`${deep}/new-with-a-long-name.vhd`, Buffer.alloc(MiB), null);
     },
   },
