@@ -123,6 +123,11 @@ export function shortStamp(d: Date): string {
 
 const AUTO_NAME = /^State before (?:revert|switch) to .*, (\d{1,2} [A-Z][a-z]{2} \d\d:\d\d)$/;
 
+/** A name vhdsnap gave a saved state (savedStateName), not one a person chose. */
+export function isSavedStateName(name: string): boolean {
+  return AUTO_NAME.test(name);
+}
+
 /**
  * The name a saved state vhdsnap keeps gets: "State before revert to ‘Before
  * upgrade’, 3 Dec 14:05". A target that itself has such a name is called by

@@ -21,7 +21,7 @@ import { closeAll, openAll, pathExists, renameFile, supportsHardLinks, syncDir }
 import { assertNoRefusals, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
-import { displayNameOf, recordActive, savedStateName } from '../library/active.js';
+import { displayNameOf, isSavedStateName, recordActive, savedStateName } from '../library/active.js';
 import { treeOf } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { keepCopy, keptName } from './revert.js';
@@ -211,7 +211,11 @@ async function relabel(j: SwitchJournal): Promise<void> {
   const dir = nodePath.dirname(j.active);
   const s = await readSidecar(dir);
   const st = s.disks[j.stateUuid];
-  if (st) s.disks[j.stateUuid] = { ...st, file: nodePath.basename(j.active) };
+  if (st) {
+    // A name vhdsnap gave it ("State before revert to …") no longer says what the active disk is; a person's name stays.
+    const { name, ...rest } = st;
+    s.disks[j.stateUuid] = { ...rest, ...(name !== undefined && !isSavedStateName(name) ? { name } : {}), file: nodePath.basename(j.active) };
+  }
   const old = s.disks[j.oldUuid];
   s.disks[j.oldUuid] = { ...old, name: old?.name ?? j.keptLabel, file: nodePath.basename(j.kept) };
   await writeSidecar(dir, s);

@@ -187,9 +187,10 @@ describe('switch', () => {
     // The label follows the state's file to the active path; the kept one is named for the switch.
     expect(nodes.find((n) => n.path === paths[2])!.name).toBe('Experiment');
     expect(nodes.find((n) => n.path === r.kept)!.name).toMatch(/^State before switch to ‘Experiment’, /);
-    // And back: switching to the kept state restores the first content at the active path.
+    // And back: switching to the kept state restores the first content at the active path; the name vhdsnap gave that state does not follow it there.
     await runOperation({ op: 'switch', disk: r.kept });
     expect((await readThrough(paths[2])).equals(model.view(2))).toBe(true);
+    expect(all((await scanLibrary([tmp.dir])).roots[0]).find((n) => n.path === paths[2])!.name).toBeNull();
   });
 
   it('refuses before any write: the active disk itself, a snapshot; the dry run names why', async () => {
