@@ -22,7 +22,7 @@ const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
 const EXIT_CODES = [
   'Exit codes: 0 success; 1 problems found (check, tree, repair) or refused for safety; 2 usage error, unreadable input,',
   'or the environment refused (missing path, no permission, read-only or full disk: the message says what to do).',
-  'A dry run exits with the code the run would.',
+  'A dry run exits with the code the run would. 130: cancelled by Ctrl-C or SIGTERM and rolled back (every disk as before).',
 ].join('\n');
 
 /**
@@ -48,6 +48,9 @@ const OPTION_HELP: Record<string, { value?: string; help: string }> = {
   to: { value: '<snapshot>', help: 'the snapshot to go back to (default: the parent)' },
   keep: { help: 'keep the current state as a saved branch instead of discarding it' },
   port: { value: '<n>', help: 'port to listen on (default: any free port)' },
+  rollback: {
+    help: 'recover: roll interrupted jobs back (every disk as before the job) instead of finishing them; a job past its point of no return is finished',
+  },
   folder: { value: '<dir>', help: 'folder to open (further folders go as arguments)' },
 };
 
@@ -94,6 +97,10 @@ export interface Io {
   stderr: (s: string) => void;
   /** Progress is drawn only on a terminal. */
   isTTY: boolean;
+  /** Aborted on SIGINT/SIGTERM (core/cli/bin.ts): the running job rolls back and the command exits 130. */
+  signal?: AbortSignal;
+  /** Called when a job that honours `signal` starts: from then a signal cancels it instead of ending the process. */
+  jobStarted?: () => void;
 }
 
 type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
@@ -119,9 +126,12 @@ function json(io: Io, value: unknown): void {
   io.stdout(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** The job context of a run: the cancel signal, and progress on a terminal. */
 function progressCtx(io: Io): JobContext {
-  if (!io.isTTY) return {};
-  return { onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total ? '\n' : ''}`) };
+  io.jobStarted?.();
+  const signal = io.signal ? { signal: io.signal } : {};
+  if (!io.isTTY) return signal;
+  return { ...signal, onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total || p.finishing ? '\n' : ''}`) };
 }
 
 /** Reading a disk another program has open: one line on stderr per such disk (the JSON carries the warning too). */
@@ -238,7 +248,7 @@ const commands: Record<string, Command> = {
         description: a.values.get('description'),
       };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req);
+      const r = await runOperation(req, progressCtx(io));
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`snapshot: ${r.snapshot}\nactive:   ${r.active}\n`);
       return 0;
@@ -369,7 +379,7 @@ const commands: Record<string, Command> = {
     run: async (a, io) => {
       const req = { op: 'reparent' as const, disk: a.positional[0], parent: a.positional[1], ignoreIdMismatch: a.bools.has('ignore-id-mismatch') };
       if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req);
+      const r = await runOperation(req, progressCtx(io));
       for (const w of r.warnings) io.stderr(`WARNING: ${w}\n`);
       if (a.bools.has('json')) json(io, r);
       else io.stdout(`${r.child} now uses ${r.parent} as its parent\n`);
@@ -481,11 +491,13 @@ const commands: Record<string, Command> = {
   recover: {
     args: '<dir|file>',
     about: 'Finishes or rolls back interrupted operations and removes files left by dead processes.',
-    bools: ['json', 'dry-run'],
+    bools: ['json', 'dry-run', 'rollback'],
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const r = await recoverFolder(a.positional[0], { dryRun: a.bools.has('dry-run') });
+      // Rolling back must not be cut short by Ctrl-C either (see bin.ts).
+      if (!a.bools.has('dry-run')) io.jobStarted?.();
+      const r = await recoverFolder(a.positional[0], { dryRun: a.bools.has('dry-run'), rollback: a.bools.has('rollback') });
       if (a.bools.has('json')) json(io, r);
       else io.stdout(renderRecover(r));
       // Finished or rolled back is success; a journal left for a person, or owned by a live process, is not.

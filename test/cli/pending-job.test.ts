@@ -4,13 +4,13 @@
 import { promises as fsp } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { findJournals, writeJournal } from '../../core/journal.js';
-import { runOperation } from '../../core/operations.js';
 import { openDisk } from '../../core/disk/chain.js';
 import { createDynamic } from '../../core/ops/create.js';
 import { snapshot } from '../../core/ops/snapshot.js';
 import { cli } from '../support/cli.js';
 import { folderState } from '../support/compare.js';
 import { useTmpDir } from '../support/tmp.js';
+import { interruptAtFirstReport } from '../support/interrupt.js';
 
 const tmp = useTmpDir('vhdsnap-cli-pending-');
 
@@ -26,9 +26,7 @@ describe('an interrupted job in the folder', () => {
     const e2 = await openDisk(tmp.file('e2.vhd'), { writable: true });
     await e2.write(0, Buffer.alloc(256 * 1024, 3));
     await e2.close();
-    const ac = new AbortController();
-    ac.abort();
-    await expect(runOperation({ op: 'merge', disk: tmp.file('e2.vhd') }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    await interruptAtFirstReport({ op: 'merge', disk: tmp.file('e2.vhd') });
     const [jpath] = await findJournals(tmp.dir);
     const j = JSON.parse(await fsp.readFile(jpath, 'utf8'));
     await writeJournal(jpath, { ...j, pid: 999999999 });

@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
-import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { formatBytes } from '../../renderer/src/lib/format';
 import { flipByte } from '../support/corrupt';
@@ -33,6 +32,7 @@ import {
   root,
   vhdFiles,
 } from './support';
+import { interruptAtFirstReport } from '../support/interrupt.js';
 
 const MiB = 2 ** 20;
 const SIZE = 16 * MiB;
@@ -394,9 +394,7 @@ describe.skipIf(missing !== null)(
       await snapshot(flat, { out: child });
       const childLayer = model.addChild(flatLayer);
       await writeThroughCore(child, childLayer, 5 * MiB + 100, 70_000);
-      const ac = new AbortController();
-      ac.abort();
-      await expect(runOperation({ op: 'merge', disk: child }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+      await interruptAtFirstReport({ op: 'merge', disk: child });
       await $('rescan').click();
       const banner = $('pending-jobs');
       await banner.waitFor();

@@ -11,6 +11,7 @@ import { Rng } from '../support/model';
 import { useTmpDir } from '../support/tmp';
 import { bundledWorker, makeHarness, manualRunner, type Harness } from './support';
 import { readThrough } from '../support/tree.js';
+import { interruptAtFirstReport } from '../support/interrupt.js';
 
 const MiB = 1024 * 1024;
 const tmp = useTmpDir('vhdsnap-ipc-');
@@ -429,7 +430,6 @@ describe('every core operation through the contract', () => {
 
 describe('interrupted work', () => {
   it('a cut-short merge shows in its folder; other jobs there are refused (PENDING_JOB) until the person resumes it', async () => {
-    const { runOperation } = await import('../../core/operations');
     const { h, ref, folder } = await opened();
     await createDynamic(tmp.file('p0.vhd'), 4 * MiB, { blockSize: 64 * 1024 });
     await writeAt(tmp.file('p0.vhd'), 0, new Rng(11).bytes(256 * 1024));
@@ -438,9 +438,7 @@ describe('interrupted work', () => {
     await createDynamic(tmp.file('other.vhd'), 4 * MiB);
     const want = await readThrough(tmp.file('p1.vhd'));
     // Cut short in this thread, through the runner: its journal is left, and no longer names a running thread.
-    const ac = new AbortController();
-    ac.abort();
-    await expect(runOperation({ op: 'merge', disk: tmp.file('p1.vhd') }, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    await interruptAtFirstReport({ op: 'merge', disk: tmp.file('p1.vhd') });
 
     const view = (await h.call(Channels.scan, folder.id)) as FolderView;
     expect(view.pending).toHaveLength(1);
