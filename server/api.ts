@@ -114,6 +114,7 @@ export const RequestChannels = {
   start: 'job:start',
   cancel: 'job:cancel',
   resume: 'job:resume',
+  rollback: 'job:rollback',
 } as const;
 
 export type ApiMethod = keyof typeof RequestChannels;
@@ -165,6 +166,8 @@ export interface VhdsnapApi {
   cancel(jobId: string): Promise<void>;
   /** Resumes an interrupted job (a journal of FolderView.pending) as a job: finished, or rolled back where it never passed its point of no return. */
   resume(journal: DiskRef): Promise<{ jobId: string }>;
+  /** Rolls an interrupted job back (every disk as before it) as a job; one past its point of no return is finished instead, and says so. */
+  rollback(journal: DiskRef): Promise<{ jobId: string }>;
   /** Subscribes to job events; returns the unsubscribe function. */
   onJobEvent(listener: (e: JobEvent) => void): () => void;
 }

@@ -90,6 +90,7 @@ const argSchemas = {
   start: z.tuple([OperationArgsSchema]),
   cancel: z.tuple([IdSchema]),
   resume: z.tuple([DiskRefSchema]),
+  rollback: z.tuple([DiskRefSchema]),
 } as const satisfies { [K in ApiMethod]: z.ZodTuple };
 
 type Spec<K extends ApiMethod> = { channel: (typeof RequestChannels)[K]; args: (typeof argSchemas)[K] };

@@ -6,7 +6,7 @@ import * as nodePath from 'node:path';
 import { openDisk } from '../core/disk/chain.js';
 import type { Plan } from '../core/job.js';
 import { planOperation, runOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
-import type { FolderGrant, OperationArgs } from './api.js';
+import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
 import type { Grants } from './grants.js';
 import type { JobManager } from './jobs.js';
 import { diskDetails, scanFolder } from './library.js';
@@ -84,6 +84,14 @@ async function grantAndRemember(ctx: HandlerContext, path: string): Promise<Fold
 
 export function createHandlers(ctx: HandlerContext): Handlers {
   const { grants, jobs } = ctx;
+  /** The journal `ref` names: only a journal, of an open folder, that is still there. */
+  const pendingJournal = async (ref: DiskRef): Promise<string> => {
+    if (!ref.file.startsWith(JOURNAL_PREFIX)) throw new ApiFailure('BAD_ARGS', `${ref.file} is not a job journal`);
+    const journal = await grants.resolveDisk(ref);
+    if (!(await pathExists(journal)))
+      throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed or rolled back already)`);
+    return journal;
+  };
   return {
     appVersion: async () => ctx.version,
 
@@ -152,10 +160,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     // Only a journal of an open folder, and only a journal: the page picks it from FolderView.pending.
     resume: async (ref) => {
-      if (!ref.file.startsWith(JOURNAL_PREFIX)) throw new ApiFailure('BAD_ARGS', `${ref.file} is not a job journal`);
-      const journal = await grants.resolveDisk(ref);
-      if (!(await pathExists(journal))) throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed already)`);
+      const journal = await pendingJournal(ref);
       return jobs.startResume(journal, await chainsOf(await journalDisks(journal)));
+    },
+
+    rollback: async (ref) => {
+      const journal = await pendingJournal(ref);
+      return jobs.startRollback(journal, await chainsOf(await journalDisks(journal)));
     },
   };
 }

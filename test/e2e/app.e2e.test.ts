@@ -398,7 +398,9 @@ describe.skipIf(missing !== null)(
       await $('rescan').click();
       const banner = $('pending-jobs');
       await banner.waitFor();
-      expect(await banner.textContent()).toMatch(/Interrupted: merge \(flat-child\.vhd, disk-flat\.vhd; started .* at its \w+ step\)/);
+      expect(await banner.textContent()).toMatch(
+        /Merge of ‘.+’ into ‘.+’ was interrupted.*\(merge \(flat-child\.vhd, disk-flat\.vhd; started .* at its \w+ step\)\)/,
+      );
       await shot('08-interrupted-job.png');
       await page.setViewportSize({ width: 1024, height: 640 });
       await shot('08-interrupted-job-1024.png');

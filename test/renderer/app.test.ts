@@ -220,6 +220,9 @@ describe('interrupted work in a folder', () => {
         code: 'PENDING_JOB',
         job: 'merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step)',
         message: 'an interrupted merge is waiting',
+        files: ['/data/lab/leaf-a1.vhd', '/data/lab/snap-a.vhd'],
+        progress: 51,
+        pastNoReturn: false,
         ref: { folder: 'lab', file: '.vhdsnap-journal-snap-a.vhd.json' },
       },
     ];
@@ -230,7 +233,9 @@ describe('interrupted work in a folder', () => {
     await flushPromises();
     const banner = w.get('[data-testid="pending-jobs"]');
     expect(banner.attributes('role')).toBe('alert');
-    expect(banner.text()).toContain('Interrupted: merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step)');
+    expect(banner.text()).toMatch(/^Merge of ‘Dev box’ into ‘before upgrade’ was interrupted at 51 %\./);
+    expect(banner.text()).toContain('(merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step))');
+    expect(w.get('[data-testid="rollback-.vhdsnap-journal-snap-a.vhd.json"]').attributes('disabled')).toBeUndefined();
     fake.nextStart = { jobId: 'job-9' };
     await w.get('[data-testid="resume-.vhdsnap-journal-snap-a.vhd.json"]').trigger('click');
     await flushPromises();
@@ -247,5 +252,37 @@ describe('interrupted work in a folder', () => {
     expect(w.find('[data-testid="pending-jobs"]').exists()).toBe(false);
     expect(w.get('[data-testid="result-headline"]').text()).toContain('Resuming the interrupted merge');
     expect(w.get('[data-testid="result-panel"]').text()).toContain('merged into snap-a.vhd');
+  });
+
+  it('Roll back starts a rollback job for that journal; past the point of no return it is disabled with the reason', async () => {
+    const fake = installFake();
+    const view = labView();
+    const pending = (file: string, pastNoReturn: boolean) => ({
+      journal: `/data/lab/${file}`,
+      op: 'merge',
+      code: 'PENDING_JOB' as const,
+      job: 'merge (leaf-a1.vhd, snap-a.vhd; at its copy step)',
+      message: 'an interrupted merge is waiting',
+      files: ['/data/lab/leaf-a1.vhd', '/data/lab/snap-a.vhd'],
+      progress: null,
+      pastNoReturn,
+      ref: { folder: 'lab', file },
+    });
+    view.pending = [pending('.vhdsnap-journal-a.json', false), pending('.vhdsnap-journal-b.json', true)];
+    fake.views.set('lab', view);
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    expect(w.get('[data-testid="pending-.vhdsnap-journal-a.json"]').text()).toContain('was interrupted.');
+    const past = w.get('[data-testid="rollback-.vhdsnap-journal-b.json"]');
+    expect(past.attributes('disabled')).toBeDefined();
+    expect(past.attributes('title')).toContain('point of no return');
+    fake.nextStart = { jobId: 'job-10' };
+    await w.get('[data-testid="rollback-.vhdsnap-journal-a.json"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('rollback')).toEqual([[{ folder: 'lab', file: '.vhdsnap-journal-a.json' }]]);
+    expect(fake.callsOf('resume')).toEqual([]);
+    expect(w.get('[data-testid="job-progress"]').text()).toContain('Rolling back merge');
   });
 });

@@ -169,6 +169,11 @@ export class FakeApi implements VhdsnapApi {
     if ('code' in this.nextStart) throw this.nextStart;
     return this.nextStart;
   }
+  async rollback(journal: DiskRef) {
+    this.record('rollback', journal);
+    if ('code' in this.nextStart) throw this.nextStart;
+    return this.nextStart;
+  }
   async plan(args: OperationArgs) {
     this.record('plan', args);
     if ('summary' in this.nextPlan) return this.nextPlan;

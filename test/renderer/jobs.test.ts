@@ -52,7 +52,20 @@ describe('JobProgress', () => {
     await w.get('[data-testid="job-cancel"]').trigger('click');
     await flushPromises();
     expect(fake.callsOf('cancel')).toEqual([['job-42']]);
-    expect(w.get('[data-testid="job-cancel"]').text()).toBe('Cancelling…');
+    expect(w.get('[data-testid="job-cancel"]').text()).toBe('Rolling back…');
+  });
+
+  it('past the point of no return the button says Finishing… and is disabled', async () => {
+    const { fake, jobs, pinia } = await startedJob();
+    const w = mount(JobProgress, { props: { job: jobs.jobs['job-42'] }, global: { plugins: [pinia] } });
+    expect(w.get('[data-testid="job-cancel"]').attributes('disabled')).toBeUndefined();
+    fake.emit({ jobId: 'job-42', kind: 'progress', progress: { phase: 'merge', done: 2, total: 2, rate: 1, eta: 0, finishing: true } });
+    await flushPromises();
+    const b = w.get('[data-testid="job-cancel"]');
+    expect(b.text()).toBe('Finishing…');
+    expect(b.attributes('disabled')).toBeDefined();
+    await b.trigger('click');
+    expect(fake.callsOf('cancel')).toEqual([]);
   });
 });
 

@@ -17,8 +17,8 @@ export interface Job {
   progress: Progress | null;
   /** What a finished job returned, typed by its operation (narrow on `outcome.op`). */
   outcome: JobOutcome | null;
-  /** A job that is not an operation (resuming an interrupted one): its words, and the folder it works in. */
-  resumed?: { job: string; folder: string };
+  /** A job that is not an operation (resuming or rolling back an interrupted one): its words, and the folder it works in. */
+  resumed?: { job: string; folder: string; rollback?: boolean };
   error: { code: string; message: string } | null;
   message: string | null;
   cancelling: boolean;
@@ -84,6 +84,14 @@ export const useJobsStore = defineStore('jobs', {
       const { jobId } = await api().resume(journal);
       const entry = this.entry(jobId);
       entry.resumed = { job, folder: journal.folder };
+      if (entry.status !== 'running') this.finished(entry);
+      return jobId;
+    },
+    /** Rolls an interrupted job of a folder (FolderView.pending) back as a job of its own: every disk as before it. */
+    async rollback(journal: DiskRef, job: string): Promise<string> {
+      const { jobId } = await api().rollback(journal);
+      const entry = this.entry(jobId);
+      entry.resumed = { job, folder: journal.folder, rollback: true };
       if (entry.status !== 'running') this.finished(entry);
       return jobId;
     },
