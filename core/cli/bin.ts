@@ -13,7 +13,8 @@ const onSignal = (sig: NodeJS.Signals) => {
   if (!ac.signal.aborted) {
     process.stderr.write(`\nvhdsnap: ${sig}: cancelling — rolling back so that every disk is as before…\n`);
     ac.abort();
-  } else process.stderr.write(`\nvhdsnap: still rolling back; it must finish for the disks to be as before (kill -9 leaves it to \`vhdsnap recover --rollback\`)\n`);
+  } else
+    process.stderr.write(`\nvhdsnap: still rolling back; it must finish for the disks to be as before (kill -9 leaves it to \`vhdsnap recover --rollback\`)\n`);
 };
 // `serve` closes itself on these signals (server/serve-command.ts); its jobs run in the app's workers.
 if (process.argv[2] !== 'serve') {

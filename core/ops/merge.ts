@@ -347,7 +347,9 @@ export async function rollbackMerge(jpath: string, j: MergeJournal): Promise<voi
   if (mergePastNoReturn(j)) throw new RefusedError('PAST_NO_RETURN', `the merge into ${j.parent} is past its point of no return`);
   const undo = j.undo!;
   if (!(await pathExists(undo))) {
-    throw new RefusedError('UNDO_MISSING', `${undo}, the undo record of the merge into ${j.parent}, is missing; the journal is left for a person`, { path: jpath });
+    throw new RefusedError('UNDO_MISSING', `${undo}, the undo record of the merge into ${j.parent}, is missing; the journal is left for a person`, {
+      path: jpath,
+    });
   }
   const p = await VhdFile.open(j.parent);
   const id = p.uuid;

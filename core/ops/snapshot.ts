@@ -38,7 +38,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, PAST_NO_RETURN, type RecoveryOutcome } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
@@ -370,5 +370,9 @@ export const snapshotOperation = defineOperation({
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.
   replaces: (plan) => (plan.branch ? [] : [plan.disk]),
-  journal: journalKind(snapshotJournalSchema, recoverSnapshot),
+  // Recovery already rolls back whenever the child has not taken the disk's path; from then (the point of no return) it finishes.
+  journal: journalKind(snapshotJournalSchema, recoverSnapshot, async (path, j) => {
+    const r = await recoverSnapshot(path, j);
+    return r.action === 'completed' ? { ...r, detail: `${PAST_NO_RETURN}: ${r.detail}` } : r;
+  }),
 });

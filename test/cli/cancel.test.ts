@@ -39,42 +39,38 @@ async function bigMerge(dir: string): Promise<{ parent: string; child: string }>
 describe.skipIf(!built)('Ctrl-C in the CLI (built CLI)', () => {
   const tmp = useTmpDir();
 
-  it(
-    'SIGINT mid-merge: rolled back, "cancelled: … as before" on stderr, exit 130, no journal',
-    async () => {
-      const { parent, child } = await bigMerge(tmp.dir);
-      const before = await takeBefore(tmp.dir);
-      const size0 = statSync(parent).size;
-      const p = spawn(process.execPath, [BIN, 'merge', child], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let err = '';
-      p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
-      // Mid-copy for sure: the parent has grown and the journal is still in its copy phase.
-      const deadline = Date.now() + 30_000;
-      let caught = false;
-      while (Date.now() < deadline && p.exitCode === null) {
-        if (statSync(parent).size > size0 + 16 * MiB) {
-          p.kill('SIGSTOP');
-          const j = JSON.parse(readFileSync(journalPath(parent), 'utf8')) as { phase: string };
-          caught = j.phase === 'copy';
-          p.kill('SIGINT');
-          // A second signal while rolling back is ignored (with a message), never cuts the rollback short
-          // (SIGTERM: a second SIGINT sent while stopped would merge with the first).
-          p.kill('SIGTERM');
-          p.kill('SIGCONT');
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 2));
+  it('SIGINT mid-merge: rolled back, "cancelled: … as before" on stderr, exit 130, no journal', async () => {
+    const { parent, child } = await bigMerge(tmp.dir);
+    const before = await takeBefore(tmp.dir);
+    const size0 = statSync(parent).size;
+    const p = spawn(process.execPath, [BIN, 'merge', child], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+    // Mid-copy for sure: the parent has grown and the journal is still in its copy phase.
+    const deadline = Date.now() + 30_000;
+    let caught = false;
+    while (Date.now() < deadline && p.exitCode === null) {
+      if (statSync(parent).size > size0 + 16 * MiB) {
+        p.kill('SIGSTOP');
+        const j = JSON.parse(readFileSync(journalPath(parent), 'utf8')) as { phase: string };
+        caught = j.phase === 'copy';
+        p.kill('SIGINT');
+        // A second signal while rolling back is ignored (with a message), never cuts the rollback short
+        // (SIGTERM: a second SIGINT sent while stopped would merge with the first).
+        p.kill('SIGTERM');
+        p.kill('SIGCONT');
+        break;
       }
-      expect(caught, 'the merge was caught mid-copy').toBe(true);
-      const code = await exited;
-      expect(code, err).toBe(130);
-      expect(err).toMatch(/cancelled: .* as before/);
-      expect(err).toMatch(/still rolling back/);
-      await expectBefore(tmp.dir, before, 2 * MiB + 512);
-    },
-    120_000,
-  );
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(caught, 'the merge was caught mid-copy').toBe(true);
+    const code = await exited;
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/cancelled: .* as before/);
+    expect(err).toMatch(/still rolling back/);
+    await expectBefore(tmp.dir, before, 2 * MiB + 512);
+  }, 120_000);
 });
 
 describe('vhdsnap recover --rollback', () => {

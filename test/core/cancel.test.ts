@@ -108,4 +108,108 @@ describe('cancel means before', () => {
     expect(reports.filter((p) => p.finishing)).toHaveLength(1);
     expect(existsSync(paths[2])).toBe(false);
   });
+
+  /** A signal that reads as aborted from its `k`th check on: a cancel at an exact cancel point of a job without progress reports. */
+  const abortedFromCheck = (k: number): AbortSignal => {
+    let checks = 0;
+    return {
+      get aborted() {
+        return ++checks >= k;
+      },
+    } as AbortSignal;
+  };
+
+  /** base → snap (stores most of the disk) → two children (a little each): delete snap folds it into both. */
+  async function foldTree(dir: string, seed: number) {
+    const t = await buildTree(dir, seed, { parents: [null, 0, 1, 1], size: 16 * MiB + 512, blockSize: 512 * KiB, writesPerLayer: 8 });
+    const { openDisk } = await import('../../core/disk/chain.js');
+    const d = await openDisk(t.paths[1], { writable: true, sync: false });
+    for (let off = 700; off + 2 * MiB < d.virtualSize; off += 2 * MiB + 300) await d.write(off, t.rng.bytes(2 * MiB - 11));
+    await d.close();
+    return t;
+  }
+
+  for (const n of [1, 3, 6])
+    it(`delete (fold into two children): cancelled at progress report ${n}, every disk reads as before`, async () => {
+      const { paths } = await foldTree(tmp.dir, 400 + n);
+      const before = await takeBefore(tmp.dir);
+      const { err, reports } = await cancelAt({ op: 'delete', disk: paths[1] }, n);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect(reports.length).toBe(n);
+      await expectBefore(tmp.dir, before, slack);
+    });
+
+  it('delete (fold): interrupted mid-fold of the second child, recover --rollback gives the before state', async () => {
+    const { paths } = await foldTree(tmp.dir, 410);
+    const before = await takeBefore(tmp.dir);
+    await interruptAt({ op: 'delete', disk: paths[1] }, 6);
+    expect((await recoverFolder(tmp.dir, { dryRun: true, rollback: true })).pending.map((p) => p.would)).toEqual([
+      expect.stringMatching(/^would roll back delete of /),
+    ]);
+    const r = await recoverFolder(tmp.dir, { rollback: true });
+    expect(r.recoveries.map((x) => [x.op, x.action])).toEqual([['delete', 'discarded']]);
+    await expectBefore(tmp.dir, before, slack);
+  });
+
+  /** A base storing little with one child storing most of the disk: delete base merges the child into it. */
+  async function mergeChildTree(dir: string, seed: number) {
+    const t = await buildTree(dir, seed, { parents: [null, 0, 1], size: 16 * MiB, blockSize: 512 * KiB, writesPerLayer: 8 });
+    const { openDisk } = await import('../../core/disk/chain.js');
+    const d = await openDisk(t.paths[1], { writable: true, sync: false });
+    for (let off = 900; off + 2 * MiB < d.virtualSize; off += 2 * MiB + 300) await d.write(off, t.rng.bytes(2 * MiB - 13));
+    await d.close();
+    return t;
+  }
+
+  for (const n of [1, 2])
+    it(`delete (merge-child): cancelled at progress report ${n}, every disk reads as before`, async () => {
+      const { paths } = await mergeChildTree(tmp.dir, 500 + n);
+      const before = await takeBefore(tmp.dir);
+      const { err } = await cancelAt({ op: 'delete', disk: paths[0] }, n);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect((err as Error).message).toMatch(/delete cancelled.*as before/);
+      await expectBefore(tmp.dir, before, slack);
+    });
+
+  it('delete (merge-child): interrupted mid-merge, recover --rollback gives the before state', async () => {
+    const { paths } = await mergeChildTree(tmp.dir, 510);
+    const before = await takeBefore(tmp.dir);
+    await interruptAt({ op: 'delete', disk: paths[0] }, 1);
+    const r = await recoverFolder(tmp.dir, { rollback: true });
+    expect(r.recoveries.map((x) => [x.op, x.action])).toContainEqual(['delete', 'discarded']);
+    await expectBefore(tmp.dir, before, slack);
+  });
+
+  for (const n of [1, 5, 12])
+    it(`compact: cancelled at progress report ${n}, the disk reads as before and the copy is gone`, async () => {
+      const { paths } = await buildTree(tmp.dir, 600 + n, { parents: [null], size: 16 * MiB, blockSize: 512 * KiB, writesPerLayer: 30 });
+      const before = await takeBefore(tmp.dir);
+      const { err } = await cancelAt({ op: 'compact', disk: paths[0] }, n);
+      expect(err).toBeInstanceOf(CancelledError);
+      await expectBefore(tmp.dir, before, 0);
+    });
+
+  it('resize (sparse, a larger BAT): cancelled after its prepare, the disk is back to its size and reads as before', async () => {
+    // 4 KiB blocks: growing 4 MiB to 64 MiB needs a BAT larger than the one reserved, written at the end of the file.
+    const { paths } = await buildTree(tmp.dir, 700, { parents: [null], size: 4 * MiB, blockSize: 4 * KiB, writesPerLayer: 10 });
+    const before = await takeBefore(tmp.dir);
+    // Check 1 is at the start; check 2 comes after the prepare has written.
+    const err = await runOperation({ op: 'resize', disk: paths[0], size: 64 * MiB }, { signal: abortedFromCheck(2) }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err, String(err)).toBeInstanceOf(CancelledError);
+    await expectBefore(tmp.dir, before, 0);
+  });
+
+  it('revert: cancelled after its new child is made, before the swap: the disk is as before, the new child gone', async () => {
+    const { paths } = await buildTree(tmp.dir, 800, { parents: [null, 0, 1], size: 4 * MiB, blockSize: 64 * KiB, writesPerLayer: 10 });
+    const before = await takeBefore(tmp.dir);
+    const err = await runOperation({ op: 'revert', disk: paths[2] }, { signal: abortedFromCheck(2) }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CancelledError);
+    await expectBefore(tmp.dir, before, 0);
+  });
 });

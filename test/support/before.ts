@@ -35,6 +35,7 @@ export async function takeBefore(dir: string): Promise<FolderBefore> {
 export async function expectBefore(dir: string, before: FolderBefore, slack: number): Promise<void> {
   const now = await takeBefore(dir);
   expect(now.views).toEqual(before.views);
-  for (const [n, size] of Object.entries(before.sizes)) expect(Math.abs(now.sizes[n] - size), `${n}: size ${now.sizes[n]}, was ${size}`).toBeLessThanOrEqual(slack);
+  for (const [n, size] of Object.entries(before.sizes))
+    expect(Math.abs(now.sizes[n] - size), `${n}: size ${now.sizes[n]}, was ${size}`).toBeLessThanOrEqual(slack);
   expect(readdirSync(dir).filter((n) => n.startsWith('.vhdsnap-journal-') || n.endsWith('.tmp'))).toEqual([]);
 }
