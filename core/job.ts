@@ -11,6 +11,12 @@ export interface JobContext {
   onProgress?: (p: Progress) => void;
   /** Least milliseconds between two progress reports (default 100; tests use 0 to see every checkpoint). */
   progressEvery?: number;
+  /**
+   * Further folders to look for children in, besides each parent's own and
+   * the children it has recorded (the app: every folder it has open), so a
+   * child another program made there is found and protected too.
+   */
+  childFolders?: string[];
 }
 
 export function throwIfCancelled(ctx: JobContext | undefined): void {

@@ -268,8 +268,8 @@ function userLockDirPath(): string {
 
 /**
  * Stale locks in this user's lock folder (identity and fallback locks, and
- * their takeover locks) of disks in `dir`: `recover <dir>` removes them with
- * the folder's own. Left by a killed process, such a lock would otherwise
+ * their takeover locks) of disks in `dir`, and the temporaries of such locks
+ * whose writer is gone: `recover <dir>` removes them with the folder's own. Left by a killed process, such a lock would otherwise
  * wait to be taken over by the next operation on a file with that inode.
  */
 export async function staleUserLocksFor(dir: string): Promise<LockFileVerdict[]> {
@@ -280,9 +280,12 @@ export async function staleUserLocksFor(dir: string): Promise<LockFileVerdict[]>
   const want = nodePath.resolve(dir);
   const out: LockFileVerdict[] = [];
   for (const n of (await fsp.readdir(lockDir).catch(() => [] as string[])).sort()) {
-    if (!(n.startsWith(`${LOCK_PREFIX}id-`) || n.startsWith(`${LOCK_PREFIX}path-`)) || parseTempName(n) !== null) continue;
+    if (!(n.startsWith(`${LOCK_PREFIX}id-`) || n.startsWith(`${LOCK_PREFIX}path-`))) continue;
     const v = await judgeLockFile(nodePath.join(lockDir, n));
-    if (v && v.stale && v.disk !== undefined && nodePath.dirname(nodePath.resolve(v.disk)) === want) out.push(v);
+    if (!v || !v.stale) continue;
+    // A temporary whose writer is gone (killed between writing and linking it) names no disk and
+    // is no one's: whichever folder is being recovered removes it, or it would stay for good.
+    if (parseTempName(n) !== null || (v.disk !== undefined && nodePath.dirname(nodePath.resolve(v.disk)) === want)) out.push(v);
   }
   return out;
 }

@@ -15,7 +15,7 @@ import type { Operation } from './operation.js';
 import { hardLinkRefusals } from './hardlinks.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
 import { fileKeyOrNull } from './io/identity.js';
-import { findChildren } from './library/scan.js';
+import { findChildren, withChildFolders } from './library/scan.js';
 import { withLocks } from './lock.js';
 import { pendingJobRefusals, releaseJournals } from './ops/recover.js';
 import { stampChildren } from './ops/relink.js';
@@ -109,7 +109,11 @@ async function assertFoldersWritable<Req>(d: Operation<string, Req, unknown, Pla
  * work in the folders it changes, every file another program is using, and
  * (HARD_LINKED) every file it would write in place that has other names.
  */
-export async function planOperation<K extends OperationName>(req: RequestOf<K>): Promise<PlanOf<K>> {
+export async function planOperation<K extends OperationName>(req: RequestOf<K>, opts: Pick<JobContext, 'childFolders'> = {}): Promise<PlanOf<K>> {
+  return withChildFolders(opts.childFolders, () => planPrepared(req));
+}
+
+async function planPrepared<K extends OperationName>(req: RequestOf<K>): Promise<PlanOf<K>> {
   const { d, r } = prepare(req);
   const plan = await d.plan(r);
   if (d.access === 'writes') await assertFoldersWritable(d, plan);
@@ -133,6 +137,10 @@ async function assertNoPendingJobs(paths: string[]): Promise<void> {
  * refused with LOCKED. Operations that only read take no locks.
  */
 export async function runOperation<K extends OperationName>(req: RequestOf<K>, ctx: JobContext = {}): Promise<ResultOf<K>> {
+  return withChildFolders(ctx.childFolders, () => runPrepared(req, ctx));
+}
+
+async function runPrepared<K extends OperationName>(req: RequestOf<K>, ctx: JobContext): Promise<ResultOf<K>> {
   const { d, r } = prepare(req);
   if (d.access === 'reads') return d.run(r, { ...ctx, plan: await d.plan(r) });
   const named = resolveAll(d.touched(r));

@@ -92,6 +92,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed or rolled back already)`);
     return journal;
   };
+  // A disk the person changes may have children in any folder the app has open: the operation looks there too.
+  const openFolders = (): string[] => grants.listFolders().map((g) => g.path);
   return {
     appVersion: async () => ctx.version,
 
@@ -142,7 +144,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     plan: async (args) => {
       const req = await toRequest(args, grants);
-      const plan: Plan = await planOperation(req);
+      const plan: Plan = await planOperation(req, { childFolders: openFolders() });
       // A disk another job is changing: the plan would be stale, so say so up front.
       const held = jobs.holder(await chainsOf(touchedPaths(req)));
       if (held) plan.refusals.push({ code: 'BUSY', message: `a ${held.op} job is running on this disk` });
@@ -151,7 +153,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     start: async (args) => {
       const req = await toRequest(args, grants);
-      return jobs.start(req, await chainsOf(touchedPaths(req)));
+      return jobs.start(req, await chainsOf(touchedPaths(req)), openFolders());
     },
 
     cancel: async (jobId) => {

@@ -1,6 +1,7 @@
 // A folder (or several) scanned into a forest of snapshot trees, linked by
 // parent id. A parent may have several children; a child whose parent is
 // missing, mismatched or part of a cycle is listed as an orphan with the reason.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, VhdError } from '../errors.js';
@@ -207,14 +208,25 @@ async function isChildOf(p: string, parentId: string, parentKey: string): Promis
   }
 }
 
+/** The further folders findChildren searches during one operation (JobContext.childFolders). */
+const childSearch = new AsyncLocalStorage<string[]>();
+
+/** Runs `fn` with `folders` searched for children too, by every findChildren inside it (and only inside it). */
+export function withChildFolders<T>(folders: string[] | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!folders || folders.length === 0) return fn();
+  return childSearch.run([...new Set(folders.map((f) => nodePath.resolve(f)))], fn);
+}
+
 /**
  * Differencing disks whose parent resolves to `parentPath` (same id and same
  * file): those in `dir` (default: the parent's folder, and its real folder
- * when it is reached through a symlink) plus the children elsewhere recorded
- * in the sidecar (core/library/sidecar.ts) that still exist and still point
- * at it. Children another program made in other folders cannot be found.
+ * when it is reached through a symlink, and the folders of withChildFolders)
+ * plus the children elsewhere recorded in the sidecar (core/library/sidecar.ts)
+ * that still exist and still point at it. Children another program made in
+ * other folders cannot be found.
  */
 export async function findChildren(parentPath: string, dir?: string): Promise<string[]> {
+  const also = dir === undefined ? (childSearch.getStore() ?? []) : [];
   // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
   const target = await fileKey(parentPath);
   let parentId: string;
@@ -223,7 +235,7 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
     parentId = pf.uuid;
     await pf.close();
   }
-  const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath)])];
+  const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath), ...also])];
   const listed: string[] = [];
   for (const d of dirs) listed.push(...(await listVhdFiles(d)));
   const recorded = (await locateRecords(await recordedChildren(parentPath, parentId))).filter((p) => !listed.includes(p));

@@ -375,4 +375,15 @@ export const snapshotOperation = defineOperation({
     const r = await recoverSnapshot(path, j);
     return r.action === 'completed' ? { ...r, detail: `${PAST_NO_RETURN}: ${r.detail}` } : r;
   }),
+  cli: {
+    args: '<disk>',
+    about: "Preserves the disk's current content as a read-only snapshot; the disk keeps its path and becomes an empty child of it.",
+    positional: ['disk'],
+    options: {
+      out: { field: 'out', kind: 'text', value: '<child.vhd>', help: 'keep the disk as the snapshot and create this new child on top of it' },
+      name: { field: 'name', kind: 'text', value: '<text>', help: 'name of the snapshot' },
+      description: { field: 'description', kind: 'text', value: '<text>', help: 'description text' },
+    },
+    print: (r) => `snapshot: ${r.snapshot}\nactive:   ${r.active}`,
+  },
 });

@@ -297,6 +297,7 @@ describe.skipIf(missing !== null)(
       await $('opt-choose-output').click();
       await expect.poll(() => $('opt-output').textContent()).toBe(path.join(folder, FLAT));
       await $('opt-format').selectOption('dynamic');
+      await shot('09-flatten-options.png');
       await $('opt-review').click();
       await $('plan').waitFor();
       expect(await $('plan-refusals').count()).toBe(0);

@@ -1,0 +1,12 @@
+import { defineAction } from './define';
+
+export const action = defineAction({
+  name: 'delete',
+  label: 'Delete snapshot',
+  short: 'Delete',
+  hint: 'Remove this snapshot, folding its content into its children',
+  destructive: true,
+  order: 3,
+  applies: (node) => node.children.length > 0 || node.type === 'differencing',
+  request: (t) => ({ op: 'delete', disk: t.ref }),
+});
