@@ -12,6 +12,9 @@
 //           fields that Hyper-V and qemu enforce), so the largest legal size is used
 //   merge1  1 GiB dynamic parent (~20% written) + a child writing ~20%
 //   merge16 16 GiB dynamic parent (the same first GiB, ~5% of the rest) + the same child
+//   merge1fixed  1 GiB fixed parent (the same data) + the same child: a merge's
+//           undo record (Cancel and roll back) saves every parent byte it overwrites,
+//           which over a fixed parent is every byte the child stores: its worst case
 //
 // Fairness: every command is a subprocess timed wall-clock, each side runs
 // once untimed first (both warm in the page cache), then the sides alternate,
@@ -159,7 +162,7 @@ async function loadCore(dir) {
   const outfile = path.join(dir, 'core-bundle.mjs');
   await esbuild.build({
     stdin: {
-      contents: `export { createDynamic, createDifferencing } from './core/ops/create.ts';
+      contents: `export { createDynamic, createDifferencing, createFixed } from './core/ops/create.ts';
                  export { openDisk } from './core/disk/chain.ts';
                  export { VhdFile } from './core/disk/vhd-file.ts';`,
       resolveDir: root,
@@ -295,9 +298,10 @@ async function generate(core, dir) {
   S.big = { file: big, virtualSize: bigSize };
 
   // merge pairs: the same child over a 1 GiB and a 16 GiB parent
-  for (const [name, size] of [
-    ['merge1', GiB],
-    ['merge16', 16 * GiB],
+  for (const [name, size, type] of [
+    ['merge1', GiB, 'dynamic'],
+    ['merge16', 16 * GiB, 'dynamic'],
+    ['merge1fixed', GiB, 'fixed'],
   ]) {
     // Pristine copies live beside, not inside, the merge folder: the merge scans its folder for children.
     const d = path.join(dir, name);
@@ -308,7 +312,8 @@ async function generate(core, dir) {
     const c = path.join(orig, 'child.vhd');
     const model = path.join(dir, `${name}-model.raw`);
     const mm = openModel(model, size);
-    await core.createDynamic(p, size);
+    if (type === 'fixed') await core.createFixed(p, size);
+    else await core.createDynamic(p, size);
     await fillLayer(core, p, pool, SEED + 40, 0.2, GiB, mm);
     if (size > GiB) {
       // ~5% of the rest, written above the first GiB
@@ -413,11 +418,11 @@ function measures(S, dir) {
     verify: () => verifySame(out('f.vhd'), 'vpc', S.chain.model, 'flatten of the depth-5 chain'),
     after: () => (rmOut(out('f.vhd')), rmOut(out('cp.raw'))),
   });
-  for (const name of ['merge1', 'merge16']) {
+  for (const name of ['merge1', 'merge16', 'merge1fixed']) {
     const m = S[name];
     list.push({
-      id: name === 'merge1' ? 'merge-1g' : 'merge-16g',
-      what: `merge child (${(m.childAllocatedBytes / MiB).toFixed(0)} MiB allocated) into ${m.parentSize / GiB} GiB parent`,
+      id: { merge1: 'merge-1g', merge16: 'merge-16g', merge1fixed: 'merge-1g-fixed' }[name],
+      what: `merge child (${(m.childAllocatedBytes / MiB).toFixed(0)} MiB allocated) into ${m.parentSize / GiB} GiB ${name === 'merge1fixed' ? 'fixed ' : ''}parent`,
       target: { ratio: 1.5 },
       baselineName: `cp of ${(m.childAllocatedBytes / MiB).toFixed(0)} MiB (child's allocated bytes)`,
       before: () => restoreMerge(m),
