@@ -110,18 +110,33 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
     if (parent.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent.path} has a damaged trailing footer; repair it first` });
     let copy = 0;
     const parentBlocks = new Set<number>();
+    // The undo record (Cancel, roll back) holds what the copy overwrites in the parent's existing
+    // blocks, at most: the runs that land there, a bitmap per block, a header per region, the BAT.
+    let undo = 2 * SECTOR + (parent.header ? parent.header.maxTableEntries * 4 : 0);
+    const touched = new Set<number>();
     for await (const [b, bm] of child.bitmaps(child.physicalOrder())) {
       for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
         if (!r.set) continue;
         copy += r.length * SECTOR;
-        if (parent.type === 'fixed') continue;
         const first = b * child.sectorsPerBlock + r.start;
+        if (parent.type === 'fixed') {
+          undo += r.length * SECTOR + 32;
+          continue;
+        }
         for (let pb = Math.floor(first / parent.sectorsPerBlock); pb <= Math.floor((first + r.length - 1) / parent.sectorsPerBlock); pb++) {
-          if (parent.blockOffset(pb) === null) parentBlocks.add(pb);
+          if (parent.blockOffset(pb) === null) {
+            parentBlocks.add(pb);
+            continue;
+          }
+          const lo = Math.max(first, pb * parent.sectorsPerBlock);
+          const hi = Math.min(first + r.length, (pb + 1) * parent.sectorsPerBlock);
+          undo += (hi - lo) * SECTOR + 32;
+          if (!touched.has(pb)) undo += parent.bitmapSize + 32;
+          touched.add(pb);
         }
       }
     }
-    const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR;
+    const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR + undo;
     const freeSpace = await freeSpaceAt(nodePath.dirname(parent.path));
     if (freeSpace !== null && growth > freeSpace)
       refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
@@ -132,7 +147,11 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
       operation: 'merge',
       summary: `copy the ${copy} bytes stored in ${nodePath.basename(child.path)} into ${nodePath.basename(parent.path)}, then delete ${nodePath.basename(child.path)}`,
       changes: [
-        { path: parent.path, action: 'modify', detail: `receives ${copy} bytes in ${parentBlocks.size} new blocks at most` },
+        {
+          path: parent.path,
+          action: 'modify',
+          detail: `receives ${copy} bytes in ${parentBlocks.size} new blocks at most; up to ${undo} bytes of what it overwrites are kept beside it until the copy ends, so Cancel can restore it`,
+        },
         { path: nodePath.resolve(child.path), action: 'delete' },
         ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `relinked to ${nodePath.basename(parent.path)}` })),
       ],
@@ -243,19 +262,22 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
   return mergePlanned(plan, ctx);
 }
 
-async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResult> {
+/** `undoable` false: a level of merge --into past its job's point of no return, which keeps no undo record. */
+async function mergePlanned(plan: MergePlan, ctx: JobContext, undoable = true): Promise<MergeResult> {
   if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
   const jpath = journalPath(plan.parent);
   const [c, p] = await openAll([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
   // The undo record exists (durable) before the journal names it: a journal never names a record that is not there.
   // A kill between the two leaves a temp of a dead pid, which recover removes.
-  const undo = tempSibling(plan.parent, 'undo');
-  try {
-    await (await UndoLog.begin(undo, p)).close();
-  } catch (err) {
-    await closeAll([c, p]);
-    await removeFile(undo, { missingOk: true }).catch(() => undefined);
-    throw err;
+  const undo = undoable ? tempSibling(plan.parent, 'undo') : undefined;
+  if (undo !== undefined) {
+    try {
+      await (await UndoLog.begin(undo, p)).close();
+    } catch (err) {
+      await closeAll([c, p]);
+      await removeFile(undo, { missingOk: true }).catch(() => undefined);
+      throw err;
+    }
   }
   const journal: MergeJournal = {
     ...journalHeader('merge', 'copy'),
@@ -289,7 +311,7 @@ async function mergeSegment(plan: MergePlan, ctx: JobContext): Promise<MergeResu
   for (let k = 2; k < plan.segment.length; k++) {
     const level = await planMerge(plan.segment[k - 1]);
     assertNoRefusals(level, plan.segment[k - 1]);
-    steps.push(await mergePlanned(level, rest));
+    steps.push(await mergePlanned(level, rest, false));
   }
   const last = steps[steps.length - 1];
   return { merged: last.merged, removed: steps.flatMap((s) => s.removed), relinked: last.relinked, steps };
