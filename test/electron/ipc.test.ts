@@ -466,7 +466,7 @@ describe('interrupted work', () => {
     const view = (await h.call(Channels.scan, folder.id)) as FolderView;
     expect(view.pending).toHaveLength(1);
     expect(view.pending[0]).toMatchObject({ code: 'PENDING_JOB', op: 'merge' });
-    expect(view.pending[0].job).toMatch(/^merge \(p1\.vhd, p0\.vhd; started .* at its copy step\)$/);
+    expect(view.pending[0].job).toMatch(/^merge \(p1\.vhd, p0\.vhd; started .* at its \w+ step\)$/);
 
     // An unrelated disk of the folder: the plan says why, and the job (in another worker thread) refuses without writing.
     const before = readFileSync(tmp.file('other.vhd'));
