@@ -210,18 +210,21 @@ async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteR
       const childEnds: Record<string, number> = {};
       // Each child's undo record exists (durable) before the journal names it.
       const undo: Record<string, string> = {};
-      for (const c of plan.children) {
-        const cf = await VhdFile.open(c);
-        try {
-          childEnds[c] = cf.footerOffset;
-          undo[c] = tempSibling(c, 'undo');
-          await (await UndoLog.begin(undo[c], cf)).close();
-        } catch (err) {
-          for (const u of Object.values(undo)) await removeFile(u, { missingOk: true }).catch(() => undefined);
-          throw err;
-        } finally {
-          await cf.close();
+      try {
+        for (const c of plan.children) {
+          const cf = await VhdFile.open(c);
+          try {
+            childEnds[c] = cf.footerOffset;
+            undo[c] = tempSibling(c, 'undo');
+            await (await UndoLog.begin(undo[c], cf)).close();
+          } finally {
+            await cf.close();
+          }
         }
+      } catch (err) {
+        // No journal names them yet: they go with the failure.
+        for (const u of Object.values(undo)) await removeFile(u, { missingOk: true }).catch(() => undefined);
+        throw err;
       }
       j = {
         ...journalHeader('delete', 'fold'),
@@ -240,7 +243,11 @@ async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteR
   } finally {
     await disk.close();
   }
-  await writeJournal(jpath, j);
+  await writeJournal(jpath, j).catch(async (err: unknown) => {
+    // No journal names the undo records: they go with the failure (nothing was written yet).
+    if (j.strategy === 'fold') for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true }).catch(() => undefined);
+    throw err;
+  });
   return runDelete(jpath, j, ctx);
 }
 

@@ -293,7 +293,11 @@ async function mergePlanned(plan: MergePlan, ctx: JobContext, undoable = true): 
     blocks: c.physicalOrder().length,
   };
   await closeAll([c, p]);
-  await writeJournal(jpath, journal);
+  await writeJournal(jpath, journal).catch(async (err: unknown) => {
+    // No journal names the record: it goes with the failure (nothing was written yet).
+    if (undo !== undefined) await removeFile(undo, { missingOk: true }).catch(() => undefined);
+    throw err;
+  });
   // The plan, made under the same locks, already counted what the copy will move: no second pass over the bitmaps.
   return runMerge(jpath, journal, ctx, plan.bytesToCopy);
 }
