@@ -4,11 +4,11 @@
 // The structure itself is read by core/disk/layout.ts (the same reader
 // VhdFile.open uses); check adds the deep block scan and the parent link.
 import * as nodePath from 'node:path';
-import { CancelledError, ChainError, VhdError } from '../errors.js';
+import { CancelledError, ChainError, VhdError, type Finding } from '../errors.js';
 import { BAT_UNUSED } from '../format/bat.js';
 import { bitmapBytes, bitRuns, isFull } from '../format/bitmap.js';
 import { isAllZero, SECTOR, uuidToString } from '../format/bytes.js';
-import { openFile, realPath, type RandomAccessFile } from '../io/file.js';
+import { headCached, openFile, realPath, type RandomAccessFile } from '../io/file.js';
 import { fileKeyOrNull } from '../io/identity.js';
 import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { Findings, readLayout } from '../disk/layout.js';
@@ -32,6 +32,9 @@ export interface CheckOptions extends JobContext {
   chain?: boolean;
 }
 
+/** A small file's metadata (footer copy, header, BAT, locators) is read in one read of this size (see headCached). */
+const CHECK_READ_AHEAD = 16 * 1024;
+
 /** Deep scan reads clear-bit runs in pieces of at most this size. */
 const DEEP_CHUNK = 1024 * 1024;
 
@@ -51,7 +54,7 @@ export async function checkStructure(
   const out = new Findings();
   let f: RandomAccessFile;
   try {
-    f = await openFile(path, 'r');
+    f = headCached(await openFile(path, 'r'), CHECK_READ_AHEAD);
   } catch (err) {
     const e = err as VhdError;
     out.error(e.code ?? 'IO_ERROR', 'file', e.message);
@@ -175,15 +178,34 @@ interface Checked {
  * walk parses each file as a VHD once; the caller closes it.
  */
 async function checkOne(path: string, opts: CheckOptions, self: VhdFile | null): Promise<Checked> {
-  const { findings, type, usable, id } = await checkStructure(path, opts);
+  const link = async (child: VhdFile): Promise<VhdFile> => {
+    const resolved = await resolveParent(child, { explicit: opts.parentPath, readAhead: CHECK_READ_AHEAD });
+    parentWarnings = resolved.warnings;
+    return resolved.file;
+  };
+  let parentWarnings: Finding[] = [];
+  // With the file already open as a differencing VHD, its parent is looked up while its structure is checked.
+  const early = self?.type === 'differencing' ? settle(link(self)) : null;
+  let structure: Awaited<ReturnType<typeof checkStructure>>;
+  try {
+    structure = await checkStructure(path, opts);
+  } catch (err) {
+    // Cancelled (or worse): the parent looked up meanwhile is closed, not leaked.
+    const r = await early;
+    if (r?.ok) await r.value.close();
+    throw err;
+  }
+  const { findings, type, usable, id } = structure;
   let parent: VhdFile | null = null;
   if (type === 'differencing' && usable) {
     let child = self;
     try {
-      child ??= await VhdFile.open(path);
-      const resolved = await resolveParent(child, { explicit: opts.parentPath });
-      parent = resolved.file;
-      for (const w of resolved.warnings) findings.add('warning', w);
+      if (early) parent = unwrap(await early);
+      else {
+        child = await VhdFile.open(path, { readAhead: CHECK_READ_AHEAD });
+        parent = await link(child);
+      }
+      for (const w of parentWarnings) findings.add('warning', w);
     } catch (err) {
       if (!(err instanceof VhdError)) throw err;
       // Structural failures were already reported by checkStructure.
@@ -191,8 +213,25 @@ async function checkOne(path: string, opts: CheckOptions, self: VhdFile | null):
     } finally {
       if (child !== self) await child?.close();
     }
+  } else if (early) {
+    // Not usable after all (or changed since): the link is not looked at, as with any unusable file.
+    const r = await early;
+    if (r.ok) await r.value.close();
   }
   return { path, findings, type, id, parent };
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+/** A promise that never rejects, so it may wait unobserved while other work runs. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+function unwrap<T>(r: Settled<T>): T {
+  if (!r.ok) throw r.error;
+  return r.value;
 }
 
 function toReport(c: Checked): FileReport {
