@@ -7,6 +7,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import App from '../../renderer/src/App.vue';
 import { useJobsStore } from '../../renderer/src/stores/jobs.js';
+import { DETAILS_DELAY_MS } from '../../renderer/src/stores/library.js';
 import { asInput, page } from './dom.js';
 
 const asSelectValue = (el: unknown) => asInput(el).value;
@@ -75,6 +76,40 @@ describe('App', () => {
     // Reconnect on an orphan opens the reparent dialog for it.
     await w.get('[data-testid="reconnect-lost.vhd"]').trigger('click');
     expect(w.get('[data-testid="dialog-reparent"]').text()).toContain('lost.vhd');
+  });
+
+  it('one selection: the details pane, the toolbar and the row follow a click, the arrow keys and the graph alike', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    const shown = () => w.get('[data-testid="detail-file"]').text();
+    const rest = async () => {
+      await new Promise((r) => setTimeout(r, DETAILS_DELAY_MS + 30));
+      await flushPromises();
+    };
+    await w.get('[data-testid="tree-row-snap-b.vhd"]').trigger('click');
+    await rest();
+    expect(shown()).toBe('snap-b.vhd');
+    // snap-b has children: the toolbar acts on it, so taking a snapshot of it is not offered.
+    expect(w.get('[data-testid="action-snapshot"]').attributes('disabled')).toBeDefined();
+    const tree = w.get('[role="tree"]');
+    await tree.trigger('keydown', { key: 'ArrowDown' });
+    const below = w.get('[role="treeitem"][aria-selected="true"]').attributes('data-testid')!.replace('tree-row-', '');
+    expect(below).not.toBe('snap-b.vhd');
+    // At once for the tree's facts, and main's details for that same disk once the selection rests.
+    expect(shown()).toBe(below);
+    await rest();
+    expect(fake.callsOf('details').at(-1)).toEqual([{ folder: 'lab', file: below }]);
+    await w.get('[data-testid="view-graph"]').trigger('click');
+    await w.get('[data-testid="graph-node"][data-file="leaf-a1.vhd"]').trigger('click');
+    await rest();
+    expect(shown()).toBe('leaf-a1.vhd');
+    expect(w.get('[data-testid="action-snapshot"]').attributes('disabled')).toBeUndefined();
+    expect(fake.callsOf('details').at(-1)).toEqual([{ folder: 'lab', file: 'leaf-a1.vhd' }]);
+    await w.get('[data-testid="view-tree"]').trigger('click');
+    expect(w.get('[role="treeitem"][aria-selected="true"]').attributes('data-testid')).toBe('tree-row-leaf-a1.vhd');
   });
 
   it('a folder dropped on the window is handed to api.dropFolder', async () => {

@@ -26,6 +26,10 @@ export interface DiskChoice {
   label: string;
 }
 
+/** How long a selection rests before its details are read (keyboard moves are faster). */
+export const DETAILS_DELAY_MS = 150;
+let detailsTimer: ReturnType<typeof setTimeout> | undefined;
+
 export const useLibraryStore = defineStore('library', {
   state: () => ({
     folders: [] as FolderState[],
@@ -137,7 +141,7 @@ export const useLibraryStore = defineStore('library', {
         f.loading = false;
       }
       // Drop a selection whose disk went away (deleted, merged, renamed).
-      if (this.selected && !this.index.has(this.selected)) this.selected = null;
+      if (this.selected && !this.index.has(this.selected)) this.select(null);
       if (this.detailsKey) {
         if (this.index.has(this.detailsKey)) await this.loadDetails(this.detailsKey);
         else this.closeDetails();
@@ -145,23 +149,48 @@ export const useLibraryStore = defineStore('library', {
     },
     async closeFolder(folderId: string) {
       this.folders = this.folders.filter((f) => f.grant.id !== folderId);
-      if (this.selected && !this.index.has(this.selected)) this.selected = null;
-      if (this.detailsKey && !this.index.has(this.detailsKey)) this.closeDetails();
+      if (this.selected && !this.index.has(this.selected)) this.select(null);
       try {
         await api().closeFolder(folderId);
       } catch (err) {
         this.error = errorText(err);
       }
     },
+    /**
+     * The one selection: the tree, the graph, the keyboard, the context menu,
+     * the toolbar and the details pane all show and act on this disk, so the
+     * details follow every way of selecting.
+     */
     select(key: string | null) {
       this.selected = key;
+      // The same disk again: what is shown, loading or about to load stays.
+      if (key !== null && key === this.detailsKey) return;
+      if (detailsTimer !== undefined) clearTimeout(detailsTimer);
+      detailsTimer = undefined;
+      if (key === null) {
+        this.closeDetails();
+        return;
+      }
+      // The pane shows the tree's facts of the new disk at once; main's (which read the block
+      // table) come once the selection rests, so arrowing through 300 rows reads one disk, not 300.
+      this.details = null;
+      this.detailsError = null;
+      this.detailsKey = key;
+      this.detailsLoading = true;
+      detailsTimer = setTimeout(() => {
+        detailsTimer = undefined;
+        if (this.selected === key) void this.loadDetails(key);
+      }, DETAILS_DELAY_MS);
     },
     toggle(key: string, expanded?: boolean) {
       const open = expanded ?? !!this.collapsed[key];
       if (open) delete this.collapsed[key];
       else this.collapsed[key] = true;
     },
+    /** Selects the disk and reads its details afresh (Enter, double-click, the menu's Details). */
     async openDetails(key: string) {
+      if (detailsTimer !== undefined) clearTimeout(detailsTimer);
+      detailsTimer = undefined;
       this.selected = key;
       await this.loadDetails(key);
     },
