@@ -28,8 +28,8 @@ export interface ActionDef {
   menuOnly?: boolean;
   /** Place in the toolbar and the context menu (ascending). */
   order: number;
-  /** Whether the action makes sense for this disk (the plan still has the last word). */
-  applies(node: DiskNode): boolean;
+  /** True where the action makes sense for this disk (the plan still has the last word), else why not, in words for the tooltip. */
+  applies(node: DiskNode): true | string;
   /** The request without asking anything (an action with no options, or whose options do not apply to this target). */
   request?(target: ActionTarget): OperationArgs;
   /** Whether to show the options form for this target (default: whenever the action has one). */

@@ -135,6 +135,12 @@ export const useJobsStore = defineStore('jobs', {
       }
       // Failed and cancelled jobs rescan too: a rollback may have moved files back.
       const folders = new Set(argRefs(args).map((r) => r.folder));
+      // What a check said before may no longer hold; a repair says what it left (its own re-check of the file).
+      library.forgetHealth(folders);
+      if (job.outcome?.op === 'repair') {
+        const r = job.outcome.result;
+        library.recordChecks([{ path: r.path, ok: r.remaining.length === 0, type: null, errors: r.remaining, warnings: [] }]);
+      }
       for (const f of folders) void library.rescan(f);
     },
     dismiss(jobId: string) {

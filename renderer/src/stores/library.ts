@@ -222,6 +222,13 @@ export const useLibraryStore = defineStore('library', {
     recordChecks(reports: FileReport[]) {
       for (const r of reports) this.health[r.path] = r;
     },
+    /** Forgets the check results of every disk in these folders: a job there may have changed them, so their badges go back to "not checked". */
+    forgetHealth(folderIds: Iterable<string>) {
+      const dirs = [...folderIds].flatMap((id) => this.folders.find((f) => f.grant.id === id)?.grant.path ?? []);
+      for (const p of Object.keys(this.health)) {
+        if (dirs.some((d) => p.startsWith(d) && (p[d.length] === '/' || p[d.length] === '\\'))) delete this.health[p];
+      }
+    },
     healthOf(node: DiskNode): FileReport | null {
       return this.health[node.path] ?? null;
     },
