@@ -137,16 +137,23 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   };
   roots.forEach(walk);
   for (const [k, node] of nodes) {
-    if (reached.has(node) || orphaned.has(k)) continue;
-    if (node.type === 'differencing') {
-      orphans.push({
-        path: node.path,
-        parentUuid: node.parentUuid!,
-        parentName: node.parentName!,
-        code: 'CHAIN_CYCLE',
-        reason: `${node.path}: its parent chain loops back on itself`,
-      });
+    if (reached.has(node) || orphaned.has(k) || node.type !== 'differencing') continue;
+    // Up its parents: to an orphan (its chain is broken higher up), or back to a disk already passed (a real cycle).
+    const passed = new Set([k]);
+    let up = parentOf.get(k);
+    while (up !== undefined && !passed.has(up) && !orphaned.has(up)) {
+      passed.add(up);
+      up = parentOf.get(up);
     }
+    const broken = up !== undefined && orphaned.has(up) ? (nodes.get(up)?.path ?? up) : null;
+    orphans.push({
+      path: node.path,
+      parentUuid: node.parentUuid!,
+      parentName: node.parentName!,
+      ...(broken !== null
+        ? { code: 'ANCESTOR_ORPHANED', reason: `${node.path}: its chain is broken further up: ${broken}, an ancestor of it, cannot find its own parent` }
+        : { code: 'CHAIN_CYCLE', reason: `${node.path}: its parent chain loops back on itself` }),
+    });
   }
   for (const n of nodes.values()) n.children.sort((a, b) => a.path.localeCompare(b.path));
   roots.sort((a, b) => a.path.localeCompare(b.path));
