@@ -106,6 +106,17 @@ describe('FolderTree', () => {
     expect(library.details).not.toBeNull();
   });
 
+  it('file names and names are shown printable: a terminal escape or a bidi override in a name shows as an escape', async () => {
+    const { wrapper, view } = await mountTree();
+    view.roots[1].ref = { ...view.roots[1].ref, file: 'lone\x1b[2J\u202egpj.vhd' };
+    view.roots[0].name = 'Windows\x07 base';
+    await flushPromises();
+    const text = wrapper.text();
+    expect(text).toContain('lone\\x1b[2J\\u202egpj.vhd');
+    expect(text).toContain('Windows\\x07 base');
+    expect(text).not.toMatch(/[\x00-\x1f\u202e]/);
+  });
+
   it('Enter opens the details of the selected disk', async () => {
     const { wrapper, library, fake } = await mountTree();
     const tree = wrapper.get('[role="tree"]');
