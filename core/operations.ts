@@ -118,6 +118,9 @@ async function planPrepared<K extends OperationName>(req: RequestOf<K>): Promise
   const plan = await d.plan(r);
   if (d.access === 'writes') await assertFoldersWritable(d, plan);
   const shared: Plan = plan;
+  const pins = d.pins?.(plan);
+  if (pins && Object.keys(pins).length > 0)
+    shared.pins = Object.fromEntries(Object.entries(pins).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const notes = await unseenChildrenNotes(d, r, plan);
   if (notes.length > 0) shared.cautions = [...(shared.cautions ?? []), ...notes];
   if (d.access === 'writes') shared.refusals.unshift(...(await pendingJobRefusals([...d.touched(r), ...plan.changes.map((c) => c.path)])));

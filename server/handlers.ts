@@ -57,6 +57,20 @@ export async function toRequest(args: OperationArgs, grants: Grants): Promise<Op
 }
 
 /**
+ * The request with a plan's pins (core Plan.pins) set. Only fields that name
+ * no file: a pin can never point a job at a file the page was not granted.
+ */
+export function withPins(req: OperationRequest, pins: Record<string, string> | undefined): OperationRequest {
+  if (!pins) return req;
+  const files = fileFieldsOf(req.op);
+  for (const key of Object.keys(pins)) {
+    if (files.has(key) || key === 'op') throw new ApiFailure('BAD_ARGS', `pin ${key} names a file or the operation; only a plan's own fields may be pinned`);
+  }
+  // The runner checks the pinned request against the operation's schema: a bad value is refused there, a field it does not have dropped.
+  return { ...req, ...pins };
+}
+
+/**
  * Every disk the request's disks read through (themselves and their
  * ancestors): a job holds them all, since another job may rewrite any of them
  * (a merge writes into the parent). A broken chain holds what it can open.
@@ -143,8 +157,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return plan;
     },
 
-    start: async (args) => {
-      const req = await toRequest(args, grants);
+    start: async (args, pins) => {
+      const req = withPins(await toRequest(args, grants), pins);
       return jobs.start(req, await chainsOf(touchedPaths(req)), openFolders());
     },
 

@@ -94,7 +94,9 @@ describe('App', () => {
     expect(shown()).toBe('snap-b.vhd');
     // snap-b has children: the toolbar acts on it, so taking a snapshot of it is not offered.
     expect(w.get('[data-testid="action-snapshot"]').attributes('disabled')).toBeDefined();
-    expect(w.get('[data-testid="action-snapshot"]').attributes('title')).toBe('Take snapshot is not available: it has snapshots below it: only a current state can change');
+    expect(w.get('[data-testid="action-snapshot"]').attributes('title')).toBe(
+      'Take snapshot is not available: it has snapshots below it: only a current state can change',
+    );
     const tree = w.get('[role="tree"]');
     await tree.trigger('keydown', { key: 'ArrowDown' });
     const below = w.get('[role="treeitem"][aria-selected="true"]').attributes('data-testid')!.replace('tree-row-', '');

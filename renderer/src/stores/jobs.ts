@@ -71,8 +71,9 @@ export const useJobsStore = defineStore('jobs', {
       return this.jobs[jobId];
     },
     /** Starts a job; rejects with the {code, message} main gave (e.g. BUSY). */
-    async start(args: OperationArgs): Promise<string> {
-      const { jobId } = await api().start(args);
+    /** Starts the job; `pins` from the plan the person confirmed keep the job to that plan (Plan.pins). */
+    async start(args: OperationArgs, pins?: Record<string, string>): Promise<string> {
+      const { jobId } = await (pins ? api().start(args, pins) : api().start(args));
       const job = this.entry(jobId);
       job.args = args;
       // Events may have finished the job before start() answered.
