@@ -26,6 +26,15 @@ export interface DiskChoice {
   label: string;
 }
 
+/** The roots of a folder's view, less those shown by the open folder they live in (the same disk, not external there). */
+function shownRoots(folders: FolderState[], f: FolderState): DiskNode[] {
+  return (f.view?.roots ?? []).filter((r) => {
+    if (!r.external) return true;
+    const home = folders.find((x) => x !== f && x.grant.id === r.ref.folder);
+    return !home?.view?.roots.some((h) => !h.external && refKey(h.ref) === refKey(r.ref));
+  });
+}
+
 /** How long a selection rests before its details are read (keyboard moves are faster). */
 export const DETAILS_DELAY_MS = 150;
 let detailsTimer: ReturnType<typeof setTimeout> | undefined;
@@ -58,8 +67,31 @@ export const useLibraryStore = defineStore('library', {
         map.set(key, { node, parentKey, folder, depth });
         for (const c of node.children) walk(c, key, folder, depth + 1);
       };
-      for (const f of state.folders) for (const r of f.view?.roots ?? []) walk(r, null, f.grant.id, 0);
+      for (const f of state.folders) for (const r of shownRoots(state.folders, f)) walk(r, null, f.grant.id, 0);
       return map;
+    },
+    /**
+     * A folder's view as the page shows it: a chain reached from another open
+     * folder, where it starts (its root lives there), is shown once, there;
+     * here, `elsewhere` names this folder's disks in it and where they are.
+     */
+    shownView(state): (folderId: string) => (FolderView & { elsewhere: { file: string; folder: string }[] }) | null {
+      return (folderId) => {
+        const f = state.folders.find((x) => x.grant.id === folderId);
+        if (!f?.view) return null;
+        const roots = shownRoots(state.folders, f);
+        const elsewhere: { file: string; folder: string }[] = [];
+        for (const r of f.view.roots) {
+          if (roots.includes(r)) continue;
+          const home = state.folders.find((x) => x.grant.id === r.ref.folder)?.grant.name ?? r.ref.folder;
+          const walk = (n: DiskNode) => {
+            if (!n.external) elsewhere.push({ file: n.ref.file, folder: home });
+            n.children.forEach(walk);
+          };
+          walk(r);
+        }
+        return { ...f.view, roots, elsewhere };
+      };
     },
     /** A disk's ancestors, nearest first (its parent, then the parent's parent…). */
     ancestorsOf(): (key: string) => DiskNode[] {
@@ -87,7 +119,7 @@ export const useLibraryStore = defineStore('library', {
           out.push({ ref: n.ref, label: `${f.grant.name} / ${n.ref.file}${n.name ? ` (${n.name})` : ''}` });
           n.children.forEach(walk);
         };
-        f.view?.roots.forEach(walk);
+        shownRoots(state.folders, f).forEach(walk);
         for (const o of f.view?.orphans ?? []) out.push({ ref: o.ref, label: `${f.grant.name} / ${o.ref.file} (orphan)` });
       }
       return out;
