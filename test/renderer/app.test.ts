@@ -287,3 +287,54 @@ describe('interrupted work in a folder', () => {
     expect(w.get('[data-testid="result-panel"]').text()).toContain('merged into snap-a.vhd');
   });
 });
+
+describe('keyboard', () => {
+  it('shortcuts act on the selected disk: Ctrl+S takes a snapshot of a current state, Delete deletes a snapshot, F2 renames; not on a disk they do not apply to', async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    const key = async (init: KeyboardEventInit) => {
+      page.dispatchEvent(new KeyboardEvent('keydown', { bubbles: true, ...init }));
+      await flushPromises();
+    };
+    const close = async () => {
+      await w.get('[data-testid="dialog-cancel"]').trigger('click');
+      await flushPromises();
+    };
+    await w.get('[data-testid="tree-row-leaf-a1.vhd"]').trigger('click');
+    await key({ key: 's', ctrlKey: true });
+    expect(w.find('[data-testid="dialog-snapshot"]').exists()).toBe(true);
+    await close();
+    await key({ key: 'F2' });
+    expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(true);
+    await w.get('[data-testid="dialog-rename"]').trigger('keydown', { key: 'Escape' });
+    await flushPromises();
+    expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(false);
+    await w.get('[data-testid="tree-row-snap-a.vhd"]').trigger('click');
+    await key({ key: 's', ctrlKey: true });
+    expect(w.find('[data-testid="dialog-snapshot"]').exists()).toBe(false);
+    await key({ key: 'Delete' });
+    expect(w.find('[data-testid="dialog-delete"]').exists()).toBe(true);
+  });
+
+  it('Tab stays inside an open dialog, wrapping around', async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    await w.get('[data-testid="tree-row-leaf-a1.vhd"]').trigger('click');
+    await w.get('[data-testid="action-snapshot"]').trigger('click');
+    await flushPromises();
+    const overlay = w.get('[data-testid="dialog-snapshot"]').element.parentElement!;
+    const focusable = overlay.querySelectorAll<HTMLElement>('input, textarea, button:not([disabled])');
+    const last = focusable[focusable.length - 1];
+    last.focus();
+    overlay.dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', bubbles: true, cancelable: true }));
+    expect(document.activeElement).toBe(focusable[0]);
+    overlay.dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', shiftKey: true, bubbles: true, cancelable: true }));
+    expect(document.activeElement).toBe(last);
+  });
+});

@@ -36,6 +36,8 @@ export interface ActionDef {
   asks?(target: ActionTarget): boolean;
   /** Starts at once with this button text instead of going through a plan (actions that write nothing). */
   startLabel?: string;
+  /** Keyboard shortcut for the selected disk: a key name (KeyboardEvent.key), with `mod` for Ctrl (⌘ on macOS). */
+  key?: { key: string; mod?: boolean; label: string };
 }
 
 /** An action module: its definition, and (for a .vue file) the options form. */
