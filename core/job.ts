@@ -9,6 +9,12 @@ export type { Plan, Progress };
 export interface JobContext {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * Further folders to look for children in, besides each parent's own and
+   * the children it has recorded (the app: every folder it has open), so a
+   * child another program made there is found and protected too.
+   */
+  childFolders?: string[];
 }
 
 export function throwIfCancelled(ctx: JobContext | undefined): void {

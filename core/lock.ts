@@ -268,8 +268,8 @@ function userLockDirPath(): string {
 
 /**
  * Stale locks in this user's lock folder (identity and fallback locks, and
- * their takeover locks) of disks in `dir`: `recover <dir>` removes them with
- * the folder's own. Left by a killed process, such a lock would otherwise
+ * their takeover locks) of disks in `dir`, and the temporaries of such locks
+ * whose writer is gone: `recover <dir>` removes them with the folder's own. Left by a killed process, such a lock would otherwise
  * wait to be taken over by the next operation on a file with that inode.
  */
 export async function staleUserLocksFor(dir: string): Promise<LockFileVerdict[]> {
@@ -280,9 +280,12 @@ export async function staleUserLocksFor(dir: string): Promise<LockFileVerdict[]>
   const want = nodePath.resolve(dir);
   const out: LockFileVerdict[] = [];
   for (const n of (await fsp.readdir(lockDir).catch(() => [] as string[])).sort()) {
-    if (!(n.startsWith(`${LOCK_PREFIX}id-`) || n.startsWith(`${LOCK_PREFIX}path-`)) || parseTempName(n) !== null) continue;
+    if (!(n.startsWith(`${LOCK_PREFIX}id-`) || n.startsWith(`${LOCK_PREFIX}path-`))) continue;
     const v = await judgeLockFile(nodePath.join(lockDir, n));
-    if (v && v.stale && v.disk !== undefined && nodePath.dirname(nodePath.resolve(v.disk)) === want) out.push(v);
+    if (!v || !v.stale) continue;
+    // A temporary whose writer is gone (killed between writing and linking it) names no disk and
+    // is no one's: whichever folder is being recovered removes it, or it would stay for good.
+    if (parseTempName(n) !== null || (v.disk !== undefined && nodePath.dirname(nodePath.resolve(v.disk)) === want)) out.push(v);
   }
   return out;
 }
@@ -345,7 +348,7 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   try {
     const idFile = await identityLockPath(real);
     if (idFile) {
-      await takeLockFile(idFile, abs, info);
+      await takeLockFile(idFile, abs, info, await birthTimeOf(real));
       parts.push({ file: idFile, token: info.token });
     }
     let beside = lockPathFor(real);
@@ -379,12 +382,27 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   }
 }
 
-/** Creates the lock file `file` for `abs` holding `info`, taking over a stale one; LOCKED when it is held. */
-async function takeLockFile(file: string, abs: string, info: LockInfo): Promise<void> {
+/**
+ * When the file was created (ms), where the file system says; null where it
+ * does not. An identity lock taken before that was taken for an earlier file
+ * with the same device and inode (deleted while its lock was held: a killed
+ * process, a test): it cannot be this file's, whoever still holds it.
+ */
+async function birthTimeOf(p: string): Promise<number | null> {
+  const st = await fsp.stat(p).catch(() => null);
+  return st && st.birthtimeMs > 0 ? st.birthtimeMs : null;
+}
+
+/** Slack for coarse file-system timestamps: a lock this much older than the file's birth cannot be for it. */
+const BIRTH_SLACK_MS = 1000;
+
+/** Creates the lock file `file` for `abs` holding `info`, taking over a stale one (or, for an identity lock, one older than the file: `born`); LOCKED when it is held. */
+async function takeLockFile(file: string, abs: string, info: LockInfo, born: number | null = null): Promise<void> {
   if (await tryCreate(file, info)) return;
 
   const cur = await lockHolder(file);
-  if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs, file), { path: abs });
+  const ofEarlierFile = cur !== null && born !== null && Date.parse(cur.startedAt) + BIRTH_SLACK_MS < born;
+  if (!cur || (!isStale(cur) && !ofEarlierFile)) throw new RefusedError('LOCKED', lockedMessage(cur, abs, file), { path: abs });
 
   const takeover = file + TAKEOVER_SUFFIX;
   const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${info.op}`, token: randomHex(8) };

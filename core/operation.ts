@@ -82,6 +82,8 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
   guardsItself?: boolean;
   /** Computed without writing; refusals say why it will not run. */
   plan(req: Req): Promise<P>;
+  /** The request fields that make a later run do what this plan shows (Plan.pins); only fields that name no file. */
+  pins?(plan: NoInfer<P>): Partial<Record<keyof Req & string, string>>;
   run(req: Req, ctx: RunContext & { plan: P }): Promise<Result>;
   /** The journal this operation writes, where it has one. */
   journal?: JournalKind;
@@ -92,6 +94,42 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
    * not (core/operations.ts), in the dry run as in the run.
    */
   writesInPlaceOnly?: boolean;
+  /** The operation as a `vhdsnap` command (core/cli/main.ts builds the command, its parser and its help from this). */
+  cli?: CliCommand<Req, Result, P>;
+}
+
+/** How one command-line option fills a request field. */
+export interface CliOption<Req> {
+  field: keyof Req & string;
+  /** bool: a flag; text: the value as typed; size: bytes, a binary unit allowed; offset: whole bytes; a list: one of these words. */
+  kind: 'bool' | 'text' | 'size' | 'offset' | readonly string[];
+  /** Placeholder shown after the flag in the usage line. */
+  value?: string;
+  help: string;
+  required?: boolean;
+}
+
+/** An operation as a command: the request from its arguments, and the result in words. */
+export interface CliCommand<Req, Result, P extends Plan> {
+  /** Positional arguments as the usage line shows them. */
+  args: string;
+  /** One sentence: what the command does. */
+  about: string;
+  /** The request fields the positional arguments fill, in order (all required). */
+  positional: readonly (keyof Req & string)[];
+  /** Flag name (without --) → the field it sets; --json and --dry-run come with every writing command. */
+  options?: Readonly<Record<string, CliOption<Req>>>;
+  /** What stdout says after success. */
+  print(result: Result, req: Req): string;
+  /** Warnings for stderr, one per line. */
+  warnings?(result: Result): string[];
+  /** The --json document (default: the result). */
+  json?(result: Result): unknown;
+  /** A success's exit code (default 0; 1 when problems remain). */
+  exitCode?(result: Result): number;
+  /** Lines the dry run prints below the plan, and its exit code when nothing is refused. */
+  planDetail?(plan: P): string;
+  planExitCode?(plan: P): number;
 }
 
 /** Infers an operation's types from its parts (the literal op name and the request schema's type included). */

@@ -14,4 +14,4 @@ export type FromWorker =
   | { type: 'cancelled'; message: string };
 
 /** A job: one operation, or resuming the interrupted one a journal records. */
-export type WorkerInput = { req: OperationRequest } | { resume: string };
+export type WorkerInput = { req: OperationRequest; childFolders?: string[] } | { resume: string };

@@ -24,7 +24,11 @@ async function run(): Promise<void> {
     const outcome =
       'resume' in input
         ? { op: 'recover' as const, result: await resumeJob(input.resume) }
-        : await runOutcome(input.req, { signal: abort.signal, onProgress: (progress) => post({ type: 'progress', progress }) });
+        : await runOutcome(input.req, {
+            signal: abort.signal,
+            onProgress: (progress) => post({ type: 'progress', progress }),
+            childFolders: input.childFolders,
+          });
     // Results are plain JSON by contract; one that is not cannot be cloned, and fails below as a job failure.
     post({ type: 'done', outcome });
   } catch (err) {

@@ -89,10 +89,11 @@ export class JobManager {
   /**
    * Starts the job, or refuses with BUSY while another job holds one of its
    * disks: the ones it changes (core's touchedPaths) plus `alsoHold` (the
-   * handlers pass the chains it reads through, which a merge below may rewrite).
+   * handlers pass the chains it reads through, which a merge below may rewrite);
+   * `childFolders`: where else the job looks for children (core JobContext).
    */
-  start(req: OperationRequest, alsoHold: string[] = []): { jobId: string } {
-    return this.launch(req.op, [...touchedPaths(req), ...alsoHold], { req });
+  start(req: OperationRequest, alsoHold: string[] = [], childFolders: string[] = []): { jobId: string } {
+    return this.launch(req.op, [...touchedPaths(req), ...alsoHold], { req, childFolders });
   }
 
   /** Resumes the interrupted job a journal records, holding every disk it names (BUSY as for start). */

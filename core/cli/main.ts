@@ -5,16 +5,17 @@
 import { promises as fsp } from 'node:fs';
 import { fromSystemError, IN_USE, UsageError, type Finding } from '../errors.js';
 import { warnIfMoving } from '../inuse.js';
-import type { JobContext, Plan } from '../job.js';
-import { planOperation, runOperation } from '../operations.js';
+import type { JobContext } from '../job.js';
+import { planOperation, runOperation, type OperationName, type RequestOf } from '../operations.js';
+import { operationNamed, operationNames } from '../registry.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
 import { createDynamic, createFixed, MAX_NEW_SIZE, tooLarge, validateNewDisk } from '../ops/create.js';
 import { getInfo } from '../ops/info.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
 import { recoverFolder } from '../ops/recover.js';
-import type { RepairItem } from '../ops/repair.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
+import { printableLines } from '../printable.js';
 import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
@@ -25,11 +26,17 @@ const EXIT_CODES = [
   'A dry run exits with the code the run would.',
 ].join('\n');
 
+interface OptionHelp {
+  value?: string;
+  help: string;
+}
+
 /**
- * What each option means, for the generated usage and `--help` (one entry per
- * option name; a test checks every option a command accepts is described).
+ * What the options of the commands that are not operations mean (an
+ * operation's own options are explained in its descriptor), for the
+ * generated usage and `--help`; a test checks every option is described.
  */
-const OPTION_HELP: Record<string, { value?: string; help: string }> = {
+const OPTION_HELP: Record<string, OptionHelp> = {
   json: { help: 'print one JSON document on stdout' },
   'dry-run': { help: 'show the plan and write nothing (exit 1 when it would be refused)' },
   parent: { value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
@@ -37,28 +44,21 @@ const OPTION_HELP: Record<string, { value?: string; help: string }> = {
   size: { value: '<n>[K|M|G|T]', help: 'virtual size in bytes, or with a binary unit' },
   type: { value: 'dynamic|fixed', help: 'disk type to create (default dynamic)' },
   'block-size': { value: '<n>[K|M]', help: 'block size of a dynamic disk (default 2M)' },
-  out: { value: '<child.vhd>', help: 'keep the disk as the snapshot and create this new child on top of it' },
-  name: { value: '<text>', help: 'name of the snapshot' },
-  description: { value: '<text>', help: 'description text' },
-  offset: { value: '<bytes>', help: 'byte offset in the virtual disk where the data goes' },
-  input: { value: '<data-file>', help: 'file whose bytes are written' },
-  format: { value: 'dynamic|fixed|raw', help: 'output format (default dynamic)' },
-  into: { value: '<ancestor>', help: 'merge level by level up to this ancestor' },
-  'ignore-id-mismatch': { help: 'accept a new parent whose id differs from the one recorded' },
-  to: { value: '<snapshot>', help: 'the snapshot to go back to (default: the parent)' },
-  keep: { help: 'keep the current state as a saved branch instead of discarding it' },
   port: { value: '<n>', help: 'port to listen on (default: any free port)' },
   folder: { value: '<dir>', help: 'folder to open (further folders go as arguments)' },
 };
 
-function optionSynopsis(flag: string): string {
-  const value = OPTION_HELP[flag]?.value;
+const optionHelp = (cmd: Command, flag: string): OptionHelp | undefined => cmd.optionHelp?.[flag] ?? OPTION_HELP[flag];
+const flagsOf = (cmd: Command): string[] => [...(cmd.values ?? []), ...(cmd.bools ?? [])];
+
+function optionSynopsis(cmd: Command, flag: string): string {
+  const value = optionHelp(cmd, flag)?.value;
   return value ? `--${flag} ${value}` : `--${flag}`;
 }
 
 /** `vhdsnap <name> <args> [--opt]...`: options the command requires are shown without brackets. */
 function synopsis(name: string, cmd: Command): string {
-  const flags = [...(cmd.values ?? []), ...(cmd.bools ?? [])].map((f) => ((cmd.required ?? []).includes(f) ? optionSynopsis(f) : `[${optionSynopsis(f)}]`));
+  const flags = flagsOf(cmd).map((f) => ((cmd.required ?? []).includes(f) ? optionSynopsis(cmd, f) : `[${optionSynopsis(cmd, f)}]`));
   return ['vhdsnap', name, cmd.args, ...flags].filter((x) => x !== '').join(' ');
 }
 
@@ -75,9 +75,9 @@ function usage(): string {
 }
 
 function commandHelp(name: string, cmd: Command): string {
-  const flags = [...(cmd.values ?? []), ...(cmd.bools ?? [])];
-  const width = Math.max(0, ...flags.map((f) => optionSynopsis(f).length));
-  const lines = flags.map((f) => `  ${optionSynopsis(f).padEnd(width)}  ${OPTION_HELP[f]?.help ?? ''}`);
+  const flags = flagsOf(cmd);
+  const width = Math.max(0, ...flags.map((f) => optionSynopsis(cmd, f).length));
+  const lines = flags.map((f) => `  ${optionSynopsis(cmd, f).padEnd(width)}  ${optionHelp(cmd, f)?.help ?? ''}`);
   return [`usage: ${synopsis(name, cmd)}`, '', cmd.about, ...(lines.length > 0 ? ['', 'options:', ...lines] : []), '', EXIT_CODES].join('\n');
 }
 
@@ -85,8 +85,8 @@ function commandHelp(name: string, cmd: Command): string {
 export const help = {
   usage,
   command: (name: string): string | null => (commands[name] ? commandHelp(name, commands[name]) : null),
-  commands: () => Object.entries(commands).map(([name, c]) => ({ name, options: [...(c.values ?? []), ...(c.bools ?? [])] })),
-  optionHelp: OPTION_HELP,
+  /** Every command with each option it accepts and that option's help text ('' where it has none). */
+  commands: () => Object.entries(commands).map(([name, c]) => ({ name, options: flagsOf(c).map((flag) => ({ flag, help: optionHelp(c, flag)?.help ?? '' })) })),
 };
 
 export interface Io {
@@ -110,6 +110,8 @@ interface Command {
   required?: string[];
   values?: string[];
   bools?: string[];
+  /** Help for options of this command's own (OPTION_HELP explains the rest). */
+  optionHelp?: Record<string, OptionHelp>;
   min: number;
   max: number;
   run: Handler;
@@ -129,13 +131,6 @@ function warnMoving(io: Io, name: string, warnings: Finding[]): void {
   for (const w of warnings) if (w.code === IN_USE) io.stderr(`vhdsnap ${name}: warning: ${w.message} [${w.code}]\n`);
 }
 
-/** --dry-run: the plan, exit 1 when it would be refused. */
-function printPlan(io: Io, a: ParsedArgs, plan: Plan): number {
-  if (a.bools.has('json')) json(io, plan);
-  else io.stdout(renderPlan(plan) + '\n');
-  return plan.refusals.length > 0 ? 1 : 0;
-}
-
 /** An input path that cannot be read is unreadable input (exit 2: NOT_FOUND, NO_PERMISSION...), not a damaged disk (exit 1). */
 async function statInput(p: string, want: 'file' | 'any'): Promise<void> {
   const st = await fsp.stat(p).catch((err: unknown) => {
@@ -150,7 +145,7 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
   return value as T;
 }
 
-const commands: Record<string, Command> = {
+const otherCommands = {
   info: {
     args: '<file>',
     about: "Shows a disk's type, sizes, ids and parent.",
@@ -222,46 +217,6 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
-  snapshot: {
-    args: '<disk>',
-    about: "Preserves the disk's current content as a read-only snapshot; the disk keeps its path and becomes an empty child of it.",
-    values: ['out', 'name', 'description'],
-    bools: ['json', 'dry-run'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const req = {
-        op: 'snapshot' as const,
-        disk: a.positional[0],
-        out: a.values.get('out'),
-        name: a.values.get('name'),
-        description: a.values.get('description'),
-      };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req);
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(`snapshot: ${r.snapshot}\nactive:   ${r.active}\n`);
-      return 0;
-    },
-  },
-  write: {
-    args: '<file>',
-    about: 'Writes the bytes of a data file into the disk at an offset.',
-    required: ['offset', 'input'],
-    values: ['offset', 'input'],
-    bools: ['json'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const off = a.values.get('offset');
-      const input = a.values.get('input');
-      if (off === undefined || input === undefined) throw new UsageError('USAGE', 'write needs --offset and --input');
-      const r = await runOperation({ op: 'write', disk: a.positional[0], input, offset: parseOffset(off, '--offset') }, progressCtx(io));
-      if (a.bools.has('json')) json(io, { path: a.positional[0], offset: r.offset, bytes: r.bytes });
-      else io.stdout(`wrote ${r.bytes} bytes at offset ${r.offset}\n`);
-      return 0;
-    },
-  },
   import: {
     args: '<raw> <out.vhd>',
     about: 'Makes a VHD from a raw disk image.',
@@ -296,177 +251,6 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
-  flatten: {
-    args: '<file> <out>',
-    about: 'Writes what the disk shows into one standalone file.',
-    values: ['format', 'parent'],
-    bools: ['json', 'dry-run'],
-    min: 2,
-    max: 2,
-    run: async (a, io) => {
-      const [file, out] = a.positional;
-      const req = {
-        op: 'flatten' as const,
-        disk: file,
-        out,
-        format: oneOf(a.values.get('format'), ['dynamic', 'fixed', 'raw'] as const, 'format', 'dynamic'),
-        parentPath: a.values.get('parent'),
-      };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req, progressCtx(io));
-      warnMoving(io, 'flatten', r.warnings);
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(`flattened ${file} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`);
-      return 0;
-    },
-  },
-  merge: {
-    args: '<child>',
-    about: 'Folds a child disk into its parent and removes the child file (with --into, level by level up to that ancestor).',
-    values: ['into'],
-    bools: ['json', 'dry-run'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const req = { op: 'merge' as const, disk: a.positional[0], into: a.values.get('into') };
-      // With --into the plan covers every level, and each level is its own journaled merge.
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req, progressCtx(io));
-      for (const step of r.steps) {
-        if (!a.bools.has('json'))
-          io.stdout(
-            `merged ${step.removed.join(', ')} into ${step.merged}${step.relinked.length ? ` (relinked ${step.relinked.length} child disk(s))` : ''}\n`,
-          );
-      }
-      if (a.bools.has('json')) json(io, r.steps.length === 1 ? r.steps[0] : r.steps);
-      return 0;
-    },
-  },
-  delete: {
-    args: '<snapshot>',
-    about: 'Removes a snapshot, folding its content into its children so none of them changes.',
-    bools: ['json', 'dry-run'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const req = { op: 'delete' as const, disk: a.positional[0] };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req, progressCtx(io));
-      if (a.bools.has('json')) json(io, r);
-      else
-        io.stdout(
-          `deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})\n`,
-        );
-      return 0;
-    },
-  },
-  reparent: {
-    args: '<child> <new-parent>',
-    about: 'Points a child at another parent file (after a move or rename).',
-    bools: ['json', 'ignore-id-mismatch', 'dry-run'],
-    min: 2,
-    max: 2,
-    run: async (a, io) => {
-      const req = { op: 'reparent' as const, disk: a.positional[0], parent: a.positional[1], ignoreIdMismatch: a.bools.has('ignore-id-mismatch') };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req);
-      for (const w of r.warnings) io.stderr(`WARNING: ${w}\n`);
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(`${r.child} now uses ${r.parent} as its parent\n`);
-      return 0;
-    },
-  },
-  compact: {
-    args: '<file>',
-    about: 'Drops blocks that hold nothing (a dynamic disk also drops all-zero blocks) and closes the gaps, so the file shrinks.',
-    bools: ['json', 'dry-run'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const req = { op: 'compact' as const, disk: a.positional[0] };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req, progressCtx(io));
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(`compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes\n`);
-      return 0;
-    },
-  },
-  resize: {
-    args: '<file>',
-    about: "Changes a disk's virtual size.",
-    required: ['size'],
-    values: ['size'],
-    bools: ['json', 'dry-run'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const sizeText = a.values.get('size');
-      if (!sizeText) throw new UsageError('USAGE', 'resize needs --size');
-      const req = { op: 'resize' as const, disk: a.positional[0], size: parseSize(sizeText, '--size') };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req, progressCtx(io));
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(r.oldSize === r.newSize ? `${r.path} is already ${r.newSize} bytes\n` : `resized ${r.path}: ${r.oldSize} → ${r.newSize} bytes\n`);
-      return 0;
-    },
-  },
-  revert: {
-    args: '<disk>',
-    about: 'Makes the disk show a snapshot again, discarding (or with --keep, keeping) its current state.',
-    values: ['to'],
-    bools: ['json', 'dry-run', 'keep'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const req = { op: 'revert' as const, disk: a.positional[0], to: a.values.get('to'), keep: a.bools.has('keep') };
-      if (a.bools.has('dry-run')) return printPlan(io, a, await planOperation(req));
-      const r = await runOperation(req, progressCtx(io));
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(`reverted ${r.active} to ${r.snapshot}\n${r.kept ? `previous state kept as ${r.kept}` : 'previous state discarded'}\n`);
-      return 0;
-    },
-  },
-  repair: {
-    args: '<file>',
-    about:
-      'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees; anything else is reported, not guessed.',
-    bools: ['json', 'dry-run'],
-    min: 1,
-    max: 1,
-    run: async (a, io) => {
-      const file = a.positional[0];
-      await statInput(file, 'file');
-      const req = { op: 'repair' as const, disk: file };
-      const lines = (kind: string, xs: RepairItem[]) => xs.map((x) => `  ${kind} ${x.code}: ${x.message}\n`).join('');
-      if (a.bools.has('dry-run')) {
-        const plan = await planOperation(req);
-        if (a.bools.has('json')) json(io, plan);
-        else io.stdout(`${renderPlan(plan)}\n${lines('fix    ', plan.fixes)}${lines('remains', plan.remaining)}${lines('note   ', plan.notes)}`);
-        return plan.remaining.length > 0 || plan.refusals.length > 0 ? 1 : 0;
-      }
-      const r = await runOperation(req, progressCtx(io));
-      if (a.bools.has('json')) json(io, r);
-      else
-        io.stdout(
-          `${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}\n${lines('fixed  ', r.fixed)}${lines('remains', r.remaining)}${lines('note   ', r.notes)}`,
-        );
-      return r.remaining.length > 0 ? 1 : 0;
-    },
-  },
-  name: {
-    args: '<file> <text>',
-    about: "Sets a disk's name (and description); empty text clears it.",
-    values: ['description'],
-    bools: ['json'],
-    min: 2,
-    max: 2,
-    run: async (a, io) => {
-      const r = await runOperation({ op: 'name', disk: a.positional[0], name: a.positional[1], description: a.values.get('description') });
-      if (a.bools.has('json')) json(io, r);
-      else io.stdout(`${r.path}: ${r.name === null ? 'no name' : `named "${r.name}"`}${r.description === null ? '' : `, description "${r.description}"`}\n`);
-      return 0;
-    },
-  },
   serve: {
     args: '[<dir>...]',
     about: 'Serves the app to a local browser.',
@@ -492,12 +276,104 @@ const commands: Record<string, Command> = {
       return r.recoveries.some((x) => x.action === 'left' || x.action === 'busy') ? 1 : 0;
     },
   },
-};
+} satisfies Record<string, Command>;
 
-/** `name`: sets a disk's name (and description) in its folder's sidecar; empty text clears it. */
+/**
+ * The command of an operation, all of it from its descriptor (core/operation.ts
+ * CliCommand): arguments and options fill the request, which the runner checks
+ * against the operation's schema; --dry-run prints the plan the run would follow.
+ */
+function operationCommand<K extends OperationName>(op: K): Command | null {
+  const d = operationNamed(op);
+  const face = d.cli;
+  if (!face) return null;
+  const options = Object.entries(face.options ?? {});
+  const writes = d.access === 'writes';
+  const flagOf = new Map<string, string>(options.map(([flag, o]) => [o.field, `--${flag}`]));
+  return {
+    args: face.args,
+    about: face.about,
+    required: options.filter(([, o]) => o.required).map(([flag]) => flag),
+    values: options.filter(([, o]) => o.kind !== 'bool').map(([flag]) => flag),
+    bools: ['json', ...(writes ? ['dry-run'] : []), ...options.filter(([, o]) => o.kind === 'bool').map(([flag]) => flag)],
+    optionHelp: Object.fromEntries(options.map(([flag, o]) => [flag, { value: o.value, help: o.help }])),
+    min: face.positional.length,
+    max: face.positional.length,
+    run: async (a, io) => {
+      const fields: Record<string, unknown> = {};
+      face.positional.forEach((field, i) => (fields[field] = a.positional[i]));
+      for (const [flag, o] of options) {
+        if (o.kind === 'bool') {
+          if (a.bools.has(flag)) fields[o.field] = true;
+          continue;
+        }
+        const text = a.values.get(flag);
+        if (text === undefined) {
+          if (o.required) throw new UsageError('USAGE', `${op} needs --${flag}`);
+          continue;
+        }
+        fields[o.field] =
+          o.kind === 'size'
+            ? parseSize(text, `--${flag}`)
+            : o.kind === 'offset'
+              ? parseOffset(text, `--${flag}`)
+              : o.kind === 'text'
+                ? text
+                : oneOf(text, o.kind, flag, text);
+      }
+      // A disk named on the line that cannot be read is unreadable input (exit 2), whatever the operation.
+      for (const field of face.positional) if (d.files[field] === 'disk') await statInput(a.positional[face.positional.indexOf(field)], 'file');
+      const parsed = d.request.safeParse(fields);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue.path.join('.');
+        throw new UsageError('USAGE', `${op}: ${flagOf.get(field) ?? (field || 'arguments')}: ${issue.message}`, { field });
+      }
+      const req: RequestOf<K> = { ...parsed.data, op };
+      if (a.bools.has('dry-run')) {
+        const plan = await planOperation(req);
+        if (a.bools.has('json')) json(io, plan);
+        else io.stdout(`${renderPlan(plan)}${face.planDetail?.(plan) ?? ''}\n`);
+        return plan.refusals.length > 0 ? 1 : (face.planExitCode?.(plan) ?? 0);
+      }
+      const r = await runOperation(req, progressCtx(io));
+      for (const w of face.warnings?.(r) ?? []) io.stderr(`vhdsnap ${op}: warning: ${w}\n`);
+      if (a.bools.has('json')) json(io, face.json ? face.json(r) : r);
+      else io.stdout(face.print(r, parsed.data) + '\n');
+      return face.exitCode?.(r) ?? 0;
+    },
+  };
+}
+
+const operationCommands = Object.fromEntries(
+  operationNames.flatMap((op) => {
+    const c = operationCommand(op);
+    return c ? [[op, c] as const] : [];
+  }),
+);
+// Usage order: reading and making disks, then the operations in the registry's order, then the app and recovery.
+const { serve, recover, ...tools } = otherCommands;
+const commands: Record<string, Command> = { ...tools, ...operationCommands, serve, recover };
+
 /** Runs one command line; never throws. */
-export async function runCli(argv: string[], io: Io): Promise<number> {
+/**
+ * What a command prints, made printable line by line (core/printable.ts): a
+ * file name with a terminal escape in it shows as \x1b…, never acts. --json
+ * output is JSON, whose strings escape control characters themselves; the
+ * progress line keeps its own leading carriage return and erase.
+ */
+function printableIo(io: Io, json: boolean): Io {
+  const PROGRESS = '\r\x1b[2K';
+  return {
+    isTTY: io.isTTY,
+    stdout: json ? io.stdout : (s) => io.stdout(printableLines(s)),
+    stderr: (s) => io.stderr(s.startsWith(PROGRESS) ? PROGRESS + printableLines(s.slice(PROGRESS.length)) : printableLines(s)),
+  };
+}
+
+export async function runCli(argv: string[], rawIo: Io): Promise<number> {
   const [name, ...rest] = argv;
+  const io = printableIo(rawIo, rest.includes('--json'));
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout(usage() + '\n');
     return name ? 0 : 2;

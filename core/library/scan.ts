@@ -1,6 +1,7 @@
 // A folder (or several) scanned into a forest of snapshot trees, linked by
 // parent id. A parent may have several children; a child whose parent is
 // missing, mismatched or part of a cycle is listed as an orphan with the reason.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, VhdError } from '../errors.js';
@@ -233,16 +234,23 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   };
   roots.forEach(walk);
   for (const [k, node] of nodes) {
-    if (reached.has(node) || orphaned.has(k)) continue;
-    if (node.type === 'differencing') {
-      orphans.push({
-        path: node.path,
-        parentUuid: node.parentUuid!,
-        parentName: node.parentName!,
-        code: 'CHAIN_CYCLE',
-        reason: `${node.path}: its parent chain loops back on itself`,
-      });
+    if (reached.has(node) || orphaned.has(k) || node.type !== 'differencing') continue;
+    // Up its parents: to an orphan (its chain is broken higher up), or back to a disk already passed (a real cycle).
+    const passed = new Set([k]);
+    let up = parentOf.get(k);
+    while (up !== undefined && !passed.has(up) && !orphaned.has(up)) {
+      passed.add(up);
+      up = parentOf.get(up);
     }
+    const broken = up !== undefined && orphaned.has(up) ? (nodes.get(up)?.path ?? up) : null;
+    orphans.push({
+      path: node.path,
+      parentUuid: node.parentUuid!,
+      parentName: node.parentName!,
+      ...(broken !== null
+        ? { code: 'ANCESTOR_ORPHANED', reason: `${node.path}: its chain is broken further up: ${broken}, an ancestor of it, cannot find its own parent` }
+        : { code: 'CHAIN_CYCLE', reason: `${node.path}: its parent chain loops back on itself` }),
+    });
   }
   // The order localeCompare gives, from one collator (localeCompare builds its own on every call: slow for thousands).
   const byPath = (a: TreeNode, b: TreeNode) => collator.compare(a.path, b.path);
@@ -306,14 +314,25 @@ async function isChildOf(p: string, parentId: string, parentKey: string): Promis
   }
 }
 
+/** The further folders findChildren searches during one operation (JobContext.childFolders). */
+const childSearch = new AsyncLocalStorage<string[]>();
+
+/** Runs `fn` with `folders` searched for children too, by every findChildren inside it (and only inside it). */
+export function withChildFolders<T>(folders: string[] | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!folders || folders.length === 0) return fn();
+  return childSearch.run([...new Set(folders.map((f) => nodePath.resolve(f)))], fn);
+}
+
 /**
  * Differencing disks whose parent resolves to `parentPath` (same id and same
  * file): those in `dir` (default: the parent's folder, and its real folder
- * when it is reached through a symlink) plus the children elsewhere recorded
- * in the sidecar (core/library/sidecar.ts) that still exist and still point
- * at it. Children another program made in other folders cannot be found.
+ * when it is reached through a symlink, and the folders of withChildFolders)
+ * plus the children elsewhere recorded in the sidecar (core/library/sidecar.ts)
+ * that still exist and still point at it. Children another program made in
+ * other folders cannot be found.
  */
 export async function findChildren(parentPath: string, dir?: string): Promise<string[]> {
+  const also = dir === undefined ? (childSearch.getStore() ?? []) : [];
   // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
   const target = await fileKey(parentPath);
   let parentId: string;
@@ -322,7 +341,7 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
     parentId = pf.uuid;
     await pf.close();
   }
-  const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath)])];
+  const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath), ...also])];
   const listed: string[] = [];
   for (const d of dirs) listed.push(...(await listVhdFiles(d)));
   const recorded = (await locateRecords(await recordedChildren(parentPath, parentId))).filter((p) => !listed.includes(p));

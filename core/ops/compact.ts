@@ -324,5 +324,11 @@ export const compactOperation = defineOperation({
   ...writesOneDisk,
   plan: (r) => planCompact(r.disk),
   run: (_r, ctx) => compactPlanned(ctx.plan, ctx),
+  cli: {
+    args: '<file>',
+    about: 'Drops blocks that hold nothing (a dynamic disk also drops all-zero blocks) and closes the gaps, so the file shrinks.',
+    positional: ['disk'],
+    print: (r) => `compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes`,
+  },
   journal: journalKind(compactJournalSchema, recoverCompact),
 });

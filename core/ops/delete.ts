@@ -326,6 +326,13 @@ export const deleteOperation = defineOperation({
   ...writesOneDisk,
   plan: (r) => planDelete(r.disk),
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
+  cli: {
+    args: '<snapshot>',
+    about: 'Removes a snapshot, folding its content into its children so none of them changes.',
+    positional: ['disk'],
+    print: (r) =>
+      `deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})`,
+  },
   journal: journalKind(deleteJournalSchema, async (path, j) => {
     const r = await runDelete(path, j);
     return { action: 'completed', detail: `deleted ${r.removed} (${r.strategy})` };

@@ -107,4 +107,15 @@ export const flattenOperation = defineOperation({
   guardsItself: true,
   plan: (r) => planFlatten(r.disk, r.out, r),
   run: (r, ctx) => flatten(r.disk, r.out, { format: r.format, parentPath: r.parentPath, signal: ctx.signal, onProgress: ctx.onProgress }),
+  cli: {
+    args: '<file> <out>',
+    about: 'Writes what the disk shows into one standalone file.',
+    positional: ['disk', 'out'],
+    options: {
+      format: { field: 'format', kind: ['dynamic', 'fixed', 'raw'], value: 'dynamic|fixed|raw', help: 'output format (default dynamic)' },
+      parent: { field: 'parentPath', kind: 'text', value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
+    },
+    print: (r, req) => `flattened ${req.disk} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})`,
+    warnings: (r) => r.warnings.map((w) => `${w.message} [${w.code}]`),
+  },
 });

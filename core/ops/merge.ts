@@ -387,6 +387,18 @@ export const mergeOperation = defineOperation({
   touched: (r) => [r.disk],
   plan: (r) => (r.into === undefined ? planMerge(r.disk) : planMergeInto(r.disk, r.into)),
   run: (_r, ctx) => mergeSegment(ctx.plan, ctx),
+  cli: {
+    args: '<child>',
+    about: 'Folds a child disk into its parent and removes the child file (with --into, level by level up to that ancestor).',
+    positional: ['disk'],
+    // With --into the plan covers every level, and each level is its own journaled merge.
+    options: { into: { field: 'into', kind: 'text', value: '<ancestor>', help: 'merge level by level up to this ancestor' } },
+    print: (r) =>
+      r.steps
+        .map((s) => `merged ${s.removed.join(', ')} into ${s.merged}${s.relinked.length ? ` (relinked ${s.relinked.length} child disk(s))` : ''}`)
+        .join('\n'),
+    json: (r) => (r.steps.length === 1 ? r.steps[0] : r.steps),
+  },
   journal: journalKind(mergeJournalSchema, async (path, j) => {
     const r = await runMerge(path, j);
     return { action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` };

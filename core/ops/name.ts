@@ -56,4 +56,11 @@ export const nameOperation = defineOperation({
   guarded: () => [],
   plan: (r) => planName(r.disk, r),
   run: (r, ctx) => name(ctx.plan, r),
+  cli: {
+    args: '<file> <text>',
+    about: "Sets a disk's name (and description); empty text clears it.",
+    positional: ['disk', 'name'],
+    options: { description: { field: 'description', kind: 'text', value: '<text>', help: 'description text' } },
+    print: (r) => `${r.path}: ${r.name === null ? 'no name' : `named "${r.name}"`}${r.description === null ? '' : `, description "${r.description}"`}`,
+  },
 });

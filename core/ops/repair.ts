@@ -323,11 +323,25 @@ export async function recoverRepair(jpath: string, j: RepairJournal): Promise<Re
   });
 }
 
+/** Repair items as the CLI lists them, one line each, every line starting on a new line. */
+const itemLines = (kind: string, xs: RepairItem[]): string => xs.map((x) => `\n  ${kind} ${x.code}: ${x.message}`).join('');
+
 export const repairOperation = defineOperation({
   op: 'repair',
   request: diskRequest,
   ...writesOneDisk,
   plan: (r) => planRepair(r.disk),
   run: (r, ctx) => repair(r.disk, ctx),
+  cli: {
+    args: '<file>',
+    about:
+      'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees; anything else is reported, not guessed.',
+    positional: ['disk'],
+    print: (r) =>
+      `${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}${itemLines('fixed  ', r.fixed)}${itemLines('remains', r.remaining)}${itemLines('note   ', r.notes)}`,
+    exitCode: (r) => (r.remaining.length > 0 ? 1 : 0),
+    planDetail: (p) => `${itemLines('fix    ', p.fixes)}${itemLines('remains', p.remaining)}${itemLines('note   ', p.notes)}`,
+    planExitCode: (p) => (p.remaining.length > 0 ? 1 : 0),
+  },
   journal: journalKind(repairJournalSchema, recoverRepair),
 });

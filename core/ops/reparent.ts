@@ -153,5 +153,13 @@ export const reparentOperation = defineOperation({
   touched: (r) => [r.disk, r.parent],
   plan: (r) => planReparent(r.disk, r.parent, r),
   run: (r, ctx) => reparent(r.disk, r.parent, { ignoreIdMismatch: r.ignoreIdMismatch, signal: ctx.signal }),
+  cli: {
+    args: '<child> <new-parent>',
+    about: 'Points a child at another parent file (after a move or rename).',
+    positional: ['disk', 'parent'],
+    options: { 'ignore-id-mismatch': { field: 'ignoreIdMismatch', kind: 'bool', help: 'accept a new parent whose id differs from the one recorded' } },
+    print: (r) => `${r.child} now uses ${r.parent} as its parent`,
+    warnings: (r) => r.warnings,
+  },
   journal: journalKind(reparentJournalSchema, recoverReparent),
 });

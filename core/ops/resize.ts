@@ -383,5 +383,12 @@ export const resizeOperation = defineOperation({
   ...writesOneDisk,
   plan: (r) => planResize(r.disk, r.size),
   run: (_r, ctx) => resizePlanned(ctx.plan, ctx),
+  cli: {
+    args: '<file>',
+    about: "Changes a disk's virtual size.",
+    positional: ['disk'],
+    options: { size: { field: 'size', kind: 'size', value: '<n>[K|M|G|T]', help: 'new virtual size in bytes, or with a binary unit', required: true } },
+    print: (r) => (r.oldSize === r.newSize ? `${r.path} is already ${r.newSize} bytes` : `resized ${r.path}: ${r.oldSize} → ${r.newSize} bytes`),
+  },
   journal: journalKind(resizeJournalSchema, recoverResize),
 });

@@ -344,6 +344,16 @@ export const revertOperation = defineOperation({
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
   plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),
   run: (r, ctx) => revertPlanned(ctx.plan.path, ctx.plan, ctx),
+  cli: {
+    args: '<disk>',
+    about: 'Makes the disk show a snapshot again, discarding (or with --keep, keeping) its current state.',
+    positional: ['disk'],
+    options: {
+      to: { field: 'to', kind: 'text', value: '<snapshot>', help: 'the snapshot to go back to (default: the parent)' },
+      keep: { field: 'keep', kind: 'bool', help: 'keep the current state as a saved branch instead of discarding it' },
+    },
+    print: (r) => `reverted ${r.active} to ${r.snapshot}\n${r.kept ? `previous state kept as ${r.kept}` : 'previous state discarded'}`,
+  },
   // The disk's name gets a new child (renamed over it): the old file is not written, so another name of it keeps what it shows.
   replaces: (plan) => plan.changes.filter((c) => c.action === 'modify').map((c) => c.path),
   journal: journalKind(revertJournalSchema, recoverRevert),

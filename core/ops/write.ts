@@ -95,4 +95,14 @@ export const writeOperation = defineOperation({
   touched: (r) => [r.disk],
   plan: (r) => planWrite(r.disk, r.input, r.offset),
   run: (r, ctx) => writePlanned(r.input, ctx.plan, ctx),
+  cli: {
+    args: '<file>',
+    about: 'Writes the bytes of a data file into the disk at an offset.',
+    positional: ['disk'],
+    options: {
+      offset: { field: 'offset', kind: 'offset', value: '<bytes>', help: 'byte offset in the virtual disk where the data goes', required: true },
+      input: { field: 'input', kind: 'text', value: '<data-file>', help: 'file whose bytes are written', required: true },
+    },
+    print: (r) => `wrote ${r.bytes} bytes at offset ${r.offset}`,
+  },
 });

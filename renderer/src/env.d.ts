@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 // The preload's API on window (see electron/preload.ts).
 import type { VhdsnapApi } from '../../server/api';
 

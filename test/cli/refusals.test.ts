@@ -4,6 +4,7 @@
 // (nor leaves a temp, journal or lock file behind). One row per refusal code
 // (and per way of reaching it where the ways differ).
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { promises as fsp, readdirSync, readSync, openSync, closeSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -325,4 +326,47 @@ describe('check reports a chain at or past the depth limit', () => {
     expect(nodePath.basename(reports[0].path)).toBe(nodePath.basename(leaf));
     expect(reports[0].errors.map((e: { code: string }) => e.code)).toContain('CHAIN_TOO_DEEP');
   });
+});
+
+/**
+ * NO_SPACE: the test folder is a small tmpfs (Linux, root) filled until less
+ * is free than the operation may need, with room left for its locks. The plan
+ * refuses before the first write, in the dry run and the run alike.
+ */
+describe.skipIf(process.platform !== 'linux')('NO_SPACE: refused before the first write on a nearly full file system', () => {
+  const LEFT = 256 * 1024;
+  const full = (how: string, setup: () => Promise<string[]>) =>
+    it(`NO_SPACE: ${how}`, { timeout: 120_000 }, async (ctx) => {
+      if (process.getuid?.() !== 0) ctx.skip('mounting a tmpfs needs root');
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', tmp.dir], { encoding: 'utf8' });
+      if (m.status !== 0) ctx.skip(`cannot mount a tmpfs here: ${m.error?.message ?? m.stderr.trim()}`);
+      try {
+        const argv = await setup();
+        const free = Number((await fsp.statfs(tmp.dir)).bavail) * Number((await fsp.statfs(tmp.dir)).bsize);
+        await fsp.writeFile(tmp.file('filler'), Buffer.alloc(free - LEFT, 1));
+        const before = folderState(tmp.dir);
+        const dry = await cli(...argv, '--dry-run', '--json');
+        expect(JSON.parse(dry.out).refusals.map((r: { code: string }) => r.code)).toContain('NO_SPACE');
+        expect(dry.code).toBe(1);
+        const run = await cli(...argv, '--json');
+        expect(JSON.parse(run.out).error.code, run.err).toBe('NO_SPACE');
+        expect(run.code).toBe(1);
+        expect(folderState(tmp.dir)).toEqual(before);
+      } finally {
+        spawnSync('umount', [tmp.dir]);
+      }
+    });
+
+  /** d ← c, c holding 2 MiB at 4 MiB (blocks d does not have). */
+  const chainWithNewData = async (): Promise<void> => {
+    await disk('d', '16M');
+    await child('d', 'c');
+    await fsp.writeFile(tmp.file('more.bin'), Buffer.alloc(2 * MiB, 0x33));
+    await ok('write', f('c'), '--offset', String(4 * MiB), '--input', tmp.file('more.bin'));
+  };
+  full('merge of a child whose data the parent does not hold', async () => (await chainWithNewData(), ['merge', f('c')]));
+  full('delete of a snapshot folded into its child', async () => (await chainWithNewData(), await child('c', 'g'), ['delete', f('c')]));
+  full('flatten onto the full volume', async () => (await chainWithNewData(), ['flatten', f('c'), tmp.file('flat.vhd')]));
+  full('compact (its temporary copy)', async () => (await chainWithNewData(), ['compact', f('c')]));
+  full('resize of a fixed disk', async () => (await ok('create', f('x'), '--size', '4M', '--type', 'fixed'), ['resize', f('x'), '--size', '12M']));
 });

@@ -20,7 +20,7 @@ import {
   type LockInfo,
 } from '../../core/lock.js';
 import { planOperation, runOperation, touchedPaths } from '../../core/operations.js';
-import { recover } from '../../core/ops/recover.js';
+import { recover, recoverFolder } from '../../core/ops/recover.js';
 import { bundleEntries } from '../support/bundle.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { makeTmpDir, removeTmpDir, useTmpDir } from '../support/tmp.js';
@@ -413,6 +413,63 @@ describe('locks keyed by file identity', () => {
     expect(dir).toBe(await userLockDir());
     if (process.platform !== 'win32') expect(statSync(dir).mode & 0o077).toBe(0);
     await held.release();
+  });
+
+  it('an identity lock older than the file (left for an earlier file with the same inode) does not lock it, even held by a live process', async () => {
+    // A live holder that started before the lock was taken (so the lock is not stale by its pid)…
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const lockedAt = Date.now() + 200;
+    await new Promise((r) => setTimeout(r, 1800));
+    // …and this file, made well after that lock was taken.
+    writeFileSync(disk(), 'x');
+    const id = statSync(disk(), { bigint: true });
+    const idLock = nodePath.join(await userLockDir(), `.vhdsnap-lock-id-${id.dev}-${id.ino}.lock`);
+    const leak = (startedAt: number) =>
+      writeFileSync(
+        idLock,
+        JSON.stringify({
+          version: 1,
+          pid: holder.pid,
+          host: os.hostname(),
+          op: 'write',
+          startedAt: new Date(startedAt).toISOString(),
+          path: tmp.file('gone.vhd'),
+          token: 'leaked',
+        }),
+      );
+    try {
+      leak(lockedAt);
+      const held = await acquireLock(disk(), 'write');
+      expect(JSON.parse(readFileSync(idLock, 'utf8')).token).toBe(held.info.token);
+      await held.release();
+      // Taken after the file was made: it may be this file's (renamed since, say), so it holds.
+      leak(Date.now());
+      expect(await refusedCode(acquireLock(disk(), 'write'))).toBe('LOCKED');
+    } finally {
+      holder.kill();
+      await fsp.rm(idLock, { force: true });
+    }
+  });
+
+  it('recover removes a lock temporary its dead writer left in the user lock folder, and keeps a live one', async () => {
+    const lockDir = await userLockDir();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const lockName = `.vhdsnap-lock-id-0-${process.pid}-${Date.now()}.lock`;
+    const deadTemp = nodePath.join(lockDir, `${lockName}.${dead}-0123abcd.tmp`);
+    const liveTemp = nodePath.join(lockDir, `${lockName}.${process.pid}-4567cdef.tmp`);
+    writeFileSync(deadTemp, '{"half":');
+    writeFileSync(liveTemp, '{"half":');
+    try {
+      expect(parseTempName(nodePath.basename(deadTemp))).toBe(dead);
+      const report = await recoverFolder(tmp.dir);
+      expect(report.removed.map((x) => x.path)).toContain(deadTemp);
+      expect(report.removed.map((x) => x.path)).not.toContain(liveTemp);
+      expect(existsSync(deadTemp)).toBe(false);
+      expect(existsSync(liveTemp)).toBe(true);
+    } finally {
+      await fsp.rm(deadTemp, { force: true });
+      await fsp.rm(liveTemp, { force: true });
+    }
   });
 
   it('a disk in a folder that cannot be written is still locked (in the user lock folder), never skipped', async () => {

@@ -283,6 +283,13 @@ export function chooseKillPoints(total: number, runs: number, rng: Rng): number[
 /** Runs one case: a dry run, then a kill at each chosen point with recovery and checks. */
 export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, runs = c.runs ?? crashRuns()): Promise<CrashStats> {
   const work = makeTmpDir('vhdsnap-crash-');
+  // A private temp folder, so a private per-user lock folder (core/lock.ts userLockDir) for the case, the
+  // children and the in-process recovery alike: a stale identity lock another test left there for a
+  // reused inode would otherwise be taken over in one run and not in the next, and the step counts
+  // (hence the kill points) would differ between the dry run and the kills.
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = nodePath.join(work, 'tmp');
+  mkdirSync(process.env.TMPDIR);
   try {
     // Dry run: counts the steps and must reach exactly the expected state.
     const dryDir = nodePath.join(work, 'dry');
@@ -387,6 +394,8 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     }
     return stats;
   } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
     removeTmpDir(work);
   }
 }

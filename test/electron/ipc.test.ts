@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Channels, type DiskRef, type FolderGrant, type FolderView, type OperationArgsOf, type OperationName } from '../../server/api';
 import { openDisk } from '../../core/disk/chain';
-import { createDynamic } from '../../core/ops/create';
+import { createDifferencing, createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { Rng } from '../support/model';
 import { useTmpDir } from '../support/tmp';
@@ -424,6 +424,44 @@ describe('every core operation through the contract', () => {
     if (end.kind !== 'done' || end.outcome.op !== 'merge') throw new Error('not a merge result');
     expect(end.outcome.result.steps).toHaveLength(2);
     expect((await readThrough(end.outcome.result.merged)).equals(before)).toBe(true);
+  });
+});
+
+describe('pins', () => {
+  it("start with the plan's pins creates the snapshot the plan named; a pin naming a file field is refused", async () => {
+    const { h, ref } = await opened();
+    await createDynamic(tmp.file('p.vhd'), 4 * MiB);
+    const args = { op: 'snapshot', disk: ref('p.vhd') } as const;
+    const plan = await h.call(Channels.plan, args);
+    expect(plan.pins?.snapshotFile).toMatch(/^p-snap-/);
+    await expect(h.call(Channels.start, args, { disk: '/etc/passwd' })).rejects.toMatchObject({ code: 'BAD_ARGS' });
+    await new Promise((r) => setTimeout(r, 1100));
+    const end = await h.finished((await h.call(Channels.start, args, plan.pins)).jobId);
+    if (end.kind !== 'done' || end.outcome.op !== 'snapshot') throw new Error(`not a snapshot result: ${JSON.stringify(end)}`);
+    expect(path.basename(end.outcome.result.snapshot)).toBe(plan.pins!.snapshotFile);
+  });
+});
+
+describe('children in every open folder', () => {
+  it('a child another program made in a second open folder is found: the plan and the job refuse to merge its sibling into their parent', async () => {
+    mkdirSync(tmp.file('A'));
+    mkdirSync(tmp.file('B'));
+    const h = await makeHarness();
+    h.dialogs.folder = tmp.file('A');
+    const a = (await h.call(Channels.openFolder)) as FolderGrant;
+    await createDynamic(tmp.file('A', 'base.vhd'), 4 * MiB);
+    await snapshot(tmp.file('A', 'base.vhd'), { out: tmp.file('A', 's1.vhd') });
+    // Made as another tool would: no record beside the parent.
+    await createDifferencing(tmp.file('B', 'vm2.vhd'), tmp.file('A', 'base.vhd'));
+    const args = { op: 'merge', disk: { folder: a.id, file: 's1.vhd' } } as const;
+    expect((await h.call(Channels.plan, args)).refusals).toEqual([]);
+    h.dialogs.folder = tmp.file('B');
+    await h.call(Channels.openFolder);
+    const plan = await h.call(Channels.plan, args);
+    expect(plan.refusals.map((r: { code: string }) => r.code)).toContain('PARENT_HAS_OTHER_CHILDREN');
+    const end = await h.finished((await h.call(Channels.start, args)).jobId);
+    expect(end).toMatchObject({ kind: 'failed', error: { code: 'PARENT_HAS_OTHER_CHILDREN' } });
+    expect(existsSync(tmp.file('A', 's1.vhd'))).toBe(true);
   });
 });
 

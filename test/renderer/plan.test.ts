@@ -51,6 +51,18 @@ describe('PlanDialog', () => {
     expect(w.emitted('confirm')).toHaveLength(1);
   });
 
+  it('shows the cautions (not reasons to refuse: Confirm stays enabled), and nothing of them where there are none', () => {
+    const caution = 'children of /data/lab/base.vhd made in other folders by other programs cannot be found';
+    const w = mount(PlanDialog, { props: { plan: okPlan({ cautions: [caution] }) } });
+    expect(w.findAll('[data-testid="plan-caution"]').map((c) => c.text())).toEqual([caution]);
+    expect(w.get('[data-testid="plan-confirm"]').attributes('disabled')).toBeUndefined();
+    expect(
+      mount(PlanDialog, { props: { plan: okPlan({}) } })
+        .find('[data-testid="plan-cautions"]')
+        .exists(),
+    ).toBe(false);
+  });
+
   it('says when free space is unknown and does not warn then', () => {
     const w = mount(PlanDialog, { props: { plan: okPlan({ freeSpace: null }) } });
     expect(w.get('[data-testid="plan-free"]').text()).toBe('unknown');

@@ -1,0 +1,58 @@
+// @vitest-environment happy-dom
+// The UI's actions are the files of renderer/src/actions/, found by the
+// folder's index: every job operation has one, in one order, and an action
+// that asks nothing builds its request for the disk it was started on.
+import { describe, expect, it } from 'vitest';
+import { operationNames } from '../../core/registry.js';
+import { ACTION_ORDER, actionNamed, optionsForm } from '../../renderer/src/actions/index.js';
+import type { DiskNode } from '../../server/api.js';
+
+const ref = { folder: '/vms', file: 'disk.vhd' };
+const node = (type: DiskNode['type'], children: DiskNode[] = []): DiskNode => ({ ...({} as DiskNode), ref, type, children, name: null });
+
+describe('actions', () => {
+  it('one action per operation (rename standing for name), each once, in a strict order', () => {
+    const expected = operationNames.map((op) => (op === 'name' ? 'rename' : op));
+    expect([...ACTION_ORDER].sort()).toEqual([...expected].sort());
+    const orders = ACTION_ORDER.map((a) => actionNamed(a)!.order);
+    expect(new Set(orders).size).toBe(orders.length);
+    expect(orders).toEqual([...orders].sort((a, b) => a - b));
+    expect(ACTION_ORDER[0]).toBe('snapshot');
+  });
+
+  it('an action is either an options form or a request of its own (or a dialog of its own: rename)', () => {
+    for (const a of ACTION_ORDER) {
+      const def = actionNamed(a)!;
+      if (a === 'rename') continue;
+      expect(optionsForm(a) !== undefined || def.request !== undefined, a).toBe(true);
+      const req = def.request?.({ ref, node: null, label: 'Disk' });
+      if (req) {
+        expect(req.op).toBe(a);
+        expect(req.disk).toEqual(ref);
+      }
+    }
+  });
+
+  it('where each applies: snapshot and grow on a leaf only, merge and reconnect on differencing disks, compact not on fixed', () => {
+    const leaf = node('differencing');
+    const inner = node('dynamic', [leaf]);
+    const applies = (a: Parameters<typeof actionNamed>[0], n: DiskNode) => actionNamed(a)!.applies(n) === true;
+    expect(applies('snapshot', leaf)).toBe(true);
+    expect(applies('snapshot', inner)).toBe(false);
+    expect(applies('resize', inner)).toBe(false);
+    expect(applies('merge', leaf)).toBe(true);
+    expect(applies('merge', inner)).toBe(false);
+    expect(applies('reparent', inner)).toBe(false);
+    expect(applies('compact', node('fixed'))).toBe(false);
+    expect(applies('compact', inner)).toBe(true);
+    expect(applies('delete', node('dynamic'))).toBe(false);
+    // Grow is not offered on a differencing disk (its size is its parent's), and says why.
+    expect(applies('resize', leaf)).toBe(false);
+    expect(actionNamed('resize')!.applies(leaf)).toMatch(/size of its parent/);
+    expect(applies('resize', node('dynamic'))).toBe(true);
+    for (const a of ACTION_ORDER) {
+      const r = actionNamed(a)!.applies(inner);
+      expect(r === true || (typeof r === 'string' && r.length > 10), a).toBe(true);
+    }
+  });
+});
