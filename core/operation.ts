@@ -114,6 +114,8 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
   guardsItself?: boolean;
   /** Computed without writing; refusals say why it will not run. */
   plan(req: Req): Promise<P>;
+  /** The request fields that make a later run do what this plan shows (Plan.pins); only fields that name no file. */
+  pins?(plan: NoInfer<P>): Partial<Record<keyof Req & string, string>>;
   run(req: Req, ctx: RunContext & { plan: P }): Promise<Result>;
   /** The journal this operation writes, where it has one. */
   journal?: JournalKind;

@@ -31,6 +31,12 @@ export interface Plan {
   refusals: { code: string; message: string }[];
   /** What a person should know before running it (not a reason to refuse). */
   cautions?: string[];
+  /**
+   * Request fields that hold a later run to what this plan shows (a generated
+   * name, with its time), for callers that plan and run apart: the app starts
+   * the job with them, so the snapshot created is the one the plan named.
+   */
+  pins?: Record<string, string>;
 }
 
 /** A finding of `check`: errors and warnings share this shape (core/errors.ts). */

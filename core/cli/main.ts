@@ -15,6 +15,7 @@ import { getInfo } from '../ops/info.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
 import { recoverFolder } from '../ops/recover.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
+import { printableLines } from '../printable.js';
 import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
@@ -367,8 +368,24 @@ const { serve, recover, ...tools } = otherCommands;
 const commands: Record<string, Command> = { ...tools, ...operationCommands, serve, recover };
 
 /** Runs one command line; never throws. */
-export async function runCli(argv: string[], io: Io): Promise<number> {
+/**
+ * What a command prints, made printable line by line (core/printable.ts): a
+ * file name with a terminal escape in it shows as \x1b…, never acts. --json
+ * output is JSON, whose strings escape control characters themselves; the
+ * progress line keeps its own leading carriage return and erase.
+ */
+function printableIo(io: Io, json: boolean): Io {
+  const PROGRESS = '\r\x1b[2K';
+  return {
+    isTTY: io.isTTY,
+    stdout: json ? io.stdout : (s) => io.stdout(printableLines(s)),
+    stderr: (s) => io.stderr(s.startsWith(PROGRESS) ? PROGRESS + printableLines(s.slice(PROGRESS.length)) : printableLines(s)),
+  };
+}
+
+export async function runCli(argv: string[], rawIo: Io): Promise<number> {
   const [name, ...rest] = argv;
+  const io = printableIo(rawIo, rest.includes('--json'));
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout(usage() + '\n');
     return name ? 0 : 2;

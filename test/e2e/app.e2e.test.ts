@@ -203,6 +203,9 @@ describe.skipIf(missing !== null)(
       expect(await $('plan-changes').textContent()).toContain(DISK);
       expect(await $('plan-confirm').isEnabled()).toBe(true);
       await shot('02-plan-snapshot.png');
+      // The plan names the snapshot file (with the time in it): past the next second, the job must still create that very name.
+      const planned = (await $('plan-changes').textContent()) ?? '';
+      await page.waitForTimeout(1100);
       await $('plan-confirm').click();
       await $('dialog-snapshot').waitFor({ state: 'detached' });
       expect(await resultDone()).toContain(DISK);
@@ -212,6 +215,7 @@ describe.skipIf(missing !== null)(
       expect(created).toHaveLength(1);
       snapFile = created[0];
       expect(snapFile).toMatch(/^disk-snap-\d{8}-\d{6}(-\d+)?\.vhd$/);
+      expect(planned).toContain(snapFile);
       const parents = await parentsByFile(folder);
       expect(parents.get(DISK)).toBe(snapFile);
       expect(parents.get(snapFile)).toBe(BASE);

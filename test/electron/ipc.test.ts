@@ -428,6 +428,21 @@ describe('every core operation through the contract', () => {
   });
 });
 
+describe('pins', () => {
+  it("start with the plan's pins creates the snapshot the plan named; a pin naming a file field is refused", async () => {
+    const { h, ref } = await opened();
+    await createDynamic(tmp.file('p.vhd'), 4 * MiB);
+    const args = { op: 'snapshot', disk: ref('p.vhd') } as const;
+    const plan = await h.call(Channels.plan, args);
+    expect(plan.pins?.snapshotFile).toMatch(/^p-snap-/);
+    await expect(h.call(Channels.start, args, { disk: '/etc/passwd' })).rejects.toMatchObject({ code: 'BAD_ARGS' });
+    await new Promise((r) => setTimeout(r, 1100));
+    const end = await h.finished((await h.call(Channels.start, args, plan.pins)).jobId);
+    if (end.kind !== 'done' || end.outcome.op !== 'snapshot') throw new Error(`not a snapshot result: ${JSON.stringify(end)}`);
+    expect(path.basename(end.outcome.result.snapshot)).toBe(plan.pins!.snapshotFile);
+  });
+});
+
 describe('children in every open folder', () => {
   it('a child another program made in a second open folder is found: the plan and the job refuse to merge its sibling into their parent', async () => {
     mkdirSync(tmp.file('A'));

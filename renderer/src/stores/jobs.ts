@@ -71,8 +71,9 @@ export const useJobsStore = defineStore('jobs', {
       return this.jobs[jobId];
     },
     /** Starts a job; rejects with the {code, message} main gave (e.g. BUSY). */
-    async start(args: OperationArgs): Promise<string> {
-      const { jobId } = await api().start(args);
+    /** Starts the job; `pins` from the plan the person confirmed keep the job to that plan (Plan.pins). */
+    async start(args: OperationArgs, pins?: Record<string, string>): Promise<string> {
+      const { jobId } = await (pins ? api().start(args, pins) : api().start(args));
       const job = this.entry(jobId);
       job.args = args;
       // Events may have finished the job before start() answered.
@@ -143,6 +144,12 @@ export const useJobsStore = defineStore('jobs', {
       }
       // Failed and cancelled jobs rescan too: a rollback may have moved files back.
       const folders = new Set(argRefs(args).map((r) => r.folder));
+      // What a check said before may no longer hold; a repair says what it left (its own re-check of the file).
+      library.forgetHealth(folders);
+      if (job.outcome?.op === 'repair') {
+        const r = job.outcome.result;
+        library.recordChecks([{ path: r.path, ok: r.remaining.length === 0, type: null, errors: r.remaining, warnings: [] }]);
+      }
       for (const f of folders) void library.rescan(f);
     },
     dismiss(jobId: string) {
