@@ -377,7 +377,8 @@ const commands: Record<string, Command> = { ...tools, ...operationCommands, serv
 function printableIo(io: Io, json: boolean): Io {
   const PROGRESS = '\r\x1b[2K';
   return {
-    isTTY: io.isTTY,
+    // Everything else (the signal, jobStarted) as given: only the text changes.
+    ...io,
     stdout: json ? io.stdout : (s) => io.stdout(printableLines(s)),
     stderr: (s) => io.stderr(s.startsWith(PROGRESS) ? PROGRESS + printableLines(s.slice(PROGRESS.length)) : printableLines(s)),
   };

@@ -18,6 +18,7 @@
 // A torn last record (a kill while appending) is ignored: the writes it
 // would have covered wait for its fsync, so they never started.
 import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { FormatError } from '../errors.js';
 import { testBit } from '../format/bitmap.js';
@@ -101,9 +102,14 @@ export class UndoLog {
     const file = await openFile(path, 'wx');
     const log = new UndoLog(path, file, 0, target.footerOffset);
     try {
-      const end = Buffer.alloc(8);
-      end.writeBigUInt64BE(BigInt(target.footerOffset));
-      await log.append({ kind: KIND_START, length: 8, offset: target.fileSize }, end);
+      // Its end of data, then its access and modification times: a rollback gives those back too, so the
+      // parent timestamps its children recorded still match (Windows refuses a mismatch: 0xC03A000F).
+      const st = await fsp.stat(target.path);
+      const start = Buffer.alloc(24);
+      start.writeBigUInt64BE(BigInt(target.footerOffset), 0);
+      start.writeDoubleBE(st.atimeMs, 8);
+      start.writeDoubleBE(st.mtimeMs, 16);
+      await log.append({ kind: KIND_START, length: start.length, offset: target.fileSize }, start);
       // The metadata the job rewrites at each commit: trailing footer, BAT, batmap.
       await log.saveRegion(target, target.footerOffset, Math.min(SECTOR, target.fileSize - target.footerOffset));
       if (target.header && target.bat) await log.saveRegion(target, Number(target.header.tableOffset), target.header.maxTableEntries * 4);
@@ -219,6 +225,11 @@ export async function applyUndo(undoPath: string, targetPath: string): Promise<v
       await target.sync();
     } finally {
       await target.close();
+    }
+    // Records of older versions hold the end of data only.
+    if (start.length >= 24) {
+      const times = await readExact(undo, start.at + 8, 16, 'undo start');
+      await fsp.utimes(targetPath, times.readDoubleBE(0) / 1000, times.readDoubleBE(8) / 1000);
     }
   } finally {
     await undo.close();
