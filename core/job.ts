@@ -9,6 +9,8 @@ export type { Plan, Progress };
 export interface JobContext {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** Least milliseconds between two progress reports (default 100; tests use 0 to see every checkpoint). */
+  progressEvery?: number;
   /**
    * Further folders to look for children in, besides each parent's own and
    * the children it has recorded (the app: every folder it has open), so a
@@ -36,13 +38,23 @@ export class ProgressReporter {
   update(done: number): void {
     if (!this.ctx?.onProgress) return;
     const now = Date.now();
-    if (done < this.total && now - this.last < this.intervalMs) return;
+    if (done < this.total && now - this.last < (this.ctx.progressEvery ?? this.intervalMs)) return;
     this.last = now;
     const secs = (now - this.started) / 1000;
     const rate = secs > 0 ? done / secs : 0;
     const eta = rate > 0 ? (this.total - done) / rate : null;
     this.ctx.onProgress({ phase: this.phase, done, total: this.total, rate, eta });
   }
+
+  /** Says the job is past its point of no return (always sent: the app disables Cancel on it). */
+  finishing(): void {
+    this.ctx?.onProgress?.({ phase: this.phase, done: this.total, total: this.total, rate: 0, eta: 0, finishing: true });
+  }
+}
+
+/** The message of a job cancelled and rolled back. */
+export function cancelledMessage(op: string): string {
+  return `${op} cancelled: what it changed was rolled back, every disk is as before`;
 }
 
 /** Throws the plan's refusals as one RefusedError (the first code; every reason in the message). */

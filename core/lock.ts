@@ -348,7 +348,7 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   try {
     const idFile = await identityLockPath(real);
     if (idFile) {
-      await takeLockFile(idFile, abs, info);
+      await takeLockFile(idFile, abs, info, await birthTimeOf(real));
       parts.push({ file: idFile, token: info.token });
     }
     let beside = lockPathFor(real);
@@ -382,12 +382,27 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
   }
 }
 
-/** Creates the lock file `file` for `abs` holding `info`, taking over a stale one; LOCKED when it is held. */
-async function takeLockFile(file: string, abs: string, info: LockInfo): Promise<void> {
+/**
+ * When the file was created (ms), where the file system says; null where it
+ * does not. An identity lock taken before that was taken for an earlier file
+ * with the same device and inode (deleted while its lock was held: a killed
+ * process, a test): it cannot be this file's, whoever still holds it.
+ */
+async function birthTimeOf(p: string): Promise<number | null> {
+  const st = await fsp.stat(p).catch(() => null);
+  return st && st.birthtimeMs > 0 ? st.birthtimeMs : null;
+}
+
+/** Slack for coarse file-system timestamps: a lock this much older than the file's birth cannot be for it. */
+const BIRTH_SLACK_MS = 1000;
+
+/** Creates the lock file `file` for `abs` holding `info`, taking over a stale one (or, for an identity lock, one older than the file: `born`); LOCKED when it is held. */
+async function takeLockFile(file: string, abs: string, info: LockInfo, born: number | null = null): Promise<void> {
   if (await tryCreate(file, info)) return;
 
   const cur = await lockHolder(file);
-  if (!cur || !isStale(cur)) throw new RefusedError('LOCKED', lockedMessage(cur, abs, file), { path: abs });
+  const ofEarlierFile = cur !== null && born !== null && Date.parse(cur.startedAt) + BIRTH_SLACK_MS < born;
+  if (!cur || (!isStale(cur) && !ofEarlierFile)) throw new RefusedError('LOCKED', lockedMessage(cur, abs, file), { path: abs });
 
   const takeover = file + TAKEOVER_SUFFIX;
   const tinfo: LockInfo = { ...info, op: `take over the stale lock of ${info.op}`, token: randomHex(8) };

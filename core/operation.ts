@@ -20,22 +20,54 @@ export interface RecoveryOutcome {
 export interface JournalKind {
   /** Recovers the journal at `path` whose parsed JSON is `raw`; a journal that fails the schema is left for a person. */
   recover(path: string, raw: JournalBase): Promise<RecoveryOutcome>;
+  /**
+   * Rolls the job back: every disk reads as before it, its files back to their
+   * old size, no journal or temp left ('discarded'). A job past its point of
+   * no return cannot be: it is finished instead ('completed', saying so).
+   */
+  rollback(path: string, raw: JournalBase): Promise<RecoveryOutcome>;
+  /** True when a rollback of this journal would finish the job instead (past its point of no return, or no rollback known). */
+  pastNoReturn(raw: JournalBase): boolean;
 }
 
-/** Pairs a journal schema with its recovery, so recovery only ever sees a validated journal. */
-export function journalKind<S extends z.ZodMiniType<JournalBase>>(schema: S, recover: (path: string, j: z.infer<S>) => Promise<RecoveryOutcome>): JournalKind {
+/** What a rollback that meets a job past its point of no return says, after finishing it. */
+export const PAST_NO_RETURN = 'cannot roll back: past the point of no return, finished instead';
+
+/**
+ * Pairs a journal schema with its recovery and, where the operation has one,
+ * its rollback, so both only ever see a validated journal. `pastNoReturn`
+ * says when the rollback can no longer undo the job (then it finishes it).
+ */
+export function journalKind<S extends z.ZodMiniType<JournalBase>>(
+  schema: S,
+  recover: (path: string, j: z.infer<S>) => Promise<RecoveryOutcome>,
+  rollback?: (path: string, j: z.infer<S>) => Promise<RecoveryOutcome>,
+  pastNoReturn: (j: z.infer<S>) => boolean = () => false,
+): JournalKind {
+  const checked = async (raw: JournalBase, fn: (j: z.infer<S>) => Promise<RecoveryOutcome>): Promise<RecoveryOutcome> => {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return {
+        action: 'left',
+        detail: `journal field ${issue.path.join('.') || '(root)'} is not what ${raw.op} writes (${issue.message}); left in place for inspection`,
+      };
+    }
+    return fn(parsed.data);
+  };
+  const past = (raw: JournalBase): boolean => {
+    const parsed = schema.safeParse(raw);
+    return !rollback || (parsed.success && pastNoReturn(parsed.data));
+  };
   return {
-    async recover(path, raw) {
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return {
-          action: 'left',
-          detail: `journal field ${issue.path.join('.') || '(root)'} is not what ${raw.op} writes (${issue.message}); left in place for inspection`,
-        };
-      }
-      return recover(path, parsed.data);
-    },
+    recover: (path, raw) => checked(raw, (j) => recover(path, j)),
+    rollback: (path, raw) =>
+      checked(raw, async (j) => {
+        if (rollback && !pastNoReturn(j)) return rollback(path, j);
+        const r = await recover(path, j);
+        return r.action === 'completed' ? { action: 'completed', detail: `${PAST_NO_RETURN}: ${r.detail}` } : r;
+      }),
+    pastNoReturn: past,
   };
 }
 
@@ -82,6 +114,8 @@ export interface Operation<Op extends string, Req, Result, P extends Plan = Plan
   guardsItself?: boolean;
   /** Computed without writing; refusals say why it will not run. */
   plan(req: Req): Promise<P>;
+  /** The request fields that make a later run do what this plan shows (Plan.pins); only fields that name no file. */
+  pins?(plan: NoInfer<P>): Partial<Record<keyof Req & string, string>>;
   run(req: Req, ctx: RunContext & { plan: P }): Promise<Result>;
   /** The journal this operation writes, where it has one. */
   journal?: JournalKind;

@@ -9,6 +9,7 @@
 //   and cancel → result.
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { openDisk } from './disk/chain.js';
 import { fromSystemError, RefusedError, UsageError } from './errors.js';
 import { assertNoRefusals, type JobContext, type Plan } from './job.js';
 import type { Operation } from './operation.js';
@@ -43,6 +44,28 @@ function prepare<K extends OperationName>(req: RequestOf<K>) {
 export function touchedPaths<K extends OperationName>(req: RequestOf<K>): string[] {
   const { d, r } = prepare(req);
   return resolveAll(d.touched(r));
+}
+
+/**
+ * The disks a job holds in the app (one job per disk at a time): those it
+ * names and every disk their chains read through, since another job may
+ * rewrite any of them (a merge writes into the parent). A broken chain holds
+ * what it can open; the operation itself says what is wrong.
+ */
+export async function heldDisks(paths: string[]): Promise<string[]> {
+  const out = new Set(resolveAll(paths));
+  for (const p of paths) {
+    const d = await openDisk(p).catch(() => null);
+    if (!d) continue;
+    for (const l of d.layers) out.add(nodePath.resolve(l.path));
+    await d.close();
+  }
+  return [...out];
+}
+
+/** The disks a job running `req` holds (heldDisks of what it names). */
+export async function jobDisks<K extends OperationName>(req: RequestOf<K>): Promise<string[]> {
+  return heldDisks(touchedPaths(req));
 }
 
 /**
@@ -118,6 +141,9 @@ async function planPrepared<K extends OperationName>(req: RequestOf<K>): Promise
   const plan = await d.plan(r);
   if (d.access === 'writes') await assertFoldersWritable(d, plan);
   const shared: Plan = plan;
+  const pins = d.pins?.(plan);
+  if (pins && Object.keys(pins).length > 0)
+    shared.pins = Object.fromEntries(Object.entries(pins).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const notes = await unseenChildrenNotes(d, r, plan);
   if (notes.length > 0) shared.cautions = [...(shared.cautions ?? []), ...notes];
   if (d.access === 'writes') shared.refusals.unshift(...(await pendingJobRefusals([...d.touched(r), ...plan.changes.map((c) => c.path)])));

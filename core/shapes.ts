@@ -12,6 +12,8 @@ export interface Progress {
   rate: number;
   /** Seconds left at the current rate; null until known. */
   eta: number | null;
+  /** Past the job's point of no return: it finishes whatever happens, and Cancel no longer applies. */
+  finishing?: boolean;
 }
 
 /** What an operation will do, computed before it writes anything (core/job.ts). */
@@ -31,6 +33,12 @@ export interface Plan {
   cautions?: string[];
   /** Destructive plans: one sentence saying what the person keeps and what they lose, by snapshot name. */
   keepLose?: string;
+  /**
+   * Request fields that hold a later run to what this plan shows (a generated
+   * name, with its time), for callers that plan and run apart: the app starts
+   * the job with them, so the snapshot created is the one the plan named.
+   */
+  pins?: Record<string, string>;
 }
 
 /** A finding of `check`: errors and warnings share this shape (core/errors.ts). */
@@ -138,4 +146,10 @@ export interface WaitingJob {
   /** "merge (d1.vhd, d0.vhd; started …; at its copy step)" */
   job: string;
   message: string;
+  /** The disks the journal names, in its order (a merge: child, then parent). */
+  files?: string[];
+  /** How far it got, in percent, where the journal says (a merge's copy); else null. */
+  progress?: number | null;
+  /** A rollback would finish it instead (past its point of no return). */
+  pastNoReturn?: boolean;
 }

@@ -114,6 +114,7 @@ export const RequestChannels = {
   start: 'job:start',
   cancel: 'job:cancel',
   resume: 'job:resume',
+  rollback: 'job:rollback',
 } as const;
 
 export type ApiMethod = keyof typeof RequestChannels;
@@ -160,11 +161,17 @@ export interface VhdsnapApi {
    */
   chooseInput(name?: string, folder?: string): Promise<FileGrant | null>;
   plan(args: OperationArgs): Promise<Plan>;
-  /** Starts a job; refused (ApiError BUSY) while another job holds one of its disks. */
-  start(args: OperationArgs): Promise<{ jobId: string }>;
+  /**
+   * Starts a job; refused (ApiError BUSY) while another job holds one of its
+   * disks. `pins` are the plan's (Plan.pins), so the job does what that plan
+   * showed (the snapshot gets the name the plan gave it).
+   */
+  start(args: OperationArgs, pins?: Record<string, string>): Promise<{ jobId: string }>;
   cancel(jobId: string): Promise<void>;
   /** Resumes an interrupted job (a journal of FolderView.pending) as a job: finished, or rolled back where it never passed its point of no return. */
   resume(journal: DiskRef): Promise<{ jobId: string }>;
+  /** Rolls an interrupted job back (every disk as before it) as a job; one past its point of no return is finished instead, and says so. */
+  rollback(journal: DiskRef): Promise<{ jobId: string }>;
   /** Subscribes to job events; returns the unsubscribe function. */
   onJobEvent(listener: (e: JobEvent) => void): () => void;
 }

@@ -72,6 +72,9 @@ const PathText = z
   .max(4096, 'path is too long')
   .refine((s) => !s.includes('\0'), 'path contains NUL');
 
+/** A plan's pins (core Plan.pins): a few short text fields, checked against the operation's schema when the job starts. */
+const PinsSchema = z.record(z.string().max(64), z.string().max(1024)).refine((r) => Object.keys(r).length <= 8, 'too many pins');
+
 /** Each call's argument tuple; `satisfies` keeps its keys exactly those of api.ts's RequestChannels. */
 const argSchemas = {
   appVersion: z.tuple([]),
@@ -87,9 +90,10 @@ const argSchemas = {
   chooseOutput: z.tuple([FileNameSchema, IdSchema.optional()]),
   chooseInput: z.tuple([FileNameSchema.optional(), IdSchema.optional()]),
   plan: z.tuple([OperationArgsSchema]),
-  start: z.tuple([OperationArgsSchema]),
+  start: z.tuple([OperationArgsSchema, PinsSchema.optional()]),
   cancel: z.tuple([IdSchema]),
   resume: z.tuple([DiskRefSchema]),
+  rollback: z.tuple([DiskRefSchema]),
 } as const satisfies { [K in ApiMethod]: z.ZodTuple };
 
 type Spec<K extends ApiMethod> = { channel: (typeof RequestChannels)[K]; args: (typeof argSchemas)[K] };

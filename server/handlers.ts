@@ -2,11 +2,9 @@
 // recent list, jobs, dialogs) and already-validated arguments, so the same
 // functions serve the Electron window, `vhdsnap serve`, and the tests.
 import { promises as fsp } from 'node:fs';
-import * as nodePath from 'node:path';
-import { openDisk } from '../core/disk/chain.js';
 import type { Plan } from '../core/job.js';
-import { planOperation, runOperation, touchedPaths, type OperationRequest } from '../core/operations.js';
-import type { FolderGrant, OperationArgs } from './api.js';
+import { heldDisks, jobDisks, planOperation, runOperation, type OperationRequest } from '../core/operations.js';
+import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
 import type { Grants } from './grants.js';
 import type { JobManager } from './jobs.js';
 import { diskDetails, scanFolder } from './library.js';
@@ -57,23 +55,17 @@ export async function toRequest(args: OperationArgs, grants: Grants): Promise<Op
 }
 
 /**
- * Every disk the request's disks read through (themselves and their
- * ancestors): a job holds them all, since another job may rewrite any of them
- * (a merge writes into the parent). A broken chain holds what it can open.
+ * The request with a plan's pins (core Plan.pins) set. Only fields that name
+ * no file: a pin can never point a job at a file the page was not granted.
  */
-export async function chainsOf(paths: string[]): Promise<string[]> {
-  const out = new Set<string>();
-  for (const p of paths) {
-    out.add(p);
-    try {
-      const d = await openDisk(p);
-      for (const l of d.layers) out.add(nodePath.resolve(l.path));
-      await d.close();
-    } catch {
-      // missing, unreadable or broken: the operation itself will say so
-    }
+export function withPins(req: OperationRequest, pins: Record<string, string> | undefined): OperationRequest {
+  if (!pins) return req;
+  const files = fileFieldsOf(req.op);
+  for (const key of Object.keys(pins)) {
+    if (files.has(key) || key === 'op') throw new ApiFailure('BAD_ARGS', `pin ${key} names a file or the operation; only a plan's own fields may be pinned`);
   }
-  return [...out];
+  // The runner checks the pinned request against the operation's schema: a bad value is refused there, a field it does not have dropped.
+  return { ...req, ...pins };
 }
 
 async function grantAndRemember(ctx: HandlerContext, path: string): Promise<FolderGrant> {
@@ -84,6 +76,14 @@ async function grantAndRemember(ctx: HandlerContext, path: string): Promise<Fold
 
 export function createHandlers(ctx: HandlerContext): Handlers {
   const { grants, jobs } = ctx;
+  /** The journal `ref` names: only a journal, of an open folder, that is still there. */
+  const pendingJournal = async (ref: DiskRef): Promise<string> => {
+    if (!ref.file.startsWith(JOURNAL_PREFIX)) throw new ApiFailure('BAD_ARGS', `${ref.file} is not a job journal`);
+    const journal = await grants.resolveDisk(ref);
+    if (!(await pathExists(journal)))
+      throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed or rolled back already)`);
+    return journal;
+  };
   // A disk the person changes may have children in any folder the app has open: the operation looks there too.
   const openFolders = (): string[] => grants.listFolders().map((g) => g.path);
   return {
@@ -138,14 +138,14 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const req = await toRequest(args, grants);
       const plan: Plan = await planOperation(req, { childFolders: openFolders() });
       // A disk another job is changing: the plan would be stale, so say so up front.
-      const held = jobs.holder(await chainsOf(touchedPaths(req)));
+      const held = jobs.holder(await jobDisks(req));
       if (held) plan.refusals.push({ code: 'BUSY', message: `a ${held.op} job is running on this disk` });
       return plan;
     },
 
-    start: async (args) => {
-      const req = await toRequest(args, grants);
-      return jobs.start(req, await chainsOf(touchedPaths(req)), openFolders());
+    start: async (args, pins) => {
+      const req = withPins(await toRequest(args, grants), pins);
+      return jobs.start(req, await jobDisks(req), openFolders());
     },
 
     cancel: async (jobId) => {
@@ -154,10 +154,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
 
     // Only a journal of an open folder, and only a journal: the page picks it from FolderView.pending.
     resume: async (ref) => {
-      if (!ref.file.startsWith(JOURNAL_PREFIX)) throw new ApiFailure('BAD_ARGS', `${ref.file} is not a job journal`);
-      const journal = await grants.resolveDisk(ref);
-      if (!(await pathExists(journal))) throw new ApiFailure('NOT_FOUND', `no interrupted job ${ref.file} in this folder (it may have been resumed already)`);
-      return jobs.startResume(journal, await chainsOf(await journalDisks(journal)));
+      const journal = await pendingJournal(ref);
+      return jobs.startResume(journal, await heldDisks(await journalDisks(journal)));
+    },
+
+    rollback: async (ref) => {
+      const journal = await pendingJournal(ref);
+      return jobs.startRollback(journal, await heldDisks(await journalDisks(journal)));
     },
   };
 }

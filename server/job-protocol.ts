@@ -13,5 +13,5 @@ export type FromWorker =
   | { type: 'failed'; error: { code: string; message: string } }
   | { type: 'cancelled'; message: string };
 
-/** A job: one operation, or resuming the interrupted one a journal records. */
-export type WorkerInput = { req: OperationRequest; childFolders?: string[] } | { resume: string };
+/** A job: one operation, or resuming (or rolling back) the interrupted one a journal records. */
+export type WorkerInput = { req: OperationRequest; childFolders?: string[] } | { resume: string } | { rollback: string };

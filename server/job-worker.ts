@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../core/errors.js';
 import { runOutcome } from '../core/operations.js';
-import { resumeJob } from '../core/ops/recover.js';
+import { resumeJob, rollbackJob } from '../core/ops/recover.js';
 import { toApiError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInput } from './job-protocol.js';
 
@@ -24,11 +24,13 @@ async function run(): Promise<void> {
     const outcome =
       'resume' in input
         ? { op: 'recover' as const, result: await resumeJob(input.resume) }
-        : await runOutcome(input.req, {
-            signal: abort.signal,
-            onProgress: (progress) => post({ type: 'progress', progress }),
-            childFolders: input.childFolders,
-          });
+        : 'rollback' in input
+          ? { op: 'recover' as const, result: await rollbackJob(input.rollback) }
+          : await runOutcome(input.req, {
+              signal: abort.signal,
+              onProgress: (progress) => post({ type: 'progress', progress }),
+              childFolders: input.childFolders,
+            });
     // Results are plain JSON by contract; one that is not cannot be cloned, and fails below as a job failure.
     post({ type: 'done', outcome });
   } catch (err) {

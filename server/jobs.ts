@@ -101,6 +101,11 @@ export class JobManager {
     return this.launch('recover', disks, { resume: journal });
   }
 
+  /** Rolls the interrupted job a journal records back, holding every disk it names (BUSY as for start). */
+  startRollback(journal: string, disks: string[]): { jobId: string } {
+    return this.launch('recover', disks, { rollback: journal });
+  }
+
   private launch(op: string, hold: string[], input: WorkerInput): { jobId: string } {
     const paths = [...new Set(hold.map((p) => nodePath.resolve(p)))];
     const held = this.holder(paths);

@@ -109,7 +109,10 @@ export function renderPlan(p: Plan): string {
 /** `recover` (and its dry run): the journals handled, then every temp and lock file removed or kept, and the bytes freed. */
 export function renderRecover(r: RecoverReport): string {
   const lines: string[] = [];
-  for (const x of r.pending) lines.push(`${x.op}${x.phase ? ` (phase ${x.phase})` : ''}${x.busy ? ' — in progress in another process' : ''}: ${x.journal}`);
+  for (const x of r.pending)
+    lines.push(
+      `${x.op}${x.phase ? ` (phase ${x.phase})` : ''}${x.busy ? ' — in progress in another process' : ''}: ${x.journal}\n  ${x.busy ? 'would wait for it' : x.would}`,
+    );
   for (const x of r.recoveries) lines.push(`${x.op}: ${x.action} — ${x.detail}`);
   const verb = r.dryRun ? 'would remove' : 'removed';
   for (const x of r.removed) lines.push(`${verb} ${x.kind} ${nodePath.basename(x.path)} (${bytes(x.bytes)}): ${x.detail}`);

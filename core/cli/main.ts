@@ -15,6 +15,7 @@ import { getInfo } from '../ops/info.js';
 import { exportRaw, importRaw } from '../ops/transfer.js';
 import { recoverFolder } from '../ops/recover.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
+import { printableLines } from '../printable.js';
 import { reportError } from './report.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
@@ -22,7 +23,7 @@ const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
 const EXIT_CODES = [
   'Exit codes: 0 success; 1 problems found (check, tree, repair) or refused for safety; 2 usage error, unreadable input,',
   'or the environment refused (missing path, no permission, read-only or full disk: the message says what to do).',
-  'A dry run exits with the code the run would.',
+  'A dry run exits with the code the run would. 130: cancelled by Ctrl-C or SIGTERM and rolled back (every disk as before).',
 ].join('\n');
 
 interface OptionHelp {
@@ -44,6 +45,9 @@ const OPTION_HELP: Record<string, OptionHelp> = {
   type: { value: 'dynamic|fixed', help: 'disk type to create (default dynamic)' },
   'block-size': { value: '<n>[K|M]', help: 'block size of a dynamic disk (default 2M)' },
   port: { value: '<n>', help: 'port to listen on (default: any free port)' },
+  rollback: {
+    help: 'roll interrupted jobs back (every disk as before the job) instead of finishing them; a job past its point of no return is finished',
+  },
   folder: { value: '<dir>', help: 'folder to open (further folders go as arguments)' },
 };
 
@@ -93,6 +97,10 @@ export interface Io {
   stderr: (s: string) => void;
   /** Progress is drawn only on a terminal. */
   isTTY: boolean;
+  /** Aborted on SIGINT/SIGTERM (core/cli/bin.ts): the running job rolls back and the command exits 130. */
+  signal?: AbortSignal;
+  /** Called when a job that honours `signal` starts: from then a signal cancels it instead of ending the process. */
+  jobStarted?: () => void;
 }
 
 type Handler = (a: ParsedArgs, io: Io) => Promise<number>;
@@ -120,9 +128,12 @@ function json(io: Io, value: unknown): void {
   io.stdout(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** The job context of a run: the cancel signal, and progress on a terminal. */
 function progressCtx(io: Io): JobContext {
-  if (!io.isTTY) return {};
-  return { onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total ? '\n' : ''}`) };
+  io.jobStarted?.();
+  const signal = io.signal ? { signal: io.signal } : {};
+  if (!io.isTTY) return signal;
+  return { ...signal, onProgress: (p) => io.stderr(`\r\x1b[2K${renderProgress(p)}${p.done >= p.total || p.finishing ? '\n' : ''}`) };
 }
 
 /** Reading a disk another program has open: one line on stderr per such disk (the JSON carries the warning too). */
@@ -264,11 +275,13 @@ const otherCommands = {
   recover: {
     args: '<dir|file>',
     about: 'Finishes or rolls back interrupted operations and removes files left by dead processes.',
-    bools: ['json', 'dry-run'],
+    bools: ['json', 'dry-run', 'rollback'],
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const r = await recoverFolder(a.positional[0], { dryRun: a.bools.has('dry-run') });
+      // Rolling back must not be cut short by Ctrl-C either (see bin.ts).
+      if (!a.bools.has('dry-run')) io.jobStarted?.();
+      const r = await recoverFolder(a.positional[0], { dryRun: a.bools.has('dry-run'), rollback: a.bools.has('rollback') });
       if (a.bools.has('json')) json(io, r);
       else io.stdout(renderRecover(r));
       // Finished or rolled back is success; a journal left for a person, or owned by a live process, is not.
@@ -355,8 +368,25 @@ const { serve, recover, ...tools } = otherCommands;
 const commands: Record<string, Command> = { ...tools, ...operationCommands, serve, recover };
 
 /** Runs one command line; never throws. */
-export async function runCli(argv: string[], io: Io): Promise<number> {
+/**
+ * What a command prints, made printable line by line (core/printable.ts): a
+ * file name with a terminal escape in it shows as \x1b…, never acts. --json
+ * output is JSON, whose strings escape control characters themselves; the
+ * progress line keeps its own leading carriage return and erase.
+ */
+function printableIo(io: Io, json: boolean): Io {
+  const PROGRESS = '\r\x1b[2K';
+  return {
+    // Everything else (the signal, jobStarted) as given: only the text changes.
+    ...io,
+    stdout: json ? io.stdout : (s) => io.stdout(printableLines(s)),
+    stderr: (s) => io.stderr(s.startsWith(PROGRESS) ? PROGRESS + printableLines(s.slice(PROGRESS.length)) : printableLines(s)),
+  };
+}
+
+export async function runCli(argv: string[], rawIo: Io): Promise<number> {
   const [name, ...rest] = argv;
+  const io = printableIo(rawIo, rest.includes('--json'));
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout(usage() + '\n');
     return name ? 0 : 2;

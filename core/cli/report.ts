@@ -13,7 +13,9 @@ function typed(err: unknown): unknown {
 }
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof RefusedError || err instanceof CancelledError) return 1;
+  // Cancelled (Ctrl-C, SIGTERM) and rolled back: the shell's code for an interrupt.
+  if (err instanceof CancelledError) return 130;
+  if (err instanceof RefusedError) return 1;
   return 2;
 }
 

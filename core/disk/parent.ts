@@ -159,7 +159,7 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
     }
     let parent: VhdFile;
     try {
-      parent = await VhdFile.open(c.path, { writable: opts.writable, sync: opts.sync });
+      parent = await VhdFile.open(c.path, { writable: opts.writable, sync: opts.sync, readAhead: opts.readAhead });
     } catch (err) {
       if (!(err instanceof VhdError)) throw err;
       // A read failing is not "not the parent": going on could settle on another copy elsewhere.

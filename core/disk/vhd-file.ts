@@ -9,7 +9,7 @@ import { alignUp, SECTOR, uuidToString } from '../format/bytes.js';
 import { diskTypeName, encodeFooter, FOOTER_SIZE, type Footer } from '../format/footer.js';
 import { HEADER_SIZE, type DynamicHeader } from '../format/header.js';
 import { locatorSpaceBytes } from '../format/locator.js';
-import { openFile, readExact, type RandomAccessFile } from '../io/file.js';
+import { headCached, openFile, readExact, type RandomAccessFile } from '../io/file.js';
 import { readLayout, type Batmap } from './layout.js';
 
 export { MAX_BAT_BYTES, type Batmap } from './layout.js';
@@ -54,6 +54,8 @@ export interface VhdFileOptions {
   writable?: boolean;
   /** fsync at the ordering points of each write batch (default true). */
   sync?: boolean;
+  /** Read-only opens: read the file's first this-many bytes at once, for the metadata reads inside them (see headCached). */
+  readAhead?: number;
 }
 
 export class VhdFile {
@@ -118,7 +120,8 @@ export class VhdFile {
   }
 
   static async open(path: string, opts: VhdFileOptions = {}): Promise<VhdFile> {
-    const file = await openFile(path, opts.writable ? 'r+' : 'r');
+    const opened = await openFile(path, opts.writable ? 'r+' : 'r');
+    const file = opts.readAhead && !opts.writable ? headCached(opened, opts.readAhead) : opened;
     try {
       return await VhdFile.parse(path, file, opts);
     } catch (err) {

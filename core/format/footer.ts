@@ -3,6 +3,7 @@
 //  24 timestamp · 28 creator app (4) · 32 creator version · 36 creator host OS (4)
 //  40 original size (u64) · 48 current size (u64) · 56 geometry C(u16) H(u8) S(u8)
 //  60 disk type · 64 checksum · 68 unique id (16) · 84 saved state · 85 reserved (427)
+import { shownTag } from '../printable.js';
 import { FormatError, type Finding } from '../errors.js';
 import { ascii, checksum, copyBytes, putAscii, putU16, putU32, putU64, u16, u32, u64, U64_MAX } from './bytes.js';
 import { type Geometry } from './geometry.js';
@@ -138,7 +139,7 @@ export function validateFooter(f: Footer, computedChecksum: number): { errors: F
   const warnings: Finding[] = [];
   const e = (code: string, field: string, message: string) => errors.push({ code, field, message });
   const w = (code: string, field: string, message: string) => warnings.push({ code, field, message });
-  if (f.cookie !== FOOTER_COOKIE) e('FOOTER_COOKIE', 'cookie', `footer cookie is ${JSON.stringify(f.cookie)}, expected "conectix"`);
+  if (f.cookie !== FOOTER_COOKIE) e('FOOTER_COOKIE', 'cookie', `footer cookie is ${shownTag(f.cookie)}, expected "conectix" (not a VHD file?)`);
   if (f.checksum !== computedChecksum) {
     e('FOOTER_CHECKSUM', 'checksum', `footer checksum 0x${hex(f.checksum)} does not match computed 0x${hex(computedChecksum)}`);
   }

@@ -3,6 +3,7 @@
 //   24 header version · 28 max table entries · 32 block size · 36 checksum
 //   40 parent unique id (16) · 56 parent timestamp · 60 reserved
 //   64 parent unicode name (512, UTF-16BE) · 576 parent locators (8 × 24) · 768 reserved (256)
+import { shownTag } from '../printable.js';
 import { type Finding } from '../errors.js';
 import { ascii, checksum, copyBytes, isZeroUuid, putAscii, putU32, putU64, u32, u64, U64_MAX } from './bytes.js';
 import { decodeLocator, encodeLocator, type LocatorEntry, LOCATOR_COUNT, LOCATOR_ENTRY_SIZE } from './locator.js';
@@ -132,7 +133,7 @@ export function validateHeader(
   const warnings: Finding[] = [];
   const e = (code: string, field: string, message: string) => errors.push({ code, field, message });
   const w = (code: string, field: string, message: string) => warnings.push({ code, field, message });
-  if (h.cookie !== HEADER_COOKIE) e('HEADER_COOKIE', 'cookie', `dynamic header cookie is ${JSON.stringify(h.cookie)}, expected "cxsparse"`);
+  if (h.cookie !== HEADER_COOKIE) e('HEADER_COOKIE', 'cookie', `dynamic header cookie is ${shownTag(h.cookie)}, expected "cxsparse"`);
   if (h.checksum !== computedChecksum) {
     e('HEADER_CHECKSUM', 'checksum', `dynamic header checksum 0x${h.checksum.toString(16)} does not match computed 0x${computedChecksum.toString(16)}`);
   }

@@ -3,7 +3,7 @@
 // I/O faults; nothing else in core opens files for random access.
 import { constants as fsConstants, realpath as jsRealpath, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { EnvironmentError, FormatError, IN_USE, IoError, RefusedError, fromSystemError, isSystemError, toIoError, VhdError } from '../errors.js';
+import { EnvironmentError, FormatError, IN_USE, IoError, RefusedError, fromSystemError, isSystemError, toIoError, UsageError, VhdError } from '../errors.js';
 import { MAX_NAME_BYTES, truncateUtf8 } from './safe-name.js';
 
 export type OpenMode = 'r' | 'r+' | 'wx';
@@ -18,6 +18,8 @@ export interface RandomAccessFile {
   truncate(length: number): Promise<void>;
   sync(): Promise<void>;
   close(): Promise<void>;
+  /** What fstat said when the file was opened (size; identity as in core/io/identity.ts), where the opener knows. */
+  readonly opened?: { size: number; dev: bigint; ino: bigint };
 }
 
 class NodeFile implements RandomAccessFile {
@@ -25,6 +27,7 @@ class NodeFile implements RandomAccessFile {
     readonly path: string,
     private readonly fh: fsp.FileHandle,
     readonly writable: boolean,
+    readonly opened?: { size: number; dev: bigint; ino: bigint },
   ) {}
 
   async read(buf: Uint8Array, position: number): Promise<number> {
@@ -103,7 +106,8 @@ export const nodeOpener: FileOpener = async (path, mode) => {
   } catch (err) {
     throw await fsError(err, path, mode === 'wx' ? 'cannot create' : 'cannot open', { creating: mode === 'wx' });
   }
-  const st = await fh.stat().catch(async (err: unknown) => {
+  // BigInt: identities (dev, ino) may exceed 2^53 (core/io/identity.ts).
+  const st = await fh.stat({ bigint: true }).catch(async (err: unknown) => {
     await fh.close().catch(() => undefined);
     throw toIoError(err, path, 'cannot stat');
   });
@@ -111,7 +115,7 @@ export const nodeOpener: FileOpener = async (path, mode) => {
     await fh.close().catch(() => undefined);
     throw new IoError('NOT_A_FILE', `${path} is not a regular file`, { path });
   }
-  return new NodeFile(path, fh, mode !== 'r');
+  return new NodeFile(path, fh, mode !== 'r', { size: Number(st.size), dev: st.dev, ino: st.ino });
 };
 
 let opener: FileOpener = nodeOpener;
@@ -126,6 +130,46 @@ export function setFileOpener(next: FileOpener): () => void {
   opener = next;
   return () => {
     opener = prev;
+  };
+}
+
+/**
+ * A read-only view of `f` that reads its first `head` bytes once and serves
+ * reads inside them from memory, and stats it once: opening a VHD reads the
+ * footer copy, header, BAT and locators, which in a small file all sit in
+ * its first few KiB (a scan of thousands of files otherwise spends its time
+ * on those small reads). For read-only opens whose caller reads the file as
+ * it was when opened, as VhdFile does with its BAT.
+ */
+export function headCached(f: RandomAccessFile, head: number): RandomAccessFile {
+  let size: Promise<number> | null = null;
+  let cached: Promise<Buffer> | null = null;
+  const sizeOnce = () => (size ??= f.opened ? Promise.resolve(f.opened.size) : f.size());
+  const headOnce = () =>
+    (cached ??= sizeOnce().then(async (n) => {
+      // Unsafe: only the bytes read are ever looked at.
+      const buf = Buffer.allocUnsafe(Math.min(head, n));
+      return buf.subarray(0, await f.read(buf, 0));
+    }));
+  return {
+    path: f.path,
+    writable: false,
+    opened: f.opened,
+    read: async (buf, position) => {
+      if (position + buf.length <= head) {
+        const h = await headOnce();
+        if (position + buf.length <= h.length) {
+          buf.set(h.subarray(position, position + buf.length));
+          return buf.length;
+        }
+      }
+      return f.read(buf, position);
+    },
+    write: () => Promise.reject(new UsageError('READ_ONLY', `${f.path} is open read-only`)),
+    size: sizeOnce,
+    truncate: () => Promise.reject(new UsageError('READ_ONLY', `${f.path} is open read-only`)),
+    sync: () => f.sync(),
+    close: () => f.close(),
   };
 }
 

@@ -6,9 +6,9 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { isIoFailure, resolveParent } from '../disk/parent.js';
+import { isIoFailure, parentCandidates, resolveParent, type ParentCandidate } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { fileKey, fileKeyOrNull } from '../io/identity.js';
+import { fileKey, fileKeyOrNull, identityKey } from '../io/identity.js';
 import { childRecordFolder, readSidecar, recordedChildren, type ChildRecord } from './sidecar.js';
 import type { DiskEntry, Orphan, TreeNode, Unreadable } from '../shapes.js';
 import { markTrees } from './active.js';
@@ -57,6 +57,68 @@ export function describeFile(f: VhdFile, label: { name?: string; description?: s
   };
 }
 
+const collator = new Intl.Collator();
+
+/** Files read at once while scanning: their reads overlap (a scan is mostly waiting on small reads otherwise). */
+const SCAN_CONCURRENCY = 16;
+
+/** A small disk's footer copy, header, BAT and locators all lie in its first few KiB: one read (see headCached). */
+const SCAN_READ_AHEAD = 16 * 1024;
+
+/** What a scan needs of one file, read with the file open once and closed again. */
+interface Scanned {
+  path: string;
+  key: string;
+  /** The entry without its label (labels come from the sidecar, by id). */
+  entry?: DiskEntry;
+  /** Differencing disks: where resolveParent would look, in its order. */
+  candidates?: ParentCandidate[];
+  error?: VhdError;
+}
+
+async function scanOne(p: string): Promise<Scanned> {
+  let f: VhdFile;
+  try {
+    f = await VhdFile.open(p, { readAhead: SCAN_READ_AHEAD });
+  } catch (err) {
+    if (!(err instanceof VhdError)) throw err;
+    return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error: err };
+  }
+  try {
+    // The identity the open file was stat'ed with; fileKey's own stat where that is unknown (inode 0).
+    const id = f.file.opened;
+    const key = id && id.ino !== 0n ? identityKey(id, p) : ((await fileKeyOrNull(p)) ?? `path:${p}`);
+    const entry = describeFile(f, null);
+    // Reading the locators cannot fail the scan here: resolveParent reads them again and reports what it finds.
+    const candidates = f.type === 'differencing' ? await parentCandidates(f).catch(() => undefined) : undefined;
+    return { path: p, key, entry, candidates };
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * The parent of a differencing disk when resolveParent would find it among
+ * the files this scan already read: the first candidate that is a scanned
+ * VHD, not the child itself, with the expected id and size. Undefined
+ * whenever anything is less plain (a candidate outside the scan, unreadable,
+ * of another size, or no match): then resolveParent itself decides, with
+ * its own errors, on the files as they are.
+ */
+async function parentInScan(child: Scanned, scanned: (p: string) => Promise<Scanned> | undefined): Promise<Scanned | undefined> {
+  if (!child.candidates || !child.entry) return undefined;
+  for (const c of child.candidates) {
+    const pending = scanned(nodePath.resolve(c.path));
+    if (!pending) return undefined;
+    const s = await pending;
+    if (nodePath.resolve(c.path) === child.path || s.key === child.key) continue;
+    if (!s.entry) return undefined;
+    if (s.entry.uuid !== child.entry.parentUuid) continue;
+    return s.entry.virtualSize === child.entry.virtualSize ? s : undefined;
+  }
+  return undefined;
+}
+
 /** Scans folders and/or files into a forest. Files named directly also pull in their ancestors. */
 export async function scanLibrary(inputs: string[]): Promise<Forest> {
   const paths: string[] = [];
@@ -69,54 +131,89 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   // spelling its name in another case on NTFS/APFS) is one node, listed under the first name seen.
   const entries = new Map<string, DiskEntry>();
   const unreadable: Unreadable[] = [];
-  const labels = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
-  const sidecarIn = async (dir: string) => {
-    if (!labels.has(dir)) labels.set(dir, await readSidecar(dir));
+  const labels = new Map<string, Promise<Awaited<ReturnType<typeof readSidecar>>>>();
+  // One read per folder, however many of its files ask.
+  const sidecarIn = (dir: string) => {
+    if (!labels.has(dir)) labels.set(dir, readSidecar(dir));
     return labels.get(dir)!;
   };
   const sidecarOf = (p: string) => sidecarIn(nodePath.dirname(p));
-  const labelFor = async (p: string, uuid: string) => (await sidecarOf(p)).disks[uuid] ?? null;
   const orphans: Orphan[] = [];
   const parentOf = new Map<string, string>(); // child key -> parent key
   const orphaned = new Set<string>();
-  const keyOf = async (p: string) => (await fileKeyOrNull(p)) ?? `path:${p}`;
 
   const queue = [...new Set(paths.map((p) => nodePath.resolve(p)))];
+  // Every named file is read ahead, a few at a time, in order; files found later (parents elsewhere, recorded children) on demand.
+  const initial = new Set(queue);
+  const reads = new Map<string, Promise<Scanned>>();
+  const scan = (p: string): Promise<Scanned> => {
+    let r = reads.get(p);
+    if (!r) {
+      r = scanOne(p);
+      reads.set(p, r);
+      // Errors surface where the result is awaited (a failed read ahead is no unhandled rejection).
+      r.catch(() => undefined);
+    }
+    return r;
+  };
+  let next = 0;
+  const startNext = (): void => {
+    while (next < queue.length && initial.has(queue[next]) && reads.has(queue[next])) next++;
+    if (next >= queue.length || !initial.has(queue[next])) return;
+    void scan(queue[next++]).then(startNext, startNext);
+  };
+  for (let i = 0; i < SCAN_CONCURRENCY; i++) startNext();
+  const scanned = (p: string): Promise<Scanned> | undefined => (initial.has(p) ? scan(p) : undefined);
+
   const explicit = new Set<string>();
-  for (const p of queue) explicit.add(await keyOf(p));
-  while (queue.length > 0) {
-    const p = queue.shift()!;
-    const key = await keyOf(p);
+  for (const p of queue) explicit.add((await scan(p)).key);
+  for (let i = 0; i < queue.length; i++) {
+    const p = queue[i];
+    const s = await scan(p);
+    const key = s.key;
     if (entries.has(key)) continue;
+    if (s.error || !s.entry) {
+      const err = s.error!;
+      unreadable.push({ path: p, code: err.code, reason: err.message });
+      continue;
+    }
+    const sidecar = await sidecarOf(p);
+    const label = sidecar.disks[s.entry.uuid] ?? null;
+    const entry: DiskEntry = { ...s.entry, name: label?.name ?? null, description: label?.description ?? null };
+    if (!explicit.has(key)) entry.external = true;
+    entries.set(key, entry);
+    // Its children vhdsnap made in other folders (recorded beside it) are part of its tree, listed as external.
+    for (const c of await locateRecords(sidecar.children?.[entry.uuid] ?? [])) {
+      if (!queue.includes(c) && (await isChildOf(c, entry.uuid, key))) queue.push(c);
+    }
+    if (entry.type !== 'differencing') continue;
+    const found = await parentInScan(s, scanned);
+    if (found) {
+      // A named file: already in the queue.
+      parentOf.set(key, found.key);
+      continue;
+    }
     let f: VhdFile;
     try {
       f = await VhdFile.open(p);
     } catch (err) {
+      // Changed since it was read: as unreadable now as it would have been then.
       if (!(err instanceof VhdError)) throw err;
+      entries.delete(key);
       unreadable.push({ path: p, code: err.code, reason: err.message });
       continue;
     }
     try {
-      const entry = describeFile(f, await labelFor(p, f.uuid));
-      if (!explicit.has(key)) entry.external = true;
-      entries.set(key, entry);
-      // Its children vhdsnap made in other folders (recorded beside it) are part of its tree, listed as external.
-      for (const c of await locateRecords((await sidecarOf(p)).children?.[f.uuid] ?? [])) {
-        if (!queue.includes(c) && (await isChildOf(c, f.uuid, key))) queue.push(c);
-      }
-      if (f.type !== 'differencing') continue;
-      try {
-        const parent = await resolveParent(f);
-        const pp = nodePath.resolve(parent.file.path);
-        await parent.file.close();
-        const pk = await keyOf(pp);
-        parentOf.set(key, pk);
-        if (!entries.has(pk)) queue.push(pp);
-      } catch (err) {
-        if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
-        orphans.push({ path: p, parentUuid: entry.parentUuid!, parentName: entry.parentName!, code: err.code, reason: err.message });
-        orphaned.add(key);
-      }
+      const parent = await resolveParent(f);
+      const pp = nodePath.resolve(parent.file.path);
+      await parent.file.close();
+      const pk = (await fileKeyOrNull(pp)) ?? `path:${pp}`;
+      parentOf.set(key, pk);
+      if (!entries.has(pk)) queue.push(pp);
+    } catch (err) {
+      if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
+      orphans.push({ path: p, parentUuid: entry.parentUuid!, parentName: entry.parentName!, code: err.code, reason: err.message });
+      orphaned.add(key);
     } finally {
       await f.close();
     }
@@ -138,19 +235,28 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
   };
   roots.forEach(walk);
   for (const [k, node] of nodes) {
-    if (reached.has(node) || orphaned.has(k)) continue;
-    if (node.type === 'differencing') {
-      orphans.push({
-        path: node.path,
-        parentUuid: node.parentUuid!,
-        parentName: node.parentName!,
-        code: 'CHAIN_CYCLE',
-        reason: `${node.path}: its parent chain loops back on itself`,
-      });
+    if (reached.has(node) || orphaned.has(k) || node.type !== 'differencing') continue;
+    // Up its parents: to an orphan (its chain is broken higher up), or back to a disk already passed (a real cycle).
+    const passed = new Set([k]);
+    let up = parentOf.get(k);
+    while (up !== undefined && !passed.has(up) && !orphaned.has(up)) {
+      passed.add(up);
+      up = parentOf.get(up);
     }
+    const broken = up !== undefined && orphaned.has(up) ? (nodes.get(up)?.path ?? up) : null;
+    orphans.push({
+      path: node.path,
+      parentUuid: node.parentUuid!,
+      parentName: node.parentName!,
+      ...(broken !== null
+        ? { code: 'ANCESTOR_ORPHANED', reason: `${node.path}: its chain is broken further up: ${broken}, an ancestor of it, cannot find its own parent` }
+        : { code: 'CHAIN_CYCLE', reason: `${node.path}: its parent chain loops back on itself` }),
+    });
   }
-  for (const n of nodes.values()) n.children.sort((a, b) => a.path.localeCompare(b.path));
-  roots.sort((a, b) => a.path.localeCompare(b.path));
+  // The order localeCompare gives, from one collator (localeCompare builds its own on every call: slow for thousands).
+  const byPath = (a: TreeNode, b: TreeNode) => collator.compare(a.path, b.path);
+  for (const n of nodes.values()) n.children.sort(byPath);
+  roots.sort(byPath);
   await markTrees(roots, sidecarIn);
   return { roots, orphans, unreadable };
 }

@@ -4,11 +4,12 @@
 // The structure itself is read by core/disk/layout.ts (the same reader
 // VhdFile.open uses); check adds the deep block scan and the parent link.
 import * as nodePath from 'node:path';
-import { CancelledError, ChainError, VhdError } from '../errors.js';
+import { CancelledError, ChainError, VhdError, type Finding } from '../errors.js';
 import { BAT_UNUSED } from '../format/bat.js';
 import { bitmapBytes, bitRuns, isFull } from '../format/bitmap.js';
-import { isAllZero, SECTOR } from '../format/bytes.js';
-import { openFile, realPath, type RandomAccessFile } from '../io/file.js';
+import { isAllZero, SECTOR, uuidToString } from '../format/bytes.js';
+import { headCached, openFile, realPath, type RandomAccessFile } from '../io/file.js';
+import { fileKeyOrNull } from '../io/identity.js';
 import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
 import { Findings, readLayout } from '../disk/layout.js';
 import { resolveParent } from '../disk/parent.js';
@@ -31,6 +32,9 @@ export interface CheckOptions extends JobContext {
   chain?: boolean;
 }
 
+/** A small file's metadata (footer copy, header, BAT, locators) is read in one read of this size (see headCached). */
+const CHECK_READ_AHEAD = 16 * 1024;
+
 /** Deep scan reads clear-bit runs in pieces of at most this size. */
 const DEEP_CHUNK = 1024 * 1024;
 
@@ -46,15 +50,15 @@ async function readIn(f: RandomAccessFile, fileSize: number, at: number, length:
 export async function checkStructure(
   path: string,
   opts: { deep?: boolean } & JobContext = {},
-): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
+): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean; id: string | null }> {
   const out = new Findings();
   let f: RandomAccessFile;
   try {
-    f = await openFile(path, 'r');
+    f = headCached(await openFile(path, 'r'), CHECK_READ_AHEAD);
   } catch (err) {
     const e = err as VhdError;
     out.error(e.code ?? 'IO_ERROR', 'file', e.message);
-    return { findings: out, type: null, usable: false };
+    return { findings: out, type: null, usable: false, id: null };
   }
   try {
     return await inspect(f, out, opts);
@@ -62,7 +66,7 @@ export async function checkStructure(
     // A cancelled deep check is not a finding about the file.
     if (!(err instanceof VhdError) || err instanceof CancelledError) throw err;
     out.error(err.code, err.field ?? 'file', err.message);
-    return { findings: out, type: null, usable: false };
+    return { findings: out, type: null, usable: false, id: null };
   } finally {
     await f.close();
   }
@@ -72,7 +76,7 @@ async function inspect(
   f: RandomAccessFile,
   out: Findings,
   opts: { deep?: boolean } & JobContext,
-): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean }> {
+): Promise<{ findings: Findings; type: FileReport['type']; usable: boolean; id: string | null }> {
   const layout = await readLayout(f, { findings: out });
   const { type, usable, header, bat } = layout;
   if (opts.deep && usable && header && bat) {
@@ -89,7 +93,7 @@ async function inspect(
     };
     await deepScan(f, layout.fileSize, layout.footerOffset, d, out, opts);
   }
-  return { findings: out, type, usable };
+  return { findings: out, type, usable, id: layout.footer ? uuidToString(layout.footer.uniqueId) : null };
 }
 
 async function deepScan(
@@ -157,61 +161,192 @@ async function deepScan(
   }
 }
 
-/** Checks one file and its link to its parent; returns the parent path when found. */
-export async function checkFile(path: string, opts: CheckOptions = {}): Promise<{ report: FileReport; parentPath: string | null }> {
-  const { findings, type, usable } = await checkStructure(path, opts);
-  let parentPath: string | null = null;
+/** What checking one file found before the chain's own findings (a cycle, its depth) are added. */
+interface Checked {
+  path: string;
+  findings: Findings;
+  type: FileReport['type'];
+  /** Footer id, for cycles made of copies (the same id in two files). */
+  id: string | null;
+  /** The parent, resolved and still open: the next step of a walk checks it without parsing it again. */
+  parent: VhdFile | null;
+}
+
+/**
+ * One file's structure (and deep scan) and its link to its parent. `self`
+ * is this file already open as a VHD (the parent its child resolved), so a
+ * walk parses each file as a VHD once; the caller closes it.
+ */
+async function checkOne(path: string, opts: CheckOptions, self: VhdFile | null): Promise<Checked> {
+  const link = async (child: VhdFile): Promise<VhdFile> => {
+    const resolved = await resolveParent(child, { explicit: opts.parentPath, readAhead: CHECK_READ_AHEAD });
+    parentWarnings = resolved.warnings;
+    return resolved.file;
+  };
+  let parentWarnings: Finding[] = [];
+  // With the file already open as a differencing VHD, its parent is looked up while its structure is checked.
+  const early = self?.type === 'differencing' ? settle(link(self)) : null;
+  let structure: Awaited<ReturnType<typeof checkStructure>>;
+  try {
+    structure = await checkStructure(path, opts);
+  } catch (err) {
+    // Cancelled (or worse): the parent looked up meanwhile is closed, not leaked.
+    const r = await early;
+    if (r?.ok) await r.value.close();
+    throw err;
+  }
+  const { findings, type, usable, id } = structure;
+  let parent: VhdFile | null = null;
   if (type === 'differencing' && usable) {
-    let child: VhdFile | null = null;
+    let child = self;
     try {
-      child = await VhdFile.open(path);
-      const parent = await resolveParent(child, { explicit: opts.parentPath });
-      parentPath = parent.file.path;
-      for (const w of parent.warnings) findings.add('warning', w);
-      await parent.file.close();
-      // Cycles only show when following the whole chain.
-      const disk = await openDisk(path, { parentPath: opts.parentPath }).catch((err: unknown) => {
-        if (err instanceof ChainError && err.code === 'CHAIN_CYCLE') findings.add('error', { code: err.code, field: err.field, message: err.message });
-        else if (!(err instanceof VhdError)) throw err;
-        return null;
-      });
-      await disk?.close();
+      if (early) parent = unwrap(await early);
+      else {
+        child = await VhdFile.open(path, { readAhead: CHECK_READ_AHEAD });
+        parent = await link(child);
+      }
+      for (const w of parentWarnings) findings.add('warning', w);
     } catch (err) {
       if (!(err instanceof VhdError)) throw err;
       // Structural failures were already reported by checkStructure.
       if (!findings.errors.some((e) => e.code === err.code)) findings.add('error', { code: err.code, field: err.field, message: err.message });
     } finally {
-      await child?.close();
+      if (child !== self) await child?.close();
     }
+  } else if (early) {
+    // Not usable after all (or changed since): the link is not looked at, as with any unusable file.
+    const r = await early;
+    if (r.ok) await r.value.close();
   }
-  findings.finish();
-  const report: FileReport = { path, ok: findings.errors.length === 0, type, errors: findings.errors, warnings: findings.warnings };
-  return { report, parentPath };
+  return { path, findings, type, id, parent };
 }
 
-/** Checks each path and (unless chain: false) every ancestor, each file once. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+/** A promise that never rejects, so it may wait unobserved while other work runs. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+function unwrap<T>(r: Settled<T>): T {
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+function toReport(c: Checked): FileReport {
+  c.findings.finish();
+  return { path: c.path, ok: c.findings.errors.length === 0, type: c.type, errors: c.findings.errors, warnings: c.findings.warnings };
+}
+
+/** Checks one file and its link to its parent; returns the parent path when found. */
+export async function checkFile(path: string, opts: CheckOptions = {}): Promise<{ report: FileReport; parentPath: string | null }> {
+  const c = await checkOne(path, opts, null);
+  const parentPath = c.parent?.path ?? null;
+  try {
+    // Cycles only show when following the whole chain (checkPaths follows it once for all its files instead).
+    if (c.parent) {
+      const disk = await openDisk(path, { parentPath: opts.parentPath }).catch((err: unknown) => {
+        if (err instanceof ChainError && err.code === 'CHAIN_CYCLE') c.findings.add('error', { code: err.code, field: err.field, message: err.message });
+        else if (!(err instanceof VhdError)) throw err;
+        return null;
+      });
+      await disk?.close();
+    }
+  } finally {
+    await c.parent?.close();
+  }
+  return { report: toReport(c), parentPath };
+}
+
+/** A checked file in the graph of parent links that checkPaths builds as it walks. */
+interface Link {
+  checked: Checked;
+  /** File identity (core/io/identity.ts), as openDisk tells files apart. */
+  key: string;
+  parent: Link | null;
+}
+
+/**
+ * The file at which the chain from `start` comes back to a file (or an id)
+ * it already went through, as openDisk would find it, or null. Follows the
+ * links already resolved: no file is opened again.
+ */
+function loopsBack(start: Link): Link | null {
+  const keys = new Set<string>();
+  const ids = new Set<string>();
+  let depth = 0;
+  for (let l: Link | null = start; l; l = l.parent) {
+    if (keys.has(l.key) || (l.checked.id !== null && ids.has(l.checked.id))) return l;
+    keys.add(l.key);
+    if (l.checked.id !== null) ids.add(l.checked.id);
+    // openDisk stops here with CHAIN_TOO_DEEP, not a cycle.
+    if (++depth >= MAX_CHAIN_DEPTH) return null;
+  }
+  return null;
+}
+
+/**
+ * Checks each path and (unless chain: false) every ancestor, each file once.
+ * A chain is walked once: each file is opened and checked once, its parent
+ * resolved once, and cycles are found from the links the walk resolved
+ * (checking each file of a chain as its own disk read the chain again per
+ * file: quadratic in its depth).
+ */
 export async function checkPaths(paths: string[], opts: CheckOptions = {}): Promise<FileReport[]> {
-  const reports: FileReport[] = [];
-  const seen = new Set<string>();
+  if (opts.chain === false) {
+    const reports: FileReport[] = [];
+    const seen = new Set<string>();
+    for (const p of paths) {
+      const key = await realKey(p);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      reports.push((await checkFile(p, opts)).report);
+    }
+    return reports;
+  }
+  const links: Link[] = [];
+  const byReal = new Map<string, Link>();
+  const walks: { start: number; length: number; whole: boolean }[] = [];
   for (const p of paths) {
     let next: string | null = p;
-    let first = true;
-    const start = reports.length;
+    let self: VhdFile | null = null;
+    let prev: Link | null = null;
+    const start = links.length;
     let whole = true;
-    while (next) {
-      const key = await realKey(next);
-      if (seen.has(key)) {
-        whole = false;
-        break;
+    try {
+      while (next) {
+        const real = await realKey(next);
+        const known = byReal.get(real);
+        if (known) {
+          if (prev) prev.parent = known;
+          whole = false;
+          break;
+        }
+        const checked = await checkOne(next, { ...opts, parentPath: links.length === start ? opts.parentPath : undefined }, self);
+        await self?.close();
+        self = checked.parent;
+        const link: Link = { checked, key: (await fileKeyOrNull(next)) ?? `path:${nodePath.resolve(next)}`, parent: null };
+        if (prev) prev.parent = link;
+        links.push(link);
+        byReal.set(real, link);
+        prev = link;
+        next = self?.path ?? null;
       }
-      seen.add(key);
-      const { report, parentPath } = await checkFile(next, { ...opts, parentPath: first ? opts.parentPath : undefined });
-      reports.push(report);
-      next = opts.chain === false ? null : parentPath;
-      first = false;
+    } finally {
+      await self?.close();
     }
-    if (whole && opts.chain !== false && reports.length > start) depthFinding(reports[start], reports.length - start);
+    walks.push({ start, length: links.length - start, whole });
   }
+  const reports = links.map((l) => {
+    const back = loopsBack(l);
+    const f = l.checked.findings;
+    if (back && !f.errors.some((e) => e.code === 'CHAIN_CYCLE')) {
+      f.add('error', { code: 'CHAIN_CYCLE', field: 'parentUniqueId', message: `${l.checked.path}: the parent chain loops back to ${back.checked.path}` });
+    }
+    return toReport(l.checked);
+  });
+  for (const w of walks) if (w.whole && w.length > 0) depthFinding(reports[w.start], w.length);
   return reports;
 }
 

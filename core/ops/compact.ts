@@ -24,7 +24,7 @@ import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
@@ -216,6 +216,8 @@ async function compactPlanned(plan: CompactPlan, ctx: JobContext): Promise<Compa
       await f.close();
       j.phase = 'rename';
       await writeJournal(jpath, j);
+      // The point of no return: the copy replaces the original.
+      new ProgressReporter(ctx, 'compact', f.virtualSize).finishing();
       try {
         await renameFile(j.tmp, abs);
       } catch (err) {
@@ -248,7 +250,8 @@ async function writeCompacted(f: VhdFile, out: RandomAccessFile, ctx: JobContext
   let kept = 0;
   // Index order: the compacted file reads sequentially for sequential sectors.
   for (let b = 0; b < f.blockCount; b++) {
-    if (ctx.signal?.aborted) throw new CancelledError(`compaction of ${f.path} cancelled; the original is unchanged`);
+    // The original was never written: dropping the copy (the caller does) is the whole rollback.
+    if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('compact'));
     if (f.blockOffset(b) === null) continue;
     const sectors = f.sectorsInBlock(b);
     const bm = await f.readBitmap(b);
@@ -318,6 +321,15 @@ export async function recoverCompact(jpath: string, j: CompactJournal): Promise<
   });
 }
 
+/** Rollback: the original was never written; the copy goes (a copy already renamed into place cannot be undone). */
+export async function rollbackCompact(jpath: string, j: CompactJournal): Promise<RecoveryOutcome> {
+  return withActiveJournal(jpath, async () => {
+    await fsp.unlink(j.tmp).catch(() => undefined);
+    await removeJournal(jpath);
+    return { action: 'discarded', detail: `compaction of ${j.path} rolled back: the original is unchanged and the partial copy was removed` };
+  });
+}
+
 export const compactOperation = defineOperation({
   op: 'compact',
   request: diskRequest,
@@ -330,5 +342,5 @@ export const compactOperation = defineOperation({
     positional: ['disk'],
     print: (r) => `compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes`,
   },
-  journal: journalKind(compactJournalSchema, recoverCompact),
+  journal: journalKind(compactJournalSchema, recoverCompact, rollbackCompact, (j) => j.phase === 'rename'),
 });

@@ -6,19 +6,24 @@
 //   child wherever that child's own bit is clear (what the child showed from
 //   the snapshot now lives in the child), each child is relinked to the
 //   snapshot's parent, and the snapshot is removed. While folding, what a child
-//   shows does not change, so recovery rolls forward.
+//   shows does not change, so recovery rolls forward. Cancel and `recover
+//   --rollback` roll back instead: each child's overwritten bytes (its old
+//   bitmaps, BAT, footer, size) are kept in an undo record (core/disk/undo.ts)
+//   before each batch, and restored. The relink is the point of no return.
 // - "merge-child": the snapshot is a base with one child. The child is merged
 //   into it (merge.ts), then the result is renamed onto the child's path.
+//   Rolled back like the merge, until the merge is past its copy.
 // A base with several children is refused: each child would have to become a
 // standalone disk (flatten them instead).
 import * as nodePath from 'node:path';
-import { RefusedError } from '../errors.js';
+import { CancelledError, RefusedError } from '../errors.js';
+import { applyUndo, UndoLog } from '../disk/undo.js';
 import { bitRuns, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, withOwnerWrite } from '../io/file.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, tempSibling, withOwnerWrite } from '../io/file.js';
+import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import {
   journalHeader,
@@ -31,11 +36,11 @@ import {
   withActiveJournal,
   writeJournal,
 } from '../journal.js';
-import { defineOperation, diskRequest, journalKind, writesOneDisk } from '../operation.js';
+import { defineOperation, diskRequest, journalKind, PAST_NO_RETURN, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
 import { removalSentence } from '../library/keep-lose.js';
-import { merge, mergeJournalSchema, runMerge } from './merge.js';
+import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
 import { applyRelink, prepareRelink, stampChildren } from './relink.js';
 
 /** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
@@ -52,6 +57,8 @@ const foldJournalSchema = journalSchema('delete', {
   relinks: z.array(relinkRecordSchema),
   /** Each child's footer offset before the fold: a resumed fold gives back unreferenced space down to it. Absent in older journals. */
   childEnds: z.optional(z.record(z.string(), offset)),
+  /** Each child's undo record (core/disk/undo.ts): what a rollback restores. Absent in older journals. */
+  undo: z.optional(z.record(z.string(), z.string())),
 });
 export type FoldJournal = z.infer<typeof foldJournalSchema>;
 
@@ -179,6 +186,7 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
 }
 
 export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteResult> {
+  if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('delete'));
   let j: DeleteJournal;
   let jpath: string;
   const disk = await openDisk(plan.snapshot);
@@ -203,10 +211,23 @@ export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<
     } else {
       const parent = disk.layers[1];
       const childEnds: Record<string, number> = {};
-      for (const c of plan.children) {
-        const cf = await VhdFile.open(c);
-        childEnds[c] = cf.footerOffset;
-        await cf.close();
+      // Each child's undo record exists (durable) before the journal names it.
+      const undo: Record<string, string> = {};
+      try {
+        for (const c of plan.children) {
+          const cf = await VhdFile.open(c);
+          try {
+            childEnds[c] = cf.footerOffset;
+            undo[c] = tempSibling(c, 'undo');
+            await (await UndoLog.begin(undo[c], cf)).close();
+          } finally {
+            await cf.close();
+          }
+        }
+      } catch (err) {
+        // No journal names them yet: they go with the failure.
+        for (const u of Object.values(undo)) await removeFile(u, { missingOk: true }).catch(() => undefined);
+        throw err;
       }
       j = {
         ...journalHeader('delete', 'fold'),
@@ -218,13 +239,18 @@ export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<
         folded: [],
         relinks: [],
         childEnds,
+        undo,
       };
       jpath = journalPath(plan.snapshot);
     }
   } finally {
     await disk.close();
   }
-  await writeJournal(jpath, j);
+  await writeJournal(jpath, j).catch(async (err: unknown) => {
+    // No journal names the undo records: they go with the failure (nothing was written yet).
+    if (j.strategy === 'fold') for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true }).catch(() => undefined);
+    throw err;
+  });
   return runDelete(jpath, j, ctx);
 }
 
@@ -252,9 +278,18 @@ async function runMergeChild(jpath: string, j: MergeChildJournal, ctx: JobContex
   if (j.phase === 'merge') {
     const mjPath = journalPath(j.snapshot);
     const mj = await readJournalOf(mjPath, mergeJournalSchema);
-    if (mj) await runMerge(mjPath, mj, ctx);
-    // The merge deletes the child before dropping its journal: a child still present means it never started.
-    else if (await pathExists(j.child)) await merge(j.child, ctx);
+    try {
+      if (mj) await runMerge(mjPath, mj, ctx);
+      // The merge deletes the child before dropping its journal: a child still present means it never started.
+      else if (await pathExists(j.child)) await merge(j.child, ctx);
+    } catch (err) {
+      // The merge rolled itself back: nothing else was done yet.
+      if (err instanceof CancelledError) {
+        await removeJournal(jpath);
+        throw new CancelledError(cancelledMessage('delete'));
+      }
+      throw err;
+    }
     j.phase = 'rename';
     await writeJournal(jpath, j);
   }
@@ -297,12 +332,18 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
   if (j.phase === 'fold') {
     for (const c of j.children) {
       if (j.folded.includes(c)) continue;
-      await foldInto(j, c, ctx);
+      if ((await foldInto(j, c, ctx)) === 'cancelled') {
+        await rollbackFold(jpath, j);
+        throw new CancelledError(cancelledMessage('delete'));
+      }
       j.folded.push(c);
       await writeJournal(jpath, j);
     }
+    // The point of no return: the children are relinked past the snapshot.
+    new ProgressReporter(ctx, 'delete', 1).finishing();
     j.phase = 'relink';
     await writeJournal(jpath, j);
+    for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true });
   }
   if (j.phase === 'relink') {
     await relinkAll(jpath, j, j.children, j.parent, j.parentUuid);
@@ -319,8 +360,46 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
     delete s.disks[j.snapshotUuid];
     await writeSidecar(dir, s);
   }
+  for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true });
   await removeJournal(jpath);
   return { strategy: 'fold', removed: j.snapshot, changed: j.children };
+}
+
+/** A fold is undone from its children's undo records until the relink (older journals have none). */
+function foldPastNoReturn(j: FoldJournal): boolean {
+  return j.phase !== 'fold' || j.undo === undefined;
+}
+
+/** Gives every child back its bytes and size from before the fold; then the journal and the records go. Idempotent. */
+async function rollbackFold(jpath: string, j: FoldJournal): Promise<void> {
+  const undo = j.undo ?? {};
+  for (const c of j.children) {
+    const u = undo[c];
+    if (!u || !(await pathExists(u)))
+      throw new RefusedError('UNDO_MISSING', `the undo record of ${c} is missing; the delete journal ${jpath} is left for a person`, { path: jpath });
+  }
+  for (const c of j.children) await withOwnerWrite(c, () => applyUndo(undo[c], c));
+  await removeJournal(jpath);
+  for (const c of j.children) await removeFile(undo[c], { missingOk: true });
+}
+
+/** Rolls back a delete: the fold's children restored, or the merge-child's merge rolled back; past the point of no return it finishes. */
+async function rollbackDelete(jpath: string, j: DeleteJournal): Promise<RecoveryOutcome> {
+  return withActiveJournal(jpath, async () => {
+    if (j.strategy === 'fold') {
+      await rollbackFold(jpath, j);
+      return { action: 'discarded', detail: `rolled back the delete of ${j.snapshot}: its children are as before` };
+    }
+    const mjPath = journalPath(j.snapshot);
+    const mj = await readJournalOf(mjPath, mergeJournalSchema);
+    if (mj && mergePastNoReturn(mj)) {
+      const r = await runMergeChild(jpath, j, {});
+      return { action: 'completed', detail: `${PAST_NO_RETURN}: deleted ${r.removed} (${r.strategy})` };
+    }
+    if (mj) await rollbackMerge(mjPath, mj);
+    await removeJournal(jpath);
+    return { action: 'discarded', detail: `rolled back the delete of ${j.snapshot}: it and ${j.child} are as before` };
+  });
 }
 
 export const deleteOperation = defineOperation({
@@ -336,16 +415,26 @@ export const deleteOperation = defineOperation({
     print: (r) =>
       `deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})`,
   },
-  journal: journalKind(deleteJournalSchema, async (path, j) => {
-    const r = await runDelete(path, j);
-    return { action: 'completed', detail: `deleted ${r.removed} (${r.strategy})` };
-  }),
+  journal: journalKind(
+    deleteJournalSchema,
+    async (path, j) => {
+      const r = await runDelete(path, j);
+      return { action: 'completed', detail: `deleted ${r.removed} (${r.strategy})` };
+    },
+    rollbackDelete,
+    (j) => (j.strategy === 'fold' ? foldPastNoReturn(j) : j.phase !== 'merge'),
+  ),
 });
 
-/** Copies the snapshot's stored sectors into `childPath` wherever the child's own bit is clear. */
-async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<void> {
-  await withOwnerWrite(childPath, async () => {
+/**
+ * Copies the snapshot's stored sectors into `childPath` wherever the child's
+ * own bit is clear. 'cancelled': the signal aborted (what it staged is for the
+ * caller to roll back).
+ */
+async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Promise<'done' | 'cancelled'> {
+  return withOwnerWrite(childPath, async () => {
     const [snap, child] = await openAll([VhdFile.open(j.snapshot), VhdFile.open(childPath, { writable: true })]);
+    let undo: UndoLog | null = null;
     try {
       if (snap.uuid !== j.snapshotUuid) throw new RefusedError('ID_CHANGED', `${j.snapshot} no longer has the planned id; refusing to continue`);
       if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk`);
@@ -356,6 +445,8 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       // A fold cut short (ENOSPC, a kill) left staged blocks no BAT entry points at: reused, not appended after.
       const floor = j.childEnds?.[childPath];
       if (floor !== undefined) await child.reclaimUnreferencedTail(floor);
+      const undoPath = j.undo?.[childPath];
+      if (undoPath !== undefined) undo = await UndoLog.reopen(undoPath);
       // Progress in bytes of the snapshot's stored data (what the plan quoted).
       const progress = new ProgressReporter(ctx, `fold into ${nodePath.basename(childPath)}`, await storedBytes(snap));
       let done = 0;
@@ -365,7 +456,11 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       let runs: { sector: number; data: Uint8Array }[] = [];
       let pending = 0;
       const flush = async (commit: boolean) => {
-        if (runs.length > 0) await child.stageRuns(runs);
+        if (runs.length > 0) {
+          // What the batch overwrites is saved (and durable) before it writes anything.
+          await undo?.saveBefore(child, runs);
+          await child.stageRuns(runs);
+        }
         if (pacer.add(pending) || commit) {
           await child.commit();
           pacer.committed();
@@ -378,8 +473,7 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       const arena = Buffer.allocUnsafe(STAGE_BATCH_BYTES + snap.blockSize);
       // The snapshot's blocks in file order, their bitmaps read ahead.
       for await (const [b, bm] of snap.bitmaps(snap.physicalOrder())) {
-        if (ctx.signal?.aborted) await flush(true);
-        throwIfCancelled(ctx);
+        if (ctx.signal?.aborted) return 'cancelled';
         const first = b * snap.sectorsPerBlock;
         const count = snap.sectorsInBlock(b);
         for (const r of bitRuns(bm, 0, count)) {
@@ -396,8 +490,9 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
         if (pending >= STAGE_BATCH_BYTES) await flush(false);
       }
       await flush(true);
+      return 'done';
     } finally {
-      await closeAll([snap, child]);
+      await closeAll([snap, child, undo]);
     }
   });
 }

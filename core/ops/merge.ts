@@ -6,20 +6,29 @@
 //
 // Crash safety: the journal is written before the first write. The copy is
 // idempotent and, while it runs, everything read through the child is
-// unchanged (the child shadows every sector being copied), so recovery always
-// rolls forward: redo the copy from the last checkpoint, relink the child's
+// unchanged (the child shadows every sector being copied), so recovery can
+// roll forward: redo the copy from the last checkpoint, relink the child's
 // children to the parent, delete the child. Refused when the parent has other
 // children, whose view would change.
+//
+// Cancel and `recover --rollback` roll back instead: the parent is overwritten
+// in place, so before each batch the bytes of the parent it overwrites are
+// saved in an undo record beside the journal (core/disk/undo.ts says why this
+// design, README has its cost). Rollback gives the parent back its old bytes
+// and size; the child was never written. The point of no return is the end
+// of the copy: relinking the grandchildren and deleting the child are not
+// undone, so from there the job finishes (Progress.finishing).
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { CancelledError, RefusedError, UsageError } from '../errors.js';
+import { applyUndo, UndoLog } from '../disk/undo.js';
 import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
-import { assertCanWrite, closeAll, openAll, removeFile, withOwnerWrite } from '../io/file.js';
+import { assertCanWrite, closeAll, openAll, pathExists, removeFile, tempSibling, withOwnerWrite } from '../io/file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, relinkRecordSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind } from '../operation.js';
@@ -38,6 +47,10 @@ export const mergeJournalSchema = journalSchema('merge', {
   relinks: z.array(relinkRecordSchema),
   /** Where the parent's footer was before the copy began: a resumed copy gives back unreferenced space down to it. Absent in older journals. */
   parentEnd: z.optional(offset),
+  /** The undo record of the parent's overwritten bytes (core/disk/undo.ts): what a rollback restores. Absent in older journals. */
+  undo: z.optional(z.string()),
+  /** The child's allocated blocks: with nextBlock, how far the copy got (the app's banner). Absent in older journals. */
+  blocks: z.optional(offset),
 });
 export type MergeJournal = z.infer<typeof mergeJournalSchema>;
 
@@ -97,18 +110,33 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
     if (parent.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${parent.path} has a damaged trailing footer; repair it first` });
     let copy = 0;
     const parentBlocks = new Set<number>();
+    // The undo record (Cancel, roll back) holds what the copy overwrites in the parent's existing
+    // blocks, at most: the runs that land there, a bitmap per block, a header per region, the BAT.
+    let undo = 2 * SECTOR + (parent.header ? parent.header.maxTableEntries * 4 : 0);
+    const touched = new Set<number>();
     for await (const [b, bm] of child.bitmaps(child.physicalOrder())) {
       for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
         if (!r.set) continue;
         copy += r.length * SECTOR;
-        if (parent.type === 'fixed') continue;
         const first = b * child.sectorsPerBlock + r.start;
+        if (parent.type === 'fixed') {
+          undo += r.length * SECTOR + 32;
+          continue;
+        }
         for (let pb = Math.floor(first / parent.sectorsPerBlock); pb <= Math.floor((first + r.length - 1) / parent.sectorsPerBlock); pb++) {
-          if (parent.blockOffset(pb) === null) parentBlocks.add(pb);
+          if (parent.blockOffset(pb) === null) {
+            parentBlocks.add(pb);
+            continue;
+          }
+          const lo = Math.max(first, pb * parent.sectorsPerBlock);
+          const hi = Math.min(first + r.length, (pb + 1) * parent.sectorsPerBlock);
+          undo += (hi - lo) * SECTOR + 32;
+          if (!touched.has(pb)) undo += parent.bitmapSize + 32;
+          touched.add(pb);
         }
       }
     }
-    const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR;
+    const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR + undo;
     const freeSpace = await freeSpaceAt(nodePath.dirname(parent.path));
     if (freeSpace !== null && growth > freeSpace)
       refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
@@ -119,7 +147,11 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
       operation: 'merge',
       summary: `copy the ${copy} bytes stored in ${nodePath.basename(child.path)} into ${nodePath.basename(parent.path)}, then delete ${nodePath.basename(child.path)}`,
       changes: [
-        { path: parent.path, action: 'modify', detail: `receives ${copy} bytes in ${parentBlocks.size} new blocks at most` },
+        {
+          path: parent.path,
+          action: 'modify',
+          detail: `receives ${copy} bytes in ${parentBlocks.size} new blocks at most; up to ${undo} bytes of what it overwrites are kept beside it until the copy ends, so Cancel can restore it`,
+        },
         { path: nodePath.resolve(child.path), action: 'delete' },
         ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `relinked to ${nodePath.basename(parent.path)}` })),
       ],
@@ -230,9 +262,23 @@ export async function merge(childPath: string, ctx: JobContext = {}): Promise<Me
   return mergePlanned(plan, ctx);
 }
 
-async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResult> {
+/** `undoable` false: a level of merge --into past its job's point of no return, which keeps no undo record. */
+async function mergePlanned(plan: MergePlan, ctx: JobContext, undoable = true): Promise<MergeResult> {
+  if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
   const jpath = journalPath(plan.parent);
   const [c, p] = await openAll([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
+  // The undo record exists (durable) before the journal names it: a journal never names a record that is not there.
+  // A kill between the two leaves a temp of a dead pid, which recover removes.
+  const undo = undoable ? tempSibling(plan.parent, 'undo') : undefined;
+  if (undo !== undefined) {
+    try {
+      await (await UndoLog.begin(undo, p)).close();
+    } catch (err) {
+      await closeAll([c, p]);
+      await removeFile(undo, { missingOk: true }).catch(() => undefined);
+      throw err;
+    }
+  }
   const journal: MergeJournal = {
     ...journalHeader('merge', 'copy'),
     child: plan.child,
@@ -243,9 +289,15 @@ async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResu
     grandchildren: plan.grandchildren,
     relinks: [],
     parentEnd: p.footerOffset,
+    undo,
+    blocks: c.physicalOrder().length,
   };
   await closeAll([c, p]);
-  await writeJournal(jpath, journal);
+  await writeJournal(jpath, journal).catch(async (err: unknown) => {
+    // No journal names the record: it goes with the failure (nothing was written yet).
+    if (undo !== undefined) await removeFile(undo, { missingOk: true }).catch(() => undefined);
+    throw err;
+  });
   // The plan, made under the same locks, already counted what the copy will move: no second pass over the bitmaps.
   return runMerge(jpath, journal, ctx, plan.bytesToCopy);
 }
@@ -257,11 +309,13 @@ async function mergePlanned(plan: MergePlan, ctx: JobContext): Promise<MergeResu
  */
 async function mergeSegment(plan: MergePlan, ctx: JobContext): Promise<MergeResult & { steps: MergeResult[] }> {
   const steps = [await mergePlanned(plan, ctx)];
+  // Once the first level is merged (its child deleted) the job cannot be undone: the rest finishes, cancel or not.
+  const onProgress = ctx.onProgress;
+  const rest: JobContext = onProgress ? { onProgress: (p) => onProgress({ ...p, finishing: true }) } : {};
   for (let k = 2; k < plan.segment.length; k++) {
-    throwIfCancelled(ctx);
     const level = await planMerge(plan.segment[k - 1]);
     assertNoRefusals(level, plan.segment[k - 1]);
-    steps.push(await mergePlanned(level, ctx));
+    steps.push(await mergePlanned(level, rest, false));
   }
   const last = steps[steps.length - 1];
   return { merged: last.merged, removed: steps.flatMap((s) => s.removed), relinked: last.relinked, steps };
@@ -274,7 +328,12 @@ export async function runMerge(jpath: string, j: MergeJournal, ctx: JobContext =
 
 async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, bytesToCopy?: number): Promise<MergeResult> {
   // The copy's last checkpoint moves the journal on (to 'finalize' when there is nothing to relink).
-  if (j.phase === 'copy') await copyPhase(jpath, j, ctx, bytesToCopy);
+  if (j.phase === 'copy' && (await copyPhase(jpath, j, ctx, bytesToCopy)) === 'cancelled') {
+    await rollbackMerge(jpath, j);
+    throw new CancelledError(cancelledMessage('merge'));
+  }
+  // Past the point of no return: the undo record is no longer needed.
+  if (j.undo) await removeFile(j.undo, { missingOk: true });
   if (j.phase === 'relink') {
     for (const g of j.grandchildren) {
       let prepared = j.relinks.find((r) => r.child === g);
@@ -300,15 +359,48 @@ async function runMergeSteps(jpath: string, j: MergeJournal, ctx: JobContext, by
   return { merged: j.parent, removed: [j.child], relinked: j.grandchildren };
 }
 
+/** The job is past its point of no return once the copy is done (or its journal keeps no undo record). */
+export function mergePastNoReturn(j: MergeJournal): boolean {
+  return j.phase !== 'copy' || j.undo === undefined;
+}
+
+/**
+ * Rolls back a merge still copying: the parent gets back its bytes and size
+ * from the undo record (the child and its children were never written), then
+ * the journal and the record go. Idempotent: a rollback cut short runs again.
+ */
+export async function rollbackMerge(jpath: string, j: MergeJournal): Promise<void> {
+  if (mergePastNoReturn(j)) throw new RefusedError('PAST_NO_RETURN', `the merge into ${j.parent} is past its point of no return`);
+  const undo = j.undo!;
+  if (!(await pathExists(undo))) {
+    throw new RefusedError('UNDO_MISSING', `${undo}, the undo record of the merge into ${j.parent}, is missing; the journal is left for a person`, {
+      path: jpath,
+    });
+  }
+  const p = await VhdFile.open(j.parent);
+  const id = p.uuid;
+  await p.close();
+  // Never write old bytes into a file that is not the parent the merge wrote.
+  if (id !== j.parentUuid) throw new RefusedError('ID_CHANGED', `${j.parent} no longer has the id the merge was planned with; refusing to roll back into it`);
+  await withOwnerWrite(j.parent, () => applyUndo(undo, j.parent));
+  await removeJournal(jpath);
+  await removeFile(undo, { missingOk: true });
+}
+
 function decodeRelink(r: MergeJournal['relinks'][number]): PreparedRelink {
   return { child: r.child, headerOffset: r.headerOffset, header: new Uint8Array(Buffer.from(r.header, 'base64')) };
 }
 
-/** `bytesToCopy`, when known, is what is left to copy from `j.nextBlock` on (progress only). */
-async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesToCopy?: number): Promise<void> {
-  await withOwnerWrite(j.parent, async () => {
+/**
+ * `bytesToCopy`, when known, is what is left to copy from `j.nextBlock` on
+ * (progress only). 'cancelled': the signal aborted before the copy ended
+ * (what it staged is for the caller to roll back).
+ */
+async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesToCopy?: number): Promise<'done' | 'cancelled'> {
+  return withOwnerWrite(j.parent, async () => {
     const child = await VhdFile.open(j.child);
     let parent: VhdFile | null = null;
+    let undo: UndoLog | null = null;
     try {
       parent = await VhdFile.open(j.parent, { writable: true });
       // Ids are checked right before writing: never write into a file that is not the planned parent.
@@ -319,6 +411,7 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       // already past them: that space is reused, not appended after, so a resumed merge ends no
       // larger than a clean one and needs no more free space than its plan said.
       if (j.parentEnd !== undefined) await parent.reclaimUnreferencedTail(j.parentEnd);
+      if (j.undo !== undefined) undo = await UndoLog.reopen(j.undo);
       const order = child.physicalOrder();
       const todo = order.slice(j.nextBlock);
       // Progress in bytes still to copy (what the plan quoted), counted from where this run starts.
@@ -331,7 +424,11 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       // no per-run allocation, and memory stays flat however large the child is.
       const arena = Buffer.allocUnsafe(STAGE_BATCH_BYTES + child.blockSize);
       const flush = async (next: number, checkpoint: boolean) => {
-        if (batch.length > 0) await parent!.stageRuns(batch);
+        if (batch.length > 0) {
+          // What the batch overwrites is saved (and durable) before it writes anything.
+          await undo?.saveBefore(parent!, batch);
+          await parent!.stageRuns(batch);
+        }
         copied += bytes;
         const due = pacer.add(bytes);
         batch = [];
@@ -351,6 +448,7 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
         progress.update(copied);
       };
       let i = j.nextBlock;
+      if (ctx.signal?.aborted) return 'cancelled';
       for await (const [b, bm] of child.bitmaps(todo)) {
         // A full bitmap is one run, so a full block is one read; a block's runs are read concurrently.
         const reads: Promise<void>[] = [];
@@ -365,16 +463,15 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
         for (const x of settled) if (x.status === 'rejected') throw x.reason;
         i++;
         if (bytes >= STAGE_BATCH_BYTES) await flush(i, false);
-        if (ctx.signal?.aborted) {
-          await flush(i, true);
-          throw new CancelledError(
-            `merge paused after ${i} of ${order.length} blocks; nothing is lost — run \`vhdsnap recover ${nodePath.dirname(j.parent)}\` to finish it`,
-          );
-        }
+        // What is staged is rolled back by the caller; the batch not yet staged is simply dropped.
+        // (Unless that flush was the last checkpoint: the journal has moved past the copy, the point of no return.)
+        if (ctx.signal?.aborted && j.phase === 'copy') return 'cancelled';
       }
       await flush(order.length, true);
+      progress.finishing();
+      return 'done';
     } finally {
-      await closeAll([child, parent]);
+      await closeAll([child, parent, undo]);
     }
   });
 }
@@ -399,8 +496,16 @@ export const mergeOperation = defineOperation({
         .join('\n'),
     json: (r) => (r.steps.length === 1 ? r.steps[0] : r.steps),
   },
-  journal: journalKind(mergeJournalSchema, async (path, j) => {
-    const r = await runMerge(path, j);
-    return { action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` };
-  }),
+  journal: journalKind(
+    mergeJournalSchema,
+    async (path, j) => {
+      const r = await runMerge(path, j);
+      return { action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` };
+    },
+    async (path, j) => {
+      await rollbackMerge(path, j);
+      return { action: 'discarded', detail: `rolled back the merge of ${j.child} into ${j.parent}: both are as before` };
+    },
+    mergePastNoReturn,
+  ),
 });

@@ -108,15 +108,18 @@ export async function jobsWaitingIn(dir: string): Promise<WaitingJob[]> {
       continue;
     }
     const job = describeJob(jpath, j);
+    const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
+    const about = { files: journalFiles(j), progress: journalProgress(j), pastNoReturn: kind ? kind.pastNoReturn(j) : true };
     if (ownedByLiveProcess(j))
-      out.push({ journal: jpath, op: j.op, code: 'LOCKED', job, message: `another vhdsnap job is running ${job} in ${dir}; wait for it to finish` });
+      out.push({ journal: jpath, op: j.op, code: 'LOCKED', job, message: `another vhdsnap job is running ${job} in ${dir}; wait for it to finish`, ...about });
     else
       out.push({
         journal: jpath,
         op: j.op,
         code: 'PENDING_JOB',
         job,
-        message: `an interrupted ${job} is waiting in ${dir}; resume it with \`vhdsnap recover ${dir}\` before anything else changes this folder`,
+        message: `an interrupted ${job} is waiting in ${dir}; resume it with \`vhdsnap recover ${dir}\` or roll it back with \`vhdsnap recover --rollback ${dir}\` before anything else changes this folder`,
+        ...about,
       });
   }
   return out;
@@ -129,6 +132,8 @@ export interface PendingJournal {
   startedAt: string | null;
   /** Owned by another process that is still running. */
   busy: boolean;
+  /** What recover (with the options given) would do with it, for people. */
+  would: string;
 }
 
 function folderOf(st: { isDirectory(): boolean }, target: string): string {
@@ -145,8 +150,18 @@ export async function recover(target: string): Promise<Recovery[]> {
   return [...r.recoveries, ...r.removed.map((x): Recovery => ({ journal: x.path, op: x.kind, action: 'removed', detail: x.detail, bytes: x.bytes }))];
 }
 
-/** recover with the whole report; `dryRun` only looks: it lists the journals and what would be removed. */
-export async function recoverFolder(target: string, opts: { dryRun?: boolean } = {}): Promise<RecoverReport> {
+/** How recover treats a journal: finish it (the default) or roll it back (`--rollback`). */
+export interface RecoverOptions {
+  /** Roll back instead of finishing (a job past its point of no return is finished all the same, and says so). */
+  rollback?: boolean;
+}
+
+/**
+ * recover with the whole report; `dryRun` only looks: it lists the journals
+ * (each saying what it would do) and what would be removed. A `target` that
+ * is a journal file recovers that journal only (its folder's leftovers too).
+ */
+export async function recoverFolder(target: string, opts: { dryRun?: boolean } & RecoverOptions = {}): Promise<RecoverReport> {
   const st = await fsp.stat(target).catch((err: unknown) => {
     throw fromSystemError(err, target, 'cannot read');
   });
@@ -156,8 +171,9 @@ export async function recoverFolder(target: string, opts: { dryRun?: boolean } =
     throw fromSystemError(err, dir, 'cannot list the folder');
   });
   const dryRun = opts.dryRun === true;
-  const recoveries = dryRun ? [] : await recoverJournals(dir);
-  const pending = dryRun ? await pendingIn(dir) : [];
+  const only = st.isFile() && nodePath.basename(target).startsWith(JOURNAL_PREFIX) ? nodePath.resolve(target) : null;
+  const recoveries = dryRun ? [] : await recoverJournals(dir, opts, only);
+  const pending = dryRun ? (await pendingIn(dir, opts)).filter((p) => only === null || p.journal === only) : [];
   const { stale, live } = await findLeftovers(dir);
   const removed: Leftover[] = [];
   for (const x of stale) {
@@ -166,11 +182,11 @@ export async function recoverFolder(target: string, opts: { dryRun?: boolean } =
   return { dir, dryRun, recoveries, pending, removed, bytesFreed: removed.reduce((n, x) => n + x.bytes, 0), kept: live };
 }
 
-async function recoverJournals(dir: string): Promise<Recovery[]> {
+async function recoverJournals(dir: string, opts: RecoverOptions, only: string | null): Promise<Recovery[]> {
   const out: Recovery[] = [];
   for (const jpath of await findJournals(dir)) {
-    if (isActiveJournal(jpath)) continue;
-    const r = await recoverJournal(jpath);
+    if (isActiveJournal(jpath) || (only !== null && jpath !== only)) continue;
+    const r = await recoverJournal(jpath, opts);
     if (r) out.push(r);
   }
   return out;
@@ -182,7 +198,7 @@ async function recoverJournals(dir: string): Promise<Recovery[]> {
  * gone (finished meanwhile by the recovery of another: delete runs its
  * merge's journal).
  */
-export async function recoverJournal(jpath: string): Promise<Recovery | null> {
+export async function recoverJournal(jpath: string, opts: RecoverOptions = {}): Promise<Recovery | null> {
   const j = await readJournal(jpath);
   if (!j) {
     if (!(await pathExists(jpath))) return null;
@@ -194,14 +210,53 @@ export async function recoverJournal(jpath: string): Promise<Recovery | null> {
   // Each operation recovers its own journal, validated against its schema first (core/operation.ts).
   const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
   if (!kind) return { journal: jpath, op: j.op, action: 'left', detail: `unknown operation "${j.op}"; left in place` };
-  return { journal: jpath, op: j.op, ...(await kind.recover(jpath, j)) };
+  return { journal: jpath, op: j.op, ...(await (opts.rollback ? kind.rollback(jpath, j) : kind.recover(jpath, j))) };
 }
 
-/** The disks a journal names (what resuming it may change, to hold while it runs). */
 /** Resumes one journal (recoverJournal) holding the locks of every disk it names, as an operation would. */
 export async function resumeJob(jpath: string): Promise<Recovery> {
   const r = await withLocks(await journalDisks(jpath), 'recover', () => recoverJournal(jpath));
   return r ?? { journal: jpath, op: 'unknown', action: 'completed', detail: 'the job had already been finished' };
+}
+
+/** Rolls one journal back (finishing it where it is past its point of no return), holding the locks of every disk it names. */
+export async function rollbackJob(jpath: string): Promise<Recovery> {
+  const r = await withLocks(await journalDisks(jpath), 'recover', () => recoverJournal(jpath, { rollback: true }));
+  return r ?? { journal: jpath, op: 'unknown', action: 'completed', detail: 'the job had already been finished or rolled back' };
+}
+
+/** What recover would do with a journal, for people: "would finish merge of …", "would roll back …", "cannot roll back: …". */
+export function wouldDo(j: JournalBase | null, opts: RecoverOptions): string {
+  if (!j) return 'would leave it: the journal is unreadable';
+  const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
+  if (!kind) return `would leave it: unknown operation "${j.op}"`;
+  const what = `${j.op} of ${jobFiles(j)}`;
+  if (!opts.rollback) return `would finish ${what}`;
+  return kind.pastNoReturn(j) ? `cannot roll back: past the point of no return, would finish ${what}` : `would roll back ${what}`;
+}
+
+/** The disks a journal's top-level fields name, in its order (a merge: child, then parent). */
+function journalFiles(j: JournalBase): string[] {
+  const files: string[] = [];
+  for (const v of Object.values(j)) if (typeof v === 'string' && nodePath.isAbsolute(v) && hasDiskExtension(v) && !files.includes(v)) files.push(v);
+  return files;
+}
+
+function jobFiles(j: JournalBase): string {
+  return (
+    journalFiles(j)
+      .map((f) => nodePath.basename(f))
+      .slice(0, 3)
+      .join(', ') || 'its disks'
+  );
+}
+
+/** How far an interrupted job got, in percent, where its journal says (a merge's blocks copied); null otherwise. */
+export function journalProgress(j: JournalBase): number | null {
+  const done = (j as { nextBlock?: unknown }).nextBlock;
+  const total = (j as { blocks?: unknown }).blocks;
+  if (typeof done !== 'number' || typeof total !== 'number' || total <= 0) return null;
+  return Math.min(100, Math.floor((done / total) * 100));
 }
 
 export async function journalDisks(jpath: string): Promise<string[]> {
@@ -223,18 +278,26 @@ function pathsIn(v: unknown): string[] {
 }
 
 /** What `recover` would act on, without touching anything (`recover --dry-run`). */
-export async function pendingJournals(target: string): Promise<PendingJournal[]> {
-  return pendingIn(folderOf(await fsp.stat(target), target));
+export async function pendingJournals(target: string, opts: RecoverOptions = {}): Promise<PendingJournal[]> {
+  return pendingIn(folderOf(await fsp.stat(target), target), opts);
 }
 
-async function pendingIn(dir: string): Promise<PendingJournal[]> {
+async function pendingIn(dir: string, opts: RecoverOptions = {}): Promise<PendingJournal[]> {
   const out: PendingJournal[] = [];
   for (const jpath of await findJournals(dir)) {
     const j = await readJournal(jpath);
+    const would = wouldDo(j, opts);
     out.push(
       j
-        ? { journal: jpath, op: j.op, phase: typeof j.phase === 'string' ? j.phase : null, startedAt: j.startedAt ?? null, busy: ownedByLiveProcess(j) }
-        : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false },
+        ? {
+            journal: jpath,
+            op: j.op,
+            phase: typeof j.phase === 'string' ? j.phase : null,
+            startedAt: j.startedAt ?? null,
+            busy: ownedByLiveProcess(j),
+            would,
+          }
+        : { journal: jpath, op: 'unknown', phase: null, startedAt: null, busy: false, would },
     );
   }
   return out;

@@ -55,6 +55,8 @@ export interface RepairResult {
 export const repairJournalSchema = journalSchema('repair', {
   path: z.string(),
   writes: z.array(z.object({ at: offset, before: z.string(), after: z.string(), what: z.string() })),
+  /** The file's size before the writes (a repair may write past its end): what a rollback cuts it back to. Absent in older journals. */
+  oldSize: z.optional(offset),
 });
 export type RepairJournal = z.infer<typeof repairJournalSchema>;
 
@@ -260,7 +262,9 @@ export async function repair(filePath: string, ctx: JobContext = {}): Promise<Re
   if (d.writes.length > 0) {
     const f = await openFile(path, 'r');
     const writes: RepairJournal['writes'] = [];
+    let oldSize: number;
     try {
+      oldSize = await f.size();
       for (const w of d.writes)
         writes.push({
           at: w.at,
@@ -271,7 +275,7 @@ export async function repair(filePath: string, ctx: JobContext = {}): Promise<Re
     } finally {
       await f.close();
     }
-    const j: RepairJournal = { ...journalHeader('repair', 'write'), path, writes };
+    const j: RepairJournal = { ...journalHeader('repair', 'write'), path, writes, oldSize };
     const jpath = journalPath(path);
     await writeJournal(jpath, j);
     await withActiveJournal(jpath, async () => {
@@ -323,6 +327,34 @@ export async function recoverRepair(jpath: string, j: RepairJournal): Promise<Re
   });
 }
 
+/** Rollback: every byte written goes back to its before value and the file to its old size (only where nothing else changed it since). */
+export async function rollbackRepair(jpath: string, j: RepairJournal): Promise<RecoveryOutcome> {
+  return withActiveJournal(jpath, async () => {
+    const out = await withOwnerWrite(j.path, async () => {
+      const f = await openFile(j.path, 'r+').catch(() => null);
+      if (!f) return { action: 'left' as const, detail: `${j.path} cannot be opened; repair journal left in place` };
+      try {
+        for (const w of j.writes) {
+          const before = Buffer.from(w.before, 'base64');
+          const after = Buffer.from(w.after, 'base64');
+          const cur = await readAt(f, w.at, after.length);
+          for (let i = 0; i < cur.length; i++) {
+            if (cur[i] !== (i < before.length ? before[i] : after[i]) && cur[i] !== after[i])
+              return { action: 'left' as const, detail: `${j.path} changed at ${w.at + i} since the repair was planned; repair journal left in place` };
+          }
+        }
+        for (const w of [...j.writes].reverse()) await f.write(new Uint8Array(Buffer.from(w.before, 'base64')), w.at);
+        if (j.oldSize !== undefined && (await f.size()) > j.oldSize) await f.truncate(j.oldSize);
+        await f.sync();
+        return { action: 'discarded' as const, detail: `repair of ${j.path} rolled back; the file is as it was before` };
+      } finally {
+        await f.close();
+      }
+    });
+    if (out.action === 'discarded') await removeJournal(jpath);
+    return out;
+  });
+}
 /** Repair items as the CLI lists them, one line each, every line starting on a new line. */
 const itemLines = (kind: string, xs: RepairItem[]): string => xs.map((x) => `\n  ${kind} ${x.code}: ${x.message}`).join('');
 
@@ -343,5 +375,6 @@ export const repairOperation = defineOperation({
     planDetail: (p) => `${itemLines('fix    ', p.fixes)}${itemLines('remains', p.remaining)}${itemLines('note   ', p.notes)}`,
     planExitCode: (p) => (p.remaining.length > 0 ? 1 : 0),
   },
-  journal: journalKind(repairJournalSchema, recoverRepair),
+  // Without the old size (older journals) bytes written past the old end could not be taken back: finished instead.
+  journal: journalKind(repairJournalSchema, recoverRepair, rollbackRepair, (j) => j.oldSize === undefined),
 });

@@ -12,12 +12,15 @@ import { uuidToString } from '../format/bytes.js';
 import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { applyRelink, prepareRelink } from './relink.js';
 import { isSameFile } from '../io/identity.js';
+import { openFile, readExact, withOwnerWrite } from '../io/file.js';
 
 export const reparentJournalSchema = journalSchema('reparent', {
   child: z.string(),
   parent: z.string(),
   headerOffset: offset,
   header: z.string(),
+  /** The header before the write (base64): what a rollback writes back. Absent in older journals. */
+  oldHeader: z.optional(z.string()),
 });
 export type ReparentJournal = z.infer<typeof reparentJournalSchema>;
 
@@ -129,6 +132,7 @@ async function reparent(childPath: string, parentPath: string, opts: { ignoreIdM
     parent: nodePath.resolve(parentPath),
     headerOffset: prepared.headerOffset,
     header: Buffer.from(prepared.header).toString('base64'),
+    oldHeader: Buffer.from(await readBytes(prepared.child, prepared.headerOffset, prepared.header.length)).toString('base64'),
   };
   await writeJournal(jpath, j);
   await applyRelink(prepared);
@@ -143,6 +147,30 @@ async function recoverReparent(jpath: string, j: ReparentJournal): Promise<Recov
   await applyRelink({ child: j.child, headerOffset: j.headerOffset, header: new Uint8Array(Buffer.from(j.header, 'base64')) });
   await removeJournal(jpath);
   return { action: 'completed', detail: `${j.child} now points at ${j.parent}` };
+}
+
+async function readBytes(path: string, at: number, length: number): Promise<Uint8Array> {
+  const f = await openFile(path, 'r');
+  try {
+    return await readExact(f, at, length, 'header');
+  } finally {
+    await f.close();
+  }
+}
+
+/** Rollback: the old header goes back (the same one write, idempotent). */
+async function rollbackReparent(jpath: string, j: ReparentJournal): Promise<RecoveryOutcome> {
+  await withOwnerWrite(j.child, async () => {
+    const f = await openFile(j.child, 'r+');
+    try {
+      await f.write(new Uint8Array(Buffer.from(j.oldHeader!, 'base64')), j.headerOffset);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+  });
+  await removeJournal(jpath);
+  return { action: 'discarded', detail: `reparent of ${j.child} rolled back; it points at its old parent again` };
 }
 
 export const reparentOperation = defineOperation({
@@ -161,5 +189,5 @@ export const reparentOperation = defineOperation({
     print: (r) => `${r.child} now uses ${r.parent} as its parent`,
     warnings: (r) => r.warnings,
   },
-  journal: journalKind(reparentJournalSchema, recoverReparent),
+  journal: journalKind(reparentJournalSchema, recoverReparent, rollbackReparent, (j) => j.oldHeader === undefined),
 });

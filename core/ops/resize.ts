@@ -23,9 +23,9 @@ import { alignUp, SECTOR } from '../format/bytes.js';
 import { decodeFooter, encodeFooter, FOOTER_SIZE, footerChecksum, validateFooter, type Footer } from '../format/footer.js';
 import { encodeHeader, type DynamicHeader } from '../format/header.js';
 import { chsForSize } from '../format/geometry.js';
-import { openFile, readExact, withOwnerWrite } from '../io/file.js';
+import { openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { assertNoRefusals, freeSpaceAt, ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
@@ -176,7 +176,7 @@ async function resizePlanned(plan: ResizePlan, ctx: JobContext): Promise<ResizeR
   const { path: abs, newSize } = plan;
   const result = { path: abs, oldSize: plan.oldSize, newSize };
   if (newSize === plan.oldSize) return result;
-  throwIfCancelled(ctx);
+  if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('resize'));
   const progress = new ProgressReporter(ctx, 'resize', newSize - plan.oldSize);
   const jpath = journalPath(abs);
   await withOwnerWrite(abs, () =>
@@ -204,10 +204,13 @@ async function resizePlanned(plan: ResizePlan, ctx: JobContext): Promise<ResizeR
         } else {
           const header = await prepareSparse(f, newSize);
           if (ctx.signal?.aborted) {
-            // Everything so far is invisible at the old size: stopping here keeps the disk as it was.
+            // Everything so far is invisible at the old size; the file also gets its old length back.
+            await undoPrepare(f.file, j);
             await removeJournal(jpath);
-            throw new CancelledError(`resize of ${abs} cancelled; it keeps its size of ${plan.oldSize} bytes`);
+            throw new CancelledError(cancelledMessage('resize'));
           }
+          // The point of no return: the switch.
+          progress.finishing();
           j.phase = 'switch';
           j.header = header ? b64(encodeHeader(header)) : null;
           j.footerOffset = f.footerOffset;
@@ -325,6 +328,49 @@ function footerIf(raw: Uint8Array, uuid: string, size: number | null): boolean {
   return id === uuid.replace(/-/g, '').toLowerCase() && (size === null || Number(f.currentSize) === size);
 }
 
+/**
+ * Undoes a sparse prepare: what it wrote is invisible at the old size, but a
+ * larger BAT copy moved the footer and grew the file. The old footer (the one
+ * at the current end: moving it does not change it) goes back to its old place
+ * and the file back to its old length.
+ */
+async function undoPrepare(file: RandomAccessFile, j: ResizeJournal): Promise<void> {
+  const size = await file.size();
+  if (size === j.oldFileSize) return;
+  if (size > j.oldFileSize && size >= FOOTER_SIZE) {
+    const tail = await readExact(file, size - FOOTER_SIZE, FOOTER_SIZE, 'footer');
+    if (footerIf(tail, j.uuid, j.oldSize)) {
+      await file.write(tail.subarray(FOOTER_SIZE - j.oldFooterLength), j.oldFooterOffset);
+      await file.sync();
+    }
+  }
+  await file.truncate(j.oldFileSize);
+  await file.sync();
+}
+
+/** Rolls back a sparse resize that has not switched: its prepare undone. */
+export async function rollbackResize(jpath: string, j: ResizeJournal): Promise<RecoveryOutcome> {
+  return withActiveJournal(jpath, async () => {
+    if (
+      await fsp.lstat(j.path).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    ) {
+      await withOwnerWrite(j.path, async () => {
+        const file = await openFile(j.path, 'r+');
+        try {
+          await undoPrepare(file, j);
+        } finally {
+          await file.close();
+        }
+      });
+    }
+    await removeJournal(jpath);
+    return { action: 'discarded', detail: `resize of ${j.path} rolled back; it keeps its size of ${j.oldSize} bytes` };
+  });
+}
+
 /** Finishes or rolls back an interrupted resize (see the top of this file). */
 export async function recoverResize(jpath: string, j: ResizeJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
@@ -390,5 +436,7 @@ export const resizeOperation = defineOperation({
     options: { size: { field: 'size', kind: 'size', value: '<n>[K|M|G|T]', help: 'new virtual size in bytes, or with a binary unit', required: true } },
     print: (r) => (r.oldSize === r.newSize ? `${r.path} is already ${r.newSize} bytes` : `resized ${r.path}: ${r.oldSize} → ${r.newSize} bytes`),
   },
-  journal: journalKind(resizeJournalSchema, recoverResize),
+  // Past the switch the new size is being written. A fixed disk's grow is that switch alone (one footer
+  // write, no cancel point): recover finishes it, or cuts the file back when the new footer never landed.
+  journal: journalKind(resizeJournalSchema, recoverResize, rollbackResize, (j) => j.kind === 'fixed' || j.phase === 'switch'),
 });

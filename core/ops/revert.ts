@@ -12,14 +12,14 @@
 // (phase "create") and rolls forward once the child is complete ("swap").
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { fromSystemError, RefusedError, toIoError } from '../errors.js';
+import { CancelledError, fromSystemError, RefusedError, toIoError } from '../errors.js';
 import { batBytes } from '../format/bat.js';
 import { uuidToString } from '../format/bytes.js';
 import { HEADER_SIZE } from '../format/header.js';
 import { openDisk, type Disk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
-import { assertNoRefusals, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
@@ -243,7 +243,7 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
     pinActive: plan.pinActive,
   };
   await closeAll([self, t]);
-  throwIfCancelled(ctx);
+  if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('revert'));
   const jpath = journalPath(path);
   await writeJournal(jpath, j);
   return withActiveJournal(jpath, async () => {
@@ -261,12 +261,16 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
         await cur.close();
         if (parent) await recordChild(parent.path, parent.uuid, j.kept, j.oldUuid);
       }
+      // The last moment a cancel applies: the new child is not in place yet.
+      if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('revert'));
     } catch (err) {
       // Nothing visible changed yet: undo and report.
       await fsp.unlink(j.tmp).catch(() => undefined);
       await removeJournal(jpath);
       throw err;
     }
+    // The point of no return: the swap.
+    new ProgressReporter(ctx, 'revert', 1).finishing();
     j.phase = 'swap';
     await writeJournal(jpath, j);
     try {
@@ -384,5 +388,6 @@ export const revertOperation = defineOperation({
   },
   // The disk's name gets a new child (renamed over it): the old file is not written, so another name of it keeps what it shows.
   replaces: (plan) => plan.changes.filter((c) => c.action === 'modify').map((c) => c.path),
-  journal: journalKind(revertJournalSchema, recoverRevert),
+  // Rollback before the swap is what recovery does then (drop the new child); from the swap on it finishes.
+  journal: journalKind(revertJournalSchema, recoverRevert, recoverRevert, (j) => j.phase === 'swap'),
 });

@@ -38,7 +38,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, PAST_NO_RETURN, type RecoveryOutcome } from '../operation.js';
 import { findChildren, isActiveDisk } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
 import { recordActive } from '../library/active.js';
@@ -157,7 +157,7 @@ export async function damageRefusals(f: VhdFile): Promise<Plan['refusals']> {
  * children. The snapshot's file name is chosen here, so the plan shows the
  * name the run creates.
  */
-export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date } = {}): Promise<SnapshotPlan> {
+export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date; snapshotFile?: string } = {}): Promise<SnapshotPlan> {
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
   // In place through a symlink: the file it leads to is snapshotted (a link of the symlink itself would hold no data), so the symlink then leads to the new child.
   const disk = out === null ? await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath)) : nodePath.resolve(diskPath);
@@ -183,7 +183,10 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
       });
     }
   }
-  const snap = out !== null ? disk : await snapshotName(disk, opts.now);
+  // A name a plan made earlier (the app's, pinned): the same file, or a refusal if it has been taken since.
+  const pinned = out === null && opts.snapshotFile !== undefined ? nodePath.join(nodePath.dirname(disk), opts.snapshotFile) : null;
+  if (pinned !== null && (await pathExists(pinned))) refusals.push({ code: 'EXISTS', message: `${pinned} already exists; not overwriting it` });
+  const snap = out !== null ? disk : (pinned ?? (await snapshotName(disk, opts.now)));
   const activeMoves = out !== null && (await isActiveDisk(disk));
   const active = out ?? disk;
   // A probe link of a tiny temp file in the disk's folder (not needed just to know the paths to lock, nor for --out).
@@ -370,17 +373,39 @@ export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promis
   });
 }
 
+/** A plain file name of a disk (no folder part, no way out of the disk's folder). */
+const snapshotFileName = z
+  .string()
+  .check(
+    z.refine(
+      (s) => s.length > 0 && s.length <= 255 && !/[\\/\0]/.test(s) && s !== '.' && s !== '..' && /\.vhd$/i.test(s),
+      'must be a file name ending in .vhd, without a folder',
+    ),
+  );
+
 export const snapshotOperation = defineOperation({
   op: 'snapshot',
-  request: z.object({ disk: diskPath, out: z.optional(diskPath), name: z.optional(nameText), description: z.optional(descriptionText) }),
+  request: z.object({
+    disk: diskPath,
+    out: z.optional(diskPath),
+    name: z.optional(nameText),
+    description: z.optional(descriptionText),
+    /** In place: the snapshot's file name beside the disk (default generated); how a run keeps the name its plan showed. */
+    snapshotFile: z.optional(snapshotFileName),
+  }),
   files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
-  plan: (r) => planSnapshot(r.disk, { out: r.out }),
+  plan: (r) => planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile }),
+  pins: (plan) => (plan.branch ? {} : { snapshotFile: nodePath.basename(plan.snapshot) }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.
   replaces: (plan) => (plan.branch ? [] : [plan.disk]),
-  journal: journalKind(snapshotJournalSchema, recoverSnapshot),
+  // Recovery already rolls back whenever the child has not taken the disk's path; from then (the point of no return) it finishes.
+  journal: journalKind(snapshotJournalSchema, recoverSnapshot, async (path, j) => {
+    const r = await recoverSnapshot(path, j);
+    return r.action === 'completed' ? { ...r, detail: `${PAST_NO_RETURN}: ${r.detail}` } : r;
+  }),
   cli: {
     args: '<disk>',
     about: "Preserves the disk's current content as a read-only snapshot; the disk keeps its path and becomes an empty child of it.",

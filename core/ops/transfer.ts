@@ -82,6 +82,7 @@ export async function writeImage(
   const len = Math.min(CHUNK, size);
   const bufs = [Buffer.alloc(len), Buffer.alloc(len)];
   const pipe = new WritePipe();
+  const flush = new FlushAhead(f);
   try {
     for (let at = 0, k = 0; at < size; at += CHUNK) {
       throwIfCancelled(ctx);
@@ -100,20 +101,23 @@ export async function writeImage(
         k++;
         await Promise.all(ranges.map(([a, b]) => src.read(at + a, buf.subarray(a, b))));
         await pipe.wait();
-        pipe.start(writeNonZero(f, buf, at, ranges));
+        pipe.start(writeNonZero(f, buf, at, ranges).then((n) => flush.wrote(n)));
       }
       progress.update(end);
     }
     await pipe.wait();
+    await flush.done();
   } finally {
     await pipe.settle();
+    await flush.settle();
   }
   if (format === 'fixed') await f.write(encodeFooter(newFooter(DiskType.Fixed, size, FIXED_DATA_OFFSET)), size);
   return null;
 }
 
-/** Writes the runs of non-zero granules of buf's `ranges` (buf sits at file offset `at`); zero granules stay holes. */
-async function writeNonZero(f: RandomAccessFile, buf: Buffer, at: number, ranges: [number, number][]): Promise<void> {
+/** Writes the runs of non-zero granules of buf's `ranges` (buf sits at file offset `at`); zero granules stay holes. Returns the bytes written. */
+async function writeNonZero(f: RandomAccessFile, buf: Buffer, at: number, ranges: [number, number][]): Promise<number> {
+  let written = 0;
   for (const [from, to] of ranges) {
     let runStart = -1;
     for (let o = from; o < to; o += GRANULE) {
@@ -121,10 +125,55 @@ async function writeNonZero(f: RandomAccessFile, buf: Buffer, at: number, ranges
         if (runStart < 0) runStart = o;
         continue;
       }
-      if (runStart >= 0) await f.write(buf.subarray(runStart, o), at + runStart);
+      if (runStart >= 0) {
+        await f.write(buf.subarray(runStart, o), at + runStart);
+        written += o - runStart;
+      }
       runStart = -1;
     }
-    if (runStart >= 0) await f.write(buf.subarray(runStart, to), at + runStart);
+    if (runStart >= 0) {
+      await f.write(buf.subarray(runStart, to), at + runStart);
+      written += to - runStart;
+    }
+  }
+  return written;
+}
+
+/** Bytes written between background fsyncs (see FlushAhead). */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
+/**
+ * Starts an fsync in the background for every FLUSH_EVERY bytes written, one
+ * at a time, so the disk writes while the copy goes on: otherwise nothing
+ * reaches it before the final fsync (the kernel's own writeback waits for
+ * gigabytes of dirty pages on a machine with much RAM), which then waits for
+ * all of it. A failed fsync fails the copy at done().
+ */
+class FlushAhead {
+  private since = 0;
+  private running: Promise<void> | null = null;
+  private failed: { err: unknown } | null = null;
+  constructor(private readonly f: RandomAccessFile) {}
+  wrote(n: number): void {
+    this.since += n;
+    if (this.since < FLUSH_EVERY || this.running) return;
+    this.since = 0;
+    this.running = this.f
+      .sync()
+      .catch((err: unknown) => {
+        this.failed ??= { err };
+      })
+      .finally(() => {
+        this.running = null;
+      });
+  }
+  async done(): Promise<void> {
+    await this.running;
+    if (this.failed) throw this.failed.err;
+  }
+  /** Waits for the fsync in flight without throwing (error paths: the first error stands). */
+  async settle(): Promise<void> {
+    await this.running;
   }
 }
 
@@ -160,6 +209,7 @@ async function writeDynamic(f: RandomAccessFile, src: Source, size: number, bloc
   let next = layout.dataStart;
   let allocated = 0;
   const pipe = new WritePipe();
+  const flush = new FlushAhead(f);
   try {
     for (let b = 0; b < entries; b++) {
       throwIfCancelled(ctx);
@@ -172,7 +222,7 @@ async function writeDynamic(f: RandomAccessFile, src: Source, size: number, bloc
         await src.read(at, data.subarray(0, len));
         if (!zeroAt(data, 0, data.length)) {
           await pipe.wait();
-          pipe.start(f.write(block, next));
+          pipe.start(f.write(block, next).then(() => flush.wrote(block.length)));
           bat[b] = next / SECTOR;
           next += block.length;
           allocated++;
@@ -182,8 +232,10 @@ async function writeDynamic(f: RandomAccessFile, src: Source, size: number, bloc
       progress.update(at + len);
     }
     await pipe.wait();
+    await flush.done();
   } finally {
     await pipe.settle();
+    await flush.settle();
   }
   const footer = encodeFooter(layout.footer);
   await f.write(footer, 0);

@@ -417,6 +417,42 @@ describe('locks keyed by file identity', () => {
     await held.release();
   });
 
+  it('an identity lock older than the file (left for an earlier file with the same inode) does not lock it, even held by a live process', async () => {
+    // A live holder that started before the lock was taken (so the lock is not stale by its pid)…
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const lockedAt = Date.now() + 200;
+    await new Promise((r) => setTimeout(r, 1800));
+    // …and this file, made well after that lock was taken.
+    writeFileSync(disk(), 'x');
+    const id = statSync(disk(), { bigint: true });
+    const idLock = nodePath.join(await userLockDir(), `.vhdsnap-lock-id-${id.dev}-${id.ino}.lock`);
+    const leak = (startedAt: number) =>
+      writeFileSync(
+        idLock,
+        JSON.stringify({
+          version: 1,
+          pid: holder.pid,
+          host: os.hostname(),
+          op: 'write',
+          startedAt: new Date(startedAt).toISOString(),
+          path: tmp.file('gone.vhd'),
+          token: 'leaked',
+        }),
+      );
+    try {
+      leak(lockedAt);
+      const held = await acquireLock(disk(), 'write');
+      expect(JSON.parse(readFileSync(idLock, 'utf8')).token).toBe(held.info.token);
+      await held.release();
+      // Taken after the file was made: it may be this file's (renamed since, say), so it holds.
+      leak(Date.now());
+      expect(await refusedCode(acquireLock(disk(), 'write'))).toBe('LOCKED');
+    } finally {
+      holder.kill();
+      await fsp.rm(idLock, { force: true });
+    }
+  });
+
   it('recover removes a lock temporary its dead writer left in the user lock folder, and keeps a live one', async () => {
     const lockDir = await userLockDir();
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError, RefusedError, VhdError } from '../../core/errors.js';
 import { JOURNAL_PREFIX, journalHeader, journalPath, writeJournal } from '../../core/journal.js';
 import { planOperation, runOperation } from '../../core/operations.js';
+import { createDynamic } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { isOperationName, operationNamed, operationNames } from '../../core/registry.js';
 import { recordActive } from '../../core/library/active.js';
@@ -240,5 +241,23 @@ describe('journals', () => {
     const done = await recover(tmp.dir);
     expect(done).toMatchObject([{ op: 'teleport', action: 'left' }]);
     expect(existsSync(jpath)).toBe(true);
+  });
+});
+
+describe('a plan pins what it shows (Plan.pins)', () => {
+  it('snapshot in place: the plan names the snapshot file and pins it; a later run with the pin creates exactly that name, or refuses when it has been taken', async () => {
+    const disk = tmp.file('pinned.vhd');
+    await createDynamic(disk, 2 ** 20);
+    const plan = await planOperation({ op: 'snapshot', disk });
+    const name = plan.pins?.snapshotFile;
+    expect(name).toMatch(/^pinned-snap-\d{8}-\d{6}\.vhd$/);
+    expect(plan.changes.map((c) => c.path)).toContain(tmp.file(name!));
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = await runOperation({ op: 'snapshot', disk, snapshotFile: name });
+    expect(r.snapshot).toBe(tmp.file(name!));
+    // The same name again (taken now): refused, not renamed.
+    const again = await planOperation({ op: 'snapshot', disk: tmp.file('pinned.vhd'), snapshotFile: name });
+    expect(again.refusals.map((x) => x.code)).toContain('EXISTS');
+    await expect(runOperation({ op: 'snapshot', disk, snapshotFile: '../escape.vhd' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 });

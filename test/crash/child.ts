@@ -10,6 +10,10 @@
 // one JSON line reports how many steps it took, by kind, and the name of every
 // file it created or gave a name to (temps, locks, journals, outputs), so the
 // harness can check the naming rules.
+//
+// A request { cancelAt: n, req } runs req with its signal aborted at its n-th
+// progress report (a Cancel: the operation rolls back); { interruptAt: n, req }
+// dies at the n-th report as a crash would, leaving its journal (rollback.crash.test.ts).
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { runCli } from '../../core/cli/main.js';
@@ -17,7 +21,8 @@ import { setLinker } from '../../core/io/file.js';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 
 const killAt = Number(process.argv[2]);
-const request = JSON.parse(process.argv[3] ?? 'null') as OperationRequest | { cli: string[] };
+type ChildRequest = OperationRequest | { cli: string[] } | { cancelAt: number; req: OperationRequest } | { interruptAt: number; req: OperationRequest };
+const request = JSON.parse(process.argv[3] ?? 'null') as ChildRequest;
 
 let steps = 0;
 const kinds: Record<string, number> = {};
@@ -96,6 +101,24 @@ async function main(): Promise<void> {
     const code = await runCli(request.cli, { stdout: (s) => void (out += s), stderr: () => undefined, isTTY: false });
     result = { code, out };
     if (code !== 0) throw new Error(`vhdsnap ${request.cli.join(' ')} exited ${code}: ${out}`);
+  } else if ('cancelAt' in request) {
+    const ac = new AbortController();
+    let reports = 0;
+    result = await runOperation(request.req, {
+      signal: ac.signal,
+      progressEvery: 0,
+      onProgress: () => {
+        if (++reports === request.cancelAt) ac.abort();
+      },
+    });
+  } else if ('interruptAt' in request) {
+    let reports = 0;
+    result = await runOperation(request.req, {
+      progressEvery: 0,
+      onProgress: () => {
+        if (++reports === request.interruptAt) throw new Error('interrupted');
+      },
+    });
   } else {
     result = await runOperation(request);
   }

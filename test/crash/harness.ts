@@ -54,14 +54,14 @@ import { hasDiskExtension } from '../../core/io/file.js';
 import { findJournals } from '../../core/journal.js';
 import { SIDECAR_NAME } from '../../core/library/sidecar.js';
 import { checkPaths } from '../../core/ops/check.js';
-import { recover, type RecoverReport, type Recovery } from '../../core/ops/recover.js';
+import { recover, recoverFolder, type RecoverReport, type Recovery } from '../../core/ops/recover.js';
 import type { OperationRequest } from '../../core/operations.js';
 import { Rng } from '../support/model.js';
 import { bundled, bundleEntries } from '../support/bundle.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
 import { leakLines } from '../support/gc-close.js';
 
-export type ChildRequest = OperationRequest | { cli: string[] };
+export type ChildRequest = OperationRequest | { cli: string[] } | { cancelAt: number; req: OperationRequest } | { interruptAt: number; req: OperationRequest };
 
 export interface CrashCase {
   /** Label of the summary line, e.g. 'merge' or 'delete (fold, two children)'. */
@@ -234,8 +234,8 @@ function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string
   return { signal: r.signal, status: r.status, report, stderr: r.stderr };
 }
 
-function recoverViaCli(bundle: Bundle, dir: string): Recovery[] {
-  const r = spawnSync(process.execPath, [bundle.cli, 'recover', dir, '--json'], { encoding: 'utf8', timeout: 120_000 });
+function recoverViaCli(bundle: Bundle, dir: string, rollback = false): Recovery[] {
+  const r = spawnSync(process.execPath, [bundle.cli, 'recover', dir, '--json', ...(rollback ? ['--rollback'] : [])], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`vhdsnap recover exited ${r.status}: ${r.stdout}${r.stderr}`);
   if (leakLines(r.stderr).length > 0) throw new Error(`vhdsnap recover leaked a file handle: ${leakLines(r.stderr).join('; ')}`);
   const rep = JSON.parse(r.stdout) as RecoverReport;
@@ -461,6 +461,144 @@ export function crashSuite(kind: string, cases: CrashCase[]): void {
           expect(stats.verified).toBe(stats.killPoints);
         },
       );
+    }
+  });
+}
+
+/**
+ * Kill points during Cancel and during Roll back. 'cancel': the operation is
+ * cancelled at its `at`-th progress report (it rolls back at once) and killed
+ * at any step of the run, its own copy or the cancel's rollback. 'rollback':
+ * the operation is cut short at its `at`-th report (its journal left, as a
+ * crash leaves it), then `recover --rollback` is killed at any step. Either
+ * way a `recover --rollback` afterwards must give exactly the before state:
+ * every disk's content and parent, the folder's listing, no journal, temp or
+ * undo record left, `check --deep` clean.
+ */
+export interface RollbackCase {
+  name: string;
+  setup(dir: string): Promise<void>;
+  request(dir: string): OperationRequest;
+  mode: 'cancel' | 'rollback';
+  /** The progress report at which the cancel, or the interruption, comes (mid-copy). */
+  at: number;
+  runs?: number;
+}
+
+export async function runRollbackCase(bundle: Bundle, c: RollbackCase, seed: number, runs = c.runs ?? crashRuns()): Promise<CrashStats> {
+  const work = makeTmpDir('vhdsnap-crash-');
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = nodePath.join(work, 'tmp');
+  mkdirSync(process.env.TMPDIR);
+  /** The run that is killed: the cancelled operation, or the rollback of its interrupted journal. */
+  const prepare = async (dir: string): Promise<ChildRequest> => {
+    await c.setup(dir);
+    if (c.mode === 'cancel') return { cancelAt: c.at, req: c.request(dir) };
+    const cut = runChild(bundle, 0, { interruptAt: c.at, req: c.request(dir) }, dir);
+    if (cut.report?.error?.message !== 'interrupted')
+      throw new Error(`the operation was not cut short at report ${c.at}: ${JSON.stringify(cut.report)} ${cut.stderr}`);
+    if ((await findJournals(dir)).length === 0) throw new Error('the interrupted operation left no journal');
+    return { cli: ['recover', '--rollback', dir] };
+  };
+  try {
+    const dryDir = nodePath.join(work, 'dry');
+    mkdirSync(dryDir);
+    await c.setup(dryDir);
+    const initialNames = new Set((await fsp.readdir(dryDir)).filter((n) => !isDiskName(n)));
+    const beforeList = await listing(dryDir);
+    const before = (await readFolder(dryDir)).state;
+    await fsp.rm(dryDir, { recursive: true, force: true });
+    mkdirSync(dryDir);
+    const dry = runChild(bundle, 0, await prepare(dryDir), dryDir);
+    if (c.mode === 'cancel' ? dry.report?.error?.code !== 'CANCELLED' : dry.status !== 0 || dry.report?.error) {
+      throw new Error(`${c.name}: the ${c.mode} itself did not work: ${JSON.stringify(dry.report?.error ?? dry.report)} ${dry.stderr}`);
+    }
+    const afterDry = (await readFolder(dryDir)).state;
+    if (!sameState(afterDry, before))
+      throw new Error(`${c.name}: the ${c.mode} left\n  ${describeState(afterDry)}\nnot the before state\n  ${describeState(before)}`);
+    const dryLeft = await leftovers(dryDir, initialNames);
+    if (dryLeft.length > 0) throw new Error(`${c.name}: the ${c.mode} left ${dryLeft.join(', ')}`);
+    const stats: CrashStats = {
+      names: [],
+      steps: dry.report!.steps,
+      kinds: dry.report!.kinds,
+      killPoints: 0,
+      verified: 0,
+      rolledBack: 0,
+      finished: 0,
+      mixed: 0,
+      viaCli: 0,
+      alike: false,
+      failures: [],
+    };
+    const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
+    for (const [i, at] of points.entries()) {
+      const dir = nodePath.join(work, `kill-${at}`);
+      mkdirSync(dir);
+      const where = `${c.name}: kill before step ${at} of ${stats.steps} (seed ${seed})`;
+      try {
+        const out = runChild(bundle, at, await prepare(dir), dir);
+        if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
+        stats.killPoints++;
+        const viaCli = i % 5 === 4;
+        const recovered = viaCli ? recoverViaCli(bundle, dir, true) : (await recoverFolder(dir, { rollback: true })).recoveries;
+        if (viaCli) stats.viaCli++;
+        const notBack = recovered.filter((r) => r.action !== 'discarded' && r.action !== 'removed');
+        if (notBack.length > 0) throw new Error(`recover --rollback did not roll back: ${JSON.stringify(notBack)}`);
+        const again = await recover(dir);
+        if (again.length > 0) throw new Error(`a second recover still found work: ${JSON.stringify(again)}`);
+        const journals = await findJournals(dir);
+        if (journals.length > 0) throw new Error(`journals left: ${journals.map((j) => nodePath.basename(j)).join(', ')}`);
+        const left = await leftovers(dir, initialNames);
+        if (left.length > 0) throw new Error(`files left behind after recover --rollback: ${left.join(', ')}`);
+        const names = await listing(dir);
+        if (names.filter((n) => n !== SIDECAR_NAME).join('/') !== beforeList.filter((n) => n !== SIDECAR_NAME).join('/'))
+          throw new Error(`the folder lists [${names.join(', ')}], not the files before [${beforeList.join(', ')}]`);
+        const { state, paths } = await readFolder(dir);
+        if (!sameState(state, before)) throw new Error(`not the before state: ${describeState(state)}; before ${describeState(before)}`);
+        const reports = await checkPaths(paths, { deep: true });
+        const errors = reports.flatMap((r) => r.errors.map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`));
+        if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
+        stats.rolledBack++;
+        stats.verified++;
+        await fsp.rm(dir, { recursive: true, force: true });
+      } catch (err) {
+        stats.failures.push(`${where}: ${(err as Error).message}`);
+      }
+    }
+    return stats;
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+    removeTmpDir(work);
+  }
+}
+
+/** One describe of rollback cases (see RollbackCase), a summary line each. */
+export function rollbackSuite(kind: string, cases: RollbackCase[]): void {
+  describe(`crash: ${kind}`, () => {
+    let bundle: Bundle;
+    const seed = crashSeed();
+    beforeAll(async () => {
+      bundle = await bundleChild();
+    });
+    afterAll(() => {
+      if (bundle) removeTmpDir(bundle.dir);
+    });
+    for (const c of cases) {
+      const runs = c.runs ?? Math.max(10, Math.ceil(crashRuns() / cases.length));
+      it(`${c.name}: killed at random I/O steps, recover --rollback always gives the before state`, { timeout: 120_000 + runs * 5_000 }, async () => {
+        const stats = await runRollbackCase(bundle, c, seed, runs);
+        const line = `crash ${c.name}: ${stats.killPoints} kill points (of ${stats.steps} I/O steps), ${stats.verified} rollbacks verified to the before state (${stats.viaCli} via the CLI; seed ${seed}) [steps: ${Object.entries(
+          stats.kinds,
+        )
+          .map(([k, n]) => `${k}×${n}`)
+          .join(' ')}]`;
+        console.log(line);
+        process.stderr.write(`${line}\n`);
+        expect(stats.failures.slice(0, 5), `${stats.failures.length} of ${stats.killPoints || runs} kill points failed`).toEqual([]);
+        expect(stats.killPoints).toBe(Math.min(runs, stats.steps));
+      });
     }
   });
 }

@@ -204,6 +204,9 @@ describe.skipIf(missing !== null)(
       expect(await $('plan-changes').textContent()).toContain(DISK);
       expect(await $('plan-confirm').isEnabled()).toBe(true);
       await shot('02-plan-snapshot.png');
+      // The plan names the snapshot file (with the time in it): past the next second, the job must still create that very name.
+      const planned = (await $('plan-changes').textContent()) ?? '';
+      await page.waitForTimeout(1100);
       await $('plan-confirm').click();
       await $('dialog-snapshot').waitFor({ state: 'detached' });
       expect(await resultDone()).toContain(DISK);
@@ -213,6 +216,7 @@ describe.skipIf(missing !== null)(
       expect(created).toHaveLength(1);
       snapFile = created[0];
       expect(snapFile).toMatch(/^disk-snap-\d{8}-\d{6}(-\d+)?\.vhd$/);
+      expect(planned).toContain(snapFile);
       const parents = await parentsByFile(folder);
       expect(parents.get(DISK)).toBe(snapFile);
       expect(parents.get(snapFile)).toBe(BASE);
@@ -396,15 +400,21 @@ describe.skipIf(missing !== null)(
       await snapshot(flat, { out: child });
       const childLayer = model.addChild(flatLayer);
       await writeThroughCore(child, childLayer, 5 * MiB + 100, 70_000);
-      const ac = new AbortController();
-      ac.abort();
-      // merge itself (the runner would run the merge of the active disk as the delete of its parent): its journal left, then released as the runner does.
-      await expect(merge(child, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+      // merge itself, cut short as a crash would (the runner would run the merge of the active disk as the delete of its parent): its journal left, then released as the runner does.
+      await expect(
+        merge(child, {
+          onProgress: () => {
+            throw new Error('interrupted');
+          },
+        }),
+      ).rejects.toThrow('interrupted');
       await releaseJournals([child]);
       await $('rescan').click();
       const banner = $('pending-jobs');
       await banner.waitFor();
-      expect(await banner.textContent()).toMatch(/Interrupted: merge \(flat-child\.vhd, disk-flat\.vhd; started .* at its \w+ step\)/);
+      expect(await banner.textContent()).toMatch(
+        /Merge of ‘.+’ into ‘.+’ was interrupted.*\(merge \(flat-child\.vhd, disk-flat\.vhd; started .* at its \w+ step\)\)/,
+      );
       await shot('08-interrupted-job.png');
       await page.setViewportSize({ width: 1024, height: 640 });
       await shot('08-interrupted-job-1024.png');

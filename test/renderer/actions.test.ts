@@ -36,7 +36,7 @@ describe('actions', () => {
   it('where each applies: snapshot and grow on a leaf only, merge and reconnect on differencing disks, compact not on fixed', () => {
     const leaf = node('differencing');
     const inner = node('dynamic', [leaf]);
-    const applies = (a: Parameters<typeof actionNamed>[0], n: DiskNode) => actionNamed(a)!.applies(n);
+    const applies = (a: Parameters<typeof actionNamed>[0], n: DiskNode) => actionNamed(a)!.applies(n) === true;
     expect(applies('snapshot', leaf)).toBe(true);
     expect(applies('snapshot', inner)).toBe(false);
     expect(applies('resize', inner)).toBe(false);
@@ -46,6 +46,14 @@ describe('actions', () => {
     expect(applies('compact', node('fixed'))).toBe(false);
     expect(applies('compact', inner)).toBe(true);
     expect(applies('delete', node('dynamic'))).toBe(false);
+    // Grow is not offered on a differencing disk (its size is its parent's), and says why.
+    expect(applies('resize', leaf)).toBe(false);
+    expect(actionNamed('resize')!.applies(leaf)).toMatch(/size of its parent/);
+    expect(applies('resize', node('dynamic'))).toBe(true);
+    for (const a of ACTION_ORDER) {
+      const r = actionNamed(a)!.applies(inner);
+      expect(r === true || (typeof r === 'string' && r.length > 10), a).toBe(true);
+    }
   });
 
   it('switch and make-active apply to saved states only: not the active disk, not a snapshot', () => {

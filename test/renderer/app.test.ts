@@ -7,6 +7,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import App from '../../renderer/src/App.vue';
 import { useJobsStore } from '../../renderer/src/stores/jobs.js';
+import { DETAILS_DELAY_MS } from '../../renderer/src/stores/library.js';
 import { asInput, page } from './dom.js';
 
 const asSelectValue = (el: unknown) => asInput(el).value;
@@ -75,6 +76,43 @@ describe('App', () => {
     // Reconnect on an orphan opens the reparent dialog for it.
     await w.get('[data-testid="reconnect-lost.vhd"]').trigger('click');
     expect(w.get('[data-testid="dialog-reparent"]').text()).toContain('lost.vhd');
+  });
+
+  it('one selection: the details pane, the toolbar and the row follow a click, the arrow keys and the graph alike', async () => {
+    const fake = installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    const shown = () => w.get('[data-testid="detail-file"]').text();
+    const rest = async () => {
+      await new Promise((r) => setTimeout(r, DETAILS_DELAY_MS + 30));
+      await flushPromises();
+    };
+    await w.get('[data-testid="tree-row-snap-b.vhd"]').trigger('click');
+    await rest();
+    expect(shown()).toBe('snap-b.vhd');
+    // snap-b has children: the toolbar acts on it, so taking a snapshot of it is not offered.
+    expect(w.get('[data-testid="action-snapshot"]').attributes('disabled')).toBeDefined();
+    expect(w.get('[data-testid="action-snapshot"]').attributes('title')).toBe(
+      'Take snapshot is not available: it has snapshots below it: only a current state can change',
+    );
+    const tree = w.get('[role="tree"]');
+    await tree.trigger('keydown', { key: 'ArrowDown' });
+    const below = w.get('[role="treeitem"][aria-selected="true"]').attributes('data-testid')!.replace('tree-row-', '');
+    expect(below).not.toBe('snap-b.vhd');
+    // At once for the tree's facts, and main's details for that same disk once the selection rests.
+    expect(shown()).toBe(below);
+    await rest();
+    expect(fake.callsOf('details').at(-1)).toEqual([{ folder: 'lab', file: below }]);
+    await w.get('[data-testid="view-graph"]').trigger('click');
+    await w.get('[data-testid="graph-node"][data-file="leaf-a1.vhd"]').trigger('click');
+    await rest();
+    expect(shown()).toBe('leaf-a1.vhd');
+    expect(w.get('[data-testid="action-snapshot"]').attributes('disabled')).toBeUndefined();
+    expect(fake.callsOf('details').at(-1)).toEqual([{ folder: 'lab', file: 'leaf-a1.vhd' }]);
+    await w.get('[data-testid="view-tree"]').trigger('click');
+    expect(w.get('[role="treeitem"][aria-selected="true"]').attributes('data-testid')).toBe('tree-row-leaf-a1.vhd');
   });
 
   it('a folder dropped on the window is handed to api.dropFolder', async () => {
@@ -220,6 +258,9 @@ describe('interrupted work in a folder', () => {
         code: 'PENDING_JOB',
         job: 'merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step)',
         message: 'an interrupted merge is waiting',
+        files: ['/data/lab/leaf-a1.vhd', '/data/lab/snap-a.vhd'],
+        progress: 51,
+        pastNoReturn: false,
         ref: { folder: 'lab', file: '.vhdsnap-journal-snap-a.vhd.json' },
       },
     ];
@@ -230,7 +271,9 @@ describe('interrupted work in a folder', () => {
     await flushPromises();
     const banner = w.get('[data-testid="pending-jobs"]');
     expect(banner.attributes('role')).toBe('alert');
-    expect(banner.text()).toContain('Interrupted: merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step)');
+    expect(banner.text()).toMatch(/^Merge of ‘Dev box’ into ‘before upgrade’ was interrupted at 51 %\./);
+    expect(banner.text()).toContain('(merge (leaf-a1.vhd, snap-a.vhd; started 2026-12-04 21:40 UTC; at its copy step))');
+    expect(w.get('[data-testid="rollback-.vhdsnap-journal-snap-a.vhd.json"]').attributes('disabled')).toBeUndefined();
     fake.nextStart = { jobId: 'job-9' };
     await w.get('[data-testid="resume-.vhdsnap-journal-snap-a.vhd.json"]').trigger('click');
     await flushPromises();
@@ -247,5 +290,88 @@ describe('interrupted work in a folder', () => {
     expect(w.find('[data-testid="pending-jobs"]').exists()).toBe(false);
     expect(w.get('[data-testid="result-headline"]').text()).toContain('Resuming the interrupted merge');
     expect(w.get('[data-testid="result-panel"]').text()).toContain('merged into snap-a.vhd');
+  });
+
+  it('Roll back starts a rollback job for that journal; past the point of no return it is disabled with the reason', async () => {
+    const fake = installFake();
+    const view = labView();
+    const pending = (file: string, pastNoReturn: boolean) => ({
+      journal: `/data/lab/${file}`,
+      op: 'merge',
+      code: 'PENDING_JOB' as const,
+      job: 'merge (leaf-a1.vhd, snap-a.vhd; at its copy step)',
+      message: 'an interrupted merge is waiting',
+      files: ['/data/lab/leaf-a1.vhd', '/data/lab/snap-a.vhd'],
+      progress: null,
+      pastNoReturn,
+      ref: { folder: 'lab', file },
+    });
+    view.pending = [pending('.vhdsnap-journal-a.json', false), pending('.vhdsnap-journal-b.json', true)];
+    fake.views.set('lab', view);
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    expect(w.get('[data-testid="pending-.vhdsnap-journal-a.json"]').text()).toContain('was interrupted.');
+    const past = w.get('[data-testid="rollback-.vhdsnap-journal-b.json"]');
+    expect(past.attributes('disabled')).toBeDefined();
+    expect(past.attributes('title')).toContain('point of no return');
+    fake.nextStart = { jobId: 'job-10' };
+    await w.get('[data-testid="rollback-.vhdsnap-journal-a.json"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('rollback')).toEqual([[{ folder: 'lab', file: '.vhdsnap-journal-a.json' }]]);
+    expect(fake.callsOf('resume')).toEqual([]);
+    expect(w.get('[data-testid="job-progress"]').text()).toContain('Rolling back merge');
+  });
+});
+
+describe('keyboard', () => {
+  it('shortcuts act on the selected disk: Ctrl+S takes a snapshot of a current state, Delete deletes a snapshot, F2 renames; not on a disk they do not apply to', async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    const key = async (init: KeyboardEventInit) => {
+      page.dispatchEvent(new KeyboardEvent('keydown', { bubbles: true, ...init }));
+      await flushPromises();
+    };
+    const close = async () => {
+      await w.get('[data-testid="dialog-cancel"]').trigger('click');
+      await flushPromises();
+    };
+    await w.get('[data-testid="tree-row-leaf-a1.vhd"]').trigger('click');
+    await key({ key: 's', ctrlKey: true });
+    expect(w.find('[data-testid="dialog-snapshot"]').exists()).toBe(true);
+    await close();
+    await key({ key: 'F2' });
+    expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(true);
+    await w.get('[data-testid="dialog-rename"]').trigger('keydown', { key: 'Escape' });
+    await flushPromises();
+    expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(false);
+    await w.get('[data-testid="tree-row-snap-a.vhd"]').trigger('click');
+    await key({ key: 's', ctrlKey: true });
+    expect(w.find('[data-testid="dialog-snapshot"]').exists()).toBe(false);
+    await key({ key: 'Delete' });
+    expect(w.find('[data-testid="dialog-delete"]').exists()).toBe(true);
+  });
+
+  it('Tab stays inside an open dialog, wrapping around', async () => {
+    installFake();
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    await w.get('[data-testid="tree-row-leaf-a1.vhd"]').trigger('click');
+    await w.get('[data-testid="action-snapshot"]').trigger('click');
+    await flushPromises();
+    const overlay = w.get('[data-testid="dialog-snapshot"]').element.parentElement!;
+    const focusable = overlay.querySelectorAll<HTMLElement>('input, textarea, button:not([disabled])');
+    const last = focusable[focusable.length - 1];
+    last.focus();
+    overlay.dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', bubbles: true, cancelable: true }));
+    expect(document.activeElement).toBe(focusable[0]);
+    overlay.dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', shiftKey: true, bubbles: true, cancelable: true }));
+    expect(document.activeElement).toBe(last);
   });
 });

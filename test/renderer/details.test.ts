@@ -6,9 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import AllocationMap from '../../renderer/src/components/AllocationMap.vue';
 import DetailsPane from '../../renderer/src/components/DetailsPane.vue';
 import { refKey } from '../../renderer/src/lib/operations.js';
-import type { DiskDetails } from '../../server/api.js';
 import { Rng } from '../support/model.js';
-import { removeBridge } from './fake-api.js';
+import { removeBridge, sampleInfo } from './fake-api.js';
 import { openLab } from './support.js';
 
 afterEach(() => {
@@ -21,7 +20,7 @@ describe('DetailsPane', () => {
     const map = [2, 2, 0, 1, 0, 0, 2, 1, 0, 2];
     fake.detailsFor = (ref) => ({
       ref,
-      info: {
+      info: sampleInfo(ref, {
         path: '/data/lab/leaf-b.vhd',
         type: 'differencing',
         virtualSize: 8 * 2 ** 30,
@@ -40,7 +39,7 @@ describe('DetailsPane', () => {
         chain: ['/data/lab/leaf-b.vhd', '/data/lab/snap-b.vhd', '/data/lab/base.vhd'],
         chainError: null,
         warnings: [],
-      } as DiskDetails['info'],
+      }),
       uniqueBytes: 1536 * 1024,
       allocationMap: map,
       blocksPerCell: 1,

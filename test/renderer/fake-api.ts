@@ -36,6 +36,31 @@ export function disk(folder: string, file: string, over: Partial<DiskNode> = {})
   };
 }
 
+/** What main's details say of a disk, plausible in every field; `over` sets the ones a test looks at. */
+export function sampleInfo(ref: DiskRef, over: Partial<DiskDetails['info']> = {}): DiskDetails['info'] {
+  return {
+    path: `/data/${ref.folder}/${ref.file}`,
+    type: 'dynamic',
+    virtualSize: 64 * 2 ** 20,
+    blockSize: 2 * 2 ** 20,
+    uuid: '00000000-0000-4000-8000-000000000000',
+    timestamp: '2026-12-01T10:00:00.000Z',
+    creatorApp: 'vsnp',
+    creatorVersion: '1.0',
+    creatorHostOs: 'Wi2k',
+    fileSize: 4 * 2 ** 20,
+    allocatedBlocks: 1,
+    totalBlocks: 32,
+    name: null,
+    description: null,
+    parent: null,
+    chain: [`/data/${ref.folder}/${ref.file}`],
+    chainError: null,
+    warnings: [],
+    ...over,
+  };
+}
+
 /**
  * Folder "lab": base.vhd has two children (snap-a, snap-b); snap-a has two
  * leaves, snap-b one; plus a lone fixed disk; one orphan and one unreadable file.
@@ -101,13 +126,7 @@ export class FakeApi implements VhdsnapApi {
   output: FileGrant | null = { id: 'out-1', path: '/data/out/flat.vhd', name: 'flat.vhd' };
   nextPlan: Plan | Error | { code: string; message: string } = okPlan();
   nextStart: { jobId: string } | { code: string; message: string } = { jobId: 'job-1' };
-  detailsFor: (ref: DiskRef) => DiskDetails = (ref) => ({
-    ref,
-    info: {} as DiskDetails['info'],
-    uniqueBytes: 0,
-    allocationMap: [],
-    blocksPerCell: 1,
-  });
+  detailsFor: (ref: DiskRef) => DiskDetails = (ref) => ({ ref, info: sampleInfo(ref), uniqueBytes: 0, allocationMap: [], blocksPerCell: 1 });
   private listeners = new Set<(e: JobEvent) => void>();
 
   private record(method: keyof VhdsnapApi, ...args: unknown[]) {
@@ -171,6 +190,11 @@ export class FakeApi implements VhdsnapApi {
   }
   async resume(journal: DiskRef) {
     this.record('resume', journal);
+    if ('code' in this.nextStart) throw this.nextStart;
+    return this.nextStart;
+  }
+  async rollback(journal: DiskRef) {
+    this.record('rollback', journal);
     if ('code' in this.nextStart) throw this.nextStart;
     return this.nextStart;
   }

@@ -75,4 +75,32 @@ describe('TreeGraph', () => {
     expect(fake.callsOf('details')).toEqual([[{ folder: 'lab', file: 'snap-b.vhd' }]]);
     expect(snapB.attributes('aria-pressed')).toBe('true');
   });
+
+  it('arrow keys move along the graph (Left parent, Right first child, Up/Down siblings), focus and selection together; Tab reaches one node', async () => {
+    const { wrapper, library } = await mountGraph();
+    const node = (file: string) => wrapper.get(`[data-testid="graph-node"][data-file="${file}"]`);
+    const focused = () => (document.activeElement as Element | null)?.getAttribute('data-file');
+    const selectedFile = () => library.selectedNode?.ref.file;
+    (node('snap-a.vhd').element as SVGGElement).focus();
+    expect(selectedFile()).toBe('snap-a.vhd');
+    const press = async (key: string) => {
+      await wrapper.get(`[data-testid="graph-node"][data-file="${focused()}"]`).trigger('keydown', { key });
+      await flushPromises();
+    };
+    await press('ArrowRight');
+    expect([focused(), selectedFile()]).toEqual(['leaf-a1.vhd', 'leaf-a1.vhd']);
+    await press('ArrowDown');
+    expect([focused(), selectedFile()]).toEqual(['leaf-a2.vhd', 'leaf-a2.vhd']);
+    await press('ArrowDown'); // no further sibling: stays
+    expect(focused()).toBe('leaf-a2.vhd');
+    await press('ArrowLeft');
+    expect(focused()).toBe('snap-a.vhd');
+    await press('ArrowDown');
+    expect(focused()).toBe('snap-b.vhd');
+    await press('ArrowLeft');
+    await press('ArrowDown'); // roots are siblings too
+    expect([focused(), selectedFile()]).toEqual(['lone.vhd', 'lone.vhd']);
+    const stops = wrapper.findAll('[data-testid="graph-node"]').filter((n) => n.attributes('tabindex') === '0');
+    expect(stops.map((n) => n.attributes('data-file'))).toEqual(['lone.vhd']);
+  });
 });

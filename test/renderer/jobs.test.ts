@@ -52,7 +52,20 @@ describe('JobProgress', () => {
     await w.get('[data-testid="job-cancel"]').trigger('click');
     await flushPromises();
     expect(fake.callsOf('cancel')).toEqual([['job-42']]);
-    expect(w.get('[data-testid="job-cancel"]').text()).toBe('Cancelling…');
+    expect(w.get('[data-testid="job-cancel"]').text()).toBe('Rolling back…');
+  });
+
+  it('past the point of no return the button says Finishing… and is disabled', async () => {
+    const { fake, jobs, pinia } = await startedJob();
+    const w = mount(JobProgress, { props: { job: jobs.jobs['job-42'] }, global: { plugins: [pinia] } });
+    expect(w.get('[data-testid="job-cancel"]').attributes('disabled')).toBeUndefined();
+    fake.emit({ jobId: 'job-42', kind: 'progress', progress: { phase: 'merge', done: 2, total: 2, rate: 1, eta: 0, finishing: true } });
+    await flushPromises();
+    const b = w.get('[data-testid="job-cancel"]');
+    expect(b.text()).toBe('Finishing…');
+    expect(b.attributes('disabled')).toBeDefined();
+    await b.trigger('click');
+    expect(fake.callsOf('cancel')).toEqual([]);
   });
 });
 
@@ -106,6 +119,31 @@ describe('jobs store', () => {
     expect(library.healthOf(node('snap-b.vhd'))!.ok).toBe(true);
     expect(library.healthOf(node('base.vhd'))).toBeNull();
     expect(jobs.lastFinished?.jobId).toBe('job-42');
+  });
+
+  it('badges never outlive the job that may have changed the disk: a repair records what it left, any other job clears its folder', async () => {
+    const { fake, jobs, library } = await openLab().then(async (ctx) => ({ ...ctx, jobs: useJobsStore() }));
+    jobs.listen();
+    const node = (file: string) => library.index.get(refKey({ folder: 'lab', file }))!.node;
+    const bad = (path: string) => ({ path, ok: false, type: 'differencing' as const, errors: [{ code: 'BAD_FOOTER', message: 'checksum' }], warnings: [] });
+    library.recordChecks([bad('/data/lab/leaf-b.vhd'), bad('/data/lab/snap-b.vhd')]);
+    fake.nextStart = { jobId: 'r1' };
+    await jobs.start({ op: 'repair', disk: { folder: 'lab', file: 'leaf-b.vhd' } });
+    fake.emit({
+      jobId: 'r1',
+      kind: 'done',
+      outcome: { op: 'repair', result: { path: '/data/lab/leaf-b.vhd', fixed: [{ code: 'BAD_FOOTER', message: 'restored' }], remaining: [], notes: [] } },
+    });
+    await flushPromises();
+    expect(library.healthOf(node('leaf-b.vhd'))).toMatchObject({ ok: true, errors: [] });
+    // snap-b was not what the repair re-checked: not "1 error(s)" any more, but not ok either — not checked.
+    expect(library.healthOf(node('snap-b.vhd'))).toBeNull();
+    library.recordChecks([bad('/data/lab/leaf-b.vhd')]);
+    fake.nextStart = { jobId: 'm1' };
+    await jobs.start({ op: 'merge', disk: { folder: 'lab', file: 'leaf-b.vhd' } });
+    fake.emit({ jobId: 'm1', kind: 'failed', error: { code: 'IO_ERROR', message: 'x' } });
+    await flushPromises();
+    expect(library.healthOf(node('leaf-b.vhd'))).toBeNull();
   });
 
   it('events that arrive before start() answers are kept', async () => {

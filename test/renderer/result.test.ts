@@ -83,6 +83,38 @@ describe('ResultView', () => {
     expect(items[0]).toContain('1 error(s), 0 warning(s)');
     expect(items[0]).toContain('bitmap of block 2 is short');
     expect(items[1]).toBe('base.vhd: no problems');
+    // A check that found an error ran to its end but did not succeed: it does not read as "finished".
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Check of leaf.vhd found 1 problem.');
+    expect(w.get('[data-testid="result-panel"]').attributes('data-tone')).toBe('problems');
+  });
+
+  it('a clean check and a repair that fixed everything read as finished; a repair that left errors, as problems', () => {
+    const clean = mount(ResultView, {
+      props: {
+        job: job({
+          args: { op: 'check', disk: { folder: 'lab', file: 'base.vhd' } },
+          outcome: { op: 'check', result: [{ path: '/d/base.vhd', ok: true, type: 'dynamic', errors: [], warnings: [{ code: 'W', message: 'w' }] }] },
+        }),
+      },
+    });
+    expect(clean.get('[data-testid="result-panel"]').attributes('data-tone')).toBe('done');
+    expect(clean.get('[data-testid="result-headline"]').text()).toContain('finished.');
+    const repaired = (remaining: { code: string; message: string }[]) =>
+      mount(ResultView, {
+        props: {
+          job: job({
+            args: { op: 'repair', disk: { folder: 'lab', file: 'base.vhd' } },
+            outcome: { op: 'repair', result: { path: '/d/base.vhd', fixed: [{ code: 'FOOTER_CHECKSUM', message: 'fixed' }], remaining, notes: [] } },
+          }),
+        },
+      }).get('[data-testid="result-panel"]');
+    expect(repaired([]).attributes('data-tone')).toBe('done');
+    const left = repaired([
+      { code: 'BAT_OVERLAP', message: 'blocks overlap' },
+      { code: 'BAD_BITMAP', message: 'short' },
+    ]);
+    expect(left.attributes('data-tone')).toBe('problems');
+    expect(left.text()).toContain('Repair of base.vhd left 2 problems it cannot fix.');
   });
 });
 

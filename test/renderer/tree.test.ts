@@ -4,6 +4,7 @@
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import FolderTree from '../../renderer/src/components/FolderTree.vue';
+import { DETAILS_DELAY_MS } from '../../renderer/src/stores/library.js';
 import { refKey } from '../../renderer/src/lib/operations.js';
 import { allDisks, labView, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
@@ -99,9 +100,24 @@ describe('FolderTree', () => {
     expect(selected()).toBe('lone.vhd');
     await tree.trigger('keydown', { key: 'ArrowDown' });
     expect(selected()).toBe('lone.vhd');
-    // Moving the selection alone never fetches details.
+    // The details follow the selection: none read while the keys move, the last disk's once it rests.
     expect(fake.callsOf('details')).toEqual([]);
-    expect(library.detailsKey).toBeNull();
+    expect(library.detailsKey).toBe(refKey({ folder: 'lab', file: 'lone.vhd' }));
+    await new Promise((r) => setTimeout(r, DETAILS_DELAY_MS + 50));
+    await flushPromises();
+    expect(fake.callsOf('details')).toEqual([[{ folder: 'lab', file: 'lone.vhd' }]]);
+    expect(library.details).not.toBeNull();
+  });
+
+  it('file names and names are shown printable: a terminal escape or a bidi override in a name shows as an escape', async () => {
+    const { wrapper, view } = await mountTree();
+    view.roots[1].ref = { ...view.roots[1].ref, file: 'lone\x1b[2J\u202egpj.vhd' };
+    view.roots[0].name = 'Windows\x07 base';
+    await flushPromises();
+    const text = wrapper.text();
+    expect(text).toContain('lone\\x1b[2J\\u202egpj.vhd');
+    expect(text).toContain('Windows\\x07 base');
+    expect([...text].filter((ch) => ch.charCodeAt(0) < 0x20 || ch === '\u202e')).toEqual([]);
   });
 
   it('Enter opens the details of the selected disk', async () => {

@@ -28,14 +28,16 @@ export interface ActionDef {
   menuOnly?: boolean;
   /** Place in the toolbar and the context menu (ascending). */
   order: number;
-  /** Whether the action makes sense for this disk (the plan still has the last word). */
-  applies(node: DiskNode): boolean;
+  /** True where the action makes sense for this disk (the plan still has the last word), else why not, in words for the tooltip. */
+  applies(node: DiskNode): true | string;
   /** The request without asking anything (an action with no options, or whose options do not apply to this target). */
   request?(target: ActionTarget): OperationArgs;
   /** Whether to show the options form for this target (default: whenever the action has one). */
   asks?(target: ActionTarget): boolean;
   /** Starts at once with this button text instead of going through a plan (actions that write nothing). */
   startLabel?: string;
+  /** Keyboard shortcut for the selected disk: a key name (KeyboardEvent.key), with `mod` for Ctrl (⌘ on macOS). */
+  key?: { key: string; mod?: boolean; label: string };
 }
 
 /** An action module: its definition, and (for a .vue file) the options form. */

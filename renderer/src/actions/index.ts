@@ -27,6 +27,13 @@ export function optionsForm(name: ActionName): Component | undefined {
   return forms.get(name);
 }
 
+/** The action whose shortcut `e` is, if any. */
+export function actionForKey(e: KeyboardEvent): ActionName | undefined {
+  const mod = e.ctrlKey || e.metaKey;
+  for (const d of defs.values()) if (d.key && d.key.key.toLowerCase() === e.key.toLowerCase() && !!d.key.mod === mod && !e.shiftKey) return d.name;
+  return undefined;
+}
+
 /** The UI action for an operation a job ran. */
 export const actionFor = (op: OperationArgs['op']): ActionName => (op === 'name' ? 'rename' : op);
 

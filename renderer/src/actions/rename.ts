@@ -8,5 +8,6 @@ export const action = defineAction({
   hint: 'Set the name and description shown here',
   destructive: false,
   order: 12,
+  key: { key: 'F2', label: 'F2' },
   applies: () => true,
 });

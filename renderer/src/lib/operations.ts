@@ -1,13 +1,14 @@
 // Disk references and names as the UI shows them (the actions themselves: renderer/src/actions/).
+import { printable } from '../../../core/printable';
 import type { DiskNode, DiskRef, OperationArgs } from '../../../server/api';
 
 export function refKey(ref: DiskRef): string {
   return `${ref.folder}\u0000${ref.file}`;
 }
 
-/** Shown as the node's title: the sidecar name, else the file name. */
+/** Shown as the node's title: the sidecar name, else the file name (made printable: core/printable.ts). */
 export function displayName(node: { name: string | null; ref: DiskRef }): string {
-  return node.name?.trim() || node.ref.file;
+  return printable(node.name?.trim() || node.ref.file);
 }
 
 /** Leaves (current states) at or below a node, depth first. */

@@ -17,8 +17,8 @@ export interface Job {
   progress: Progress | null;
   /** What a finished job returned, typed by its operation (narrow on `outcome.op`). */
   outcome: JobOutcome | null;
-  /** A job that is not an operation (resuming an interrupted one): its words, and the folder it works in. */
-  resumed?: { job: string; folder: string };
+  /** A job that is not an operation (resuming or rolling back an interrupted one): its words, and the folder it works in. */
+  resumed?: { job: string; folder: string; rollback?: boolean };
   error: { code: string; message: string } | null;
   message: string | null;
   cancelling: boolean;
@@ -71,8 +71,9 @@ export const useJobsStore = defineStore('jobs', {
       return this.jobs[jobId];
     },
     /** Starts a job; rejects with the {code, message} main gave (e.g. BUSY). */
-    async start(args: OperationArgs): Promise<string> {
-      const { jobId } = await api().start(args);
+    /** Starts the job; `pins` from the plan the person confirmed keep the job to that plan (Plan.pins). */
+    async start(args: OperationArgs, pins?: Record<string, string>): Promise<string> {
+      const { jobId } = await (pins ? api().start(args, pins) : api().start(args));
       const job = this.entry(jobId);
       job.args = args;
       // Events may have finished the job before start() answered.
@@ -84,6 +85,14 @@ export const useJobsStore = defineStore('jobs', {
       const { jobId } = await api().resume(journal);
       const entry = this.entry(jobId);
       entry.resumed = { job, folder: journal.folder };
+      if (entry.status !== 'running') this.finished(entry);
+      return jobId;
+    },
+    /** Rolls an interrupted job of a folder (FolderView.pending) back as a job of its own: every disk as before it. */
+    async rollback(journal: DiskRef, job: string): Promise<string> {
+      const { jobId } = await api().rollback(journal);
+      const entry = this.entry(jobId);
+      entry.resumed = { job, folder: journal.folder, rollback: true };
       if (entry.status !== 'running') this.finished(entry);
       return jobId;
     },
@@ -135,6 +144,12 @@ export const useJobsStore = defineStore('jobs', {
       }
       // Failed and cancelled jobs rescan too: a rollback may have moved files back.
       const folders = new Set(argRefs(args).map((r) => r.folder));
+      // What a check said before may no longer hold; a repair says what it left (its own re-check of the file).
+      library.forgetHealth(folders);
+      if (job.outcome?.op === 'repair') {
+        const r = job.outcome.result;
+        library.recordChecks([{ path: r.path, ok: r.remaining.length === 0, type: null, errors: r.remaining, warnings: [] }]);
+      }
       for (const f of folders) void library.rescan(f);
     },
     dismiss(jobId: string) {

@@ -26,6 +26,19 @@ export interface DiskChoice {
   label: string;
 }
 
+/** The roots of a folder's view, less those shown by the open folder they live in (the same disk, not external there). */
+function shownRoots(folders: FolderState[], f: FolderState): DiskNode[] {
+  return (f.view?.roots ?? []).filter((r) => {
+    if (!r.external) return true;
+    const home = folders.find((x) => x !== f && x.grant.id === r.ref.folder);
+    return !home?.view?.roots.some((h) => !h.external && refKey(h.ref) === refKey(r.ref));
+  });
+}
+
+/** How long a selection rests before its details are read (keyboard moves are faster). */
+export const DETAILS_DELAY_MS = 150;
+let detailsTimer: ReturnType<typeof setTimeout> | undefined;
+
 export const useLibraryStore = defineStore('library', {
   state: () => ({
     folders: [] as FolderState[],
@@ -54,8 +67,31 @@ export const useLibraryStore = defineStore('library', {
         map.set(key, { node, parentKey, folder, depth });
         for (const c of node.children) walk(c, key, folder, depth + 1);
       };
-      for (const f of state.folders) for (const r of f.view?.roots ?? []) walk(r, null, f.grant.id, 0);
+      for (const f of state.folders) for (const r of shownRoots(state.folders, f)) walk(r, null, f.grant.id, 0);
       return map;
+    },
+    /**
+     * A folder's view as the page shows it: a chain reached from another open
+     * folder, where it starts (its root lives there), is shown once, there;
+     * here, `elsewhere` names this folder's disks in it and where they are.
+     */
+    shownView(state): (folderId: string) => (FolderView & { elsewhere: { file: string; folder: string }[] }) | null {
+      return (folderId) => {
+        const f = state.folders.find((x) => x.grant.id === folderId);
+        if (!f?.view) return null;
+        const roots = shownRoots(state.folders, f);
+        const elsewhere: { file: string; folder: string }[] = [];
+        for (const r of f.view.roots) {
+          if (roots.includes(r)) continue;
+          const home = state.folders.find((x) => x.grant.id === r.ref.folder)?.grant.name ?? r.ref.folder;
+          const walk = (n: DiskNode) => {
+            if (!n.external) elsewhere.push({ file: n.ref.file, folder: home });
+            n.children.forEach(walk);
+          };
+          walk(r);
+        }
+        return { ...f.view, roots, elsewhere };
+      };
     },
     /** A disk's ancestors, nearest first (its parent, then the parent's parent…). */
     ancestorsOf(): (key: string) => DiskNode[] {
@@ -83,7 +119,7 @@ export const useLibraryStore = defineStore('library', {
           out.push({ ref: n.ref, label: `${f.grant.name} / ${n.ref.file}${n.name ? ` (${n.name})` : ''}` });
           n.children.forEach(walk);
         };
-        f.view?.roots.forEach(walk);
+        shownRoots(state.folders, f).forEach(walk);
         for (const o of f.view?.orphans ?? []) out.push({ ref: o.ref, label: `${f.grant.name} / ${o.ref.file} (orphan)` });
       }
       return out;
@@ -137,7 +173,7 @@ export const useLibraryStore = defineStore('library', {
         f.loading = false;
       }
       // Drop a selection whose disk went away (deleted, merged, renamed).
-      if (this.selected && !this.index.has(this.selected)) this.selected = null;
+      if (this.selected && !this.index.has(this.selected)) this.select(null);
       if (this.detailsKey) {
         if (this.index.has(this.detailsKey)) await this.loadDetails(this.detailsKey);
         else this.closeDetails();
@@ -145,23 +181,48 @@ export const useLibraryStore = defineStore('library', {
     },
     async closeFolder(folderId: string) {
       this.folders = this.folders.filter((f) => f.grant.id !== folderId);
-      if (this.selected && !this.index.has(this.selected)) this.selected = null;
-      if (this.detailsKey && !this.index.has(this.detailsKey)) this.closeDetails();
+      if (this.selected && !this.index.has(this.selected)) this.select(null);
       try {
         await api().closeFolder(folderId);
       } catch (err) {
         this.error = errorText(err);
       }
     },
+    /**
+     * The one selection: the tree, the graph, the keyboard, the context menu,
+     * the toolbar and the details pane all show and act on this disk, so the
+     * details follow every way of selecting.
+     */
     select(key: string | null) {
       this.selected = key;
+      // The same disk again: what is shown, loading or about to load stays.
+      if (key !== null && key === this.detailsKey) return;
+      if (detailsTimer !== undefined) clearTimeout(detailsTimer);
+      detailsTimer = undefined;
+      if (key === null) {
+        this.closeDetails();
+        return;
+      }
+      // The pane shows the tree's facts of the new disk at once; main's (which read the block
+      // table) come once the selection rests, so arrowing through 300 rows reads one disk, not 300.
+      this.details = null;
+      this.detailsError = null;
+      this.detailsKey = key;
+      this.detailsLoading = true;
+      detailsTimer = setTimeout(() => {
+        detailsTimer = undefined;
+        if (this.selected === key) void this.loadDetails(key);
+      }, DETAILS_DELAY_MS);
     },
     toggle(key: string, expanded?: boolean) {
       const open = expanded ?? !!this.collapsed[key];
       if (open) delete this.collapsed[key];
       else this.collapsed[key] = true;
     },
+    /** Selects the disk and reads its details afresh (Enter, double-click, the menu's Details). */
     async openDetails(key: string) {
+      if (detailsTimer !== undefined) clearTimeout(detailsTimer);
+      detailsTimer = undefined;
       this.selected = key;
       await this.loadDetails(key);
     },
@@ -192,6 +253,13 @@ export const useLibraryStore = defineStore('library', {
     },
     recordChecks(reports: FileReport[]) {
       for (const r of reports) this.health[r.path] = r;
+    },
+    /** Forgets the check results of every disk in these folders: a job there may have changed them, so their badges go back to "not checked". */
+    forgetHealth(folderIds: Iterable<string>) {
+      const dirs = [...folderIds].flatMap((id) => this.folders.find((f) => f.grant.id === id)?.grant.path ?? []);
+      for (const p of Object.keys(this.health)) {
+        if (dirs.some((d) => p.startsWith(d) && (p[d.length] === '/' || p[d.length] === '\\'))) delete this.health[p];
+      }
     },
     healthOf(node: DiskNode): FileReport | null {
       return this.health[node.path] ?? null;
