@@ -13,6 +13,7 @@ import { recover } from '../../core/ops/recover.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { junkClearSectors } from '../support/junk.js';
 import { buildTree, parentOf, readThrough } from '../support/tree.js';
+import { expectBefore, takeBefore } from '../support/before.js';
 import { useTmpDir } from '../support/tmp.js';
 import { expectCheckClean } from '../support/check.js';
 
@@ -113,8 +114,9 @@ describe('delete snapshot', () => {
     for (const p of paths) expect(existsSync(p)).toBe(true);
   });
 
-  it('a cancelled fold leaves a journal; recover finishes it with every view intact', async () => {
+  it('a cancelled fold rolls back at once: no journal, every disk as before (the snapshot kept)', async () => {
     const { model, paths } = await buildTree(tmp.dir, 45, { parents: [null, 0, 1, 1], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 20 });
+    const before = await takeBefore(tmp.dir);
     const ac = new AbortController();
     let events = 0;
     const err = await deleteSnapshot(paths[1], {
@@ -124,30 +126,23 @@ describe('delete snapshot', () => {
       },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CancelledError);
-    expect(await findJournals(tmp.dir)).toHaveLength(1);
-    // Mid-fold, the children still show exactly what they showed.
-    for (const i of [2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
-    const rec = await recover(tmp.dir);
-    expect(rec.map((x) => [x.op, x.action])).toEqual([['delete', 'completed']]);
-    expect(existsSync(paths[1])).toBe(false);
-    for (const i of [0, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
-    await expectCheckClean([paths[0], paths[2], paths[3]]);
+    expect(await findJournals(tmp.dir)).toEqual([]);
+    expect(existsSync(paths[1])).toBe(true);
+    for (const i of [0, 1, 2, 3]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    await expectBefore(tmp.dir, before, 4 * KiB + 512);
   });
 
-  it('a cancelled merge-child delete is finished by recover, ending at the child path', async () => {
+  it('a merge-child delete cancelled before it starts changes nothing and leaves nothing', async () => {
     const { model, paths } = await buildTree(tmp.dir, 46, { parents: [null, 0, 1], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 30 });
+    const before = await takeBefore(tmp.dir);
     const ac = new AbortController();
     ac.abort();
     const err = await deleteSnapshot(paths[0], { signal: ac.signal }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CancelledError);
-    // Both the delete's and the merge's journals are left behind.
-    expect((await findJournals(tmp.dir)).length).toBeGreaterThanOrEqual(1);
-    await recover(tmp.dir);
     expect(await findJournals(tmp.dir)).toEqual([]);
-    expect(existsSync(paths[0])).toBe(false);
-    for (const i of [1, 2]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
-    expect(await parentOf(paths[2])).toBe(paths[1]);
-    await expectCheckClean(paths.slice(1));
+    for (const i of [0, 1, 2]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    expect(await parentOf(paths[1])).toBe(paths[0]);
+    await expectBefore(tmp.dir, before, 0);
   });
 
   it('locks the children it folds into: a child held by another operation makes the delete refuse, changing nothing', async () => {

@@ -62,7 +62,7 @@ describe('actions', () => {
     const snapshot = { ...node('dynamic', [active]), active: false, state: 'snapshot' as const };
     for (const a of ['switch', 'set-active'] as const) {
       expect(
-        [saved, active, snapshot].map((n) => actionNamed(a)!.applies(n)),
+        [saved, active, snapshot].map((n) => actionNamed(a)!.applies(n) === true),
         a,
       ).toEqual([true, false, false]);
       expect(actionNamed(a)!.request!({ ref, node: saved, label: 'Disk' })).toEqual({ op: a, disk: ref });

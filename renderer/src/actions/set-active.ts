@@ -9,6 +9,8 @@ export const action = defineAction({
   // Rare, and the toolbar is full: in the context menu only.
   menuOnly: true,
   order: 2.6,
-  applies: (node) => node.state === 'saved',
+  applies: (node) =>
+    node.state === 'saved' ||
+    (node.active ? 'it is the active disk already' : 'only a saved state (a leaf that is not the active disk) can become the active disk'),
   request: (t) => ({ op: 'set-active', disk: t.ref }),
 });

@@ -10,6 +10,7 @@ export const action = defineAction({
   menuOnly: true,
   order: 2.5,
   // Only a saved state (a leaf that is not the active disk) can be switched to.
-  applies: (node) => node.state === 'saved',
+  applies: (node) =>
+    node.state === 'saved' || (node.active ? 'it is the active disk already' : 'only a saved state (a leaf that is not the active disk) can be switched to'),
   request: (t) => ({ op: 'switch', disk: t.ref }),
 });
