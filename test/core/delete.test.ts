@@ -9,7 +9,6 @@ import { getLabel, setLabel, readSidecar } from '../../core/library/sidecar.js';
 import { deleteSnapshot, planDelete } from '../../core/ops/delete.js';
 import { acquireLock, releaseLocks } from '../../core/lock.js';
 import { runOperation } from '../../core/operations.js';
-import { recover } from '../../core/ops/recover.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
 import { junkClearSectors } from '../support/junk.js';
 import { buildTree, parentOf, readThrough } from '../support/tree.js';
