@@ -393,8 +393,14 @@ async function birthTimeOf(p: string): Promise<number | null> {
   return st && st.birthtimeMs > 0 ? st.birthtimeMs : null;
 }
 
-/** Slack for coarse file-system timestamps: a lock this much older than the file's birth cannot be for it. */
-const BIRTH_SLACK_MS = 1000;
+/**
+ * A lock taken for an existing file is newer than the file's birth. File
+ * times come from the kernel's coarse clock and are only ever rounded down
+ * (FAT, HFS+), which keeps that order; the slack covers the lock time's
+ * millisecond rounding. A leaked lock's inode can be reused within
+ * milliseconds of its file's deletion, so the slack must stay this small.
+ */
+const BIRTH_SLACK_MS = 2;
 
 /** Creates the lock file `file` for `abs` holding `info`, taking over a stale one (or, for an identity lock, one older than the file: `born`); LOCKED when it is held. */
 async function takeLockFile(file: string, abs: string, info: LockInfo, born: number | null = null): Promise<void> {
