@@ -24,6 +24,8 @@ const UI_TIMEOUT = 20_000;
 const BIN = path.join(root, 'bin', 'vhdsnap.cjs');
 const PARENT = 'base.vhd';
 const CHILD = 'child.vhd';
+// The VM's disk on top: child.vhd is a snapshot under it (a merge of the active disk itself would be the delete of its parent).
+const ACTIVE = 'vm.vhd';
 
 const missing = missingPrerequisite();
 
@@ -88,13 +90,14 @@ describe.skipIf(missing !== null)(
       for (const n of readdirSync(folder))
         if (!n.startsWith('.vhdsnap.json')) await import('node:fs/promises').then((f) => f.rm(path.join(folder, n), { force: true }));
       const { execFileSync } = await import('node:child_process');
-      execFileSync('cp', ['-p', path.join(pristine, PARENT), path.join(pristine, CHILD), folder]);
+      execFileSync('cp', ['-p', path.join(pristine, PARENT), path.join(pristine, CHILD), path.join(pristine, ACTIVE), folder]);
     }
 
     async function expectBefore(): Promise<void> {
       expect(stray(folder), 'journal or temp left').toEqual([]);
       expect(await viewHash(path.join(folder, PARENT)), 'base.vhd reads as before').toBe(before.parent);
       expect(await viewHash(path.join(folder, CHILD)), 'child.vhd reads as before').toBe(before.child);
+      expect(await viewHash(path.join(folder, ACTIVE)), 'vm.vhd reads as before').toBe(before.child);
       for (const [n, size] of Object.entries(before.sizes)) expect(Math.abs(statSync(path.join(folder, n)).size - size)).toBeLessThanOrEqual(2 * MiB + 512);
     }
 
@@ -151,6 +154,7 @@ describe.skipIf(missing !== null)(
         await d.write(at + 1536, chunk.subarray(0, 8 * MiB - 3000));
       }
       await d.close();
+      await createDifferencing(path.join(pristine, ACTIVE), path.join(pristine, CHILD));
       await restore();
       // The snapshots' names, as people see them in the banner.
       const { runOperation } = await import('../../core/operations');
@@ -216,7 +220,7 @@ describe.skipIf(missing !== null)(
       await page.emulateMedia({ colorScheme: 'light' });
 
       // A snapshot meanwhile: its plan refuses with PENDING_JOB, naming the job; nothing starts.
-      await row(CHILD).click();
+      await row(ACTIVE).click();
       await $('action-snapshot').click();
       await $('dialog-snapshot').waitFor();
       if (await $('opt-review').count()) await $('opt-review').click();
@@ -248,6 +252,7 @@ describe.skipIf(missing !== null)(
       await done.waitFor({ timeout: 60_000 });
       await expect.poll(() => $('pending-jobs').count(), { timeout: UI_TIMEOUT }).toBe(0);
       expect(existsSync(path.join(folder, CHILD))).toBe(false);
+      expect(await viewHash(path.join(folder, ACTIVE)), 'vm.vhd shows what it showed, now over base.vhd').toBe(after);
       expect(stray(folder)).toEqual([]);
       expect(await viewHash(path.join(folder, PARENT)), 'base.vhd now shows what child.vhd showed').toBe(after);
       expect(problems).toEqual([]);
