@@ -24,7 +24,7 @@ import { FormatError } from '../errors.js';
 import { testBit } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { openFile, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
-import type { VhdFile } from './vhd-file.js';
+import { blockPieces, type VhdFile } from './vhd-file.js';
 
 const MAGIC = Buffer.from('VHDSUNDO', 'latin1');
 const RECORD_HEADER = 32;
@@ -170,12 +170,7 @@ export class UndoLog {
     } else {
       const spb = target.sectorsPerBlock;
       for (const r of runs) {
-        const count = r.data.length / SECTOR;
-        for (let s = r.sector; s < r.sector + count;) {
-          const block = Math.floor(s / spb);
-          const start = s - block * spb;
-          const n = Math.min(spb - start, r.sector + count - s);
-          s += n;
+        for (const { block, start, n } of blockPieces(r.sector, r.data.length / SECTOR, spb)) {
           const at = target.blockOffset(block);
           if (at === null || at >= this.originalEnd) continue;
           // The bitmap as the file holds it (not the staged one in memory).

@@ -58,6 +58,17 @@ export interface VhdFileOptions {
   readAhead?: number;
 }
 
+/** A run of `count` sectors from `sector` cut at block boundaries: each piece's block, first sector in it, length, and first sector on the disk. */
+export function* blockPieces(sector: number, count: number, sectorsPerBlock: number): Generator<{ block: number; start: number; n: number; s: number }> {
+  for (let s = sector; s < sector + count;) {
+    const block = Math.floor(s / sectorsPerBlock);
+    const start = s - block * sectorsPerBlock;
+    const n = Math.min(sectorsPerBlock - start, sector + count - s);
+    yield { block, start, n, s };
+    s += n;
+  }
+}
+
 export class VhdFile {
   readonly type: 'fixed' | 'dynamic' | 'differencing';
   readonly virtualSize: number;
@@ -354,11 +365,7 @@ export class VhdFile {
     const existing: { block: number; start: number; count: number }[] = [];
     const inPlace: { data: Uint8Array; at: number }[] = [];
     for (const r of runs) {
-      const count = r.data.length / SECTOR;
-      for (let s = r.sector; s < r.sector + count;) {
-        const block = Math.floor(s / spb);
-        const start = s - block * spb;
-        const n = Math.min(spb - start, r.sector + count - s);
+      for (const { block, start, n, s } of blockPieces(r.sector, r.data.length / SECTOR, spb)) {
         const src = (s - r.sector) * SECTOR;
         const piece = r.data.subarray(src, src + n * SECTOR);
         const at = this.blockOffset(block);
@@ -372,7 +379,6 @@ export class VhdFile {
           inPlace.push({ data: piece, at: dataAt });
           existing.push({ block, start, count: n });
         }
-        s += n;
       }
     }
     // Collected first, so a bad entry is refused before anything is written; one at a time

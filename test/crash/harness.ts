@@ -280,16 +280,35 @@ export function chooseKillPoints(total: number, runs: number, rng: Rng): number[
   return all.slice(0, runs).sort((a, b) => a - b);
 }
 
+/**
+ * Points TMPDIR at a private folder in `work` and returns what puts it back:
+ * a private per-user lock folder (core/lock.ts userLockDir) for the case, its
+ * children and the in-process recovery alike. A stale identity lock another
+ * test left in the shared one for a reused inode would otherwise be taken
+ * over in one run and not in the next, and the step counts (hence the kill
+ * points) would differ between the dry run and the kills.
+ */
+function privateTmp(work: string): () => void {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = nodePath.join(work, 'tmp');
+  mkdirSync(process.env.TMPDIR);
+  return () => {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  };
+}
+
+/** `check --deep` of every disk finds no error (but those the case tolerates); throws naming them. */
+async function expectNoCheckErrors(paths: string[], tolerate: string[] = []): Promise<void> {
+  const reports = await checkPaths(paths, { deep: true });
+  const errors = reports.flatMap((r) => r.errors.filter((e) => !tolerate.includes(e.code)).map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`));
+  if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
+}
+
 /** Runs one case: a dry run, then a kill at each chosen point with recovery and checks. */
 export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, runs = c.runs ?? crashRuns()): Promise<CrashStats> {
   const work = makeTmpDir('vhdsnap-crash-');
-  // A private temp folder, so a private per-user lock folder (core/lock.ts userLockDir) for the case, the
-  // children and the in-process recovery alike: a stale identity lock another test left there for a
-  // reused inode would otherwise be taken over in one run and not in the next, and the step counts
-  // (hence the kill points) would differ between the dry run and the kills.
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = nodePath.join(work, 'tmp');
-  mkdirSync(process.env.TMPDIR);
+  const restoreTmp = privateTmp(work);
   try {
     // Dry run: counts the steps and must reach exactly the expected state.
     const dryDir = nodePath.join(work, 'dry');
@@ -377,11 +396,7 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
             );
           }
         }
-        const reports = await checkPaths(paths, { deep: true });
-        const errors = reports.flatMap((r) =>
-          r.errors.filter((e) => !c.tolerateCheck?.includes(e.code)).map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`),
-        );
-        if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
+        await expectNoCheckErrors(paths, c.tolerateCheck);
         await c.verify?.(dir, state);
         if (sameState(state, before)) stats.rolledBack++;
         else if (sameState(state, expected)) stats.finished++;
@@ -394,8 +409,7 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     }
     return stats;
   } finally {
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
+    restoreTmp();
     removeTmpDir(work);
   }
 }
@@ -487,9 +501,7 @@ export interface RollbackCase {
 
 export async function runRollbackCase(bundle: Bundle, c: RollbackCase, seed: number, runs = c.runs ?? crashRuns()): Promise<CrashStats> {
   const work = makeTmpDir('vhdsnap-crash-');
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = nodePath.join(work, 'tmp');
-  mkdirSync(process.env.TMPDIR);
+  const restoreTmp = privateTmp(work);
   /** The run that is killed: the cancelled operation, or the rollback of its interrupted journal. */
   const prepare = async (dir: string): Promise<ChildRequest> => {
     await c.setup(dir);
@@ -556,9 +568,7 @@ export async function runRollbackCase(bundle: Bundle, c: RollbackCase, seed: num
           throw new Error(`the folder lists [${names.join(', ')}], not the files before [${beforeList.join(', ')}]`);
         const { state, paths } = await readFolder(dir);
         if (!sameState(state, before)) throw new Error(`not the before state: ${describeState(state)}; before ${describeState(before)}`);
-        const reports = await checkPaths(paths, { deep: true });
-        const errors = reports.flatMap((r) => r.errors.map((e) => `${nodePath.basename(r.path)}: ${e.code} ${e.message}`));
-        if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
+        await expectNoCheckErrors(paths);
         stats.rolledBack++;
         stats.verified++;
         await fsp.rm(dir, { recursive: true, force: true });
@@ -568,8 +578,7 @@ export async function runRollbackCase(bundle: Bundle, c: RollbackCase, seed: num
     }
     return stats;
   } finally {
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
+    restoreTmp();
     removeTmpDir(work);
   }
 }
