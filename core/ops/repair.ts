@@ -301,23 +301,35 @@ async function applyWrites(j: RepairJournal): Promise<void> {
   });
 }
 
+/**
+ * The first offset of a journaled write whose byte is neither the one the
+ * repair found there nor the one it writes (someone else changed the file),
+ * else null. A byte past the old bytes (the write extended the file) counts
+ * as found whatever it is, unless `strict` (a rollback cannot put it back).
+ */
+async function foreignByte(f: RandomAccessFile, j: RepairJournal, strict: boolean): Promise<number | null> {
+  for (const w of j.writes) {
+    const before = Buffer.from(w.before, 'base64');
+    const after = Buffer.from(w.after, 'base64');
+    const cur = await readAt(f, w.at, after.length);
+    for (let i = 0; i < cur.length; i++) {
+      const found = i < before.length ? before[i] : strict ? after[i] : cur[i];
+      if (cur[i] !== found && cur[i] !== after[i]) return w.at + i;
+    }
+  }
+  return null;
+}
+
+const changedSince = (path: string, at: number) => `${path} changed at ${at} since the repair was planned; repair journal left in place`;
+
 /** Recovery: reapplies the writes where every byte is still its before or after value. */
 export async function recoverRepair(jpath: string, j: RepairJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     const f = await openFile(j.path, 'r').catch(() => null);
     if (!f) return { action: 'left', detail: `${j.path} cannot be opened; repair journal left in place` };
     try {
-      for (const w of j.writes) {
-        const before = Buffer.from(w.before, 'base64');
-        const after = Buffer.from(w.after, 'base64');
-        const cur = await readAt(f, w.at, after.length);
-        for (let i = 0; i < cur.length; i++) {
-          const was = i < before.length ? before[i] : cur[i];
-          if (cur[i] !== was && cur[i] !== after[i]) {
-            return { action: 'left', detail: `${j.path} changed at ${w.at + i} since the repair was planned; repair journal left in place` };
-          }
-        }
-      }
+      const at = await foreignByte(f, j, false);
+      if (at !== null) return { action: 'left', detail: changedSince(j.path, at) };
     } finally {
       await f.close();
     }
@@ -334,15 +346,8 @@ export async function rollbackRepair(jpath: string, j: RepairJournal): Promise<R
       const f = await openFile(j.path, 'r+').catch(() => null);
       if (!f) return { action: 'left' as const, detail: `${j.path} cannot be opened; repair journal left in place` };
       try {
-        for (const w of j.writes) {
-          const before = Buffer.from(w.before, 'base64');
-          const after = Buffer.from(w.after, 'base64');
-          const cur = await readAt(f, w.at, after.length);
-          for (let i = 0; i < cur.length; i++) {
-            if (cur[i] !== (i < before.length ? before[i] : after[i]) && cur[i] !== after[i])
-              return { action: 'left' as const, detail: `${j.path} changed at ${w.at + i} since the repair was planned; repair journal left in place` };
-          }
-        }
+        const at = await foreignByte(f, j, true);
+        if (at !== null) return { action: 'left' as const, detail: changedSince(j.path, at) };
         for (const w of [...j.writes].reverse()) await f.write(new Uint8Array(Buffer.from(w.before, 'base64')), w.at);
         if (j.oldSize !== undefined && (await f.size()) > j.oldSize) await f.truncate(j.oldSize);
         await f.sync();
