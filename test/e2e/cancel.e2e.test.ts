@@ -18,8 +18,9 @@ import { makeTmpDir, removeTmpDir } from '../support/tmp';
 import { CHROMIUM, CHROMIUM_ARGS, ensureArtifactsDir, missingPrerequisite, root } from './support';
 
 const MiB = 2 ** 20;
-const SIZE = 1024 * MiB;
-const CHILD_DATA = 448 * MiB;
+// The issue asks for a cancel with at least 1 GiB to copy.
+const SIZE = 2048 * MiB;
+const CHILD_DATA = 1088 * MiB;
 const UI_TIMEOUT = 20_000;
 const BIN = path.join(root, 'bin', 'vhdsnap.cjs');
 const PARENT = 'base.vhd';
@@ -139,7 +140,7 @@ describe.skipIf(missing !== null)(
       pristine = path.join(tmp, 'pristine');
       mkdirSync(folder);
       mkdirSync(pristine);
-      // A sparse 1 GiB parent storing a little, and a child storing 448 MiB over it (unaligned runs too).
+      // A sparse 2 GiB parent storing a little, and a child storing 1088 MiB over it (unaligned runs too).
       const rng = new Rng(0xca9ce1);
       const p = path.join(pristine, PARENT);
       await createDynamic(p, SIZE);
