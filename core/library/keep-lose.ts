@@ -3,7 +3,7 @@
 // upgrade’ will no longer exist; your current disk keeps all its data".
 import * as nodePath from 'node:path';
 import { displayNameOf, leavesOf } from './active.js';
-import { treeOf, type TreeView } from './scan.js';
+import { treeOf, unlessIoFailure, type TreeView } from './scan.js';
 import type { TreeNode } from '../shapes.js';
 
 function contains(root: TreeNode, n: TreeNode): boolean {
@@ -19,13 +19,13 @@ function keepers(t: TreeView | null, below: TreeNode | null): string {
 
 /** delete: the snapshot goes, everything below keeps what it shows. */
 export async function removalSentence(snapshot: string, uuid: string): Promise<string> {
-  const t = await treeOf(snapshot).catch(() => null);
+  const t = await treeOf(snapshot).catch(unlessIoFailure(null));
   return `The snapshot ‘${await displayNameOf(snapshot, uuid)}’ will no longer exist; ${keepers(t, t?.node ?? null)}.`;
 }
 
 /** merge of a child into its parent: the parent's own state goes (it then shows the child's), the child's file goes. */
 export async function mergeSentence(child: string, childUuid: string, parent: string, parentUuid: string): Promise<string> {
-  const t = await treeOf(child).catch(() => null);
+  const t = await treeOf(child).catch(unlessIoFailure(null));
   const [c, p] = [await displayNameOf(child, childUuid), await displayNameOf(parent, parentUuid)];
   const tail = t && t.node.children.length > 0 ? `; ${keepers(t, t.node)}` : '';
   const what = t && t.node === t.active ? 'your current disk' : t && t.node.state === 'saved' ? 'the saved state' : 'the snapshot';

@@ -90,7 +90,7 @@ async function scanOne(p: string): Promise<Scanned> {
     const key = id && id.ino !== 0n ? identityKey(id, p) : ((await fileKeyOrNull(p)) ?? `path:${p}`);
     const entry = describeFile(f, null);
     // Reading the locators cannot fail the scan here: resolveParent reads them again and reports what it finds.
-    const candidates = f.type === 'differencing' ? await parentCandidates(f).catch(() => undefined) : undefined;
+    const candidates = f.type === 'differencing' ? await parentCandidates(f).catch(unlessIoFailure(undefined)) : undefined;
     return { path: p, key, entry, candidates };
   } finally {
     await f.close();
@@ -119,8 +119,20 @@ async function parentInScan(child: Scanned, scanned: (p: string) => Promise<Scan
   return undefined;
 }
 
+/** A catch handler: `value` for a file that is damaged or gone, but an I/O failure (EIO, a full disk) goes on up: skipping a disk we failed to read could hide a child or a parent. */
+export function unlessIoFailure<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if (isIoFailure(err)) throw err;
+    return value;
+  };
+}
+
 /** Scans folders and/or files into a forest. Files named directly also pull in their ancestors. */
-export async function scanLibrary(inputs: string[]): Promise<Forest> {
+export async function scanLibrary(inputs: string[], opts: { failOnIo?: boolean } = {}): Promise<Forest> {
+  // For a decision (which disk is active): a disk that failed to read (EIO, not a damaged file) must fail the caller, not drop out of its tree.
+  const unreadableBecause = (err: unknown): void => {
+    if (opts.failOnIo && isIoFailure(err)) throw err;
+  };
   const paths: string[] = [];
   for (const input of inputs) {
     const st = await fsp.stat(input);
@@ -174,6 +186,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
     if (entries.has(key)) continue;
     if (s.error || !s.entry) {
       const err = s.error!;
+      unreadableBecause(err);
       unreadable.push({ path: p, code: err.code, reason: err.message });
       continue;
     }
@@ -199,6 +212,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
     } catch (err) {
       // Changed since it was read: as unreadable now as it would have been then.
       if (!(err instanceof VhdError)) throw err;
+      unreadableBecause(err);
       entries.delete(key);
       unreadable.push({ path: p, code: err.code, reason: err.message });
       continue;
@@ -212,6 +226,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
       if (!entries.has(pk)) queue.push(pp);
     } catch (err) {
       if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
+      unreadableBecause(err);
       orphans.push({ path: p, parentUuid: entry.parentUuid!, parentName: entry.parentName!, code: err.code, reason: err.message });
       orphaned.add(key);
     } finally {
@@ -263,7 +278,7 @@ export async function scanLibrary(inputs: string[]): Promise<Forest> {
 
 /** The id of the disk at `p`, or null where none can be read. */
 async function idAt(p: string): Promise<string | null> {
-  const f = await VhdFile.open(p).catch(() => null);
+  const f = await VhdFile.open(p).catch(unlessIoFailure(null));
   if (!f) return null;
   const id = f.uuid;
   await f.close();
@@ -302,11 +317,11 @@ async function locateRecords(records: ChildRecord[]): Promise<string[]> {
 
 /** True when `p` is a readable differencing disk pointing at the disk with id `parentId` whose file key is `parentKey`. */
 async function isChildOf(p: string, parentId: string, parentKey: string): Promise<boolean> {
-  const f = await VhdFile.open(p).catch(() => null);
+  const f = await VhdFile.open(p).catch(unlessIoFailure(null));
   if (!f) return false;
   try {
     if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) return false;
-    const parent = await resolveParent(f).catch(() => null);
+    const parent = await resolveParent(f).catch(unlessIoFailure(null));
     if (!parent) return false;
     const k = await fileKeyOrNull(parent.file.path);
     await parent.file.close();
@@ -416,7 +431,7 @@ function find(root: TreeNode, want: (n: TreeNode) => boolean): TreeNode | null {
 export async function treeOf(diskPath: string): Promise<TreeView | null> {
   const real = await realOf(diskPath);
   const look = async (dirs: string[]): Promise<TreeView | null> => {
-    const forest = await scanLibrary([...new Set(dirs)]);
+    const forest = await scanLibrary([...new Set(dirs)], { failOnIo: true });
     for (const root of forest.roots) {
       const reals = new Map<TreeNode, string>();
       const collect = async (n: TreeNode) => {

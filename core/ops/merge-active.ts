@@ -10,7 +10,7 @@
 import * as nodePath from 'node:path';
 import { VhdFile } from '../disk/vhd-file.js';
 import { throwIfCancelled, type Plan } from '../job.js';
-import { isActiveDisk } from '../library/scan.js';
+import { isActiveDisk, unlessIoFailure } from '../library/scan.js';
 import { mergeSentence } from '../library/keep-lose.js';
 import { deletePlanned, planDelete, type DeletePlan } from './delete.js';
 import { mergeOperation, type MergePlan } from './merge.js';
@@ -24,11 +24,21 @@ export interface RoutedMergePlan extends MergePlan {
 }
 
 async function isDifferencing(p: string): Promise<boolean> {
-  const f = await VhdFile.open(p).catch(() => null);
+  const f = await VhdFile.open(p).catch(unlessIoFailure(null));
   if (!f) return false;
   const yes = f.type === 'differencing';
   await f.close();
   return yes;
+}
+
+/** A disk's id, its file closed again whatever happens. */
+async function idOf(p: string): Promise<string> {
+  const f = await VhdFile.open(p);
+  try {
+    return f.uuid;
+  } finally {
+    await f.close();
+  }
 }
 
 async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMergePlan> {
@@ -67,10 +77,7 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMe
     plan.refusals.push(refusal);
   }
   if (plan.refusals.length === 0 && plan.parent && plan.segment.length === 2) {
-    const [c, p] = await Promise.all([VhdFile.open(plan.child), VhdFile.open(plan.parent)]);
-    const ids = [c.uuid, p.uuid];
-    await Promise.all([c.close(), p.close()]);
-    plan.keepLose = await mergeSentence(plan.child, ids[0], plan.parent, ids[1]);
+    plan.keepLose = await mergeSentence(plan.child, await idOf(plan.child), plan.parent, await idOf(plan.parent));
   }
   return plan;
 }
