@@ -45,6 +45,7 @@ const sample: Record<string, unknown[]> = {
   start: [{ op: 'merge', disk: { folder: '0123456789abcdef', file: 'a.vhd' } }],
   cancel: ['0123456789abcdef'],
   resume: [{ folder: '0123456789abcdef', file: '.vhdsnap-journal-a.vhd.json' }],
+  rollback: [{ folder: '0123456789abcdef', file: '.vhdsnap-journal-a.vhd.json' }],
 };
 
 let preloadApi: Record<string, (...a: unknown[]) => Promise<unknown>>;
