@@ -14,7 +14,17 @@ import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { buildTree } from '../support/tree';
 import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { CHROMIUM, CHROMIUM_ARGS, dist, ensureArtifactsDir, firstDifference, missingPrerequisite, readWhole } from './support';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  dist,
+  ensureArtifactsDir,
+  firstDifference,
+  missingPrerequisite,
+  readWhole,
+  dismissResult as dismissLastResult,
+  resultDone as finishedJob,
+} from './support';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -46,19 +56,8 @@ describe.skipIf(missing !== null)(
         .locator('[role=treeitem]:has([data-testid=now-marker])')
         .evaluateAll((els) => els.map((e) => e.getAttribute('data-file')));
 
-    async function resultDone(): Promise<string> {
-      const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
-      await panel.waitFor({ timeout: UI_TIMEOUT });
-      const status = await panel.getAttribute('data-status');
-      const headline = (await $('result-headline').textContent()) ?? '';
-      const error = (await $('result-error').count()) ? await $('result-error').textContent() : '';
-      expect(status, `job ended ${status}: ${headline} ${error}`).toBe('done');
-      return headline;
-    }
-    async function dismissResult() {
-      if (await $('result-panel').count()) await $('result-dismiss').click();
-      await expect.poll(() => $('result-panel').count(), { timeout: UI_TIMEOUT }).toBe(0);
-    }
+    const resultDone = () => finishedJob(page, UI_TIMEOUT);
+    const dismissResult = () => dismissLastResult(page, UI_TIMEOUT);
     /** Both sizes, in the current theme. */
     async function shots(name: string) {
       await shot(`${name}-1280`);

@@ -33,6 +33,8 @@ import {
   readWhole,
   root,
   vhdFiles,
+  dismissResult as dismissLastResult,
+  resultDone as finishedJob,
 } from './support';
 
 const MiB = 2 ** 20;
@@ -79,16 +81,7 @@ describe.skipIf(missing !== null)(
       model.write(l, offset, data);
     }
 
-    /** Waits for a finished job in the result panel and returns its headline. */
-    async function resultDone(): Promise<string> {
-      const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
-      await panel.waitFor({ timeout: UI_TIMEOUT });
-      const status = await panel.getAttribute('data-status');
-      const headline = (await $('result-headline').textContent()) ?? '';
-      const error = (await $('result-error').count()) ? await $('result-error').textContent() : '';
-      expect(status, `job ended ${status}: ${headline} ${error}`).toBe('done');
-      return headline;
-    }
+    const resultDone = () => finishedJob(page, UI_TIMEOUT);
 
     /** Records, from now on, whether a running job's progress ever showed (jobs here take well under a second). */
     async function watchProgress() {
@@ -107,11 +100,7 @@ describe.skipIf(missing !== null)(
     }
     const progressSeen = () => page.evaluate(() => (window as unknown as { __progress: { seen: boolean; bars: number } }).__progress);
 
-    /** Dismisses the last result so the next wait cannot see a stale one. */
-    async function dismissResult() {
-      if (await $('result-panel').count()) await $('result-dismiss').click();
-      await expect.poll(() => $('result-panel').count(), { timeout: UI_TIMEOUT }).toBe(0);
-    }
+    const dismissResult = () => dismissLastResult(page, UI_TIMEOUT);
 
     /** The File size cell of a tree row. */
     const fileSizeCell = (file: string) => row(file).locator('[title="File size"]');

@@ -3,6 +3,8 @@
 // through core for comparison with the raw reference model.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { scanLibrary, type TreeNode } from '../../core/library/scan';
 
@@ -83,4 +85,21 @@ export function firstDifference(a: Buffer, b: Buffer): number {
   const n = a.length;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return -1;
+}
+
+/** Waits for the job in the result panel to end, expects it done (saying how it ended otherwise) and returns its headline. */
+export async function resultDone(page: Page, timeout: number): Promise<string> {
+  const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
+  await panel.waitFor({ timeout });
+  const status = await panel.getAttribute('data-status');
+  const headline = (await page.getByTestId('result-headline').textContent()) ?? '';
+  const error = (await page.getByTestId('result-error').count()) ? await page.getByTestId('result-error').textContent() : '';
+  expect(status, `job ended ${status}: ${headline} ${error}`).toBe('done');
+  return headline;
+}
+
+/** Dismisses the last result, so the next wait cannot see a stale one. */
+export async function dismissResult(page: Page, timeout: number): Promise<void> {
+  if (await page.getByTestId('result-panel').count()) await page.getByTestId('result-dismiss').click();
+  await expect.poll(() => page.getByTestId('result-panel').count(), { timeout }).toBe(0);
 }
