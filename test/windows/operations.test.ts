@@ -282,6 +282,25 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'switch to a saved state (the active path shows it, the old state kept)',
+    setup: async (dir, w) => {
+      await tree(dir, 31, [null, 0, 1, 1]);
+      // d3 under a generated state name: a saved state; d2 is the active disk.
+      await fsp.rename(`${dir}/d3.vhd`, `${dir}/d3-state-20260101-000000.vhd`);
+      return [['switch', w(`${dir}/d3-state-20260101-000000.vhd`)]];
+    },
+    verify: async (dir, rs) => {
+      allOk(rs);
+      const { model } = t(dir);
+      const names = await disksLeft(dir);
+      const kept = names.find((n) => /^d2-state-\d{8}-\d{6}(-\d+)?\.vhd$/.test(n));
+      expect(kept, names.join(', ')).toBeDefined();
+      await expectView(`${dir}/d2.vhd`, model.view(3), 'd1.vhd');
+      await expectView(`${dir}/${kept}`, model.view(2), 'd1.vhd');
+      await expectCheckClean([`${dir}/d2.vhd`, `${dir}/${kept}`]);
+    },
+  },
+  {
     name: 'reparent a child whose parent moved',
     setup: async (dir, w) => {
       await tree(dir, 30, [null, 0]);
@@ -505,9 +524,7 @@ describe.skipIf('missing' in found)('Windows tier: every operation under Wine', 
 
   afterAll(() => {
     if (work) removeTmpDir(work);
-    console.log(
-      `windows tier: ${scenarios.length} operation scenarios (${calls} vhdsnap runs) under Wine; switch is not covered (the CLI has no switch command yet)`,
-    );
+    console.log(`windows tier: ${scenarios.length} operation scenarios (${calls} vhdsnap runs) under Wine`);
   });
 
   for (const s of scenarios) {
