@@ -6,21 +6,37 @@
 // run before any write; writing the disk in place works, its lock kept in the
 // user's own lock folder.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createDynamic } from '../../core/ops/create.js';
 import { sha } from '../support/compare.js';
 import { useTmpDir } from '../support/tmp.js';
 
-const BIN = nodePath.resolve(import.meta.dirname, '../../bin/vhdsnap.cjs');
+const BUNDLE = nodePath.resolve(import.meta.dirname, '../../dist/cli/vhdsnap.cjs');
 const NOBODY = 65534;
 const tmp = useTmpDir('vhdsnap-unprivileged-');
 
-const canDrop = process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+/** Every folder from / down to `dir` lets others through (a checkout under a private mktemp folder does not). */
+function traversable(dir: string): boolean {
+  for (let d = nodePath.resolve(dir); ; d = nodePath.dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (d === nodePath.dirname(d)) return true;
+  }
+}
+
+// The built CLI is copied next to each test's disks (the checkout itself may be private to root); the
+// temp folder above them and node must be reachable by the unprivileged user.
+const canDrop =
+  process.platform === 'linux' &&
+  process.getuid?.() === 0 &&
+  spawnSync('setpriv', ['--version']).status === 0 &&
+  traversable(os.tmpdir()) &&
+  traversable(nodePath.dirname(process.execPath));
 
 function asNobody(...argv: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, BIN, ...argv], {
+  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, tmp.file('vhdsnap.cjs'), ...argv], {
     encoding: 'utf8',
     timeout: 60_000,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: tmp.file('nobody-tmp') },
@@ -32,6 +48,7 @@ describe.skipIf(!canDrop)('as an unprivileged user (real EACCES)', () => {
   async function setup() {
     // The test folder must be traversable; A is root's (read-only to nobody), B and the disk are nobody's.
     chmodSync(tmp.dir, 0o755);
+    copyFileSync(BUNDLE, tmp.file('vhdsnap.cjs'));
     const A = tmp.file('A');
     const B = tmp.file('B');
     mkdirSync(A, { mode: 0o755 });
