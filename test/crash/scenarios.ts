@@ -1,6 +1,8 @@
 // Starting folders for crash cases: random snapshot trees (test/support/tree.ts)
 // whose every disk is checked against the reference model before use, so the
 // "before" state the harness compares with is independent of the code under test.
+import { utimes } from 'node:fs/promises';
+import { stampChildren } from '../../core/ops/relink.js';
 import { junkClearSectors } from '../support/junk.js';
 import { buildTree, readThrough, type TreeSpec } from '../support/tree.js';
 
@@ -27,6 +29,24 @@ export function treeSetup(t: TreeSetup): (dir: string) => Promise<void> {
     for (let i = 0; i < paths.length; i++) {
       if (!(await readThrough(paths[i])).equals(model.view(i))) throw new Error(`setup: d${i} does not read as the reference model says`);
     }
+    await settleTimes(paths, t.parents);
     await t.then?.(dir, paths);
   };
+}
+
+/** A fixed modification time long past (VHD timestamps count whole seconds). */
+const SETTLED = new Date('2026-01-01T00:00:00Z');
+
+/**
+ * Every disk gets a modification time long past, its children's parent
+ * timestamps made to match. Else an operation that writes a disk restamps its
+ * children only when the write fell in another second than the set-up did, and
+ * the dry run and the kills would count different steps.
+ */
+async function settleTimes(paths: string[], parents: (number | null)[]): Promise<void> {
+  for (let i = 0; i < paths.length; i++) {
+    if (parents[i] !== null && parents[i]! >= i) throw new Error('setup: a parent must come before its children');
+    await utimes(paths[i], SETTLED, SETTLED);
+    await stampChildren(paths[i]);
+  }
 }
