@@ -27,23 +27,35 @@ export interface JournalKind {
    */
   rollback(path: string, raw: JournalBase): Promise<RecoveryOutcome>;
   /** True when a rollback of this journal would finish the job instead (past its point of no return, or no rollback known). */
-  pastNoReturn(raw: JournalBase): boolean;
+  pastNoReturn(raw: JournalBase): Promise<boolean>;
+  /** What recover without --rollback does: most jobs are finished; some are rolled back short of their point of no return (snapshot). */
+  forward(raw: JournalBase): Promise<'finish' | 'roll back'>;
+  /** Journals of other operations this one carries out itself (JournalHooks.nested). */
+  nested(path: string, raw: JournalBase): string[];
 }
 
 /** What a rollback that meets a job past its point of no return says, after finishing it. */
 export const PAST_NO_RETURN = 'cannot roll back: past the point of no return, finished instead';
 
-/**
- * Pairs a journal schema with its recovery and, where the operation has one,
- * its rollback, so both only ever see a validated journal. `pastNoReturn`
- * says when the rollback can no longer undo the job (then it finishes it).
- */
+/** What an operation's journal kind knows beyond how to recover (journalKind). */
+export interface JournalHooks<J> {
+  /** Undoes the job; without it, a rollback finishes the job instead. */
+  rollback?: (path: string, j: J) => Promise<RecoveryOutcome>;
+  /** When the rollback can no longer undo the job (then it finishes it). */
+  pastNoReturn?: (j: J) => boolean | Promise<boolean>;
+  /** What the recovery does, where it does not always finish. */
+  forward?: (j: J) => Promise<'finish' | 'roll back'>;
+  /** Journals of other operations this job runs itself (a delete's merge): they are its business, never shown or recovered on their own. */
+  nested?: (path: string, j: J) => string[];
+}
+
+/** Pairs a journal schema with its recovery and hooks, so they only ever see a validated journal. */
 export function journalKind<S extends z.ZodMiniType<JournalBase>>(
   schema: S,
   recover: (path: string, j: z.infer<S>) => Promise<RecoveryOutcome>,
-  rollback?: (path: string, j: z.infer<S>) => Promise<RecoveryOutcome>,
-  pastNoReturn: (j: z.infer<S>) => boolean = () => false,
+  hooks: JournalHooks<z.infer<S>> = {},
 ): JournalKind {
+  const { rollback, pastNoReturn = () => false, forward = async () => 'finish' as const, nested = () => [] } = hooks;
   const checked = async (raw: JournalBase, fn: (j: z.infer<S>) => Promise<RecoveryOutcome>): Promise<RecoveryOutcome> => {
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
@@ -55,19 +67,28 @@ export function journalKind<S extends z.ZodMiniType<JournalBase>>(
     }
     return fn(parsed.data);
   };
-  const past = (raw: JournalBase): boolean => {
+  const past = async (raw: JournalBase): Promise<boolean> => {
     const parsed = schema.safeParse(raw);
-    return !rollback || (parsed.success && pastNoReturn(parsed.data));
+    return !rollback || (parsed.success && (await pastNoReturn(parsed.data)));
   };
   return {
     recover: (path, raw) => checked(raw, (j) => recover(path, j)),
     rollback: (path, raw) =>
       checked(raw, async (j) => {
-        if (rollback && !pastNoReturn(j)) return rollback(path, j);
+        if (rollback && !(await pastNoReturn(j))) return rollback(path, j);
         const r = await recover(path, j);
         return r.action === 'completed' ? { action: 'completed', detail: `${PAST_NO_RETURN}: ${r.detail}` } : r;
       }),
     pastNoReturn: past,
+    // A journal that fails its schema is left by recovery, never finished: "finish" is what a person would be told to expect otherwise.
+    forward: async (raw) => {
+      const parsed = schema.safeParse(raw);
+      return parsed.success ? forward(parsed.data) : 'finish';
+    },
+    nested: (path, raw) => {
+      const parsed = schema.safeParse(raw);
+      return parsed.success ? nested(path, parsed.data) : [];
+    },
   };
 }
 

@@ -152,4 +152,6 @@ export interface WaitingJob {
   progress?: number | null;
   /** A rollback would finish it instead (past its point of no return). */
   pastNoReturn?: boolean;
+  /** What Resume (recover) does: finish it, or roll it back where it stopped short of its point of no return (an in-place snapshot). */
+  forward?: 'finish' | 'roll back';
 }

@@ -342,5 +342,5 @@ export const compactOperation = defineOperation({
     positional: ['disk'],
     print: (r) => `compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes`,
   },
-  journal: journalKind(compactJournalSchema, recoverCompact, rollbackCompact, (j) => j.phase === 'rename'),
+  journal: journalKind(compactJournalSchema, recoverCompact, { rollback: rollbackCompact, pastNoReturn: (j) => j.phase === 'rename' }),
 });

@@ -421,8 +421,18 @@ export const deleteOperation = defineOperation({
       const r = await runDelete(path, j);
       return { action: 'completed', detail: `deleted ${r.removed} (${r.strategy})` };
     },
-    rollbackDelete,
-    (j) => (j.strategy === 'fold' ? foldPastNoReturn(j) : j.phase !== 'merge'),
+    {
+      rollback: rollbackDelete,
+      pastNoReturn: async (j) => {
+        if (j.strategy === 'fold') return foldPastNoReturn(j);
+        if (j.phase !== 'merge') return true;
+        // In its merge phase, as far as the merge it runs has got (rollbackDelete finishes a merge past its own).
+        const mj = await readJournalOf(journalPath(j.snapshot), mergeJournalSchema);
+        return mj !== null && mergePastNoReturn(mj);
+      },
+      // A merge-child delete runs the merge of its only child under the merge's own journal (runMergeChild).
+      nested: (_path, j) => (j.strategy === 'merge-child' && j.phase === 'merge' ? [journalPath(j.snapshot)] : []),
+    },
   ),
 });
 

@@ -12,16 +12,11 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { throwIfCancelled, type Plan } from '../job.js';
 import { isActiveDisk, unlessIoFailure } from '../library/scan.js';
 import { mergeSentence } from '../library/keep-lose.js';
-import { deletePlanned, planDelete, type DeletePlan } from './delete.js';
+import { deletePlanned, planDelete } from './delete.js';
 import { mergeOperation, type MergePlan } from './merge.js';
 
 type MergeDescriptor = typeof mergeOperation;
 type MergeRequest = Parameters<MergeDescriptor['plan']>[0];
-
-/** A merge's plan; `viaDelete` when it runs as the delete of the parent snapshot. */
-export interface RoutedMergePlan extends MergePlan {
-  viaDelete?: DeletePlan;
-}
 
 async function isDifferencing(p: string): Promise<boolean> {
   const f = await VhdFile.open(p).catch(unlessIoFailure(null));
@@ -41,7 +36,7 @@ async function idOf(p: string): Promise<string> {
   }
 }
 
-async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMergePlan> {
+async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePlan> {
   const active = (await isDifferencing(r.disk)) && (await isActiveDisk(r.disk));
   if (active && r.into === undefined) {
     const plan = await d.plan(r);
@@ -68,7 +63,7 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<RoutedMe
       viaDelete: del,
     };
   }
-  const plan: RoutedMergePlan = await d.plan(r);
+  const plan: MergePlan = await d.plan(r);
   if (active) {
     const refusal: Plan['refusals'][number] = {
       code: 'ACTIVE_DISK',
@@ -88,7 +83,7 @@ export function routeActiveMerge(d: MergeDescriptor): MergeDescriptor {
     ...d,
     plan: (r) => planRouted(d, r),
     run: async (r, ctx) => {
-      const via = (ctx.plan as RoutedMergePlan).viaDelete;
+      const via = ctx.plan.viaDelete;
       if (!via) return d.run(r, ctx);
       throwIfCancelled(ctx);
       const res = await deletePlanned(via, ctx);

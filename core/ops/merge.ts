@@ -34,6 +34,7 @@ import { journalHeader, journalPath, journalSchema, offset, relinkRecordSchema, 
 import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
+import type { DeletePlan } from './delete.js';
 
 export const mergeJournalSchema = journalSchema('merge', {
   phase: z.enum(['copy', 'relink', 'finalize']),
@@ -60,6 +61,8 @@ export interface MergePlan extends Plan {
   grandchildren: string[];
   /** With --into: the chain from the child up to that ancestor, both included (one merge per level); else [child, parent]. */
   segment: string[];
+  /** Set when this merge of the tree's active disk runs as the delete of its parent snapshot (merge-active.ts). */
+  viaDelete?: DeletePlan;
 }
 
 export interface MergeResult {
@@ -502,10 +505,12 @@ export const mergeOperation = defineOperation({
       const r = await runMerge(path, j);
       return { action: 'completed', detail: `merged into ${r.merged}, removed ${r.removed.join(', ')}` };
     },
-    async (path, j) => {
-      await rollbackMerge(path, j);
-      return { action: 'discarded', detail: `rolled back the merge of ${j.child} into ${j.parent}: both are as before` };
+    {
+      rollback: async (path, j) => {
+        await rollbackMerge(path, j);
+        return { action: 'discarded', detail: `rolled back the merge of ${j.child} into ${j.parent}: both are as before` };
+      },
+      pastNoReturn: mergePastNoReturn,
     },
-    mergePastNoReturn,
   ),
 });

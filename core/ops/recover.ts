@@ -48,6 +48,24 @@ function ownedByLiveProcess(j: JournalBase): boolean {
 }
 
 /**
+ * The journals of `dir` a person deals with: each with its parsed content
+ * (null when unreadable), without those another journal there runs itself
+ * (a delete's merge, JournalHooks.nested), which come with their owner.
+ */
+async function jobJournals(dir: string): Promise<{ path: string; j: JournalBase | null; nested: JournalBase[] }[]> {
+  const all = await Promise.all((await findJournals(dir)).map(async (path) => ({ path, j: await readJournal(path) })));
+  const owner = new Map<string, string>();
+  for (const { path, j } of all) {
+    const kind = j && isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
+    for (const n of kind?.nested(path, j!) ?? []) owner.set(nodePath.resolve(n), path);
+  }
+  const ownerOf = (path: string) => owner.get(nodePath.resolve(path));
+  return all
+    .filter(({ path }) => ownerOf(path) === undefined)
+    .map(({ path, j }) => ({ path, j, nested: all.filter((x) => ownerOf(x.path) === path && x.j !== null).map((x) => x.j!) }));
+}
+
+/**
  * After this thread's operation failed or was cancelled: its journals left in
  * the folders of `paths` are no longer being carried out, so they stop
  * naming this thread. Other threads of the process (the app's other jobs)
@@ -93,9 +111,8 @@ export async function pendingJobRefusals(paths: string[]): Promise<{ code: strin
 /** The journals of `dir` that hold its other operations back (see pendingJobRefusals). */
 export async function jobsWaitingIn(dir: string): Promise<WaitingJob[]> {
   const out: WaitingJob[] = [];
-  for (const jpath of await findJournals(dir)) {
+  for (const { path: jpath, j, nested } of await jobJournals(dir)) {
     if (isActiveJournal(jpath)) continue;
-    const j = await readJournal(jpath);
     if (!j) {
       if (await pathExists(jpath))
         out.push({
@@ -109,7 +126,14 @@ export async function jobsWaitingIn(dir: string): Promise<WaitingJob[]> {
     }
     const job = describeJob(jpath, j);
     const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
-    const about = { files: journalFiles(j), progress: journalProgress(j), pastNoReturn: kind ? kind.pastNoReturn(j) : true };
+    // A job that runs another's journal (a delete's merge) has got as far as that one has.
+    const progress = [j, ...nested].map(journalProgress).find((p) => p !== null) ?? null;
+    const about = {
+      files: journalFiles(j),
+      progress,
+      pastNoReturn: kind ? await kind.pastNoReturn(j) : true,
+      forward: kind ? await kind.forward(j) : ('finish' as const),
+    };
     if (ownedByLiveProcess(j))
       out.push({ journal: jpath, op: j.op, code: 'LOCKED', job, message: `another vhdsnap job is running ${job} in ${dir}; wait for it to finish`, ...about });
     else
@@ -184,7 +208,7 @@ export async function recoverFolder(target: string, opts: { dryRun?: boolean } &
 
 async function recoverJournals(dir: string, opts: RecoverOptions, only: string | null): Promise<Recovery[]> {
   const out: Recovery[] = [];
-  for (const jpath of await findJournals(dir)) {
+  for (const { path: jpath } of await jobJournals(dir)) {
     if (isActiveJournal(jpath) || (only !== null && jpath !== only)) continue;
     const r = await recoverJournal(jpath, opts);
     if (r) out.push(r);
@@ -226,13 +250,14 @@ export async function rollbackJob(jpath: string): Promise<Recovery> {
 }
 
 /** What recover would do with a journal, for people: "would finish merge of …", "would roll back …", "cannot roll back: …". */
-export function wouldDo(j: JournalBase | null, opts: RecoverOptions): string {
+export async function wouldDo(j: JournalBase | null, opts: RecoverOptions): Promise<string> {
   if (!j) return 'would leave it: the journal is unreadable';
   const kind = isOperationName(j.op) ? operationNamed(j.op).journal : undefined;
   if (!kind) return `would leave it: unknown operation "${j.op}"`;
   const what = `${j.op} of ${jobFiles(j)}`;
-  if (!opts.rollback) return `would finish ${what}`;
-  return kind.pastNoReturn(j) ? `cannot roll back: past the point of no return, would finish ${what}` : `would roll back ${what}`;
+  if (!opts.rollback)
+    return (await kind.forward(j)) === 'finish' ? `would finish ${what}` : `would roll back ${what}: it stopped short of its point of no return`;
+  return (await kind.pastNoReturn(j)) ? `cannot roll back: past the point of no return, would finish ${what}` : `would roll back ${what}`;
 }
 
 /** The disks a journal's top-level fields name, in its order (a merge: child, then parent). */
@@ -284,9 +309,8 @@ export async function pendingJournals(target: string, opts: RecoverOptions = {})
 
 async function pendingIn(dir: string, opts: RecoverOptions = {}): Promise<PendingJournal[]> {
   const out: PendingJournal[] = [];
-  for (const jpath of await findJournals(dir)) {
-    const j = await readJournal(jpath);
-    const would = wouldDo(j, opts);
+  for (const { path: jpath, j } of await jobJournals(dir)) {
+    const would = await wouldDo(j, opts);
     out.push(
       j
         ? {

@@ -381,5 +381,5 @@ export const repairOperation = defineOperation({
     planExitCode: (p) => (p.remaining.length > 0 ? 1 : 0),
   },
   // Without the old size (older journals) bytes written past the old end could not be taken back: finished instead.
-  journal: journalKind(repairJournalSchema, recoverRepair, rollbackRepair, (j) => j.oldSize === undefined),
+  journal: journalKind(repairJournalSchema, recoverRepair, { rollback: rollbackRepair, pastNoReturn: (j) => j.oldSize === undefined }),
 });

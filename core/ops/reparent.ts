@@ -189,5 +189,5 @@ export const reparentOperation = defineOperation({
     print: (r) => `${r.child} now uses ${r.parent} as its parent`,
     warnings: (r) => r.warnings,
   },
-  journal: journalKind(reparentJournalSchema, recoverReparent, rollbackReparent, (j) => j.oldHeader === undefined),
+  journal: journalKind(reparentJournalSchema, recoverReparent, { rollback: rollbackReparent, pastNoReturn: (j) => j.oldHeader === undefined }),
 });

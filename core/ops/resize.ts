@@ -438,5 +438,5 @@ export const resizeOperation = defineOperation({
   },
   // Past the switch the new size is being written. A fixed disk's grow is that switch alone (one footer
   // write, no cancel point): recover finishes it, or cuts the file back when the new footer never landed.
-  journal: journalKind(resizeJournalSchema, recoverResize, rollbackResize, (j) => j.kind === 'fixed' || j.phase === 'switch'),
+  journal: journalKind(resizeJournalSchema, recoverResize, { rollback: rollbackResize, pastNoReturn: (j) => j.kind === 'fixed' || j.phase === 'switch' }),
 });

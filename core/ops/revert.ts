@@ -389,5 +389,5 @@ export const revertOperation = defineOperation({
   // The disk's name gets a new child (renamed over it): the old file is not written, so another name of it keeps what it shows.
   replaces: (plan) => plan.changes.filter((c) => c.action === 'modify').map((c) => c.path),
   // Rollback before the swap is what recovery does then (drop the new child); from the swap on it finishes.
-  journal: journalKind(revertJournalSchema, recoverRevert, recoverRevert, (j) => j.phase === 'swap'),
+  journal: journalKind(revertJournalSchema, recoverRevert, { rollback: recoverRevert, pastNoReturn: (j) => j.phase === 'swap' }),
 });

@@ -38,7 +38,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, descriptionText, diskPath, journalKind, nameText, PAST_NO_RETURN, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
 import { findChildren, isActiveDisk } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
 import { recordActive } from '../library/active.js';
@@ -351,19 +351,21 @@ async function finish(j: SnapshotJournal): Promise<void> {
   if (j.name !== undefined || j.description !== undefined) await setLabel(j.snapshot, j.uuid, { name: j.name, description: j.description });
 }
 
+/** True when the disk's path already holds the new differencing child of the snapshot (ids checked, not assumed): the point of no return. */
+async function childTookPath(j: SnapshotJournal): Promise<boolean> {
+  if ((await pathExists(j.temp)) || !(await pathExists(j.disk)) || !(await pathExists(j.snapshot)) || (await isSameFile(j.disk, j.snapshot))) return false;
+  const [d, s] = await openAll([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
+  try {
+    return s.uuid === j.uuid && d.type === 'differencing' && d.header !== null && uuidToString(d.header.parentUniqueId) === j.uuid;
+  } finally {
+    await closeAll([d, s]);
+  }
+}
+
 /** Recovery of an interrupted in-place snapshot: finished when the child already took the disk's path, else rolled back. */
 export async function recoverSnapshot(jpath: string, j: SnapshotJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
-    let renamed = false;
-    if (!(await pathExists(j.temp)) && (await pathExists(j.disk)) && (await pathExists(j.snapshot)) && !(await isSameFile(j.disk, j.snapshot))) {
-      // The disk's path now holds a differencing child of the snapshot (ids checked, not assumed).
-      const [d, s] = await openAll([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
-      try {
-        renamed = s.uuid === j.uuid && d.type === 'differencing' && d.header !== null && uuidToString(d.header.parentUniqueId) === j.uuid;
-      } finally {
-        await closeAll([d, s]);
-      }
-    }
+    const renamed = await childTookPath(j);
     if (renamed) await finish(j);
     else await rollBack(j);
     await removeJournal(jpath);
@@ -402,9 +404,10 @@ export const snapshotOperation = defineOperation({
   // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.
   replaces: (plan) => (plan.branch ? [] : [plan.disk]),
   // Recovery already rolls back whenever the child has not taken the disk's path; from then (the point of no return) it finishes.
-  journal: journalKind(snapshotJournalSchema, recoverSnapshot, async (path, j) => {
-    const r = await recoverSnapshot(path, j);
-    return r.action === 'completed' ? { ...r, detail: `${PAST_NO_RETURN}: ${r.detail}` } : r;
+  journal: journalKind(snapshotJournalSchema, recoverSnapshot, {
+    rollback: recoverSnapshot,
+    pastNoReturn: childTookPath,
+    forward: async (j) => ((await childTookPath(j)) ? 'finish' : 'roll back'),
   }),
   cli: {
     args: '<disk>',

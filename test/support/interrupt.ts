@@ -4,9 +4,11 @@
 import { expect } from 'vitest';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 
-export async function interruptAtFirstReport(req: OperationRequest): Promise<void> {
+/** `progressEvery` 0: the first report comes with the first checkpoint (else it waits for the runner's interval). */
+export async function interruptAtFirstReport(req: OperationRequest, progressEvery?: number): Promise<void> {
   await expect(
     runOperation(req, {
+      progressEvery,
       onProgress: () => {
         throw new Error('interrupted');
       },
