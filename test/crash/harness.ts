@@ -305,18 +305,68 @@ async function expectNoCheckErrors(paths: string[], tolerate: string[] = []): Pr
   if (errors.length > 0) throw new Error(`check reports errors: ${errors.join('; ')}`);
 }
 
+/** The case's folder for the run without a kill, set up: what it holds before (names that are not disks, the listing, every disk's state). */
+async function setUpDry(work: string, setup: (dir: string) => Promise<void>) {
+  const dryDir = nodePath.join(work, 'dry');
+  mkdirSync(dryDir);
+  await setup(dryDir);
+  const initialNames = new Set((await fsp.readdir(dryDir)).filter((n) => !isDiskName(n)));
+  return { dryDir, initialNames, beforeList: await listing(dryDir), before: (await readFolder(dryDir)).state };
+}
+
+/** The dry run's counts, nothing verified yet. */
+function freshStats(report: NonNullable<ChildOutcome['report']>, names: string[], alike: boolean): CrashStats {
+  return { names, steps: report.steps, kinds: report.kinds, killPoints: 0, verified: 0, rolledBack: 0, finished: 0, mixed: 0, viaCli: 0, alike, failures: [] };
+}
+
+/**
+ * One folder per chosen kill point under `work`: `body` kills and checks
+ * there; its failure is recorded under the kill point's name, the folder
+ * removed once it passed.
+ */
+async function eachKillPoint(
+  work: string,
+  name: string,
+  stats: CrashStats,
+  runs: number,
+  seed: number,
+  body: (dir: string, at: number, i: number) => Promise<void>,
+): Promise<void> {
+  for (const [i, at] of chooseKillPoints(stats.steps, runs, new Rng(seed)).entries()) {
+    const dir = nodePath.join(work, `kill-${at}`);
+    mkdirSync(dir);
+    try {
+      await body(dir, at, i);
+      await fsp.rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      stats.failures.push(`${name}: kill before step ${at} of ${stats.steps} (seed ${seed}): ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The kill really killed the child (SIGKILL, not an exit). */
+function expectKilled(out: ChildOutcome, stats: CrashStats): void {
+  if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
+  stats.killPoints++;
+}
+
+/** After a recovery: nothing more to recover, no journal, no file the job made. */
+async function expectNothingLeft(dir: string, initialNames: Set<string>, what: string): Promise<void> {
+  const again = await recover(dir);
+  if (again.length > 0) throw new Error(`a second recover still found work: ${JSON.stringify(again)}`);
+  const journals = await findJournals(dir);
+  if (journals.length > 0) throw new Error(`journals left: ${journals.map((j) => nodePath.basename(j)).join(', ')}`);
+  const left = await leftovers(dir, initialNames);
+  if (left.length > 0) throw new Error(`files left behind after ${what}: ${left.join(', ')}`);
+}
+
 /** Runs one case: a dry run, then a kill at each chosen point with recovery and checks. */
 export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, runs = c.runs ?? crashRuns()): Promise<CrashStats> {
   const work = makeTmpDir('vhdsnap-crash-');
   const restoreTmp = privateTmp(work);
   try {
     // Dry run: counts the steps and must reach exactly the expected state.
-    const dryDir = nodePath.join(work, 'dry');
-    mkdirSync(dryDir);
-    await c.setup(dryDir);
-    const initialNames = new Set((await fsp.readdir(dryDir)).filter((n) => !isDiskName(n)));
-    const beforeList = await listing(dryDir);
-    const before = (await readFolder(dryDir)).state;
+    const { dryDir, initialNames, beforeList, before } = await setUpDry(work, c.setup);
     const expected = expectedAfter(before, c.after, await rawHashes(c.after, dryDir));
     const dry = runChild(bundle, 0, c.request(dryDir), dryDir, c.noHardLinks);
     if (leakLines(dry.stderr).length > 0) throw new Error(`${c.name}: the operation leaked a file handle: ${leakLines(dry.stderr).join('; ')}`);
@@ -339,74 +389,50 @@ export async function runCrashCase(bundle: Bundle, c: CrashCase, seed: number, r
     const badNames = diskLookingNames(created, beforeList, afterList);
     if (badNames.length > 0) throw new Error(`${c.name}: temp or lock names ending in a disk extension: ${badNames.join(', ')}`);
 
-    const stats: CrashStats = {
-      names: [...new Set(created)].filter((n) => !afterList.includes(normalName(n)) && !beforeList.includes(normalName(n))).sort(),
-      steps: dry.report.steps,
-      kinds: dry.report.kinds,
-      killPoints: 0,
-      verified: 0,
-      rolledBack: 0,
-      finished: 0,
-      mixed: 0,
-      viaCli: 0,
-      alike: sameState(before, expected),
-      failures: [],
-    };
-    const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
-    for (const [i, at] of points.entries()) {
-      const dir = nodePath.join(work, `kill-${at}`);
-      mkdirSync(dir);
-      const where = `${c.name}: kill before step ${at} of ${stats.steps} (seed ${seed})`;
-      try {
-        await c.setup(dir);
-        const out = runChild(bundle, at, c.request(dir), dir, c.noHardLinks);
-        if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
-        stats.killPoints++;
-        const atKill = await fsp.readdir(dir);
-        const badAtKill = diskLookingNames(atKill, beforeList, afterList);
-        if (badAtKill.length > 0) throw new Error(`files ending in a disk extension left by the kill: ${badAtKill.join(', ')}`);
-        for (const n of atKill) if (!beforeList.includes(normalName(n)) && !afterList.includes(normalName(n)) && !stats.names.includes(n)) stats.names.push(n);
-        const viaCli = i % 5 === 4;
-        const recovered = viaCli ? recoverViaCli(bundle, dir) : await recover(dir);
-        if (viaCli) stats.viaCli++;
-        const notDone = recovered.filter((r) => r.action !== 'completed' && r.action !== 'discarded' && r.action !== 'removed');
-        if (notDone.length > 0) throw new Error(`recover did not complete: ${JSON.stringify(notDone)}`);
-        const again = await recover(dir);
-        if (again.length > 0) throw new Error(`a second recover still found work: ${JSON.stringify(again)}`);
-        const journals = await findJournals(dir);
-        if (journals.length > 0) throw new Error(`journals left: ${journals.map((j) => nodePath.basename(j)).join(', ')}`);
-        const left = await leftovers(dir, initialNames);
-        if (left.length > 0) throw new Error(`files left behind after recover: ${left.join(', ')}`);
-        const mismatch = listingMismatch(await listing(dir), beforeList, afterList);
-        if (mismatch) throw new Error(mismatch);
-        const { state, inodes, paths } = await readFolder(dir);
-        for (const names of inodes.values()) if (names.length > 1) throw new Error(`${names.join(' and ')} are the same file (hard links)`);
-        for (const name of before.keys()) {
-          if (expected.has(name) && !state.has(name)) throw new Error(`${name} is missing (it exists before and after)`);
-        }
-        for (const [name, s] of state) {
-          const b = before.get(name);
-          const a = expected.get(name);
-          if (!b && !a) throw new Error(`unexpected disk ${name}`);
-          const okB = b && b.hash === s.hash && b.parent === s.parent;
-          const okA = a && a.hash === s.hash && a.parent === s.parent;
-          if (!okB && !okA) {
-            throw new Error(
-              `${name} reads as neither before nor after: ${describeState(new Map([[name, s]]))}; before ${b ? describeState(new Map([[name, b]])) : 'absent'}, after ${a ? describeState(new Map([[name, a]])) : 'absent'}`,
-            );
-          }
-        }
-        await expectNoCheckErrors(paths, c.tolerateCheck);
-        await c.verify?.(dir, state);
-        if (sameState(state, before)) stats.rolledBack++;
-        else if (sameState(state, expected)) stats.finished++;
-        else stats.mixed++;
-        stats.verified++;
-        await fsp.rm(dir, { recursive: true, force: true });
-      } catch (err) {
-        stats.failures.push(`${where}: ${(err as Error).message}`);
+    const stats = freshStats(
+      dry.report,
+      [...new Set(created)].filter((n) => !afterList.includes(normalName(n)) && !beforeList.includes(normalName(n))).sort(),
+      sameState(before, expected),
+    );
+    await eachKillPoint(work, c.name, stats, runs, seed, async (dir, at, i) => {
+      await c.setup(dir);
+      expectKilled(runChild(bundle, at, c.request(dir), dir, c.noHardLinks), stats);
+      const atKill = await fsp.readdir(dir);
+      const badAtKill = diskLookingNames(atKill, beforeList, afterList);
+      if (badAtKill.length > 0) throw new Error(`files ending in a disk extension left by the kill: ${badAtKill.join(', ')}`);
+      for (const n of atKill) if (!beforeList.includes(normalName(n)) && !afterList.includes(normalName(n)) && !stats.names.includes(n)) stats.names.push(n);
+      const viaCli = i % 5 === 4;
+      const recovered = viaCli ? recoverViaCli(bundle, dir) : await recover(dir);
+      if (viaCli) stats.viaCli++;
+      const notDone = recovered.filter((r) => r.action !== 'completed' && r.action !== 'discarded' && r.action !== 'removed');
+      if (notDone.length > 0) throw new Error(`recover did not complete: ${JSON.stringify(notDone)}`);
+      await expectNothingLeft(dir, initialNames, 'recover');
+      const mismatch = listingMismatch(await listing(dir), beforeList, afterList);
+      if (mismatch) throw new Error(mismatch);
+      const { state, inodes, paths } = await readFolder(dir);
+      for (const names of inodes.values()) if (names.length > 1) throw new Error(`${names.join(' and ')} are the same file (hard links)`);
+      for (const name of before.keys()) {
+        if (expected.has(name) && !state.has(name)) throw new Error(`${name} is missing (it exists before and after)`);
       }
-    }
+      for (const [name, s] of state) {
+        const b = before.get(name);
+        const a = expected.get(name);
+        if (!b && !a) throw new Error(`unexpected disk ${name}`);
+        const okB = b && b.hash === s.hash && b.parent === s.parent;
+        const okA = a && a.hash === s.hash && a.parent === s.parent;
+        if (!okB && !okA) {
+          throw new Error(
+            `${name} reads as neither before nor after: ${describeState(new Map([[name, s]]))}; before ${b ? describeState(new Map([[name, b]])) : 'absent'}, after ${a ? describeState(new Map([[name, a]])) : 'absent'}`,
+          );
+        }
+      }
+      await expectNoCheckErrors(paths, c.tolerateCheck);
+      await c.verify?.(dir, state);
+      if (sameState(state, before)) stats.rolledBack++;
+      else if (sameState(state, expected)) stats.finished++;
+      else stats.mixed++;
+      stats.verified++;
+    });
     return stats;
   } finally {
     restoreTmp();
@@ -513,12 +539,7 @@ export async function runRollbackCase(bundle: Bundle, c: RollbackCase, seed: num
     return { cli: ['recover', '--rollback', dir] };
   };
   try {
-    const dryDir = nodePath.join(work, 'dry');
-    mkdirSync(dryDir);
-    await c.setup(dryDir);
-    const initialNames = new Set((await fsp.readdir(dryDir)).filter((n) => !isDiskName(n)));
-    const beforeList = await listing(dryDir);
-    const before = (await readFolder(dryDir)).state;
+    const { dryDir, initialNames, beforeList, before } = await setUpDry(work, c.setup);
     await fsp.rm(dryDir, { recursive: true, force: true });
     mkdirSync(dryDir);
     const dry = runChild(bundle, 0, await prepare(dryDir), dryDir);
@@ -530,52 +551,24 @@ export async function runRollbackCase(bundle: Bundle, c: RollbackCase, seed: num
       throw new Error(`${c.name}: the ${c.mode} left\n  ${describeState(afterDry)}\nnot the before state\n  ${describeState(before)}`);
     const dryLeft = await leftovers(dryDir, initialNames);
     if (dryLeft.length > 0) throw new Error(`${c.name}: the ${c.mode} left ${dryLeft.join(', ')}`);
-    const stats: CrashStats = {
-      names: [],
-      steps: dry.report!.steps,
-      kinds: dry.report!.kinds,
-      killPoints: 0,
-      verified: 0,
-      rolledBack: 0,
-      finished: 0,
-      mixed: 0,
-      viaCli: 0,
-      alike: false,
-      failures: [],
-    };
-    const points = chooseKillPoints(stats.steps, runs, new Rng(seed));
-    for (const [i, at] of points.entries()) {
-      const dir = nodePath.join(work, `kill-${at}`);
-      mkdirSync(dir);
-      const where = `${c.name}: kill before step ${at} of ${stats.steps} (seed ${seed})`;
-      try {
-        const out = runChild(bundle, at, await prepare(dir), dir);
-        if (out.signal !== 'SIGKILL') throw new Error(`the child was not killed (status ${out.status}): ${out.report?.error?.message ?? out.stderr}`);
-        stats.killPoints++;
-        const viaCli = i % 5 === 4;
-        const recovered = viaCli ? recoverViaCli(bundle, dir, true) : (await recoverFolder(dir, { rollback: true })).recoveries;
-        if (viaCli) stats.viaCli++;
-        const notBack = recovered.filter((r) => r.action !== 'discarded' && r.action !== 'removed');
-        if (notBack.length > 0) throw new Error(`recover --rollback did not roll back: ${JSON.stringify(notBack)}`);
-        const again = await recover(dir);
-        if (again.length > 0) throw new Error(`a second recover still found work: ${JSON.stringify(again)}`);
-        const journals = await findJournals(dir);
-        if (journals.length > 0) throw new Error(`journals left: ${journals.map((j) => nodePath.basename(j)).join(', ')}`);
-        const left = await leftovers(dir, initialNames);
-        if (left.length > 0) throw new Error(`files left behind after recover --rollback: ${left.join(', ')}`);
-        const names = await listing(dir);
-        if (names.filter((n) => n !== SIDECAR_NAME).join('/') !== beforeList.filter((n) => n !== SIDECAR_NAME).join('/'))
-          throw new Error(`the folder lists [${names.join(', ')}], not the files before [${beforeList.join(', ')}]`);
-        const { state, paths } = await readFolder(dir);
-        if (!sameState(state, before)) throw new Error(`not the before state: ${describeState(state)}; before ${describeState(before)}`);
-        await expectNoCheckErrors(paths);
-        stats.rolledBack++;
-        stats.verified++;
-        await fsp.rm(dir, { recursive: true, force: true });
-      } catch (err) {
-        stats.failures.push(`${where}: ${(err as Error).message}`);
-      }
-    }
+    const stats = freshStats(dry.report!, [], false);
+    await eachKillPoint(work, c.name, stats, runs, seed, async (dir, at, i) => {
+      expectKilled(runChild(bundle, at, await prepare(dir), dir), stats);
+      const viaCli = i % 5 === 4;
+      const recovered = viaCli ? recoverViaCli(bundle, dir, true) : (await recoverFolder(dir, { rollback: true })).recoveries;
+      if (viaCli) stats.viaCli++;
+      const notBack = recovered.filter((r) => r.action !== 'discarded' && r.action !== 'removed');
+      if (notBack.length > 0) throw new Error(`recover --rollback did not roll back: ${JSON.stringify(notBack)}`);
+      await expectNothingLeft(dir, initialNames, 'recover --rollback');
+      const names = await listing(dir);
+      if (names.filter((n) => n !== SIDECAR_NAME).join('/') !== beforeList.filter((n) => n !== SIDECAR_NAME).join('/'))
+        throw new Error(`the folder lists [${names.join(', ')}], not the files before [${beforeList.join(', ')}]`);
+      const { state, paths } = await readFolder(dir);
+      if (!sameState(state, before)) throw new Error(`not the before state: ${describeState(state)}; before ${describeState(before)}`);
+      await expectNoCheckErrors(paths);
+      stats.rolledBack++;
+      stats.verified++;
+    });
     return stats;
   } finally {
     restoreTmp();

@@ -15,14 +15,14 @@ import { startServer, type RunningServer } from '../../server/serve';
 import { buildTree } from '../support/tree';
 import { makeTmpDir, removeTmpDir } from '../support/tmp';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
+  dismissResult as dismissLastResult,
   dist,
   ensureArtifactsDir,
   firstDifference,
+  launchBrowser,
   missingPrerequisite,
+  openPage,
   readWhole,
-  dismissResult as dismissLastResult,
   resultDone as finishedJob,
 } from './support';
 
@@ -92,15 +92,8 @@ describe.skipIf(missing !== null)(
       keptFile = path.basename((await runOperation({ op: 'revert', disk: vm, keep: true })).kept!);
 
       server = await startServer({ port: 0, folders: Object.values(dirs), distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-      page = await context.newPage();
-      page.setDefaultTimeout(UI_TIMEOUT);
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') problems.push(`console error: ${msg.text()} (${msg.location().url})`);
-      });
-      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+      browser = await launchBrowser();
+      page = await openPage(browser, { timeout: UI_TIMEOUT, problems, failedRequests: false });
     }, 90_000);
 
     afterAll(async () => {

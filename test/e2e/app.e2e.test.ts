@@ -22,19 +22,19 @@ import { flipByte } from '../support/corrupt';
 import { DiskModel, Rng } from '../support/model';
 import { makeTmpDir, removeTmpDir } from '../support/tmp';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
+  dismissResult as dismissLastResult,
   dist,
   ensureArtifactsDir,
   firstDifference,
   labelOf,
+  launchBrowser,
   missingPrerequisite,
+  openPage,
   parentsByFile,
   readWhole,
+  resultDone as finishedJob,
   root,
   vhdFiles,
-  dismissResult as dismissLastResult,
-  resultDone as finishedJob,
 } from './support';
 
 const MiB = 2 ** 20;
@@ -133,16 +133,8 @@ describe.skipIf(missing !== null)(
       await o.close();
 
       server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-      page = await context.newPage();
-      page.setDefaultTimeout(UI_TIMEOUT);
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') problems.push(`console error: ${msg.text()} (${msg.location().url})`);
-      });
-      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-      page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
+      browser = await launchBrowser();
+      page = await openPage(browser, { timeout: UI_TIMEOUT, problems });
     }, 60_000);
 
     afterAll(async () => {

@@ -15,7 +15,7 @@ import { openDisk } from '../../core/disk/chain';
 import { createDifferencing, createDynamic } from '../../core/ops/create';
 import { Rng } from '../support/model';
 import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { CHROMIUM, CHROMIUM_ARGS, ensureArtifactsDir, missingPrerequisite, root } from './support';
+import { ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, root } from './support';
 
 const MiB = 2 ** 20;
 // The issue asks for a cancel with at least 1 GiB to copy.
@@ -167,12 +167,9 @@ describe.skipIf(missing !== null)(
         sizes: { [PARENT]: statSync(path.join(folder, PARENT)).size, [CHILD]: statSync(path.join(folder, CHILD)).size },
       };
       after = before.child;
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-      page = await context.newPage();
-      page.setDefaultTimeout(UI_TIMEOUT);
-      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+      browser = await launchBrowser();
+      // Killing the server on purpose makes the page's requests fail: only its uncaught errors count.
+      page = await openPage(browser, { timeout: UI_TIMEOUT, problems, consoleErrors: false, failedRequests: false });
     }, 180_000);
 
     afterAll(async () => {

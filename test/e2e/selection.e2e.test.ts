@@ -13,7 +13,7 @@ import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { flipByte } from '../support/corrupt';
 import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { CHROMIUM, CHROMIUM_ARGS, dist, ensureArtifactsDir, missingPrerequisite } from './support';
+import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -28,6 +28,8 @@ describe.skipIf(missing !== null)(
     let server: RunningServer | null = null;
     let browser: Browser | null = null;
     let page: Page;
+    /** Errors the pages reported (uncaught, console, failed requests): none expected. */
+    const problems: string[] = [];
     const $ = (id: string) => page.getByTestId(id);
     const shown = () => $('detail-file').textContent();
 
@@ -48,8 +50,7 @@ describe.skipIf(missing !== null)(
       // The trailing footer's checksum no longer matches: the disk opens (from its copy at 0) and check reports the error.
       await flipByte(damaged, statSync(damaged).size - 512 + 100);
       server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+      browser = await launchBrowser();
     }, 60_000);
 
     afterAll(async () => {
@@ -59,9 +60,8 @@ describe.skipIf(missing !== null)(
     });
 
     async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
-      const context = await browser!.newContext({ viewport: { width, height }, colorScheme });
-      page = await context.newPage();
-      page.setDefaultTimeout(UI_TIMEOUT);
+      page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
+      const context = page.context();
       await page.goto(server!.url);
       await $('recent-toggle').click();
       await $('recent-list').getByTestId('recent-folder').click();
@@ -121,6 +121,10 @@ describe.skipIf(missing !== null)(
       await expect.poll(() => $('tree-row-damaged.vhd').getByTestId('health-badge').getAttribute('data-health')).toBe('errors');
       await page.screenshot({ path: path.join(artifacts, 'sel-03-check-problems-1024-dark.png') });
       await context.close();
+    });
+
+    it('no page reported an error', () => {
+      expect(problems).toEqual([]);
     });
   },
   120_000,

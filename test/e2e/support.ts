@@ -3,7 +3,7 @@
 // through core for comparison with the raw reference model.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { scanLibrary, type TreeNode } from '../../core/library/scan';
@@ -102,4 +102,36 @@ export async function resultDone(page: Page, timeout: number): Promise<string> {
 export async function dismissResult(page: Page, timeout: number): Promise<void> {
   if (await page.getByTestId('result-panel').count()) await page.getByTestId('result-dismiss').click();
   await expect.poll(() => page.getByTestId('result-panel').count(), { timeout }).toBe(0);
+}
+
+/** Debian's Chromium, headless, with the flags this machine needs. */
+export async function launchBrowser(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+}
+
+export interface PageOptions {
+  width?: number;
+  height?: number;
+  colorScheme?: 'light' | 'dark';
+  /** Default timeout of every wait on the page. */
+  timeout: number;
+  /** Where the page's errors go: uncaught errors always; console errors and failed requests unless turned off (a test that kills the server on purpose). */
+  problems: string[];
+  consoleErrors?: boolean;
+  failedRequests?: boolean;
+}
+
+/** A page in a fresh context (1280×800, light, unless told), its errors collected in `problems`. */
+export async function openPage(browser: Browser, o: PageOptions): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: o.width ?? 1280, height: o.height ?? 800 }, colorScheme: o.colorScheme ?? 'light' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(o.timeout);
+  page.on('pageerror', (err) => o.problems.push(`page error: ${err.message}`));
+  if (o.consoleErrors !== false)
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') o.problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+    });
+  if (o.failedRequests !== false) page.on('requestfailed', (req) => o.problems.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
+  return page;
 }
