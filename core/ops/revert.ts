@@ -311,19 +311,54 @@ async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
 }
 
 /** A second name for the current file: a hard link, or a complete copy where links are unsupported. */
-export async function keepCopy(path: string, kept: string): Promise<void> {
+export async function keepCopy(path: string, kept: string, ctx?: JobContext): Promise<void> {
   try {
     await linkFile(path, kept);
   } catch (err) {
     if (!isNoHardLinkError(err)) throw toIoError(err, kept, 'cannot link');
     // Copied under a temporary name first, so a kept file is always complete.
     const tmp = tempSibling(kept, 'copy');
-    await fsp.copyFile(path, tmp, fsc.COPYFILE_EXCL);
-    const fh = await fsp.open(tmp, 'r+');
-    await fh.sync().finally(() => fh.close());
+    try {
+      await copyWhole(path, tmp, ctx);
+    } catch (e) {
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw e;
+    }
     await renameFile(tmp, kept);
   }
   await syncDir(nodePath.dirname(kept));
+}
+
+const COPY_CHUNK = 8 * 2 ** 20;
+
+/** A byte copy of `from` as a new file `to`, made durable; cancellable between chunks, with progress (a folder without hard links copies a whole disk). */
+async function copyWhole(from: string, to: string, ctx?: JobContext): Promise<void> {
+  const src = await fsp.open(from, 'r').catch((err: unknown) => {
+    throw toIoError(err, from, 'cannot read');
+  });
+  try {
+    const dst = await fsp.open(to, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644).catch((err: unknown) => {
+      throw toIoError(err, to, 'cannot create');
+    });
+    try {
+      const size = (await src.stat()).size;
+      const progress = new ProgressReporter(ctx, 'copy', size);
+      const buf = Buffer.alloc(Math.min(COPY_CHUNK, Math.max(size, 1)));
+      for (let at = 0; at < size;) {
+        if (ctx?.signal?.aborted) throw new CancelledError();
+        const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, size - at), at);
+        if (bytesRead === 0) throw toIoError(Object.assign(new Error(`${from} ended early`), { code: 'EIO' }), from, 'cannot read');
+        await dst.write(buf, 0, bytesRead, at);
+        at += bytesRead;
+        progress.update(at);
+      }
+      await dst.sync();
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await src.close();
+  }
 }
 
 /** The old state's label follows it to the kept name, or goes with it. */

@@ -14,11 +14,11 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
-import { RefusedError } from '../errors.js';
+import { CancelledError, RefusedError } from '../errors.js';
 import { openDisk } from '../disk/chain.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, pathExists, renameFile, supportsHardLinks, syncDir } from '../io/file.js';
-import { assertNoRefusals, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
+import { assertNoRefusals, cancelledMessage, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
 import { displayNameOf, isSavedStateName, recordActive, savedStateName } from '../library/active.js';
@@ -166,12 +166,12 @@ async function switchPlanned(plan: SwitchPlan, ctx: JobContext): Promise<SwitchR
       // The name was free when planned; a link never replaces a file that appeared since.
       if (await pathExists(j.kept))
         throw new RefusedError('EXISTS', `${j.kept} appeared while the switch was being made; not overwriting it`, { path: j.kept });
-      await keepCopy(j.active, j.kept);
+      await keepCopy(j.active, j.kept, ctx);
     } catch (err) {
       // The active path was never touched: undo the kept name and report.
       await rollBack(j);
       await removeJournal(jpath);
-      throw err;
+      throw err instanceof CancelledError ? new CancelledError(cancelledMessage('switch')) : err;
     }
     j.phase = 'swap';
     await writeJournal(jpath, j);

@@ -2,10 +2,12 @@
 // after N checkpoints) leaves every disk reading as it did before, no
 // journal or temp, files back within one block; `recover --rollback` of a
 // journal left by an interrupted run does the same.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CancelledError } from '../../core/errors.js';
+import { setLinker } from '../../core/io/file.js';
 import { journalPath } from '../../core/journal.js';
+import { recordActive } from '../../core/library/active.js';
 import type { Progress } from '../../core/job.js';
 import { recoverFolder } from '../../core/ops/recover.js';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
@@ -211,5 +213,45 @@ describe('cancel means before', () => {
     );
     expect(err).toBeInstanceOf(CancelledError);
     await expectBefore(tmp.dir, before, 0);
+  });
+  // Its first report comes after its first batch of blocks, the second at the end.
+  for (const n of [1])
+    it(`flatten: cancelled at progress report ${n}, its output is gone and every disk reads as before`, async () => {
+      const { paths } = await mergeChain(tmp.dir, 900 + n, 'dynamic');
+      const before = await takeBefore(tmp.dir);
+      const out = tmp.file('flat.vhd');
+      const { err, reports } = await cancelAt({ op: 'flatten', disk: paths[3], out, format: 'dynamic' }, n);
+      expect(reports.length).toBe(n);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect(existsSync(out)).toBe(false);
+      await expectBefore(tmp.dir, before, 0);
+    });
+
+  it('switch without hard links: cancelled mid-copy of the kept state, the active path and the saved state are as before, no copy left', async () => {
+    const t = await buildTree(tmp.dir, 950, { parents: [null, 0, 1, 1], size: 24 * MiB, blockSize: 512 * KiB, writesPerLayer: 8 });
+    // The active disk stores most of the disk: its copy takes several chunks.
+    const { openDisk } = await import('../../core/disk/chain.js');
+    const d = await openDisk(t.paths[2], { writable: true, sync: false });
+    for (let off = 500; off + 2 * MiB < d.virtualSize; off += 2 * MiB + 100) await d.write(off, t.rng.bytes(2 * MiB - 7));
+    await d.close();
+    await recordActive(t.paths[2]);
+    const before = await takeBefore(tmp.dir);
+    const restore = setLinker(async (a, b) => {
+      throw Object.assign(new Error(`EPERM: operation not permitted, link '${a}' -> '${b}'`), { code: 'EPERM', syscall: 'link' });
+    });
+    try {
+      const { err, reports } = await cancelAt({ op: 'switch', disk: t.paths[3] }, 1);
+      expect(reports.map((r) => r.phase)).toEqual(['copy']);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect((err as Error).message).toMatch(/^switch cancelled/);
+    } finally {
+      restore();
+    }
+    await expectBefore(tmp.dir, before, 0);
+    expect(
+      readdirSync(tmp.dir)
+        .filter((n) => n.endsWith('.vhd'))
+        .sort(),
+    ).toEqual(['d0.vhd', 'd1.vhd', 'd2.vhd', 'd3.vhd']);
   });
 });
