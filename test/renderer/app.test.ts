@@ -323,6 +323,35 @@ describe('interrupted work in a folder', () => {
     expect(fake.callsOf('resume')).toEqual([]);
     expect(w.get('[data-testid="job-progress"]').text()).toContain('Rolling back merge');
   });
+
+  it('a job that recover would roll back (a snapshot short of its rename) offers Roll back alone, not a Resume that would not finish it', async () => {
+    const fake = installFake();
+    const view = labView();
+    view.pending = [
+      {
+        journal: '/data/lab/.vhdsnap-journal-leaf-a1.vhd.json',
+        op: 'snapshot',
+        code: 'PENDING_JOB' as const,
+        job: 'snapshot (leaf-a1.vhd)',
+        message: 'an interrupted snapshot is waiting',
+        files: ['/data/lab/leaf-a1.vhd'],
+        progress: null,
+        pastNoReturn: false,
+        forward: 'roll back' as const,
+        ref: { folder: 'lab', file: '.vhdsnap-journal-leaf-a1.vhd.json' },
+      },
+    ];
+    fake.views.set('lab', view);
+    const w = mountApp();
+    await flushPromises();
+    await w.get('[data-testid="open-folder"]').trigger('click');
+    await flushPromises();
+    expect(w.find('[data-testid="resume-.vhdsnap-journal-leaf-a1.vhd.json"]').exists()).toBe(false);
+    const back = w.get('[data-testid="rollback-.vhdsnap-journal-leaf-a1.vhd.json"]');
+    expect(back.attributes('disabled')).toBeUndefined();
+    expect(back.classes()).toContain('primary');
+    expect(back.attributes('title')).toContain('stopped before changing anything');
+  });
 });
 
 describe('keyboard', () => {
