@@ -15,7 +15,6 @@
 //   so our own open or rename fails with a sharing violation; the I/O layer
 //   maps that to the same IN_USE refusal.
 // This process never counts: the app's own handles must not refuse its jobs.
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { IN_USE, RefusedError, type Finding } from './errors.js';
@@ -313,6 +312,8 @@ export function parseLsof(text: string): { pid: number; program: string | null; 
 /** Best effort: no lsof, a timeout or an error means nothing is detected (see the README). */
 export async function scanLsof(w: Wanted): Promise<Map<string, Holder[]>> {
   const paths = [...w.paths.values()];
+  // Loaded here, not at the top: child_process costs every CLI start ~3 ms, and lsof is macOS's path only.
+  const { execFile } = await import('node:child_process');
   const text = await new Promise<string>((resolve) => {
     // lsof exits 1 when no process has any of the files open; its output is still complete.
     execFile('lsof', ['-w', '-F', 'pcn', '--', ...paths], { timeout: LSOF_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }, (_err, stdout) =>

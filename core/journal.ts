@@ -3,7 +3,7 @@
 // every checkpoint. `recover` finds them and finishes or rolls back the work.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { threadId } from 'node:worker_threads';
+import { currentThreadId } from './thread.js';
 import * as z from 'zod/mini';
 import { removeFile, replaceFileAtomically, syncDir } from './io/file.js';
 
@@ -61,7 +61,7 @@ export function journalHeader<O extends string, P extends string>(
   op: O,
   phase: P,
 ): { version: 1; op: O; phase: P; pid: number; thread: number; startedAt: string } {
-  return { version: 1, op, phase, pid: process.pid, thread: threadId, startedAt: new Date().toISOString() };
+  return { version: 1, op, phase, pid: process.pid, thread: currentThreadId(), startedAt: new Date().toISOString() };
 }
 
 export function journalPath(targetPath: string): string {

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
-import { threadId } from 'node:worker_threads';
+import { currentThreadId } from './thread.js';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from './errors.js';
 import { isNoHardLinkError, linkFile, parseTempName, randomHex, removeFile, tempSibling } from './io/file.js';
@@ -119,7 +119,7 @@ const liveTokens = new Set<string>();
 /** Stale: written on this host by a process that is gone, or by this thread and no longer held. Locks from other hosts are never judged stale. */
 export function isStale(info: LockInfo): boolean {
   if (info.host !== os.hostname()) return false;
-  if (info.pid === process.pid && info.thread === threadId && !liveTokens.has(info.token)) return true;
+  if (info.pid === process.pid && info.thread === currentThreadId() && !liveTokens.has(info.token)) return true;
   // startedAt comes from the same clock as the process start times: little slack needed.
   return !ownerAlive(info.pid, Date.parse(info.startedAt), 100);
 }
@@ -337,7 +337,7 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
     startedAt: new Date().toISOString(),
     path: abs,
     token: randomHex(8),
-    thread: threadId,
+    thread: currentThreadId(),
   };
   const parts: { file: string; token: string }[] = [];
   liveTokens.add(info.token);

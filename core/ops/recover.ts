@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fromSystemError } from '../errors.js';
 import { findJournals, isActiveJournal, JOURNAL_PREFIX, readJournal, writeJournal, type JournalBase } from '../journal.js';
-import { threadId } from 'node:worker_threads';
+import { currentThreadId } from '../thread.js';
 import { hasDiskExtension, parseTempName, pathExists } from '../io/file.js';
 import { judgeLockFile, LOCK_PREFIX, mtimeSlack, ownerAlive, removeStaleLockFile, staleUserLocksFor, withLocks } from '../lock.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
@@ -43,7 +43,7 @@ export interface RecoverReport {
  */
 function ownedByLiveProcess(j: JournalBase): boolean {
   if (!Number.isInteger(j.pid) || j.pid <= 0) return false;
-  if (j.pid === process.pid) return j.thread !== undefined && j.thread !== threadId;
+  if (j.pid === process.pid) return j.thread !== undefined && j.thread !== currentThreadId();
   return ownerAlive(j.pid, Date.parse(j.startedAt), 100);
 }
 
@@ -77,7 +77,7 @@ export async function releaseJournals(paths: string[]): Promise<void> {
     for (const jpath of await findJournals(dir).catch(() => [] as string[])) {
       if (isActiveJournal(jpath)) continue;
       const j = await readJournal(jpath);
-      if (!j || j.pid !== process.pid || j.thread !== threadId) continue;
+      if (!j || j.pid !== process.pid || j.thread !== currentThreadId()) continue;
       const { thread, ...rest } = j;
       void thread;
       await writeJournal(jpath, rest);
