@@ -56,6 +56,8 @@ export interface VhdFileOptions {
   sync?: boolean;
   /** Read-only opens: read the file's first this-many bytes at once, for the metadata reads inside them (see headCached). */
   readAhead?: number;
+  /** Read-only opens for a few metadata reads, closed at once: blocking reads (see BlockingFile in core/io/file.ts). */
+  blocking?: boolean;
 }
 
 /** A run of `count` sectors from `sector` cut at block boundaries: each piece's block, first sector in it, length, and first sector on the disk. */
@@ -131,7 +133,7 @@ export class VhdFile {
   }
 
   static async open(path: string, opts: VhdFileOptions = {}): Promise<VhdFile> {
-    const opened = await openFile(path, opts.writable ? 'r+' : 'r');
+    const opened = await openFile(path, opts.writable ? 'r+' : 'r', { blocking: opts.blocking && !opts.writable });
     const file = opts.readAhead && !opts.writable ? headCached(opened, opts.readAhead) : opened;
     try {
       return await VhdFile.parse(path, file, opts);

@@ -77,10 +77,15 @@ interface Scanned {
   error?: VhdError;
 }
 
+/** Files scanned since the event loop last ran: the reads below block, so a scan lets it in every few files. */
+let sinceYield = 0;
+const YIELD_EVERY = 32;
+
 async function scanOne(p: string): Promise<Scanned> {
+  if (++sinceYield % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
   let f: VhdFile;
   try {
-    f = await VhdFile.open(p, { readAhead: SCAN_READ_AHEAD });
+    f = await VhdFile.open(p, { readAhead: SCAN_READ_AHEAD, blocking: true });
   } catch (err) {
     if (!(err instanceof VhdError)) throw err;
     return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error: err };
