@@ -55,7 +55,7 @@ export interface TreeEffect {
   /** Disks that stay but whose content or links change. */
   changed: string[];
   /** New disks, in an order where each place names a disk that exists now. */
-  created: { path: string; place?: TreePlace }[];
+  created: { path: string; place?: TreePlace; name?: string }[];
   /** Disks (with their children) that will hang elsewhere. */
   moved: { path: string; place: TreePlace }[];
   /** The tree's active disk afterwards, where the operation decides it. */

@@ -15,7 +15,7 @@ export function treeEffect(e: Partial<TreeEffect>): TreeEffect {
   return {
     removed: (e.removed ?? []).map(abs),
     changed: (e.changed ?? []).map(abs),
-    created: (e.created ?? []).map((c) => ({ path: abs(c.path), ...(c.place ? { place: place(c.place) } : {}) })),
+    created: (e.created ?? []).map((c) => ({ path: abs(c.path), ...(c.place ? { place: place(c.place) } : {}), ...(c.name ? { name: c.name } : {}) })),
     moved: (e.moved ?? []).map((m) => ({ path: abs(m.path), place: place(m.place) })),
     ...(e.active !== undefined ? { active: abs(e.active) } : {}),
   };

@@ -209,7 +209,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
       ? treeEffect({
           moved: [{ path, place: { under: target.path } }],
           changed: [path],
-          ...(kept ? { created: [{ path: kept, place: { beside: path } }] } : { removed: [path] }),
+          ...(kept ? { created: [{ path: kept, place: { beside: path }, name: keptLabel ?? undefined }] } : { removed: [path] }),
           active: path,
         })
       : undefined,

@@ -404,7 +404,13 @@ export const snapshotOperation = defineOperation({
   files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
-  plan: (r) => planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile }),
+  plan: async (r) => {
+    const plan = await planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile });
+    // The preview calls an in-place snapshot by the name the person gave it (with --out the name goes to the disk named, not the new child).
+    const name = r.name?.trim();
+    if (name && plan.effect && !plan.branch) plan.effect.created = plan.effect.created.map((c) => ({ ...c, name }));
+    return plan;
+  },
   pins: (plan) => (plan.branch ? {} : { snapshotFile: nodePath.basename(plan.snapshot) }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.

@@ -135,7 +135,7 @@ export async function planSwitch(statePath: string, opts: SwitchOptions = {}): P
             removed: [state],
             moved: [{ path: active, place: { beside: state } }],
             changed: [active],
-            created: [{ path: kept, place: { beside: active } }],
+            created: [{ path: kept, place: { beside: active }, name: keptLabel ?? undefined }],
             active,
           })
         : undefined,

@@ -117,11 +117,11 @@ describe('afterTree', () => {
 
   it('flatten: the output is a standalone new disk; the source tree is shown unchanged', () => {
     const t = afterTree(chain(), effect({ created: [{ path: '/out/flat.vhd' }], changed: [] }));
-    expect(lines(t)).toEqual(['flat.vhd [new]']);
-    // Flattening from a disk: the plan names the source through no change, so the dialog adds what it flattens from.
+    expect(lines(t)).toEqual(['flat.vhd [new] (now)']);
+    // An effect that also names a disk of a tree shows that tree too, before the standalone disk.
     const withSource = afterTree(chain(), effect({ created: [{ path: '/out/flat.vhd' }], changed: [p('current.vhd')] }));
     expect(lines(withSource)[0]).toBe('base.vhd');
-    expect(lines(withSource).at(-1)).toBe('flat.vhd [new]');
+    expect(lines(withSource).at(-1)).toBe('flat.vhd [new] (now)');
   });
 
   it('set-active: only the Now marker moves', () => {

@@ -131,7 +131,7 @@ export function afterTree(roots: readonly DiskNode[], effect: TreeEffect): Previ
   }
 
   for (const { c, parent } of createdAt) {
-    const w: Work = { key: `${c.path}\u0000new`, path: c.path, label: baseName(c.path), status: 'new', moved: false, children: [], parent: null };
+    const w: Work = { key: `${c.path}\u0000new`, path: c.path, label: c.name ?? baseName(c.path), status: 'new', moved: false, children: [], parent: null };
     if (c.place && 'above' in c.place) {
       // Between a disk and its parent: the new disk takes the disk's place, the disk hangs from it.
       const below = byPath.get(c.place.above);
@@ -151,6 +151,8 @@ export function afterTree(roots: readonly DiskNode[], effect: TreeEffect): Previ
   }
 
   const active = new Set(effect.active ? [effect.active] : touched.map(activeIn).filter((a): a is string => a !== null && !removed.has(a)));
+  // A new standalone disk is a tree of its own, and so its active disk.
+  for (const { c } of createdAt) if (!c.place) active.add(c.path);
   const out = (w: Work): PreviewNode => ({
     key: w.key,
     path: w.path,
