@@ -9,6 +9,7 @@ import { planOperation, runOperation } from '../../core/operations.js';
 import type { RequestOf, OperationName } from '../../core/registry.js';
 import { afterTree, type PreviewNode } from '../../renderer/src/lib/plan-preview.js';
 import type { DiskNode } from '../../server/api.js';
+import type { Plan } from '../../core/shapes.js';
 import { buildTree } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
 
@@ -51,7 +52,7 @@ function shapeOfPreview(roots: PreviewNode[]): string[] {
 /** Plans `req` on the folder, previews it, runs it (held to the plan by its pins) and compares; returns the effect. */
 async function previewMatchesRun<K extends OperationName>(req: RequestOf<K>) {
   const before = (await scanLibrary([tmp.dir])).roots;
-  const plan = await planOperation(req);
+  const plan: Plan = await planOperation(req);
   expect(plan.refusals).toEqual([]);
   expect(plan.effect).toBeDefined();
   const preview = afterTree(before.map(asDiskNode), plan.effect!);
