@@ -107,12 +107,13 @@ export function menuTemplate(o: MenuOptions): MenuItemConstructorOptions[] {
 }
 
 /** What the About panel says (app.setAboutPanelOptions): name, version, the runtime's versions, the license. */
-export function aboutPanelOptions(p: {
-  name: string;
+export function aboutPanelOptions(p: { name: string; version: string; license: string; versions: { electron?: string; node?: string; chrome?: string } }): {
+  applicationName: string;
+  applicationVersion: string;
   version: string;
-  license: string;
-  versions: { electron?: string; node?: string; chrome?: string };
-}): { applicationName: string; applicationVersion: string; version: string; copyright: string; credits: string } {
+  copyright: string;
+  credits: string;
+} {
   const runtime = `Electron ${p.versions.electron ?? '?'} · Node ${p.versions.node ?? '?'} · Chrome ${p.versions.chrome ?? '?'}`;
   return {
     applicationName: p.name,

@@ -124,7 +124,8 @@ describe.skipIf(missing !== null)(
           expect(await ghost.evaluate((e) => getComputedStyle(e).textDecorationLine)).toBe('line-through');
           expect(Number(await ghost.evaluate((e) => getComputedStyle(e.parentElement!).opacity))).toBeLessThan(1);
           // The ghost is a sibling of vm.vhd now (one level in), not its parent.
-          const indent = (file: string) => page.locator(`[data-testid=preview-node][data-file="${file}"]`).evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
+          const indent = (file: string) =>
+            page.locator(`[data-testid=preview-node][data-file="${file}"]`).evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
           expect(await indent(middle)).toBe(await indent('vm.vhd'));
           expect(await indent(base)).toBeLessThan(await indent('vm.vhd'));
           await expectInside(size.width, size.height);

@@ -83,7 +83,12 @@ describe('the native menu', () => {
 describe('the About panel', () => {
   it('names the app, its version from package.json, the Electron, Node and Chrome versions and the license', () => {
     const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8'));
-    const o = aboutPanelOptions({ name: 'VHD Snapshot Manager', version: pkg.version, license: pkg.license, versions: { electron: '45.4.1', node: '22.20.0', chrome: '140.0.7339.133' } });
+    const o = aboutPanelOptions({
+      name: 'VHD Snapshot Manager',
+      version: pkg.version,
+      license: pkg.license,
+      versions: { electron: '45.4.1', node: '22.20.0', chrome: '140.0.7339.133' },
+    });
     expect(o.applicationName).toBe('VHD Snapshot Manager');
     expect(o.applicationVersion).toBe(`${pkg.version} (Electron 45.4.1 · Node 22.20.0 · Chrome 140.0.7339.133)`);
     expect(o.copyright).toBe('MIT License');

@@ -20,7 +20,9 @@ describe('PlanPreview in the plan dialog', () => {
     const { pinia } = await openLab();
     const w = mount(PlanDialog, { props: { plan: deleteSnapA() }, global: { plugins: [pinia] } });
     await flushPromises();
-    const rows = w.findAll('[data-testid="preview-node"]').map((r) => `${r.attributes('data-file')}:${r.attributes('data-status')}${r.find('[data-testid="preview-now"]').exists() ? ':now' : ''}`);
+    const rows = w
+      .findAll('[data-testid="preview-node"]')
+      .map((r) => `${r.attributes('data-file')}:${r.attributes('data-status')}${r.find('[data-testid="preview-now"]').exists() ? ':now' : ''}`);
     expect(rows).toEqual(['base.vhd:same', 'snap-a.vhd:removed', 'leaf-a1.vhd:changed:now', 'leaf-a2.vhd:changed', 'snap-b.vhd:same', 'leaf-b.vhd:same']);
     // Said in words too, not only in colour; names as the tree shows them.
     const ghost = w.get('[data-file="snap-a.vhd"]');
@@ -32,7 +34,10 @@ describe('PlanPreview in the plan dialog', () => {
 
   it('shows no preview for a refused plan, nor for one without an effect', async () => {
     const { pinia } = await openLab();
-    const refused = mount(PlanDialog, { props: { plan: { ...deleteSnapA(), refusals: [{ code: 'NO_SPACE', message: 'full' }] } }, global: { plugins: [pinia] } });
+    const refused = mount(PlanDialog, {
+      props: { plan: { ...deleteSnapA(), refusals: [{ code: 'NO_SPACE', message: 'full' }] } },
+      global: { plugins: [pinia] },
+    });
     expect(refused.find('[data-testid="plan-preview"]').exists()).toBe(false);
     const plain = mount(PlanDialog, { props: { plan: okPlan() }, global: { plugins: [pinia] } });
     expect(plain.find('[data-testid="plan-preview"]').exists()).toBe(false);

@@ -94,7 +94,12 @@ describe('afterTree', () => {
   it('revert discarding the current state: a ghost of it where it was, the disk under the snapshot', () => {
     const t = afterTree(
       chain(),
-      effect({ removed: [p('current.vhd')], moved: [{ path: p('current.vhd'), place: { under: p('base.vhd') } }], changed: [p('current.vhd')], active: p('current.vhd') }),
+      effect({
+        removed: [p('current.vhd')],
+        moved: [{ path: p('current.vhd'), place: { under: p('base.vhd') } }],
+        changed: [p('current.vhd')],
+        active: p('current.vhd'),
+      }),
     );
     expect(lines(t)).toEqual(['base.vhd', '  s1.vhd', '    current.vhd [removed]', '  current.vhd [changed] (moved) (now)']);
     expect(new Set(t[0].children.flatMap((c) => [c.key, ...c.children.map((g) => g.key)])).size).toBe(3);
