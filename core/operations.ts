@@ -14,6 +14,7 @@ import { fromSystemError, RefusedError, UsageError } from './errors.js';
 import { assertNoRefusals, type JobContext, type Plan } from './job.js';
 import type { Operation } from './operation.js';
 import { hardLinkRefusals } from './hardlinks.js';
+import { effectOfChanges } from './library/effect.js';
 import { assertNotInUse, inUseRefusals } from './inuse.js';
 import { fileKeyOrNull } from './io/identity.js';
 import { findChildren, withChildFolders } from './library/scan.js';
@@ -144,6 +145,7 @@ async function planPrepared<K extends OperationName>(req: RequestOf<K>): Promise
   const pins = d.pins?.(plan);
   if (pins && Object.keys(pins).length > 0)
     shared.pins = Object.fromEntries(Object.entries(pins).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  shared.effect ??= effectOfChanges(plan);
   const notes = await unseenChildrenNotes(d, r, plan);
   if (notes.length > 0) shared.cautions = [...(shared.cautions ?? []), ...notes];
   if (d.access === 'writes') shared.refusals.unshift(...(await pendingJobRefusals([...d.touched(r), ...plan.changes.map((c) => c.path)])));

@@ -39,7 +39,30 @@ export interface Plan {
    * the job with them, so the snapshot created is the one the plan named.
    */
   pins?: Record<string, string>;
+  /** How the tree of disks will look after the run, for the app's before/after preview (core/library/effect.ts). */
+  effect?: TreeEffect;
 }
+
+/**
+ * What a plan does to the tree, in the person's terms, by disk path. Places
+ * name disks as they are now: `under` a disk (its new child), `beside` a disk
+ * (a new child of that disk's parent), `above` a disk (between it and its
+ * parent); no place: a standalone disk.
+ */
+export interface TreeEffect {
+  /** Disks that will be gone (their children hang from their parent). A path also in `moved` or `created` continues there; what it held is lost. */
+  removed: string[];
+  /** Disks that stay but whose content or links change. */
+  changed: string[];
+  /** New disks, in an order where each place names a disk that exists now. */
+  created: { path: string; place?: TreePlace; name?: string }[];
+  /** Disks (with their children) that will hang elsewhere. */
+  moved: { path: string; place: TreePlace }[];
+  /** The tree's active disk afterwards, where the operation decides it. */
+  active?: string;
+}
+
+export type TreePlace = { under: string } | { beside: string } | { above: string };
 
 /** A finding of `check`: errors and warnings share this shape (core/errors.ts). */
 export interface Finding {

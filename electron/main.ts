@@ -1,12 +1,14 @@
 // Electron main process: one locked-down window showing the bundled renderer,
 // and the calls of server/ (handlers, contract) bound to real Electron (ipcMain,
 // dialogs, webContents.send). The handlers themselves know nothing of Electron.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, type IpcMainInvokeEvent } from 'electron';
-import { Channels, type JobEvent } from '../server/api.js';
+import { Channels, type JobEvent, type MenuCommand } from '../server/api.js';
 import { Grants } from '../server/grants.js';
 import { createHandlers, type Dialogs } from '../server/handlers.js';
+import { aboutPanelOptions, menuTemplate } from './menu.js';
 import { registerIpc } from './register.js';
 import { defaultWorkerPath, JobManager, workerRunner } from '../server/jobs.js';
 import { RecentFolders } from '../server/recent.js';
@@ -57,14 +59,24 @@ function createWindow(): void {
   void mainWindow.loadFile(indexPath);
 }
 
+/** A menu item's command goes to our window's page only (the one window, showing our page). */
+function sendCommand(c: MenuCommand): void {
+  const win = mainWindow;
+  if (win && !win.isDestroyed() && isOwnPage(win.webContents.mainFrame.url)) win.webContents.send(Channels.menuCommand, c);
+}
+
 function buildMenu(): Menu {
-  const isMac = process.platform === 'darwin';
-  return Menu.buildFromTemplate([
-    ...(isMac ? [{ role: 'appMenu' as const }] : []),
-    { label: 'File', submenu: [{ role: isMac ? ('close' as const) : ('quit' as const) }] },
-    { role: 'editMenu' },
-    { role: 'viewMenu' },
-  ]);
+  return Menu.buildFromTemplate(menuTemplate({ platform: process.platform, send: sendCommand, devTools: !app.isPackaged }));
+}
+
+/** The license named in package.json (packaged beside the app's code). */
+function license(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(app.getAppPath(), 'package.json'), 'utf8')) as { license?: unknown };
+    return typeof pkg.license === 'string' ? pkg.license : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Real dialogs, attached to the window so they are modal to it. */
@@ -135,6 +147,7 @@ if (!app.requestSingleInstanceLock()) {
 
   void app.whenReady().then(() => {
     hardenSession(session.defaultSession);
+    app.setAboutPanelOptions(aboutPanelOptions({ name: 'VHD Snapshot Manager', version: app.getVersion(), license: license(), versions: process.versions }));
     Menu.setApplicationMenu(buildMenu());
     createWindow();
   });

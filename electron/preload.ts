@@ -6,7 +6,7 @@
 // {code, message} object.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { EventChannels, type Envelope, type JobEvent, type VhdsnapApi } from '../server/api.js';
-import { apiError, bridgeApi } from '../server/bridge.js';
+import { apiError, bridgeApi, isMenuCommand } from '../server/bridge.js';
 
 const calls = bridgeApi((_method, channel, args) => ipcRenderer.invoke(channel, ...args) as Promise<Envelope<unknown> | undefined>);
 
@@ -17,6 +17,16 @@ const api: VhdsnapApi = {
     const path = item instanceof File ? webUtils.getPathForFile(item) : '';
     if (!path) return Promise.reject(apiError('NOT_A_FOLDER', 'drop a folder from the file manager'));
     return calls.dropFolder(path);
+  },
+  onMenuCommand: (listener) => {
+    // Only main sends on this channel; a payload of any other shape is dropped all the same.
+    const wrapped = (_event: IpcRendererEvent, c: unknown) => {
+      if (isMenuCommand(c)) listener(c);
+    };
+    ipcRenderer.on(EventChannels.menuCommand, wrapped);
+    return () => {
+      ipcRenderer.removeListener(EventChannels.menuCommand, wrapped);
+    };
   },
   onJobEvent: (listener) => {
     const wrapped = (_event: IpcRendererEvent, e: JobEvent) => listener(e);

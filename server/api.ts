@@ -119,8 +119,17 @@ export const RequestChannels = {
 
 export type ApiMethod = keyof typeof RequestChannels;
 
-/** Pushed by main (webContents.send, or a socket message): the API's onJobEvent. */
-export const EventChannels = { jobEvent: 'job:event' } as const;
+/** Pushed by main (webContents.send, or a socket message): the API's onJobEvent; and, in the desktop app only, what its native menu asks (onMenuCommand). */
+export const EventChannels = { jobEvent: 'job:event', menuCommand: 'app:menu-command' } as const;
+
+/** The app's own commands the native menu sends, besides the actions on the selected disk. */
+export const AppCommands = ['open-folder', 'rescan', 'view-tree', 'view-graph'] as const;
+
+/**
+ * What a native menu item asks the page to do: an action on the selected
+ * disk (as its toolbar button or shortcut would), or an app command.
+ */
+export type MenuCommand = { kind: 'action'; action: Exclude<OperationName, 'name'> | 'rename' } | { kind: 'app'; command: (typeof AppCommands)[number] };
 
 /** `vhdsnap serve`'s socket, client → server: one call (method is an ApiMethod; the server checks). */
 export interface WsRequest {
@@ -174,4 +183,6 @@ export interface VhdsnapApi {
   rollback(journal: DiskRef): Promise<{ jobId: string }>;
   /** Subscribes to job events; returns the unsubscribe function. */
   onJobEvent(listener: (e: JobEvent) => void): () => void;
+  /** Subscribes to the native menu's commands (the desktop app only: `vhdsnap serve` has no menu); returns the unsubscribe function. */
+  onMenuCommand?(listener: (c: MenuCommand) => void): () => void;
 }

@@ -3,7 +3,7 @@
 // WebSocket client of `vhdsnap serve` (invoke = a message on the socket). No
 // runtime imports but api.ts and no Node: it is bundled into the sandboxed
 // preload by esbuild and into the page by Vite.
-import { RequestChannels, type ApiError, type ApiMethod, type Envelope, type VhdsnapApi } from './api.js';
+import { AppCommands, RequestChannels, type ApiError, type ApiMethod, type Envelope, type MenuCommand, type VhdsnapApi } from './api.js';
 
 /** Sends one call and resolves with its envelope (or rejects with an ApiError-shaped object). */
 export type Invoke = (method: ApiMethod, channel: string, args: unknown[]) => Promise<Envelope<unknown> | undefined>;
@@ -22,6 +22,18 @@ export type CallArgs<K extends ApiMethod> = K extends 'dropFolder' ? [path: stri
 export type BridgeError = ApiError & { name: 'ApiError' };
 
 export const apiError = (code: string, message: string): BridgeError => ({ name: 'ApiError', code, message });
+
+/**
+ * True for a menu command's shape (api.ts MenuCommand): the preload passes
+ * on nothing else. The page still runs only actions it knows.
+ */
+export function isMenuCommand(c: unknown): c is MenuCommand {
+  if (typeof c !== 'object' || c === null) return false;
+  const o = c as Record<string, unknown>;
+  const keys = Object.keys(o).sort().join(',');
+  if (o.kind === 'action') return keys === 'action,kind' && typeof o.action === 'string' && /^[a-z][a-z-]{0,31}$/.test(o.action);
+  return o.kind === 'app' && keys === 'command,kind' && (AppCommands as readonly unknown[]).includes(o.command);
+}
 
 /** An envelope's value, or its error thrown as a BridgeError. */
 export function unwrap(r: Envelope<unknown> | undefined): unknown {

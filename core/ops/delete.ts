@@ -42,6 +42,7 @@ import { findChildren } from '../library/scan.js';
 import { removalSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
 import { applyRelink, prepareRelink, stampChildren } from './relink.js';
+import { treeEffect } from '../library/effect.js';
 
 /** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
 const foldJournalSchema = journalSchema('delete', {
@@ -144,6 +145,8 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
             ? `merge ${nodePath.basename(children[0])} into the base ${nodePath.basename(snap)} and keep the result under ${nodePath.basename(children[0])}`
             : `cannot delete ${nodePath.basename(snap)}`,
       changes,
+      // Either way the person sees the snapshot go and the disks below it keep what they show (merge-child keeps the child's path).
+      effect: strategy !== null ? treeEffect({ removed: [snap], changed: children }) : undefined,
       bytesToCopy: copy,
       worstCaseGrowth: growth,
       freeSpace,

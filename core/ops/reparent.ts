@@ -13,6 +13,7 @@ import { freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../jo
 import { applyRelink, prepareRelink } from './relink.js';
 import { isSameFile } from '../io/identity.js';
 import { openFile, readExact, withOwnerWrite } from '../io/file.js';
+import { treeEffect } from '../library/effect.js';
 
 export const reparentJournalSchema = journalSchema('reparent', {
   child: z.string(),
@@ -108,6 +109,7 @@ export async function planReparent(childPath: string, parentPath: string, opts: 
     operation: 'reparent',
     summary: `point ${nodePath.basename(child)} at ${nodePath.basename(parent)} as its parent${note}`,
     changes: [{ path: child, action: 'modify', detail: 'parent id, timestamp, name and locators (new locators appended; the header rewritten last)' }],
+    effect: treeEffect({ moved: [{ path: child, place: { under: parent } }], changed: [child] }),
     bytesToCopy: 0,
     worstCaseGrowth: 4 * 1024,
     freeSpace: await freeSpaceAt(nodePath.dirname(child)),

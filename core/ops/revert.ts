@@ -29,6 +29,7 @@ import { readSidecar, recordChild, writeSidecar } from '../library/sidecar.js';
 import { createDifferencing } from './create.js';
 import { datedSibling, newChildRefusals } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
+import { treeEffect } from '../library/effect.js';
 
 export interface RevertOptions {
   /** Snapshot to revert to (default: the disk's parent). */
@@ -203,6 +204,15 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
       ? `revert ${name} to ${nodePath.basename(target.path)}${kept ? `, keeping the current state as ${nodePath.basename(kept)}` : ', discarding the current state'}`
       : `cannot revert ${name}`,
     changes,
+    // The disk starts again under the snapshot; its current state is kept beside where it was, or lost.
+    effect: target
+      ? treeEffect({
+          moved: [{ path, place: { under: target.path } }],
+          changed: [path],
+          ...(kept ? { created: [{ path: kept, place: { beside: path }, name: keptLabel ?? undefined }] } : { removed: [path] }),
+          active: path,
+        })
+      : undefined,
     bytesToCopy: 0,
     worstCaseGrowth: growth,
     freeSpace,

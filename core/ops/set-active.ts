@@ -9,6 +9,7 @@ import { recordActive } from '../library/active.js';
 import { treeOf } from '../library/scan.js';
 import { SIDECAR_NAME } from '../library/sidecar.js';
 import { defineOperation, diskPath, writesOneDisk } from '../operation.js';
+import { treeEffect } from '../library/effect.js';
 
 export interface SetActivePlan extends Plan {
   path: string;
@@ -46,6 +47,8 @@ async function planSetActive(disk: string): Promise<SetActivePlan> {
       refusals.length === 0
         ? [{ path, action: 'modify', detail: `recorded as the active disk in ${SIDECAR_NAME} beside it (the disk file is not written)` }]
         : [],
+    // Only the Now marker moves: no disk's content changes.
+    effect: refusals.length === 0 ? treeEffect({ active: path }) : undefined,
     bytesToCopy: 0,
     worstCaseGrowth: 4096,
     freeSpace: null,

@@ -43,6 +43,7 @@ import { findChildren, isActiveDisk } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
 import { recordActive } from '../library/active.js';
 import { createDifferencing } from './create.js';
+import { treeEffect } from '../library/effect.js';
 
 export interface SnapshotOptions {
   /** Create the child here instead of snapshotting in place (the disk stays as the snapshot). */
@@ -209,6 +210,11 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
             { path: snap, action: 'create', detail: snapDetail },
             { path: disk, action: 'modify', detail: 'becomes an empty differencing child of the snapshot' },
           ],
+    // In place, the snapshot appears between the disk and its parent and the disk stays the current state; --out adds a child.
+    effect:
+      out !== null
+        ? treeEffect({ created: [{ path: active, place: { under: disk } }], ...(activeMoves ? { active } : {}) })
+        : treeEffect({ created: [{ path: snap, place: { above: disk } }], active: disk }),
     bytesToCopy: 0,
     worstCaseGrowth: 64 * 1024,
     freeSpace: null,
@@ -398,7 +404,13 @@ export const snapshotOperation = defineOperation({
   files: { disk: 'disk', out: 'output' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
-  plan: (r) => planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile }),
+  plan: async (r) => {
+    const plan = await planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile });
+    // The preview calls an in-place snapshot by the name the person gave it (with --out the name goes to the disk named, not the new child).
+    const name = r.name?.trim();
+    if (name && plan.effect && !plan.branch) plan.effect.created = plan.effect.created.map((c) => ({ ...c, name }));
+    return plan;
+  },
   pins: (plan) => (plan.branch ? {} : { snapshotFile: nodePath.basename(plan.snapshot) }),
   run: (r, ctx) => snapshotPlanned(ctx.plan, r, ctx),
   // In place, its journaled steps link the disk to the snapshot name and rename a new child over the disk's name: the old file is not written.

@@ -25,6 +25,7 @@ import { displayNameOf, isSavedStateName, recordActive, savedStateName } from '.
 import { treeOf } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { keepCopy, keptName } from './revert.js';
+import { treeEffect } from '../library/effect.js';
 
 export interface SwitchOptions {
   /** For tests: the time in the kept file's name and label. */
@@ -127,6 +128,17 @@ export async function planSwitch(statePath: string, opts: SwitchOptions = {}): P
       ? `Nothing is lost: your current disk ${nodePath.basename(active)} will show ‘${stateName}’, and what it shows now is kept as the saved state ‘${keptLabel}’.`
       : undefined,
     changes,
+    // The active path takes the saved state's place (and content); what it showed stays where it was, as the kept state.
+    effect:
+      active && kept
+        ? treeEffect({
+            removed: [state],
+            moved: [{ path: active, place: { beside: state } }],
+            changed: [active],
+            created: [{ path: kept, place: { beside: active }, name: keptLabel ?? undefined }],
+            active,
+          })
+        : undefined,
     bytesToCopy: 0,
     worstCaseGrowth: growth,
     freeSpace,

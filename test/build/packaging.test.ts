@@ -76,6 +76,34 @@ describe('electron-builder config', () => {
     });
   });
 
+  it('references icons that exist: PNGs of 16…512 px for Linux, an .ico and an .icns holding them', () => {
+    const png = (buf: Buffer) => {
+      expect(buf.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+      return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+    };
+    const dir = path.join(root, config.linux.icon);
+    for (const size of [16, 32, 48, 64, 128, 256, 512]) expect(png(readFileSync(path.join(dir, `${size}x${size}.png`)))).toEqual({ width: size, height: size });
+    // .ico: reserved 0, type 1, a count, then one 16-byte entry per image (0 standing for 256), each pointing at a PNG.
+    const ico = readFileSync(path.join(root, config.win.icon));
+    expect([ico.readUInt16LE(0), ico.readUInt16LE(2)]).toEqual([0, 1]);
+    const sizes: number[] = [];
+    for (let i = 0; i < ico.readUInt16LE(4); i++) {
+      const e = 6 + 16 * i;
+      const at = ico.readUInt32LE(e + 12);
+      const { width } = png(ico.subarray(at, at + ico.readUInt32LE(e + 8)));
+      expect(width).toBe(ico[e] || 256);
+      sizes.push(width);
+    }
+    expect(sizes).toEqual(expect.arrayContaining([16, 32, 48, 256]));
+    // .icns: "icns", its length, then typed chunks; each here a PNG of its type's size.
+    const icns = readFileSync(path.join(root, config.mac.icon));
+    expect(icns.subarray(0, 4).toString('latin1')).toBe('icns');
+    expect(icns.readUInt32BE(4)).toBe(icns.length);
+    const chunks: Record<string, number> = {};
+    for (let at = 8; at < icns.length; at += icns.readUInt32BE(at + 4)) chunks[icns.subarray(at, at + 4).toString('latin1')] = png(icns.subarray(at + 8)).width;
+    expect(chunks).toEqual({ icp4: 16, icp5: 32, icp6: 64, ic07: 128, ic08: 256, ic09: 512 });
+  });
+
   it('finds the job worker outside the archive when packaged', () => {
     expect(defaultWorkerPath('/opt/app/resources/app.asar/dist/electron')).toBe('/opt/app/resources/app.asar.unpacked/dist/electron/job-worker.cjs');
     expect(defaultWorkerPath('/x/dist/electron')).toBe('/x/dist/electron/job-worker.cjs');

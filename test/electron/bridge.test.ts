@@ -66,8 +66,27 @@ describe('the channel list', () => {
 });
 
 describe('the preload (window.vhdsnap in the app)', () => {
-  it('exposes exactly the contract calls and onJobEvent', () => {
-    expect(Object.keys(preloadApi).sort()).toEqual(expectedKeys);
+  it('exposes exactly the contract calls, onJobEvent and (the desktop app only) onMenuCommand', () => {
+    expect(Object.keys(preloadApi).sort()).toEqual([...expectedKeys, 'onMenuCommand'].sort());
+  });
+
+  it('relays the native menu’s commands, and drops anything else sent on that channel', () => {
+    const seen: unknown[] = [];
+    const off = preloadApi.onMenuCommand((c: unknown) => seen.push(c)) as unknown as () => void;
+    const send = (c: unknown) => state.listeners.get(EventChannels.menuCommand)!({}, c);
+    send({ kind: 'action', action: 'snapshot' });
+    send({ kind: 'app', command: 'open-folder' });
+    send({ kind: 'app', command: 'format-disk' });
+    send({ kind: 'action', action: 'snapshot', extra: 1 });
+    send({ kind: 'action', action: '../x' });
+    send('snapshot');
+    send(null);
+    off();
+    expect(state.listeners.has(EventChannels.menuCommand)).toBe(false);
+    expect(seen).toEqual([
+      { kind: 'action', action: 'snapshot' },
+      { kind: 'app', command: 'open-folder' },
+    ]);
   });
 
   it('sends each call on its channel with its arguments, and rejects an error answer as {code, message}', async () => {

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Channels, type DiskRef, type FolderGrant, type FolderView, type OperationArgsOf, type OperationName } from '../../server/api';
+import { Channels, EventChannels, type DiskRef, type FolderGrant, type FolderView, type OperationArgsOf, type OperationName } from '../../server/api';
 import { openDisk } from '../../core/disk/chain';
 import { createDifferencing, createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
@@ -48,7 +48,7 @@ describe('sender and argument checks', () => {
   it('registers every channel of the contract', async () => {
     const h = await makeHarness();
     const expected = Object.entries(Channels)
-      .filter(([k]) => k !== 'jobEvent')
+      .filter(([k]) => !(k in EventChannels))
       .map(([, v]) => v)
       .sort();
     expect([...h.ipc.listeners.keys()].sort()).toEqual(expected);

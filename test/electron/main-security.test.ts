@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { Channels } from '../../server/api';
+import { Channels, EventChannels } from '../../server/api';
 import { SECURE_WEB_PREFERENCES } from './secure-prefs';
 
 const state = vi.hoisted(() => ({
@@ -19,6 +19,8 @@ const state = vi.hoisted(() => ({
   permissionCheck: null as null | ((...a: unknown[]) => boolean),
   headers: null as null | ((details: any, cb: (r: any) => void) => void),
   userData: '',
+  menu: null as any[] | null,
+  about: null as any,
 }));
 
 vi.mock('electron', () => {
@@ -51,6 +53,9 @@ vi.mock('electron', () => {
       },
       on: (name: string, fn: (...a: any[]) => void) => state.appHandlers.set(name, fn),
       getVersion: () => '4.5.6',
+      getAppPath: () => path.resolve(import.meta.dirname, '..', '..'),
+      isPackaged: true,
+      setAboutPanelOptions: (o: any) => (state.about = o),
       getPath: (name: string) => (name === 'userData' ? state.userData : os.tmpdir()),
       whenReady: () => Promise.resolve(),
       quit: vi.fn(),
@@ -61,7 +66,7 @@ vi.mock('electron', () => {
       handle: (ch: string, fn: any) => state.ipc.set(ch, fn),
       removeHandler: (ch: string) => state.ipc.delete(ch),
     },
-    Menu: { buildFromTemplate: () => ({}), setApplicationMenu: () => {} },
+    Menu: { buildFromTemplate: (t: any[]) => ((state.menu = t), {}), setApplicationMenu: () => {} },
     session: {
       defaultSession: {
         setPermissionRequestHandler: (fn: any) => (state.permissionRequest = fn),
@@ -151,7 +156,7 @@ describe('electron/main.ts security baseline', () => {
 
   it('registers every IPC channel and answers only the main frame of its own window', async () => {
     const expected = Object.entries(Channels)
-      .filter(([k]) => k !== 'jobEvent')
+      .filter(([k]) => !(k in EventChannels))
       .map(([, v]) => v);
     expect([...state.ipc.keys()].sort()).toEqual(expected.sort());
     const call = (event: any) => state.ipc.get(Channels.appVersion)!(event);
@@ -175,5 +180,26 @@ describe('electron/main.ts security baseline', () => {
     const { dialog } = await import('electron');
     expect(await state.ipc.get(Channels.openFolder)!(good)).toEqual({ ok: true, value: null });
     expect(dialog.showOpenDialog).toHaveBeenCalledTimes(1);
+  });
+
+  it('has the native menu, whose items send their command to its own page only, and an About panel', () => {
+    const items = state.menu!.flatMap((m: any) => m.submenu ?? []);
+    expect(state.menu!.map((m: any) => m.label ?? m.role)).toEqual(expect.arrayContaining(['File', 'Edit', 'View', 'Snapshot', 'help']));
+    // Packaged: no developer tools in the View menu.
+    expect(items.some((i: any) => i.role === 'toggleDevTools')).toBe(false);
+    const send = win.webContents.send as ReturnType<typeof vi.fn>;
+    send.mockClear();
+    items.find((i: any) => i.id === 'action:snapshot').click();
+    expect(send).toHaveBeenCalledWith(Channels.menuCommand, { kind: 'action', action: 'snapshot' });
+    win.webContents.mainFrame.url = 'https://evil.example/';
+    try {
+      items.find((i: any) => i.id === 'app:open-folder').click();
+      expect(send).toHaveBeenCalledTimes(1);
+    } finally {
+      win.webContents.mainFrame.url = pathToFileURL(state.loaded[0]).href;
+    }
+    expect(state.about.applicationName).toBe('VHD Snapshot Manager');
+    expect(state.about.applicationVersion).toMatch(/^4\.5\.6 \(Electron .* · Node .* · Chrome .*\)$/);
+    expect(state.about.copyright).toBe('MIT License');
   });
 });
