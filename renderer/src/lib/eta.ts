@@ -13,6 +13,7 @@ export class EtaEstimator {
   private startAt: number | null = null;
   private lastAt = 0;
   private lastDone = 0;
+  private firstDone = 0;
   private rate: number | null = null;
   private total = 0;
   private done = 0;
@@ -31,6 +32,7 @@ export class EtaEstimator {
       this.startAt = atMs;
       this.lastAt = atMs;
       this.lastDone = done;
+      this.firstDone = done;
       this.done = done;
       this.rate = null;
       return;
@@ -56,10 +58,12 @@ export class EtaEstimator {
     const left = Math.max(0, this.total - this.done);
     if (left === 0) return 0;
     const elapsed = (this.lastAt - this.startAt) / 1000;
-    if (elapsed < MIN_SECONDS || this.done < this.total * MIN_FRACTION) return null;
+    const progressed = this.done - this.firstDone;
+    if (elapsed < MIN_SECONDS || progressed <= 0 || progressed < this.total * MIN_FRACTION) return null;
+    // What the average so far says; the recent rate may differ from it, but not by more than twice either way,
+    // so a stall or a burst moves the estimate without making it absurd.
+    const overall = left / (progressed / elapsed);
     const recent = this.rate > 0 ? left / this.rate : Infinity;
-    // What the average so far says; the recent rate may differ, but not by more than twice either way.
-    const overall = left / (this.done / elapsed);
     return Math.min(Math.max(recent, overall / 2), overall * 2);
   }
 }
