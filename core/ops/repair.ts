@@ -238,9 +238,9 @@ export async function planRepair(filePath: string): Promise<RepairPlan> {
     operation: 'repair',
     summary:
       d.writes.length > 0
-        ? `repair ${name}: ${d.fixes.map((x) => x.code).join(', ')}${remaining.length ? `; ${remaining.length} problem(s) cannot be repaired` : ''}`
+        ? `repair ${name}: ${d.fixes.map((x) => x.code).join(', ')}${remaining.length ? `; ${remaining.length} problem${remaining.length === 1 ? '' : 's'} cannot be repaired` : ''}`
         : remaining.length > 0
-          ? `nothing in ${name} can be repaired safely; ${remaining.length} problem(s) remain`
+          ? `nothing in ${name} can be repaired safely; ${remaining.length} problem${remaining.length === 1 ? ' remains' : 's remain'}`
           : `${name} needs no repair`,
     changes: d.writes.map((w) => ({ path, action: 'modify' as const, detail: `${w.what} (${w.data.length} bytes at ${w.at})` })),
     bytesToCopy: 0,

@@ -60,7 +60,7 @@ describe('ResultView', () => {
   it('a merge and a delete name the snapshots they changed, with no field names or raw byte counts', () => {
     const names = { '/d/snap-a.vhd': 'After 6 months', '/d/base.vhd': 'Clean build', '/d/leaf.vhd': 'Today', 'snap-a.vhd': 'After 6 months' };
     const merge = mount(ResultView, {
-      props: { job: job({ names, outcome: { op: 'merge', result: { merged: '/d/base.vhd', removed: ['/d/snap-a.vhd'], relinked: ['/d/leaf.vhd'] } } }) },
+      props: { job: job({ names, outcome: { op: 'merge', result: { merged: '/d/base.vhd', removed: ['/d/snap-a.vhd'], relinked: ['/d/leaf.vhd'], steps: [] } } }) },
     });
     expect(merge.get('[data-testid="result-headline"]').text()).toBe('Merge of ‘After 6 months’ into its parent finished.');
     expect(merge.get('[data-testid="result-sentences"]').text()).toBe(

@@ -149,7 +149,11 @@ describe('gridOf', () => {
 });
 
 describe('nextSnapshotName', () => {
-  const n = (name: string | null, ...children: { name: string | null; children: never[] }[]) => ({ name, children });
+  interface T {
+    name: string | null;
+    children: T[];
+  }
+  const n = (name: string | null, ...children: T[]): T => ({ name, children });
   it('is one past the highest "Snapshot N" of the tree', () => {
     expect(nextSnapshotName(n(null))).toBe('Snapshot 1');
     expect(nextSnapshotName(n('Base', n('Snapshot 1'), n('Snapshot 3'), n('Snapshot 12b')))).toBe('Snapshot 4');
