@@ -120,7 +120,7 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
             ...children.map((c) => ({
               path: c,
               action: 'modify' as const,
-              detail: `receives the snapshot's data it shows, relinked to ${nodePath.basename(parent!)}`,
+              detail: `receives the snapshot's data it shows, then points at ${nodePath.basename(parent!)} as its parent`,
             })),
             { path: snap, action: 'delete' as const },
           ]

@@ -158,7 +158,7 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
           detail: `receives ${sizeText(copy)}, in at most ${parentBlocks.size} new block${parentBlocks.size === 1 ? '' : 's'}; up to ${sizeText(undo)} of what it overwrites is kept beside it until the copy ends, so Cancel can restore it`,
         },
         { path: nodePath.resolve(child.path), action: 'delete' },
-        ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `relinked to ${nodePath.basename(parent.path)}` })),
+        ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `will point at ${nodePath.basename(parent.path)} as its parent` })),
       ],
       bytesToCopy: copy,
       worstCaseGrowth: growth,
