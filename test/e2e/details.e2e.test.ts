@@ -158,7 +158,9 @@ describe.skipIf(missing !== null)(
       await $('dialog-merge').waitFor();
       await $('plan').waitFor();
       const summary = (await $('plan-summary').textContent()) ?? '';
-      expect(summary).toMatch(/^Copy the [\d.]+ MiB stored in ‘After 6 months’ \(big-snap-[\d-]+\.vhd\) into ‘Clean build’ \(big-snap-[\d-]+\.vhd\), then delete big-snap-[\d-]+\.vhd\.$/);
+      expect(summary).toMatch(
+        /^Copy the [\d.]+ MiB stored in ‘After 6 months’ \(big-snap-[\d-]+\.vhd\) into ‘Clean build’ \(big-snap-[\d-]+\.vhd\), then delete big-snap-[\d-]+\.vhd\.$/,
+      );
       const planText = (await $('plan').textContent()) ?? '';
       expect(jargonIn(planText)).toBeNull();
       await page.screenshot({ path: path.join(artifacts, 'words-03-plan-merge-1024-dark.png') });
@@ -169,7 +171,9 @@ describe.skipIf(missing !== null)(
       const headline = (await $('result-headline').textContent()) ?? '';
       expect(headline).toBe('Merge of ‘After 6 months’ into its parent finished.');
       const said = (await $('result-sentences').textContent()) ?? '';
-      expect(said).toBe('The content of ‘After 6 months’ is now part of ‘Clean build’, and its file is gone.big.vhd now points at ‘Clean build’ as its parent.');
+      expect(said).toBe(
+        'The content of ‘After 6 months’ is now part of ‘Clean build’, and its file is gone.big.vhd now points at ‘Clean build’ as its parent.',
+      );
       expect(jargonIn(`${headline} ${said}`)).toBeNull();
       // The result panel is not clipped: its last sentence is inside the window.
       expect(await inViewport('result-sentences')).toBe(true);
@@ -191,12 +195,16 @@ describe.skipIf(missing !== null)(
       expect(await $('opt-name').getAttribute('placeholder')).toBe('Snapshot 1');
       await $('opt-review').click();
       await $('plan').waitFor();
-      expect(await $('plan-summary').textContent()).toMatch(/^Preserve the current content of big\.vhd as the snapshot ‘Snapshot 1’ \(big-snap-[\d-]+\.vhd\); big\.vhd becomes an empty child of it\.$/);
+      expect(await $('plan-summary').textContent()).toMatch(
+        /^Preserve the current content of big\.vhd as the snapshot ‘Snapshot 1’ \(big-snap-[\d-]+\.vhd\); big\.vhd becomes an empty child of it\.$/,
+      );
       await page.screenshot({ path: path.join(artifacts, 'words-06-plan-snapshot-1280.png') });
       await $('plan-confirm').click();
       const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
       await panel.waitFor({ timeout: 30_000 });
-      expect(await $('result-sentences').textContent()).toMatch(/^The snapshot ‘Snapshot 1’ keeps the content as it was\.big\.vhd is now an empty child of it: new writes go there\.$/);
+      expect(await $('result-sentences').textContent()).toMatch(
+        /^The snapshot ‘Snapshot 1’ keeps the content as it was\.big\.vhd is now an empty child of it: new writes go there\.$/,
+      );
       const forest = await parentsByFile(folder);
       const snap = [...forest.keys()].find((f) => forest.get('big.vhd') === f)!;
       expect(await labelOf(folder, snap)).toBe('Snapshot 1');

@@ -102,7 +102,9 @@ describe('AllocationMap', () => {
       expect(rects).toHaveLength(Math.ceil(cells.length / Math.max(1, group)));
       const blocks = Math.max(1, group) * per;
       expect(w.get('[data-testid="allocation-scale"]').text()).toBe(
-        blocks === 1 ? 'each cell: one block = 2 MiB' : `each cell: ${blocks} blocks = ${blocks * 2 >= 1024 ? `${blocks * 2 / 1024} GiB` : `${blocks * 2} MiB`}`,
+        blocks === 1
+          ? 'each cell: one block = 2 MiB'
+          : `each cell: ${blocks} blocks = ${blocks * 2 >= 1024 ? `${(blocks * 2) / 1024} GiB` : `${blocks * 2} MiB`}`,
       );
       // The first cell's tooltip names its range and what of it is stored.
       const first = cells.slice(0, Math.max(1, group));

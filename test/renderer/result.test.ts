@@ -60,14 +60,21 @@ describe('ResultView', () => {
   it('a merge and a delete name the snapshots they changed, with no field names or raw byte counts', () => {
     const names = { '/d/snap-a.vhd': 'After 6 months', '/d/base.vhd': 'Clean build', '/d/leaf.vhd': 'Today', 'snap-a.vhd': 'After 6 months' };
     const merge = mount(ResultView, {
-      props: { job: job({ names, outcome: { op: 'merge', result: { merged: '/d/base.vhd', removed: ['/d/snap-a.vhd'], relinked: ['/d/leaf.vhd'], steps: [] } } }) },
+      props: {
+        job: job({ names, outcome: { op: 'merge', result: { merged: '/d/base.vhd', removed: ['/d/snap-a.vhd'], relinked: ['/d/leaf.vhd'], steps: [] } } }),
+      },
     });
     expect(merge.get('[data-testid="result-headline"]').text()).toBe('Merge of ‘After 6 months’ into its parent finished.');
     expect(merge.get('[data-testid="result-sentences"]').text()).toBe(
       'The content of ‘After 6 months’ is now part of ‘Clean build’, and its file is gone.‘Today’ now points at ‘Clean build’ as its parent.',
     );
     // The file behind each name is on hover.
-    expect(merge.findAll('[data-testid="result-sentences"] [title]').map((e) => e.attributes('title'))).toEqual(['snap-a.vhd', 'base.vhd', 'leaf.vhd', 'base.vhd']);
+    expect(merge.findAll('[data-testid="result-sentences"] [title]').map((e) => e.attributes('title'))).toEqual([
+      'snap-a.vhd',
+      'base.vhd',
+      'leaf.vhd',
+      'base.vhd',
+    ]);
     const del = mount(ResultView, {
       props: {
         job: job({

@@ -73,10 +73,26 @@ describe('EtaEstimator', () => {
 
   it('starts afresh when the count goes back (a new phase) and after reset()', () => {
     const e = new EtaEstimator();
-    feed(e, [[0, 0], [1, 500], [2, 900], [3, 100]], 1000);
+    feed(
+      e,
+      [
+        [0, 0],
+        [1, 500],
+        [2, 900],
+        [3, 100],
+      ],
+      1000,
+    );
     expect(e.eta()).toBeNull();
     expect(e.smoothedRate).toBeNull();
-    feed(e, [[4, 200], [5, 300]], 1000);
+    feed(
+      e,
+      [
+        [4, 200],
+        [5, 300],
+      ],
+      1000,
+    );
     expect(e.eta()).toBeCloseTo(7, 5);
     e.reset();
     expect(e.eta()).toBeNull();
@@ -134,7 +150,11 @@ describe('gridOf', () => {
     expect(g.cells[0]).toEqual({ first: 0, count: 32, fill: 1, full: 32, partial: 0 });
     expect(g.cells[3]).toEqual({ first: 96, count: 32, fill: 0.5 / 32, full: 0, partial: 1 });
     // The last cell of an uneven map covers only what is left.
-    const odd = gridOf(Array.from({ length: 1030 }, () => 2), 3, 512);
+    const odd = gridOf(
+      Array.from({ length: 1030 }, () => 2),
+      3,
+      512,
+    );
     expect(odd.blocksPerCell).toBe(12);
     expect(odd.cells.at(-1)).toMatchObject({ first: 1028 * 3, count: 6, fill: 1 });
   });

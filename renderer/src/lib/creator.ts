@@ -3,21 +3,21 @@
 // the VHD spec and what the tools in ../shared/vhd-format.md write.
 
 const APPS: Record<string, string> = {
-  'win': 'Windows (Hyper-V / Disk Management)',
-  'vpc': 'Virtual PC',
-  'vs': 'Virtual Server',
-  'd2v': 'Disk2vhd',
-  'qemu': 'QEMU',
-  'qem2': 'QEMU',
-  'vbox': 'VirtualBox',
-  'tap': 'Xen (blktap)',
-  'CTXS': 'Citrix XenConverter',
-  'wa': 'Microsoft Azure',
-  'xo': 'Xen Orchestra',
-  'vhds': 'vhdsnap',
+  win: 'Windows (Hyper-V / Disk Management)',
+  vpc: 'Virtual PC',
+  vs: 'Virtual Server',
+  d2v: 'Disk2vhd',
+  qemu: 'QEMU',
+  qem2: 'QEMU',
+  vbox: 'VirtualBox',
+  tap: 'Xen (blktap)',
+  CTXS: 'Citrix XenConverter',
+  wa: 'Microsoft Azure',
+  xo: 'Xen Orchestra',
+  vhds: 'vhdsnap',
 };
 
-const HOSTS: Record<string, string> = { Wi2k: 'Windows', 'Mac': 'macOS' };
+const HOSTS: Record<string, string> = { Wi2k: 'Windows', Mac: 'macOS' };
 
 /** The code as stored: trailing spaces and NULs dropped ("win ", "tap\0" → "win", "tap"). */
 const code = (s: string | null | undefined) => (s ?? '').replace(/[\0\s]+$/g, '');

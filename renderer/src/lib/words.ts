@@ -39,8 +39,7 @@ function s(strings: TemplateStringsArray, ...parts: (Seg | Seg[] | string)[]): S
   return out;
 }
 
-const list = (segs: Seg[]): Seg[] =>
-  segs.flatMap((g, i) => (i === 0 ? [g] : [{ text: i === segs.length - 1 ? ' and ' : ', ' }, g]));
+const list = (segs: Seg[]): Seg[] => segs.flatMap((g, i) => (i === 0 ? [g] : [{ text: i === segs.length - 1 ? ' and ' : ', ' }, g]));
 
 /** Plain text of a sentence (for tests and aria). */
 export const sentenceText = (x: Sentence): string => x.map((g) => g.text).join('');
@@ -89,7 +88,10 @@ export function outcomeSentences(o: JobOutcome, nameOf: NameOf): Sentence[] {
     case 'merge': {
       const r = o.result;
       const out = [s`The content of ${list(r.removed.map(disk))} is now part of ${disk(r.merged)}, and its file is gone.`];
-      if (r.relinked.length) out.push(s`${list(r.relinked.map(disk))} now ${r.relinked.length === 1 ? 'points' : 'point'} at ${disk(r.merged)} as ${r.relinked.length === 1 ? 'its' : 'their'} parent.`);
+      if (r.relinked.length)
+        out.push(
+          s`${list(r.relinked.map(disk))} now ${r.relinked.length === 1 ? 'points' : 'point'} at ${disk(r.merged)} as ${r.relinked.length === 1 ? 'its' : 'their'} parent.`,
+        );
       return out;
     }
     case 'delete': {
@@ -115,11 +117,18 @@ export function outcomeSentences(o: JobOutcome, nameOf: NameOf): Sentence[] {
     }
     case 'switch': {
       const r = o.result;
-      return [s`${disk(r.active)} now shows the saved state it was switched to.`, s`What it showed before is kept as ‘${printable(r.keptLabel)}’ (${printable(base(r.kept))}).`];
+      return [
+        s`${disk(r.active)} now shows the saved state it was switched to.`,
+        s`What it showed before is kept as ‘${printable(r.keptLabel)}’ (${printable(base(r.kept))}).`,
+      ];
     }
     case 'set-active': {
       const r = o.result;
-      return [r.previous ? s`${disk(r.active)} is now the active disk of its tree, instead of ${disk(r.previous)}.` : s`${disk(r.active)} was already the active disk of its tree.`];
+      return [
+        r.previous
+          ? s`${disk(r.active)} is now the active disk of its tree, instead of ${disk(r.previous)}.`
+          : s`${disk(r.active)} was already the active disk of its tree.`,
+      ];
     }
     case 'compact': {
       const r = o.result;
@@ -131,12 +140,19 @@ export function outcomeSentences(o: JobOutcome, nameOf: NameOf): Sentence[] {
     }
     case 'resize': {
       const r = o.result;
-      return [r.oldSize === r.newSize ? s`${disk(r.path)} is already ${sizeWords(r.newSize)}.` : s`${disk(r.path)} grew from ${sizeWords(r.oldSize)} to ${sizeWords(r.newSize)}; the new space reads as zeros.`];
+      return [
+        r.oldSize === r.newSize
+          ? s`${disk(r.path)} is already ${sizeWords(r.newSize)}.`
+          : s`${disk(r.path)} grew from ${sizeWords(r.oldSize)} to ${sizeWords(r.newSize)}; the new space reads as zeros.`,
+      ];
     }
     case 'flatten': {
       const r = o.result;
       const blocks = r.allocatedBlocks === null ? '' : `, ${countOf(r.allocatedBlocks, 'block')} stored`;
-      return [s`Wrote ${disk(r.path)}: a standalone ${r.format} ${r.format === 'raw' ? 'image' : 'disk'} of ${sizeWords(r.virtualSize)}${blocks}.`, ...r.warnings.map((w) => s`${w.message}`)];
+      return [
+        s`Wrote ${disk(r.path)}: a standalone ${r.format} ${r.format === 'raw' ? 'image' : 'disk'} of ${sizeWords(r.virtualSize)}${blocks}.`,
+        ...r.warnings.map((w) => s`${w.message}`),
+      ];
     }
     case 'repair': {
       const r = o.result;
