@@ -58,6 +58,8 @@ describe.skipIf(missing !== null)(
       base = (await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) })).snapshot;
       await writeAt(vm, 2 * GiB, new Uint8Array(3 * MiB).fill(9));
       await writeAt(vm, 11 * GiB + 512, new Uint8Array(1536).fill(9));
+      // Enough for the merge to be seen running (its progress in words).
+      for (let i = 0; i < 10; i++) await writeAt(vm, 12 * GiB + i * 32 * MiB, new Uint8Array(32 * MiB).fill(i + 1));
       await runOperation({ op: 'name', disk: vm, name: 'After 6 months' });
       mid = (await snapshot(vm, { now: new Date(2026, 5, 2, 3, 4, 5) })).snapshot;
       server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
@@ -165,6 +167,11 @@ describe.skipIf(missing !== null)(
       expect(jargonIn(planText)).toBeNull();
       await page.screenshot({ path: path.join(artifacts, 'words-03-plan-merge-1024-dark.png') });
       await $('plan-confirm').click();
+      // While it runs: the job by name, the phase in words with its percentage.
+      await $('job-progress').waitFor({ timeout: 30_000 });
+      expect(await $('job-progress').textContent()).toContain('Merge of ‘After 6 months’ into its parent');
+      await expect.poll(() => $('progress-phase').textContent(), { timeout: 30_000, interval: 10 }).toMatch(/^Copying [\d.]+ (MiB )?of [\d.]+ MiB \(\d+%\)$/);
+      await page.screenshot({ path: path.join(artifacts, 'words-03b-progress-merge-1024-dark.png') });
       const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
       await panel.waitFor({ timeout: 60_000 });
       expect(await panel.getAttribute('data-status')).toBe('done');

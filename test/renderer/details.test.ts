@@ -5,7 +5,9 @@ import { flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import AllocationMap from '../../renderer/src/components/AllocationMap.vue';
 import DetailsPane from '../../renderer/src/components/DetailsPane.vue';
+import { startInlineRename } from '../../renderer/src/lib/inline-label.js';
 import { refKey } from '../../renderer/src/lib/operations.js';
+import { useJobsStore } from '../../renderer/src/stores/jobs.js';
 import { Rng } from '../support/model.js';
 import { removeBridge, sampleInfo } from './fake-api.js';
 import { openLab } from './support.js';
@@ -68,6 +70,76 @@ describe('DetailsPane', () => {
     expect(wrapper.get('[data-testid="blocks-full"]').text()).toBe('4');
     expect(wrapper.get('[data-testid="blocks-partial"]').text()).toBe('2');
     expect(wrapper.get('[data-testid="allocation-scale"]').text()).toBe('each cell: one block = 2 MiB');
+    wrapper.unmount();
+  });
+
+  it('renames and describes in place, and Undo (or Ctrl+Z) puts the old label back through the same call', async () => {
+    const { fake, pinia, library } = await openLab();
+    const wrapper = mount(DetailsPane, { global: { plugins: [pinia] }, attachTo: document.body });
+    const ref = { folder: 'lab', file: 'leaf-a1.vhd' };
+    library.select(refKey(ref));
+    await flushPromises();
+    expect(wrapper.get('[data-testid="detail-name"]').text()).toBe('Dev box');
+    // Escape leaves it as it was, without a call.
+    await wrapper.get('[data-testid="detail-rename"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="detail-name-input"]').trigger('keydown', { key: 'Escape' });
+    expect(wrapper.find('[data-testid="detail-name-input"]').exists()).toBe(false);
+    expect(fake.callsOf('setLabel')).toEqual([]);
+    // F2 from the app asks for the same edit.
+    expect(startInlineRename(refKey(ref))).toBe(true);
+    await flushPromises();
+    const input = wrapper.get<HTMLInputElement>('[data-testid="detail-name-input"]');
+    expect(document.activeElement).toBe(input.element);
+    expect(input.element.value).toBe('Dev box');
+    await input.setValue('  Workstation ');
+    await wrapper.get('form.edit-name').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('setLabel')).toEqual([[ref, { name: 'Workstation' }]]);
+    expect(wrapper.get('[data-testid="detail-undo-line"]').text()).toBe('Renamed to ‘Workstation’. Undo');
+    await wrapper.get('[data-testid="detail-undo"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('setLabel')[1]).toEqual([ref, { name: 'Dev box', description: '' }]);
+    expect(wrapper.find('[data-testid="detail-undo-line"]').exists()).toBe(false);
+    // The description, then Ctrl+Z outside a text field.
+    await wrapper.get('[data-testid="detail-description"]').trigger('click');
+    await flushPromises();
+    await wrapper.get('[data-testid="detail-description-input"]').setValue('my main VM');
+    await wrapper.get('[data-testid="detail-description-input"]').trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    expect(fake.callsOf('setLabel')[2]).toEqual([ref, { description: 'my main VM' }]);
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'z', ctrlKey: true }));
+    await flushPromises();
+    expect(fake.callsOf('setLabel')[3]).toEqual([ref, { name: 'Dev box', description: '' }]);
+    wrapper.unmount();
+    // No pane, no inline edit: the app opens the dialog instead.
+    expect(startInlineRename(refKey(ref))).toBe(false);
+  });
+
+  it('shows an out-of-date parent timestamp as a muted note, and not at all while a job runs', async () => {
+    const { fake, pinia, library } = await openLab();
+    fake.detailsFor = (ref) => ({
+      ref,
+      info: sampleInfo(ref, {
+        warnings: [
+          { code: 'PARENT_TIMESTAMP_MISMATCH', message: 'the parent was modified after this child recorded it' },
+          { code: 'IN_USE', message: 'another program has this disk open' },
+        ],
+      }),
+      uniqueBytes: 0,
+      allocationMap: [],
+      blocksPerCell: 1,
+    });
+    const wrapper = mount(DetailsPane, { global: { plugins: [pinia] } });
+    await library.openDetails(refKey({ folder: 'lab', file: 'leaf-b.vhd' }));
+    await flushPromises();
+    expect(wrapper.get('[data-testid="detail-warnings"]').text()).toBe('another program has this disk open (IN_USE)');
+    expect(wrapper.get('[data-testid="detail-notes"]').text()).toContain('the parent was modified after this child recorded it');
+    const jobs = useJobsStore();
+    jobs.entry('j1').args = { op: 'merge', disk: { folder: 'lab', file: 'snap-b.vhd' } };
+    await flushPromises();
+    expect(wrapper.find('[data-testid="detail-notes"]').exists()).toBe(false);
+    expect(wrapper.find('[data-testid="detail-warnings"]').exists()).toBe(true);
   });
 
   it('shows a details failure in words', async () => {
