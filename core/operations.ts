@@ -22,6 +22,7 @@ import { withLocks } from './lock.js';
 import { pendingJobRefusals, releaseJournals } from './ops/recover.js';
 import { stampChildren } from './ops/relink.js';
 import { isOperationName, operationNamed, type OperationName, type OperationOutcome, type PlanOf, type RequestOf, type ResultOf } from './registry.js';
+import { sentence } from './words.js';
 
 export type { OperationName, OperationOutcome, OperationRequest, PlanOf, RequestOf, ResultOf } from './registry.js';
 
@@ -142,6 +143,8 @@ async function planPrepared<K extends OperationName>(req: RequestOf<K>): Promise
   const plan = await d.plan(r);
   if (d.access === 'writes') await assertFoldersWritable(d, plan);
   const shared: Plan = plan;
+  // One sentence for people, whichever operation wrote it (core/words.ts).
+  shared.summary = sentence(shared.summary);
   const pins = d.pins?.(plan);
   if (pins && Object.keys(pins).length > 0)
     shared.pins = Object.fromEntries(Object.entries(pins).filter((e): e is [string, string] => typeof e[1] === 'string'));

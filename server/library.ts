@@ -13,8 +13,13 @@ import { jobsWaitingIn } from '../core/ops/recover.js';
 import type { DiskDetails, DiskNode, DiskRef, FolderGrant, FolderView } from './api.js';
 import type { Grants } from './grants.js';
 
-/** Most cells in an allocation map; larger disks share a cell between blocks. */
-export const MAX_MAP_CELLS = 4096;
+/**
+ * Most cells in an allocation map; larger disks share a cell between blocks.
+ * High enough that the map is per block for disks up to 128 GiB of 2 MiB
+ * blocks: the page groups it into a readable grid and shades each cell by the
+ * fraction present, which only per-block entries give exactly.
+ */
+export const MAX_MAP_CELLS = 65536;
 /** Fixed disks have no blocks: they are drawn in 2 MiB units, all present. */
 const FIXED_UNIT = 2 * 1024 * 1024;
 

@@ -29,6 +29,7 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { findChildren } from '../library/scan.js';
+import { sizeText } from '../words.js';
 
 export const compactJournalSchema = journalSchema('compact', {
   /** copy: the temporary file may be incomplete; rename: it is complete and fsync'd. */
@@ -144,7 +145,10 @@ export async function planCompact(path: string): Promise<CompactPlan> {
     const growth = (layout?.dataStart ?? f.footerOffset) + (before - knownEmpty) * blockBytes + FOOTER_SIZE;
     const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
     if (freeSpace !== null && growth > freeSpace) {
-      refusals.push({ code: 'NO_SPACE', message: `compacting needs room for a temporary copy of up to ${growth} bytes but only ${freeSpace} are free` });
+      refusals.push({
+        code: 'NO_SPACE',
+        message: `compacting needs room for a temporary copy of up to ${sizeText(growth)} but only ${sizeText(freeSpace)} is free`,
+      });
     }
     const what = f.type === 'dynamic' ? 'blocks that read as all zero' : 'blocks with no sector of their own (no bitmap bit set)';
     return {

@@ -43,6 +43,7 @@ import { removalSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
 import { applyRelink, prepareRelink, stampChildren } from './relink.js';
 import { treeEffect } from '../library/effect.js';
+import { diskText, sizeText } from '../words.js';
 
 /** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
 const foldJournalSchema = journalSchema('delete', {
@@ -112,7 +113,7 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
     // Folding may allocate a whole block in a child per block the snapshot stores.
     const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
     if (freeSpace !== null && growth > freeSpace)
-      refusals.push({ code: 'NO_SPACE', message: `deleting may need ${growth} bytes but only ${freeSpace} are free` });
+      refusals.push({ code: 'NO_SPACE', message: `deleting may need ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` });
     const parent = disk.layers[1]?.path ?? null;
     const changes: Plan['changes'] =
       strategy === 'fold'
@@ -120,7 +121,7 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
             ...children.map((c) => ({
               path: c,
               action: 'modify' as const,
-              detail: `receives the snapshot's data it shows, relinked to ${nodePath.basename(parent!)}`,
+              detail: `receives the snapshot's data it shows, then points at ${nodePath.basename(parent!)} as its parent`,
             })),
             { path: snap, action: 'delete' as const },
           ]
@@ -135,15 +136,16 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
             ]
           : [];
     const keepLose = strategy !== null ? await removalSentence(snap, disk.top.uuid) : undefined;
+    const snapText = await diskText(snap, disk.top.uuid);
     return {
       operation: 'delete',
       keepLose,
       summary:
         strategy === 'fold'
-          ? `fold ${nodePath.basename(snap)} into its ${children.length} child disk(s) and remove it`
+          ? `fold the snapshot ${snapText} into ${children.length === 1 ? 'its child' : `its ${children.length} children`} (${sizeText(copy)} to copy) and remove it`
           : strategy === 'merge-child'
-            ? `merge ${nodePath.basename(children[0])} into the base ${nodePath.basename(snap)} and keep the result under ${nodePath.basename(children[0])}`
-            : `cannot delete ${nodePath.basename(snap)}`,
+            ? `merge ${nodePath.basename(children[0])} into the base ${snapText} (${sizeText(copy)} to copy) and keep the result under ${nodePath.basename(children[0])}`
+            : `cannot delete ${snapText}`,
       changes,
       // Either way the person sees the snapshot go and the disks below it keep what they show (merge-child keeps the child's path).
       effect: strategy !== null ? treeEffect({ removed: [snap], changed: children }) : undefined,

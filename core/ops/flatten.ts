@@ -14,6 +14,7 @@ import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
 import { assertFolderFor, refuseExisting, writeAtomically } from '../io/file.js';
 import { diskSource, writeImage, type OutputFormat } from './transfer.js';
+import { diskText, sizeText } from '../words.js';
 
 export interface FlattenOptions extends JobContext {
   format?: OutputFormat;
@@ -54,12 +55,12 @@ async function planWith(disk: Disk, out: string, format: OutputFormat): Promise<
   const refusals: Plan['refusals'] = [];
   await refuseExisting(out).catch((err: RefusedError) => refusals.push({ code: err.code, message: err.message }));
   if (freeSpace !== null && growth > freeSpace) {
-    refusals.push({ code: 'NO_SPACE', message: `the output may need ${growth} bytes but only ${freeSpace} are free on its volume` });
+    refusals.push({ code: 'NO_SPACE', message: `the output may need ${sizeText(growth)} but only ${sizeText(freeSpace)} is free on its volume` });
   }
   return {
     operation: 'flatten',
-    summary: `write the content of ${nodePath.basename(disk.path)} (${disk.layers.length} file${disk.layers.length > 1 ? 's' : ''} in its chain) to a new ${format} file ${nodePath.basename(out)}`,
-    changes: [{ path: nodePath.resolve(out), action: 'create', detail: `${format}, ${size} bytes virtual` }],
+    summary: `write the content of ${await diskText(disk.path, disk.top.uuid)} (${sizeText(size)}; ${disk.layers.length} file${disk.layers.length > 1 ? 's' : ''} in its chain) to a new ${format} file ${nodePath.basename(out)}`,
+    changes: [{ path: nodePath.resolve(out), action: 'create', detail: `${format}, ${sizeText(size)} virtual` }],
     bytesToCopy: copy,
     worstCaseGrowth: Math.ceil(growth),
     freeSpace,

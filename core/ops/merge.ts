@@ -35,6 +35,7 @@ import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
 import type { DeletePlan } from './delete.js';
+import { diskText, sizeText } from '../words.js';
 
 export const mergeJournalSchema = journalSchema('merge', {
   phase: z.enum(['copy', 'relink', 'finalize']),
@@ -142,21 +143,22 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
     const growth = parentBlocks.size * (parent.bitmapSize + parent.blockSize) + 4 * SECTOR + undo;
     const freeSpace = await freeSpaceAt(nodePath.dirname(parent.path));
     if (freeSpace !== null && growth > freeSpace)
-      refusals.push({ code: 'NO_SPACE', message: `the merge may need ${growth} bytes but only ${freeSpace} are free` });
+      refusals.push({ code: 'NO_SPACE', message: `the merge may need ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` });
     // A parent this user cannot write fails in the plan (dry run too), not in the copy after the journal is written.
     await assertCanWrite(parent.path, 'merge cannot write into');
     const grandchildren = await findChildren(child.path);
+    const [childText, parentText] = [await diskText(child.path, child.uuid), await diskText(parent.path, parent.uuid)];
     return {
       operation: 'merge',
-      summary: `copy the ${copy} bytes stored in ${nodePath.basename(child.path)} into ${nodePath.basename(parent.path)}, then delete ${nodePath.basename(child.path)}`,
+      summary: `copy the ${sizeText(copy)} stored in ${childText} into ${parentText}, then delete ${nodePath.basename(child.path)}`,
       changes: [
         {
           path: parent.path,
           action: 'modify',
-          detail: `receives ${copy} bytes in ${parentBlocks.size} new blocks at most; up to ${undo} bytes of what it overwrites are kept beside it until the copy ends, so Cancel can restore it`,
+          detail: `receives ${sizeText(copy)}, in at most ${parentBlocks.size} new block${parentBlocks.size === 1 ? '' : 's'}; up to ${sizeText(undo)} of what it overwrites is kept beside it until the copy ends, so Cancel can restore it`,
         },
         { path: nodePath.resolve(child.path), action: 'delete' },
-        ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `relinked to ${nodePath.basename(parent.path)}` })),
+        ...grandchildren.map((g) => ({ path: g, action: 'modify' as const, detail: `will point at ${nodePath.basename(parent.path)} as its parent` })),
       ],
       bytesToCopy: copy,
       worstCaseGrowth: growth,
@@ -225,12 +227,12 @@ export async function planMergeInto(childPath: string, into: string): Promise<Me
     }
     const i = changes.findIndex((c) => c.path === child);
     changes.splice(i, 1, { path: child, action: 'delete', detail: `receives the levels below, then is merged into ${nodePath.basename(parent)} and removed` });
-    changes.push({ path: parent, action: 'modify', detail: `receives the merged content of the ${k} level(s) below it` });
+    changes.push({ path: parent, action: 'modify', detail: `receives the merged content of the ${k === 1 ? 'level' : `${k} levels`} below it` });
   }
   const top = segment[segment.length - 1];
   const freeSpace = await freeSpaceAt(nodePath.dirname(top));
   if (freeSpace !== null && growth > freeSpace)
-    refusals.push({ code: 'NO_SPACE', message: `merging into ${nodePath.basename(top)} may need ${growth} bytes but only ${freeSpace} are free` });
+    refusals.push({ code: 'NO_SPACE', message: `merging into ${nodePath.basename(top)} may need ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` });
   return {
     ...first,
     summary: `merge ${nodePath.basename(childPath)} level by level into ${nodePath.basename(top)} (${segment.length - 1} merges), removing ${segment

@@ -27,7 +27,7 @@ async function planName(disk: string, label: { name?: string; description?: stri
   await f.close();
   const file = nodePath.basename(path);
   const summary =
-    label.name === '' ? `clear the name of ${file}` : label.name !== undefined ? `name ${file} "${label.name}"` : `set the description of ${file}`;
+    label.name === '' ? `clear the name of ${file}` : label.name !== undefined ? `name ${file} ‘${label.name}’` : `set the description of ${file}`;
   return {
     operation: 'name',
     summary,

@@ -27,6 +27,7 @@ import { journalHeader, journalPath, journalSchema, offset, removeJournal, withA
 import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { checkFile } from './check.js';
 import { isSameFile } from '../io/identity.js';
+import { sizeText } from '../words.js';
 
 export interface RepairItem {
   code: string;
@@ -238,11 +239,11 @@ export async function planRepair(filePath: string): Promise<RepairPlan> {
     operation: 'repair',
     summary:
       d.writes.length > 0
-        ? `repair ${name}: ${d.fixes.map((x) => x.code).join(', ')}${remaining.length ? `; ${remaining.length} problem(s) cannot be repaired` : ''}`
+        ? `repair ${name}: ${d.fixes.map((x) => x.code).join(', ')}${remaining.length ? `; ${remaining.length} problem${remaining.length === 1 ? '' : 's'} cannot be repaired` : ''}`
         : remaining.length > 0
-          ? `nothing in ${name} can be repaired safely; ${remaining.length} problem(s) remain`
+          ? `nothing in ${name} can be repaired safely; ${remaining.length} problem${remaining.length === 1 ? ' remains' : 's remain'}`
           : `${name} needs no repair`,
-    changes: d.writes.map((w) => ({ path, action: 'modify' as const, detail: `${w.what} (${w.data.length} bytes at ${w.at})` })),
+    changes: d.writes.map((w) => ({ path, action: 'modify' as const, detail: `${w.what} (${sizeText(w.data.length)} at offset ${w.at})` })),
     bytesToCopy: 0,
     worstCaseGrowth: d.sizeAfter - (await fsp.stat(path)).size,
     freeSpace: null,

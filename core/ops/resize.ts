@@ -31,6 +31,7 @@ import { journalHeader, journalPath, journalSchema, offset, removeJournal, withA
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { validateSize } from './create.js';
+import { sizeText } from '../words.js';
 
 export const resizeJournalSchema = journalSchema('resize', {
   kind: z.enum(['fixed', 'sparse']),
@@ -139,17 +140,17 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
         relocateBatTo = need.entries;
         growth += batBytes(need.entries) + (f.batmap ? SECTOR + batmapBytesFor(need.entries) : 0) + SECTOR;
       }
-      detail = `virtual size ${oldSize} → ${newSize} bytes${relocateBatTo !== null ? `; the BAT grows to ${relocateBatTo} entries at the end of the file` : ''}; footer and header updated`;
+      detail = `virtual size ${sizeText(oldSize)} → ${sizeText(newSize)}${relocateBatTo !== null ? `; the BAT grows to ${relocateBatTo} entries at the end of the file` : ''}; footer and header updated`;
     }
     const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
     if (freeSpace !== null && growth > freeSpace)
-      refusals.push({ code: 'NO_SPACE', message: `resizing may need ${growth} bytes but only ${freeSpace} are free` });
+      refusals.push({ code: 'NO_SPACE', message: `resizing may need ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` });
     return {
       operation: 'resize',
       summary:
         newSize === oldSize
-          ? `${nodePath.basename(abs)} is already ${oldSize} bytes; nothing to do`
-          : `grow ${nodePath.basename(abs)} (${f.type}) from ${oldSize} to ${newSize} bytes`,
+          ? `${nodePath.basename(abs)} is already ${sizeText(oldSize)}; nothing to do`
+          : `grow ${nodePath.basename(abs)} (${f.type}) from ${sizeText(oldSize)} to ${sizeText(newSize)}`,
       changes: newSize > oldSize ? [{ path: abs, action: 'modify', detail }] : [],
       bytesToCopy: 0,
       worstCaseGrowth: growth,

@@ -30,6 +30,7 @@ import { createDifferencing } from './create.js';
 import { datedSibling, newChildRefusals } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
 import { treeEffect } from '../library/effect.js';
+import { diskText, sizeText } from '../words.js';
 
 export interface RevertOptions {
   /** Snapshot to revert to (default: the disk's parent). */
@@ -187,7 +188,8 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     await t.close();
   }
   const freeSpace = await freeSpaceAt(dir);
-  if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `reverting needs ${growth} bytes but only ${freeSpace} are free` });
+  if (freeSpace !== null && growth > freeSpace)
+    refusals.push({ code: 'NO_SPACE', message: `reverting needs ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` });
   const name = nodePath.basename(path);
   const changes: Plan['changes'] = [];
   if (target) {
@@ -201,7 +203,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
   return {
     operation: 'revert',
     summary: target
-      ? `revert ${name} to ${nodePath.basename(target.path)}${kept ? `, keeping the current state as ${nodePath.basename(kept)}` : ', discarding the current state'}`
+      ? `revert ${ownName === name ? name : `‘${ownName}’ (${name})`} to the snapshot ${await diskText(target.path, target.uuid)}${kept ? `, keeping the current state as ${nodePath.basename(kept)}` : ', discarding the current state'}`
       : `cannot revert ${name}`,
     changes,
     // The disk starts again under the snapshot; its current state is kept beside where it was, or lost.

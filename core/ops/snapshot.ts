@@ -41,7 +41,8 @@ import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJou
 import { defineOperation, descriptionText, diskPath, journalKind, nameText, type RecoveryOutcome } from '../operation.js';
 import { findChildren, isActiveDisk } from '../library/scan.js';
 import { recordChild, setLabel, unrecordableChild } from '../library/sidecar.js';
-import { recordActive } from '../library/active.js';
+import { displayNameOf, recordActive } from '../library/active.js';
+import { printable } from '../printable.js';
 import { createDifferencing } from './create.js';
 import { treeEffect } from '../library/effect.js';
 
@@ -158,7 +159,7 @@ export async function damageRefusals(f: VhdFile): Promise<Plan['refusals']> {
  * children. The snapshot's file name is chosen here, so the plan shows the
  * name the run creates.
  */
-export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date; snapshotFile?: string } = {}): Promise<SnapshotPlan> {
+export async function planSnapshot(diskPath: string, opts: { out?: string; now?: Date; snapshotFile?: string; name?: string } = {}): Promise<SnapshotPlan> {
   const out = opts.out === undefined ? null : nodePath.resolve(opts.out);
   // In place through a symlink: the file it leads to is snapshotted (a link of the symlink itself would hold no data), so the symlink then leads to the new child.
   const disk = out === null ? await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath)) : nodePath.resolve(diskPath);
@@ -197,12 +198,15 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
     via === 'rename'
       ? 'read-only snapshot holding the current content: this folder has no hard links, so the disk is renamed to this name and the new child takes its path right after (journaled: after a crash, recover puts the disk back or finishes)'
       : 'read-only snapshot holding the current content (same file, second name by hard link)';
+  // The snapshot keeps the disk's id, so its label: the name given now, else the one it has.
+  const label = opts.name?.trim() || (await displayNameOf(disk, uuid));
+  const named = label && label !== nodePath.basename(disk) ? `the snapshot ‘${printable(label)}’ (${nodePath.basename(snap)})` : nodePath.basename(snap);
   return {
     operation: 'snapshot',
     summary:
       out !== null
-        ? `keep ${nodePath.basename(disk)} as the snapshot and create ${nodePath.basename(active)} on top of it${activeMoves ? `, the active disk from now on` : ', as a saved state'}`
-        : `preserve the current content of ${nodePath.basename(disk)} as ${nodePath.basename(snap)}; ${nodePath.basename(disk)} becomes an empty child of it`,
+        ? `keep ${label !== nodePath.basename(disk) ? `‘${printable(label)}’ (${nodePath.basename(disk)})` : nodePath.basename(disk)} as the snapshot and create ${nodePath.basename(active)} on top of it${activeMoves ? `, the active disk from now on` : ', as a saved state'}`
+        : `preserve the current content of ${nodePath.basename(disk)} as ${named}; ${nodePath.basename(disk)} becomes an empty child of it`,
     changes:
       out !== null
         ? [{ path: active, action: 'create', detail: 'empty differencing child' }]
@@ -405,7 +409,7 @@ export const snapshotOperation = defineOperation({
   access: 'writes',
   touched: (r) => [r.disk, ...(r.out ? [r.out] : [])],
   plan: async (r) => {
-    const plan = await planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile });
+    const plan = await planSnapshot(r.disk, { out: r.out, snapshotFile: r.snapshotFile, name: r.name });
     // The preview calls an in-place snapshot by the name the person gave it (with --out the name goes to the disk named, not the new child).
     const name = r.name?.trim();
     if (name && plan.effect && !plan.branch) plan.effect.created = plan.effect.created.map((c) => ({ ...c, name }));

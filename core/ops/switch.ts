@@ -26,6 +26,7 @@ import { treeOf } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { keepCopy, keptName } from './revert.js';
 import { treeEffect } from '../library/effect.js';
+import { sizeText } from '../words.js';
 
 export interface SwitchOptions {
   /** For tests: the time in the kept file's name and label. */
@@ -110,7 +111,8 @@ export async function planSwitch(statePath: string, opts: SwitchOptions = {}): P
     growth = links === false ? (await fsp.stat(active)).size : 4096;
   }
   const freeSpace = active ? await freeSpaceAt(nodePath.dirname(active)) : null;
-  if (freeSpace !== null && growth > freeSpace) refusals.push({ code: 'NO_SPACE', message: `switching needs ${growth} bytes but only ${freeSpace} are free` });
+  if (freeSpace !== null && growth > freeSpace)
+    refusals.push({ code: 'NO_SPACE', message: `switching needs ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` });
   const changes: Plan['changes'] =
     active && kept
       ? [

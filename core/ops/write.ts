@@ -9,6 +9,7 @@ import { ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '
 import { findChildren } from '../library/scan.js';
 import { defineOperation, diskPath } from '../operation.js';
 import { offset } from '../journal.js';
+import { sizeText } from '../words.js';
 
 /** Streamed in pieces of at most this: inputs may be far larger than memory. */
 const WRITE_CHUNK = 8 * 1024 * 1024;
@@ -46,8 +47,8 @@ export async function planWrite(disk: string, input: string, at: number): Promis
     throw new UsageError('WRITE_PAST_END', `writing ${st.size} bytes at ${at} would pass the disk end (${size} bytes)`, { field: 'offset' });
   return {
     operation: 'write',
-    summary: `write ${st.size} bytes of ${nodePath.basename(input)} into ${nodePath.basename(path)} at offset ${at}`,
-    changes: [{ path, action: 'modify', detail: `${st.size} bytes at offset ${at}` }],
+    summary: `write ${sizeText(st.size)} of ${nodePath.basename(input)} into ${nodePath.basename(path)}, ${sizeText(at)} from its start`,
+    changes: [{ path, action: 'modify', detail: `${sizeText(st.size)} at offset ${at}` }],
     bytesToCopy: st.size,
     worstCaseGrowth: st.size,
     freeSpace: null,

@@ -105,7 +105,7 @@ describe('vhdsnap resize', () => {
     expect(JSON.parse(r.out)).toMatchObject({ operation: 'resize', oldSize: 6 * MiB, newSize: 8 * MiB, relocateBatTo: 2048, refusals: [] });
     const h = await cli('resize', p, '--size', '8M', '--dry-run');
     expect(h.code).toBe(0);
-    expect(h.out).toContain('6291456 to 8388608');
+    expect(h.out).toContain('from 6 MiB to 8 MiB');
     expect(sha(p)).toBe(hash);
   });
 

@@ -32,7 +32,7 @@ describe('vhdsnap revert', () => {
     ]);
     const human = await cli('revert', paths[2], '--dry-run');
     expect(human.code).toBe(0);
-    expect(human.out).toContain('revert d2.vhd to d1.vhd');
+    expect(human.out).toContain('Revert d2.vhd to the snapshot d1.vhd');
     expect(human.out).toContain('nothing was written');
     expect(folderState(tmp.dir)).toEqual(before);
   });

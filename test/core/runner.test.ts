@@ -174,7 +174,7 @@ describe('runner', () => {
     expect(w).toEqual({ path: nodePath.resolve(paths[1]), offset: 777, bytes: 3000 });
     model.write(1, 777, data);
     expect(Buffer.compare(await readThrough(paths[1]), model.view(1))).toBe(0);
-    expect((await planOperation({ op: 'name', disk: paths[0], name: 'Clean install' })).summary).toBe('name d0.vhd "Clean install"');
+    expect((await planOperation({ op: 'name', disk: paths[0], name: 'Clean install' })).summary).toBe('Name d0.vhd ‘Clean install’.');
     const n = await runOperation({ op: 'name', disk: paths[0], name: 'Clean install', description: 'before drivers' });
     expect(n).toMatchObject({ name: 'Clean install', description: 'before drivers' });
     expect((await runOperation({ op: 'name', disk: paths[0], name: '' })).name).toBeNull();

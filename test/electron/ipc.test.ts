@@ -190,19 +190,19 @@ describe('library', () => {
     expect(child.uniqueBytes).toBe(2 * 512 + bs);
   });
 
-  it('details: buckets a large disk into at most 4096 cells', async () => {
+  it('details: buckets a large disk into at most 65536 cells', async () => {
     const { h, ref } = await opened();
-    const bs = 512 * 1024;
-    const blocks = 4096 * 2 + 1; // → 3 blocks per cell, 2731 cells
+    const bs = 4096;
+    const blocks = 65536 * 2 + 1; // → 3 blocks per cell, 43691 cells
     await createDynamic(tmp.file('big.vhd'), blocks * bs, { blockSize: bs });
     await writeAt(tmp.file('big.vhd'), 0, new Uint8Array(3 * bs).fill(1)); // cell 0: all full
     await writeAt(tmp.file('big.vhd'), 3 * bs, new Uint8Array(512).fill(1)); // cell 1: one block of three
     await writeAt(tmp.file('big.vhd'), (blocks - 3) * bs, new Uint8Array(3 * bs).fill(1)); // last cell: all three blocks
     const d = await h.call(Channels.details, ref('big.vhd'));
     expect(d.blocksPerCell).toBe(3);
-    expect(d.allocationMap).toHaveLength(2731);
+    expect(d.allocationMap).toHaveLength(43691);
     expect(d.allocationMap.slice(0, 3)).toEqual([2, 1, 0]);
-    expect(d.allocationMap[2730]).toBe(2);
+    expect(d.allocationMap[43690]).toBe(2);
     expect(d.allocationMap.filter((c: number) => c !== 0)).toHaveLength(3);
     // Dynamic disks allocate whole blocks with every bit set: 7 blocks stored.
     expect(d.uniqueBytes).toBe(7 * bs);

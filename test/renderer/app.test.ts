@@ -145,7 +145,7 @@ describe('App', () => {
 
     fake.emit({ jobId: 'job-1', kind: 'progress', progress: { phase: 'folding', done: 3 * 2 ** 20, total: 6 * 2 ** 20, rate: 2 ** 20, eta: 3 } });
     await flushPromises();
-    expect(w.get('[data-testid="progress-bytes"]').text()).toBe('3 MiB of 6 MiB (50%)');
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('Folding 3 of 6 MiB (50%)');
     // The busy disk's actions are off while the job runs.
     expect(w.get('[data-testid="tree-row-snap-a.vhd"]').attributes('aria-busy')).toBe('true');
     expect(w.get('[data-testid="action-delete"]').attributes('disabled')).toBeDefined();
@@ -373,11 +373,14 @@ describe('keyboard', () => {
     await key({ key: 's', ctrlKey: true });
     expect(w.find('[data-testid="dialog-snapshot"]').exists()).toBe(true);
     await close();
+    // F2 renames in place, in the details pane; Escape leaves the name as it was.
     await key({ key: 'F2' });
-    expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(true);
-    await w.get('[data-testid="dialog-rename"]').trigger('keydown', { key: 'Escape' });
-    await flushPromises();
     expect(w.find('[data-testid="dialog-rename"]').exists()).toBe(false);
+    const input = w.get<HTMLInputElement>('[data-testid="detail-name-input"]');
+    expect(document.activeElement).toBe(input.element);
+    await input.trigger('keydown', { key: 'Escape' });
+    await flushPromises();
+    expect(w.find('[data-testid="detail-name-input"]').exists()).toBe(false);
     await w.get('[data-testid="tree-row-snap-a.vhd"]').trigger('click');
     await key({ key: 's', ctrlKey: true });
     expect(w.find('[data-testid="dialog-snapshot"]').exists()).toBe(false);

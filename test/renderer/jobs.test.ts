@@ -3,7 +3,7 @@
 // calling api.cancel with the job id, busy disks losing their actions, and
 // the end of a job rescanning the folder or recording check results.
 import { flushPromises, mount } from '@vue/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import JobProgress from '../../renderer/src/components/JobProgress.vue';
 import Toolbar from '../../renderer/src/components/Toolbar.vue';
 import { refKey } from '../../renderer/src/lib/operations.js';
@@ -27,23 +27,47 @@ async function startedJob(op: 'merge' | 'check' = 'merge') {
 }
 
 describe('JobProgress', () => {
-  it('shows phase, bytes, rate and ETA from progress events', async () => {
+  it('shows the phase in words, the percentage, a smoothed rate and ETA from progress events', async () => {
     const { fake, jobs, pinia } = await startedJob();
+    let now = 1000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
     const w = mount(JobProgress, { props: { job: jobs.jobs['job-42'] }, global: { plugins: [pinia] } });
-    expect(w.get('[data-testid="progress-phase"]').text()).toBe('starting');
-    fake.emit({ jobId: 'job-42', kind: 'progress', progress: { phase: 'copying blocks', done: 512 * 2 ** 20, total: 2 ** 30, rate: 64 * 2 ** 20, eta: 8 } });
-    await flushPromises();
-    expect(w.get('[data-testid="progress-phase"]').text()).toBe('copying blocks');
-    expect(w.get('[data-testid="progress-bytes"]').text()).toBe('512 MiB of 1 GiB (50%)');
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('Starting…');
+    expect(w.text()).toContain('Merge of leaf-b.vhd into its parent');
+    const progress = async (done: number, rate = 64 * 2 ** 20) => {
+      fake.emit({ jobId: 'job-42', kind: 'progress', progress: { phase: 'merge', done, total: 2 ** 30, rate, eta: 99 } });
+      await flushPromises();
+    };
+    await progress(256 * 2 ** 20);
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('Copying 256 MiB of 1 GiB (25%)');
     expect(w.get('[data-testid="progress-rate"]').text()).toBe('64 MiB/s');
-    expect(w.get('[data-testid="progress-eta"]').text()).toBe('8 s left');
+    // One report is not enough to say how long the rest takes.
+    expect(w.get('[data-testid="progress-eta"]').text()).toBe('estimating time left…');
+    // 64 MiB/s for 4 s more: 512 MiB of 1 GiB, 8 s left at that rate (core's own eta of 99 s is not shown).
+    for (let i = 1; i <= 4; i++) {
+      now += 1000;
+      await progress((256 + 64 * i) * 2 ** 20);
+    }
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('Copying 512 MiB of 1 GiB (50%)');
+    expect(w.get('[data-testid="progress-rate"]').text()).toBe('64 MiB/s');
+    expect(w.get('[data-testid="progress-eta"]').text()).toBe('about 10 s left');
     const bar = w.get('[data-testid="progress-bar"]');
     expect(Number(bar.attributes('value'))).toBe(512 * 2 ** 20);
     expect(Number(bar.attributes('max'))).toBe(2 ** 30);
     // Events for other jobs leave this one alone.
     fake.emit({ jobId: 'other', kind: 'progress', progress: { phase: 'x', done: 1, total: 2, rate: 1, eta: 1 } });
     await flushPromises();
-    expect(w.get('[data-testid="progress-bytes"]').text()).toBe('512 MiB of 1 GiB (50%)');
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('Copying 512 MiB of 1 GiB (50%)');
+    clock.mockRestore();
+  });
+
+  it('a check counts blocks, not bytes, and has no byte rate', async () => {
+    const { fake, jobs, pinia } = await startedJob('check');
+    const w = mount(JobProgress, { props: { job: jobs.jobs['job-42'] }, global: { plugins: [pinia] } });
+    fake.emit({ jobId: 'job-42', kind: 'progress', progress: { phase: 'check', done: 300, total: 10240, rate: 50, eta: 3 } });
+    await flushPromises();
+    expect(w.get('[data-testid="progress-phase"]').text()).toBe('Checking 300 of 10,240 blocks (2%)');
+    expect(w.get('[data-testid="progress-rate"]').text()).toBe('');
   });
 
   it('Cancel calls api.cancel with the job id', async () => {

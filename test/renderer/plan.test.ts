@@ -42,6 +42,8 @@ describe('PlanDialog', () => {
     expect(w.get('[data-testid="plan-summary"]').text()).toBe('remove snap-a.vhd and fold its content into its children');
     expect(w.get('[data-testid="plan-changes"]').text()).toContain('/data/lab/snap-a.vhd');
     expect(w.get('[data-testid="plan-bytes"]').text()).toBe('6 MiB');
+    // The exact bytes are on hover.
+    expect(w.get('[data-testid="plan-bytes"]').attributes('title')).toBe('6,291,456 bytes');
     expect(w.get('[data-testid="plan-growth"]').text()).toBe('12 MiB');
     // Worst-case growth above the free space is called out.
     expect(w.get('[data-testid="plan-free"]').text()).toBe('4 MiB — may not be enough');

@@ -35,31 +35,65 @@ describe('ResultView', () => {
       },
     });
     expect(w.get('[data-testid="result-panel"]').attributes('data-status')).toBe('failed');
-    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd failed.');
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge of snap-a.vhd into its parent failed.');
     expect(w.get('[data-testid="result-error"]').text()).toBe('write failed: no space left on device (IO_ERROR)');
     expect(w.text()).not.toMatch(/\bat \w|\.ts:\d+/);
   });
 
-  it('a success lists the result fields in words', async () => {
+  it('a success says what it did in sentences, by snapshot name, sizes with their exact bytes on hover', async () => {
     const w = mount(ResultView, {
       props: {
         job: job({
+          args: { op: 'flatten', disk: { folder: 'lab', file: 'snap-a.vhd' }, out: 'g1' },
           outcome: { op: 'flatten', result: { path: '/d/flat.vhd', format: 'dynamic', virtualSize: 3 * 2 ** 20, allocatedBlocks: 2, warnings: [] } },
+          names: { '/d/lab/snap-a.vhd': 'Before upgrade', 'snap-a.vhd': 'Before upgrade' },
         }),
       },
     });
-    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd finished.');
-    const text = w.text();
-    expect(text).toContain('virtual size');
-    expect(text).toContain('3 MiB');
-    expect(text).toContain('snap-a.vhd');
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Flattening ‘Before upgrade’ to a file finished.');
+    expect(w.get('[data-testid="result-sentences"]').text()).toBe('Wrote flat.vhd: a standalone dynamic disk of 3 MiB, 2 blocks stored.');
+    expect(w.get('[data-testid="result-sentences"] [title]').attributes('title')).toBe('3,145,728 bytes');
     await w.get('[data-testid="result-dismiss"]').trigger('click');
     expect(w.emitted('dismiss')).toHaveLength(1);
   });
 
+  it('a merge and a delete name the snapshots they changed, with no field names or raw byte counts', () => {
+    const names = { '/d/snap-a.vhd': 'After 6 months', '/d/base.vhd': 'Clean build', '/d/leaf.vhd': 'Today', 'snap-a.vhd': 'After 6 months' };
+    const merge = mount(ResultView, {
+      props: {
+        job: job({ names, outcome: { op: 'merge', result: { merged: '/d/base.vhd', removed: ['/d/snap-a.vhd'], relinked: ['/d/leaf.vhd'], steps: [] } } }),
+      },
+    });
+    expect(merge.get('[data-testid="result-headline"]').text()).toBe('Merge of ‘After 6 months’ into its parent finished.');
+    expect(merge.get('[data-testid="result-sentences"]').text()).toBe(
+      'The content of ‘After 6 months’ is now part of ‘Clean build’, and its file is gone.‘Today’ now points at ‘Clean build’ as its parent.',
+    );
+    // The file behind each name is on hover.
+    expect(merge.findAll('[data-testid="result-sentences"] [title]').map((e) => e.attributes('title'))).toEqual([
+      'snap-a.vhd',
+      'base.vhd',
+      'leaf.vhd',
+      'base.vhd',
+    ]);
+    const del = mount(ResultView, {
+      props: {
+        job: job({
+          args: { op: 'delete', disk: { folder: 'lab', file: 'snap-a.vhd' } },
+          names,
+          outcome: { op: 'delete', result: { strategy: 'merge-child', removed: '/d/snap-a.vhd', changed: ['/d/leaf.vhd'] } },
+        }),
+      },
+    });
+    const text = del.text();
+    expect(text).toContain('Deletion of the snapshot ‘After 6 months’ finished.');
+    expect(text).toContain('The snapshot ‘After 6 months’ no longer exists.');
+    expect(text).toContain('It was merged into its only child ‘Today’, which shows exactly what it showed before.');
+    expect(text).not.toMatch(/strategy|merge-child|relinked|remaining|\d{5,}/);
+  });
+
   it('a cancelled job says so, with main’s message', () => {
     const w = mount(ResultView, { props: { job: job({ status: 'cancelled', message: 'cancelled; nothing was changed' }) } });
-    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge into parent of snap-a.vhd was cancelled.');
+    expect(w.get('[data-testid="result-headline"]').text()).toBe('Merge of snap-a.vhd into its parent was cancelled.');
     expect(w.text()).toContain('cancelled; nothing was changed');
   });
 
@@ -80,7 +114,7 @@ describe('ResultView', () => {
     });
     const items = w.findAll('[data-testid="result-reports"] li').map((li) => li.text());
     expect(items[0]).toContain('leaf.vhd');
-    expect(items[0]).toContain('1 error(s), 0 warning(s)');
+    expect(items[0]).toContain('1 error, 0 warnings');
     expect(items[0]).toContain('bitmap of block 2 is short');
     expect(items[1]).toBe('base.vhd: no problems');
     // A check that found an error ran to its end but did not succeed: it does not read as "finished".

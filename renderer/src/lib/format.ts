@@ -18,6 +18,25 @@ export function formatBytes(n: number | null | undefined): string {
   return `${sign}${Number(v.toFixed(digits))} ${UNITS[u]}`;
 }
 
+/** 10240 → "10,240": digits grouped in threes, the same on every machine (no locale). */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  const [int, frac] = String(Math.abs(n)).split('.');
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${n < 0 ? '-' : ''}${grouped}${frac ? `.${frac}` : ''}`;
+}
+
+/** The exact size for a tooltip: "2,684,354,560 bytes". */
+export function exactBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '';
+  return `${formatCount(n)} byte${n === 1 ? '' : 's'}`;
+}
+
+/** "1 block", "3 blocks", "10,240 blocks". */
+export function countOf(n: number, word: string, plural = `${word}s`): string {
+  return `${formatCount(n)} ${n === 1 ? word : plural}`;
+}
+
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
 }

@@ -22,6 +22,20 @@ export interface Job {
   error: { code: string; message: string } | null;
   message: string | null;
   cancelling: boolean;
+  /** The names of the disks in the job's folders when it started (path and file → name), so its words can name disks it removes or renames. */
+  names?: Record<string, string>;
+}
+
+/** Every named disk of these folders, by path and by file name. */
+function namesIn(folders: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { node, folder } of useLibraryStore().index.values()) {
+    const name = node.name?.trim();
+    if (!name || !folders.includes(folder)) continue;
+    out[node.path] = name;
+    out[node.ref.file] ??= name;
+  }
+  return out;
 }
 
 /** The live subscription, with the bridge and store it feeds (a new page or test gets its own). */
@@ -76,6 +90,7 @@ export const useJobsStore = defineStore('jobs', {
       const { jobId } = await (pins ? api().start(args, pins) : api().start(args));
       const job = this.entry(jobId);
       job.args = args;
+      job.names = namesIn(argRefs(args).map((r) => r.folder));
       // Events may have finished the job before start() answered.
       if (job.status !== 'running') this.finished(job);
       return jobId;

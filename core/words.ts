@@ -1,0 +1,35 @@
+// How plans say things to people, in the CLI and the app alike: sizes in
+// binary units ("2.5 GiB"), disks by their snapshot name where they have one
+// ("‘Before upgrade’ (d1.vhd)"), each summary one sentence.
+import * as nodePath from 'node:path';
+import { displayNameOf } from './library/active.js';
+import { printable } from './printable.js';
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 2684354560 → "2.5 GiB": three significant digits, trailing zeros dropped. */
+export function sizeText(n: number): string {
+  let v = Math.abs(n);
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const digits = u === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${n < 0 ? '-' : ''}${Number(v.toFixed(digits))} ${UNITS[u]}`;
+}
+
+/** A disk as a plan names it: its snapshot name and file ("‘Before upgrade’ (d1.vhd)"), or its file alone. */
+export async function diskText(path: string, uuid: string | null): Promise<string> {
+  const file = printable(nodePath.basename(path));
+  if (uuid === null) return file;
+  const name = await displayNameOf(path, uuid).catch(() => null);
+  return name && name !== nodePath.basename(path) ? `‘${printable(name)}’ (${file})` : file;
+}
+
+/** A plan's summary as a sentence: capital first letter, one full stop. */
+export function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  return `${t.charAt(0).toUpperCase()}${t.slice(1)}${/[.!?…]$/.test(t) ? '' : '.'}`;
+}
