@@ -69,8 +69,8 @@ function readDrawing(page: Page): Promise<Drawn> {
   return page.evaluate(() => {
     const box = (r: DOMRect) => ({ left: r.left, top: r.top, right: r.right, bottom: r.bottom });
     const union = (a: DOMRect, b: DOMRect) => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) });
-    const nodes = [...document.querySelectorAll<SVGGElement>('[data-testid=graph-node]')].map((g) => {
-      const texts = [...g.querySelectorAll<SVGTextElement>(':scope > text')].map((t) => t.getBoundingClientRect());
+    const nodes = Array.from(document.querySelectorAll<SVGGElement>('[data-testid=graph-node]')).map((g: SVGGElement) => {
+      const texts = Array.from(g.querySelectorAll(':scope > text')).map((t) => t.getBoundingClientRect());
       const knob = g.querySelector('[data-testid=graph-knob] rect');
       return {
         file: g.dataset.file!,
@@ -79,7 +79,7 @@ function readDrawing(page: Page): Promise<Drawn> {
         knob: knob ? box(knob.getBoundingClientRect()) : null,
       };
     });
-    const edges = [...document.querySelectorAll<SVGPathElement>('[data-testid=graph-link]')].map((p) => {
+    const edges = Array.from(document.querySelectorAll<SVGPathElement>('[data-testid=graph-link]')).map((p: SVGPathElement) => {
       const m = p.getScreenCTM()!;
       const len = p.getTotalLength();
       const points: { x: number; y: number }[] = [];

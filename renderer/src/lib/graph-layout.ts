@@ -134,12 +134,12 @@ export function layoutForest(roots: GraphDisk[], collapsed: ReadonlySet<string>,
   const laid = tree<Datum>()
     .nodeSize([ROW, 1])
     .separation((a, b) => (a.parent === b.parent ? 1 : 1.25))(root);
-  const shown = laid.descendants().filter((n) => n.data.disk) as HierarchyPointNode<Datum & { disk: GraphDisk }>[];
+  const shown = laid.descendants().filter((n) => n.data.disk);
   if (shown.length === 0) return { nodes: [], edges: [], width: 0, height: 0 };
 
   // Texts and widths first: a column is as wide as its widest node.
   const parts = shown.map((n) => {
-    const disk = n.data.disk;
+    const disk = n.data.disk!;
     const name = fitText(disk.name, MAX_TEXT, NAME_SIZE, measure, !!disk.nameIsFile);
     const sub = fitText(disk.sub, MAX_TEXT, SUB_SIZE, measure, !!disk.subIsFile);
     const textW = Math.ceil(Math.max(measure(name, NAME_SIZE), measure(sub, SUB_SIZE))) + 2;
