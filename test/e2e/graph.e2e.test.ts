@@ -320,6 +320,77 @@ describe.skipIf(missing !== null)(
       await page.context().close();
     });
 
+    for (const [w, h, scheme] of [
+      [1280, 800, 'light'],
+      [1024, 640, 'dark'],
+    ] as const)
+      it(`timeline ${w}×${h} ${scheme}: a dot per disk, names apart, and a click selects the same disk everywhere`, async () => {
+        page = await openPage(browser!, { width: w, height: h, colorScheme: scheme, timeout: UI_TIMEOUT, problems });
+        await page.goto(server!.url);
+        const tag = `${w}-${scheme}`;
+        const dot = (file: string) => page.locator(`[data-testid=timeline-dot][data-file="${file}"]`);
+        /** Label and dot boxes of the timeline; none may meet another. */
+        const timelineCollisions = () =>
+          page.evaluate(() => {
+            const boxes = Array.from(document.querySelectorAll('[data-testid=timeline-dot]')).flatMap((g) => {
+              const file = (g as SVGGElement).dataset.file!;
+              const label = g.querySelector('[data-testid=timeline-label]');
+              return [{ what: `${file} dot`, r: g.querySelector('.mark')!.getBoundingClientRect() }, ...(label ? [{ what: `${file} label`, r: label.getBoundingClientRect() }] : [])];
+            });
+            const out: string[] = [];
+            for (let i = 0; i < boxes.length; i++)
+              for (let j = i + 1; j < boxes.length; j++) {
+                const a = boxes[i].r;
+                const b = boxes[j].r;
+                if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) out.push(`${boxes[i].what} × ${boxes[j].what}`);
+              }
+            return out;
+          });
+        const inView = (file: string) =>
+          page.evaluate((f) => {
+            const v = document.querySelector('[data-testid=timeline-viewport]')!.getBoundingClientRect();
+            const r = document.querySelector(`[data-testid=timeline-dot][data-file="${f}"] .mark`)!.getBoundingClientRect();
+            return r.left >= v.left && r.right <= v.right && r.top >= v.top && r.bottom <= v.bottom;
+          }, file);
+
+        await openFolder('branched', 's1.vhd');
+        await $('view-timeline').click();
+        await $('timeline').waitFor();
+        await expect.poll(() => $('timeline-dot').count()).toBe(8);
+        expect(await $('timeline-lane').count()).toBe(5); // vm, test, try, other-os; lone
+        expect(await timelineCollisions()).toEqual([]);
+        // Days apart on the axis: the base (day 0) is left of s1 (day 2), left of s2 (day 5).
+        const xOf = async (file: string) => (await dot(file).boundingBox())!.x;
+        expect(await xOf('setup-base.vhd')).toBeLessThan(await xOf('s1.vhd'));
+        expect(await xOf('s1.vhd')).toBeLessThan(await xOf('s2.vhd'));
+        expect(await dot('s1.vhd').getAttribute('aria-pressed')).toBe('true');
+        await dot('test.vhd').locator('.mark').click();
+        await expect.poll(shown).toBe('test.vhd');
+        await page.keyboard.press('ArrowRight'); // the next disk in time: vm (day 9)
+        await expect.poll(shown).toBe('vm.vhd');
+        await page.screenshot({ path: path.join(artifacts, `timeline-branched-${tag}.png`) });
+        await $('view-tree').click();
+        expect(await page.locator('[role=treeitem][aria-selected=true]').getAttribute('data-file')).toBe('vm.vhd');
+        await closeFolder();
+
+        await openFolder('linear', LINEAR_LEAF);
+        await $('view-timeline').click();
+        await expect.poll(() => $('timeline-dot').count()).toBe(9);
+        expect(await $('timeline-lane').count()).toBe(1);
+        expect(await timelineCollisions()).toEqual([]);
+        await page.screenshot({ path: path.join(artifacts, `timeline-linear-${tag}.png`) });
+        await closeFolder();
+
+        await openFolder('big', BIG_LAST);
+        await $('view-timeline').click();
+        await expect.poll(() => $('timeline-dot').count()).toBe(300);
+        expect(await timelineCollisions()).toEqual([]);
+        await expect.poll(() => inView(BIG_LAST)).toBe(true);
+        await page.screenshot({ path: path.join(artifacts, `timeline-300-${tag}.png`) });
+        await closeFolder();
+        await page.context().close();
+      });
+
     it('no page reported an error', () => {
       expect(problems).toEqual([]);
     });
