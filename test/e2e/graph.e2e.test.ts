@@ -68,7 +68,12 @@ interface DOMRectLike {
 function readDrawing(page: Page): Promise<Drawn> {
   return page.evaluate(() => {
     const box = (r: DOMRect) => ({ left: r.left, top: r.top, right: r.right, bottom: r.bottom });
-    const union = (a: DOMRect, b: DOMRect) => ({ left: Math.min(a.left, b.left), top: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) });
+    const union = (a: DOMRect, b: DOMRect) => ({
+      left: Math.min(a.left, b.left),
+      top: Math.min(a.top, b.top),
+      right: Math.max(a.right, b.right),
+      bottom: Math.max(a.bottom, b.bottom),
+    });
     const nodes = Array.from(document.querySelectorAll<SVGGElement>('[data-testid=graph-node]')).map((g: SVGGElement) => {
       const texts = Array.from(g.querySelectorAll(':scope > text')).map((t) => t.getBoundingClientRect());
       const knob = g.querySelector('[data-testid=graph-knob] rect');
@@ -90,7 +95,12 @@ function readDrawing(page: Page): Promise<Drawn> {
       return { parent: p.dataset.parent!, child: p.dataset.child!, points };
     });
     const sel = document.querySelector<SVGGElement>('[data-testid=graph-node][aria-pressed=true]');
-    return { nodes, edges, viewport: box(document.querySelector('[data-testid=graph-viewport]')!.getBoundingClientRect()), selected: sel?.dataset.file ?? null };
+    return {
+      nodes,
+      edges,
+      viewport: box(document.querySelector('[data-testid=graph-viewport]')!.getBoundingClientRect()),
+      selected: sel?.dataset.file ?? null,
+    };
   });
 }
 
@@ -173,7 +183,13 @@ describe.skipIf(missing !== null)(
           restamp(await disk(folders.big, `d${i}.vhd`, parent === null ? null : `${parent}.vhd`, new Date(start)), new Date(start + i * 3_600_000));
         }
       }
-      server = await startServer({ port: 0, folders: [folders.big, folders.branched, folders.linear], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
+      server = await startServer({
+        port: 0,
+        folders: [folders.big, folders.branched, folders.linear],
+        distDir: dist.renderer,
+        workerPath: dist.worker,
+        version: 'e2e',
+      });
       browser = await launchBrowser();
     }, 120_000);
 
@@ -187,7 +203,7 @@ describe.skipIf(missing !== null)(
       await $('recent-toggle').click();
       await $('recent-list').getByTestId('recent-folder').filter({ hasText: name }).click();
       await $(`folder-${name}`).waitFor();
-      if (await $('view-tree').getAttribute('aria-checked') !== 'true') await $('view-tree').click();
+      if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
       await $(`tree-row-${select}`).click();
       await expect.poll(shown).toBe(select);
       await $('view-graph').click();
@@ -335,14 +351,18 @@ describe.skipIf(missing !== null)(
             const boxes = Array.from(document.querySelectorAll('[data-testid=timeline-dot]')).flatMap((g) => {
               const file = (g as SVGGElement).dataset.file!;
               const label = g.querySelector('[data-testid=timeline-label]');
-              return [{ what: `${file} dot`, r: g.querySelector('.mark')!.getBoundingClientRect() }, ...(label ? [{ what: `${file} label`, r: label.getBoundingClientRect() }] : [])];
+              return [
+                { what: `${file} dot`, r: g.querySelector('.mark')!.getBoundingClientRect() },
+                ...(label ? [{ what: `${file} label`, r: label.getBoundingClientRect() }] : []),
+              ];
             });
             const out: string[] = [];
             for (let i = 0; i < boxes.length; i++)
               for (let j = i + 1; j < boxes.length; j++) {
                 const a = boxes[i].r;
                 const b = boxes[j].r;
-                if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) out.push(`${boxes[i].what} × ${boxes[j].what}`);
+                if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+                  out.push(`${boxes[i].what} × ${boxes[j].what}`);
               }
             return out;
           });

@@ -8,7 +8,13 @@ import { layoutTimeline, tickTimes, type TimelineDisk } from '../../renderer/src
 
 const DAY = 86_400_000;
 const T0 = new Date(2026, 10, 20, 9, 0, 0).getTime();
-const d = (key: string, day: number, children: TimelineDisk[] = [], active = false): TimelineDisk => ({ key, name: `Disk ${key}`, time: T0 + day * DAY, active, children });
+const d = (key: string, day: number, children: TimelineDisk[] = [], active = false): TimelineDisk => ({
+  key,
+  name: `Disk ${key}`,
+  time: T0 + day * DAY,
+  active,
+  children,
+});
 
 function forest(): TimelineDisk[] {
   // base ← s1 ← {s2 ← {vm (in use), test}, try}; base ← other; and a lone disk.

@@ -64,7 +64,7 @@ export const LABEL_SIZE = 11;
 const LANE = 40;
 const AXIS = 34; // room for the date axis above the first lane
 const LEFT = 150; // lane names
-const RIGHT = 40;
+const RIGHT = 16;
 const DOT_GAP = 16; // least distance between dots on one lane
 const PAD_BOTTOM = 14;
 
@@ -160,11 +160,11 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
   for (const p of placed) dotOf.get(p.disk.key)!.parent = p.parent;
 
   // Names where they fit: from a dot up to the lane's next dot (or the plot's end).
-  const plotRight = Math.max(LEFT + w, ...[...dotOf.values()].map((d) => d.x)) + RIGHT;
+  // A lane's last name always fits: the drawing grows to hold it.
   lanes.forEach((lane) => {
     const dots = lane.disks.map((d) => dotOf.get(d.key)!).sort((a, b) => a.x - b.x);
     dots.forEach((dot, i) => {
-      const room = (dots[i + 1]?.x ?? plotRight) - dot.x - 12;
+      const room = i + 1 < dots.length ? dots[i + 1].x - dot.x - 12 : Infinity;
       const name = lane.disks.find((d) => d.key === dot.key)!.name;
       const width = measure(name, LABEL_SIZE);
       if (width <= room) {
@@ -175,6 +175,7 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
   });
 
   const dots = placed.map((p) => dotOf.get(p.disk.key)!);
+  const plotRight = Math.max(LEFT + w, ...dots.map((d) => d.x + Math.max(10, d.labelW - 4))) + RIGHT;
   const links: TimelineLink[] = [];
   for (const d of dots) {
     if (!d.parent) continue;
