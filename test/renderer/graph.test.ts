@@ -48,13 +48,18 @@ describe('TreeGraph', () => {
     expect(new Set(ys).size).toBe(ys.length); // the three leaves at depth 2 do not overlap
     // Both roots start in the first column.
     expect(pos.get('base.vhd')!.x).toBe(pos.get('lone.vhd')!.x);
-    // Every link starts at its parent's position and ends at its child's.
+    // Every link leaves its parent's row to the right of it and ends at its child's row, just left of the child.
     for (const l of wrapper.findAll('[data-testid="graph-link"]')) {
       const p = pos.get(l.attributes('data-parent')!)!;
       const c = pos.get(l.attributes('data-child')!)!;
-      const d = l.attributes('d')!;
-      expect(d.startsWith(`M${p.x},${p.y} `)).toBe(true);
-      expect(d.endsWith(` ${c.x},${c.y}`)).toBe(true);
+      const m = /^M([-\d.]+),([-\d.]+) .* ([-\d.]+),([-\d.]+)$/.exec(l.attributes('d')!);
+      expect(m).not.toBeNull();
+      const [fx, fy, tx, ty] = m!.slice(1).map(Number);
+      expect(fx).toBeGreaterThan(p.x);
+      expect(fy).toBe(p.y);
+      expect(tx).toBeLessThan(c.x);
+      expect(tx).toBeGreaterThan(c.x - 12);
+      expect(ty).toBe(c.y);
     }
   });
 
@@ -102,5 +107,48 @@ describe('TreeGraph', () => {
     expect([focused(), selectedFile()]).toEqual(['lone.vhd', 'lone.vhd']);
     const stops = wrapper.findAll('[data-testid="graph-node"]').filter((n) => n.attributes('tabindex') === '0');
     expect(stops.map((n) => n.attributes('data-file'))).toEqual(['lone.vhd']);
+  });
+
+  it('folds a subtree with − or its knob, saying how many disks it hides; + and Right unfold it; fold all leaves the roots', async () => {
+    const { wrapper, library } = await mountGraph();
+    const node = (file: string) => wrapper.get(`[data-testid="graph-node"][data-file="${file}"]`);
+    const files = () => wrapper.findAll('[data-testid="graph-node"]').map((n) => n.attributes('data-file'));
+    await node('snap-a.vhd').trigger('keydown', { key: '-' });
+    expect(files()).not.toContain('leaf-a1.vhd');
+    expect(files()).not.toContain('leaf-a2.vhd');
+    expect(node('snap-a.vhd').attributes('aria-expanded')).toBe('false');
+    expect(node('snap-a.vhd').attributes('aria-label')).toContain('2 disks hidden');
+    expect(node('snap-a.vhd').get('[data-testid="graph-knob"]').text()).toBe('+2');
+    // The tree view folds with it: one collapsed set.
+    expect(library.collapsed['lab\u0000snap-a.vhd']).toBe(true);
+    await node('snap-a.vhd').trigger('keydown', { key: '+' });
+    expect(files()).toContain('leaf-a1.vhd');
+    await node('snap-b.vhd').get('[data-testid="graph-knob"]').trigger('click');
+    expect(files()).not.toContain('leaf-b.vhd');
+    (node('snap-b.vhd').element as SVGGElement).focus();
+    await node('snap-b.vhd').trigger('keydown', { key: 'ArrowRight' });
+    await flushPromises();
+    expect(files()).toContain('leaf-b.vhd');
+    expect(library.selectedNode?.ref.file).toBe('leaf-b.vhd');
+    await wrapper.get('[data-testid="graph-fold-all"]').trigger('click');
+    await flushPromises();
+    expect(files().sort()).toEqual(['base.vhd', 'lone.vhd']);
+    // The selection was inside a folded tree: it moves to the root that hides it.
+    expect(library.selectedNode?.ref.file).toBe('base.vhd');
+    expect(node('base.vhd').get('[data-testid="graph-knob"]').text()).toBe('+5');
+    await wrapper.get('[data-testid="graph-unfold-all"]').trigger('click');
+    expect(files()).toHaveLength(allDisks(labView()).length);
+  });
+
+  it('the zoom buttons scale the drawing and say by how much', async () => {
+    const { wrapper } = await mountGraph();
+    const scale = () => Number(/scale\(([\d.]+)\)/.exec(wrapper.get('[data-testid="graph-canvas"]').attributes('transform')!)![1]);
+    const before = scale();
+    await wrapper.get('[data-testid="graph-zoom-in"]').trigger('click');
+    expect(scale()).toBeCloseTo(before * 1.25);
+    expect(wrapper.get('[data-testid="graph-zoom-level"]').text()).toBe(`${Math.round(before * 125)}%`);
+    await wrapper.get('[data-testid="graph-zoom-out"]').trigger('click');
+    await wrapper.get('[data-testid="graph-zoom-out"]').trigger('click');
+    expect(scale()).toBeCloseTo(before / 1.25);
   });
 });

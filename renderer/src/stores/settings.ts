@@ -1,7 +1,7 @@
 // View preferences, kept across sessions in localStorage when there is one.
 import { defineStore } from 'pinia';
 
-export type ViewMode = 'tree' | 'graph';
+export type ViewMode = 'tree' | 'graph' | 'timeline';
 export type Theme = 'system' | 'light' | 'dark';
 
 const KEY = 'vhdsnap.settings';
@@ -23,7 +23,7 @@ function load(): Saved {
   const saved: Saved = { viewMode: 'tree', theme: 'system' };
   try {
     const raw = JSON.parse(storage()?.getItem(KEY) ?? '{}') as Partial<Saved>;
-    if (raw.viewMode === 'tree' || raw.viewMode === 'graph') saved.viewMode = raw.viewMode;
+    if (raw.viewMode === 'tree' || raw.viewMode === 'graph' || raw.viewMode === 'timeline') saved.viewMode = raw.viewMode;
     if (raw.theme === 'system' || raw.theme === 'light' || raw.theme === 'dark') saved.theme = raw.theme;
   } catch {
     // Corrupt settings fall back to the defaults.

@@ -1,0 +1,252 @@
+// The snapshot graph's geometry, apart from Vue: a layered left-to-right
+// layout of a forest where every node, label, collapse knob and edge has a
+// box computed here, so that nothing overlaps by construction:
+// - each generation is a column as wide as its widest node (circle + label +
+//   knob), with a gap between columns that only edges use;
+// - d3-hierarchy's tidy tree orders the rows, at least ROW apart in a column,
+//   which is more than a node is tall;
+// - an edge leaves its parent's right end, runs level to the column's edge,
+//   then curves through the gap to the child's circle: it never enters
+//   another node's box, and edges of one gap keep their order, so never cross.
+import { hierarchy, tree, type HierarchyPointNode } from 'd3-hierarchy';
+
+export interface GraphDisk {
+  key: string;
+  /** First line: the disk's name. */
+  name: string;
+  /** Second line: Now, saved state, or the file name. */
+  sub: string;
+  /** Whether a line is a file name: those lose their middle, so the distinguishing end stays. */
+  nameIsFile?: boolean;
+  subIsFile?: boolean;
+  /** The active disk: a larger circle. */
+  active?: boolean;
+  children: GraphDisk[];
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export interface LaidNode {
+  key: string;
+  depth: number;
+  parent: string | null;
+  /** Visible children (none when collapsed). */
+  children: string[];
+  /** Circle centre and radius. */
+  x: number;
+  y: number;
+  r: number;
+  /** The circle's box. */
+  box: Box;
+  /** Both text lines, as drawn (shortened to fit with … where needed). */
+  label: Box;
+  name: string;
+  sub: string;
+  /** Full texts when shortened (for the tooltip). */
+  shortened: boolean;
+  /** The collapse knob of a node with children; null for a leaf. */
+  knob: Box | null;
+  knobText: string;
+  collapsed: boolean;
+  /** Disks hidden below a collapsed node. */
+  hidden: number;
+}
+
+export interface LaidEdge {
+  key: string;
+  parent: string;
+  child: string;
+  /** Level run from the parent's right end to `bend`, then a curve to `to`. */
+  from: Point;
+  bend: Point;
+  to: Point;
+  d: string;
+}
+
+export interface GraphLayout {
+  nodes: LaidNode[];
+  edges: LaidEdge[];
+  width: number;
+  height: number;
+}
+
+/** Text width in px at a font size; the component measures with the page's font. */
+export type Measure = (text: string, size: number) => number;
+
+export const NAME_SIZE = 12;
+export const SUB_SIZE = 10;
+export const KNOB_SIZE = 10;
+const ROW = 42; // centre to centre within a column; a node is 30 tall
+const GAP = 64; // between columns, for the edges
+const PAD = 16; // around the whole drawing
+const R = 7;
+const R_ACTIVE = 8;
+const LABEL_DX = 14; // circle centre to label start
+const LABEL_HALF = 15; // label box above and below the centre
+const KNOB_DX = 8; // label end to knob
+const KNOB_H = 16;
+const RUN = 12; // past the column's edge before the curve
+const MAX_TEXT = 210;
+
+/** A rough width for tests and for pages without a canvas. */
+export const estimateWidth: Measure = (text, size) => text.length * size * 0.6;
+
+/** `text` shortened to `max` px: the end cut (names) or the middle (file names). */
+export function fitText(text: string, max: number, size: number, measure: Measure, middle: boolean): string {
+  if (measure(text, size) <= max) return text;
+  const chars = [...text];
+  let lo = 0;
+  let hi = chars.length;
+  const cut = (keep: number) => {
+    if (!middle) return chars.slice(0, keep).join('').trimEnd() + '…';
+    const tail = Math.ceil(keep / 2);
+    return chars.slice(0, keep - tail).join('') + '…' + chars.slice(chars.length - tail).join('');
+  };
+  // Largest number of kept characters that still fits.
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (measure(cut(mid), size) <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  return cut(lo);
+}
+
+function countAll(d: GraphDisk): number {
+  return d.children.reduce((n, c) => n + 1 + countAll(c), 0);
+}
+
+type Datum = { disk: GraphDisk | null; children: Datum[] };
+
+export function layoutForest(roots: GraphDisk[], collapsed: ReadonlySet<string>, measure: Measure = estimateWidth): GraphLayout {
+  const datum = (disk: GraphDisk): Datum => ({ disk, children: collapsed.has(disk.key) ? [] : disk.children.map(datum) });
+  // The forest hangs off a hidden root so one tidy layout places every tree.
+  const root = hierarchy<Datum>({ disk: null, children: roots.map(datum) });
+  const laid = tree<Datum>()
+    .nodeSize([ROW, 1])
+    .separation((a, b) => (a.parent === b.parent ? 1 : 1.25))(root);
+  const shown = laid.descendants().filter((n) => n.data.disk);
+  if (shown.length === 0) return { nodes: [], edges: [], width: 0, height: 0 };
+
+  // Texts and widths first: a column is as wide as its widest node.
+  const parts = shown.map((n) => {
+    const disk = n.data.disk!;
+    const name = fitText(disk.name, MAX_TEXT, NAME_SIZE, measure, !!disk.nameIsFile);
+    const sub = fitText(disk.sub, MAX_TEXT, SUB_SIZE, measure, !!disk.subIsFile);
+    const textW = Math.ceil(Math.max(measure(name, NAME_SIZE), measure(sub, SUB_SIZE))) + 2;
+    const isCollapsed = collapsed.has(disk.key) && disk.children.length > 0;
+    const hidden = isCollapsed ? countAll(disk) : 0;
+    const knobText = disk.children.length === 0 ? '' : isCollapsed ? `+${hidden}` : '−';
+    const knobW = knobText ? Math.max(KNOB_H, Math.ceil(measure(knobText, KNOB_SIZE)) + 10) : 0;
+    const right = LABEL_DX + textW + (knobW ? KNOB_DX + knobW : 0); // from the centre
+    return { n, disk, name, sub, textW, knobText, knobW, right, isCollapsed, hidden };
+  });
+  const depths = Math.max(...shown.map((n) => n.depth));
+  const colWidth = new Array<number>(depths + 1).fill(0);
+  for (const p of parts) colWidth[p.n.depth] = Math.max(colWidth[p.n.depth], R_ACTIVE + p.right);
+  const colLeft = new Array<number>(depths + 1).fill(PAD);
+  for (let d = 2; d <= depths; d++) colLeft[d] = colLeft[d - 1] + colWidth[d - 1] + GAP;
+  const minRow = Math.min(...shown.map((n) => n.x));
+  const centre = (n: HierarchyPointNode<Datum>): Point => ({ x: colLeft[n.depth] + R_ACTIVE, y: n.x - minRow + PAD + LABEL_HALF });
+
+  const nodes: LaidNode[] = parts.map((p) => {
+    const c = centre(p.n);
+    const r = p.disk.active ? R_ACTIVE : R;
+    const labelX = c.x + LABEL_DX;
+    return {
+      key: p.disk.key,
+      depth: p.n.depth - 1,
+      parent: p.n.parent?.data.disk?.key ?? null,
+      children: (p.n.children ?? []).map((k) => k.data.disk!.key),
+      x: c.x,
+      y: c.y,
+      r,
+      box: { x: c.x - r - 1, y: c.y - r - 1, w: 2 * r + 2, h: 2 * r + 2 },
+      label: { x: labelX, y: c.y - LABEL_HALF, w: p.textW, h: 2 * LABEL_HALF },
+      name: p.name,
+      sub: p.sub,
+      shortened: p.name !== p.disk.name || p.sub !== p.disk.sub,
+      knob: p.knobW ? { x: labelX + p.textW + KNOB_DX, y: c.y - KNOB_H / 2, w: p.knobW, h: KNOB_H } : null,
+      knobText: p.knobText,
+      collapsed: p.isCollapsed,
+      hidden: p.hidden,
+    };
+  });
+  const byKey = new Map(nodes.map((n) => [n.key, n]));
+
+  const edges: LaidEdge[] = [];
+  for (const n of nodes) {
+    if (!n.knob) continue;
+    const colRight = colLeft[n.depth + 1] + colWidth[n.depth + 1];
+    for (const k of n.children) {
+      const c = byKey.get(k)!;
+      const from = { x: n.knob.x + n.knob.w, y: n.y };
+      const bend = { x: colRight + RUN, y: n.y };
+      const to = { x: c.x - c.r - 1, y: c.y };
+      const mid = (bend.x + to.x) / 2;
+      const d = `M${from.x},${from.y} H${bend.x} C${mid},${bend.y} ${mid},${to.y} ${to.x},${to.y}`;
+      edges.push({ key: `${n.key}>${k}`, parent: n.key, child: k, from, bend, to, d });
+    }
+  }
+
+  const width = Math.max(...nodes.map((n) => (n.knob ? n.knob.x + n.knob.w : n.label.x + n.label.w))) + PAD;
+  const height = Math.max(...nodes.map((n) => n.label.y + n.label.h)) + PAD;
+  return { nodes, edges, width: Math.ceil(width), height: Math.ceil(height) };
+}
+
+/** Points along an edge: its level run, then its curve sampled `steps` times. */
+export function edgePoints(e: LaidEdge, steps = 24): Point[] {
+  const out: Point[] = [e.from];
+  const mid = (e.bend.x + e.to.x) / 2;
+  const c1 = { x: mid, y: e.bend.y };
+  const c2 = { x: mid, y: e.to.y };
+  for (let i = 0; i <= steps; i++) {
+    const t = i / steps;
+    const u = 1 - t;
+    out.push({
+      x: u * u * u * e.bend.x + 3 * u * u * t * c1.x + 3 * u * t * t * c2.x + t * t * t * e.to.x,
+      y: u * u * u * e.bend.y + 3 * u * u * t * c1.y + 3 * u * t * t * c2.y + t * t * t * e.to.y,
+    });
+  }
+  return out;
+}
+
+export function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+export function inside(p: Point, b: Box): boolean {
+  return p.x > b.x && p.x < b.x + b.w && p.y > b.y && p.y < b.y + b.h;
+}
+
+/** The pan and zoom that show `box` whole in a `view`-sized window, no larger than `maxScale`. */
+export function fitTransform(box: Box, view: { w: number; h: number }, maxScale = 1, minScale = 0.05): { x: number; y: number; k: number } {
+  const k = Math.max(minScale, Math.min(maxScale, view.w / Math.max(1, box.w), view.h / Math.max(1, box.h)));
+  return { k, x: (view.w - box.w * k) / 2 - box.x * k, y: (view.h - box.h * k) / 2 - box.y * k };
+}
+
+/** The smallest pan that brings `box` (drawing coordinates) inside the window with a margin; the same pan when it already is. */
+export function panToShow(box: Box, t: { x: number; y: number; k: number }, view: { w: number; h: number }, margin = 24): { x: number; y: number; k: number } {
+  const shift = (lo: number, hi: number, size: number) => {
+    const m = Math.min(margin, Math.max(0, (size - (hi - lo)) / 2));
+    if (hi - lo > size - 2 * m || lo < m) return m - lo;
+    if (hi > size - m) return size - m - hi;
+    return 0;
+  };
+  const left = box.x * t.k + t.x;
+  const top = box.y * t.k + t.y;
+  return {
+    k: t.k,
+    x: t.x + shift(left, left + box.w * t.k, view.w),
+    y: t.y + shift(top, top + box.h * t.k, view.h),
+  };
+}
