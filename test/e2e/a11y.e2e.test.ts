@@ -97,7 +97,9 @@ describe.skipIf(missing !== null)(
       await page.screenshot({ path: path.join(artifacts, `a11y-${state}.png`) });
       const results = await new AxeBuilder({ page }).analyze();
       const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-      const report = bad.map((v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')} — ${n.failureSummary ?? ''}`).join('\n')}`);
+      const report = bad.map(
+        (v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')} — ${n.failureSummary ?? ''}`).join('\n')}`,
+      );
       expect(report, `axe in state "${state}"`).toEqual([]);
       // The scan ran rules on this state's markup (not an empty page).
       expect(results.passes.length).toBeGreaterThan(10);

@@ -139,7 +139,8 @@ describe.skipIf(missing !== null)(
 
     /** Tab and Shift+Tab many times: the focus never leaves the dialog. */
     async function tabStaysIn(dialog: string) {
-      for (const key of ['Tab', 'Shift+Tab']) for (let i = 0; i < 12; i++) expect((await press(key, `${key} in ${dialog}`)).inDialog, `${key} left ${dialog}`).toBe(dialog);
+      for (const key of ['Tab', 'Shift+Tab'])
+        for (let i = 0; i < 12; i++) expect((await press(key, `${key} in ${dialog}`)).inDialog, `${key} left ${dialog}`).toBe(dialog);
     }
 
     /** Escape closes the dialog and the focus is back on the tree with the same disk selected. */
@@ -152,8 +153,7 @@ describe.skipIf(missing !== null)(
     }
 
     /** Marks the result shown now, so the next wait sees only a newer one. */
-    const markResult = () =>
-      page.evaluate(() => document.querySelectorAll('[data-testid=result-panel]').forEach((el) => el.setAttribute('data-seen', '')));
+    const markResult = () => page.evaluate(() => document.querySelectorAll('[data-testid=result-panel]').forEach((el) => el.setAttribute('data-seen', '')));
     async function nextResult(): Promise<string> {
       const panel = page.locator('[data-testid=result-panel]:not([data-seen]):not([data-status=running])');
       await panel.waitFor();

@@ -5,8 +5,7 @@
 // a dialog over a dialog behaves.
 import { nextTick, onUnmounted, watch, type Ref } from 'vue';
 
-const FOCUSABLE =
-  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /** The elements Tab reaches inside `box`, in document order (hidden ones left out). */
 export function focusables(box: HTMLElement): HTMLElement[] {
