@@ -116,13 +116,17 @@ describe.skipIf(missing !== null)(
       throw new Error(`Tab never reached ${testid}`);
     }
 
-    /** Records every moment the body holds the focus after a change of the page (none expected inside a flow). */
+    /** Records every time the body still holds the focus a moment after a change of the page (none expected inside a flow). */
     const watchBody = () =>
       page.evaluate(() => {
         const w = window as unknown as { __bodyFocus: string[] };
         w.__bodyFocus = [];
         new MutationObserver(() => {
-          if (document.activeElement === document.body) w.__bodyFocus.push(document.querySelector('[role=dialog]')?.getAttribute('data-testid') ?? 'no dialog');
+          if (document.activeElement !== document.body) return;
+          const dialog = document.querySelector('[role=dialog]')?.getAttribute('data-testid') ?? 'no dialog';
+          setTimeout(() => {
+            if (document.activeElement === document.body) w.__bodyFocus.push(dialog);
+          }, 50);
         }).observe(document.body, { childList: true, subtree: true, attributes: true });
       });
     const bodyFocusSeen = () => page.evaluate(() => (window as unknown as { __bodyFocus: string[] }).__bodyFocus);

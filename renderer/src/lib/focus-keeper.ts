@@ -36,11 +36,14 @@ export function useFocusKeeper(): void {
     if (e.target instanceof Element) last = e.target;
   };
   // Only a focus that was lost (its element gone or disabled) is moved: a click on plain text leaves the body focused on purpose.
+  // It waits a task, so an owner that hands the focus back itself (a closing dialog or menu, on the next tick) goes first.
   const observer = new MutationObserver(() => {
     if (!onBody() || !last) return;
     if (last.isConnected && !(last as HTMLButtonElement).disabled) return;
     last = null;
-    fallback()?.focus();
+    setTimeout(() => {
+      if (onBody()) fallback()?.focus();
+    }, 0);
   });
 
   onMounted(() => {

@@ -4,7 +4,8 @@
 import { ACTION_ORDER, actionNamed, type ActionDef } from '../actions';
 
 export interface Shortcut {
-  keys: string;
+  /** Alternatives: any one of them does it. */
+  keys: string[];
   what: string;
 }
 
@@ -16,21 +17,21 @@ export function ariaKeys(key: NonNullable<ActionDef['key']>): string {
 
 /** Keys that work everywhere the same way, whichever disk is selected. */
 const GENERAL: Shortcut[] = [
-  { keys: '↑ ↓', what: 'Select the disk above or below' },
-  { keys: '← →', what: 'Collapse or expand a tree; go to the parent or first child' },
-  { keys: 'Home End', what: 'First or last disk' },
-  { keys: 'Enter', what: 'Show the details of the selected disk' },
-  { keys: 'Shift+F10 or Menu', what: 'All actions for the selected disk' },
-  { keys: 'Tab Shift+Tab', what: 'Next or previous control (inside a dialog it stays in the dialog)' },
-  { keys: 'Escape', what: 'Close the dialog or menu; focus goes back where it was' },
-  { keys: '?', what: 'Show this list' },
+  { keys: ['↑', '↓'], what: 'Select the disk above or below' },
+  { keys: ['←', '→'], what: 'Collapse or expand a tree; go to the parent or first child' },
+  { keys: ['Home', 'End'], what: 'First or last disk' },
+  { keys: ['Enter'], what: 'Show the details of the selected disk' },
+  { keys: ['Shift+F10', 'Menu'], what: 'All actions for the selected disk' },
+  { keys: ['Tab', 'Shift+Tab'], what: 'Next or previous control (inside a dialog it stays in the dialog)' },
+  { keys: ['Escape'], what: 'Close the dialog or menu; focus goes back where it was' },
+  { keys: ['?'], what: 'Show this list' },
 ];
 
 /** The action shortcuts (for the selected disk), in toolbar order. */
 export function actionShortcuts(): Shortcut[] {
   return ACTION_ORDER.flatMap((n) => {
     const d = actionNamed(n);
-    return d?.key ? [{ keys: d.key.label, what: `${d.label.replace(/…$/, '')}: ${d.hint.charAt(0).toLowerCase()}${d.hint.slice(1)}` }] : [];
+    return d?.key ? [{ keys: [d.key.label], what: `${d.label.replace(/…$/, '')}: ${d.hint.charAt(0).toLowerCase()}${d.hint.slice(1)}` }] : [];
   });
 }
 
