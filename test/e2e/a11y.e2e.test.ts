@@ -1,0 +1,231 @@
+// Accessibility scan (axe-core through @axe-core/playwright) of the main
+// states of the app in Chromium on real files: empty, folder open, details,
+// the snapshot, revert, check, merge and delete dialogs and plans, a running
+// job's progress, its result, the orphan list, the context menu, the
+// shortcuts overlay, the graph, and the dark theme. No serious or critical
+// violation may show; a failure lists each rule with its targets.
+// Screenshots go to test-artifacts/e2e/a11y-*.png.
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamic } from '../../core/ops/create';
+import { snapshot } from '../../core/ops/snapshot';
+import { runOperation } from '../../core/operations';
+import { startServer, type RunningServer } from '../../server/serve';
+import { flipByte } from '../support/corrupt';
+import { makeTmpDir, removeTmpDir } from '../support/tmp';
+import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage } from './support';
+
+const MiB = 2 ** 20;
+const UI_TIMEOUT = 15_000;
+const missing = missingPrerequisite();
+
+describe.skipIf(missing !== null)(
+  'accessibility of the app (axe-core in Chromium over `vhdsnap serve`)',
+  () => {
+    let tmp = '';
+    let folder = '';
+    let artifacts = '';
+    let server: RunningServer | null = null;
+    let browser: Browser | null = null;
+    let page: Page;
+    const problems: string[] = [];
+    const $ = (id: string) => page.getByTestId(id);
+    const row = (file: string) => page.locator(`[role=treeitem][data-file="${file}"]`);
+    let mid = '';
+    /** While set, the end of every job is held back from the page, so its progress stays on screen. */
+    let holding = false;
+    const held: (() => void)[] = [];
+
+    beforeAll(async () => {
+      artifacts = ensureArtifactsDir();
+      tmp = makeTmpDir('vhdsnap-e2e-a11y-');
+      folder = path.join(tmp, 'vms');
+      mkdirSync(folder);
+      // base ← mid ← vm.vhd; a standalone data.vhd; damaged.vhd (a bad footer checksum); lost.vhd whose parent is gone (an orphan).
+      const vm = path.join(folder, 'vm.vhd');
+      await createDynamic(vm, 8 * MiB);
+      await runOperation({ op: 'name', disk: vm, name: 'Installed' });
+      await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) });
+      await runOperation({ op: 'name', disk: vm, name: 'Updated' });
+      mid = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5) })).snapshot);
+      await createDynamic(path.join(folder, 'data.vhd'), 4 * MiB);
+      const damaged = path.join(folder, 'damaged.vhd');
+      await createDynamic(damaged, 4 * MiB);
+      await flipByte(damaged, statSync(damaged).size - 512 + 100);
+      const lost = path.join(folder, 'lost.vhd');
+      await createDynamic(lost, 4 * MiB);
+      rmSync((await snapshot(lost, { now: new Date(2026, 0, 4, 3, 4, 5) })).snapshot);
+      server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
+      browser = await launchBrowser();
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close().catch(() => undefined);
+      await server?.close().catch(() => undefined);
+      if (tmp) removeTmpDir(tmp);
+    });
+
+    /** The page's socket to main, passed through except job ends while `holding`. */
+    function relay(ws: WebSocketRoute) {
+      const main = ws.connectToServer();
+      ws.onMessage((m) => main.send(m));
+      main.onMessage((m) => {
+        const kind = typeof m === 'string' ? (JSON.parse(m) as { event?: { kind?: string } }).event?.kind : undefined;
+        if (holding && kind && kind !== 'progress') held.push(() => ws.send(m));
+        else ws.send(m);
+      });
+    }
+
+    async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
+      page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
+      await page.routeWebSocket(/.*/, relay);
+      await page.goto(server!.url);
+      await $('empty-state').waitFor();
+    }
+
+    async function openFolder() {
+      await $('recent-toggle').click();
+      await $('recent-list').getByTestId('recent-folder').click();
+      await row('vm.vhd').waitFor();
+    }
+
+    /** Scans the page as it is now: no serious or critical violation; the screenshot shows what was scanned. */
+    async function scan(state: string) {
+      await page.screenshot({ path: path.join(artifacts, `a11y-${state}.png`) });
+      const results = await new AxeBuilder({ page }).analyze();
+      const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      const report = bad.map(
+        (v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')} — ${n.failureSummary ?? ''}`).join('\n')}`,
+      );
+      expect(report, `axe in state "${state}"`).toEqual([]);
+      // The scan ran rules on this state's markup (not an empty page).
+      expect(results.passes.length).toBeGreaterThan(10);
+    }
+
+    async function closeDialog(id: string) {
+      await page.keyboard.press('Escape');
+      await $(id).waitFor({ state: 'detached' });
+    }
+
+    it('empty window, folder open, details', async () => {
+      await open(1280, 800, 'light');
+      await scan('empty');
+      await openFolder();
+      await scan('folder-open');
+      await row('vm.vhd').click();
+      await expect.poll(() => $('detail-file').textContent()).toBe('vm.vhd');
+      await expect.poll(() => $('detail-unique').textContent()).not.toBe('loading…');
+      await scan('details');
+    });
+
+    it('the orphan list', async () => {
+      await $('orphans').waitFor();
+      expect(await $('orphans').textContent()).toContain('lost.vhd');
+      await $('orphans').scrollIntoViewIfNeeded();
+      await scan('orphans');
+    });
+
+    it('snapshot options and plan, revert options and plan, the check dialog', async () => {
+      await row('vm.vhd').click();
+      await $('action-snapshot').click();
+      await $('dialog-snapshot').waitFor();
+      await scan('dialog-snapshot-options');
+      await $('opt-review').click();
+      await $('plan').waitFor();
+      await scan('plan-snapshot');
+      await closeDialog('dialog-snapshot');
+
+      await $('action-revert').click();
+      await $('dialog-revert').waitFor();
+      await scan('dialog-revert-options');
+      await $('opt-review').click();
+      await $('plan').waitFor();
+      await scan('plan-revert');
+      await closeDialog('dialog-revert');
+
+      await $('action-check').click();
+      await $('dialog-check').waitFor();
+      await scan('dialog-check');
+      await closeDialog('dialog-check');
+    });
+
+    it('merge and delete plans', async () => {
+      await row(mid).click();
+      await $('action-merge').click();
+      await $('dialog-merge').waitFor();
+      await $('plan').waitFor();
+      await scan('plan-merge');
+      await closeDialog('dialog-merge');
+
+      await $('action-delete').click();
+      await $('dialog-delete').waitFor();
+      await $('plan').waitFor();
+      await scan('plan-delete');
+      await closeDialog('dialog-delete');
+    });
+
+    it('a running job, then its result (problems found) and the error badge', async () => {
+      await row('damaged.vhd').click();
+      await $('action-check').click();
+      holding = true;
+      try {
+        await $('opt-run-check').click();
+        await $('job-progress').waitFor();
+        await scan('progress');
+      } finally {
+        holding = false;
+        for (const send of held.splice(0)) send();
+      }
+      await page.locator('[data-testid=result-panel]:not([data-status=running])').waitFor();
+      await expect.poll(() => row('damaged.vhd').getByTestId('health-badge').getAttribute('data-health')).toBe('errors');
+      await scan('result');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await scan('result-dark');
+      await page.emulateMedia({ colorScheme: 'light' });
+    });
+
+    it('the context menu and the shortcuts overlay', async () => {
+      await row('data.vhd').click({ button: 'right' });
+      await $('context-menu').waitFor();
+      await scan('context-menu');
+      await page.keyboard.press('Escape');
+      await $('context-menu').waitFor({ state: 'detached' });
+      await page.keyboard.press('?');
+      await $('shortcuts-overlay').waitFor();
+      await scan('shortcuts');
+      await closeDialog('shortcuts-overlay');
+    });
+
+    it('the graph view', async () => {
+      await $('view-graph').click();
+      await $('tree-graph').waitFor();
+      await scan('graph');
+      await $('view-tree').click();
+    });
+
+    it('dark theme at 1024×640: folder, details, a plan, the graph', async () => {
+      await page.context().close();
+      await open(1024, 640, 'dark');
+      await openFolder();
+      await row('vm.vhd').click();
+      await expect.poll(() => $('detail-unique').textContent()).not.toBe('loading…');
+      await scan('dark-folder');
+      await row(mid).click();
+      await $('action-merge').click();
+      await $('plan').waitFor();
+      await scan('dark-plan-merge');
+      await closeDialog('dialog-merge');
+      await $('view-graph').click();
+      await $('tree-graph').waitFor();
+      await scan('dark-graph');
+    });
+
+    it('no page reported an error', () => {
+      expect(problems).toEqual([]);
+    });
+  },
+  120_000,
+);
