@@ -18,13 +18,15 @@ export function commonPrefixLength(names: readonly string[]): number {
  * How many trailing characters of `name` always show: what follows the
  * prefix the folder's names share (that is where they differ), at least
  * `min` (an extension alone says nothing) and at most `max` (the head must
- * keep room to show where the name starts). Within that, the tail starts
- * after a separator where it can ("…030403.vhd", not "…2-030403.vhd").
+ * keep room to show where the name starts). The tail then starts at a word:
+ * it reaches back to a separator if one is near, else starts after one inside
+ * it ("…010203.vhd", not "…10203.vhd" or "…2-030403.vhd").
  */
 export function tailLength(name: string, sharedPrefix: number, min = 8, max = 12): number {
   const chars = Array.from(name);
   const n = chars.length;
   const t = Math.min(n, Math.max(min, Math.min(max, n - sharedPrefix)));
+  for (let i = n - t - 1; i >= n - max - 1 && i >= 0; i--) if (SEPARATORS.has(chars[i])) return n - i - 1;
   for (let i = n - t; i < n - min; i++) if (SEPARATORS.has(chars[i])) return n - i - 1;
   return t;
 }
