@@ -160,7 +160,7 @@ describe.skipIf(missing !== null)(
       const spill = await page.$eval('[data-testid=tree-box]', (tree) => {
         const t = tree.getBoundingClientRect();
         const out: string[] = [];
-        for (const cell of tree.querySelectorAll<HTMLElement>('[data-col]')) {
+        for (const cell of Array.from(tree.querySelectorAll<HTMLElement>('[data-col]'))) {
           const b = cell.getBoundingClientRect();
           if (b.width === 0 && b.height === 0) continue; // a column this width leaves out
           if (b.left < t.left - 0.5 || b.right > t.right + 0.5)
@@ -171,7 +171,9 @@ describe.skipIf(missing !== null)(
         return {
           out,
           cols: new Set(
-            [...tree.querySelectorAll<HTMLElement>('[role=treeitem] [data-col]')].filter((c) => c.getBoundingClientRect().width > 0).map((c) => c.dataset.col),
+            Array.from(tree.querySelectorAll<HTMLElement>('[role=treeitem] [data-col]'))
+              .filter((c) => c.getBoundingClientRect().width > 0)
+              .map((c) => c.dataset.col),
           ).size,
         };
       });
@@ -224,7 +226,7 @@ describe.skipIf(missing !== null)(
           await resultDone(page, UI_TIMEOUT);
           const job = await page.$eval('[data-testid=job-area]', (area) => {
             const body = area.querySelector<HTMLElement>('[data-testid=job-body]')!;
-            const lines = [...area.querySelectorAll('[data-testid=result-reports] li')].map((l) => l.getBoundingClientRect().toJSON() as Box);
+            const lines = Array.from(area.querySelectorAll('[data-testid=result-reports] li')).map((l) => l.getBoundingClientRect().toJSON() as Box);
             return { area: area.getBoundingClientRect().toJSON() as Box, lines, scroll: body.scrollHeight, client: body.clientHeight };
           });
           expect(job.lines.length).toBe(SNAPSHOTS + 1);
@@ -235,7 +237,7 @@ describe.skipIf(missing !== null)(
           }
           const after = await page.$eval('[data-testid=job-area]', (area) => ({
             area: area.getBoundingClientRect().toJSON() as Box,
-            lines: [...area.querySelectorAll('[data-testid=result-reports] li')].map((l) => l.getBoundingClientRect().toJSON() as Box),
+            lines: Array.from(area.querySelectorAll('[data-testid=result-reports] li')).map((l) => l.getBoundingClientRect().toJSON() as Box),
           }));
           for (const l of after.lines) expect(inside(l, after.area), `${width} ${scheme}: result line inside the job area`).toBe(true);
           expect(after.area.bottom).toBeLessThanOrEqual(height + 0.5);

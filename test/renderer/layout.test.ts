@@ -129,11 +129,14 @@ describe('FolderTree columns and order', () => {
   });
 
   it('shows the total and sorts siblings by cost from the header: largest first, then smallest, then the scan order', async () => {
-    const { wrapper, fake, library } = await mountTree();
+    const { wrapper: first, fake, library, pinia } = await mountTree();
+    first.unmount();
+    // A new scan (a new view) reads the costs again: lone.vhd's is known now.
     fake.costsByFile['lone.vhd'] = 10 * MiB;
     await library.rescan('lab');
-    await wrapper.setProps({ view: library.folders[0].view! });
+    const wrapper = mount(FolderTree, { props: { view: library.folders[0].view! }, global: { plugins: [pinia] }, attachTo: 'body' });
     await flushPromises();
+    expect(fake.callsOf('costs')).toHaveLength(2);
     expect(wrapper.get('[data-testid="cost-total"]').text()).toBe(formatBytes(26 * MiB));
     const scan = rowFiles(wrapper);
     await wrapper.get('[data-testid="sort-cost"]').trigger('click');
