@@ -107,6 +107,7 @@ export const RequestChannels = {
   closeFolder: 'library:close-folder',
   scan: 'library:scan',
   details: 'disk:details',
+  costs: 'disk:costs',
   setLabel: 'disk:set-label',
   chooseOutput: 'dialog:choose-output',
   chooseInput: 'dialog:choose-input',
@@ -156,6 +157,8 @@ export interface VhdsnapApi {
   closeFolder(folder: string): Promise<void>;
   scan(folder: string): Promise<FolderView>;
   details(disk: DiskRef): Promise<DiskDetails>;
+  /** Bytes each disk stores itself (DiskDetails.uniqueBytes), in the order asked; null for a disk that could not be read. */
+  costs(disks: DiskRef[]): Promise<(number | null)[]>;
   setLabel(disk: DiskRef, label: { name?: string; description?: string }): Promise<void>;
   /**
    * Native save dialog for flatten's output; null when cancelled. `folder` (a

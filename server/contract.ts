@@ -86,6 +86,8 @@ const argSchemas = {
   closeFolder: z.tuple([IdSchema]),
   scan: z.tuple([IdSchema]),
   details: z.tuple([DiskRefSchema]),
+  // A folder's disks at once (the tree's Cost column); bounded like a large folder.
+  costs: z.tuple([z.array(DiskRefSchema).max(10_000)]),
   setLabel: z.tuple([DiskRefSchema, LabelSchema]),
   chooseOutput: z.tuple([FileNameSchema, IdSchema.optional()]),
   chooseInput: z.tuple([FileNameSchema.optional(), IdSchema.optional()]),

@@ -7,7 +7,7 @@ import { heldDisks, jobDisks, planOperation, runOperation, type OperationRequest
 import type { DiskRef, FolderGrant, OperationArgs } from './api.js';
 import type { Grants } from './grants.js';
 import type { JobManager } from './jobs.js';
-import { diskDetails, scanFolder } from './library.js';
+import { diskCosts, diskDetails, scanFolder } from './library.js';
 import type { RecentFolders } from './recent.js';
 import { DiskRefSchema, fileFieldsOf, IdSchema, type Handlers } from './contract.js';
 import { ApiFailure } from './errors.js';
@@ -116,6 +116,9 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     scan: async (id) => scanFolder(grants.folder(id), grants),
 
     details: async (ref) => diskDetails(ref, await grants.resolveDisk(ref)),
+
+    // A disk the page may not name (outside every grant) just has no cost: the others still do.
+    costs: async (refs) => diskCosts(await Promise.all(refs.map((r) => grants.resolveDisk(r).catch(() => null)))),
 
     // Core's name operation, as `vhdsnap name` runs it: labels are set in one place.
     setLabel: async (ref, label) => {

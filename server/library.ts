@@ -63,12 +63,12 @@ export async function allocationOf(path: string): Promise<AllocationSummary> {
     }
     const blocks = new Uint8Array(f.bat.length);
     let sectors = 0;
-    for (let b = 0; b < f.bat.length; b++) {
-      if (f.blockOffset(b) === null) continue;
+    // In file order, with reads in flight ahead (VhdFile.bitmaps): a folder's costs read every disk's bitmaps.
+    // Blocks past the virtual size hold nothing readable and are skipped, as before.
+    const inUse = f.physicalOrder().filter((b) => b * f.sectorsPerBlock < f.totalSectors);
+    for await (const [b, bm] of f.bitmaps(inUse)) {
       // The last block may extend past the virtual size: only its real sectors count.
       const inBlock = Math.min(f.sectorsPerBlock, f.totalSectors - b * f.sectorsPerBlock);
-      if (inBlock <= 0) continue;
-      const bm = await f.readBitmap(b);
       const n = countSet(bm, inBlock);
       sectors += n;
       blocks[b] = n === 0 ? 0 : isFull(bm, inBlock) ? 2 : 1;
@@ -77,6 +77,30 @@ export async function allocationOf(path: string): Promise<AllocationSummary> {
   } finally {
     await f.close();
   }
+}
+
+/** Disks read at once for a folder's costs: enough to overlap the reads, few enough to leave the window's other calls room. */
+const COST_READS_AT_ONCE = 4;
+
+/** What each disk stores itself (allocationOf's uniqueBytes, the details pane's figure), in order; null where a path is missing or unreadable. */
+export async function diskCosts(paths: (string | null)[]): Promise<(number | null)[]> {
+  const out: (number | null)[] = paths.map(() => null);
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const i = next++;
+      const p = paths[i];
+      if (p === null) continue;
+      try {
+        out[i] = (await allocationOf(p)).uniqueBytes;
+      } catch (err) {
+        // A damaged or vanished disk shows no cost; anything else is a bug to surface.
+        if (!(err instanceof VhdError) && !(err instanceof Error && 'code' in err)) throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(COST_READS_AT_ONCE, paths.length) }, worker));
+  return out;
 }
 
 /** Buckets per-block states into at most `maxCells` cells: a cell is 0 or 2 only when all its blocks are. */

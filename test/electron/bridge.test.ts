@@ -38,6 +38,7 @@ const sample: Record<string, unknown[]> = {
   closeFolder: ['0123456789abcdef'],
   scan: ['0123456789abcdef'],
   details: [{ folder: '0123456789abcdef', file: 'a.vhd' }],
+  costs: [[{ folder: '0123456789abcdef', file: 'a.vhd' }]],
   setLabel: [{ folder: '0123456789abcdef', file: 'a.vhd' }, { name: 'n' }],
   chooseOutput: ['out.vhd', '0123456789abcdef'],
   chooseInput: ['image.raw', '0123456789abcdef'],

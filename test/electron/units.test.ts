@@ -97,6 +97,27 @@ describe('allocation map', () => {
   });
 });
 
+describe("a folder's costs", () => {
+  it("are what each disk stores itself (the details' figure), in order, null for a missing or damaged file", async () => {
+    const { createDynamic } = await import('../../core/ops/create');
+    const { openDisk } = await import('../../core/disk/chain');
+    const { diskCosts } = await import('../../server/library');
+    const a = tmp.file('cost-a.vhd');
+    const b = tmp.file('cost-b.vhd');
+    await createDynamic(a, 8 * 1024 * 1024);
+    await createDynamic(b, 8 * 1024 * 1024);
+    const d = await openDisk(a, { writable: true, sync: false });
+    // Two blocks written (a dynamic base stores whole blocks: 2 × 2 MiB of its own).
+    await d.write(0, new Uint8Array(3 * 512).fill(7));
+    await d.write(4 * 1024 * 1024 + 100, new Uint8Array(10).fill(9));
+    await d.close();
+    writeFileSync(tmp.file('junk.vhd'), 'not a vhd');
+    const costs = await diskCosts([a, tmp.file('missing.vhd'), b, tmp.file('junk.vhd'), null]);
+    expect(costs).toEqual([4 * 1024 * 1024, null, 0, null, null]);
+    expect(costs[0]).toBe((await allocationOf(a)).uniqueBytes);
+  });
+});
+
 describe('details of a damaged disk', () => {
   it('still shows the info, with a warning instead of the allocation map', async () => {
     const { createDynamic } = await import('../../core/ops/create');

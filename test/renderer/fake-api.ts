@@ -176,6 +176,12 @@ export class FakeApi implements VhdsnapApi {
     this.record('details', ref);
     return this.detailsFor(ref);
   }
+  /** Unique bytes per file name (the Cost column); a file not listed has none known. */
+  costsByFile: Record<string, number> = {};
+  async costs(refs: DiskRef[]) {
+    this.record('costs', refs);
+    return refs.map((r) => this.costsByFile[r.file] ?? null);
+  }
   async setLabel(ref: DiskRef, label: { name?: string; description?: string }) {
     this.record('setLabel', ref, label);
   }
