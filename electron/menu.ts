@@ -20,13 +20,13 @@ export interface MenuAction {
 /** The Snapshot menu, in the toolbar's order; rename sits in Edit. */
 export const SNAPSHOT_MENU: readonly MenuAction[] = [
   { action: 'snapshot', label: 'Take Snapshot…', accelerator: 'CmdOrCtrl+S' },
-  { action: 'revert', label: 'Revert to Snapshot…' },
+  { action: 'revert', label: 'Revert to Snapshot…', accelerator: 'CmdOrCtrl+R' },
   { action: 'delete', label: 'Delete Snapshot', accelerator: 'Delete' },
   { action: 'merge', label: 'Merge into Parent…' },
   { action: 'flatten', label: 'Flatten to a New Disk…' },
   { action: 'switch', label: 'Switch to Saved State' },
   { action: 'set-active', label: 'Make Active' },
-  { action: 'check', label: 'Check…' },
+  { action: 'check', label: 'Check…', accelerator: 'CmdOrCtrl+K' },
   { action: 'repair', label: 'Repair' },
   { action: 'compact', label: 'Compact' },
   { action: 'resize', label: 'Grow…' },
@@ -92,6 +92,7 @@ export function menuTemplate(o: MenuOptions): MenuItemConstructorOptions[] {
       submenu: [
         appItem('view-tree', 'As Tree', o),
         appItem('view-graph', 'As Graph', o),
+        appItem('view-timeline', 'As Timeline', o),
         { type: 'separator' },
         { role: 'resetZoom' },
         { role: 'zoomIn' },
@@ -102,7 +103,10 @@ export function menuTemplate(o: MenuOptions): MenuItemConstructorOptions[] {
       ],
     },
     { label: 'Snapshot', submenu: SNAPSHOT_MENU.map((a) => actionItem(a, o)) },
-    { role: 'help', submenu: [{ role: 'about', label: 'About VHD Snapshot Manager' }] },
+    {
+      role: 'help',
+      submenu: [appItem('shortcuts', 'Keyboard Shortcuts (?)', o), { type: 'separator' }, { role: 'about', label: 'About VHD Snapshot Manager' }],
+    },
   ];
 }
 

@@ -124,7 +124,7 @@ export type ApiMethod = keyof typeof RequestChannels;
 export const EventChannels = { jobEvent: 'job:event', menuCommand: 'app:menu-command' } as const;
 
 /** The app's own commands the native menu sends, besides the actions on the selected disk. */
-export const AppCommands = ['open-folder', 'rescan', 'view-tree', 'view-graph'] as const;
+export const AppCommands = ['open-folder', 'rescan', 'view-tree', 'view-graph', 'view-timeline', 'shortcuts'] as const;
 
 /**
  * What a native menu item asks the page to do: an action on the selected

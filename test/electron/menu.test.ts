@@ -69,14 +69,14 @@ describe('the native menu', () => {
     const app = all.filter((i) => i.id?.startsWith('app:'));
     app.forEach((i) => (i.click as () => void)());
     expect(sent.slice(ACTION_ORDER.length)).toEqual(app.map((i) => ({ kind: 'app', command: i.id!.slice(4) })));
-    expect(app.map((i) => i.id)).toEqual(['app:open-folder', 'app:rescan', 'app:view-tree', 'app:view-graph']);
+    expect(app.map((i) => i.id)).toEqual(['app:open-folder', 'app:rescan', 'app:view-tree', 'app:view-graph', 'app:view-timeline', 'app:shortcuts']);
   });
 
   it('has developer tools only where asked (not packaged), and About under Help', () => {
     expect(build('linux', false).all.some((i) => i.role === 'toggleDevTools')).toBe(false);
     expect(build('linux', true).all.some((i) => i.role === 'toggleDevTools')).toBe(true);
     const help = build('linux').template.at(-1)!;
-    expect((help.submenu as Item[]).map((i) => i.role)).toEqual(['about']);
+    expect((help.submenu as Item[]).map((i) => i.role ?? i.id ?? i.type)).toEqual(['app:shortcuts', 'separator', 'about']);
   });
 });
 

@@ -66,8 +66,14 @@ describe('menu commands', () => {
     await send({ kind: 'app', command: 'open-folder' });
     await send({ kind: 'app', command: 'view-graph' });
     expect(useSettingsStore().viewMode).toBe('graph');
+    await send({ kind: 'app', command: 'view-timeline' });
+    expect(useSettingsStore().viewMode).toBe('timeline');
     await send({ kind: 'app', command: 'view-tree' });
     expect(useSettingsStore().viewMode).toBe('tree');
+    // Help › Keyboard Shortcuts opens the ? overlay.
+    expect(w.find('[data-testid="shortcuts-overlay"]').exists()).toBe(false);
+    await send({ kind: 'app', command: 'shortcuts' });
+    expect(w.find('[data-testid="shortcuts-overlay"]').exists()).toBe(true);
     const scans = fake.callsOf('scan').length;
     await send({ kind: 'app', command: 'rescan' });
     expect(fake.callsOf('scan').length).toBe(scans + 1);
