@@ -15,8 +15,8 @@ import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { flipByte } from '../support/corrupt';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -62,11 +62,7 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 60_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     /** The page's socket to main, passed through except job ends while `holding`. */
     function relay(ws: WebSocketRoute) {
@@ -87,8 +83,7 @@ describe.skipIf(missing !== null)(
     }
 
     async function openFolder() {
-      await $('recent-toggle').click();
-      await $('recent-list').getByTestId('recent-folder').click();
+      await openRecent(page);
       await row('vm.vhd').waitFor();
     }
 

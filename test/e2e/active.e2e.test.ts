@@ -13,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { buildTree } from '../support/tree';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
+import { makeTmpDir } from '../support/tmp';
 import {
+  closeSuite,
   dismissResult as dismissLastResult,
   dist,
   ensureArtifactsDir,
@@ -22,6 +23,7 @@ import {
   launchBrowser,
   missingPrerequisite,
   openPage,
+  openRecent,
   readWhole,
   resultDone as finishedJob,
 } from './support';
@@ -96,17 +98,12 @@ describe.skipIf(missing !== null)(
       page = await openPage(browser, { timeout: UI_TIMEOUT, problems, failedRequests: false });
     }, 90_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     it('linear, branched and revert --keep folders: exactly one Now per tree, on the active disk; other leaves say saved state', async () => {
       await page.goto(server!.url);
       for (const name of Object.keys(dirs)) {
-        await $('recent-toggle').click();
-        await $('recent-list').getByTestId('recent-folder').filter({ hasText: name }).click();
+        await openRecent(page, name);
         await section(name).waitFor();
       }
       await row('kept', 'vm.vhd').waitFor();

@@ -20,8 +20,9 @@ import { startServer, type RunningServer } from '../../server/serve';
 import { formatBytes } from '../../renderer/src/lib/format';
 import { flipByte } from '../support/corrupt';
 import { DiskModel, Rng } from '../support/model';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
+import { makeTmpDir } from '../support/tmp';
 import {
+  closeSuite,
   dismissResult as dismissLastResult,
   dist,
   ensureArtifactsDir,
@@ -137,11 +138,7 @@ describe.skipIf(missing !== null)(
       page = await openPage(browser, { timeout: UI_TIMEOUT, problems });
     }, 60_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     it('opens the pre-granted folder from the recent list and shows its tree', async () => {
       await page.goto(server!.url);

@@ -13,8 +13,8 @@ import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, labelOf, launchBrowser, missingPrerequisite, openPage, parentsByFile } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, labelOf, launchBrowser, missingPrerequisite, openPage, openRecent, parentsByFile } from './support';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -66,18 +66,13 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 60_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
       page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
       const context = page.context();
       await page.goto(server!.url);
-      await $('recent-toggle').click();
-      await $('recent-list').getByTestId('recent-folder').click();
+      await openRecent(page);
       await $('tree-row-big.vhd').waitFor();
       return context;
     }

@@ -15,8 +15,8 @@ import { createDifferencing, createDynamic } from '../../core/ops/create';
 import { runOperation } from '../../core/operations';
 import { decodeFooter, encodeFooter, FOOTER_SIZE } from '../../core/format/footer';
 import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 20_000;
@@ -193,15 +193,10 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 120_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     async function openFolder(name: string, select: string) {
-      await $('recent-toggle').click();
-      await $('recent-list').getByTestId('recent-folder').filter({ hasText: name }).click();
+      await openRecent(page, name);
       await $(`folder-${name}`).waitFor();
       if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
       await $(`tree-row-${select}`).click();

@@ -13,8 +13,8 @@ import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, labelOf, launchBrowser, missingPrerequisite, openPage, parentsByFile, vhdFiles } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, labelOf, launchBrowser, missingPrerequisite, openPage, parentsByFile, vhdFiles } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -63,11 +63,7 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 60_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     const focus = (): Promise<Focus> =>
       page.evaluate(() => {
@@ -219,24 +215,25 @@ describe.skipIf(missing !== null)(
       await page.locator(`[data-file="${created[0]}"]`).first().waitFor();
     });
 
-    it('F2 renames the selected disk; Escape first closes the dialog unchanged', async () => {
+    it('F2 renames the selected disk in place; Escape first leaves it unchanged; focus goes back to the tree', async () => {
       await arrowTo('vm.vhd');
       const nameBefore = await labelOf(folder, 'vm.vhd');
       await press('F2');
-      await $('dialog-rename').waitFor();
-      expect((await expectFocusVisible('rename dialog open')).testid).toBe('label-name');
+      await $('detail-name-input').waitFor();
+      expect((await expectFocusVisible('inline rename open')).testid).toBe('detail-name-input');
       await page.keyboard.type('not saved');
-      await tabStaysIn('dialog-rename');
-      await escapeBackToTree('dialog-rename', 'vm.vhd');
+      await page.keyboard.press('Escape');
+      await $('detail-name-input').waitFor({ state: 'detached' });
+      expect((await expectFocusVisible('after Escape in the name field')).role, 'focus did not go back to the tree').toBe('tree');
+      expect(await selectedFile()).toBe('vm.vhd');
       expect(await labelOf(folder, 'vm.vhd')).toBe(nameBefore);
 
       await press('F2');
-      await $('dialog-rename').waitFor();
-      await tabTo('label-name', 'dialog-rename');
+      await $('detail-name-input').waitFor();
       await page.keyboard.press('Control+a');
       await page.keyboard.type('Daily work');
       await page.keyboard.press('Enter');
-      await $('dialog-rename').waitFor({ state: 'detached' });
+      await $('detail-name-input').waitFor({ state: 'detached' });
       expect((await expectFocusVisible('renamed')).role).toBe('tree');
       await expect.poll(() => labelOf(folder, 'vm.vhd')).toBe('Daily work');
     });

@@ -17,8 +17,8 @@ import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { allocationOf } from '../../server/library';
 import { formatBytes } from '../../renderer/src/lib/format';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, resultDone, vhdFiles } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent, resultDone, vhdFiles } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -70,17 +70,12 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 90_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
       page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
       await page.goto(server!.url);
-      await $('recent-toggle').click();
-      await $('recent-list').getByTestId('recent-folder').click();
+      await openRecent(page);
       await $(`tree-row-${ACTIVE}`).waitFor();
       return page.context();
     }

@@ -11,8 +11,8 @@ import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, vhdFiles } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent, vhdFiles } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -53,11 +53,7 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 60_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     /** The preview's rows as "file:status[:now]", top to bottom. */
     const previewRows = () =>
@@ -97,8 +93,7 @@ describe.skipIf(missing !== null)(
         it(`snapshot, delete and merge at ${size.width}×${size.height}, ${theme}`, async () => {
           page = await openPage(browser!, { ...size, colorScheme: theme, timeout: UI_TIMEOUT, problems });
           await page.goto(server!.url);
-          await $('recent-toggle').click();
-          await $('recent-list').getByTestId('recent-folder').click();
+          await openRecent(page);
           await $('tree-row-vm.vhd').waitFor();
           const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `preview-${name}-${size.width}-${theme}.png`) });
 

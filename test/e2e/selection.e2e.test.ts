@@ -12,8 +12,8 @@ import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
 import { startServer, type RunningServer } from '../../server/serve';
 import { flipByte } from '../support/corrupt';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage } from './support';
+import { makeTmpDir } from '../support/tmp';
+import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -53,18 +53,13 @@ describe.skipIf(missing !== null)(
       browser = await launchBrowser();
     }, 60_000);
 
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await server?.close().catch(() => undefined);
-      if (tmp) removeTmpDir(tmp);
-    });
+    afterAll(() => closeSuite(browser, server, tmp));
 
     async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
       page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
       const context = page.context();
       await page.goto(server!.url);
-      await $('recent-toggle').click();
-      await $('recent-list').getByTestId('recent-folder').click();
+      await openRecent(page);
       await $('tree-row-vm.vhd').waitFor();
       return context;
     }

@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { scanLibrary, type TreeNode } from '../../core/library/scan';
+import { removeTmpDir } from '../support/tmp';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 export const CHROMIUM = '/usr/bin/chromium';
@@ -134,4 +135,18 @@ export async function openPage(browser: Browser, o: PageOptions): Promise<Page> 
     });
   if (o.failedRequests !== false) page.on('requestfailed', (req) => o.problems.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
   return page;
+}
+
+/** Ends what a suite started: its browser, its server, its temp folder, each whatever the others do. */
+export async function closeSuite(browser: Browser | null, server: { close(): Promise<unknown> } | null, tmp: string): Promise<void> {
+  await browser?.close().catch(() => undefined);
+  await server?.close().catch(() => undefined);
+  if (tmp) removeTmpDir(tmp);
+}
+
+/** Opens a folder from the recent list (the only way in without a folder dialog): the first, or the one named. */
+export async function openRecent(page: Page, name?: string): Promise<void> {
+  await page.getByTestId('recent-toggle').click();
+  const items = page.getByTestId('recent-list').getByTestId('recent-folder');
+  await (name === undefined ? items : items.filter({ hasText: name })).click();
 }
