@@ -297,7 +297,7 @@ describe.skipIf(missing !== null)(
       await page.locator('[role=dialog] button', { hasText: 'Cancel' }).first().click();
       // Check all: every disk's badge ends up checked (ok).
       await $('check-all').click();
-      await expect.poll(() => page.locator('[data-testid=health-badge][data-health=ok]').count(), { timeout: 30_000 }).toBe(SNAPSHOTS + 1);
+      await expect.poll(() => page.locator('[role=tree] [data-testid=health-badge][data-health=ok]').count(), { timeout: 30_000 }).toBe(SNAPSHOTS + 1);
       await expect.poll(() => $('check-all').textContent()).toBe('Check all');
       await page.screenshot({ path: path.join(artifacts, 'layout-06-checked-1024.png') });
       await context.close();

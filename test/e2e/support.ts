@@ -150,3 +150,15 @@ export async function openRecent(page: Page, name?: string): Promise<void> {
   const items = page.getByTestId('recent-list').getByTestId('recent-folder');
   await (name === undefined ? items : items.filter({ hasText: name })).click();
 }
+
+/** Whether a toolbar action is disabled, wherever it is: on the toolbar, or folded into its More menu (opened and closed again). */
+export async function toolbarActionDisabled(page: Page, name: string): Promise<boolean> {
+  const onBar = page.locator(`[role=toolbar] [data-testid=action-${name}]:not([role=menuitem])`);
+  if (await onBar.isVisible().catch(() => false)) return onBar.isDisabled();
+  await page.getByTestId('toolbar-more').click();
+  const item = page.getByTestId('toolbar-more-menu').getByTestId(`action-${name}`);
+  const disabled = (await item.getAttribute('aria-disabled')) === 'true';
+  await page.keyboard.press('Escape');
+  await page.getByTestId('toolbar-more-menu').waitFor({ state: 'hidden' });
+  return disabled;
+}
