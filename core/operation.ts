@@ -199,6 +199,18 @@ export const diskPath = z.string().check(z.minLength(1));
 export const nameText = z.string().check(z.maxLength(200, 'name is longer than 200 characters'));
 export const descriptionText = z.string().check(z.maxLength(4000, 'description is longer than 4000 characters'));
 
+/**
+ * When a plan was made (an ISO time), pinned by plans whose generated names and
+ * labels carry the time (revert --keep, switch), so the run creates the names
+ * its plan showed.
+ */
+export const plannedAt = z.string().check(z.refine((s) => s.length <= 40 && !Number.isNaN(Date.parse(s)), 'must be a time (ISO 8601)'));
+
+/** The time a request pins (plannedAt), or now. */
+export function plannedTime(at: string | undefined): Date {
+  return at === undefined ? new Date() : new Date(at);
+}
+
 /** The request of an operation that needs nothing but the disk. */
 export const diskRequest = z.object({ disk: diskPath });
 

@@ -22,7 +22,7 @@ import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, renameFile,
 import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, diskPath, journalKind, plannedAt, plannedTime, type RecoveryOutcome } from '../operation.js';
 import { findChildren, isActiveDisk } from '../library/scan.js';
 import { displayNameOf, recordActive, savedStateName } from '../library/active.js';
 import { readSidecar, recordChild, writeSidecar } from '../library/sidecar.js';
@@ -52,6 +52,8 @@ export interface RevertPlan extends Plan {
   keptLabel: string | null;
   /** The disk is its tree's active disk: the run records it so (the kept state is a saved state). */
   pinActive: boolean;
+  /** The time the kept state's file name and label carry (ISO; pinned, so the run makes these names). */
+  plannedAt: string;
 }
 
 export interface RevertResult {
@@ -224,6 +226,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
     path,
     keptLabel,
     pinActive,
+    plannedAt: now.toISOString(),
     keepLose: target
       ? kept
         ? `Nothing is lost: ${name} will show ‘${targetName}’, and what it shows now is kept as the saved state ‘${ownName === name ? keptLabel : ownName}’.`
@@ -417,11 +420,13 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<Re
 
 export const revertOperation = defineOperation({
   op: 'revert',
-  request: z.object({ disk: diskPath, to: z.optional(diskPath), keep: z.optional(z.boolean()) }),
+  // at: the plan's time (pinned), which the kept state's file name and label carry.
+  request: z.object({ disk: diskPath, to: z.optional(diskPath), keep: z.optional(z.boolean()), at: z.optional(plannedAt) }),
   files: { disk: 'disk', to: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk, ...(r.to ? [r.to] : [])],
-  plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep }),
+  plan: (r) => planRevert(r.disk, { to: r.to, keep: r.keep, now: plannedTime(r.at) }),
+  pins: (plan) => (plan.kept ? { at: plan.plannedAt } : {}),
   run: (r, ctx) => revertPlanned(ctx.plan.path, ctx.plan, ctx),
   cli: {
     args: '<disk>',

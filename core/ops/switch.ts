@@ -20,7 +20,7 @@ import { VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, pathExists, renameFile, supportsHardLinks, syncDir } from '../io/file.js';
 import { assertNoRefusals, cancelledMessage, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
-import { defineOperation, diskPath, journalKind, type RecoveryOutcome } from '../operation.js';
+import { defineOperation, diskPath, journalKind, plannedAt, plannedTime, type RecoveryOutcome } from '../operation.js';
 import { displayNameOf, isSavedStateName, recordActive, savedStateName } from '../library/active.js';
 import { treeOf } from '../library/scan.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
@@ -42,6 +42,8 @@ export interface SwitchPlan extends Plan {
   kept: string | null;
   /** The name the kept state gets. */
   keptLabel: string | null;
+  /** The time the kept state's file name and label carry (ISO; pinned, so the run makes these names). */
+  plannedAt: string;
 }
 
 export interface SwitchResult {
@@ -149,6 +151,7 @@ export async function planSwitch(statePath: string, opts: SwitchOptions = {}): P
     active,
     kept,
     keptLabel,
+    plannedAt: now.toISOString(),
   };
 }
 
@@ -257,11 +260,13 @@ export async function recoverSwitch(jpath: string, j: SwitchJournal): Promise<Re
 
 export const switchOperation = defineOperation({
   op: 'switch',
-  request: z.object({ disk: diskPath }),
+  // at: the plan's time (pinned), which the kept state's file name and label carry.
+  request: z.object({ disk: diskPath, at: z.optional(plannedAt) }),
   files: { disk: 'disk' },
   access: 'writes',
   touched: (r) => [r.disk],
-  plan: (r) => planSwitch(r.disk),
+  plan: (r) => planSwitch(r.disk, { now: plannedTime(r.at) }),
+  pins: (plan) => (plan.kept ? { at: plan.plannedAt } : {}),
   run: (_r, ctx) => switchPlanned(ctx.plan, ctx),
   // Neither file is written: the active path gets the saved state's file by a rename, the old file a second name.
   replaces: (plan) => [plan.state, ...(plan.active ? [plan.active] : [])],

@@ -13,6 +13,8 @@ import { createDynamic } from '../../core/ops/create.js';
 import { recover } from '../../core/ops/recover.js';
 import { isOperationName, operationNamed, operationNames } from '../../core/registry.js';
 import { recordActive } from '../../core/library/active.js';
+import { readSidecar } from '../../core/library/sidecar.js';
+import { VhdFile } from '../../core/disk/vhd-file.js';
 import { folderState } from '../support/compare.js';
 import { buildTree, readThrough } from '../support/tree.js';
 import { useTmpDir } from '../support/tmp.js';
@@ -259,5 +261,29 @@ describe('a plan pins what it shows (Plan.pins)', () => {
     const again = await planOperation({ op: 'snapshot', disk: tmp.file('pinned.vhd'), snapshotFile: name });
     expect(again.refusals.map((x) => x.code)).toContain('EXISTS');
     await expect(runOperation({ op: 'snapshot', disk, snapshotFile: '../escape.vhd' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('revert --keep and switch: the kept state gets the file name and label its plan showed, however much later the run', async () => {
+    const base = tmp.file('vm.vhd');
+    await createDynamic(base, 2 ** 20);
+    await runOperation({ op: 'snapshot', disk: base, name: 'Clean' });
+    const plan = await planOperation({ op: 'revert', disk: base, keep: true });
+    expect(plan.pins?.at).toBe(plan.plannedAt);
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = await runOperation({ op: 'revert', disk: base, keep: true, ...plan.pins });
+    expect(r.kept).toBe(plan.kept);
+    const keptFile = await VhdFile.open(r.kept!);
+    const keptId = keptFile.uuid;
+    await keptFile.close();
+    expect((await readSidecar(tmp.dir)).disks[keptId]?.name).toBe(plan.keptLabel);
+    // Switching back to that state keeps what the path shows now, again under the plan's names.
+    const sw = await planOperation({ op: 'switch', disk: r.kept! });
+    await new Promise((res) => setTimeout(res, 1100));
+    const done = await runOperation({ op: 'switch', disk: r.kept!, ...sw.pins });
+    expect(done.kept).toBe(sw.kept);
+    expect(done.keptLabel).toBe(sw.keptLabel);
+    // Without keep nothing is generated, so nothing is pinned; a bad time is refused.
+    expect((await planOperation({ op: 'revert', disk: base })).pins).toBeUndefined();
+    await expect(runOperation({ op: 'revert', disk: base, at: 'yesterday-ish' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 });
