@@ -58,6 +58,8 @@ export class VhdxFile {
   readonly creator: string;
   private readonly bat: Uint8Array;
   private readonly sectorsPerBlock: number;
+  /** The file's size as opened (with the replayed log): reads are checked against it. */
+  private readonly fileSize: number;
   private readonly bitmapCache = new Map<number, Uint8Array>();
 
   private constructor(
@@ -85,6 +87,7 @@ export class VhdxFile {
     this.blockCount = layout.geometry!.payloadBlocks;
     this.bat = layout.bat!;
     this.sectorsPerBlock = this.blockSize / this.logicalSectorSize;
+    this.fileSize = layout.fileSize;
     // MS-VHDX has no type field: a parent makes it differencing; a fixed file keeps every block allocated.
     this.type = m.hasParent ? 'differencing' : m.leaveBlocksAllocated ? 'fixed' : 'dynamic';
   }
@@ -162,7 +165,7 @@ export class VhdxFile {
     }
     const sliceBytes = this.sectorsPerBlock / 8;
     const at = e.offsetMB * MiB + (b % this.chunkRatio) * sliceBytes;
-    await this.assertInFile(at, sliceBytes, `bat[${i}]`, `sector bitmap of chunk ${chunk}`);
+    this.assertInFile(at, sliceBytes, `bat[${i}]`, `sector bitmap of chunk ${chunk}`);
     const bm = Buffer.alloc(sliceBytes);
     await this.file.read(bm, at);
     if (this.bitmapCache.size >= BITMAP_CACHE_LIMIT) this.bitmapCache.delete(this.bitmapCache.keys().next().value as number);
@@ -171,17 +174,10 @@ export class VhdxFile {
   }
 
   /** Bounds check before any data access: the BAT may point anywhere in a crafted file. */
-  private async assertInFile(at: number, length: number, field: string, what: string): Promise<void> {
-    const size = await this.file.size();
-    if (at < MiB || at + length > size) {
-      throw new FormatError(
-        'VHDX_BAT_ENTRY_PAST_EOF',
-        `${this.path}: ${what} at ${at} (+${length}) is not inside the file past the header section (${size} bytes)`,
-        {
-          field,
-          path: this.path,
-        },
-      );
+  private assertInFile(at: number, length: number, field: string, what: string): void {
+    if (at < MiB || at + length > this.fileSize) {
+      const message = `${this.path}: ${what} at ${at} (+${length}) is not inside the file past the header section (${this.fileSize} bytes)`;
+      throw new FormatError('VHDX_BAT_ENTRY_PAST_EOF', message, { field, path: this.path });
     }
   }
 
@@ -194,7 +190,7 @@ export class VhdxFile {
   /** Reads `length` bytes of block `b` from `inBlock` into `out` at `outAt` (an allocated block). */
   private async readBlockBytes(b: number, blockOffset: number, inBlock: number, length: number, out: Buffer, outAt: number): Promise<void> {
     const at = blockOffset + inBlock;
-    await this.assertInFile(at, length, `bat[${payloadEntryIndex(b, this.chunkRatio)}]`, `block ${b}`);
+    this.assertInFile(at, length, `bat[${payloadEntryIndex(b, this.chunkRatio)}]`, `block ${b}`);
     await this.file.read(out.subarray(outAt, outAt + length), at);
   }
 

@@ -8,7 +8,7 @@
 // a read, and the BAT is capped at MAX_BAT_BYTES, so a crafted file cannot
 // make us allocate more than it holds. A file whose header names a log is
 // read only through `overlay`: the writes replaying that log produces.
-import { type Finding } from '../errors.js';
+import { UsageError, VhdError, type Finding } from '../errors.js';
 import {
   badEntryState,
   BAT_ENTRY_SIZE,
@@ -84,9 +84,10 @@ export function overlaid(f: RandomAccessFile, overlay: readonly VhdxOverlayWrite
       }
       return n;
     },
-    write: f.write.bind(f),
+    // A view for reading: a write through it would bypass what it shows.
+    write: () => Promise.reject(new UsageError('READ_ONLY', `${f.path} is read through its replayed log; it is not writable`)),
     size: async () => Math.max(await f.size(), end),
-    truncate: f.truncate.bind(f),
+    truncate: () => Promise.reject(new UsageError('READ_ONLY', `${f.path} is read through its replayed log; it is not writable`)),
     sync: () => f.sync(),
     close: () => f.close(),
   };
@@ -208,7 +209,7 @@ export async function readVhdxLayout(raw: RandomAccessFile, opts: ReadVhdxLayout
 
   // Region tables: the first, else the second.
   const rawTables = [await readAt(f, REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE), await readAt(f, REGION_TABLE_OFFSETS[1], REGION_TABLE_SIZE)];
-  const tables = rawTables.map((b) => decodeRegionTable(b)) as [RegionTable, RegionTable];
+  const tables: [RegionTable, RegionTable] = [decodeRegionTable(rawTables[0]), decodeRegionTable(rawTables[1])];
   L.regionTables = tables;
   const checks = tables.map((t, i) => validateRegionTable(t, rawTables[i], `regionTable${i + 1}`, { fileSize }));
   const use = checks[0].regions ? 0 : checks[1].regions ? 1 : -1;
@@ -315,8 +316,8 @@ export async function readVhdxLayout(raw: RandomAccessFile, opts: ReadVhdxLayout
       pv.errors.forEach((e) => findings.add('error', e));
       warn(pv.warnings);
     } catch (err) {
-      const e = err as { code?: string; field?: string; message: string };
-      findings.error(e.code ?? 'VHDX_LOCATOR_ENTRY', e.field ?? 'metadata.parentLocator', e.message);
+      if (!(err instanceof VhdError)) throw err;
+      findings.error(err.code, err.field ?? 'metadata.parentLocator', err.message);
     }
   }
   const virtualSize = Number(size);

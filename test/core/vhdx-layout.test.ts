@@ -107,6 +107,19 @@ describe('VHDX layout: damage and hostile fields', () => {
     expect(await openError(file())).toEqual({ code: 'VHDX_BAT_REGION_LENGTH', field: 'regionTable1.bat.length' });
   });
 
+  it('a BAT larger than the supported table size is refused before it is read', async () => {
+    await make();
+    // A sparse 1.1 GiB file whose BAT region is 1 GiB: 64 TiB of 1 MiB blocks needs 512 MiB of it.
+    const t = decodeRegionTable(await readAt(file(), REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE));
+    t.entries[0] = { ...t.entries[0], fileOffset: BigInt(8 * MiB), length: 1024 * MiB };
+    for (const at of REGION_TABLE_OFFSETS) await patchFile(file(), at, encodeRegionTable(t));
+    await patchFile(file(), built.metadataOffset + ITEM.virtualDiskSize, encodeVirtualDiskSize(64 * 1024 ** 4));
+    await fsp.truncate(file(), 1100 * MiB);
+    const before = process.memoryUsage().rss;
+    expect(await openError(file())).toEqual({ code: 'VHDX_BAT_TOO_LARGE', field: 'regionTable1.bat.length' });
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * MiB);
+  });
+
   it('a region moved past the end of the file (both copies, checksums right)', async () => {
     await make();
     const t = decodeRegionTable(await readAt(file(), REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE));
