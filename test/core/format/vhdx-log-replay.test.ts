@@ -160,6 +160,18 @@ describe('VHDX log replay', () => {
     expect(r.writes).toEqual([]);
   });
 
+  it('chains only consecutive sequence numbers: a gap ends the sequence', async () => {
+    const rng = new Rng(31);
+    const f = new LogFile();
+    const first = [dataWrite(rng, 2 * MiB)];
+    f.append(5n, first);
+    f.append(7n, [dataWrite(rng, 2 * MiB + S)], { tail: 0 }); // 6 is missing: 7's tail is outside its own chain
+    const r = await f.replay();
+    expect(r.sequence).toBe(5n);
+    expect(r.entries).toBe(1);
+    expectSame(await applied(f, r), model(f.file, first));
+  });
+
   describe('a torn last entry: replay uses the sequence before it', () => {
     async function threeThenTorn(tear: (f: LogFile) => void): Promise<{ f: LogFile; r: LogReplay; good: LogWrite[] }> {
       const rng = new Rng(4);
