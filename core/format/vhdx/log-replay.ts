@@ -101,6 +101,8 @@ export async function replayLog(read: (offset: number, length: number) => Promis
 }
 
 function checkRegion(r: LogRegion): void {
+  if (!Number.isSafeInteger(r.fileSize) || r.fileSize < 0)
+    throw new UsageError('BAD_FILE_SIZE', `file size ${r.fileSize} is not a size`, { field: 'fileSize' });
   if (!Number.isSafeInteger(r.length) || r.length < 0 || r.length % LOG_SECTOR !== 0) {
     throw new FormatError('VHDX_LOG_LENGTH', `log length ${r.length} is not a multiple of 4096`, { field: 'logLength' });
   }

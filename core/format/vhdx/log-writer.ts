@@ -40,6 +40,10 @@ export function encodeLogEntry(spec: LogEntrySpec): Uint8Array {
   if (spec.guid.length !== 16 || spec.guid.every((b) => b === 0)) usage('LOG_GUID', 'guid', 'a log entry needs a non-zero 16-byte log GUID');
   if (!Number.isSafeInteger(spec.tail) || spec.tail < 0 || spec.tail % LOG_SECTOR !== 0)
     usage('LOG_TAIL', 'tail', `log tail ${spec.tail} is not 4 KiB-aligned`);
+  for (const field of ['flushedFileOffset', 'lastFileOffset'] as const) {
+    const v = spec[field];
+    if (!Number.isSafeInteger(v) || v < 0) usage('LOG_FILE_OFFSET', field, `log ${field} ${v} is not a file size`);
+  }
   const descriptors: LogDescriptor[] = [];
   const sectors: Uint8Array[] = [];
   for (const w of spec.writes) {

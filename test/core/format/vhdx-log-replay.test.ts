@@ -372,6 +372,8 @@ describe('log entry placement', () => {
     expect(() => encodeLogEntry({ ...base, writes: [{ offset: 0, length: S, data: new Uint8Array(10) }] })).toThrow(UsageError);
     expect(() => encodeLogEntry({ ...base, sequence: 0n, writes: [] })).toThrow(UsageError);
     expect(() => encodeLogEntry({ ...base, guid: new Uint8Array(16), writes: [] })).toThrow(UsageError);
+    expect(() => encodeLogEntry({ ...base, lastFileOffset: -1, writes: [] })).toThrow(UsageError);
+    expect(() => encodeLogEntry({ ...base, flushedFileOffset: NaN, writes: [] })).toThrow(UsageError);
     const e = encodeLogEntry({ ...base, writes: [] });
     expect(decodeLogEntryHeader(e).entryLength).toBe(S);
   });
