@@ -101,6 +101,20 @@ export interface DiskInfo {
   chain: string[];
   chainError: { code: string; message: string } | null;
   warnings: Finding[];
+  /** Absent for VHD (older readers of this shape know only VHD). */
+  format?: 'vhd' | 'vhdx';
+  /** VHDX only: what the format adds. */
+  vhdx?: {
+    logicalSectorSize: number;
+    physicalSectorSize: number;
+    /** The virtual disk id (page 83 data); null when missing. */
+    diskId: string | null;
+    fileWriteGuid: string;
+    /** Which header copy is current (1 or 2) and its sequence number. */
+    header: { copy: number; sequence: string };
+    /** Log entries replayed in memory to read it (0 when it was closed cleanly). */
+    logEntriesReplayed: number;
+  };
 }
 
 /** One disk of a scanned folder (core/library/scan.ts). */

@@ -33,7 +33,7 @@ export function short(n: number): string {
 export function renderInfo(i: DiskInfo): string {
   const lines = [
     `${i.path}`,
-    `  type:          ${i.type}${i.name ? `  "${i.name}"` : ''}`,
+    `  type:          ${i.format === 'vhdx' ? 'VHDX ' : ''}${i.type}${i.name ? `  "${i.name}"` : ''}`,
     ...(i.description ? [`  description:   ${i.description}`] : []),
     `  virtual size:  ${bytes(i.virtualSize)}`,
     `  file size:     ${bytes(i.fileSize)}`,
@@ -41,9 +41,18 @@ export function renderInfo(i: DiskInfo): string {
   if (i.blockSize !== null) lines.push(`  block size:    ${short(i.blockSize)}`, `  blocks:        ${i.allocatedBlocks} of ${i.totalBlocks} allocated`);
   lines.push(
     `  id:            ${i.uuid}`,
-    `  created:       ${i.timestamp}`,
-    `  creator:       "${i.creatorApp}" ${i.creatorVersion} on ${i.creatorHostOs || '?'}`,
+    `  ${i.format === 'vhdx' ? 'modified:  ' : 'created:   '}    ${i.timestamp}`,
+    i.format === 'vhdx' ? `  creator:       "${i.creatorApp}"` : `  creator:       "${i.creatorApp}" ${i.creatorVersion} on ${i.creatorHostOs || '?'}`,
   );
+  if (i.vhdx) {
+    const x = i.vhdx;
+    lines.push(
+      `  sectors:       ${x.logicalSectorSize}-byte logical, ${x.physicalSectorSize}-byte physical`,
+      `  disk id:       ${x.diskId ?? '(none)'}`,
+      `  header:        copy ${x.header.copy}, sequence ${x.header.sequence}`,
+    );
+    if (x.logEntriesReplayed > 0) lines.push(`  log:           ${x.logEntriesReplayed} entries replayed in memory (not closed cleanly; the file is unchanged)`);
+  }
   if (i.parent) {
     lines.push(`  parent:        ${i.parent.path ?? '(not found)'}`, `  parent id:     ${i.parent.uuid}`, `  parent name:   ${i.parent.name}`);
     for (const l of i.parent.locators) lines.push(`  locator ${l.platform}:  ${l.path ?? '(unreadable)'}`);

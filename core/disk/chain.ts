@@ -7,7 +7,11 @@ import { bitRuns } from '../format/bitmap.js';
 import { fileKey } from '../io/identity.js';
 import { SECTOR } from '../format/bytes.js';
 import { resolveParent } from './parent.js';
+import type { ChainLayer } from './layer.js';
 import { VhdFile, type VhdFileOptions } from './vhd-file.js';
+import { VhdxLayer } from './vhdx-layer.js';
+import { resolveVhdxParent } from './vhdx-parent.js';
+import { diskFormat } from './sniff.js';
 
 export const MAX_CHAIN_DEPTH = 256;
 /** Reads and writes are split into pieces of this size to bound memory. */
@@ -21,14 +25,19 @@ export interface OpenDiskOptions extends VhdFileOptions {
   ignoreIdMismatch?: boolean;
 }
 
-export class Disk {
+/** A chain of VHD files (VhdFile, the default: what the operations that change disks work on) or of any layers (VHDX too). */
+export class Disk<L extends ChainLayer = VhdFile> {
   /** layers[0] is the file opened; the last is the base. */
   constructor(
-    readonly layers: VhdFile[],
+    readonly layers: L[],
     readonly warnings: Finding[],
   ) {}
 
-  get top(): VhdFile {
+  get format(): 'vhd' | 'vhdx' {
+    return this.top.format;
+  }
+
+  get top(): L {
     return this.layers[0];
   }
 
@@ -159,7 +168,7 @@ export class Disk {
    * completed from what the chain shows there now, so the parent's bytes
    * around an unaligned write are preserved.
    */
-  async write(offset: number, data: Uint8Array): Promise<void> {
+  async write(this: Disk<VhdFile>, offset: number, data: Uint8Array): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
       throw new UsageError('WRITE_PAST_END', `write of ${data.length} bytes at ${offset} is outside the disk (${this.virtualSize} bytes)`);
     }
@@ -224,6 +233,43 @@ export async function openDisk(path: string, opts: OpenDiskOptions & { writableC
     throw err;
   }
   return new Disk(layers, warnings);
+}
+
+/**
+ * Opens a VHD or VHDX file and every ancestor, read-only: what the
+ * operations that only read a disk (info, check, export, flatten) use.
+ */
+export async function openReadableDisk(path: string, opts: Pick<OpenDiskOptions, 'parentPath' | 'ignoreIdMismatch'> = {}): Promise<Disk<ChainLayer>> {
+  if ((await diskFormat(path)) !== 'vhdx') return openDisk(path, opts);
+  const layers: VhdxLayer[] = [];
+  const warnings: Finding[] = [];
+  const seen = new Set<string>();
+  try {
+    let current = await VhdxLayer.open(path);
+    for (;;) {
+      layers.push(current);
+      warnings.push(...current.notes.map((n) => ({ ...n, message: `${nodePath.basename(current.path)}: ${n.message}` })));
+      const key = await fileKey(current.path);
+      if (seen.has(key) || seen.has(`id:${current.uuid}`)) {
+        throw new ChainError('CHAIN_CYCLE', `${path}: the parent chain loops back to ${current.path}`, { path, field: 'parentLocator.parent_linkage' });
+      }
+      seen.add(key);
+      seen.add(`id:${current.uuid}`);
+      if (current.type !== 'differencing') break;
+      if (layers.length >= MAX_CHAIN_DEPTH) throw new ChainError('CHAIN_TOO_DEEP', `${path}: chain is deeper than ${MAX_CHAIN_DEPTH} files`, { path });
+      const first = layers.length === 1;
+      const parent = await resolveVhdxParent(current.file, {
+        explicit: first ? opts.parentPath : undefined,
+        ignoreIdMismatch: first ? opts.ignoreIdMismatch : false,
+      });
+      warnings.push(...parent.warnings);
+      current = parent.layer;
+    }
+  } catch (err) {
+    await Promise.all(layers.map((l) => l.close()));
+    throw err;
+  }
+  return new Disk<ChainLayer>(layers, warnings);
 }
 
 /** Like Promise.all, but waits for every promise before rethrowing the first failure: no read is left writing into a buffer the caller has moved on from. */

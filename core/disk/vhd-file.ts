@@ -1,6 +1,8 @@
 // One VHD file: its footer, header, BAT and batmap, bounds-checked on open,
 // plus sector-level access to the data it stores itself. Reading through a
 // chain of files is chain.ts's job; this class knows nothing of parents.
+import type { ChainLayer } from './layer.js';
+import { isVhdxStart } from './sniff.js';
 import { FormatError, RefusedError, UsageError, type Finding } from '../errors.js';
 import { BAT_UNUSED, batBytes, encodeBatRange } from '../format/bat.js';
 import { batmapChecksum, encodeBatmapHeader } from '../format/batmap.js';
@@ -71,7 +73,8 @@ export function* blockPieces(sector: number, count: number, sectorsPerBlock: num
   }
 }
 
-export class VhdFile {
+export class VhdFile implements ChainLayer {
+  readonly format = 'vhd' as const;
   readonly type: 'fixed' | 'dynamic' | 'differencing';
   readonly virtualSize: number;
   readonly blockSize: number;
@@ -147,6 +150,17 @@ export class VhdFile {
     const layout = await readLayout(file, { full: false });
     const fatal = layout.fatal;
     if (fatal || !layout.footer) {
+      const head = Buffer.alloc(8);
+      if ((await file.read(head, 0)) === 8 && isVhdxStart(head)) {
+        throw new UsageError(
+          'VHDX_READ_ONLY',
+          `${path} is a VHDX file: vhdsnap reads and checks it (info, check, export, flatten) but cannot yet change it or list it in a tree`,
+          {
+            field: 'format',
+            path,
+          },
+        );
+      }
       const first = fatal ?? { code: 'FORMAT', field: 'footer', message: 'no usable footer' };
       throw new FormatError(first.code, `${path}: ${first.message}`, { field: first.field ?? 'footer', path });
     }

@@ -24,6 +24,8 @@ export interface VhdxFileOptions {
    * a log, else opening throws VHDX_LOG_NOT_REPLAYED. Nothing is written.
    */
   overlay?: readonly VhdxOverlayWrite[];
+  /** False: refuse a file whose log needs replaying (VHDX_LOG_NOT_REPLAYED) rather than replay it in memory. */
+  replayLog?: boolean;
   /** Read-only opens for a few metadata reads, closed at once: blocking reads (see BlockingFile in core/io/file.ts). */
   blocking?: boolean;
 }
@@ -56,6 +58,8 @@ export class VhdxFile {
   /** The virtual disk id (page 83 data), lowercase text; null when the item is missing. */
   readonly diskId: string | null;
   readonly creator: string;
+  /** Log entries replayed in memory on open (0: closed cleanly). */
+  readonly logEntriesReplayed: number;
   private readonly bat: Uint8Array;
   private readonly sectorsPerBlock: number;
   /** The file's size as opened (with the replayed log): reads are checked against it. */
@@ -83,6 +87,7 @@ export class VhdxFile {
     this.parentLocator = m.parentLocator;
     this.diskId = m.page83 ? guidToString(m.page83) : null;
     this.creator = layout.identifier!.creator;
+    this.logEntriesReplayed = layout.logReplay?.entries ?? 0;
     this.chunkRatio = layout.geometry!.chunkRatio;
     this.blockCount = layout.geometry!.payloadBlocks;
     this.bat = layout.bat!;
@@ -95,7 +100,7 @@ export class VhdxFile {
   static async open(path: string, opts: VhdxFileOptions = {}): Promise<VhdxFile> {
     const raw = await openFile(path, 'r', { blocking: opts.blocking });
     try {
-      const layout = await readVhdxLayout(raw, { overlay: opts.overlay });
+      const layout = await readVhdxLayout(raw, { overlay: opts.overlay, replayLog: opts.replayLog });
       if (layout.fatal) {
         const first = layout.fatal;
         throw new FormatError(first.code, `${path}: ${first.message}`, { field: first.field ?? 'header', path });
@@ -187,8 +192,22 @@ export class VhdxFile {
     }
   }
 
+  /**
+   * The bytes block `b` stores from `inBlock`, into all of `out` (any 512-byte
+   * granule: a chain reads in 512-byte sectors whatever the logical size).
+   * The block must be fully or partially present.
+   */
+  async readStored(b: number, inBlock: number, out: Uint8Array): Promise<void> {
+    const e = this.blockEntry(b);
+    if (e.state !== PayloadState.FullyPresent && e.state !== PayloadState.PartiallyPresent)
+      throw new UsageError('VHDX_BLOCK_NOT_STORED', `block ${b} of ${this.path} stores no data (state ${e.state})`);
+    if (inBlock < 0 || inBlock + out.length > this.bytesInBlock(b))
+      throw new UsageError('READ_PAST_END', `read of ${out.length} bytes at ${inBlock} is outside block ${b}`);
+    await this.readBlockBytes(b, e.offset, inBlock, out.length, out, 0);
+  }
+
   /** Reads `length` bytes of block `b` from `inBlock` into `out` at `outAt` (an allocated block). */
-  private async readBlockBytes(b: number, blockOffset: number, inBlock: number, length: number, out: Buffer, outAt: number): Promise<void> {
+  private async readBlockBytes(b: number, blockOffset: number, inBlock: number, length: number, out: Uint8Array, outAt: number): Promise<void> {
     const at = blockOffset + inBlock;
     this.assertInFile(at, length, `bat[${payloadEntryIndex(b, this.chunkRatio)}]`, `block ${b}`);
     await this.file.read(out.subarray(outAt, outAt + length), at);

@@ -40,6 +40,7 @@ import {
 import { MiB } from '../format/vhdx/le.js';
 import { decodeMetadataTable, findSystemItem, METADATA_TABLE_SIZE, validateMetadataTable, type MetadataTable } from '../format/vhdx/metadata.js';
 import { decodeParentLocator, validateParentLocator, type ParentLocator } from '../format/vhdx/parent-locator.js';
+import { replayLog } from '../format/vhdx/log-replay.js';
 import { decodeRegionTable, REGION_TABLE_OFFSETS, REGION_TABLE_SIZE, validateRegionTable, type KnownRegions, type RegionTable } from '../format/vhdx/region.js';
 import { type RandomAccessFile } from '../io/file.js';
 import { Findings, MAX_BAT_BYTES } from './layout.js';
@@ -128,11 +129,18 @@ export interface VhdxLayout {
   file: RandomAccessFile;
   findings: Findings;
   fatal: Finding | null;
+  /** What replaying the log in memory found: entries applied (0: the log named was empty), null when no log was named. */
+  logReplay: { entries: number; sequence: bigint } | null;
 }
 
 export interface ReadVhdxLayoutOptions {
-  /** The writes replaying the file's log produced; required when the current header names a log. */
+  /**
+   * The writes replaying the file's log produced. When absent and the current
+   * header names a log, the log is replayed here, in memory (nothing is written).
+   */
   overlay?: readonly VhdxOverlayWrite[];
+  /** False: refuse a file with a log to replay (VHDX_LOG_NOT_REPLAYED) instead of replaying it. */
+  replayLog?: boolean;
   /** Also check every BAT entry: states, extents in the file, overlaps (check's business; reads check as they go). */
   full?: boolean;
   findings?: Findings;
@@ -161,6 +169,7 @@ export async function readVhdxLayout(raw: RandomAccessFile, opts: ReadVhdxLayout
     file: raw,
     findings,
     fatal: null,
+    logReplay: null,
   };
   const fatal = (e: Finding) => {
     findings.add('error', e);
@@ -189,14 +198,21 @@ export async function readVhdxLayout(raw: RandomAccessFile, opts: ReadVhdxLayout
   const header = pick.current.header;
   L.header = header;
   L.headerIndex = pick.current.index;
-  if (!isZeroGuid(header.logGuid) && opts.overlay === undefined) {
-    return fatal({
-      code: 'VHDX_LOG_NOT_REPLAYED',
-      field: 'header.logGuid',
-      message: 'the header names a log that has not been replayed: the metadata cannot be trusted until it is (the file was not closed cleanly)',
-    });
+  let overlay = opts.overlay;
+  if (!isZeroGuid(header.logGuid) && overlay === undefined) {
+    if (opts.replayLog === false) {
+      return fatal({
+        code: 'VHDX_LOG_NOT_REPLAYED',
+        field: 'header.logGuid',
+        message: 'the header names a log that has not been replayed: the metadata cannot be trusted until it is (the file was not closed cleanly)',
+      });
+    }
+    const replayed = await replayInMemory(raw, header, L.fileSize, findings);
+    if ('fatal' in replayed) return fatal(replayed.fatal);
+    overlay = replayed.overlay;
+    L.logReplay = replayed.summary;
   }
-  const f = opts.overlay && opts.overlay.length > 0 ? overlaid(raw, opts.overlay) : raw;
+  const f = overlay && overlay.length > 0 ? overlaid(raw, overlay) : raw;
   L.file = f;
   const fileSize = await f.size();
   L.fileSize = fileSize;
@@ -426,5 +442,42 @@ function sweepBat(L: VhdxLayout): void {
       findings.error(code, field, `${x.what} at ${x.start} overlaps ${prev.what} (${prev.start}..${prev.end})`);
     }
     if (!prev || x.end > prev.end) prev = x;
+  }
+}
+
+/**
+ * The log a header names, replayed in memory: its writes as an overlay (plus
+ * the growth to its LastFileOffset), its findings added. The header's log
+ * fields are checked first, since they size the read.
+ */
+async function replayInMemory(
+  raw: RandomAccessFile,
+  header: VhdxHeader,
+  fileSize: number,
+  findings: Findings,
+): Promise<{ overlay: VhdxOverlayWrite[]; summary: { entries: number; sequence: bigint } } | { fatal: Finding }> {
+  const hv = validateHeader(header, { fileSize });
+  if (hv.errors.length > 0) return { fatal: hv.errors[0] };
+  try {
+    const r = await replayLog((at, length) => readAt(raw, at, length), {
+      offset: Number(header.logOffset),
+      length: header.logLength,
+      guid: header.logGuid,
+      fileSize,
+    });
+    for (const x of r.findings) findings.add(x.severity, { code: x.code, field: x.field, message: x.message });
+    const overlay: VhdxOverlayWrite[] = [...r.writes];
+    if (r.lastFileOffset > fileSize) overlay.push({ offset: r.lastFileOffset, length: 0, data: null });
+    if (r.entries > 0) {
+      findings.add('warning', {
+        code: 'VHDX_LOG_REPLAYED',
+        field: 'header.logGuid',
+        message: `the file was not closed cleanly: ${r.entries} log entr${r.entries === 1 ? 'y' : 'ies'} replayed in memory (the file itself is unchanged)`,
+      });
+    }
+    return { overlay, summary: { entries: r.entries, sequence: r.sequence } };
+  } catch (err) {
+    if (err instanceof VhdError) return { fatal: { code: err.code, field: err.field ?? 'log', message: err.message } };
+    throw err;
   }
 }

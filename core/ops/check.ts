@@ -3,6 +3,8 @@
 // errors (the file or chain is damaged) apart from warnings (odd but usable).
 // The structure itself is read by core/disk/layout.ts (the same reader
 // VhdFile.open uses); check adds the deep block scan and the parent link.
+import { diskFormat } from '../disk/sniff.js';
+import { checkVhdxChain } from './check-vhdx.js';
 import * as nodePath from 'node:path';
 import { CancelledError, ChainError, VhdError, type Finding } from '../errors.js';
 import { BAT_UNUSED } from '../format/bat.js';
@@ -294,6 +296,14 @@ function loopsBack(start: Link): Link | null {
  * file: quadratic in its depth).
  */
 export async function checkPaths(paths: string[], opts: CheckOptions = {}): Promise<FileReport[]> {
+  // VHDX chains are checked by their own walk (check-vhdx.ts); a chain is one format throughout.
+  const vhdx: FileReport[] = [];
+  const vhd: string[] = [];
+  for (const p of paths) {
+    if ((await diskFormat(p).catch(() => 'vhd')) === 'vhdx') vhdx.push(...(await checkVhdxChain(p, opts)));
+    else vhd.push(p);
+  }
+  if (vhd.length < paths.length) return [...vhdx, ...(vhd.length > 0 ? await checkPaths(vhd, opts) : [])];
   if (opts.chain === false) {
     const reports: FileReport[] = [];
     const seen = new Set<string>();

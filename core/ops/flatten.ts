@@ -8,7 +8,8 @@ import { bitmapBytes } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
 import { DEFAULT_BLOCK_SIZE, HEADER_SIZE } from '../format/header.js';
 import { batBytes } from '../format/bat.js';
-import { openDisk, type Disk } from '../disk/chain.js';
+import { openReadableDisk, type Disk } from '../disk/chain.js';
+import type { ChainLayer } from '../disk/layer.js';
 import { assertNoRefusals, freeSpaceAt, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
@@ -30,8 +31,14 @@ export interface FlattenResult {
   warnings: Finding[];
 }
 
+/** A VHD output keeps a VHD source's block size; a VHDX source's (1–256 MiB) gives way to the VHD default. */
+function outputBlockSize(disk: Disk<ChainLayer>): number {
+  const top = disk.top;
+  return top.format === 'vhd' && top.type !== 'fixed' ? top.sectorsPerBlock * SECTOR : DEFAULT_BLOCK_SIZE;
+}
+
 /** Bytes of the virtual disk that some layer stores, counted per output block. */
-function bytesWithData(disk: Disk, blockSize: number): number {
+function bytesWithData(disk: Disk<ChainLayer>, blockSize: number): number {
   let n = 0;
   for (let at = 0; at < disk.virtualSize; at += blockSize) {
     const len = Math.min(blockSize, disk.virtualSize - at);
@@ -40,9 +47,9 @@ function bytesWithData(disk: Disk, blockSize: number): number {
   return n;
 }
 
-async function planWith(disk: Disk, out: string, format: OutputFormat): Promise<Plan> {
+async function planWith(disk: Disk<ChainLayer>, out: string, format: OutputFormat): Promise<Plan> {
   const size = disk.virtualSize;
-  const blockSize = disk.top.blockSize || DEFAULT_BLOCK_SIZE;
+  const blockSize = outputBlockSize(disk);
   const copy = bytesWithData(disk, blockSize);
   const growth =
     format === 'dynamic'
@@ -69,7 +76,7 @@ async function planWith(disk: Disk, out: string, format: OutputFormat): Promise<
 }
 
 export async function planFlatten(file: string, out: string, opts: FlattenOptions = {}): Promise<Plan> {
-  const disk = await openDisk(file, { parentPath: opts.parentPath });
+  const disk = await openReadableDisk(file, { parentPath: opts.parentPath });
   try {
     return await planWith(disk, out, opts.format ?? 'dynamic');
   } finally {
@@ -82,13 +89,13 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
   // One scan: the output must not be in use (IN_USE), the disk named may be, with a warning.
   // Only that disk: its ancestors are read-only snapshots other chains' programs rightly hold open.
   const warnings = await guardAndWarn([out], [file]);
-  const disk = await openDisk(file, { parentPath: opts.parentPath });
+  const disk = await openReadableDisk(file, { parentPath: opts.parentPath });
   try {
     const plan = await planWith(disk, out, format);
     assertNoRefusals(plan, out);
     let allocated: number | null = null;
     await writeAtomically(out, async (f) => {
-      allocated = await writeImage(f, diskSource(disk), format, { ...opts, blockSize: disk.top.blockSize || DEFAULT_BLOCK_SIZE, phase: 'flatten' });
+      allocated = await writeImage(f, diskSource(disk), format, { ...opts, blockSize: outputBlockSize(disk), phase: 'flatten' });
     });
     return { path: nodePath.resolve(out), format, virtualSize: disk.virtualSize, allocatedBlocks: allocated, warnings };
   } finally {

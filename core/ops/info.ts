@@ -2,7 +2,12 @@
 import * as nodePath from 'node:path';
 import { ChainError, VhdError, type Finding } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { openDisk } from '../disk/chain.js';
+import { openDisk, openReadableDisk } from '../disk/chain.js';
+import { diskFormat } from '../disk/sniff.js';
+import { PayloadState } from '../format/vhdx/bat.js';
+import { guidToString } from '../format/vhdx/guid.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { promises as fsp } from 'node:fs';
 import { readLocators } from '../disk/parent.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { describeFile } from '../library/scan.js';
@@ -12,6 +17,7 @@ import type { DiskInfo } from '../shapes.js';
 export type { DiskInfo };
 
 export async function getInfo(path: string, opts: { parentPath?: string } = {}): Promise<DiskInfo> {
+  if ((await diskFormat(path)) === 'vhdx') return getVhdxInfo(path, opts);
   const f = await VhdFile.open(path);
   try {
     const label = await getLabel(path, f.uuid);
@@ -60,6 +66,78 @@ export async function getInfo(path: string, opts: { parentPath?: string } = {}):
       chain,
       chainError,
       warnings,
+    };
+  } finally {
+    await f.close();
+  }
+}
+
+/** `info` of a VHDX file: the same shape, with what VHDX adds (sector sizes, GUIDs, header, log) under `vhdx`. */
+async function getVhdxInfo(path: string, opts: { parentPath?: string }): Promise<DiskInfo> {
+  const f = await VhdxFile.open(path);
+  try {
+    const st = await fsp.stat(path);
+    const label = await getLabel(path, f.dataWriteGuid);
+    let stored = 0;
+    for (let b = 0; b < f.blockCount; b++) {
+      const s = f.blockState(b);
+      if (s === PayloadState.FullyPresent || s === PayloadState.PartiallyPresent) stored++;
+    }
+    const warnings: Finding[] = [...f.notes];
+    let chain = [nodePath.resolve(path)];
+    let chainError: DiskInfo['chainError'] = null;
+    let parent: DiskInfo['parent'] = null;
+    if (f.hasParent) {
+      const l = f.parentLocator;
+      const linkage = f.parentLinkage ?? '';
+      parent = {
+        uuid: linkage.replace(/[{}]/g, '').toLowerCase(),
+        name: (l?.entries.find((e) => e.key === 'relative_path') ?? l?.entries.find((e) => e.key === 'absolute_win32_path'))?.value ?? '',
+        path: null,
+        // VHDX records no link time.
+        timestamp: '',
+        locators: (l?.entries ?? []).filter((e) => !e.key.startsWith('parent_linkage')).map((e) => ({ platform: e.key, path: e.value })),
+      };
+      try {
+        const disk = await openReadableDisk(path, { parentPath: opts.parentPath });
+        chain = disk.layers.map((x) => nodePath.resolve(x.path));
+        parent.path = chain[1] ?? null;
+        warnings.push(...disk.warnings.filter((w) => !f.notes.some((n) => n.code === w.code)));
+        await disk.close();
+      } catch (err) {
+        if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
+        chainError = { code: err.code, message: err.message };
+      }
+    }
+    return {
+      path: nodePath.resolve(path),
+      format: 'vhdx',
+      type: f.type,
+      virtualSize: f.virtualSize,
+      blockSize: f.blockSize,
+      uuid: f.dataWriteGuid,
+      // VHDX keeps no creation time: the file's modification time stands in.
+      timestamp: st.mtime.toISOString(),
+      creatorApp: f.creator,
+      creatorVersion: '',
+      creatorHostOs: '',
+      fileSize: st.size,
+      allocatedBlocks: stored,
+      totalBlocks: f.blockCount,
+      name: label?.name ?? null,
+      description: label?.description ?? null,
+      parent,
+      chain,
+      chainError,
+      warnings,
+      vhdx: {
+        logicalSectorSize: f.logicalSectorSize,
+        physicalSectorSize: f.physicalSectorSize,
+        diskId: f.diskId,
+        fileWriteGuid: guidToString(f.header.fileWriteGuid),
+        header: { copy: f.headerIndex, sequence: f.header.sequenceNumber.toString() },
+        logEntriesReplayed: f.logEntriesReplayed,
+      },
     };
   } finally {
     await f.close();

@@ -12,7 +12,8 @@ import { alignUp, SECTOR } from '../format/bytes.js';
 import { DiskType, encodeFooter, FIXED_DATA_OFFSET } from '../format/footer.js';
 import { DEFAULT_BLOCK_SIZE, encodeHeader } from '../format/header.js';
 import { openFile, refuseExisting, writeAtomically, type RandomAccessFile } from '../io/file.js';
-import { openDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
+import { openReadableDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
+import type { ChainLayer } from '../disk/layer.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
 import { layoutDynamic, newFooter, validateNewDisk } from './create.js';
 
@@ -44,7 +45,7 @@ export interface Source {
   mayHaveData(at: number, length: number): boolean;
 }
 
-export function diskSource(disk: Disk): Source {
+export function diskSource(disk: Disk<ChainLayer>): Source {
   return {
     size: disk.virtualSize,
     read: (at, buf) => disk.readSectors(at / SECTOR, buf.length / SECTOR, buf, 0),
@@ -250,7 +251,7 @@ export async function exportRaw(src: string, out: string, ctx?: JobContext & Ope
   await refuseExisting(out);
   // IN_USE: another program has the disk open; the export is a snapshot of a moving target.
   const warnings = await movingTargetWarnings([src]);
-  const disk = await openDisk(src, { parentPath: ctx?.parentPath });
+  const disk = await openReadableDisk(src, { parentPath: ctx?.parentPath });
   try {
     await writeAtomically(out, (f) => writeImage(f, diskSource(disk), 'raw', { ...ctx, phase: 'export' }).then(() => undefined));
     return { bytes: disk.virtualSize, warnings };

@@ -8,6 +8,7 @@ import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { VhdError } from '../../core/errors.js';
 import { encodeBatEntry, PayloadState } from '../../core/format/vhdx/bat.js';
 import { newGuid } from '../../core/format/vhdx/guid.js';
+import { encodeLogEntry } from '../../core/format/vhdx/log-writer.js';
 import { decodeHeader, encodeHeader, HEADER_OFFSETS, HEADER_SIZE } from '../../core/format/vhdx/header.js';
 import { encodeFileParameters, encodeSectorSize, encodeVirtualDiskSize } from '../../core/format/vhdx/items.js';
 import { decodeRegionTable, encodeRegionTable, REGION_TABLE_OFFSETS, REGION_TABLE_SIZE } from '../../core/format/vhdx/region.js';
@@ -198,9 +199,9 @@ describe('VHDX layout: damage and hostile fields', () => {
 describe('VHDX log: not replayed, and replayed through an overlay', () => {
   const tmp = useTmpDir('vhdsnap-vhdx-log-');
 
-  it('a header naming a log refuses to open without an overlay', async () => {
+  it('a header naming a log refuses to open without an overlay when replay is turned off', async () => {
     await makeVhdx(tmp.file('l.vhdx'), { kind: 'dynamic', virtualSize: 2 * MiB, logGuid: newGuid() });
-    expect(await openError(tmp.file('l.vhdx'))).toEqual({ code: 'VHDX_LOG_NOT_REPLAYED', field: 'header.logGuid' });
+    expect(await openError(tmp.file('l.vhdx'), { replayLog: false })).toEqual({ code: 'VHDX_LOG_NOT_REPLAYED', field: 'header.logGuid' });
     const f = await VhdxFile.open(tmp.file('l.vhdx'), { overlay: [] });
     expect(f.blockState(0)).toBe(PayloadState.NotPresent);
     await f.close();
@@ -228,6 +229,48 @@ describe('VHDX log: not replayed, and replayed through an overlay', () => {
     expect(all.subarray(0, MiB).equals(want)).toBe(true);
     expect(all.subarray(MiB, 2 * MiB).equals(want)).toBe(true);
     expect(all.subarray(2 * MiB).every((x) => x === 0)).toBe(true);
+    await f.close();
+    expect((await fsp.readFile(tmp.file('l.vhdx'))).equals(before)).toBe(true);
+  });
+
+  it('opening replays the log in memory: its entries are read, the file is unchanged, a note says so', async () => {
+    const guid = newGuid();
+    const data = new Rng(11).bytes(MiB);
+    const built = await makeVhdx(tmp.file('l.vhdx'), { kind: 'dynamic', virtualSize: 3 * MiB, logGuid: guid, writes: [{ offset: 0, data }] });
+    // Two entries, as a writer that crashed after logging them would leave: block 2 mapped to block 0's
+    // data (a BAT sector update), then the first 4 KiB of block 0 zeroed.
+    const batSector = Buffer.alloc(4096);
+    const fh = await fsp.open(tmp.file('l.vhdx'), 'r+');
+    await fh.read(batSector, 0, 4096, built.batOffset);
+    encodeBatEntry({ state: PayloadState.FullyPresent, reserved: 0, offsetMB: built.blockOffsets.get(0)! / MiB }, batSector, 16);
+    const e1 = encodeLogEntry({
+      sequence: 7n,
+      tail: 0,
+      guid,
+      flushedFileOffset: built.fileSize,
+      lastFileOffset: built.fileSize,
+      writes: [{ offset: built.batOffset, length: 4096, data: batSector }],
+    });
+    const e2 = encodeLogEntry({
+      sequence: 8n,
+      tail: 0,
+      guid,
+      flushedFileOffset: built.fileSize,
+      lastFileOffset: built.fileSize,
+      writes: [{ offset: built.blockOffsets.get(0)!, length: 4096, data: null }],
+    });
+    await fh.write(e1, 0, e1.length, built.logOffset);
+    await fh.write(e2, 0, e2.length, built.logOffset + e1.length);
+    await fh.close();
+    const before = await fsp.readFile(tmp.file('l.vhdx'));
+    const f = await VhdxFile.open(tmp.file('l.vhdx'));
+    expect(f.blockState(2)).toBe(PayloadState.FullyPresent);
+    const want = Buffer.from(data);
+    want.fill(0, 0, 4096);
+    const all = await f.read(0, 3 * MiB);
+    expect(all.subarray(0, MiB).equals(want)).toBe(true);
+    expect(all.subarray(2 * MiB).equals(want)).toBe(true);
+    expect(f.notes.map((n) => n.code)).toContain('VHDX_LOG_REPLAYED');
     await f.close();
     expect((await fsp.readFile(tmp.file('l.vhdx'))).equals(before)).toBe(true);
   });

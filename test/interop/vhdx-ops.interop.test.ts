@@ -1,0 +1,159 @@
+// The operations that read VHDX today — info, export, flatten — on files
+// QEMU made and wrote (checked against qemu-img convert), on VHDX chains the
+// test builder makes (checked against a plain model), and the typed refusal
+// of every operation that would change one.
+import { execFile, spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { guidToString } from '../../core/format/vhdx/guid.js';
+import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+import { cli } from '../support/cli.js';
+import { Rng } from '../support/model.js';
+import { useTmpDir } from '../support/tmp.js';
+import { makeVhdx, type BuiltVhdx } from '../support/vhdx-build.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+const ok = (t: string) => spawnSync(t, ['--version'], { stdio: 'ignore' }).status === 0;
+const HAVE_QEMU = ok('qemu-img') && ok('qemu-io');
+if (!HAVE_QEMU) console.log('VHDX operation interop skipped: qemu-img or qemu-io is not on PATH');
+
+describe.skipIf(!HAVE_QEMU)('VHDX files QEMU made: info, export and flatten', () => {
+  const tmp = useTmpDir('vhdsnap-vhdx-ops-');
+
+  for (const sub of ['dynamic', 'fixed'] as const) {
+    it(`${sub}: export to raw and flatten to dynamic, fixed and raw match qemu-img convert`, async () => {
+      const f = tmp.file(`q-${sub}.vhdx`);
+      await run('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', `subformat=${sub},block_size=4194304`, f, '40M']);
+      // Aligned, unaligned, across a block boundary, and zeros over data.
+      for (const c of ['write -P 0x5a 1M 3M', 'write -P 0x11 102400 7000', 'write -P 0x77 4190000 300000', 'write -z 2M 64k', 'write -P 0x3c 40894464 3072'])
+        await run('qemu-io', ['-f', 'vhdx', '-c', c, f]);
+      await run('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', f, tmp.file('ref.raw')]);
+      const ref = await fsp.readFile(tmp.file('ref.raw'));
+
+      const info = await cli('info', f, '--json');
+      expect(info.code).toBe(0);
+      const i = JSON.parse(info.out) as { format: string; type: string; virtualSize: number; blockSize: number; vhdx: { logicalSectorSize: number } };
+      expect(i).toMatchObject({ format: 'vhdx', type: sub, virtualSize: 40 * MiB, blockSize: 4 * MiB, vhdx: { logicalSectorSize: 512 } });
+
+      expect((await cli('export', f, tmp.file('out.raw'))).code).toBe(0);
+      expect((await fsp.readFile(tmp.file('out.raw'))).equals(ref)).toBe(true);
+      for (const format of ['dynamic', 'fixed', 'raw'] as const) {
+        const out = tmp.file(`flat-${format}.${format === 'raw' ? 'raw' : 'vhd'}`);
+        const r = await cli('flatten', f, out, '--format', format);
+        expect(r.code, r.err).toBe(0);
+        if (format !== 'raw') {
+          await run('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', out, tmp.file(`back-${format}.raw`)]);
+          expect((await fsp.readFile(tmp.file(`back-${format}.raw`))).equals(ref)).toBe(true);
+        } else {
+          expect((await fsp.readFile(out)).equals(ref)).toBe(true);
+        }
+      }
+    });
+  }
+});
+
+describe('VHDX chains the builder makes: export against a plain model; changes refused', () => {
+  const tmp = useTmpDir('vhdsnap-vhdx-ops-chain-');
+
+  it('a depth-3 chain with 4096-byte sectors exports to the model; info names the chain', async () => {
+    const rng = new Rng(33);
+    const size = 12 * MiB;
+    const lss = 4096;
+    const model = Buffer.alloc(size);
+    let below: { built: BuiltVhdx; name: string } | null = null;
+    for (let depth = 0; depth < 3; depth++) {
+      const name = depth === 0 ? 'base.vhdx' : `snap${depth}.avhdx`;
+      const writes = Array.from({ length: 8 }, () => {
+        const n = (1 + rng.int(300)) * lss;
+        return { offset: rng.int((size - n) / lss) * lss, data: rng.bytes(n) };
+      });
+      const built: BuiltVhdx = await makeVhdx(tmp.file(name), {
+        kind: depth === 0 ? 'dynamic' : 'differencing',
+        virtualSize: size,
+        blockSize: 2 * MiB,
+        logicalSectorSize: lss,
+        writes,
+        locator: below ? vhdxLocator({ parent_linkage: `{${guidToString(below.built.header.dataWriteGuid)}}`, relative_path: `.\\${below.name}` }) : undefined,
+      });
+      const own = built.expected(0, size);
+      own.present.forEach((p, s) => p && own.data.copy(model, s * lss, s * lss, (s + 1) * lss));
+      below = { built, name };
+    }
+    const r = await cli('export', tmp.file('snap2.avhdx'), tmp.file('out.raw'));
+    expect(r.code, r.err).toBe(0);
+    expect((await fsp.readFile(tmp.file('out.raw'))).equals(model)).toBe(true);
+    const info = await cli('info', tmp.file('snap2.avhdx'));
+    expect(info.code).toBe(0);
+    expect(info.out).toContain('snap2.avhdx → snap1.avhdx → base.vhdx');
+    expect(info.out).toContain('4096-byte logical');
+  });
+
+  it('every operation that would change a VHDX refuses with VHDX_READ_ONLY and leaves it as it was', async () => {
+    await makeVhdx(tmp.file('d.vhdx'), { kind: 'dynamic', virtualSize: 4 * MiB, writes: [{ offset: 0, data: new Rng(2).bytes(8192) }] });
+    const before = await fsp.readFile(tmp.file('d.vhdx'));
+    await fsp.writeFile(tmp.file('data.bin'), Buffer.alloc(512, 1));
+    for (const argv of [
+      ['snapshot', tmp.file('d.vhdx')],
+      ['compact', tmp.file('d.vhdx')],
+      ['resize', tmp.file('d.vhdx'), '--size', '8M'],
+      ['write', tmp.file('d.vhdx'), '--offset', '0', '--input', tmp.file('data.bin')],
+      ['name', tmp.file('d.vhdx'), 'x'],
+    ]) {
+      const r = await cli(...argv, '--json');
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(JSON.parse(r.out)).toMatchObject({ error: { code: 'VHDX_READ_ONLY' } });
+    }
+    expect((await fsp.readFile(tmp.file('d.vhdx'))).equals(before)).toBe(true);
+  });
+});
+
+describe('check of VHDX files and chains', () => {
+  const tmp = useTmpDir('vhdsnap-vhdx-check-');
+
+  async function chain(): Promise<{ base: BuiltVhdx; child: BuiltVhdx }> {
+    const rng = new Rng(8);
+    const base = await makeVhdx(tmp.file('base.vhdx'), { kind: 'dynamic', virtualSize: 8 * MiB, writes: [{ offset: MiB, data: rng.bytes(MiB) }] });
+    const child = await makeVhdx(tmp.file('child.avhdx'), {
+      kind: 'differencing',
+      virtualSize: 8 * MiB,
+      writes: [{ offset: 4096, data: rng.bytes(8192) }],
+      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+    });
+    return { base, child };
+  }
+
+  it('a sound chain checks clean, file by file down to the base', async () => {
+    await chain();
+    const r = await cli('check', tmp.file('child.avhdx'), '--json');
+    expect(r.code, r.out).toBe(0);
+    const reports = JSON.parse(r.out) as { path: string; ok: boolean; type: string; errors: unknown[] }[];
+    expect(reports.map((x) => [x.path.split('/').pop(), x.type, x.ok])).toEqual([
+      ['child.avhdx', 'differencing', true],
+      ['base.vhdx', 'dynamic', true],
+    ]);
+  });
+
+  it('finds a BAT entry past the end of the file, a damaged header copy, and a missing parent', async () => {
+    const { base } = await chain();
+    // Block 0 of the base pointed 1 GiB past the end; state fully present.
+    const e = Buffer.alloc(8);
+    e.writeBigUInt64LE((1024n << 20n) | 6n);
+    await fsp.open(tmp.file('base.vhdx'), 'r+').then(async (fh) => {
+      await fh.write(e, 0, 8, base.batOffset);
+      // One byte of header copy 1 (the older one): its checksum no longer matches.
+      await fh.write(Buffer.from([0xee]), 0, 1, 64 * 1024 + 100);
+      await fh.close();
+    });
+    const r = await cli('check', tmp.file('base.vhdx'), '--json');
+    expect(r.code).toBe(1);
+    const [rep] = JSON.parse(r.out) as { errors: { code: string; field?: string }[]; warnings: { code: string }[] }[];
+    expect(rep.errors.map((x) => x.field)).toContain('bat[0]');
+    expect([...rep.errors, ...rep.warnings].map((x) => x.code).join(' ')).toMatch(/HEADER/);
+    await fsp.rm(tmp.file('base.vhdx'));
+    const c = await cli('check', tmp.file('child.avhdx'), '--json');
+    expect(c.code).toBe(1);
+    expect((JSON.parse(c.out) as { errors: { code: string }[] }[])[0].errors.map((x) => x.code)).toContain('PARENT_NOT_FOUND');
+  });
+});
