@@ -120,6 +120,8 @@ export interface DiskInfo {
 /** One disk of a scanned folder (core/library/scan.ts). */
 export interface DiskEntry {
   path: string;
+  /** Absent for VHD. */
+  format?: 'vhd' | 'vhdx';
   uuid: string;
   type: 'fixed' | 'dynamic' | 'differencing';
   virtualSize: number;

@@ -85,7 +85,9 @@ export function renderTree(f: Forest): string {
     // One "← now" per tree: the active disk (core/library/active.ts); other leaves are saved states.
     const leaf = n.active ? '  ← now' : n.state === 'saved' ? '  (saved state)' : '';
     const ext = n.external ? ' [outside the scanned folders]' : '';
-    out.push(`${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.type}, ${short(n.virtualSize)}, file ${short(n.fileSize)}${ext}${leaf}`);
+    out.push(
+      `${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.format === 'vhdx' ? 'VHDX ' : ''}${n.type}, ${short(n.virtualSize)}, file ${short(n.fileSize)}${ext}${leaf}`,
+    );
     const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');
     n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, false));
   };
