@@ -91,15 +91,10 @@ async function scanOne(p: string): Promise<Scanned> {
     f = await VhdFile.open(p, { readAhead: SCAN_READ_AHEAD, blocking: true });
   } catch (err) {
     if (!(err instanceof VhdError)) throw err;
-    if (err.code === 'VHDX_READ_ONLY') {
-      try {
-        return { path: p, ...(await scanVhdx(p)) };
-      } catch (e) {
-        if (!(e instanceof VhdError)) throw e;
-        err = e;
-      }
-    }
-    return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error: err as VhdError };
+    // Not a VHD but a VHDX: read as one (its own errors are then the file's).
+    const error = err.code === 'VHDX_READ_ONLY' ? await scanVhdx(p).catch((e: unknown) => (e instanceof VhdError ? e : Promise.reject(e))) : err;
+    if (!(error instanceof VhdError)) return { path: p, ...error };
+    return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error };
   }
   try {
     // The identity the open file was stat'ed with; fileKey's own stat where that is unknown (inode 0).
