@@ -4,6 +4,7 @@
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import TreeGraph from '../../renderer/src/components/TreeGraph.vue';
+import TreeTools from '../../renderer/src/components/TreeTools.vue';
 import { allDisks, labView, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
 
@@ -109,8 +110,8 @@ describe('TreeGraph', () => {
     expect(stops.map((n) => n.attributes('data-file'))).toEqual(['lone.vhd']);
   });
 
-  it('folds a subtree with − or its knob, saying how many disks it hides; + and Right unfold it; fold all leaves the roots', async () => {
-    const { wrapper, library } = await mountGraph();
+  it('folds a subtree with − or its knob, saying how many disks it hides; + and Right unfold it; collapse all leaves the roots', async () => {
+    const { wrapper, library, pinia } = await mountGraph();
     const node = (file: string) => wrapper.get(`[data-testid="graph-node"][data-file="${file}"]`);
     const files = () => wrapper.findAll('[data-testid="graph-node"]').map((n) => n.attributes('data-file'));
     await node('snap-a.vhd').trigger('keydown', { key: '-' });
@@ -130,13 +131,15 @@ describe('TreeGraph', () => {
     await flushPromises();
     expect(files()).toContain('leaf-b.vhd');
     expect(library.selectedNode?.ref.file).toBe('leaf-b.vhd');
-    await wrapper.get('[data-testid="graph-fold-all"]').trigger('click');
+    // Collapse all (the tools above every view) folds the graph too.
+    const tools = mount(TreeTools, { global: { plugins: [pinia] }, attachTo: 'body' });
+    await tools.get('[data-testid="collapse-all"]').trigger('click');
     await flushPromises();
     expect(files().sort()).toEqual(['base.vhd', 'lone.vhd']);
     // The selection was inside a folded tree: it moves to the root that hides it.
     expect(library.selectedNode?.ref.file).toBe('base.vhd');
     expect(node('base.vhd').get('[data-testid="graph-knob"]').text()).toBe('+5');
-    await wrapper.get('[data-testid="graph-unfold-all"]').trigger('click');
+    await tools.get('[data-testid="expand-all"]').trigger('click');
     expect(files()).toHaveLength(allDisks(labView()).length);
   });
 
