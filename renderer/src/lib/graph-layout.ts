@@ -141,8 +141,8 @@ export interface LayoutOptions {
   foldable?: boolean;
 }
 
-const SHELF_GAP_X = 24; // between trees of a row, on top of each tree's PAD
-const SHELF_GAP_Y = 0; // between rows: the two PADs already part them
+const SHELF_GAP_X = 4; // between trees of a row, on top of both trees' PADs
+const SHELF_GAP_Y = -12; // rows share most of their PADs: 20 px between labels, more than a tree's own 12
 
 /** The scale at which a w×h drawing fits the window, never above 1. */
 export function fitScale(w: number, h: number, view: { w: number; h: number }): number {

@@ -44,6 +44,7 @@ export interface TimelineLane {
 
 export interface TimelineTick {
   x: number;
+  time: number;
   text: string;
 }
 
@@ -235,7 +236,7 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
   }
 
   const { times: tickAt, step } = tickTimes(t0, t1, Math.max(2, Math.floor(w / TICK_ROOM)));
-  const ticks = tickAt.map((t, i) => ({ x: xOf(t), text: tickText(t, step, i === 0 ? null : tickAt[i - 1]) }));
+  const ticks = tickAt.map((t, i) => ({ x: xOf(t), time: t, text: tickText(t, step, i === 0 ? null : tickAt[i - 1]) }));
 
   return {
     dots,
