@@ -5,6 +5,7 @@ import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import TreeGraph from '../../renderer/src/components/TreeGraph.vue';
 import TreeTools from '../../renderer/src/components/TreeTools.vue';
+import { useTreeViewStore } from '../../renderer/src/stores/tree-view';
 import { allDisks, labView, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
 
@@ -140,6 +141,29 @@ describe('TreeGraph', () => {
     expect(library.selectedNode?.ref.file).toBe('base.vhd');
     expect(node('base.vhd').get('[data-testid="graph-knob"]').text()).toBe('+5');
     await tools.get('[data-testid="expand-all"]').trigger('click');
+    expect(files()).toHaveLength(allDisks(labView()).length);
+  });
+
+  it('the name filter draws each match and the chain above it, muted, with no fold knobs; clearing it brings back every disk', async () => {
+    const { wrapper, pinia } = await mountGraph();
+    const files = () =>
+      wrapper
+        .findAll('[data-testid="graph-node"]')
+        .map((n) => n.attributes('data-file'))
+        .sort();
+    useTreeViewStore(pinia).query = 'before'; // snap-a's name, "before upgrade"
+    await flushPromises();
+    expect(files()).toEqual(['base.vhd', 'snap-a.vhd']);
+    const base = wrapper.get('[data-testid="graph-node"][data-file="base.vhd"]');
+    expect(base.classes()).toContain('dim');
+    expect(base.attributes('aria-label')).toContain('leads to a match');
+    expect(wrapper.get('[data-testid="graph-node"][data-file="snap-a.vhd"]').classes()).not.toContain('dim');
+    expect(wrapper.findAll('[data-testid="graph-knob"]')).toHaveLength(0);
+    expect(wrapper.findAll('[data-testid="graph-link"]').map((l) => `${l.attributes('data-parent')}>${l.attributes('data-child')}`)).toEqual([
+      'base.vhd>snap-a.vhd',
+    ]);
+    useTreeViewStore(pinia).query = '';
+    await flushPromises();
     expect(files()).toHaveLength(allDisks(labView()).length);
   });
 
