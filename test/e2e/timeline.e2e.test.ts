@@ -136,6 +136,8 @@ describe.skipIf(missing !== null)(
           await expect.poll(shown).toBe('test.vhd');
           await page.keyboard.press('ArrowRight'); // the next disk in time: vm (day 9)
           await expect.poll(shown).toBe('vm.vhd');
+          // Focus goes with the selection.
+          await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.file)).toBe('vm.vhd');
           await shot('branched');
           // Zoom in with the button: three days (base → other-os) take 1.5 times the room, vm still in view.
           const span = await dx('setup-base.vhd', 'other-os.vhd');
