@@ -5,18 +5,16 @@
 // shortcuts overlay, the graph, and the dark theme. No serious or critical
 // violation may show; a failure lists each rule with its targets.
 // Screenshots go to test-artifacts/e2e/a11y-*.png.
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
-import type { Browser, Page, WebSocketRoute } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebSocketRoute } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
-import { startServer, type RunningServer } from '../../server/serve';
 import { flipByte } from '../support/corrupt';
-import { makeTmpDir } from '../support/tmp';
-import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
+import { missingPrerequisite, openRecent, useE2eSuite } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -25,44 +23,32 @@ const missing = missingPrerequisite();
 describe.skipIf(missing !== null)(
   'accessibility of the app (axe-core in Chromium over `vhdsnap serve`)',
   () => {
-    let tmp = '';
-    let folder = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
-    const problems: string[] = [];
-    const $ = (id: string) => page.getByTestId(id);
-    const row = (file: string) => page.locator(`[role=treeitem][data-file="${file}"]`);
+    const e2e = useE2eSuite({
+      name: 'a11y',
+      timeout: UI_TIMEOUT,
+      setup: async ({ folder }) => {
+        // base ← mid ← vm.vhd; a standalone data.vhd; damaged.vhd (a bad footer checksum); lost.vhd whose parent is gone (an orphan).
+        const vm = path.join(folder, 'vm.vhd');
+        await createDynamic(vm, 8 * MiB);
+        await runOperation({ op: 'name', disk: vm, name: 'Installed' });
+        await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) });
+        await runOperation({ op: 'name', disk: vm, name: 'Updated' });
+        mid = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5) })).snapshot);
+        await createDynamic(path.join(folder, 'data.vhd'), 4 * MiB);
+        const damaged = path.join(folder, 'damaged.vhd');
+        await createDynamic(damaged, 4 * MiB);
+        await flipByte(damaged, statSync(damaged).size - 512 + 100);
+        const lost = path.join(folder, 'lost.vhd');
+        await createDynamic(lost, 4 * MiB);
+        rmSync((await snapshot(lost, { now: new Date(2026, 0, 4, 3, 4, 5) })).snapshot);
+      },
+    });
+    const { $, problems } = e2e;
+    const row = (file: string) => e2e.page.locator(`[role=treeitem][data-file="${file}"]`);
     let mid = '';
     /** While set, the end of every job is held back from the page, so its progress stays on screen. */
     let holding = false;
     const held: (() => void)[] = [];
-
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-a11y-');
-      folder = path.join(tmp, 'vms');
-      mkdirSync(folder);
-      // base ← mid ← vm.vhd; a standalone data.vhd; damaged.vhd (a bad footer checksum); lost.vhd whose parent is gone (an orphan).
-      const vm = path.join(folder, 'vm.vhd');
-      await createDynamic(vm, 8 * MiB);
-      await runOperation({ op: 'name', disk: vm, name: 'Installed' });
-      await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) });
-      await runOperation({ op: 'name', disk: vm, name: 'Updated' });
-      mid = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5) })).snapshot);
-      await createDynamic(path.join(folder, 'data.vhd'), 4 * MiB);
-      const damaged = path.join(folder, 'damaged.vhd');
-      await createDynamic(damaged, 4 * MiB);
-      await flipByte(damaged, statSync(damaged).size - 512 + 100);
-      const lost = path.join(folder, 'lost.vhd');
-      await createDynamic(lost, 4 * MiB);
-      rmSync((await snapshot(lost, { now: new Date(2026, 0, 4, 3, 4, 5) })).snapshot);
-      server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      browser = await launchBrowser();
-    }, 60_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
 
     /** The page's socket to main, passed through except job ends while `holding`. */
     function relay(ws: WebSocketRoute) {
@@ -76,21 +62,21 @@ describe.skipIf(missing !== null)(
     }
 
     async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
-      page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
-      await page.routeWebSocket(/.*/, relay);
-      await page.goto(server!.url);
+      await e2e.open({ width, height, colorScheme });
+      await e2e.page.routeWebSocket(/.*/, relay);
+      await e2e.page.goto(e2e.server.url);
       await $('empty-state').waitFor();
     }
 
     async function openFolder() {
-      await openRecent(page);
+      await openRecent(e2e.page);
       await row('vm.vhd').waitFor();
     }
 
     /** Scans the page as it is now: no serious or critical violation; the screenshot shows what was scanned. */
     async function scan(state: string) {
-      await page.screenshot({ path: path.join(artifacts, `a11y-${state}.png`) });
-      const results = await new AxeBuilder({ page }).analyze();
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, `a11y-${state}.png`) });
+      const results = await new AxeBuilder({ page: e2e.page }).analyze();
       const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
       const report = bad.map(
         (v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')} — ${n.failureSummary ?? ''}`).join('\n')}`,
@@ -101,7 +87,7 @@ describe.skipIf(missing !== null)(
     }
 
     async function closeDialog(id: string) {
-      await page.keyboard.press('Escape');
+      await e2e.page.keyboard.press('Escape');
       await $(id).waitFor({ state: 'detached' });
     }
 
@@ -174,21 +160,21 @@ describe.skipIf(missing !== null)(
         holding = false;
         for (const send of held.splice(0)) send();
       }
-      await page.locator('[data-testid=result-panel]:not([data-status=running])').waitFor();
+      await e2e.page.locator('[data-testid=result-panel]:not([data-status=running])').waitFor();
       await expect.poll(() => row('damaged.vhd').getByTestId('health-badge').getAttribute('data-health')).toBe('errors');
       await scan('result');
-      await page.emulateMedia({ colorScheme: 'dark' });
+      await e2e.page.emulateMedia({ colorScheme: 'dark' });
       await scan('result-dark');
-      await page.emulateMedia({ colorScheme: 'light' });
+      await e2e.page.emulateMedia({ colorScheme: 'light' });
     });
 
     it('the context menu and the shortcuts overlay', async () => {
       await row('data.vhd').click({ button: 'right' });
       await $('context-menu').waitFor();
       await scan('context-menu');
-      await page.keyboard.press('Escape');
+      await e2e.page.keyboard.press('Escape');
       await $('context-menu').waitFor({ state: 'detached' });
-      await page.keyboard.press('?');
+      await e2e.page.keyboard.press('?');
       await $('shortcuts-overlay').waitFor();
       await scan('shortcuts');
       await closeDialog('shortcuts-overlay');
@@ -202,7 +188,7 @@ describe.skipIf(missing !== null)(
     });
 
     it('dark theme at 1024×640: folder, details, a plan, the graph', async () => {
-      await page.context().close();
+      await e2e.page.context().close();
       await open(1024, 640, 'dark');
       await openFolder();
       await row('vm.vhd').click();
