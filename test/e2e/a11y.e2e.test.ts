@@ -5,7 +5,7 @@
 // shortcuts overlay, the graph, and the dark theme. No serious or critical
 // violation may show; a failure lists each rule with its targets.
 // Screenshots go to test-artifacts/e2e/a11y-*.png.
-import { rmSync, statSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { WebSocketRoute } from 'playwright-core';
@@ -41,6 +41,10 @@ describe.skipIf(missing !== null)(
         const lost = path.join(folder, 'lost.vhd');
         await createDynamic(lost, 4 * MiB);
         rmSync((await snapshot(lost, { now: new Date(2026, 0, 4, 3, 4, 5) })).snapshot);
+        // A saved state beside vm.vhd (for Switch and Make active), and a file to write into a disk.
+        await snapshot(path.join(folder, mid), { out: path.join(folder, 'branch.vhd') });
+        await runOperation({ op: 'set-active', disk: vm });
+        writeFileSync(path.join(folder, 'patch.bin'), Buffer.alloc(4096, 0x5a));
       },
     });
     const { $, problems } = e2e;
@@ -146,6 +150,67 @@ describe.skipIf(missing !== null)(
       await $('plan').waitFor();
       await scan('plan-delete');
       await closeDialog('dialog-delete');
+    });
+
+    /** Every other operation's dialog, opened from the disk's context menu (the toolbar folds some away): its options, then its plan. */
+    const OTHERS: { action: string; file: string; fill?: () => Promise<void> }[] = [
+      { action: 'rename', file: 'data.vhd' },
+      {
+        action: 'flatten',
+        file: 'vm.vhd',
+        fill: async () => {
+          await $('opt-choose-output').click();
+          await expect.poll(() => $('opt-output').textContent()).toMatch(/\.vhd$/);
+        },
+      },
+      { action: 'compact', file: 'data.vhd' },
+      { action: 'resize', file: 'data.vhd', fill: () => $('opt-size').fill('16M') },
+      {
+        action: 'write',
+        file: 'data.vhd',
+        fill: async () => {
+          // In the browser the input is a file of this name in the disk's folder.
+          await $('opt-input-name').fill('patch.bin');
+          await $('opt-choose-input').click();
+          await expect.poll(() => $('opt-input').textContent()).toMatch(/patch\.bin$/);
+        },
+      },
+      { action: 'repair', file: 'damaged.vhd' },
+      {
+        action: 'reparent',
+        file: 'vm.vhd',
+        fill: () =>
+          $('opt-parent')
+            .selectOption({ index: 1 })
+            .then(() => undefined),
+      },
+      { action: 'switch', file: 'branch.vhd' },
+      { action: 'set-active', file: 'branch.vhd' },
+    ];
+    it('every other operation: rename, flatten, compact, resize, write, repair, reparent, switch, make active', async () => {
+      const scanned: string[] = [];
+      for (const o of OTHERS) {
+        await row(o.file).click({ button: 'right' });
+        await $('context-menu').waitFor();
+        const item = $(`menu-${o.action}`);
+        expect(await item.isDisabled(), `${o.action} applies to ${o.file}`).toBe(false);
+        await item.click();
+        const dialog = $(`dialog-${o.action}`);
+        await dialog.waitFor();
+        if (o.action !== 'rename' && (await $('opt-review').count())) {
+          await o.fill?.();
+          await scan(`dialog-${o.action}-options`);
+          await $('opt-review').click();
+        }
+        if (o.action !== 'rename') {
+          await $('plan').or($('dialog-error')).first().waitFor();
+          expect(await $('dialog-error').count(), `${o.action} planned without an error`).toBe(0);
+        }
+        await scan(o.action === 'rename' ? 'dialog-rename' : `plan-${o.action}`);
+        scanned.push(o.action);
+        await closeDialog(`dialog-${o.action}`);
+      }
+      expect(scanned).toEqual(OTHERS.map((o) => o.action));
     });
 
     it('a running job, then its result (problems found) and the error badge', async () => {

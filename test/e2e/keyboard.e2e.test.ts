@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
-import { labelOf, missingPrerequisite, parentsByFile, vhdFiles, useE2eSuite } from './support';
+import { actionNames, labelOf, missingPrerequisite, parentsByFile, vhdFiles, useE2eSuite } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -340,6 +340,39 @@ describe.skipIf(missing !== null)(
       await $('shortcuts-overlay').waitFor();
       await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-09-shortcuts-dark-1024.png') });
       await escapeBackToTree('shortcuts-overlay', 'vm.vhd');
+    });
+
+    it('Escape closes the dialog of every action, each opened from the context menu by keyboard alone', async () => {
+      // The page of the previous test: 1024×640, dark, the folder open. Every disk's menu lists the actions that apply to it.
+      await watchBody();
+      const files = await e2e.page.$$eval('[role=tree] [role=treeitem]', (els) => els.map((e) => e.getAttribute('data-file')!));
+      const closed = new Set<string>();
+      for (const file of files) {
+        await arrowTo(file);
+        await press('Shift+F10', `menu of ${file}`);
+        await $('context-menu').waitFor();
+        const items = await e2e.page.$$eval('[data-testid=context-menu] [role=menuitem]:not([disabled])', (els) =>
+          els.map((e) => e.getAttribute('data-testid')!.replace(/^menu-/, '')).filter((n) => n !== 'details'),
+        );
+        await e2e.page.keyboard.press('Escape');
+        await $('context-menu').waitFor({ state: 'detached' });
+        for (const action of items.filter((a) => !closed.has(a))) {
+          await press('Shift+F10', `menu of ${file} for ${action}`);
+          for (let i = 0; i < 25 && (await focus()).testid !== `menu-${action}`; i++) await press('ArrowDown', `menu towards ${action}`);
+          expect((await focus()).testid).toBe(`menu-${action}`);
+          await e2e.page.keyboard.press('Enter');
+          const dialog = `dialog-${action}`;
+          await $(dialog).waitFor();
+          expect(await $(dialog).getAttribute('aria-modal')).toBe('true');
+          await expect.poll(async () => (await focus()).inDialog, { message: `focus inside ${dialog}` }).toBe(dialog);
+          await expectFocusVisible(`${dialog} open`);
+          await escapeBackToTree(dialog, file);
+          closed.add(action);
+        }
+      }
+      // Every action the app has (renderer/src/actions), toolbar and menu-only alike.
+      expect([...closed].sort()).toEqual(actionNames().sort());
+      expect(await bodyFocusSeen(), 'the focus fell on the page body during a flow').toEqual([]);
     });
 
     it('no page reported an error', () => {

@@ -1,7 +1,7 @@
 // Helpers for the end-to-end test: what it needs from the machine (Chromium,
 // the built app), the temp folder of real VHDs, and reading disks back
 // through core for comparison with the raw reference model.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -150,6 +150,16 @@ export async function openRecent(page: Page, name?: string): Promise<void> {
   await page.getByTestId('recent-toggle').click();
   const items = page.getByTestId('recent-list').getByTestId('recent-folder');
   await (name === undefined ? items : items.filter({ hasText: name })).click();
+}
+
+/** The app's actions (renderer/src/actions, a module each), read from their files; with `toolbar`, only those the toolbar shows (not menuOnly). */
+export function actionNames(o: { toolbar?: boolean } = {}): string[] {
+  const dir = path.join(root, 'renderer', 'src', 'actions');
+  return readdirSync(dir)
+    .filter((f) => /\.(ts|vue)$/.test(f) && !['index.ts', 'define.ts'].includes(f))
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .filter((text) => !o.toolbar || !/\bmenuOnly:\s*true/.test(text))
+    .map((text) => /defineAction\(\{\s*name:\s*'([a-z-]+)'/.exec(text)?.[1] ?? 'unnamed action');
 }
 
 /** Whether a toolbar action is disabled, wherever it is: on the toolbar, or folded into its More menu (opened and closed again). */
