@@ -15,7 +15,8 @@ import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
 import { assertFolderFor, refuseExisting, writeAtomically } from '../io/file.js';
 import { diskSource, writeImage, type OutputFormat } from './transfer.js';
-import { diskText, sizeText } from '../words.js';
+import { sizeText, sizeWithBytes } from '../size.js';
+import { diskText } from '../words.js';
 
 export interface FlattenOptions extends JobContext {
   format?: OutputFormat;
@@ -123,7 +124,8 @@ export const flattenOperation = defineOperation({
       format: { field: 'format', kind: ['dynamic', 'fixed', 'raw'], value: 'dynamic|fixed|raw', help: 'output format (default dynamic)' },
       parent: { field: 'parentPath', kind: 'text', value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
     },
-    print: (r, req) => `flattened ${req.disk} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})`,
+    print: (r, req) =>
+      `Flattened ${req.disk} into ${r.path}: a standalone ${r.format} ${r.format === 'raw' ? 'image' : 'disk'} of ${sizeWithBytes(r.virtualSize)}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} block${r.allocatedBlocks === 1 ? '' : 's'} stored` : ''}.`,
     warnings: (r) => r.warnings.map((w) => `${w.message} [${w.code}]`),
   },
 });
