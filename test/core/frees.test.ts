@@ -29,8 +29,23 @@ describe('Plan.frees', () => {
     { name: 'merge into a fixed base', op: 'merge' as const, parents: [null, 0, 1], target: 1, blockSize: 512 * KiB, seed: 73, base: 'fixed' as const },
     { name: 'fold delete of a snapshot with two children', op: 'delete' as const, parents: [null, 0, 1, 1], target: 1, blockSize: 4 * KiB, seed: 74 },
     { name: 'fold delete, 2 MiB blocks', op: 'delete' as const, parents: [null, 0, 1, 2], target: 2, blockSize: 2 * MiB, seed: 75 },
-    { name: 'merge-child delete of a base with a grandchild below', op: 'delete' as const, parents: [null, 0, 1, 1], target: 0, blockSize: 512 * KiB, seed: 76 },
-    { name: 'merge-child delete of a fixed base', op: 'delete' as const, parents: [null, 0, 1], target: 0, blockSize: 512 * KiB, seed: 77, base: 'fixed' as const },
+    {
+      name: 'merge-child delete of a base with a grandchild below',
+      op: 'delete' as const,
+      parents: [null, 0, 1, 1],
+      target: 0,
+      blockSize: 512 * KiB,
+      seed: 76,
+    },
+    {
+      name: 'merge-child delete of a fixed base',
+      op: 'delete' as const,
+      parents: [null, 0, 1],
+      target: 0,
+      blockSize: 512 * KiB,
+      seed: 77,
+      base: 'fixed' as const,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: the folder shrinks by exactly the plan's figure (seed ${c.seed})`, async () => {
