@@ -4,6 +4,7 @@
 // seconds from that click to the frame after the first tree row is in the
 // page (timed in the page, as test/e2e/scale.e2e.test.ts does).
 // Usage: node scripts/bench-app.mjs <folder> [<cli bundle>]
+/* global document, requestAnimationFrame -- the page.evaluate callback runs in the page */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
