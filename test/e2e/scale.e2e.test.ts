@@ -30,13 +30,17 @@ const UI_TIMEOUT = 30_000;
 const PAINT_BOUND_MS = 4000;
 /**
  * Frame gaps while scrolling. Headless Chromium here paints in software on 2
- * shared cores: idle frames are 16.7 ms, but a scroll step repaints the pane
- * and took a median of 28 ms (worst 105 ms) with every row in the page, before
- * virtualising. The bounds say the scroll keeps moving (half of 60 Hz at the
- * median) and never stalls for a quarter second; the figures are printed.
+ * cores shared with other suites: idle frames are 16.7 ms (worst 20-80 ms
+ * under load), and a scroll step repaints the pane: a median of 28 ms (worst
+ * 105 ms, quiet machine) with every row in the page, before virtualising; 25-34
+ * ms median, worst 113-490 ms (load 1-8) since. The worst gap follows the
+ * machine's load more than the page, so its bound only catches a stall of a
+ * second (a frame drawing thousands of rows); the median and p95 say the
+ * scroll keeps moving. The figures are printed on every run.
  */
 const MEDIAN_GAP_BOUND_MS = 50;
-const WORST_GAP_BOUND_MS = 250;
+const P95_GAP_BOUND_MS = 250;
+const WORST_GAP_BOUND_MS = 1000;
 /** Pixels per frame: 12,000 px/s, a fast wheel. */
 const SCROLL_STEP = 200;
 const MAX_ROWS_IN_DOM = 200;
@@ -167,6 +171,9 @@ describe.skipIf(missing !== null)(
       await page.keyboard.press('Home');
       await expect.poll(activeFile).toBe(order[0]);
       await expect.poll(() => rowInView(order[0])).toBe(true);
+      // The first row brings the column headers above it back into view.
+      expect(await $('sort-cost').isVisible()).toBe(true);
+      expect(await page.evaluate(() => document.querySelector<HTMLElement>('main.folders')!.scrollTop)).toBeLessThan(120);
       await page.screenshot({ path: path.join(artifacts, 'scale-home.png') });
     });
 
@@ -226,13 +233,15 @@ describe.skipIf(missing !== null)(
       const sorted = [...gaps].sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)];
       const worst = sorted[sorted.length - 1];
+      const p95 = sorted[Math.floor(sorted.length * 0.95)];
       console.log(
-        `scale e2e: scroll of ${gaps.length} frames: median gap ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms, p95 ${sorted[Math.floor(sorted.length * 0.95)].toFixed(1)} ms; most rows at once ${maxRows}`,
+        `scale e2e: scroll of ${gaps.length} frames, ${SCROLL_STEP} px each: median gap ${median.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, worst ${worst.toFixed(1)} ms; most rows at once ${maxRows}`,
       );
       // Every disk was drawn on the way down, never all at once.
       expect(rowsSeen).toBe(FILES);
       expect(maxRows).toBeLessThan(MAX_ROWS_IN_DOM);
       expect(median).toBeLessThan(MEDIAN_GAP_BOUND_MS);
+      expect(p95).toBeLessThan(P95_GAP_BOUND_MS);
       expect(worst).toBeLessThan(WORST_GAP_BOUND_MS);
       await page.screenshot({ path: path.join(artifacts, 'scale-bottom.png') });
     });
@@ -264,6 +273,21 @@ describe.skipIf(missing !== null)(
       await page.screenshot({ path: path.join(artifacts, 'scale-delete-plan.png') });
       await page.keyboard.press('Escape');
       await $('dialog-delete').waitFor({ state: 'hidden' });
+    });
+
+    it('at 1024×640 in the dark theme: still a bounded window, the selection in view', async () => {
+      await page.setViewportSize({ width: 1024, height: 640 });
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await $('folder-tree').focus();
+      await page.keyboard.press('End');
+      await expect.poll(activeFile).toBe(order[FILES - 1]);
+      await expect.poll(() => rowInView(order[FILES - 1])).toBe(true);
+      for (let i = 0; i < 3; i++) await page.keyboard.press('PageUp');
+      const at = order.indexOf((await activeFile()) ?? '');
+      expect(at).toBeLessThan(FILES - 30);
+      await expect.poll(() => rowInView(order[at])).toBe(true);
+      expect(await domRows()).toBeLessThan(MAX_ROWS_IN_DOM);
+      await page.screenshot({ path: path.join(artifacts, 'scale-1024-dark.png') });
     });
 
     it('left no errors in the page', () => {

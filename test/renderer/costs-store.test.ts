@@ -84,4 +84,23 @@ describe('the costs store', () => {
     await costs.wantFree(snap);
     expect(costs.freeOf(snap)).toEqual({ bytes: 999, how: 'delete' });
   });
+
+  it('runs one plan at a time, the newest asked first, and drops the oldest past a few', async () => {
+    const costs = useCostsStore();
+    const view = bigView(1);
+    costs.load(view);
+    const snaps = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => disk('big', `${n}.vhd`, { children: [disk('big', `${n}-child.vhd`)] }));
+    fake.nextPlan = okPlan({ frees: 1 });
+    // A pointer sweeping down the column: a's plan runs, b … f wait behind it.
+    const first = costs.wantFree(snaps[0]);
+    for (const s of snaps.slice(1)) void costs.wantFree(s);
+    await first;
+    await flushPromises();
+    expect(fake.callsOf('plan').map((c) => (c[0] as { disk: { file: string } }).disk.file)).toEqual(['a.vhd', 'f.vhd', 'e.vhd', 'd.vhd']);
+    // b and c were dropped, not answered: a later hover asks again.
+    expect(costs.freeOf(snaps[1])).toBeUndefined();
+    expect(costs.freeOf(snaps[5])).toEqual({ bytes: 1, how: 'delete' });
+    await costs.wantFree(snaps[1]);
+    expect(fake.callsOf('plan')).toHaveLength(5);
+  });
 });

@@ -41,6 +41,15 @@ const queues = new Map<string, FolderQueue>();
 const pumping = new Set<string>();
 /** Plans asked for the would-free figure, by refKey: one request per disk and view. */
 const freeAsked = new Set<string>();
+/**
+ * Disks waiting for their plan, newest last. One plan runs at a time (a plan
+ * reads the folder to find each disk's children: seconds in a folder of
+ * thousands), the newest asked first; past a few, the oldest are dropped, so
+ * a pointer sweeping down the column does not queue a plan per row.
+ */
+let freeWaiting: { key: string; node: DiskNode }[] = [];
+let freeRunning = false;
+const FREE_WAITING_MAX = 3;
 
 export const useCostsStore = defineStore('costs', {
   state: () => ({
@@ -86,6 +95,7 @@ export const useCostsStore = defineStore('costs', {
         delete this.frees[k];
         freeAsked.delete(k);
       }
+      freeWaiting = freeWaiting.filter((w) => !w.key.startsWith(`${view.folder.id}\u0000`));
       void this.pump(view.folder.id);
     },
     /** Disks the page shows now: asked before the rest of the folder. */
@@ -136,16 +146,33 @@ export const useCostsStore = defineStore('costs', {
     async wantFree(node: DiskNode) {
       const k = refKey(node.ref);
       if (freeAsked.has(k)) return;
+      freeAsked.add(k);
       const req = freeRequest(node);
       if (typeof req === 'string') {
         this.frees[k] = { refused: req };
-        freeAsked.add(k);
         return;
       }
-      freeAsked.add(k);
       this.frees[k] = 'pending';
+      freeWaiting.push({ key: k, node });
+      for (const dropped of freeWaiting.splice(0, Math.max(0, freeWaiting.length - FREE_WAITING_MAX))) {
+        // Not asked after all: a later hover or selection asks again.
+        freeAsked.delete(dropped.key);
+        delete this.frees[dropped.key];
+      }
+      if (freeRunning) return;
+      freeRunning = true;
+      try {
+        for (let next = freeWaiting.pop(); next; next = freeWaiting.pop()) await this.askFree(next.key, next.node);
+      } finally {
+        freeRunning = false;
+      }
+    },
+    async askFree(k: string, node: DiskNode) {
+      const req = freeRequest(node);
+      if (typeof req === 'string') return;
       try {
         const plan = await api().plan(req);
+        // A new scan forgot the question meanwhile: the answer is for the disk as it was.
         if (!freeAsked.has(k)) return;
         this.frees[k] =
           plan.refusals.length > 0
