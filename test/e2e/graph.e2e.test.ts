@@ -195,11 +195,29 @@ describe.skipIf(missing !== null)(
 
     afterAll(() => closeSuite(browser, server, tmp));
 
+    /** The tree draws only the rows in view (and a margin): its pane is scrolled down until the row of `file` is drawn. */
+    async function drawnRow(file: string) {
+      const row = $(`tree-row-${file}`);
+      for (let top = 0; (await row.count()) === 0; top += 400) {
+        const more = await page.evaluate(
+          (t) =>
+            new Promise<boolean>((resolve) => {
+              const pane = document.querySelector('main.folders')!;
+              pane.scrollTop = t;
+              requestAnimationFrame(() => requestAnimationFrame(() => resolve(t < pane.scrollHeight)));
+            }),
+          top,
+        );
+        if (!more) break;
+      }
+      return row;
+    }
+
     async function openFolder(name: string, select: string) {
       await openRecent(page, name);
       await $(`folder-${name}`).waitFor();
       if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
-      await $(`tree-row-${select}`).click();
+      await (await drawnRow(select)).click();
       await expect.poll(shown).toBe(select);
       await $('view-graph').click();
       await $('graph-viewport').waitFor();
