@@ -198,6 +198,8 @@ describe.skipIf(missing !== null)(
     /** The tree draws only the rows in view (and a margin): its pane is scrolled down until the row of `file` is drawn. */
     async function drawnRow(file: string) {
       const row = $(`tree-row-${file}`);
+      // The folder's scan first: until its rows are in, there is nothing to scroll.
+      await page.locator('[role=treeitem]').first().waitFor();
       for (let top = 0; (await row.count()) === 0; top += 400) {
         const more = await page.evaluate(
           (t) =>
