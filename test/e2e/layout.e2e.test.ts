@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
+import { planDelete } from '../../core/ops/delete';
 import { getInfo } from '../../core/ops/info';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
@@ -240,8 +241,10 @@ describe.skipIf(missing !== null)(
       // The details pane says the same for the same disk.
       await $(`tree-row-${snapFiles[4]}`).click();
       await expect.poll(() => $('detail-unique').textContent()).toBe(formatBytes(unique.get(snapFiles[4])!));
-      // Its tooltip says what deleting it frees (a snapshot with a child, folded into it).
-      const title = (await e2e.page.locator(`[data-testid="tree-row-${snapFiles[4]}"] [data-testid=cost-cell]`).getAttribute('title')) ?? '';
+      // Its tooltip says what deleting it frees (a snapshot with a child, folded into it): its delete plan's figure, asked once it is selected.
+      const costCell = e2e.page.locator(`[data-testid="tree-row-${snapFiles[4]}"] [data-testid=cost-cell]`);
+      await expect.poll(() => costCell.getAttribute('data-frees')).toBe(String((await planDelete(path.join(e2e.folder, snapFiles[4]))).frees));
+      const title = (await costCell.getAttribute('title')) ?? '';
       expect(title).toContain(`Stores ${formatBytes(unique.get(snapFiles[4])!)} of its own`);
       expect(title).toContain('Deleting this snapshot frees');
       // Sorting a single chain keeps it a chain: each disk has one child, so the rows do not move.
