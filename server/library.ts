@@ -3,11 +3,13 @@
 // disk's details with a map of which blocks this file stores itself.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { diskFormat } from '../core/disk/sniff.js';
 import { VhdFile } from '../core/disk/vhd-file.js';
 import { VhdError } from '../core/errors.js';
 import { countSet, isFull } from '../core/format/bitmap.js';
 import { SECTOR } from '../core/format/bytes.js';
 import { scanLibrary, type TreeNode } from '../core/library/scan.js';
+import { vhdxAllocation } from '../core/library/vhdx-entry.js';
 import { getInfo } from '../core/ops/info.js';
 import { warnIfMoving } from '../core/inuse.js';
 import { jobsWaitingIn } from '../core/ops/recover.js';
@@ -56,6 +58,10 @@ export interface AllocationSummary {
 
 /** Reads the BAT and every allocated block's bitmap of one file (no parents). */
 export async function allocationOf(path: string): Promise<AllocationSummary> {
+  if ((await diskFormat(path)) === 'vhdx') {
+    const a = await vhdxAllocation(path);
+    return { blocks: a.blocks, uniqueBytes: a.storedBytes };
+  }
   const f = await VhdFile.open(path);
   try {
     if (!f.bat) {

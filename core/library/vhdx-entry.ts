@@ -53,3 +53,33 @@ export async function scanVhdx(p: string): Promise<{ key: string; entry: DiskEnt
     await f.close();
   }
 }
+
+/**
+ * What a VHDX file stores itself, per payload block (0 nothing, 1 some
+ * sectors, 2 all) and in bytes: the details pane's map and the Cost column.
+ * Zero, unmapped and undefined blocks store nothing, even where they hide a parent.
+ */
+export async function vhdxAllocation(path: string): Promise<{ blocks: Uint8Array; storedBytes: number }> {
+  const f = await VhdxFile.open(path);
+  try {
+    const blocks = new Uint8Array(f.blockCount);
+    let bytes = 0;
+    for (let b = 0; b < f.blockCount; b++) {
+      const s = f.blockState(b);
+      if (s === PayloadState.FullyPresent) {
+        blocks[b] = 2;
+        bytes += f.bytesInBlock(b);
+      } else if (s === PayloadState.PartiallyPresent) {
+        const bits = await f.blockBitmap(b);
+        const sectors = f.bytesInBlock(b) / f.logicalSectorSize;
+        let set = 0;
+        for (let i = 0; i < sectors; i++) set += (bits[i >>> 3] >>> (i & 7)) & 1;
+        blocks[b] = set === 0 ? 0 : set === sectors ? 2 : 1;
+        bytes += set * f.logicalSectorSize;
+      }
+    }
+    return { blocks, storedBytes: bytes };
+  } finally {
+    await f.close();
+  }
+}
