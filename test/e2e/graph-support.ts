@@ -161,3 +161,23 @@ export function collisions(d: Drawn): string[] {
     }
   return out;
 }
+
+/** The tree draws only the rows in view (and a margin): its pane is scrolled down until the row of `file` is drawn. */
+export async function drawnRow(page: Page, file: string) {
+  const row = page.getByTestId(`tree-row-${file}`);
+  // The folder's scan first: until its rows are in, there is nothing to scroll.
+  await page.locator('[role=treeitem]').first().waitFor();
+  for (let top = 0; (await row.count()) === 0; top += 400) {
+    const more = await page.evaluate(
+      (t) =>
+        new Promise<boolean>((resolve) => {
+          const pane = document.querySelector('main.folders')!;
+          pane.scrollTop = t;
+          requestAnimationFrame(() => requestAnimationFrame(() => resolve(t < pane.scrollHeight)));
+        }),
+      top,
+    );
+    if (!more) break;
+  }
+  return row;
+}

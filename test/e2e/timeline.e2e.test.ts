@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../server/serve';
 import { makeTmpDir } from '../support/tmp';
-import { BIG_LAST, LINEAR_LEAF, makeGraphFolders, type GraphFolders } from './graph-support';
+import { BIG_LAST, drawnRow, LINEAR_LEAF, makeGraphFolders, type GraphFolders } from './graph-support';
 import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
 
 const UI_TIMEOUT = 20_000;
@@ -51,7 +51,7 @@ describe.skipIf(missing !== null)(
       if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
       await openRecent(page, name);
       await $(`folder-${name}`).waitFor();
-      await $(`tree-row-${select}`).click();
+      await (await drawnRow(page, select)).click();
       await expect.poll(shown).toBe(select);
       await $('view-timeline').click();
       await $('timeline-viewport').waitFor();
