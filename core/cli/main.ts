@@ -46,11 +46,11 @@ const OPTION_HELP: Record<string, OptionHelp> = {
   type: { value: 'dynamic|fixed', help: 'disk type to create (default dynamic)' },
   'block-size': {
     value: '<n>[K|M]',
-    help: 'block size: of a dynamic VHD (default 2M), or of a VHDX, 1M to 256M (default 32M, as Hyper-V: fewer BAT entries, and the block size Hyper-V itself picks)',
+    help: "block size of a dynamic VHD (default 2M) or of a VHDX, 1M to 256M (default 32M, Hyper-V's own: few BAT entries, little waste)",
   },
   'sector-size': {
     value: '512|4096',
-    help: 'logical sector size of a VHDX (default 512, as Hyper-V: every guest and tool reads it, while 4096 needs a guest that supports 4K-native disks)',
+    help: "logical sector size of a VHDX (default 512, Hyper-V's own: qemu-img and older guests cannot read a 4096-byte-sector VHDX)",
   },
   port: { value: '<n>', help: 'port to listen on (default: any free port)' },
   rollback: {
@@ -161,7 +161,8 @@ async function statInput(p: string, want: 'file' | 'any'): Promise<void> {
 function sectorSizeOption(a: ParsedArgs, vhdx: boolean): number | undefined {
   const text = a.values.get('sector-size');
   if (text === undefined) return undefined;
-  if (!vhdx) throw new UsageError('USAGE', '--sector-size applies to VHDX files only (name the file .vhdx; a VHD has 512-byte sectors)', { field: 'sector-size' });
+  if (!vhdx)
+    throw new UsageError('USAGE', '--sector-size applies to VHDX files only (name the file .vhdx; a VHD has 512-byte sectors)', { field: 'sector-size' });
   if (text !== '512' && text !== '4096') throw new UsageError('BAD_SECTOR_SIZE', `--sector-size must be 512 or 4096, got "${text}"`, { field: 'sector-size' });
   return Number(text);
 }
@@ -232,7 +233,11 @@ const otherCommands = {
       const sizeText = a.values.get('size');
       if (!sizeText) throw new UsageError('USAGE', 'create needs --size');
       const vhdx = isVhdxName(a.positional[0]);
-      const size = parseSize(sizeText, '--size', vhdx ? { bytes: MAX_VHDX_SIZE, reason: 'over the VHDX maximum of 64 TiB' } : { bytes: MAX_NEW_SIZE, reason: tooLarge() });
+      const size = parseSize(
+        sizeText,
+        '--size',
+        vhdx ? { bytes: MAX_VHDX_SIZE, reason: 'over the VHDX maximum of 64 TiB' } : { bytes: MAX_NEW_SIZE, reason: tooLarge() },
+      );
       const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
       const bs = a.values.get('block-size');
       const blockSize = bs ? parseSize(bs, '--block-size') : undefined;

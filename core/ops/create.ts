@@ -31,14 +31,7 @@ import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } 
 import { U64_MAX } from '../format/bytes.js';
 import { refuseExisting, writeAtomically } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import {
-  DEFAULT_LOGICAL_SECTOR_SIZE,
-  DEFAULT_VHDX_BLOCK_SIZE,
-  encodeNewBat,
-  planNewVhdx,
-  validateNewVhdx,
-  type NewVhdxSpec,
-} from '../format/vhdx/new-file.js';
+import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, encodeNewBat, planNewVhdx, validateNewVhdx, type NewVhdxSpec } from '../format/vhdx/new-file.js';
 
 /**
  * Creator written into new footers. QEMU, VirtualBox and others take the size
@@ -299,7 +292,7 @@ export function resolveNewVhdx(spec: NewVhdxDiskSpec): NewVhdxSpec {
 export async function createVhdx(path: string, spec: NewVhdxDiskSpec): Promise<void> {
   const plan = planNewVhdx(resolveNewVhdx(spec));
   const { payloadBlocks } = plan.geometry;
-  const offsets = new Array<number>(payloadBlocks).fill(0);
+  const offsets = new Float64Array(payloadBlocks); // 0: not allocated
   if (spec.type === 'fixed') for (let b = 0; b < payloadBlocks; b++) offsets[b] = plan.dataStart + b * plan.spec.blockSize;
   const end = plan.dataStart + (spec.type === 'fixed' ? payloadBlocks * plan.spec.blockSize : 0);
   await writeNewFile(path, [...plan.pieces, { at: plan.batOffset, data: encodeNewBat(plan, offsets) }], end);

@@ -55,9 +55,13 @@ function vhdxOutput(disk: Disk<ChainLayer>): { blockSize: number; logicalSectorS
 export function flattenFormat(out: string, format: OutputFormat | undefined): OutputFormat {
   if (format === undefined) return isVhdxName(out) ? 'vhdx' : 'dynamic';
   if (isVhdxName(out) && format !== 'vhdx')
-    throw new UsageError('USAGE', `--format ${format} does not write a VHDX, but ${nodePath.basename(out)} is named as one: use --format vhdx or another name`, {
-      field: 'format',
-    });
+    throw new UsageError(
+      'USAGE',
+      `--format ${format} does not write a VHDX, but ${nodePath.basename(out)} is named as one: use --format vhdx or another name`,
+      {
+        field: 'format',
+      },
+    );
   return format;
 }
 
@@ -80,10 +84,10 @@ async function planWith(disk: Disk<ChainLayer>, out: string, format: OutputForma
     format === 'vhdx'
       ? planNewVhdx({ virtualSize: size, ...vhdx, fixed: false }).dataStart + Math.ceil(copy / blockSize) * blockSize
       : format === 'dynamic'
-      ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
-      : format === 'fixed'
-        ? size + SECTOR
-        : size;
+        ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
+        : format === 'fixed'
+          ? size + SECTOR
+          : size;
   await assertFolderFor(out);
   const freeSpace = await freeSpaceAt(nodePath.dirname(nodePath.resolve(out)));
   const refusals: Plan['refusals'] = [];

@@ -273,7 +273,7 @@ async function writeVhdx(
   const size = alignUp(src.size, lss);
   const plan = planNewVhdx({ virtualSize: size, blockSize, logicalSectorSize: lss, fixed });
   const blocks = plan.geometry.payloadBlocks;
-  const offsets = new Array<number>(blocks).fill(0);
+  const offsets = new Float64Array(blocks); // 0: not allocated
   if (fixed) for (let b = 0; b < blocks; b++) offsets[b] = plan.dataStart + b * blockSize;
   let next = fixed ? plan.dataStart + blocks * blockSize : plan.dataStart;
   let allocated = fixed ? blocks : 0;

@@ -259,7 +259,13 @@ describe('vhdsnap import: raw → VHDX', () => {
   it('a cancelled import leaves no file (and no temporary one)', async () => {
     const raw = tmp.file('big.raw');
     const rng = new Rng(5);
-    await makeRaw(raw, 64 * MiB, MiB, Array.from({ length: 64 }, (_, b) => b), rng);
+    await makeRaw(
+      raw,
+      64 * MiB,
+      MiB,
+      Array.from({ length: 64 }, (_, b) => b),
+      rng,
+    );
     const out = tmp.file('cancelled.vhdx');
     const ac = new AbortController();
     let reports = 0;
@@ -372,7 +378,10 @@ describe('round trips and flatten to VHDX', () => {
       virtualSize: size,
       blockSize: MiB,
       logicalSectorSize: lss,
-      writes: [{ offset: 2 * lss, data: rng.bytes(2 * lss) }, { offset: 4 * MiB, data: rng.bytes(8 * lss) }],
+      writes: [
+        { offset: 2 * lss, data: rng.bytes(2 * lss) },
+        { offset: 4 * MiB, data: rng.bytes(8 * lss) },
+      ],
       locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
     });
     const want = base.expected(0, size).data;

@@ -70,8 +70,7 @@ export function validateNewVhdx(s: NewVhdxSpec): void {
     throw new UsageError('BAD_BLOCK_SIZE', `--block-size ${blockSize} must be a power of two from 1 MiB to 256 MiB for a VHDX`, { field: 'blockSize' });
   if (!Number.isSafeInteger(virtualSize) || virtualSize <= 0)
     throw new UsageError('BAD_SIZE', `--size must be a positive number of bytes, got ${virtualSize}`, { field: 'size' });
-  if (virtualSize % lss !== 0)
-    throw new UsageError('BAD_SIZE', `--size ${virtualSize} is not a multiple of the ${lss}-byte logical sector`, { field: 'size' });
+  if (virtualSize % lss !== 0) throw new UsageError('BAD_SIZE', `--size ${virtualSize} is not a multiple of the ${lss}-byte logical sector`, { field: 'size' });
   if (virtualSize > MAX_VIRTUAL_SIZE) throw new UsageError('BAD_SIZE', `--size ${virtualSize} exceeds the VHDX maximum of 64 TiB`, { field: 'size' });
 }
 
