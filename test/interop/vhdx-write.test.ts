@@ -90,6 +90,8 @@ async function expectReadsAs(p: string, want: { sha256: string; virtualSize: num
     creator: 'vhdsnap',
   });
   expect(mine.sha256, 'our reader').toBe(want.sha256);
+  const ours2 = await cli('check', p, '--deep');
+  expect(ours2.code, `vhdsnap check --deep: ${ours2.out}`).toBe(0);
   if (HAVE_QEMU) {
     if (want.lss === 512) {
       const check = await run('qemu-img', ['check', '-f', 'vhdx', p]);
@@ -268,16 +270,20 @@ describe('vhdsnap import: raw → VHDX', () => {
     );
     const out = tmp.file('cancelled.vhdx');
     const ac = new AbortController();
-    let reports = 0;
+    let abortedAt: { done: number; total: number } | null = null;
     const p = importRaw(raw, out, {
       blockSize: MiB,
       signal: ac.signal,
-      onProgress: () => {
-        if (++reports === 2) ac.abort();
+      progressEvery: 0, // every step reports: the abort lands mid-copy whatever the machine's speed
+      onProgress: (r) => {
+        if (abortedAt === null && r.done >= 8 * MiB) {
+          abortedAt = { done: r.done, total: r.total };
+          ac.abort();
+        }
       },
     });
     await expect(p).rejects.toBeInstanceOf(CancelledError);
-    expect(reports).toBeGreaterThanOrEqual(2);
+    expect(abortedAt).toEqual({ done: 8 * MiB, total: 64 * MiB });
     expect(existsSync(out)).toBe(false);
     expect(tmpFiles(tmp.dir)).toEqual([]);
   });
