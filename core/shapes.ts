@@ -27,6 +27,12 @@ export interface Plan {
   worstCaseGrowth: number;
   /** Free bytes on the target volume (null where unknown). */
   freeSpace: number | null;
+  /**
+   * Delete and merge: bytes the folder's files shrink by when the run ends
+   * (the removed files less the new blocks and locators the disks that stay
+   * append; negative when they grow by more). Exact, not a bound: core/ops/frees.ts.
+   */
+  frees?: number;
   /** Non-empty: the operation will not run, for these reasons. */
   refusals: { code: string; message: string }[];
   /** What a person should know before running it (not a reason to refuse). */
@@ -120,6 +126,8 @@ export interface DiskInfo {
 /** One disk of a scanned folder (core/library/scan.ts). */
 export interface DiskEntry {
   path: string;
+  /** Absent for VHD. */
+  format?: 'vhd' | 'vhdx';
   uuid: string;
   type: 'fixed' | 'dynamic' | 'differencing';
   virtualSize: number;

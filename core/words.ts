@@ -5,19 +5,8 @@ import * as nodePath from 'node:path';
 import { displayNameOf } from './library/active.js';
 import { printable } from './printable.js';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** 2684354560 → "2.5 GiB": three significant digits, trailing zeros dropped. */
-export function sizeText(n: number): string {
-  let v = Math.abs(n);
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const digits = u === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${n < 0 ? '-' : ''}${Number(v.toFixed(digits))} ${UNITS[u]}`;
-}
+// Sizes have one home, shared with the page: core/size.ts.
+export { sizeText } from './size.js';
 
 /** A disk as a plan names it: its snapshot name and file ("‘Before upgrade’ (d1.vhd)"), or its file alone. */
 export async function diskText(path: string, uuid: string | null): Promise<string> {

@@ -1,12 +1,15 @@
 // What the library pane shows: a granted folder scanned into its snapshot
 // forest (every disk named by a DiskRef the page can send back), and one
 // disk's details with a map of which blocks this file stores itself.
+import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { diskFormat } from '../core/disk/sniff.js';
 import { VhdFile } from '../core/disk/vhd-file.js';
 import { VhdError } from '../core/errors.js';
 import { countSet, isFull } from '../core/format/bitmap.js';
 import { SECTOR } from '../core/format/bytes.js';
 import { scanLibrary, type TreeNode } from '../core/library/scan.js';
+import { vhdxAllocation } from '../core/library/vhdx-entry.js';
 import { getInfo } from '../core/ops/info.js';
 import { warnIfMoving } from '../core/inuse.js';
 import { jobsWaitingIn } from '../core/ops/recover.js';
@@ -55,6 +58,10 @@ export interface AllocationSummary {
 
 /** Reads the BAT and every allocated block's bitmap of one file (no parents). */
 export async function allocationOf(path: string): Promise<AllocationSummary> {
+  if ((await diskFormat(path)) === 'vhdx') {
+    const a = await vhdxAllocation(path);
+    return { blocks: a.blocks, uniqueBytes: a.storedBytes };
+  }
   const f = await VhdFile.open(path);
   try {
     if (!f.bat) {
@@ -82,6 +89,44 @@ export async function allocationOf(path: string): Promise<AllocationSummary> {
 /** Disks read at once for a folder's costs: enough to overlap the reads, few enough to leave the window's other calls room. */
 const COST_READS_AT_ONCE = 4;
 
+/** A file's state: identity (device, inode) and what any write changes (size, modification time). */
+export async function fileState(path: string): Promise<string> {
+  const st = await fsp.stat(path, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+}
+
+/**
+ * Figures read from files, by path, each kept with the state of its file
+ * when it was read: a file with the same identity, size and modification
+ * time holds the same blocks, so a rescan after a job reads again only the
+ * disks the job wrote. The oldest entry goes past `max`.
+ */
+export class FileFigureCache {
+  private readonly entries = new Map<string, { state: string; value: number }>();
+  constructor(
+    private readonly read: (path: string) => Promise<number>,
+    private readonly max = 20_000,
+  ) {}
+
+  async get(path: string): Promise<number> {
+    const state = await fileState(path);
+    const hit = this.entries.get(path);
+    if (hit && hit.state === state) return hit.value;
+    const value = await this.read(path);
+    this.entries.delete(path);
+    this.entries.set(path, { state, value });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return value;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** Each disk's cost: far more paths than a folder of 2,000 disks. */
+const costCache = new FileFigureCache(async (path) => (await allocationOf(path)).uniqueBytes);
+
 /** What each disk stores itself (allocationOf's uniqueBytes, the details pane's figure), in order; null where a path is missing or unreadable. */
 export async function diskCosts(paths: (string | null)[]): Promise<(number | null)[]> {
   const out: (number | null)[] = paths.map(() => null);
@@ -92,7 +137,7 @@ export async function diskCosts(paths: (string | null)[]): Promise<(number | nul
       const p = paths[i];
       if (p === null) continue;
       try {
-        out[i] = (await allocationOf(p)).uniqueBytes;
+        out[i] = await costCache.get(p);
       } catch (err) {
         // A damaged or vanished disk shows no cost; anything else is a bug to surface.
         if (!(err instanceof VhdError) && !(err instanceof Error && 'code' in err)) throw err;

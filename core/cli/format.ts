@@ -6,39 +6,17 @@ import type { DiskInfo } from '../ops/info.js';
 import type { Forest, TreeNode } from '../library/scan.js';
 import type { Plan, Progress } from '../job.js';
 import type { RecoverReport } from '../ops/recover.js';
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** Scales to the largest binary unit not exceeding n. */
-function scale(n: number): { v: number; unit: string } {
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < UNITS.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return { v, unit: UNITS[i] };
-}
-
-export function bytes(n: number): string {
-  const { v, unit } = scale(n);
-  return unit === 'B' ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${unit} (${n} bytes)`;
-}
-
-export function short(n: number): string {
-  const { v, unit } = scale(n);
-  return unit === 'B' ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${unit}`;
-}
+import { sizeText, sizeWithBytes } from '../size.js';
 
 export function renderInfo(i: DiskInfo): string {
   const lines = [
     `${i.path}`,
     `  type:          ${i.format === 'vhdx' ? 'VHDX ' : ''}${i.type}${i.name ? `  "${i.name}"` : ''}`,
     ...(i.description ? [`  description:   ${i.description}`] : []),
-    `  virtual size:  ${bytes(i.virtualSize)}`,
-    `  file size:     ${bytes(i.fileSize)}`,
+    `  virtual size:  ${sizeWithBytes(i.virtualSize)}`,
+    `  file size:     ${sizeWithBytes(i.fileSize)}`,
   ];
-  if (i.blockSize !== null) lines.push(`  block size:    ${short(i.blockSize)}`, `  blocks:        ${i.allocatedBlocks} of ${i.totalBlocks} allocated`);
+  if (i.blockSize !== null) lines.push(`  block size:    ${sizeText(i.blockSize)}`, `  blocks:        ${i.allocatedBlocks} of ${i.totalBlocks} allocated`);
   lines.push(
     `  id:            ${i.uuid}`,
     `  ${i.format === 'vhdx' ? 'modified:  ' : 'created:   '}    ${i.timestamp}`,
@@ -85,7 +63,9 @@ export function renderTree(f: Forest): string {
     // One "← now" per tree: the active disk (core/library/active.ts); other leaves are saved states.
     const leaf = n.active ? '  ← now' : n.state === 'saved' ? '  (saved state)' : '';
     const ext = n.external ? ' [outside the scanned folders]' : '';
-    out.push(`${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.type}, ${short(n.virtualSize)}, file ${short(n.fileSize)}${ext}${leaf}`);
+    out.push(
+      `${prefix}${branch}${nodePath.basename(n.path)}${label}  ${n.format === 'vhdx' ? 'VHDX ' : ''}${n.type}, ${sizeText(n.virtualSize)}, file ${sizeText(n.fileSize)}${ext}${leaf}`,
+    );
     const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');
     n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, false));
   };
@@ -100,15 +80,15 @@ export function renderTree(f: Forest): string {
 export function renderProgress(p: Progress): string {
   const pct = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
   const eta = p.eta === null ? '' : `, ${Math.ceil(p.eta)} s left`;
-  return `${p.phase}: ${pct}% (${short(p.done)} of ${short(p.total)}, ${short(p.rate)}/s${eta})`;
+  return `${p.phase}: ${pct}% (${sizeText(p.done)} of ${sizeText(p.total)}, ${sizeText(p.rate)}/s${eta})`;
 }
 
 export function renderPlan(p: Plan): string {
   const lines = [`plan: ${p.summary}`];
   if (p.keepLose) lines.push(`  ${p.keepLose}`);
   for (const c of p.changes) lines.push(`  ${c.action.padEnd(6)} ${c.path}${c.detail ? ` (${c.detail})` : ''}`);
-  lines.push(`  copy:        ${short(p.bytesToCopy)}`, `  may grow by: ${short(p.worstCaseGrowth)}`);
-  if (p.freeSpace !== null) lines.push(`  free space:  ${short(p.freeSpace)}`);
+  lines.push(`  copy:        ${sizeText(p.bytesToCopy)}`, `  may grow by: ${sizeText(p.worstCaseGrowth)}`);
+  if (p.freeSpace !== null) lines.push(`  free space:  ${sizeText(p.freeSpace)}`);
   for (const n of p.cautions ?? []) lines.push(`  caution: ${n}`);
   for (const r of p.refusals) lines.push(`  refused ${r.code}: ${r.message}`);
   if (p.refusals.length === 0) lines.push('  (dry run: nothing was written)');
@@ -124,10 +104,10 @@ export function renderRecover(r: RecoverReport): string {
     );
   for (const x of r.recoveries) lines.push(`${x.op}: ${x.action} — ${x.detail}`);
   const verb = r.dryRun ? 'would remove' : 'removed';
-  for (const x of r.removed) lines.push(`${verb} ${x.kind} ${nodePath.basename(x.path)} (${bytes(x.bytes)}): ${x.detail}`);
+  for (const x of r.removed) lines.push(`${verb} ${x.kind} ${nodePath.basename(x.path)} (${sizeWithBytes(x.bytes)}): ${x.detail}`);
   for (const x of r.kept) lines.push(`kept ${x.kind} ${nodePath.basename(x.path)}: ${x.detail}`);
   if (lines.length === 0) return 'nothing to recover\n';
   if (r.removed.length > 0)
-    lines.push(`${r.dryRun ? 'would free' : 'freed'} ${bytes(r.bytesFreed)} in ${r.removed.length} file${r.removed.length > 1 ? 's' : ''}`);
+    lines.push(`${r.dryRun ? 'would free' : 'freed'} ${sizeWithBytes(r.bytesFreed)} in ${r.removed.length} file${r.removed.length > 1 ? 's' : ''}`);
   return lines.join('\n') + '\n';
 }

@@ -18,6 +18,7 @@ import { recoverFolder } from '../ops/recover.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { printableLines } from '../printable.js';
 import { reportError } from './report.js';
+import { sizeWithBytes } from '../size.js';
 import { renderCheck, renderInfo, renderPlan, renderProgress, renderRecover, renderTree } from './format.js';
 
 const TITLE = 'vhdsnap — snapshot chains for Microsoft VHD disks';
@@ -251,7 +252,7 @@ const otherCommands = {
       }
       const info = await getInfo(a.positional[0]);
       if (a.bools.has('json')) json(io, info);
-      else io.stdout(`created ${info.path}: ${info.type}, ${info.virtualSize} bytes\n`);
+      else io.stdout(`Created ${info.path}: a ${info.type} disk of ${sizeWithBytes(info.virtualSize)}.\n`);
       return 0;
     },
   },
@@ -275,7 +276,7 @@ const otherCommands = {
       if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
       else
         io.stdout(
-          `imported ${a.positional[0]} → ${a.positional[1]} (${r.virtualSize} bytes${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})\n`,
+          `Imported ${a.positional[0]} into ${a.positional[1]}: a ${type} disk of ${sizeWithBytes(r.virtualSize)}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} block${r.allocatedBlocks === 1 ? '' : 's'} stored` : ''}.\n`,
         );
       return 0;
     },
@@ -291,7 +292,7 @@ const otherCommands = {
       const r = await exportRaw(a.positional[0], a.positional[1], { parentPath: a.values.get('parent'), ...progressCtx(io) });
       warnMoving(io, 'export', r.warnings);
       if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
-      else io.stdout(`exported ${a.positional[0]} → ${a.positional[1]} (${r.bytes} bytes)\n`);
+      else io.stdout(`Exported ${a.positional[0]} to ${a.positional[1]}: a raw image of ${sizeWithBytes(r.bytes)}.\n`);
       return 0;
     },
   },

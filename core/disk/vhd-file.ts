@@ -154,7 +154,7 @@ export class VhdFile implements ChainLayer {
       if ((await file.read(head, 0)) === 8 && isVhdxStart(head)) {
         throw new UsageError(
           'VHDX_READ_ONLY',
-          `${path} is a VHDX file: vhdsnap reads and checks it (info, check, export, flatten) but cannot yet change it or list it in a tree`,
+          `${path} is a VHDX file: vhdsnap reads it (info, check, tree, export, flatten) but cannot change it yet`,
           {
             field: 'format',
             path,

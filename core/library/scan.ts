@@ -6,7 +6,10 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { isIoFailure, parentCandidates, resolveParent, type ParentCandidate } from '../disk/parent.js';
+import { isIoFailure, parentCandidates, resolveParent } from '../disk/parent.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { resolveVhdxParent } from '../disk/vhdx-parent.js';
+import { scanVhdx } from './vhdx-entry.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull, identityKey } from '../io/identity.js';
 import { childRecordFolder, readSidecar, recordedChildren, type ChildRecord } from './sidecar.js';
@@ -15,7 +18,7 @@ import { markTrees } from './active.js';
 
 export type { DiskEntry, Orphan, TreeNode, Unreadable };
 
-const VHD_EXT = /\.(vhd|avhd)$/i;
+const VHD_EXT = /\.(vhd|avhd|vhdx|avhdx)$/i;
 /** A folder holding more than this many VHDs is scanned only up to it (bounded work on hostile input). */
 const MAX_FILES = 10000;
 
@@ -72,8 +75,8 @@ interface Scanned {
   key: string;
   /** The entry without its label (labels come from the sidecar, by id). */
   entry?: DiskEntry;
-  /** Differencing disks: where resolveParent would look, in its order. */
-  candidates?: ParentCandidate[];
+  /** Differencing disks: where resolveParent (resolveVhdxParent) would look, in its order. */
+  candidates?: { path: string }[];
   error?: VhdError;
 }
 
@@ -88,7 +91,10 @@ async function scanOne(p: string): Promise<Scanned> {
     f = await VhdFile.open(p, { readAhead: SCAN_READ_AHEAD, blocking: true });
   } catch (err) {
     if (!(err instanceof VhdError)) throw err;
-    return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error: err };
+    // Not a VHD but a VHDX: read as one (its own errors are then the file's).
+    const error = err.code === 'VHDX_READ_ONLY' ? await scanVhdx(p).catch((e: unknown) => (e instanceof VhdError ? e : Promise.reject(e))) : err;
+    if (!(error instanceof VhdError)) return { path: p, ...error };
+    return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error };
   }
   try {
     // The identity the open file was stat'ed with; fileKey's own stat where that is unknown (inode 0).
@@ -212,9 +218,9 @@ export async function scanLibrary(inputs: string[], opts: { failOnIo?: boolean }
       parentOf.set(key, found.key);
       continue;
     }
-    let f: VhdFile;
+    let f: VhdFile | VhdxFile;
     try {
-      f = await VhdFile.open(p);
+      f = entry.format === 'vhdx' ? await VhdxFile.open(p) : await VhdFile.open(p);
     } catch (err) {
       // Changed since it was read: as unreadable now as it would have been then.
       if (!(err instanceof VhdError)) throw err;
@@ -224,9 +230,9 @@ export async function scanLibrary(inputs: string[], opts: { failOnIo?: boolean }
       continue;
     }
     try {
-      const parent = await resolveParent(f);
-      const pp = nodePath.resolve(parent.file.path);
-      await parent.file.close();
+      const parentPath = f instanceof VhdxFile ? (await resolveVhdxParent(f)).layer : (await resolveParent(f)).file;
+      const pp = nodePath.resolve(parentPath.path);
+      await parentPath.close();
       const pk = (await fileKeyOrNull(pp)) ?? `path:${pp}`;
       parentOf.set(key, pk);
       if (!entries.has(pk)) queue.push(pp);

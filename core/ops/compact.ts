@@ -29,7 +29,7 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { findChildren } from '../library/scan.js';
-import { sizeText } from '../words.js';
+import { sizeText, sizeWithBytes } from '../size.js';
 
 export const compactJournalSchema = journalSchema('compact', {
   /** copy: the temporary file may be incomplete; rename: it is complete and fsync'd. */
@@ -334,6 +334,8 @@ export async function rollbackCompact(jpath: string, j: CompactJournal): Promise
   });
 }
 
+const blocks = (n: number) => `${n} block${n === 1 ? '' : 's'}`;
+
 export const compactOperation = defineOperation({
   op: 'compact',
   request: diskRequest,
@@ -344,7 +346,10 @@ export const compactOperation = defineOperation({
     args: '<file>',
     about: 'Drops blocks that hold nothing (a dynamic disk also drops all-zero blocks) and closes the gaps, so the file shrinks.',
     positional: ['disk'],
-    print: (r) => `compacted ${r.path}: ${r.blocksBefore} → ${r.blocksAfter} blocks, ${r.bytesBefore} → ${r.bytesAfter} bytes`,
+    print: (r) =>
+      r.bytesAfter < r.bytesBefore
+        ? `Compacted ${r.path} from ${sizeWithBytes(r.bytesBefore)} to ${sizeWithBytes(r.bytesAfter)}, ${blocks(r.blocksBefore)} to ${r.blocksAfter}: ${sizeText(r.bytesBefore - r.bytesAfter)} freed.`
+        : `${r.path} stays at ${sizeWithBytes(r.bytesAfter)} and ${blocks(r.blocksAfter)}: nothing could be freed, every stored block holds data.`,
   },
   journal: journalKind(compactJournalSchema, recoverCompact, { rollback: rollbackCompact, pastNoReturn: (j) => j.phase === 'rename' }),
 });

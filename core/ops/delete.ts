@@ -43,6 +43,7 @@ import { removalSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
 import { applyRelink, prepareRelink, stampChildren } from './relink.js';
 import { treeEffect } from '../library/effect.js';
+import { blocksToAdd, blockBytes, freedBytes, receiverAt, relinkBytes, type Receiver } from './frees.js';
 import { diskText, sizeText } from '../words.js';
 
 /** Fold: the snapshot's data moves into each child, which is relinked to the snapshot's parent. */
@@ -136,6 +137,7 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
             ]
           : [];
     const keepLose = strategy !== null ? await removalSentence(snap, disk.top.uuid) : undefined;
+    const frees = strategy === null ? undefined : await deleteFrees(disk.top, strategy, children, parent);
     const snapText = await diskText(snap, disk.top.uuid);
     return {
       operation: 'delete',
@@ -152,6 +154,7 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
       bytesToCopy: copy,
       worstCaseGrowth: growth,
       freeSpace,
+      frees,
       refusals,
       strategy,
       snapshot: snap,
@@ -160,6 +163,36 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
   } finally {
     await disk.close();
   }
+}
+
+/**
+ * Plan.frees of a delete. Fold: the snapshot goes; each child takes the blocks
+ * of its data it lacks, then a locator region for the snapshot's parent.
+ * Merge-child: the child goes; the base takes the child's blocks it lacks, and
+ * each grandchild is relinked twice (to the base's path by the merge, then to
+ * the child's path the base is renamed to).
+ */
+async function deleteFrees(snap: VhdFile, strategy: 'fold' | 'merge-child', children: string[], parent: string | null): Promise<number> {
+  const receivers: Receiver[] = [];
+  if (strategy === 'fold') {
+    for (const c of children) {
+      const f = await VhdFile.open(c);
+      try {
+        receivers.push({ path: c, footerOffset: f.footerOffset, appended: blockBytes(f, await blocksToAdd(snap, f)) + relinkBytes(c, parent!) });
+      } finally {
+        await f.close();
+      }
+    }
+    return freedBytes([snap.path], receivers);
+  }
+  const child = await VhdFile.open(children[0]);
+  try {
+    receivers.push({ path: snap.path, footerOffset: snap.footerOffset, appended: blockBytes(snap, await blocksToAdd(child, snap)) });
+  } finally {
+    await child.close();
+  }
+  for (const g of await findChildren(children[0])) receivers.push(await receiverAt(g, relinkBytes(g, snap.path) + relinkBytes(g, children[0])));
+  return freedBytes([children[0]], receivers);
 }
 
 async function storedBytes(f: VhdFile): Promise<number> {

@@ -18,7 +18,8 @@ import { diskSource, isVhdxName, writeImage, type OutputFormat } from './transfe
 import { VhdxLayer } from '../disk/vhdx-layer.js';
 import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, planNewVhdx } from '../format/vhdx/new-file.js';
 import { MAX_BLOCK_SIZE as MAX_VHDX_BLOCK_SIZE, MIN_BLOCK_SIZE as MIN_VHDX_BLOCK_SIZE } from '../format/vhdx/items.js';
-import { diskText, sizeText } from '../words.js';
+import { sizeText, sizeWithBytes } from '../size.js';
+import { diskText } from '../words.js';
 
 export interface FlattenOptions extends JobContext {
   format?: OutputFormat;
@@ -160,7 +161,8 @@ export const flattenOperation = defineOperation({
       },
       parent: { field: 'parentPath', kind: 'text', value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
     },
-    print: (r, req) => `flattened ${req.disk} → ${r.path} (${r.format}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} blocks allocated` : ''})`,
+    print: (r, req) =>
+      `Flattened ${req.disk} into ${r.path}: a standalone ${r.format} ${r.format === 'raw' ? 'image' : 'disk'} of ${sizeWithBytes(r.virtualSize)}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} block${r.allocatedBlocks === 1 ? '' : 's'} stored` : ''}.`,
     warnings: (r) => r.warnings.map((w) => `${w.message} [${w.code}]`),
   },
 });

@@ -35,6 +35,7 @@ import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
 import type { DeletePlan } from './delete.js';
+import { blockBytes, freedBytes, receiverAt, relinkBytes } from './frees.js';
 import { diskText, sizeText } from '../words.js';
 
 export const mergeJournalSchema = journalSchema('merge', {
@@ -147,6 +148,14 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
     // A parent this user cannot write fails in the plan (dry run too), not in the copy after the journal is written.
     await assertCanWrite(parent.path, 'merge cannot write into');
     const grandchildren = await findChildren(child.path);
+    // The child goes; the parent takes its new blocks, and each grandchild a locator region for its new parent.
+    const frees = await freedBytes(
+      [child.path],
+      [
+        { path: parent.path, footerOffset: parent.footerOffset, appended: blockBytes(parent, parentBlocks.size) },
+        ...(await Promise.all(grandchildren.map((g) => receiverAt(g, relinkBytes(g, parent.path))))),
+      ],
+    );
     const [childText, parentText] = [await diskText(child.path, child.uuid), await diskText(parent.path, parent.uuid)];
     return {
       operation: 'merge',
@@ -163,6 +172,7 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
       bytesToCopy: copy,
       worstCaseGrowth: growth,
       freeSpace,
+      frees,
       refusals,
       child: nodePath.resolve(child.path),
       parent: nodePath.resolve(parent.path),
@@ -243,6 +253,8 @@ export async function planMergeInto(childPath: string, into: string): Promise<Me
     bytesToCopy: copy,
     worstCaseGrowth: growth,
     freeSpace,
+    // Each level's figure depends on the levels merged below it: no exact figure is given.
+    frees: undefined,
     refusals,
     segment,
   };

@@ -31,7 +31,7 @@ import { journalHeader, journalPath, journalSchema, offset, removeJournal, withA
 import { defineOperation, diskPath, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { validateSize } from './create.js';
-import { sizeText } from '../words.js';
+import { sizeText, sizeWithBytes } from '../size.js';
 
 export const resizeJournalSchema = journalSchema('resize', {
   kind: z.enum(['fixed', 'sparse']),
@@ -99,7 +99,7 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
     if (newSize < oldSize) {
       refusals.push({
         code: 'SHRINK_NOT_SUPPORTED',
-        message: `${abs} is ${oldSize} bytes; shrinking it to ${newSize} would cut off data (only growing is supported)`,
+        message: `${abs} is ${sizeWithBytes(oldSize)}; shrinking it to ${sizeWithBytes(newSize)} would cut off data (only growing is supported)`,
       });
     }
     // A child must match its parent's size (Windows 0xC03A0017; our parent resolution enforces it too).
@@ -131,7 +131,7 @@ export async function planResize(path: string, newSize: number): Promise<ResizeP
       detail = 'no change';
     } else if (f.type === 'fixed') {
       growth = newSize - oldSize;
-      detail = `virtual size ${oldSize} → ${newSize} bytes; the new area reads as zeros`;
+      detail = `virtual size ${sizeText(oldSize)} → ${sizeText(newSize)}; the new area reads as zeros`;
     } else {
       const need = batNeeds(f, newSize);
       // The last partial block may have to be completed, and the BAT may move to the end.
@@ -368,7 +368,7 @@ export async function rollbackResize(jpath: string, j: ResizeJournal): Promise<R
       });
     }
     await removeJournal(jpath);
-    return { action: 'discarded', detail: `resize of ${j.path} rolled back; it keeps its size of ${j.oldSize} bytes` };
+    return { action: 'discarded', detail: `resize of ${j.path} rolled back; it keeps its size of ${sizeWithBytes(j.oldSize)}` };
   });
 }
 
@@ -394,14 +394,17 @@ export async function recoverResize(jpath: string, j: ResizeJournal): Promise<Re
           if (size === j.newSize + FOOTER_SIZE && footerIf(tail, j.uuid, j.newSize)) {
             await file.write(new Uint8Array(j.oldFooterLength), j.oldFooterOffset);
             await file.sync();
-            return { action: 'completed' as const, detail: `${j.path} grew to ${j.newSize} bytes` };
+            return { action: 'completed' as const, detail: `${j.path} grew to ${sizeWithBytes(j.newSize)}` };
           }
           await file.truncate(j.oldFileSize);
           await file.sync();
-          return { action: 'discarded' as const, detail: `resize of ${j.path} was rolled back; it keeps its size of ${j.oldSize} bytes` };
+          return { action: 'discarded' as const, detail: `resize of ${j.path} was rolled back; it keeps its size of ${sizeWithBytes(j.oldSize)}` };
         }
         if (j.phase === 'prepare') {
-          return { action: 'discarded' as const, detail: `resize of ${j.path} stopped before its size changed; it keeps ${j.oldSize} bytes` };
+          return {
+            action: 'discarded' as const,
+            detail: `resize of ${j.path} stopped before its size changed; it keeps its size of ${sizeWithBytes(j.oldSize)}`,
+          };
         }
         // Never write into a file that is not the one the journal was made for.
         const copy = await readExact(file, 0, FOOTER_SIZE, 'footer copy');
@@ -413,7 +416,7 @@ export async function recoverResize(jpath: string, j: ResizeJournal): Promise<Re
           });
         }
         await applySwitch(file, j);
-        return { action: 'completed' as const, detail: `${j.path} grew to ${j.newSize} bytes` };
+        return { action: 'completed' as const, detail: `${j.path} grew to ${sizeWithBytes(j.newSize)}` };
       } finally {
         await file.close();
       }
@@ -435,7 +438,10 @@ export const resizeOperation = defineOperation({
     about: "Changes a disk's virtual size.",
     positional: ['disk'],
     options: { size: { field: 'size', kind: 'size', value: '<n>[K|M|G|T]', help: 'new virtual size in bytes, or with a binary unit', required: true } },
-    print: (r) => (r.oldSize === r.newSize ? `${r.path} is already ${r.newSize} bytes` : `resized ${r.path}: ${r.oldSize} → ${r.newSize} bytes`),
+    print: (r) =>
+      r.oldSize === r.newSize
+        ? `${r.path} is already ${sizeWithBytes(r.newSize)}: nothing to do.`
+        : `Grew ${r.path} from ${sizeWithBytes(r.oldSize)} to ${sizeWithBytes(r.newSize)}; the new space reads as zeros.`,
   },
   // Past the switch the new size is being written. A fixed disk's grow is that switch alone (one footer
   // write, no cancel point): recover finishes it, or cuts the file back when the new footer never landed.

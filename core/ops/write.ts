@@ -9,7 +9,7 @@ import { ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '
 import { findChildren } from '../library/scan.js';
 import { defineOperation, diskPath } from '../operation.js';
 import { offset } from '../journal.js';
-import { sizeText } from '../words.js';
+import { sizeText, sizeWithBytes } from '../size.js';
 
 /** Streamed in pieces of at most this: inputs may be far larger than memory. */
 const WRITE_CHUNK = 8 * 1024 * 1024;
@@ -104,6 +104,6 @@ export const writeOperation = defineOperation({
       offset: { field: 'offset', kind: 'offset', value: '<bytes>', help: 'byte offset in the virtual disk where the data goes', required: true },
       input: { field: 'input', kind: 'text', value: '<data-file>', help: 'file whose bytes are written', required: true },
     },
-    print: (r) => `wrote ${r.bytes} bytes at offset ${r.offset}`,
+    print: (r) => `Wrote ${sizeWithBytes(r.bytes)} into ${r.path}, ${sizeWithBytes(r.offset)} from its start.`,
   },
 });

@@ -67,6 +67,30 @@ describe('layering', () => {
     ).toEqual([]);
   });
 
+  it('what the page imports from core/ loads no Node, nor anything that does (core/size.ts, core/printable.ts)', () => {
+    const fromPage = new Set(
+      sources('renderer/src')
+        .flatMap(importsOf)
+        .map((i) => i.target)
+        .filter((t) => t.startsWith('core/')),
+    );
+    expect(fromPage.size).toBeGreaterThan(0);
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    const visit = (target: string) => {
+      const file = `${target.replace(/\.js$/, '')}.ts`;
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const i of importsOf(file)) {
+        if (i.target.startsWith('node:') || !i.spec.startsWith('.')) bad.push(`${file}: ${i.spec}`);
+        else visit(i.target);
+      }
+    };
+    fromPage.forEach(visit);
+    expect([...seen]).toContain('core/size.ts');
+    expect(bad).toEqual([]);
+  });
+
   it('what the page and the sandboxed preload bundle from server/ loads nothing at run time but the channel list', () => {
     const runtime = (f: string) =>
       [...readFileSync(path.join(root, f), 'utf8').matchAll(/^import\s+(?!type\b)[^;]*?from\s*['"]([^'"]+)['"]/gm)].map((m) => m[1]);

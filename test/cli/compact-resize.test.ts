@@ -62,9 +62,22 @@ describe('vhdsnap compact', () => {
     expect(JSON.parse(r.out)).toEqual({ path: p, blocksBefore: 5, blocksAfter: 2, bytesBefore: size, bytesAfter: size - 3 * (512 + 512 * KiB) });
     expect(statSync(p).size).toBe(size - 3 * (512 + 512 * KiB));
     expect((await readThrough(p)).equals(model.view(0))).toBe(true);
+    // Compacted again, nothing is left to free: said so, with the size in units and exact.
+    const after = size - 3 * (512 + 512 * KiB);
     const human = await cli('compact', p);
     expect(human.code).toBe(0);
-    expect(human.out).toContain('2 → 2 blocks');
+    expect(human.out).toBe(`${p} stays at 1 MiB (${after} bytes) and 2 blocks: nothing could be freed, every stored block holds data.\n`);
+  });
+
+  it('says in a sentence what compacting freed, in binary units with the exact bytes', async () => {
+    const p = tmp.file('d.vhd');
+    await makeDisk(p, 8 * MiB, 512 * KiB, 3, 7);
+    const size = statSync(p).size;
+    const after = size - 3 * (512 + 512 * KiB);
+    const r = await cli('compact', p);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`Compacted ${p} from 2.5 MiB (${size} bytes) to 1 MiB (${after} bytes), 5 blocks to 2: 1.5 MiB freed.\n`);
+    expect(r.out).not.toMatch(/\d+ → \d+/);
   });
 
   it('exit 1 with the code for a fixed disk or a disk with children; exit 2 for usage errors', async () => {
@@ -125,8 +138,11 @@ describe('vhdsnap resize', () => {
     await createFixed(f, MiB);
     const rf = await cli('resize', f, '--size', '2M');
     expect(rf.code, rf.err).toBe(0);
-    expect(rf.out).toContain(`resized ${f}: 1048576 → 2097152 bytes`);
+    expect(rf.out).toBe(`Grew ${f} from 1 MiB (1048576 bytes) to 2 MiB (2097152 bytes); the new space reads as zeros.\n`);
     expect(statSync(f).size).toBe(2 * MiB + 512);
+    const same = await cli('resize', f, '--size', '2M');
+    expect(same.code, same.err).toBe(0);
+    expect(same.out).toBe(`${f} is already 2 MiB (2097152 bytes): nothing to do.\n`);
   });
 
   it('exit 1 for shrinking or a disk with children, exit 2 for usage errors', async () => {

@@ -9,6 +9,7 @@ import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { guidToString, newGuid } from '../../core/format/vhdx/guid.js';
 import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
 import { createDynamic } from '../../core/ops/create.js';
+import { allocationOf } from '../../server/library.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { makeVhdx, type BuiltVhdx } from '../support/vhdx-build.js';
@@ -126,5 +127,29 @@ describe('VHDX chains', () => {
     await d.close();
     await fsp.rm(tmp.file('base.vhdx'));
     await expect(openReadableDisk(tmp.file('c.avhdx'))).rejects.toMatchObject({ code: 'PARENT_NOT_FOUND', field: 'parentLocator' });
+  });
+});
+
+describe('what a VHDX file stores itself (the Cost column and the details map)', () => {
+  const tmp = useTmpDir('vhdsnap-vhdx-alloc-');
+
+  it('counts present sectors of partial blocks, whole present blocks, and nothing for zero blocks', async () => {
+    const rng = new Rng(12);
+    const size = 5 * MiB;
+    const built = await makeVhdx(tmp.file('c.avhdx'), {
+      kind: 'differencing',
+      virtualSize: size,
+      writes: [
+        { offset: 4096, data: rng.bytes(3 * 512) },
+        { offset: 2 * MiB, data: rng.bytes(MiB) },
+        { offset: 3 * MiB, data: rng.bytes(8192) },
+      ],
+      states: { 3: PayloadState.Zero },
+    });
+    const want = built.expected(0, size).present.reduce((n, p) => n + p, 0) * 512;
+    const a = await allocationOf(tmp.file('c.avhdx'));
+    // The zero block defines its sectors (expected() counts them) but stores none of them.
+    expect(a.uniqueBytes).toBe(want - MiB);
+    expect([...a.blocks]).toEqual([1, 0, 2, 0, 0]);
   });
 });

@@ -8,24 +8,17 @@
 // test-artifacts/e2e/active-*.png.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runOperation } from '../../core/operations';
-import { startServer, type RunningServer } from '../../server/serve';
 import { buildTree } from '../support/tree';
-import { makeTmpDir } from '../support/tmp';
 import {
-  closeSuite,
   dismissResult as dismissLastResult,
-  dist,
-  ensureArtifactsDir,
   firstDifference,
-  launchBrowser,
   missingPrerequisite,
-  openPage,
   openRecent,
   readWhole,
   resultDone as finishedJob,
+  useE2eSuite,
 } from './support';
 
 const KiB = 1024;
@@ -39,71 +32,63 @@ if (missing) console.info(`e2e skipped: ${missing}`);
 describe.skipIf(missing !== null)(
   'one active disk per tree, in Chromium over `vhdsnap serve`',
   () => {
-    let tmp = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
-    const problems: string[] = [];
+    const e2e = useE2eSuite({
+      name: 'active',
+      timeout: UI_TIMEOUT,
+      setupTimeout: 90_000,
+      page: { failedRequests: false },
+      serve: () => Object.values(dirs),
+      setup: async ({ tmp }) => {
+        for (const k of Object.keys(dirs) as (keyof typeof dirs)[]) {
+          dirs[k] = path.join(tmp, k);
+          mkdirSync(dirs[k]);
+        }
+        // linear: d0 ← d1 "Before upgrade" ← d2 (the active disk, derived: the only leaf).
+        const lin = await buildTree(dirs.linear, 1401, { parents: [null, 0, 1], ...SPEC });
+        await runOperation({ op: 'name', disk: lin.paths[0], name: 'Clean install' });
+        await runOperation({ op: 'name', disk: lin.paths[1], name: 'Before upgrade' });
+        // branched: d0 with two branches; d1 made the active disk, d2 a saved state.
+        const br = await buildTree(dirs.branched, 1402, { parents: [null, 0, 0, 2], ...SPEC });
+        await runOperation({ op: 'set-active', disk: br.paths[1] });
+        // kept: vm.vhd snapshotted, then reverted with --keep: vm.vhd is active, the kept state saved.
+        const kept = await buildTree(dirs.kept, 1403, { parents: [null], ...SPEC });
+        const vm = path.join(dirs.kept, 'vm.vhd');
+        const { renameSync } = await import('node:fs');
+        renameSync(kept.paths[0], vm);
+        await runOperation({ op: 'snapshot', disk: vm, name: 'Fresh VM' });
+        const disk = await (await import('../../core/disk/chain')).openDisk(vm, { writable: true });
+        await disk.write(MiB, Buffer.alloc(64 * KiB, 0x5a));
+        await disk.close();
+        keptFile = path.basename((await runOperation({ op: 'revert', disk: vm, keep: true })).kept!);
+      },
+    });
+    const { $, problems } = e2e;
     const dirs = { linear: '', branched: '', kept: '' };
     let keptFile = '';
 
-    const $ = (id: string) => page.getByTestId(id);
     const section = (name: string) => $(`folder-${name}`);
     const row = (folder: string, file: string) => section(folder).getByTestId(`tree-row-${file}`);
-    const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `active-${name}.png`), fullPage: true });
+    const shot = (name: string) => e2e.page.screenshot({ path: path.join(e2e.artifacts, `active-${name}.png`), fullPage: true });
     /** Files of the rows marked Now in one folder's section. */
     const nowRows = (folder: string) =>
       section(folder)
         .locator('[role=treeitem]:has([data-testid=now-marker])')
         .evaluateAll((els) => els.map((e) => e.getAttribute('data-file')));
 
-    const resultDone = () => finishedJob(page, UI_TIMEOUT);
-    const dismissResult = () => dismissLastResult(page, UI_TIMEOUT);
+    const resultDone = () => finishedJob(e2e.page, UI_TIMEOUT);
+    const dismissResult = () => dismissLastResult(e2e.page, UI_TIMEOUT);
     /** Both sizes, in the current theme. */
     async function shots(name: string) {
       await shot(`${name}-1280`);
-      await page.setViewportSize({ width: 1024, height: 640 });
+      await e2e.page.setViewportSize({ width: 1024, height: 640 });
       await shot(`${name}-1024`);
-      await page.setViewportSize({ width: 1280, height: 800 });
+      await e2e.page.setViewportSize({ width: 1280, height: 800 });
     }
 
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-active-');
-      for (const k of Object.keys(dirs) as (keyof typeof dirs)[]) {
-        dirs[k] = path.join(tmp, k);
-        mkdirSync(dirs[k]);
-      }
-      // linear: d0 ← d1 "Before upgrade" ← d2 (the active disk, derived: the only leaf).
-      const lin = await buildTree(dirs.linear, 1401, { parents: [null, 0, 1], ...SPEC });
-      await runOperation({ op: 'name', disk: lin.paths[0], name: 'Clean install' });
-      await runOperation({ op: 'name', disk: lin.paths[1], name: 'Before upgrade' });
-      // branched: d0 with two branches; d1 made the active disk, d2 a saved state.
-      const br = await buildTree(dirs.branched, 1402, { parents: [null, 0, 0, 2], ...SPEC });
-      await runOperation({ op: 'set-active', disk: br.paths[1] });
-      // kept: vm.vhd snapshotted, then reverted with --keep: vm.vhd is active, the kept state saved.
-      const kept = await buildTree(dirs.kept, 1403, { parents: [null], ...SPEC });
-      const vm = path.join(dirs.kept, 'vm.vhd');
-      const { renameSync } = await import('node:fs');
-      renameSync(kept.paths[0], vm);
-      await runOperation({ op: 'snapshot', disk: vm, name: 'Fresh VM' });
-      const disk = await (await import('../../core/disk/chain')).openDisk(vm, { writable: true });
-      await disk.write(MiB, Buffer.alloc(64 * KiB, 0x5a));
-      await disk.close();
-      keptFile = path.basename((await runOperation({ op: 'revert', disk: vm, keep: true })).kept!);
-
-      server = await startServer({ port: 0, folders: Object.values(dirs), distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      browser = await launchBrowser();
-      page = await openPage(browser, { timeout: UI_TIMEOUT, problems, failedRequests: false });
-    }, 90_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
-
     it('linear, branched and revert --keep folders: exactly one Now per tree, on the active disk; other leaves say saved state', async () => {
-      await page.goto(server!.url);
+      await e2e.page.goto(e2e.server.url);
       for (const name of Object.keys(dirs)) {
-        await openRecent(page, name);
+        await openRecent(e2e.page, name);
         await section(name).waitFor();
       }
       await row('kept', 'vm.vhd').waitFor();
@@ -121,13 +106,13 @@ describe.skipIf(missing !== null)(
       await row('kept', 'vm.vhd').click();
       await $('detail-now').waitFor();
       await shots('tree-light');
-      await page.emulateMedia({ colorScheme: 'dark' });
+      await e2e.page.emulateMedia({ colorScheme: 'dark' });
       await shots('tree-dark');
       // The graph: one Now per tree too.
       await $('view-graph').click();
-      await expect.poll(() => page.getByTestId('graph-now').count()).toBe(3);
+      await expect.poll(() => e2e.page.getByTestId('graph-now').count()).toBe(3);
       await shots('graph-dark');
-      await page.emulateMedia({ colorScheme: 'light' });
+      await e2e.page.emulateMedia({ colorScheme: 'light' });
       await shots('graph-light');
       await $('view-tree').click();
     });
@@ -136,7 +121,7 @@ describe.skipIf(missing !== null)(
       await row('branched', 'd0.vhd').click();
       await $('action-revert').click();
       await $('dialog-revert').waitFor();
-      expect(await page.locator('[data-testid=opt-revert-from] option:checked').textContent()).toContain('d1.vhd');
+      expect(await e2e.page.locator('[data-testid=opt-revert-from] option:checked').textContent()).toContain('d1.vhd');
       await shot('revert-default');
       await $('dialog-cancel').first().click();
       await $('dialog-revert').waitFor({ state: 'detached' });
@@ -154,9 +139,9 @@ describe.skipIf(missing !== null)(
       expect(await $('plan-keep-lose').textContent()).toBe('The snapshot ‘Before upgrade’ will no longer exist; your current disk d2.vhd keeps all its data.');
       expect(await $('plan-refusals').count()).toBe(0);
       await shots('plan-merge-active');
-      await page.emulateMedia({ colorScheme: 'dark' });
+      await e2e.page.emulateMedia({ colorScheme: 'dark' });
       await shot('plan-merge-active-dark-1280');
-      await page.emulateMedia({ colorScheme: 'light' });
+      await e2e.page.emulateMedia({ colorScheme: 'light' });
       await $('plan-confirm').click();
       await $('dialog-merge').waitFor({ state: 'detached' });
       await resultDone();

@@ -7,35 +7,29 @@
 // reference model of what each disk should contain. Screenshots of the main
 // states go to test-artifacts/e2e/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { merge } from '../../core/ops/merge';
 import { releaseJournals } from '../../core/ops/recover';
-import { startServer, type RunningServer } from '../../server/serve';
 import { formatBytes } from '../../renderer/src/lib/format';
 import { flipByte } from '../support/corrupt';
 import { DiskModel, Rng } from '../support/model';
-import { makeTmpDir } from '../support/tmp';
 import {
-  closeSuite,
   dismissResult as dismissLastResult,
   dist,
-  ensureArtifactsDir,
   firstDifference,
   labelOf,
-  launchBrowser,
   missingPrerequisite,
-  openPage,
   parentsByFile,
   readWhole,
   resultDone as finishedJob,
   root,
   vhdFiles,
+  useE2eSuite,
 } from './support';
 
 const MiB = 2 ** 20;
@@ -57,19 +51,40 @@ describe.skipIf(missing !== null)(
     const model = new DiskModel(SIZE);
     /** Model layers by what they stand for. */
     const layer = { base: -1, snap: -1, disk: -1 };
-    const problems: string[] = [];
-    let tmp = '';
-    let folder = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
+    const e2e = useE2eSuite({
+      name: 'app',
+      timeout: UI_TIMEOUT,
+      folderName: 'disks',
+      page: {},
+      setup: async ({ folder }) => {
+        // disk.vhd with data, snapshotted by core: BASE holds that data, disk.vhd is its child.
+        const disk = path.join(folder, DISK);
+        await createDynamic(disk, SIZE);
+        layer.base = model.addBase();
+        await writeThroughCore(disk, layer.base, 0, 64 * 1024);
+        await writeThroughCore(disk, layer.base, 3 * MiB + 1234, 10_000); // unaligned: partial sectors
+        await writeThroughCore(disk, layer.base, 9 * MiB, 2 * MiB); // spans two blocks
+        const snap = await snapshot(disk, { now: new Date(2020, 0, 1, 0, 0, 0), name: 'setup base' });
+        expect(path.basename(snap.snapshot)).toBe(BASE);
+        layer.snap = model.addChild(layer.base);
+        // Data of the child's own (this is what the UI snapshot will preserve and the merge will fold down).
+        await writeThroughCore(disk, layer.snap, 32 * 1024, 8 * 1024); // overlaps the base's data
+        await writeThroughCore(disk, layer.snap, 6 * MiB + 777, 300_000);
+
+        // A standalone disk to corrupt later.
+        const other = path.join(folder, OTHER);
+        await createDynamic(other, 4 * MiB);
+        const o = await openDisk(other, { writable: true });
+        await o.write(MiB, rng.bytes(4096));
+        await o.close();
+      },
+    });
+    const { $, problems } = e2e;
     /** The snapshot file the UI creates (found on disk after the snapshot step). */
     let snapFile = '';
 
-    const $ = (id: string) => page.getByTestId(id);
     const row = (file: string) => $(`tree-row-${file}`);
-    const shot = (name: string) => page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+    const shot = (name: string) => e2e.page.screenshot({ path: path.join(e2e.artifacts, name), fullPage: true });
 
     async function writeThroughCore(file: string, l: number, offset: number, length: number) {
       const data = rng.bytes(length);
@@ -82,11 +97,11 @@ describe.skipIf(missing !== null)(
       model.write(l, offset, data);
     }
 
-    const resultDone = () => finishedJob(page, UI_TIMEOUT);
+    const resultDone = () => finishedJob(e2e.page, UI_TIMEOUT);
 
     /** Records, from now on, whether a running job's progress ever showed (jobs here take well under a second). */
     async function watchProgress() {
-      await page.evaluate(() => {
+      await e2e.page.evaluate(() => {
         const w = window as unknown as { __progress: { seen: boolean; bars: number } };
         w.__progress = { seen: false, bars: 0 };
         const look = () => {
@@ -99,49 +114,15 @@ describe.skipIf(missing !== null)(
         new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true });
       });
     }
-    const progressSeen = () => page.evaluate(() => (window as unknown as { __progress: { seen: boolean; bars: number } }).__progress);
+    const progressSeen = () => e2e.page.evaluate(() => (window as unknown as { __progress: { seen: boolean; bars: number } }).__progress);
 
-    const dismissResult = () => dismissLastResult(page, UI_TIMEOUT);
+    const dismissResult = () => dismissLastResult(e2e.page, UI_TIMEOUT);
 
     /** The File size cell of a tree row. */
     const fileSizeCell = (file: string) => row(file).locator('[title="File size"]');
 
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-');
-      folder = path.join(tmp, 'disks');
-      mkdirSync(folder);
-
-      // disk.vhd with data, snapshotted by core: BASE holds that data, disk.vhd is its child.
-      const disk = path.join(folder, DISK);
-      await createDynamic(disk, SIZE);
-      layer.base = model.addBase();
-      await writeThroughCore(disk, layer.base, 0, 64 * 1024);
-      await writeThroughCore(disk, layer.base, 3 * MiB + 1234, 10_000); // unaligned: partial sectors
-      await writeThroughCore(disk, layer.base, 9 * MiB, 2 * MiB); // spans two blocks
-      const snap = await snapshot(disk, { now: new Date(2020, 0, 1, 0, 0, 0), name: 'setup base' });
-      expect(path.basename(snap.snapshot)).toBe(BASE);
-      layer.snap = model.addChild(layer.base);
-      // Data of the child's own (this is what the UI snapshot will preserve and the merge will fold down).
-      await writeThroughCore(disk, layer.snap, 32 * 1024, 8 * 1024); // overlaps the base's data
-      await writeThroughCore(disk, layer.snap, 6 * MiB + 777, 300_000);
-
-      // A standalone disk to corrupt later.
-      const other = path.join(folder, OTHER);
-      await createDynamic(other, 4 * MiB);
-      const o = await openDisk(other, { writable: true });
-      await o.write(MiB, rng.bytes(4096));
-      await o.close();
-
-      server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      browser = await launchBrowser();
-      page = await openPage(browser, { timeout: UI_TIMEOUT, problems });
-    }, 60_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
-
     it('opens the pre-granted folder from the recent list and shows its tree', async () => {
-      await page.goto(server!.url);
+      await e2e.page.goto(e2e.server.url);
       await $('empty-state').waitFor();
       await $('recent-toggle').click();
       const item = $('recent-list').getByTestId('recent-folder');
@@ -151,7 +132,7 @@ describe.skipIf(missing !== null)(
       await $('folder-disks').waitFor();
       await $('folder-tree').waitFor();
       for (const f of [BASE, DISK, OTHER]) await row(f).waitFor();
-      expect(await page.locator('[data-testid^=tree-row-]').count()).toBe(3);
+      expect(await e2e.page.locator('[data-testid^=tree-row-]').count()).toBe(3);
       // disk.vhd sits under its snapshot, and is the active disk (Now); the names come from the sidecar.
       expect(await row(BASE).getAttribute('aria-level')).toBe('1');
       expect(await row(DISK).getAttribute('aria-level')).toBe('2');
@@ -159,7 +140,7 @@ describe.skipIf(missing !== null)(
       expect(await row(DISK).getByTestId('now-marker').count()).toBe(1);
       expect(await row(BASE).getByTestId('now-marker').count()).toBe(0);
       expect(await row(BASE).textContent()).toContain('setup base');
-      expect(await fileSizeCell(DISK).textContent()).toBe(formatBytes(statSync(path.join(folder, DISK)).size));
+      expect(await fileSizeCell(DISK).textContent()).toBe(formatBytes(statSync(path.join(e2e.folder, DISK)).size));
       // Nothing checked yet.
       expect(await row(OTHER).getByTestId('health-badge').getAttribute('data-health')).toBe('unknown');
 
@@ -171,7 +152,7 @@ describe.skipIf(missing !== null)(
     });
 
     it('takes a snapshot through the plan and sees it on disk', async () => {
-      const before = new Set(vhdFiles(folder));
+      const before = new Set(vhdFiles(e2e.folder));
       await row(DISK).click();
       await $('action-snapshot').click();
       await $('dialog-snapshot').waitFor();
@@ -184,25 +165,25 @@ describe.skipIf(missing !== null)(
       await shot('02-plan-snapshot.png');
       // The plan names the snapshot file (with the time in it): past the next second, the job must still create that very name.
       const planned = (await $('plan-changes').textContent()) ?? '';
-      await page.waitForTimeout(1100);
+      await e2e.page.waitForTimeout(1100);
       await $('plan-confirm').click();
       await $('dialog-snapshot').waitFor({ state: 'detached' });
       expect(await resultDone()).toContain(DISK);
 
       // On disk: one new snapshot file; core sees BASE -> snapshot -> disk.vhd.
-      const created = vhdFiles(folder).filter((f) => !before.has(f));
+      const created = vhdFiles(e2e.folder).filter((f) => !before.has(f));
       expect(created).toHaveLength(1);
       snapFile = created[0];
       expect(snapFile).toMatch(/^disk-snap-\d{8}-\d{6}(-\d+)?\.vhd$/);
       expect(planned).toContain(snapFile);
-      const parents = await parentsByFile(folder);
+      const parents = await parentsByFile(e2e.folder);
       expect(parents.get(DISK)).toBe(snapFile);
       expect(parents.get(snapFile)).toBe(BASE);
       expect(parents.get(BASE)).toBeNull();
-      expect(await labelOf(folder, snapFile)).toBe('e2e snapshot');
+      expect(await labelOf(e2e.folder, snapFile)).toBe('e2e snapshot');
       // The snapshot kept the content; disk.vhd is its new empty child.
       layer.disk = model.addChild(layer.snap);
-      const seen = await readWhole(path.join(folder, snapFile));
+      const seen = await readWhole(path.join(e2e.folder, snapFile));
       expect(firstDifference(seen.bytes, model.view(layer.snap))).toBe(-1);
 
       // The page rescanned by itself after the job.
@@ -212,7 +193,7 @@ describe.skipIf(missing !== null)(
     });
 
     it('sees data written with the CLI after a rescan', async () => {
-      const disk = path.join(folder, DISK);
+      const disk = path.join(e2e.folder, DISK);
       const sizeBefore = statSync(disk).size;
       const writes = [
         { offset: MiB + 512, length: 300_000 },
@@ -221,7 +202,7 @@ describe.skipIf(missing !== null)(
       ];
       for (const [i, w] of writes.entries()) {
         const data = rng.bytes(w.length);
-        const input = path.join(tmp, `write-${i}.bin`);
+        const input = path.join(e2e.tmp, `write-${i}.bin`);
         writeFileSync(input, data);
         execFileSync(process.execPath, [dist.cli, 'write', disk, '--offset', String(w.offset), '--input', input], { cwd: root, stdio: 'pipe' });
         model.write(layer.disk, w.offset, data);
@@ -258,14 +239,14 @@ describe.skipIf(missing !== null)(
       await shot('04-result-merge.png');
 
       // On disk: the snapshot is gone, disk.vhd hangs off BASE, and every byte is where the model says.
-      expect(existsSync(path.join(folder, snapFile))).toBe(false);
-      const parents = await parentsByFile(folder);
+      expect(existsSync(path.join(e2e.folder, snapFile))).toBe(false);
+      const parents = await parentsByFile(e2e.folder);
       expect(parents.get(DISK)).toBe(BASE);
       expect(parents.has(snapFile)).toBe(false);
-      const base = await readWhole(path.join(folder, BASE));
+      const base = await readWhole(path.join(e2e.folder, BASE));
       expect(base.layers).toBe(1);
       expect(firstDifference(base.bytes, model.view(layer.snap)), 'BASE should now hold the merged snapshot').toBe(-1);
-      const disk = await readWhole(path.join(folder, DISK));
+      const disk = await readWhole(path.join(e2e.folder, DISK));
       expect(disk.layers).toBe(2);
       expect(firstDifference(disk.bytes, model.view(layer.disk)), 'disk.vhd must read as before the merge').toBe(-1);
 
@@ -279,7 +260,7 @@ describe.skipIf(missing !== null)(
       await $('action-flatten').click();
       await $('dialog-flatten').waitFor();
       await $('opt-choose-output').click();
-      await expect.poll(() => $('opt-output').textContent()).toBe(path.join(folder, FLAT));
+      await expect.poll(() => $('opt-output').textContent()).toBe(path.join(e2e.folder, FLAT));
       await $('opt-format').selectOption('dynamic');
       await shot('09-flatten-options.png');
       await $('opt-review').click();
@@ -289,12 +270,12 @@ describe.skipIf(missing !== null)(
       await $('plan-confirm').click();
       expect(await resultDone()).toContain(DISK);
 
-      const flat = await readWhole(path.join(folder, FLAT));
+      const flat = await readWhole(path.join(e2e.folder, FLAT));
       expect(flat.layers).toBe(1);
       expect(flat.topType).toBe('dynamic');
       expect(firstDifference(flat.bytes, model.view(layer.disk))).toBe(-1);
       // The source is untouched.
-      const disk = await readWhole(path.join(folder, DISK));
+      const disk = await readWhole(path.join(e2e.folder, DISK));
       expect(firstDifference(disk.bytes, model.view(layer.disk))).toBe(-1);
       await row(FLAT).waitFor();
       expect(await row(FLAT).getAttribute('aria-level')).toBe('1');
@@ -303,7 +284,7 @@ describe.skipIf(missing !== null)(
     it('checks a corrupted disk and shows the error badge (and ok for a sound one)', async () => {
       await dismissResult();
       // Break the trailing footer's checksum of other.vhd.
-      const other = path.join(folder, OTHER);
+      const other = path.join(e2e.folder, OTHER);
       await flipByte(other, statSync(other).size - 512 + 64);
       await $('rescan').click();
 
@@ -336,7 +317,7 @@ describe.skipIf(missing !== null)(
       await $('view-graph').click();
       await $('tree-graph').waitFor();
       const nodes = $('graph-node');
-      const files = vhdFiles(folder);
+      const files = vhdFiles(e2e.folder);
       expect(files).toEqual([BASE, FLAT, DISK, OTHER].sort());
       await expect.poll(() => nodes.count()).toBe(files.length);
       const shown = await nodes.evaluateAll((els) => els.map((e) => e.getAttribute('data-file')));
@@ -349,20 +330,20 @@ describe.skipIf(missing !== null)(
     });
 
     it('follows a dark system theme, and a theme picked in the app over it', async () => {
-      const background = () => page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+      const background = () => e2e.page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
       const luminance = (css: string) => {
         const [r, g, b] = (css.match(/\d+(\.\d+)?/g) ?? []).map(Number);
         return 0.2126 * r + 0.7152 * g + 0.0722 * b;
       };
       const light = await background();
-      await page.emulateMedia({ colorScheme: 'dark' });
+      await e2e.page.emulateMedia({ colorScheme: 'dark' });
       await expect.poll(async () => luminance(await background())).toBeLessThan(80);
       expect(luminance(light)).toBeGreaterThan(170);
       await shot('07-dark-theme.png');
       // A theme picked in the app wins over the system's, either way.
       await $('theme').selectOption('light');
       await expect.poll(async () => luminance(await background())).toBeGreaterThan(170);
-      await page.emulateMedia({ colorScheme: 'light' });
+      await e2e.page.emulateMedia({ colorScheme: 'light' });
       await $('theme').selectOption('dark');
       await expect.poll(async () => luminance(await background())).toBeLessThan(80);
       await $('theme').selectOption('system');
@@ -372,8 +353,8 @@ describe.skipIf(missing !== null)(
     it('shows an interrupted merge above its folder, refuses other work there, and resumes it', async () => {
       await dismissResult();
       // flat.vhd gets a child with data of its own; merging it is cut short, as by a crash.
-      const flat = path.join(folder, FLAT);
-      const child = path.join(folder, 'flat-child.vhd');
+      const flat = path.join(e2e.folder, FLAT);
+      const child = path.join(e2e.folder, 'flat-child.vhd');
       const flatLayer = model.addBase();
       model.write(flatLayer, 0, model.view(layer.disk));
       await snapshot(flat, { out: child });
@@ -395,11 +376,11 @@ describe.skipIf(missing !== null)(
         /Merge of ‘.+’ into ‘.+’ was interrupted.*\(merge \(flat-child\.vhd, disk-flat\.vhd; started .* at its \w+ step\)\)/,
       );
       await shot('08-interrupted-job.png');
-      await page.setViewportSize({ width: 1024, height: 640 });
+      await e2e.page.setViewportSize({ width: 1024, height: 640 });
       await shot('08-interrupted-job-1024.png');
       const box = await banner.boundingBox();
       expect(box && box.x + box.width).toBeLessThanOrEqual(1024);
-      await page.setViewportSize({ width: 1280, height: 800 });
+      await e2e.page.setViewportSize({ width: 1280, height: 800 });
 
       // Another operation in that folder: its plan says why, in words, and nothing starts.
       await row(OTHER).click();
@@ -409,7 +390,7 @@ describe.skipIf(missing !== null)(
       expect(await $('plan-refusals').textContent()).toContain('interrupted merge');
       await $('plan-cancel').click();
 
-      await page.getByTestId(/^resume-/).click();
+      await e2e.page.getByTestId(/^resume-/).click();
       expect(await resultDone()).toContain('Resuming the interrupted merge');
       await expect.poll(() => $('pending-jobs').count(), { timeout: UI_TIMEOUT }).toBe(0);
       expect(existsSync(child)).toBe(false);

@@ -9,13 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDifferencing, createDynamic } from '../../core/ops/create';
 import { Rng } from '../support/model';
-import { makeTmpDir, removeTmpDir } from '../support/tmp';
-import { ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, root } from './support';
+import { missingPrerequisite, root, useE2eSuite } from './support';
 
 const MiB = 2 ** 20;
 // The issue asks for a cancel with at least 1 GiB to copy.
@@ -47,24 +45,57 @@ const stray = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.vhd
 describe.skipIf(missing !== null)(
   'Cancel and Roll back in the app',
   () => {
-    let tmp = '';
-    let folder = '';
+    const e2e = useE2eSuite({
+      name: 'cancel',
+      timeout: UI_TIMEOUT,
+      setupTimeout: 180_000,
+      folderName: 'disks',
+      // Killing the server on purpose makes the page's requests fail: only its uncaught errors count.
+      page: { consoleErrors: false, failedRequests: false },
+      setup: async ({ tmp, folder }) => {
+        pristine = path.join(tmp, 'pristine');
+        mkdirSync(pristine);
+        // A sparse 2 GiB parent storing a little, and a child storing 1088 MiB over it (unaligned runs too).
+        const rng = new Rng(0xca9ce1);
+        const p = path.join(pristine, PARENT);
+        await createDynamic(p, SIZE);
+        let d = await openDisk(p, { writable: true, sync: false });
+        for (let at = 0; at < 64 * MiB; at += 8 * MiB) await d.write(at + 4096, rng.bytes(3 * MiB + 1000));
+        await d.close();
+        await createDifferencing(path.join(pristine, CHILD), p);
+        d = await openDisk(path.join(pristine, CHILD), { writable: true, sync: false });
+        const chunk = rng.bytes(8 * MiB);
+        for (let at = 0; at < CHILD_DATA; at += 8 * MiB) {
+          chunk[0] = at / MiB;
+          await d.write(at + 1536, chunk.subarray(0, 8 * MiB - 3000));
+        }
+        await d.close();
+        await createDifferencing(path.join(pristine, ACTIVE), path.join(pristine, CHILD));
+        await restore();
+        // The snapshots' names, as people see them in the banner.
+        const { runOperation } = await import('../../core/operations');
+        await runOperation({ op: 'name', disk: path.join(folder, PARENT), name: 'Clean build agent' });
+        await runOperation({ op: 'name', disk: path.join(folder, CHILD), name: 'After 6 months' });
+        before = {
+          parent: await viewHash(path.join(folder, PARENT)),
+          child: await viewHash(path.join(folder, CHILD)),
+          sizes: { [PARENT]: statSync(path.join(folder, PARENT)).size, [CHILD]: statSync(path.join(folder, CHILD)).size },
+        };
+        after = before.child;
+      },
+    });
+    const { $, problems } = e2e;
     let pristine = '';
-    let artifacts = '';
     let serve: ChildProcess | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
-    const problems: string[] = [];
     let before: { parent: string; child: string; sizes: Record<string, number> };
     let after = '';
     let url = '';
-    const $ = (id: string) => page.getByTestId(id);
     const row = (file: string) => $(`tree-row-${file}`);
-    const shot = (name: string) => page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+    const shot = (name: string) => e2e.page.screenshot({ path: path.join(e2e.artifacts, name), fullPage: true });
 
     /** Starts `vhdsnap serve` on the folder as its own process; resolves to the address it prints. */
     async function startServe(): Promise<string> {
-      const p = spawn(process.execPath, [BIN, 'serve', '--port', '0', folder], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [BIN, 'serve', '--port', '0', e2e.folder], { stdio: ['ignore', 'pipe', 'pipe'] });
       serve = p;
       return new Promise<string>((resolve, reject) => {
         let out = '';
@@ -88,22 +119,22 @@ describe.skipIf(missing !== null)(
 
     /** Puts the pristine parent and child back (cp -p keeps the parent's time stamp the child recorded). */
     async function restore(): Promise<void> {
-      for (const n of readdirSync(folder))
-        if (!n.startsWith('.vhdsnap.json')) await import('node:fs/promises').then((f) => f.rm(path.join(folder, n), { force: true }));
+      for (const n of readdirSync(e2e.folder))
+        if (!n.startsWith('.vhdsnap.json')) await import('node:fs/promises').then((f) => f.rm(path.join(e2e.folder, n), { force: true }));
       const { execFileSync } = await import('node:child_process');
-      execFileSync('cp', ['-p', path.join(pristine, PARENT), path.join(pristine, CHILD), path.join(pristine, ACTIVE), folder]);
+      execFileSync('cp', ['-p', path.join(pristine, PARENT), path.join(pristine, CHILD), path.join(pristine, ACTIVE), e2e.folder]);
     }
 
     async function expectBefore(): Promise<void> {
-      expect(stray(folder), 'journal or temp left').toEqual([]);
-      expect(await viewHash(path.join(folder, PARENT)), 'base.vhd reads as before').toBe(before.parent);
-      expect(await viewHash(path.join(folder, CHILD)), 'child.vhd reads as before').toBe(before.child);
-      expect(await viewHash(path.join(folder, ACTIVE)), 'vm.vhd reads as before').toBe(before.child);
-      for (const [n, size] of Object.entries(before.sizes)) expect(Math.abs(statSync(path.join(folder, n)).size - size)).toBeLessThanOrEqual(2 * MiB + 512);
+      expect(stray(e2e.folder), 'journal or temp left').toEqual([]);
+      expect(await viewHash(path.join(e2e.folder, PARENT)), 'base.vhd reads as before').toBe(before.parent);
+      expect(await viewHash(path.join(e2e.folder, CHILD)), 'child.vhd reads as before').toBe(before.child);
+      expect(await viewHash(path.join(e2e.folder, ACTIVE)), 'vm.vhd reads as before').toBe(before.child);
+      for (const [n, size] of Object.entries(before.sizes)) expect(Math.abs(statSync(path.join(e2e.folder, n)).size - size)).toBeLessThanOrEqual(2 * MiB + 512);
     }
 
     async function openApp(url: string): Promise<void> {
-      await page.goto(url);
+      await e2e.page.goto(url);
       await $('empty-state').or($('folder-disks')).first().waitFor();
       if (await $('folder-disks').count()) return;
       await $('recent-toggle').click();
@@ -133,50 +164,8 @@ describe.skipIf(missing !== null)(
         .toBeGreaterThanOrEqual(pct);
     }
 
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-cancel-');
-      folder = path.join(tmp, 'disks');
-      pristine = path.join(tmp, 'pristine');
-      mkdirSync(folder);
-      mkdirSync(pristine);
-      // A sparse 2 GiB parent storing a little, and a child storing 1088 MiB over it (unaligned runs too).
-      const rng = new Rng(0xca9ce1);
-      const p = path.join(pristine, PARENT);
-      await createDynamic(p, SIZE);
-      let d = await openDisk(p, { writable: true, sync: false });
-      for (let at = 0; at < 64 * MiB; at += 8 * MiB) await d.write(at + 4096, rng.bytes(3 * MiB + 1000));
-      await d.close();
-      await createDifferencing(path.join(pristine, CHILD), p);
-      d = await openDisk(path.join(pristine, CHILD), { writable: true, sync: false });
-      const chunk = rng.bytes(8 * MiB);
-      for (let at = 0; at < CHILD_DATA; at += 8 * MiB) {
-        chunk[0] = at / MiB;
-        await d.write(at + 1536, chunk.subarray(0, 8 * MiB - 3000));
-      }
-      await d.close();
-      await createDifferencing(path.join(pristine, ACTIVE), path.join(pristine, CHILD));
-      await restore();
-      // The snapshots' names, as people see them in the banner.
-      const { runOperation } = await import('../../core/operations');
-      await runOperation({ op: 'name', disk: path.join(folder, PARENT), name: 'Clean build agent' });
-      await runOperation({ op: 'name', disk: path.join(folder, CHILD), name: 'After 6 months' });
-      before = {
-        parent: await viewHash(path.join(folder, PARENT)),
-        child: await viewHash(path.join(folder, CHILD)),
-        sizes: { [PARENT]: statSync(path.join(folder, PARENT)).size, [CHILD]: statSync(path.join(folder, CHILD)).size },
-      };
-      after = before.child;
-      browser = await launchBrowser();
-      // Killing the server on purpose makes the page's requests fail: only its uncaught errors count.
-      page = await openPage(browser, { timeout: UI_TIMEOUT, problems, consoleErrors: false, failedRequests: false });
-    }, 180_000);
-
-    afterAll(async () => {
-      await browser?.close().catch(() => undefined);
-      await killServe();
-      if (tmp) removeTmpDir(tmp);
-    });
+    // Registered after the suite's tear-down, so it runs first: the serve process ends before its folder goes.
+    afterAll(() => killServe());
 
     it('Cancel at about half way rolls the merge back: every disk as before, byte for byte, and no banner', async () => {
       url = await startServe();
@@ -185,7 +174,7 @@ describe.skipIf(missing !== null)(
       const cancel = $('job-cancel');
       expect(await cancel.textContent()).toContain('Cancel');
       await cancel.click();
-      const panel = page.locator('[data-testid=result-panel][data-status=cancelled]');
+      const panel = e2e.page.locator('[data-testid=result-panel][data-status=cancelled]');
       await panel.waitFor({ timeout: 60_000 });
       expect(await panel.textContent()).toMatch(/as before/);
       await shot('cancel-01-cancelled.png');
@@ -201,21 +190,21 @@ describe.skipIf(missing !== null)(
       // Half way: past a checkpoint (once a second), which is what the banner's percentage counts.
       await mergeUntil(50);
       await killServe();
-      expect(stray(folder).some((n) => n.startsWith('.vhdsnap-journal-'))).toBe(true);
+      expect(stray(e2e.folder).some((n) => n.startsWith('.vhdsnap-journal-'))).toBe(true);
       await openApp(await startServe());
       const banner = $('pending-jobs');
       await banner.waitFor();
       expect(await banner.textContent()).toMatch(/Merge of ‘After 6 months’ into ‘Clean build agent’ was interrupted( at [1-9]\d* %)?\./);
-      await page.getByTestId(/^rollback-/).waitFor();
-      await page.getByTestId(/^resume-/).waitFor();
+      await e2e.page.getByTestId(/^rollback-/).waitFor();
+      await e2e.page.getByTestId(/^resume-/).waitFor();
       await shot('cancel-02-interrupted-1280.png');
-      await page.setViewportSize({ width: 1024, height: 640 });
+      await e2e.page.setViewportSize({ width: 1024, height: 640 });
       await shot('cancel-02-interrupted-1024.png');
-      await page.emulateMedia({ colorScheme: 'dark' });
+      await e2e.page.emulateMedia({ colorScheme: 'dark' });
       await shot('cancel-02-interrupted-1024-dark.png');
-      await page.setViewportSize({ width: 1280, height: 800 });
+      await e2e.page.setViewportSize({ width: 1280, height: 800 });
       await shot('cancel-02-interrupted-1280-dark.png');
-      await page.emulateMedia({ colorScheme: 'light' });
+      await e2e.page.emulateMedia({ colorScheme: 'light' });
 
       // A snapshot meanwhile: its plan refuses with PENDING_JOB, naming the job; nothing starts.
       await row(ACTIVE).click();
@@ -227,8 +216,8 @@ describe.skipIf(missing !== null)(
       expect(await $('plan-confirm').isEnabled()).toBe(false);
       await $('plan-cancel').click();
 
-      await page.getByTestId(/^rollback-/).click();
-      const done = page.locator('[data-testid=result-panel][data-status=done]');
+      await e2e.page.getByTestId(/^rollback-/).click();
+      const done = e2e.page.locator('[data-testid=result-panel][data-status=done]');
       await done.waitFor({ timeout: 60_000 });
       expect(await done.textContent()).toMatch(/rolled back/);
       await expect.poll(() => $('pending-jobs').count(), { timeout: UI_TIMEOUT }).toBe(0);
@@ -237,7 +226,7 @@ describe.skipIf(missing !== null)(
     }, 240_000);
 
     it('another run: killed mid-merge, then Resume gives the after state', async () => {
-      await page
+      await e2e.page
         .getByTestId('result-dismiss')
         .click()
         .catch(() => undefined);
@@ -245,14 +234,14 @@ describe.skipIf(missing !== null)(
       await killServe();
       await openApp(await startServe());
       await $('pending-jobs').waitFor();
-      await page.getByTestId(/^resume-/).click();
-      const done = page.locator('[data-testid=result-panel][data-status=done]');
+      await e2e.page.getByTestId(/^resume-/).click();
+      const done = e2e.page.locator('[data-testid=result-panel][data-status=done]');
       await done.waitFor({ timeout: 60_000 });
       await expect.poll(() => $('pending-jobs').count(), { timeout: UI_TIMEOUT }).toBe(0);
-      expect(existsSync(path.join(folder, CHILD))).toBe(false);
-      expect(await viewHash(path.join(folder, ACTIVE)), 'vm.vhd shows what it showed, now over base.vhd').toBe(after);
-      expect(stray(folder)).toEqual([]);
-      expect(await viewHash(path.join(folder, PARENT)), 'base.vhd now shows what child.vhd showed').toBe(after);
+      expect(existsSync(path.join(e2e.folder, CHILD))).toBe(false);
+      expect(await viewHash(path.join(e2e.folder, ACTIVE)), 'vm.vhd shows what it showed, now over base.vhd').toBe(after);
+      expect(stray(e2e.folder)).toEqual([]);
+      expect(await viewHash(path.join(e2e.folder, PARENT)), 'base.vhd now shows what child.vhd showed').toBe(after);
       expect(problems).toEqual([]);
     }, 240_000);
   },

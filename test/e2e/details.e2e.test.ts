@@ -4,17 +4,13 @@
 // the rename undone; a merge's plan, progress and result name the snapshots
 // and show no raw byte counts or field names. 1280×800 and 1024×640, light
 // and dark; screenshots test-artifacts/e2e/words-*.png.
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
-import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir } from '../support/tmp';
-import { closeSuite, dist, ensureArtifactsDir, labelOf, launchBrowser, missingPrerequisite, openPage, openRecent, parentsByFile } from './support';
+import { labelOf, missingPrerequisite, openRecent, parentsByFile, useE2eSuite } from './support';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -34,45 +30,33 @@ async function writeAt(file: string, offset: number, data: Uint8Array): Promise<
 describe.skipIf(missing !== null)(
   'details, allocation map and words in the app (Chromium over `vhdsnap serve`)',
   () => {
-    let tmp = '';
-    let folder = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
-    const problems: string[] = [];
-    const $ = (id: string) => page.getByTestId(id);
+    const e2e = useE2eSuite({
+      name: 'words',
+      timeout: UI_TIMEOUT,
+      setup: async ({ folder }) => {
+        // big.vhd, 20 GiB sparse: ‘Clean build’ ← ‘After 6 months’ ← big.vhd (the active disk).
+        const vm = path.join(folder, 'big.vhd');
+        await createDynamic(vm, 20 * GiB);
+        for (const at of [0, 3 * GiB, 7 * GiB + 5 * MiB, 19 * GiB]) await writeAt(vm, at, new Uint8Array(4 * MiB).fill(7));
+        await runOperation({ op: 'name', disk: vm, name: 'Clean build' });
+        base = (await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) })).snapshot;
+        await writeAt(vm, 2 * GiB, new Uint8Array(3 * MiB).fill(9));
+        await writeAt(vm, 11 * GiB + 512, new Uint8Array(1536).fill(9));
+        // Enough for the merge to be seen running (its progress in words).
+        for (let i = 0; i < 10; i++) await writeAt(vm, 12 * GiB + i * 32 * MiB, new Uint8Array(32 * MiB).fill(i + 1));
+        await runOperation({ op: 'name', disk: vm, name: 'After 6 months' });
+        mid = (await snapshot(vm, { now: new Date(2026, 5, 2, 3, 4, 5) })).snapshot;
+      },
+    });
+    const { $, problems } = e2e;
     let base = '';
     let mid = '';
 
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-words-');
-      folder = path.join(tmp, 'vms');
-      mkdirSync(folder);
-      // big.vhd, 20 GiB sparse: ‘Clean build’ ← ‘After 6 months’ ← big.vhd (the active disk).
-      const vm = path.join(folder, 'big.vhd');
-      await createDynamic(vm, 20 * GiB);
-      for (const at of [0, 3 * GiB, 7 * GiB + 5 * MiB, 19 * GiB]) await writeAt(vm, at, new Uint8Array(4 * MiB).fill(7));
-      await runOperation({ op: 'name', disk: vm, name: 'Clean build' });
-      base = (await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) })).snapshot;
-      await writeAt(vm, 2 * GiB, new Uint8Array(3 * MiB).fill(9));
-      await writeAt(vm, 11 * GiB + 512, new Uint8Array(1536).fill(9));
-      // Enough for the merge to be seen running (its progress in words).
-      for (let i = 0; i < 10; i++) await writeAt(vm, 12 * GiB + i * 32 * MiB, new Uint8Array(32 * MiB).fill(i + 1));
-      await runOperation({ op: 'name', disk: vm, name: 'After 6 months' });
-      mid = (await snapshot(vm, { now: new Date(2026, 5, 2, 3, 4, 5) })).snapshot;
-      server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      browser = await launchBrowser();
-    }, 60_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
-
     async function open(width: number, height: number, colorScheme: 'light' | 'dark') {
-      page = await openPage(browser!, { width, height, colorScheme, timeout: UI_TIMEOUT, problems });
-      const context = page.context();
-      await page.goto(server!.url);
-      await openRecent(page);
+      await e2e.open({ width, height, colorScheme });
+      const context = e2e.page.context();
+      await e2e.page.goto(e2e.server.url);
+      await openRecent(e2e.page);
       await $('tree-row-big.vhd').waitFor();
       return context;
     }
@@ -80,7 +64,7 @@ describe.skipIf(missing !== null)(
     /** The box of an element, and whether it lies inside the window. */
     async function inViewport(id: string): Promise<boolean> {
       const box = await $(id).boundingBox();
-      const vp = page.viewportSize()!;
+      const vp = e2e.page.viewportSize()!;
       return box !== null && box.y >= 0 && box.x >= 0 && box.y + box.height <= vp.height && box.x + box.width <= vp.width;
     }
 
@@ -94,7 +78,7 @@ describe.skipIf(missing !== null)(
         const context = await open(width, height, scheme);
         await $(`tree-row-${path.basename(base)}`).dblclick();
         await $('allocation-legend').waitFor();
-        const cells = await page.getByTestId('allocation-cell').count();
+        const cells = await e2e.page.getByTestId('allocation-cell').count();
         // 10,240 blocks of 2 MiB, 32 to a cell: 320 cells.
         expect(cells).toBe(320);
         expect(cells).toBeLessThanOrEqual(512);
@@ -103,10 +87,10 @@ describe.skipIf(missing !== null)(
         expect(await $('detail-allocated').textContent()).toBe('9 of 10,240 blocks (2 MiB each)');
         expect(await $('detail-creator').textContent()).toBe('Windows (Hyper-V / Disk Management) 10.0');
         // Four writes of 4 MiB: the first at block 0 fills 2 blocks of cell 0, of 32.
-        const tip = await page.getByTestId('allocation-cell').first().locator('title').textContent();
+        const tip = await e2e.page.getByTestId('allocation-cell').first().locator('title').textContent();
         expect(tip).toBe('blocks 0–31 (0 B to 64 MiB): 6% stored, 4 MiB of 64 MiB');
-        expect(await page.locator('[data-testid=allocation-cell][data-state=empty]').count()).toBeGreaterThan(300);
-        await page.screenshot({ path: path.join(artifacts, `words-01-allocation-${width}-${scheme}.png`) });
+        expect(await e2e.page.locator('[data-testid=allocation-cell][data-state=empty]').count()).toBeGreaterThan(300);
+        await e2e.page.screenshot({ path: path.join(e2e.artifacts, `words-01-allocation-${width}-${scheme}.png`) });
         await context.close();
       });
     }
@@ -119,31 +103,31 @@ describe.skipIf(missing !== null)(
       const input = $('detail-name-input');
       expect(await input.evaluate((e) => e === document.activeElement)).toBe(true);
       await input.fill('Half a year in');
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await expect.poll(() => $('detail-name').textContent()).toBe('Half a year in');
-      await expect.poll(() => labelOf(folder, path.basename(mid))).toBe('Half a year in');
+      await expect.poll(() => labelOf(e2e.folder, path.basename(mid))).toBe('Half a year in');
       expect(await $('detail-undo-line').textContent()).toContain('Renamed to ‘Half a year in’.');
-      await page.screenshot({ path: path.join(artifacts, 'words-02-renamed-1280.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-02-renamed-1280.png') });
       await $('detail-undo').click();
       await expect.poll(() => $('detail-name').textContent()).toBe('After 6 months');
-      await expect.poll(() => labelOf(folder, path.basename(mid))).toBe('After 6 months');
+      await expect.poll(() => labelOf(e2e.folder, path.basename(mid))).toBe('After 6 months');
       // F2 on the selected disk, from the tree; Ctrl+Z afterwards.
       await $(`tree-row-${path.basename(mid)}`).click();
-      await page.keyboard.press('F2');
+      await e2e.page.keyboard.press('F2');
       await $('detail-name-input').waitFor();
-      await page.keyboard.press('ControlOrMeta+a');
-      await page.keyboard.type('Six months on');
-      await page.keyboard.press('Enter');
-      await expect.poll(() => labelOf(folder, path.basename(mid))).toBe('Six months on');
+      await e2e.page.keyboard.press('ControlOrMeta+a');
+      await e2e.page.keyboard.type('Six months on');
+      await e2e.page.keyboard.press('Enter');
+      await expect.poll(() => labelOf(e2e.folder, path.basename(mid))).toBe('Six months on');
       await $(`tree-row-${path.basename(mid)}`).click();
       await expect.poll(() => $('detail-undo-line').textContent()).toContain('Renamed to ‘Six months on’.');
-      await page.keyboard.press('ControlOrMeta+z');
-      await expect.poll(() => labelOf(folder, path.basename(mid))).toBe('After 6 months');
+      await e2e.page.keyboard.press('ControlOrMeta+z');
+      await expect.poll(() => labelOf(e2e.folder, path.basename(mid))).toBe('After 6 months');
       await expect.poll(() => $('detail-name').textContent()).toBe('After 6 months');
       // A description, in place too.
       await $('detail-description').click();
       await $('detail-description-input').fill('Six months of updates');
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await expect.poll(() => $('detail-description').textContent()).toContain('Six months of updates');
       await context.close();
     });
@@ -160,14 +144,14 @@ describe.skipIf(missing !== null)(
       );
       const planText = (await $('plan').textContent()) ?? '';
       expect(jargonIn(planText)).toBeNull();
-      await page.screenshot({ path: path.join(artifacts, 'words-03-plan-merge-1024-dark.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-03-plan-merge-1024-dark.png') });
       await $('plan-confirm').click();
       // While it runs: the job by name, the phase in words with its percentage.
       await $('job-progress').waitFor({ timeout: 30_000 });
       expect(await $('job-progress').textContent()).toContain('Merge of ‘After 6 months’ into its parent');
       await expect.poll(() => $('progress-phase').textContent(), { timeout: 30_000, interval: 10 }).toMatch(/^Copying [\d.]+ (MiB )?of [\d.]+ MiB \(\d+%\)$/);
-      await page.screenshot({ path: path.join(artifacts, 'words-03b-progress-merge-1024-dark.png') });
-      const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-03b-progress-merge-1024-dark.png') });
+      const panel = e2e.page.locator('[data-testid=result-panel]:not([data-status=running])');
       await panel.waitFor({ timeout: 60_000 });
       expect(await panel.getAttribute('data-status')).toBe('done');
       const headline = (await $('result-headline').textContent()) ?? '';
@@ -179,13 +163,13 @@ describe.skipIf(missing !== null)(
       expect(jargonIn(`${headline} ${said}`)).toBeNull();
       // The result panel is not clipped: its last sentence is inside the window.
       expect(await inViewport('result-sentences')).toBe(true);
-      expect((await parentsByFile(folder)).get('big.vhd')).toBe(path.basename(base));
-      await page.screenshot({ path: path.join(artifacts, 'words-04-result-merge-1024-dark.png') });
+      expect((await parentsByFile(e2e.folder)).get('big.vhd')).toBe(path.basename(base));
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-04-result-merge-1024-dark.png') });
       // After the merge, the merged disk's details show no warning in orange.
       await $(`tree-row-${path.basename(base)}`).dblclick();
       await $('allocation-legend').waitFor();
       expect(await $('detail-warnings').count()).toBe(0);
-      await page.screenshot({ path: path.join(artifacts, 'words-05-after-merge-1024-dark.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-05-after-merge-1024-dark.png') });
       await context.close();
     });
 
@@ -200,17 +184,17 @@ describe.skipIf(missing !== null)(
       expect(await $('plan-summary').textContent()).toMatch(
         /^Preserve the current content of big\.vhd as the snapshot ‘Snapshot 1’ \(big-snap-[\d-]+\.vhd\); big\.vhd becomes an empty child of it\.$/,
       );
-      await page.screenshot({ path: path.join(artifacts, 'words-06-plan-snapshot-1280.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-06-plan-snapshot-1280.png') });
       await $('plan-confirm').click();
-      const panel = page.locator('[data-testid=result-panel]:not([data-status=running])');
+      const panel = e2e.page.locator('[data-testid=result-panel]:not([data-status=running])');
       await panel.waitFor({ timeout: 30_000 });
       expect(await $('result-sentences').textContent()).toMatch(
         /^The snapshot ‘Snapshot 1’ keeps the content as it was\.big\.vhd is now an empty child of it: new writes go there\.$/,
       );
-      const forest = await parentsByFile(folder);
+      const forest = await parentsByFile(e2e.folder);
       const snap = [...forest.keys()].find((f) => forest.get('big.vhd') === f)!;
-      expect(await labelOf(folder, snap)).toBe('Snapshot 1');
-      await page.screenshot({ path: path.join(artifacts, 'words-07-result-snapshot-1280.png') });
+      expect(await labelOf(e2e.folder, snap)).toBe('Snapshot 1');
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'words-07-result-snapshot-1280.png') });
       await context.close();
     });
 

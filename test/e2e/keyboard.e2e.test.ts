@@ -5,16 +5,12 @@
 // visible ring, never the page body; Tab stays inside each dialog; Escape
 // closes it and the focus goes back to its opener. Screenshots (light at
 // 1280×800, dark at 1024×640) go to test-artifacts/e2e/a11y-kbd-*.png.
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
-import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir } from '../support/tmp';
-import { closeSuite, dist, ensureArtifactsDir, labelOf, launchBrowser, missingPrerequisite, openPage, parentsByFile, vhdFiles } from './support';
+import { actionNames, labelOf, missingPrerequisite, parentsByFile, vhdFiles, useE2eSuite } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -35,38 +31,26 @@ interface Focus {
 describe.skipIf(missing !== null)(
   'the app by keyboard alone (Chromium over `vhdsnap serve`)',
   () => {
-    let tmp = '';
-    let folder = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
-    const problems: string[] = [];
-    const $ = (id: string) => page.getByTestId(id);
+    const e2e = useE2eSuite({
+      name: 'kbd',
+      timeout: UI_TIMEOUT,
+      setup: async ({ folder }) => {
+        // base ← mid ← vm.vhd (the active disk), and a standalone data.vhd.
+        const vm = path.join(folder, 'vm.vhd');
+        await createDynamic(vm, 8 * MiB);
+        await runOperation({ op: 'name', disk: vm, name: 'Installed' });
+        base = path.basename((await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) })).snapshot);
+        await runOperation({ op: 'name', disk: vm, name: 'Updated' });
+        mid = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5) })).snapshot);
+        await createDynamic(path.join(folder, 'data.vhd'), 4 * MiB);
+      },
+    });
+    const { $, problems } = e2e;
     let base = '';
     let mid = '';
 
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-kbd-');
-      folder = path.join(tmp, 'vms');
-      mkdirSync(folder);
-      // base ← mid ← vm.vhd (the active disk), and a standalone data.vhd.
-      const vm = path.join(folder, 'vm.vhd');
-      await createDynamic(vm, 8 * MiB);
-      await runOperation({ op: 'name', disk: vm, name: 'Installed' });
-      base = path.basename((await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5) })).snapshot);
-      await runOperation({ op: 'name', disk: vm, name: 'Updated' });
-      mid = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5) })).snapshot);
-      await createDynamic(path.join(folder, 'data.vhd'), 4 * MiB);
-      server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      browser = await launchBrowser();
-    }, 60_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
-
     const focus = (): Promise<Focus> =>
-      page.evaluate(() => {
+      e2e.page.evaluate(() => {
         const el = document.activeElement as HTMLElement | null;
         if (!el || el === document.body) return { tag: 'BODY', testid: null, role: null, file: null, width: 0, height: 0, ring: 'none', inDialog: null };
         const r = el.getBoundingClientRect();
@@ -97,7 +81,7 @@ describe.skipIf(missing !== null)(
     }
 
     async function press(key: string, step = key): Promise<Focus> {
-      await page.keyboard.press(key);
+      await e2e.page.keyboard.press(key);
       return expectFocusVisible(step);
     }
 
@@ -107,14 +91,14 @@ describe.skipIf(missing !== null)(
         const f = await expectFocusVisible(`tab towards ${testid}`);
         if (dialog) expect(f.inDialog, `Tab left ${dialog}`).toBe(dialog);
         if (f.testid === testid) return;
-        await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+        await e2e.page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
       }
       throw new Error(`Tab never reached ${testid}`);
     }
 
     /** Records every time the body still holds the focus a moment after a change of the page (none expected inside a flow). */
     const watchBody = () =>
-      page.evaluate(() => {
+      e2e.page.evaluate(() => {
         const w = window as unknown as { __bodyFocus: string[] };
         w.__bodyFocus = [];
         new MutationObserver(() => {
@@ -125,9 +109,9 @@ describe.skipIf(missing !== null)(
           }, 50);
         }).observe(document.body, { childList: true, subtree: true, attributes: true });
       });
-    const bodyFocusSeen = () => page.evaluate(() => (window as unknown as { __bodyFocus: string[] }).__bodyFocus);
+    const bodyFocusSeen = () => e2e.page.evaluate(() => (window as unknown as { __bodyFocus: string[] }).__bodyFocus);
 
-    const selectedFile = () => page.evaluate(() => document.querySelector('[role=treeitem][aria-selected=true]')?.getAttribute('data-file') ?? null);
+    const selectedFile = () => e2e.page.evaluate(() => document.querySelector('[role=treeitem][aria-selected=true]')?.getAttribute('data-file') ?? null);
 
     /** Arrow keys in the tree until `file` is selected. */
     async function arrowTo(file: string) {
@@ -145,7 +129,7 @@ describe.skipIf(missing !== null)(
 
     /** Escape closes the dialog and the focus is back on the tree with the same disk selected. */
     async function escapeBackToTree(dialog: string, file: string) {
-      await page.keyboard.press('Escape');
+      await e2e.page.keyboard.press('Escape');
       await $(dialog).waitFor({ state: 'detached' });
       const f = await expectFocusVisible(`after Escape in ${dialog}`);
       expect(f.role, `focus did not go back to the tree after ${dialog}`).toBe('tree');
@@ -153,9 +137,9 @@ describe.skipIf(missing !== null)(
     }
 
     /** Marks the result shown now, so the next wait sees only a newer one. */
-    const markResult = () => page.evaluate(() => document.querySelectorAll('[data-testid=result-panel]').forEach((el) => el.setAttribute('data-seen', '')));
+    const markResult = () => e2e.page.evaluate(() => document.querySelectorAll('[data-testid=result-panel]').forEach((el) => el.setAttribute('data-seen', '')));
     async function nextResult(): Promise<string> {
-      const panel = page.locator('[data-testid=result-panel]:not([data-seen]):not([data-status=running])');
+      const panel = e2e.page.locator('[data-testid=result-panel]:not([data-seen]):not([data-status=running])');
       await panel.waitFor();
       expect(await panel.getAttribute('data-status'), (await panel.textContent()) ?? '').toBe('done');
       return (await panel.textContent()) ?? '';
@@ -168,9 +152,9 @@ describe.skipIf(missing !== null)(
       const f = await expectFocusVisible(`${dialog} plan shown`);
       expect(f.inDialog).toBe(dialog);
       expect(['plan-confirm', 'plan-cancel']).toContain(f.testid);
-      if (shot) await page.screenshot({ path: path.join(artifacts, shot) });
+      if (shot) await e2e.page.screenshot({ path: path.join(e2e.artifacts, shot) });
       await tabTo('plan-confirm', dialog);
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await $(dialog).waitFor({ state: 'detached' });
       expect((await expectFocusVisible(`${dialog} confirmed`)).role).toBe('tree');
       await nextResult();
@@ -178,20 +162,20 @@ describe.skipIf(missing !== null)(
     }
 
     it('opens the folder from the keyboard: the focus goes into its tree', async () => {
-      page = await openPage(browser!, { width: 1280, height: 800, colorScheme: 'light', timeout: UI_TIMEOUT, problems });
-      await page.goto(server!.url);
+      await e2e.open({ width: 1280, height: 800, colorScheme: 'light' });
+      await e2e.page.goto(e2e.server.url);
       await $('empty-state').waitFor();
-      await page.keyboard.press('Tab');
-      await expect.poll(() => page.getByTestId('recent-folder').count()).toBeGreaterThan(0);
+      await e2e.page.keyboard.press('Tab');
+      await expect.poll(() => e2e.page.getByTestId('recent-folder').count()).toBeGreaterThan(0);
       await tabTo('recent-folder', null);
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-01-empty-focus.png') });
-      await page.keyboard.press('Enter');
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-01-empty-focus.png') });
+      await e2e.page.keyboard.press('Enter');
       await $('folder-tree').waitFor();
       await expect.poll(async () => (await focus()).role).toBe('tree');
       await expectFocusVisible('folder opened');
       await watchBody();
       await arrowTo('vm.vhd');
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-02-tree-focus.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-02-tree-focus.png') });
     });
 
     it('Ctrl+S: the snapshot dialog keeps Tab inside, Escape returns to the tree; Enter goes to the plan and Confirm takes it', async () => {
@@ -201,41 +185,41 @@ describe.skipIf(missing !== null)(
       await tabStaysIn('dialog-snapshot');
       await escapeBackToTree('dialog-snapshot', 'vm.vhd');
 
-      const before = new Set(vhdFiles(folder));
+      const before = new Set(vhdFiles(e2e.folder));
       await press('Control+s');
       await $('dialog-snapshot').waitFor();
       await tabTo('opt-name', 'dialog-snapshot');
-      await page.keyboard.type('Keyboard snapshot');
+      await e2e.page.keyboard.type('Keyboard snapshot');
       await press('Enter', 'review the snapshot plan');
       await confirmPlan('dialog-snapshot', 'a11y-kbd-03-plan-snapshot.png');
-      const created = vhdFiles(folder).filter((f) => !before.has(f));
+      const created = vhdFiles(e2e.folder).filter((f) => !before.has(f));
       expect(created).toHaveLength(1);
-      expect(await labelOf(folder, created[0])).toBe('Keyboard snapshot');
-      expect((await parentsByFile(folder)).get('vm.vhd')).toBe(created[0]);
-      await page.locator(`[data-file="${created[0]}"]`).first().waitFor();
+      expect(await labelOf(e2e.folder, created[0])).toBe('Keyboard snapshot');
+      expect((await parentsByFile(e2e.folder)).get('vm.vhd')).toBe(created[0]);
+      await e2e.page.locator(`[data-file="${created[0]}"]`).first().waitFor();
     });
 
     it('F2 renames the selected disk in place; Escape first leaves it unchanged; focus goes back to the tree', async () => {
       await arrowTo('vm.vhd');
-      const nameBefore = await labelOf(folder, 'vm.vhd');
+      const nameBefore = await labelOf(e2e.folder, 'vm.vhd');
       await press('F2');
       await $('detail-name-input').waitFor();
       expect((await expectFocusVisible('inline rename open')).testid).toBe('detail-name-input');
-      await page.keyboard.type('not saved');
-      await page.keyboard.press('Escape');
+      await e2e.page.keyboard.type('not saved');
+      await e2e.page.keyboard.press('Escape');
       await $('detail-name-input').waitFor({ state: 'detached' });
       expect((await expectFocusVisible('after Escape in the name field')).role, 'focus did not go back to the tree').toBe('tree');
       expect(await selectedFile()).toBe('vm.vhd');
-      expect(await labelOf(folder, 'vm.vhd')).toBe(nameBefore);
+      expect(await labelOf(e2e.folder, 'vm.vhd')).toBe(nameBefore);
 
       await press('F2');
       await $('detail-name-input').waitFor();
-      await page.keyboard.press('Control+a');
-      await page.keyboard.type('Daily work');
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Control+a');
+      await e2e.page.keyboard.type('Daily work');
+      await e2e.page.keyboard.press('Enter');
       await $('detail-name-input').waitFor({ state: 'detached' });
       expect((await expectFocusVisible('renamed')).role).toBe('tree');
-      await expect.poll(() => labelOf(folder, 'vm.vhd')).toBe('Daily work');
+      await expect.poll(() => labelOf(e2e.folder, 'vm.vhd')).toBe('Daily work');
     });
 
     it('Ctrl+R reverts through options and plan', async () => {
@@ -246,20 +230,20 @@ describe.skipIf(missing !== null)(
       await tabStaysIn('dialog-revert');
       await escapeBackToTree('dialog-revert', 'vm.vhd');
 
-      const parentBefore = (await parentsByFile(folder)).get('vm.vhd');
+      const parentBefore = (await parentsByFile(e2e.folder)).get('vm.vhd');
       await press('Control+r');
       await $('dialog-revert').waitFor();
       await tabTo('opt-review', 'dialog-revert');
       await press('Enter', 'review the revert plan');
       await confirmPlan('dialog-revert');
       // The kept state is a new saved leaf; vm.vhd still hangs off the same snapshot, now empty again.
-      const parents = await parentsByFile(folder);
+      const parents = await parentsByFile(e2e.folder);
       expect(parents.get('vm.vhd')).toBe(parentBefore);
       expect([...parents.values()].filter((p) => p === parentBefore).length).toBe(2);
     });
 
     it('Delete removes a snapshot through its plan (which starts on Cancel)', async () => {
-      await page.locator(`[role=treeitem][data-file="${mid}"]`).waitFor();
+      await e2e.page.locator(`[role=treeitem][data-file="${mid}"]`).waitFor();
       await arrowTo(mid);
       await press('Delete');
       await $('dialog-delete').waitFor();
@@ -271,8 +255,8 @@ describe.skipIf(missing !== null)(
       await press('Delete');
       await $('dialog-delete').waitFor();
       await confirmPlan('dialog-delete', 'a11y-kbd-04-plan-delete.png');
-      expect(vhdFiles(folder)).not.toContain(mid);
-      expect([...(await parentsByFile(folder)).values()]).toContain(base);
+      expect(vhdFiles(e2e.folder)).not.toContain(mid);
+      expect([...(await parentsByFile(e2e.folder)).values()]).toContain(base);
       expect(await bodyFocusSeen(), 'the focus fell on the page body during a flow').toEqual([]);
     });
 
@@ -283,27 +267,27 @@ describe.skipIf(missing !== null)(
       expect(first.role).toBe('menuitem');
       const second = await press('ArrowDown', 'menu down');
       expect(second.testid).not.toBe(first.testid);
-      expect(await page.locator('[data-testid=menu-check] kbd').textContent()).toBe('Ctrl+K');
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-05-menu.png') });
-      await page.keyboard.press('Escape');
+      expect(await e2e.page.locator('[data-testid=menu-check] kbd').textContent()).toBe('Ctrl+K');
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-05-menu.png') });
+      await e2e.page.keyboard.press('Escape');
       await $('context-menu').waitFor({ state: 'detached' });
       expect((await expectFocusVisible('menu closed')).role).toBe('tree');
 
       await press('Shift+F10', 'context menu again');
       for (let i = 0; i < 20 && (await focus()).testid !== 'menu-check'; i++) await press('ArrowDown', 'menu towards Check');
       expect((await focus()).testid).toBe('menu-check');
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await $('dialog-check').waitFor();
       expect((await expectFocusVisible('check dialog from the menu')).inDialog).toBe('dialog-check');
       await escapeBackToTree('dialog-check', 'data.vhd');
     });
 
     it('a toolbar button opens its dialog and gets the focus back after Escape; Ctrl+K runs a check', async () => {
-      await page.keyboard.press('Shift+Tab');
+      await e2e.page.keyboard.press('Shift+Tab');
       await tabTo('action-check', null, true);
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await $('dialog-check').waitFor();
-      await page.keyboard.press('Escape');
+      await e2e.page.keyboard.press('Escape');
       await $('dialog-check').waitFor({ state: 'detached' });
       expect((await expectFocusVisible('after Escape from the toolbar')).testid).toBe('action-check');
       expect(await $('action-check').getAttribute('title')).toContain('Ctrl+K');
@@ -313,7 +297,7 @@ describe.skipIf(missing !== null)(
       await $('dialog-check').waitFor();
       await markResult();
       await tabTo('opt-run-check', 'dialog-check');
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await $('dialog-check').waitFor({ state: 'detached' });
       expect((await expectFocusVisible('check started')).role).toBe('tree');
       expect(await nextResult()).toContain('data.vhd');
@@ -329,33 +313,66 @@ describe.skipIf(missing !== null)(
       await tabStaysIn('shortcuts-overlay');
       // Keys inside the overlay do not reach the app behind it.
       await press('Delete', 'Delete in the overlay');
-      expect(await page.locator('[role=dialog]').count()).toBe(1);
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-06-shortcuts.png') });
+      expect(await e2e.page.locator('[role=dialog]').count()).toBe(1);
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-06-shortcuts.png') });
       await escapeBackToTree('shortcuts-overlay', 'data.vhd');
       expect(await bodyFocusSeen(), 'the focus fell on the page body during a flow').toEqual([]);
     });
 
     it('dark theme at 1024×640: dialogs and the tree show their focus ring too', async () => {
-      await page.context().close();
-      page = await openPage(browser!, { width: 1024, height: 640, colorScheme: 'dark', timeout: UI_TIMEOUT, problems });
-      await page.goto(server!.url);
+      await e2e.page.context().close();
+      await e2e.open({ width: 1024, height: 640, colorScheme: 'dark' });
+      await e2e.page.goto(e2e.server.url);
       await $('empty-state').waitFor();
-      await page.keyboard.press('Tab');
+      await e2e.page.keyboard.press('Tab');
       await tabTo('recent-folder', null);
-      await page.keyboard.press('Enter');
+      await e2e.page.keyboard.press('Enter');
       await $('folder-tree').waitFor();
       await expect.poll(async () => (await focus()).role).toBe('tree');
       await arrowTo('vm.vhd');
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-07-tree-dark-1024.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-07-tree-dark-1024.png') });
       await press('Control+s');
       await $('dialog-snapshot').waitFor();
       await press('Tab', 'tab in the dark dialog');
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-08-dialog-dark-1024.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-08-dialog-dark-1024.png') });
       await escapeBackToTree('dialog-snapshot', 'vm.vhd');
       await press('?');
       await $('shortcuts-overlay').waitFor();
-      await page.screenshot({ path: path.join(artifacts, 'a11y-kbd-09-shortcuts-dark-1024.png') });
+      await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'a11y-kbd-09-shortcuts-dark-1024.png') });
       await escapeBackToTree('shortcuts-overlay', 'vm.vhd');
+    });
+
+    it('Escape closes the dialog of every action, each opened from the context menu by keyboard alone', async () => {
+      // The page of the previous test: 1024×640, dark, the folder open. Every disk's menu lists the actions that apply to it.
+      await watchBody();
+      const files = await e2e.page.$$eval('[role=tree] [role=treeitem]', (els) => els.map((e) => e.getAttribute('data-file')!));
+      const closed = new Set<string>();
+      for (const file of files) {
+        await arrowTo(file);
+        await press('Shift+F10', `menu of ${file}`);
+        await $('context-menu').waitFor();
+        const items = await e2e.page.$$eval('[data-testid=context-menu] [role=menuitem]:not([disabled])', (els) =>
+          els.map((e) => e.getAttribute('data-testid')!.replace(/^menu-/, '')).filter((n) => n !== 'details'),
+        );
+        await e2e.page.keyboard.press('Escape');
+        await $('context-menu').waitFor({ state: 'detached' });
+        for (const action of items.filter((a) => !closed.has(a))) {
+          await press('Shift+F10', `menu of ${file} for ${action}`);
+          for (let i = 0; i < 25 && (await focus()).testid !== `menu-${action}`; i++) await press('ArrowDown', `menu towards ${action}`);
+          expect((await focus()).testid).toBe(`menu-${action}`);
+          await e2e.page.keyboard.press('Enter');
+          const dialog = `dialog-${action}`;
+          await $(dialog).waitFor();
+          expect(await $(dialog).getAttribute('aria-modal')).toBe('true');
+          await expect.poll(async () => (await focus()).inDialog, { message: `focus inside ${dialog}` }).toBe(dialog);
+          await expectFocusVisible(`${dialog} open`);
+          await escapeBackToTree(dialog, file);
+          closed.add(action);
+        }
+      }
+      // Every action the app has (renderer/src/actions), toolbar and menu-only alike.
+      expect([...closed].sort()).toEqual(actionNames().sort());
+      expect(await bodyFocusSeen(), 'the focus fell on the page body during a flow').toEqual([]);
     });
 
     it('no page reported an error', () => {

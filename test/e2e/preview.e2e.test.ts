@@ -3,16 +3,12 @@
 // will be — what goes ghosted, what changes highlighted, what is new marked,
 // Now where it will be — with the whole dialog inside the window, at 1280×800
 // and 1024×640, light and dark. Nothing is confirmed: the folder never changes.
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDynamic } from '../../core/ops/create';
 import { snapshot } from '../../core/ops/snapshot';
 import { runOperation } from '../../core/operations';
-import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir } from '../support/tmp';
-import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent, vhdFiles } from './support';
+import { missingPrerequisite, openRecent, vhdFiles, useE2eSuite } from './support';
 
 const MiB = 2 ** 20;
 const UI_TIMEOUT = 15_000;
@@ -27,37 +23,25 @@ const THEMES = ['light', 'dark'] as const;
 describe.skipIf(missing !== null)(
   'the plan preview (Chromium over `vhdsnap serve`)',
   () => {
-    let tmp = '';
-    let folder = '';
-    let artifacts = '';
+    const e2e = useE2eSuite({
+      name: 'preview',
+      timeout: UI_TIMEOUT,
+      setup: async ({ folder }) => {
+        const vm = path.join(folder, 'vm.vhd');
+        await createDynamic(vm, 8 * MiB);
+        base = path.basename((await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5), name: 'Fresh install' })).snapshot);
+        middle = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5), name: 'Before upgrade' })).snapshot);
+        await runOperation({ op: 'name', disk: vm, name: 'Work' });
+      },
+    });
+    const { $, problems } = e2e;
     /** The files of the chain: base ← middle ← vm.vhd (the active disk). */
     let base = '';
     let middle = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
-    let page: Page;
-    const problems: string[] = [];
-    const $ = (id: string) => page.getByTestId(id);
-
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-preview-');
-      folder = path.join(tmp, 'vms');
-      mkdirSync(folder);
-      const vm = path.join(folder, 'vm.vhd');
-      await createDynamic(vm, 8 * MiB);
-      base = path.basename((await snapshot(vm, { now: new Date(2026, 0, 2, 3, 4, 5), name: 'Fresh install' })).snapshot);
-      middle = path.basename((await snapshot(vm, { now: new Date(2026, 0, 3, 3, 4, 5), name: 'Before upgrade' })).snapshot);
-      await runOperation({ op: 'name', disk: vm, name: 'Work' });
-      server = await startServer({ port: 0, folders: [folder], distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
-      browser = await launchBrowser();
-    }, 60_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
 
     /** The preview's rows as "file:status[:now]", top to bottom. */
     const previewRows = () =>
-      page
+      e2e.page
         .locator('[data-testid=plan-preview] [data-testid=preview-node]')
         .evaluateAll((rows) =>
           rows.map((r) => `${r.getAttribute('data-file')}:${r.getAttribute('data-status')}${r.querySelector('[data-testid=preview-now]') ? ':now' : ''}`),
@@ -74,7 +58,7 @@ describe.skipIf(missing !== null)(
     /** The dialog, the preview and Confirm are wholly inside the window. */
     async function expectInside(width: number, height: number) {
       for (const sel of ['[role=dialog]', '[data-testid=plan-preview]', '[data-testid=plan-confirm]']) {
-        const box = (await page.locator(sel).first().boundingBox())!;
+        const box = (await e2e.page.locator(sel).first().boundingBox())!;
         expect(box, sel).not.toBeNull();
         expect(box.x, sel).toBeGreaterThanOrEqual(0);
         expect(box.y, sel).toBeGreaterThanOrEqual(0);
@@ -85,17 +69,17 @@ describe.skipIf(missing !== null)(
 
     async function cancel() {
       await $('plan-cancel').click();
-      await expect.poll(() => page.locator('[role=dialog]').count()).toBe(0);
+      await expect.poll(() => e2e.page.locator('[role=dialog]').count()).toBe(0);
     }
 
     for (const size of SIZES)
       for (const theme of THEMES)
         it(`snapshot, delete and merge at ${size.width}×${size.height}, ${theme}`, async () => {
-          page = await openPage(browser!, { ...size, colorScheme: theme, timeout: UI_TIMEOUT, problems });
-          await page.goto(server!.url);
-          await openRecent(page);
+          await e2e.open({ ...size, colorScheme: theme });
+          await e2e.page.goto(e2e.server.url);
+          await openRecent(e2e.page);
           await $('tree-row-vm.vhd').waitFor();
-          const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `preview-${name}-${size.width}-${theme}.png`) });
+          const shot = (name: string) => e2e.page.screenshot({ path: path.join(e2e.artifacts, `preview-${name}-${size.width}-${theme}.png`) });
 
           // Snapshot: the new snapshot, named as typed, between the middle snapshot and vm.vhd, which keeps Now.
           await openPlan('vm.vhd', 'snapshot', async () => {
@@ -107,7 +91,7 @@ describe.skipIf(missing !== null)(
           expect(snap.slice(0, 2)).toEqual([`${base}:same`, `${middle}:same`]);
           expect(snap[2]).toMatch(/^vm-snap-\d{8}-\d{6}\.vhd:new$/);
           expect(snap[3]).toBe('vm.vhd:same:now');
-          expect(await page.locator('[data-testid=preview-node][data-status=new]').textContent()).toContain('Before the driver update');
+          expect(await e2e.page.locator('[data-testid=preview-node][data-status=new]').textContent()).toContain('Before the driver update');
           await expectInside(size.width, size.height);
           await shot('snapshot');
           await cancel();
@@ -115,14 +99,14 @@ describe.skipIf(missing !== null)(
           // Delete of the middle snapshot: a ghost where it was, vm.vhd changed (it takes the middle's data) and hanging from the base.
           await openPlan(middle, 'delete');
           expect(await previewRows()).toEqual([`${base}:same`, `${middle}:removed`, 'vm.vhd:changed:now']);
-          const ghost = page.locator('[data-testid=preview-node][data-status=removed] .pv-name');
+          const ghost = e2e.page.locator('[data-testid=preview-node][data-status=removed] .pv-name');
           expect(await ghost.evaluate((e) => getComputedStyle(e).textDecorationLine)).toBe('line-through');
           // Muted rather than faded (faded text fails the contrast scan): its colour is not a kept disk's.
-          const kept = page.locator('[data-testid=preview-node][data-status=same] .pv-name').first();
+          const kept = e2e.page.locator('[data-testid=preview-node][data-status=same] .pv-name').first();
           expect(await ghost.evaluate((e) => getComputedStyle(e).color)).not.toBe(await kept.evaluate((e) => getComputedStyle(e).color));
           // The ghost is a sibling of vm.vhd now (one level in), not its parent.
           const indent = (file: string) =>
-            page.locator(`[data-testid=preview-node][data-file="${file}"]`).evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
+            e2e.page.locator(`[data-testid=preview-node][data-file="${file}"]`).evaluate((e) => parseFloat(getComputedStyle(e).paddingLeft));
           expect(await indent(middle)).toBe(await indent('vm.vhd'));
           expect(await indent(base)).toBeLessThan(await indent('vm.vhd'));
           await expectInside(size.width, size.height);
@@ -132,16 +116,16 @@ describe.skipIf(missing !== null)(
           // Merge of the active disk into its parent: it runs as the delete of the parent, so the same tree, Now still on vm.vhd.
           await openPlan('vm.vhd', 'merge', () => $('opt-review').click());
           expect(await previewRows()).toEqual([`${base}:same`, `${middle}:removed`, 'vm.vhd:changed:now']);
-          const changed = page.locator('[data-testid=preview-node][data-status=changed]');
+          const changed = e2e.page.locator('[data-testid=preview-node][data-status=changed]');
           expect(await changed.evaluate((e) => getComputedStyle(e).borderLeftStyle)).toBe('solid');
           await expectInside(size.width, size.height);
           await shot('merge');
           await cancel();
-          await page.context().close();
+          await e2e.page.context().close();
         });
 
     it('nothing was confirmed: the folder is as it was', () => {
-      expect(vhdFiles(folder)).toEqual([base, middle, 'vm.vhd'].sort());
+      expect(vhdFiles(e2e.folder)).toEqual([base, middle, 'vm.vhd'].sort());
     });
 
     it('no page reported an error', () => {

@@ -1,13 +1,14 @@
 // Helpers for the end-to-end test: what it needs from the machine (Chromium,
 // the built app), the temp folder of real VHDs, and reading disks back
 // through core for comparison with the raw reference model.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { expect } from 'vitest';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
 import { scanLibrary, type TreeNode } from '../../core/library/scan';
-import { removeTmpDir } from '../support/tmp';
+import { startServer, type RunningServer } from '../../server/serve';
+import { makeTmpDir, removeTmpDir } from '../support/tmp';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 export const CHROMIUM = '/usr/bin/chromium';
@@ -151,6 +152,16 @@ export async function openRecent(page: Page, name?: string): Promise<void> {
   await (name === undefined ? items : items.filter({ hasText: name })).click();
 }
 
+/** The app's actions (renderer/src/actions, a module each), read from their files; with `toolbar`, only those the toolbar shows (not menuOnly). */
+export function actionNames(o: { toolbar?: boolean } = {}): string[] {
+  const dir = path.join(root, 'renderer', 'src', 'actions');
+  return readdirSync(dir)
+    .filter((f) => /\.(ts|vue)$/.test(f) && !['index.ts', 'define.ts'].includes(f))
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .filter((text) => !o.toolbar || !/\bmenuOnly:\s*true/.test(text))
+    .map((text) => /defineAction\(\{\s*name:\s*'([a-z-]+)'/.exec(text)?.[1] ?? 'unnamed action');
+}
+
 /** Whether a toolbar action is disabled, wherever it is: on the toolbar, or folded into its More menu (opened and closed again). */
 export async function toolbarActionDisabled(page: Page, name: string): Promise<boolean> {
   const onBar = page.locator(`[role=toolbar] [data-testid=action-${name}]:not([role=menuitem])`);
@@ -161,4 +172,106 @@ export async function toolbarActionDisabled(page: Page, name: string): Promise<b
   await page.keyboard.press('Escape');
   await page.getByTestId('toolbar-more-menu').waitFor({ state: 'hidden' });
   return disabled;
+}
+
+export interface E2eSuiteOptions {
+  /** In the temp folder's name: vhdsnap-e2e-<name>-…. */
+  name: string;
+  /** The name of `folder` in the temp folder ('vms' unless told). */
+  folderName?: string;
+  /** The default timeout of every wait on the suite's pages (15 s unless told). */
+  timeout?: number;
+  /** Makes the suite's disks, once `tmp` and `folder` (tmp/vms, empty) exist. */
+  setup?: (suite: E2eSuite) => Promise<void>;
+  /** The folders `vhdsnap serve` grants (default: `folder`); false when the suite runs a server of its own. */
+  serve?: false | ((suite: E2eSuite) => string[]);
+  /** How long the set-up may take (60 s unless told). */
+  setupTimeout?: number;
+  /** A page opened once the browser runs, for suites that use one page throughout. */
+  page?: Partial<Omit<PageOptions, 'problems'>>;
+}
+
+/** What every e2e suite holds: its temp folder, the server and the browser, the page in use and the errors pages reported. */
+export interface E2eSuite {
+  readonly tmp: string;
+  /** tmp/vms (or tmp/<folderName>), the folder the server grants unless told otherwise. */
+  readonly folder: string;
+  readonly artifacts: string;
+  readonly server: RunningServer;
+  readonly browser: Browser;
+  /** The page the last `open` made. */
+  readonly page: Page;
+  /** Errors the pages reported (uncaught, console, failed requests): a suite ends by expecting none. */
+  readonly problems: string[];
+  /** The element with this data-testid on the current page. */
+  $(id: string): Locator;
+  /** A fresh page (1280×800, light, unless told) that becomes `page`; with `goto`, at the server's address. */
+  open(o?: Partial<Omit<PageOptions, 'problems'>> & { goto?: boolean }): Promise<Page>;
+  /** A screenshot of the current page into test-artifacts/e2e/<name>.png. */
+  shot(name: string, o?: { fullPage?: boolean }): Promise<void>;
+}
+
+/**
+ * The suite state every e2e file shares, with its set-up and tear-down:
+ * call it inside the describe. beforeAll makes the temp folder and its vms/
+ * folder, runs `setup`, starts `vhdsnap serve` on the folders, launches
+ * Chromium (and opens a page when told); afterAll ends them whatever failed
+ * (closeSuite).
+ */
+export function useE2eSuite(o: E2eSuiteOptions): E2eSuite {
+  let tmp = '';
+  let folder = '';
+  let artifacts = '';
+  let server: RunningServer | null = null;
+  let browser: Browser | null = null;
+  let page: Page | null = null;
+  const problems: string[] = [];
+  const timeout = o.timeout ?? 15_000;
+  const started = <T>(what: string, v: T | null): T => {
+    if (v === null) throw new Error(`the e2e suite has no ${what} (not started, or started by the suite itself)`);
+    return v;
+  };
+  const suite: E2eSuite = {
+    get tmp() {
+      return tmp;
+    },
+    get folder() {
+      return folder;
+    },
+    get artifacts() {
+      return artifacts;
+    },
+    get server() {
+      return started('server', server);
+    },
+    get browser() {
+      return started('browser', browser);
+    },
+    get page() {
+      return started('page', page);
+    },
+    problems,
+    $: (id) => suite.page.getByTestId(id),
+    async open(p = {}) {
+      page = await openPage(suite.browser, { timeout, problems, ...p });
+      if (p.goto) await page.goto(suite.server.url);
+      return page;
+    },
+    shot: (name, s = {}) => suite.page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: s.fullPage }).then(() => undefined),
+  };
+  beforeAll(async () => {
+    artifacts = ensureArtifactsDir();
+    tmp = makeTmpDir(`vhdsnap-e2e-${o.name}-`);
+    folder = path.join(tmp, o.folderName ?? 'vms');
+    mkdirSync(folder);
+    await o.setup?.(suite);
+    if (o.serve !== false) {
+      const folders = o.serve ? o.serve(suite) : [folder];
+      server = await startServer({ port: 0, folders, distDir: dist.renderer, workerPath: dist.worker, version: 'e2e' });
+    }
+    browser = await launchBrowser();
+    if (o.page) await suite.open(o.page);
+  }, o.setupTimeout ?? 60_000);
+  afterAll(() => closeSuite(browser, server, tmp));
+  return suite;
 }

@@ -157,3 +157,34 @@ describe('check of VHDX files and chains', () => {
     expect((JSON.parse(c.out) as { errors: { code: string }[] }[])[0].errors.map((x) => x.code)).toContain('PARENT_NOT_FOUND');
   });
 });
+
+describe('tree of a folder with VHD and VHDX chains', () => {
+  const tmp = useTmpDir('vhdsnap-vhdx-tree-');
+
+  it('lists each VHDX chain as a tree beside the VHD ones, its leaf the active disk, and a VHDX child without its parent as an orphan', async () => {
+    const base = await makeVhdx(tmp.file('wsl-base.vhdx'), { kind: 'dynamic', virtualSize: 8 * MiB });
+    const link = vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\wsl-base.vhdx' });
+    await makeVhdx(tmp.file('wsl-check1.avhdx'), { kind: 'differencing', virtualSize: 8 * MiB, locator: link });
+    await makeVhdx(tmp.file('lost.avhdx'), {
+      kind: 'differencing',
+      virtualSize: 8 * MiB,
+      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.fileWriteGuid)}}`, relative_path: '.\\gone.vhdx' }),
+    });
+    expect((await cli('create', tmp.file('plain.vhd'), '--size', '8M')).code).toBe(0);
+    const r = await cli('tree', tmp.dir, '--json');
+    expect(r.code).toBe(1); // an orphan is listed
+    const f = JSON.parse(r.out) as {
+      roots: { path: string; format?: string; active: boolean; children: { path: string; active: boolean; format?: string }[] }[];
+      orphans: { path: string; code: string }[];
+    };
+    const byName = new Map(f.roots.map((n) => [n.path.split('/').pop(), n]));
+    expect([...byName.keys()].sort()).toEqual(['plain.vhd', 'wsl-base.vhdx']);
+    const vx = byName.get('wsl-base.vhdx')!;
+    expect(vx.format).toBe('vhdx');
+    expect(vx.children.map((c) => [c.path.split('/').pop(), c.format, c.active])).toEqual([['wsl-check1.avhdx', 'vhdx', true]]);
+    expect(byName.get('plain.vhd')!.format).toBeUndefined();
+    expect(f.orphans.map((o) => [o.path.split('/').pop(), o.code])).toEqual([['lost.avhdx', 'PARENT_NOT_FOUND']]);
+    const text = await cli('tree', tmp.dir);
+    expect(text.out).toMatch(/wsl-check1\.avhdx\s+VHDX differencing/);
+  });
+});

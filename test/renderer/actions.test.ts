@@ -4,7 +4,7 @@
 // that asks nothing builds its request for the disk it was started on.
 import { describe, expect, it } from 'vitest';
 import { operationNames } from '../../core/registry.js';
-import { ACTION_ORDER, actionNamed, optionsForm } from '../../renderer/src/actions/index.js';
+import { ACTION_ORDER, actionNamed, optionsForm, VHDX_READ_ONLY } from '../../renderer/src/actions/index.js';
 import type { DiskNode } from '../../server/api.js';
 
 const ref = { folder: '/vms', file: 'disk.vhd' };
@@ -67,5 +67,14 @@ describe('actions', () => {
       ).toEqual([true, false, false]);
       expect(actionNamed(a)!.request!({ ref, node: saved, label: 'Disk' })).toEqual({ op: a, disk: ref });
     }
+  });
+
+  it('on a VHDX disk only check and flatten apply; every other action says why, and a VHD disk is unaffected', () => {
+    const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true };
+    const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
+    const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
+    expect(on.sort()).toEqual(['check', 'flatten']);
+    expect(actionNamed('snapshot')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
+    expect(actionNamed('snapshot')!.applies(vhdLeaf)).toBe(true);
   });
 });

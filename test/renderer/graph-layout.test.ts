@@ -2,7 +2,8 @@
 // a branched tree and a 300-disk forest no two of the node, label and knob
 // boxes overlap, no edge passes through any box, edges of different parents
 // never cross, and everything lies inside the computed extent; folding hides
-// a subtree and counts it; the window helpers bring a box into view.
+// a subtree and counts it; the window helpers bring a box into view. For a
+// window, trees pack into rows and a large folder gets folded to what reads.
 import { describe, expect, it } from 'vitest';
 import {
   edgePoints,
@@ -10,8 +11,10 @@ import {
   fitText,
   fitTransform,
   inside,
+  fitScale,
   layoutForest,
   overlaps,
+  overviewFolds,
   panToShow,
   type Box,
   type GraphDisk,
@@ -175,6 +178,69 @@ describe('graph layout', () => {
     expect(all.nodes).toHaveLength(roots.length);
     expect(all.edges).toHaveLength(0);
     expect(all.nodes.reduce((s, x) => s + x.hidden, 0)).toBe(300 - roots.length);
+  });
+
+  it('for a window, many trees pack into rows: shown larger than one tall column, each tree whole, nothing colliding', () => {
+    const roots = forest(300);
+    const folded = new Set(roots.map((r) => r.key));
+    const view = { w: 880, h: 600 };
+    for (const [collapsed, gain] of [
+      [new Set<string>(), 1.1],
+      [folded, 2],
+    ] as const) {
+      const stack = layoutForest(roots, collapsed);
+      const packed = layoutForest(roots, collapsed, estimateWidth, { view });
+      expect(packed.nodes).toHaveLength(stack.nodes.length);
+      expect(packed.edges).toHaveLength(stack.edges.length);
+      expect(collisions(packed)).toEqual([]);
+      expect(fitScale(packed.width, packed.height, view)).toBeGreaterThan(gain * fitScale(stack.width, stack.height, view));
+      // Still a layered drawing: every child right of its parent, on the parent's tree.
+      const byKey = new Map(packed.nodes.map((n) => [n.key, n]));
+      for (const n of packed.nodes) for (const c of n.children) expect(byKey.get(c)!.x).toBeGreaterThan(n.x);
+    }
+    // One tree, or a window that fits it all: nothing to pack, the stack as it was.
+    expect(layoutForest(chain(9), new Set(), estimateWidth, { view })).toEqual(layoutForest(chain(9), new Set()));
+  });
+
+  it('overviewFolds folds a large folder below the deepest generation that still reads, never the way to the selection', () => {
+    const roots = forest(300);
+    const view = { w: 880, h: 600 };
+    const keep = 'd299';
+    const folds = overviewFolds(roots, new Set(), view, estimateWidth, keep, 0.7);
+    expect(folds.length).toBeGreaterThan(0);
+    const laid = layoutForest(roots, new Set(folds), estimateWidth, { view });
+    expect(laid.nodes.map((n) => n.key)).toContain(keep);
+    expect(collisions(laid)).toEqual([]);
+    // Each fold is a disk with children, and none hides another fold.
+    const parentOf = new Map<string, string>();
+    const all = new Map<string, GraphDisk>();
+    const walk = (d: GraphDisk) => {
+      all.set(d.key, d);
+      d.children.forEach((c) => (parentOf.set(c.key, d.key), walk(c)));
+    };
+    roots.forEach(walk);
+    const set = new Set(folds);
+    for (const f of folds) {
+      expect(all.get(f)!.children.length).toBeGreaterThan(0);
+      for (let p = parentOf.get(f); p; p = parentOf.get(p)) expect(set.has(p), `${f} under ${p}`).toBe(false);
+    }
+    for (let p = parentOf.get(keep); p; p = parentOf.get(p)) expect(set.has(p)).toBe(false);
+    // Either it reads at 0.7, or nothing but the roots (and the selection's chain) is left to fold.
+    const scale = fitScale(laid.width, laid.height, view);
+    if (scale < 0.7)
+      for (const r of roots)
+        if (
+          r.children.length &&
+          !r.children.some(function has(c): boolean {
+            return c.key === keep || c.children.some(has);
+          })
+        )
+          expect(set.has(r.key)).toBe(true);
+    // A folder that reads whole is left alone.
+    expect(overviewFolds(branched(), new Set(), { w: 1600, h: 900 })).toEqual([]);
+    // A bigger window folds less (or the same).
+    const wide = overviewFolds(roots, new Set(), { w: 2400, h: 1400 }, estimateWidth, keep, 0.7);
+    expect(layoutForest(roots, new Set(wide)).nodes.length).toBeGreaterThanOrEqual(laid.nodes.length);
   });
 
   it('fit shows the whole drawing; a pan brings an off-screen box into view and leaves a visible one alone', () => {

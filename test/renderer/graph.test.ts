@@ -4,6 +4,8 @@
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import TreeGraph from '../../renderer/src/components/TreeGraph.vue';
+import TreeTools from '../../renderer/src/components/TreeTools.vue';
+import { useTreeViewStore } from '../../renderer/src/stores/tree-view';
 import { allDisks, labView, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
 
@@ -109,8 +111,8 @@ describe('TreeGraph', () => {
     expect(stops.map((n) => n.attributes('data-file'))).toEqual(['lone.vhd']);
   });
 
-  it('folds a subtree with − or its knob, saying how many disks it hides; + and Right unfold it; fold all leaves the roots', async () => {
-    const { wrapper, library } = await mountGraph();
+  it('folds a subtree with − or its knob, saying how many disks it hides; + and Right unfold it; collapse all leaves the roots', async () => {
+    const { wrapper, library, pinia } = await mountGraph();
     const node = (file: string) => wrapper.get(`[data-testid="graph-node"][data-file="${file}"]`);
     const files = () => wrapper.findAll('[data-testid="graph-node"]').map((n) => n.attributes('data-file'));
     await node('snap-a.vhd').trigger('keydown', { key: '-' });
@@ -130,13 +132,38 @@ describe('TreeGraph', () => {
     await flushPromises();
     expect(files()).toContain('leaf-b.vhd');
     expect(library.selectedNode?.ref.file).toBe('leaf-b.vhd');
-    await wrapper.get('[data-testid="graph-fold-all"]').trigger('click');
+    // Collapse all (the tools above every view) folds the graph too.
+    const tools = mount(TreeTools, { global: { plugins: [pinia] }, attachTo: 'body' });
+    await tools.get('[data-testid="collapse-all"]').trigger('click');
     await flushPromises();
     expect(files().sort()).toEqual(['base.vhd', 'lone.vhd']);
     // The selection was inside a folded tree: it moves to the root that hides it.
     expect(library.selectedNode?.ref.file).toBe('base.vhd');
     expect(node('base.vhd').get('[data-testid="graph-knob"]').text()).toBe('+5');
-    await wrapper.get('[data-testid="graph-unfold-all"]').trigger('click');
+    await tools.get('[data-testid="expand-all"]').trigger('click');
+    expect(files()).toHaveLength(allDisks(labView()).length);
+  });
+
+  it('the name filter draws each match and the chain above it, muted, with no fold knobs; clearing it brings back every disk', async () => {
+    const { wrapper, pinia } = await mountGraph();
+    const files = () =>
+      wrapper
+        .findAll('[data-testid="graph-node"]')
+        .map((n) => n.attributes('data-file'))
+        .sort();
+    useTreeViewStore(pinia).query = 'before'; // snap-a's name, "before upgrade"
+    await flushPromises();
+    expect(files()).toEqual(['base.vhd', 'snap-a.vhd']);
+    const base = wrapper.get('[data-testid="graph-node"][data-file="base.vhd"]');
+    expect(base.classes()).toContain('dim');
+    expect(base.attributes('aria-label')).toContain('leads to a match');
+    expect(wrapper.get('[data-testid="graph-node"][data-file="snap-a.vhd"]').classes()).not.toContain('dim');
+    expect(wrapper.findAll('[data-testid="graph-knob"]')).toHaveLength(0);
+    expect(wrapper.findAll('[data-testid="graph-link"]').map((l) => `${l.attributes('data-parent')}>${l.attributes('data-child')}`)).toEqual([
+      'base.vhd>snap-a.vhd',
+    ]);
+    useTreeViewStore(pinia).query = '';
+    await flushPromises();
     expect(files()).toHaveLength(allDisks(labView()).length);
   });
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DiskNode } from '../../server/api.js';
 import { checkInTurn, checkTargets } from '../../renderer/src/lib/check-all.js';
-import { costSentence, reclaimOf } from '../../renderer/src/lib/cost.js';
+import { costSentence, freeRequest } from '../../renderer/src/lib/cost.js';
 import { commonPrefixLength, middleSplit, tailLength } from '../../renderer/src/lib/middle-ellipsis.js';
 import { displayName } from '../../renderer/src/lib/operations.js';
 import { fitCount } from '../../renderer/src/lib/overflow.js';
@@ -160,27 +160,26 @@ describe('what removing a disk frees', () => {
   const cost: Record<string, number> = { 'snap-a.vhd': 1 * MiB, 'snap-b.vhd': 2 * MiB, 'leaf-a2.vhd': 0.5 * MiB, 'leaf-b.vhd': 1 * MiB };
   const costOf = (n: DiskNode) => cost[n.ref.file] ?? null;
 
-  it('a snapshot with a parent is folded into each child: the file goes, its data is copied once per child', () => {
-    // snap-a: 3 MiB file, 1 MiB of its own, two children.
-    expect(reclaimOf(snapA, costOf)).toEqual({ how: 'delete', least: 1 * MiB, most: 3 * MiB });
-    expect(costSentence(snapA, costOf)).toMatch(/^Stores 1 MiB of its own .* Deleting this snapshot frees between 1 MiB and 3 MiB/);
+  it('asks the delete plan for a snapshot, the merge plan for a leaf; a disk of its own has neither', () => {
+    expect(freeRequest(snapA)).toEqual({ op: 'delete', disk: snapA.ref });
+    expect(freeRequest(base)).toEqual({ op: 'delete', disk: base.ref });
+    expect(freeRequest(snapA.children[1])).toEqual({ op: 'merge', disk: snapA.children[1].ref });
+    expect(freeRequest(lone)).toMatch(/disk of its own/);
   });
 
-  it('a leaf is merged into its parent; the active one and disks of their own say why not', () => {
-    expect(reclaimOf(snapA.children[1], costOf)).toEqual({ how: 'merge', least: 2.5 * MiB, most: 3 * MiB });
-    expect(reclaimOf(snapA.children[0], () => 0)).toMatch(/active disk/);
-    expect(reclaimOf(lone, () => 0)).toMatch(/disk of its own/);
-    // A base with two branches cannot be deleted.
-    expect(reclaimOf(base, costOf)).toMatch(/base of 2 branches/);
-    // Unknown costs: nothing claimed.
-    expect(reclaimOf(snapA, () => null)).toBeNull();
-    expect(costSentence(snapA, () => null)).toMatch(/^Not known yet/);
-  });
-
-  it('a base with one child takes the child in: the child file goes', () => {
-    const child = disk('f', 'c.vhd', { fileSize: 10 * MiB });
-    const b = disk('f', 'b.vhd', { type: 'dynamic', children: [child] });
-    expect(reclaimOf(b, (n) => (n === child ? 4 * MiB : 100 * MiB))).toEqual({ how: 'delete', least: 6 * MiB, most: 10 * MiB });
+  it("says the plan's figure, exactly, once the plan has said it", () => {
+    expect(costSentence(snapA, costOf, undefined)).toMatch(/^Stores 1 MiB of its own .* asking its plan…$/);
+    expect(costSentence(snapA, costOf, 'pending')).toMatch(/asking its plan…$/);
+    expect(costSentence(snapA, costOf, { bytes: 3 * MiB - 1024, how: 'delete' })).toMatch(
+      /Deleting this snapshot frees 3 MiB \(3,144,704 bytes\), as its plan says\.$/,
+    );
+    expect(costSentence(snapA.children[1], costOf, { bytes: 512, how: 'merge' })).toMatch(/Merging it into its parent frees 512 B \(512 bytes\)/);
+    // The active leaf's merge runs as its parent's delete: it keeps its path.
+    expect(costSentence(snapA.children[0], costOf, { bytes: 512, how: 'merge' })).toMatch(/Merging it with its parent \(which keeps it at its path\) frees/);
+    // A fold into several children can take more than the file gave back.
+    expect(costSentence(snapA, costOf, { bytes: -2 * MiB, how: 'delete' })).toMatch(/frees nothing: the folder grows by 2 MiB \(2,097,152 bytes\)/);
+    expect(costSentence(base, costOf, { refused: 'it is the base of 2 branches' })).toMatch(/Nothing is freed by removing it: it is the base of 2 branches\.$/);
+    expect(costSentence(snapA, () => null, undefined)).toMatch(/^Not known yet/);
   });
 });
 

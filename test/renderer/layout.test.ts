@@ -13,7 +13,7 @@ import Toolbar from '../../renderer/src/components/Toolbar.vue';
 import TreeTools from '../../renderer/src/components/TreeTools.vue';
 import { formatBytes } from '../../renderer/src/lib/format.js';
 import { useTreeViewStore } from '../../renderer/src/stores/tree-view.js';
-import { installFake, removeBridge } from './fake-api.js';
+import { installFake, okPlan, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
 
 enableAutoUnmount(afterEach);
@@ -121,11 +121,23 @@ describe('FolderTree columns and order', () => {
     expect(cell('snap-b.vhd').text()).toBe(formatBytes(4 * MiB));
     // lone.vhd has no figure (null from main): "…", and so no total yet.
     expect(cell('lone.vhd').text()).toBe('…');
-    expect(wrapper.get('[data-testid="cost-total"]').text()).toBe('');
+    expect(wrapper.get('[data-testid="cost-total"]').text()).toBe('computing…');
     // The largest disk's bar is full; the others in proportion.
     expect(cell('base.vhd').get('.fill').attributes('style')).toContain('width: 100%');
     expect(cell('snap-a.vhd').get('.fill').attributes('style')).toContain('width: 17%');
-    expect(cell('snap-a.vhd').attributes('title')).toContain('Deleting this snapshot frees');
+    // What deleting it frees: its plan's figure, asked on hover, not before.
+    expect(cell('snap-a.vhd').attributes('title')).toContain('asking its plan');
+    expect(fake.callsOf('plan')).toEqual([]);
+    fake.nextPlan = okPlan({ frees: 3 * MiB });
+    await cell('snap-a.vhd').trigger('mouseenter');
+    await flushPromises();
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'delete', disk: { folder: 'lab', file: 'snap-a.vhd' } }]]);
+    expect(cell('snap-a.vhd').attributes('title')).toContain('Deleting this snapshot frees 3 MiB (3,145,728 bytes), as its plan says.');
+    expect(cell('snap-a.vhd').attributes('data-frees')).toBe(String(3 * MiB));
+    // Asked once per scan: a second hover reads the answer kept.
+    await cell('snap-a.vhd').trigger('mouseenter');
+    await flushPromises();
+    expect(fake.callsOf('plan')).toHaveLength(1);
   });
 
   it('shows the total and sorts siblings by cost from the header: largest first, then smallest, then the scan order', async () => {

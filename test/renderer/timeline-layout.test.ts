@@ -77,7 +77,22 @@ describe('timeline layout', () => {
     expect(step).toBe(2 * DAY);
     expect(times.length).toBeGreaterThanOrEqual(4);
     for (const t of times) expect(new Date(t).getHours()).toBe(0);
+    // 10 minutes in at most 6 ticks: 2-minute steps (1-minute ones would make 10).
     const minutes = tickTimes(T0, T0 + 10 * 60_000, 6);
-    expect(minutes.step).toBe(5 * 60_000);
+    expect(minutes.step).toBe(2 * 60_000);
+  });
+
+  it('whatever the room (a zoom), the ticks never outnumber it and fill at least 40% of it', () => {
+    for (const span of [30_000, 7 * 60_000, 5 * 3_600_000, 12.5 * DAY, 40 * DAY, 300 * DAY])
+      for (const count of [3, 6, 12, 40, 200]) {
+        const { times, step } = tickTimes(T0, T0 + span, count);
+        const steps = span / step;
+        if (steps < 1) continue; // a span shorter than the finest step
+        expect(steps, `${span} ms in ${count}`).toBeLessThanOrEqual(count);
+        // Calendar months are not 30 days: allow their slack.
+        if (step < 30 * DAY && count <= span / 1000) expect(steps, `${span} ms in ${count}`).toBeGreaterThanOrEqual(count * 0.4 - 1);
+        expect(times.length).toBeGreaterThanOrEqual(Math.floor(steps) - 1);
+        for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1]);
+      }
   });
 });

@@ -4,6 +4,7 @@
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import TimelineView from '../../renderer/src/components/TimelineView.vue';
+import { useTreeViewStore } from '../../renderer/src/stores/tree-view';
 import { allDisks, labView, removeBridge } from './fake-api.js';
 import { openLab } from './support.js';
 
@@ -50,5 +51,48 @@ describe('TimelineView', () => {
     await dot(next).trigger('keydown', { key: 'Enter' });
     await flushPromises();
     expect(fake.callsOf('details').at(-1)).toEqual([{ folder: 'lab', file: next }]);
+  });
+
+  it('zooms the axis with the buttons and + / - / 0, and says by how much', async () => {
+    const { wrapper } = await mountTimeline();
+    const level = () => wrapper.get('[data-testid="timeline-zoom-level"]').text();
+    const width = () => Number(wrapper.get('svg').attributes('width'));
+    const fitted = width();
+    expect(level()).toBe('100%');
+    expect(wrapper.get('[data-testid="timeline-zoom-out"]').attributes('disabled')).toBeDefined(); // never narrower than the window
+    await wrapper.get('[data-testid="timeline-zoom-in"]').trigger('click');
+    expect(level()).toBe('150%');
+    expect(width()).toBeGreaterThan(fitted);
+    const dot = wrapper.get('[data-testid="timeline-dot"]');
+    await dot.trigger('keydown', { key: '+' });
+    expect(level()).toBe('225%');
+    await dot.trigger('keydown', { key: '-' });
+    expect(level()).toBe('150%');
+    await dot.trigger('keydown', { key: '0' });
+    expect(level()).toBe('100%');
+    expect(width()).toBe(fitted);
+    expect(wrapper.get('[data-testid="timeline-zoom-in"]').attributes('aria-label')).toBe('Zoom in');
+  });
+
+  it('follows the name filter (the disks before a match muted) and the folding (a folded disk says how many it hides)', async () => {
+    const { wrapper, pinia, library } = await mountTimeline();
+    const files = () =>
+      wrapper
+        .findAll('[data-testid="timeline-dot"]')
+        .map((n) => n.attributes('data-file'))
+        .sort();
+    useTreeViewStore(pinia).query = 'before';
+    await flushPromises();
+    expect(files()).toEqual(['base.vhd', 'snap-a.vhd']);
+    expect(wrapper.get('[data-testid="timeline-dot"][data-file="base.vhd"]').classes()).toContain('dim');
+    useTreeViewStore(pinia).query = '';
+    library.toggle('lab\u0000snap-a.vhd', false);
+    await flushPromises();
+    expect(files()).not.toContain('leaf-a1.vhd');
+    expect(files()).not.toContain('leaf-a2.vhd');
+    expect(wrapper.get('[data-testid="timeline-dot"][data-file="snap-a.vhd"]').attributes('aria-label')).toContain('2 disks hidden');
+    useTreeViewStore(pinia).expandAll();
+    await flushPromises();
+    expect(files()).toHaveLength(allDisks(labView()).length);
   });
 });

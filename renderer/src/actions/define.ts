@@ -28,6 +28,8 @@ export interface ActionDef {
   menuOnly?: boolean;
   /** Place in the toolbar and the context menu (ascending). */
   order: number;
+  /** Works on VHDX files too (the rest are VHD-only until vhdsnap writes VHDX: actions/index.ts says so for them). */
+  vhdx?: true;
   /** True where the action makes sense for this disk (the plan still has the last word), else why not, in words for the tooltip. */
   applies(node: DiskNode): true | string;
   /** The request without asking anything (an action with no options, or whose options do not apply to this target). */

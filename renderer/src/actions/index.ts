@@ -10,8 +10,12 @@ const modules = import.meta.glob<ActionModule>(['./*.ts', './*.vue', '!./index.t
 
 const defs = new Map<ActionName, ActionDef>();
 const forms = new Map<ActionName, Component>();
+/** Why an action that only VHD supports is unavailable on a VHDX disk. */
+export const VHDX_READ_ONLY = 'vhdsnap reads VHDX files (check, flatten) but cannot change them yet';
+
 for (const m of Object.values(modules)) {
-  defs.set(m.action.name, m.action);
+  const d = m.action;
+  defs.set(d.name, d.vhdx ? d : { ...d, applies: (node) => (node.format === 'vhdx' ? VHDX_READ_ONLY : d.applies(node)) });
   if (m.default) forms.set(m.action.name, m.default);
 }
 

@@ -1,51 +1,34 @@
 // What a disk costs: the bytes it stores itself (main's allocation read, the
 // details pane's "Unique to this disk"), and what removing it would give back.
-// Removing a disk deletes its file but moves its own data into the disk that
-// takes over (the parent for a merge, each child for a delete's fold), so it
-// frees at least the file less what moves, and at most the whole file when the
-// receivers already hold those sectors themselves.
-import type { DiskNode } from '../../../server/api';
-import { formatBytes } from './format';
+// That second figure is the plan's own (Plan.frees: the files the run removes
+// less the blocks the disks taking their data must add), so the Cost column
+// and the delete or merge dialog never disagree. It is asked on demand
+// (stores/costs.ts): a plan reads the disks' bitmaps, too much for every row.
+import type { DiskNode, OperationArgs } from '../../../server/api';
+import { exactBytes, formatBytes } from './format';
 
-export interface Reclaim {
-  /** The operation that removes a file here: delete (a snapshot) or merge (a leaf into its parent). */
-  how: 'delete' | 'merge';
-  /** Bytes freed at least and at most. */
-  least: number;
-  most: number;
-}
+/** What removing a disk frees: asked ('pending'), the plan's figure, or why nothing can be freed. */
+export type FreeFigure = 'pending' | { bytes: number; how: 'delete' | 'merge' } | { refused: string };
 
-/** What deleting (a snapshot) or merging (a leaf) frees, or why nothing can; null while a needed cost is unknown. */
-export function reclaimOf(node: DiskNode, costOf: (n: DiskNode) => number | null): Reclaim | string | null {
-  const own = costOf(node);
-  if (node.children.length > 0) {
-    if (node.type === 'differencing') {
-      // Fold: the file goes, and its data is copied into each child where the child holds none of its own.
-      if (own === null) return null;
-      return { how: 'delete', least: Math.max(0, node.fileSize - own * node.children.length), most: node.fileSize };
-    }
-    if (node.children.length > 1) return `it is the base of ${node.children.length} branches: deleting it is refused (flatten them instead)`;
-    // A base with one child: the child is merged into it and its file goes.
-    const child = node.children[0];
-    const moved = costOf(child);
-    if (moved === null) return null;
-    return { how: 'delete', least: Math.max(0, child.fileSize - moved), most: child.fileSize };
-  }
+/** The plan that removes this disk's file (delete of a snapshot, merge of a leaf into its parent), or why there is none. */
+export function freeRequest(node: DiskNode): Extract<OperationArgs, { op: 'delete' | 'merge' }> | string {
+  if (node.children.length > 0) return { op: 'delete', disk: node.ref };
   if (node.type !== 'differencing') return 'it is a disk of its own: there is nothing to merge it into';
-  if (node.active) return 'it is the active disk: merging it into its parent removes the parent snapshot instead (see that row)';
-  if (own === null) return null;
-  return { how: 'merge', least: Math.max(0, node.fileSize - own), most: node.fileSize };
+  return { op: 'merge', disk: node.ref };
 }
 
-/** The Cost cell's tooltip: what the disk holds alone, and what removing it would free. */
-export function costSentence(node: DiskNode, costOf: (n: DiskNode) => number | null): string {
+/** The Cost cell's tooltip: what the disk holds alone, and what removing it would free (once its plan has said). */
+export function costSentence(node: DiskNode, costOf: (n: DiskNode) => number | null, free: FreeFigure | undefined): string {
   const own = costOf(node);
-  if (own === null) return 'Not known yet: reading which sectors this disk stores itself…';
-  const first = `Stores ${formatBytes(own)} of its own (data no other disk of the chain holds for it).`;
-  const r = reclaimOf(node, costOf);
-  if (r === null) return first;
-  if (typeof r === 'string') return `${first} Nothing is freed by removing it: ${r}.`;
-  const verb = r.how === 'delete' ? 'Deleting this snapshot' : 'Merging it into its parent';
-  const amount = r.least === r.most ? `about ${formatBytes(r.most)}` : `between ${formatBytes(r.least)} and ${formatBytes(r.most)}`;
-  return `${first} ${verb} frees ${amount}: a file goes, and the data it holds alone moves into the disk that takes over (the plan says exactly).`;
+  const first =
+    own === null
+      ? 'Not known yet: reading which sectors this disk stores itself…'
+      : `Stores ${formatBytes(own)} of its own (data no other disk of the chain holds for it).`;
+  if (free === undefined || free === 'pending') return `${first} What removing it would free: asking its plan…`;
+  if ('refused' in free) return `${first} Nothing is freed by removing it: ${free.refused}.`;
+  const verb =
+    free.how === 'delete' ? 'Deleting this snapshot' : node.active ? 'Merging it with its parent (which keeps it at its path)' : 'Merging it into its parent';
+  // Negative: the data copied into several children takes more than the file gave back.
+  if (free.bytes < 0) return `${first} ${verb} frees nothing: the folder grows by ${formatBytes(-free.bytes)} (${exactBytes(-free.bytes)}), as its plan says.`;
+  return `${first} ${verb} frees ${formatBytes(free.bytes)} (${exactBytes(free.bytes)}), as its plan says.`;
 }

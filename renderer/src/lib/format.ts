@@ -1,21 +1,10 @@
 // Formatting for people: sizes, rates, durations, times, and errors in words.
+import { sizeText } from '../../../core/size';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** 1536 → "1.5 KiB"; three significant digits, binary units (as disk tools show them). */
+/** 1536 → "1.5 KiB" (core/size.ts, as the CLI and the plans say it); a missing size → "—". */
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-  const sign = n < 0 ? '-' : '';
-  let v = Math.abs(n);
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0) return `${sign}${v} B`;
-  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  // toFixed then Number drops trailing zeros: "2 GiB", not "2.00 GiB".
-  return `${sign}${Number(v.toFixed(digits))} ${UNITS[u]}`;
+  return sizeText(n);
 }
 
 /** 10240 → "10,240": digits grouped in threes, the same on every machine (no locale). */

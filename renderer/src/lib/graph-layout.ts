@@ -8,6 +8,10 @@
 // - an edge leaves its parent's right end, runs level to the column's edge,
 //   then curves through the gap to the child's circle: it never enters
 //   another node's box, and edges of one gap keep their order, so never cross.
+// For a window, many trees are packed in rows (shelves) so the drawing takes
+// the window's shape instead of one tall column; each tree keeps its own box,
+// so packing adds no overlap. overviewFolds chooses what to fold so a large
+// folder starts readable.
 import { hierarchy, tree, type HierarchyPointNode } from 'd3-hierarchy';
 
 export interface GraphDisk {
@@ -21,6 +25,8 @@ export interface GraphDisk {
   subIsFile?: boolean;
   /** The active disk: a larger circle. */
   active?: boolean;
+  /** Shown only because a disk below it matches the filter: drawn muted. */
+  dim?: boolean;
   children: GraphDisk[];
 }
 
@@ -60,6 +66,7 @@ export interface LaidNode {
   collapsed: boolean;
   /** Disks hidden below a collapsed node. */
   hidden: number;
+  dim: boolean;
 }
 
 export interface LaidEdge {
@@ -127,7 +134,131 @@ function countAll(d: GraphDisk): number {
 
 type Datum = { disk: GraphDisk | null; children: Datum[] };
 
-export function layoutForest(roots: GraphDisk[], collapsed: ReadonlySet<string>, measure: Measure = estimateWidth): GraphLayout {
+export interface LayoutOptions {
+  /** The window the drawing is for: trees are packed in rows to suit its shape. Without one, one tree below the other. */
+  view?: { w: number; h: number } | null;
+  /** False: no fold knobs (while filtering, what is drawn is what matches, whatever is folded). */
+  foldable?: boolean;
+}
+
+const SHELF_GAP_X = 4; // between trees of a row, on top of both trees' PADs
+const SHELF_GAP_Y = -12; // rows share most of their PADs: 20 px between labels, more than a tree's own 12
+
+/** The scale at which a w×h drawing fits the window, never above 1. */
+export function fitScale(w: number, h: number, view: { w: number; h: number }): number {
+  return Math.min(1, view.w / Math.max(1, w), view.h / Math.max(1, h));
+}
+
+function edgePath(from: Point, bend: Point, to: Point): string {
+  const mid = (bend.x + to.x) / 2;
+  return `M${from.x},${from.y} H${bend.x} C${mid},${bend.y} ${mid},${to.y} ${to.x},${to.y}`;
+}
+
+function shifted(l: GraphLayout, dx: number, dy: number): GraphLayout {
+  const p = (q: Point): Point => ({ x: q.x + dx, y: q.y + dy });
+  const b = (q: Box): Box => ({ ...q, x: q.x + dx, y: q.y + dy });
+  return {
+    nodes: l.nodes.map((n) => ({ ...n, x: n.x + dx, y: n.y + dy, box: b(n.box), label: b(n.label), knob: n.knob ? b(n.knob) : null })),
+    edges: l.edges.map((e) => {
+      const [from, bend, to] = [p(e.from), p(e.bend), p(e.to)];
+      return { ...e, from, bend, to, d: edgePath(from, bend, to) };
+    }),
+    width: l.width + dx,
+    height: l.height + dy,
+  };
+}
+
+/** Trees left to right in rows no wider than `target` (a wider tree gets a row of its own). */
+function shelves(trees: GraphLayout[], target: number): GraphLayout {
+  const out: GraphLayout = { nodes: [], edges: [], width: 0, height: 0 };
+  let x = 0;
+  let y = 0;
+  let rowH = 0;
+  for (const t of trees) {
+    if (x > 0 && x + t.width > target) {
+      x = 0;
+      y += rowH + SHELF_GAP_Y;
+      rowH = 0;
+    }
+    const s = shifted(t, x, y);
+    out.nodes.push(...s.nodes);
+    out.edges.push(...s.edges);
+    out.width = Math.max(out.width, x + t.width);
+    out.height = Math.max(out.height, y + t.height);
+    rowH = Math.max(rowH, t.height);
+    x += t.width + SHELF_GAP_X;
+  }
+  return out;
+}
+
+export function layoutForest(roots: GraphDisk[], collapsed: ReadonlySet<string>, measure: Measure = estimateWidth, o: LayoutOptions = {}): GraphLayout {
+  const stacked = layoutStack(roots, collapsed, measure, o.foldable ?? true);
+  const view = o.view;
+  if (!view || view.w <= 0 || view.h <= 0 || roots.length < 2) return stacked;
+  // Rows of trees at a few widths; the one shown largest wins. The stack (whose
+  // generations line up across trees) unless packing shows it clearly larger.
+  const trees = roots.map((r) => layoutStack([r], collapsed, measure, o.foldable ?? true));
+  let best = stacked;
+  let bestScale = fitScale(stacked.width, stacked.height, view) * 1.03;
+  for (let k = 1; k >= 0.1; k -= 0.05) {
+    const packed = shelves(trees, view.w / k);
+    const scale = fitScale(packed.width, packed.height, view);
+    if (scale > bestScale) {
+      best = packed;
+      bestScale = scale;
+    }
+  }
+  return best;
+}
+
+/** What to fold so the fitted drawing reads at `readable` scale or more: every
+ * subtree below the deepest generation that still fits (the roots' children
+ * at worst), never an ancestor of `keep` (the selected disk stays drawn). */
+export function overviewFolds(
+  roots: GraphDisk[],
+  collapsed: ReadonlySet<string>,
+  view: { w: number; h: number },
+  measure: Measure = estimateWidth,
+  keep: string | null = null,
+  readable = 0.7,
+): string[] {
+  const path = new Set<string>();
+  const findPath = (d: GraphDisk): boolean => {
+    const on = d.key === keep || d.children.some(findPath);
+    if (on) path.add(d.key);
+    return on;
+  };
+  roots.forEach(findPath);
+  path.delete(keep ?? '');
+  let deepest = 0;
+  const depthOf = (d: GraphDisk, depth: number): void => {
+    deepest = Math.max(deepest, depth);
+    if (!collapsed.has(d.key)) d.children.forEach((c) => depthOf(c, depth + 1));
+  };
+  roots.forEach((r) => depthOf(r, 0));
+  const foldsAt = (cut: number): string[] => {
+    const out: string[] = [];
+    const walk = (d: GraphDisk, depth: number) => {
+      if (collapsed.has(d.key) || d.children.length === 0) return;
+      if (depth >= cut && !path.has(d.key)) out.push(d.key);
+      else d.children.forEach((c) => walk(c, depth + 1));
+    };
+    roots.forEach((r) => walk(r, 0));
+    return out;
+  };
+  const fits = (folds: string[]) => {
+    const l = layoutForest(roots, new Set([...collapsed, ...folds]), measure, { view });
+    return fitScale(l.width, l.height, view) >= readable;
+  };
+  if (fits([])) return [];
+  for (let cut = deepest - 1; cut > 0; cut--) {
+    const folds = foldsAt(cut);
+    if (fits(folds)) return folds;
+  }
+  return foldsAt(0);
+}
+
+function layoutStack(roots: GraphDisk[], collapsed: ReadonlySet<string>, measure: Measure, foldable: boolean): GraphLayout {
   const datum = (disk: GraphDisk): Datum => ({ disk, children: collapsed.has(disk.key) ? [] : disk.children.map(datum) });
   // The forest hangs off a hidden root so one tidy layout places every tree.
   const root = hierarchy<Datum>({ disk: null, children: roots.map(datum) });
@@ -145,7 +276,7 @@ export function layoutForest(roots: GraphDisk[], collapsed: ReadonlySet<string>,
     const textW = Math.ceil(Math.max(measure(name, NAME_SIZE), measure(sub, SUB_SIZE))) + 2;
     const isCollapsed = collapsed.has(disk.key) && disk.children.length > 0;
     const hidden = isCollapsed ? countAll(disk) : 0;
-    const knobText = disk.children.length === 0 ? '' : isCollapsed ? `+${hidden}` : '−';
+    const knobText = disk.children.length === 0 || !foldable ? '' : isCollapsed ? `+${hidden}` : '−';
     const knobW = knobText ? Math.max(KNOB_H, Math.ceil(measure(knobText, KNOB_SIZE)) + 10) : 0;
     const right = LABEL_DX + textW + (knobW ? KNOB_DX + knobW : 0); // from the centre
     return { n, disk, name, sub, textW, knobText, knobW, right, isCollapsed, hidden };
@@ -179,22 +310,20 @@ export function layoutForest(roots: GraphDisk[], collapsed: ReadonlySet<string>,
       knobText: p.knobText,
       collapsed: p.isCollapsed,
       hidden: p.hidden,
+      dim: !!p.disk.dim,
     };
   });
   const byKey = new Map(nodes.map((n) => [n.key, n]));
 
   const edges: LaidEdge[] = [];
   for (const n of nodes) {
-    if (!n.knob) continue;
     const colRight = colLeft[n.depth + 1] + colWidth[n.depth + 1];
     for (const k of n.children) {
       const c = byKey.get(k)!;
-      const from = { x: n.knob.x + n.knob.w, y: n.y };
+      const from = { x: n.knob ? n.knob.x + n.knob.w : n.label.x + n.label.w, y: n.y };
       const bend = { x: colRight + RUN, y: n.y };
       const to = { x: c.x - c.r - 1, y: c.y };
-      const mid = (bend.x + to.x) / 2;
-      const d = `M${from.x},${from.y} H${bend.x} C${mid},${bend.y} ${mid},${to.y} ${to.x},${to.y}`;
-      edges.push({ key: `${n.key}>${k}`, parent: n.key, child: k, from, bend, to, d });
+      edges.push({ key: `${n.key}>${k}`, parent: n.key, child: k, from, bend, to, d: edgePath(from, bend, to) });
     }
   }
 

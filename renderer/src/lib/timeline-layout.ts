@@ -12,6 +12,10 @@ export interface TimelineDisk {
   /** Creation time, ms since the epoch. */
   time: number;
   active?: boolean;
+  /** Shown only because a disk after it matches the filter: drawn muted. */
+  dim?: boolean;
+  /** Disks folded away below it (not drawn); its name says how many. */
+  hidden?: number;
   children: TimelineDisk[];
 }
 
@@ -22,9 +26,11 @@ export interface TimelineDot {
   x: number;
   y: number;
   time: number;
-  /** The name as drawn above the dot, or '' where it does not fit. */
+  /** The name as drawn above the dot (with "+N" when it hides folded disks), or '' where it does not fit. */
   label: string;
   labelW: number;
+  dim: boolean;
+  hidden: number;
 }
 
 export interface TimelineLane {
@@ -38,6 +44,7 @@ export interface TimelineLane {
 
 export interface TimelineTick {
   x: number;
+  time: number;
   text: string;
 }
 
@@ -71,7 +78,38 @@ const PAD_BOTTOM = 14;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-const STEPS = [1000, 5000, 15_000, MIN, 5 * MIN, 15 * MIN, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 365 * DAY];
+// Round steps; none more than 2.5 times the one before, so a zoom always finds one near the room it has.
+const STEPS = [
+  1000,
+  2000,
+  5000,
+  10_000,
+  15_000,
+  30_000,
+  MIN,
+  2 * MIN,
+  5 * MIN,
+  10 * MIN,
+  15 * MIN,
+  30 * MIN,
+  HOUR,
+  2 * HOUR,
+  3 * HOUR,
+  6 * HOUR,
+  12 * HOUR,
+  DAY,
+  2 * DAY,
+  4 * DAY,
+  7 * DAY,
+  14 * DAY,
+  30 * DAY,
+  61 * DAY,
+  91 * DAY,
+  182 * DAY,
+  365 * DAY,
+];
+/** Least room per tick label: "Nov 27 09:00" and a gap. */
+export const TICK_ROOM = 90;
 
 /** Tick times from t0 to t1, about `count` of them, on round steps (local time). */
 export function tickTimes(t0: number, t1: number, count: number): { times: number[]; step: number } {
@@ -154,7 +192,18 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
     for (const disk of lane.disks) {
       const x = Math.max(xOf(disk.time), last + DOT_GAP);
       last = x;
-      dotOf.set(disk.key, { key: disk.key, lane: l, parent: null, x, y: laneY(l), time: disk.time, label: '', labelW: 0 });
+      dotOf.set(disk.key, {
+        key: disk.key,
+        lane: l,
+        parent: null,
+        x,
+        y: laneY(l),
+        time: disk.time,
+        label: '',
+        labelW: 0,
+        dim: !!disk.dim,
+        hidden: disk.hidden ?? 0,
+      });
     }
   });
   for (const p of placed) dotOf.get(p.disk.key)!.parent = p.parent;
@@ -165,7 +214,8 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
     const dots = lane.disks.map((d) => dotOf.get(d.key)!).sort((a, b) => a.x - b.x);
     dots.forEach((dot, i) => {
       const room = i + 1 < dots.length ? dots[i + 1].x - dot.x - 12 : Infinity;
-      const name = lane.disks.find((d) => d.key === dot.key)!.name;
+      const disk = lane.disks.find((d) => d.key === dot.key)!;
+      const name = disk.hidden ? `${disk.name} +${disk.hidden}` : disk.name;
       const width = measure(name, LABEL_SIZE);
       if (width <= room) {
         dot.label = name;
@@ -185,8 +235,8 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
     links.push({ key: `${p.key}>${d.key}`, parent: p.key, child: d.key, d: path });
   }
 
-  const { times: tickAt, step } = tickTimes(t0, t1, Math.max(2, Math.floor(w / 110)));
-  const ticks = tickAt.map((t, i) => ({ x: xOf(t), text: tickText(t, step, i === 0 ? null : tickAt[i - 1]) }));
+  const { times: tickAt, step } = tickTimes(t0, t1, Math.max(2, Math.floor(w / TICK_ROOM)));
+  const ticks = tickAt.map((t, i) => ({ x: xOf(t), time: t, text: tickText(t, step, i === 0 ? null : tickAt[i - 1]) }));
 
   return {
     dots,

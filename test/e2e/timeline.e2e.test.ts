@@ -1,0 +1,231 @@
+// The timeline view in Chromium over `vhdsnap serve` on real VHDs (the graph
+// suite's folders: a 9-deep chain, a branched tree, 300 disks), at 1280×800
+// and 1024×640 in light and dark: one dot per disk on a date axis, one lane
+// per branch, no two names or dots meeting (in a lane or anywhere), and the
+// selected disk inside the window. Zoom by button, key and Ctrl+wheel changes
+// the scale, the ticks follow it (finer steps, never crowded), and the
+// selection stays in view; filter, collapse and expand all act here too.
+// Screenshots: timeline-*.png.
+import * as path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../server/serve';
+import { makeTmpDir } from '../support/tmp';
+import { BIG_LAST, LINEAR_LEAF, makeGraphFolders, type GraphFolders } from './graph-support';
+import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
+
+const UI_TIMEOUT = 20_000;
+const missing = missingPrerequisite();
+
+describe.skipIf(missing !== null)(
+  'the timeline view in Chromium',
+  () => {
+    let tmp = '';
+    let artifacts = '';
+    let server: RunningServer | null = null;
+    let browser: Browser | null = null;
+    let page: Page;
+    let folders: GraphFolders;
+    const problems: string[] = [];
+    const $ = (id: string) => page.getByTestId(id);
+    const dot = (file: string) => page.locator(`[data-testid=timeline-dot][data-file="${file}"]`);
+    const shown = () => $('detail-file').textContent();
+
+    beforeAll(async () => {
+      artifacts = ensureArtifactsDir();
+      tmp = makeTmpDir('vhdsnap-e2e-timeline-');
+      folders = await makeGraphFolders(tmp);
+      server = await startServer({
+        port: 0,
+        folders: [folders.big, folders.branched, folders.linear],
+        distDir: dist.renderer,
+        workerPath: dist.worker,
+        version: 'e2e',
+      });
+      browser = await launchBrowser();
+    }, 120_000);
+
+    afterAll(() => closeSuite(browser, server, tmp));
+
+    async function openFolder(name: string, select: string) {
+      if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
+      await openRecent(page, name);
+      await $(`folder-${name}`).waitFor();
+      await $(`tree-row-${select}`).click();
+      await expect.poll(shown).toBe(select);
+      await $('view-timeline').click();
+      await $('timeline-viewport').waitFor();
+    }
+    async function closeFolder() {
+      await $('close-folder').click();
+      await $('open-folder').waitFor();
+    }
+
+    /** Every meeting of two dots or names, those of one lane first; and whether the selected dot and its name are inside the window. */
+    const readTimeline = () =>
+      page.evaluate(() => {
+        const meet = (a: DOMRect, b: DOMRect) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+        const boxes = Array.from(document.querySelectorAll<SVGGElement>('[data-testid=timeline-dot]')).flatMap((g) => {
+          const label = g.querySelector('[data-testid=timeline-label]');
+          const lane = g.dataset.lane!;
+          return [
+            { what: `${g.dataset.file} dot`, lane, r: g.querySelector('.mark')!.getBoundingClientRect() },
+            ...(label ? [{ what: `${g.dataset.file} label`, lane, r: label.getBoundingClientRect() }] : []),
+          ];
+        });
+        const inLane: string[] = [];
+        const anywhere: string[] = [];
+        for (let i = 0; i < boxes.length; i++)
+          for (let j = i + 1; j < boxes.length; j++)
+            if (meet(boxes[i].r, boxes[j].r)) (boxes[i].lane === boxes[j].lane ? inLane : anywhere).push(`${boxes[i].what} × ${boxes[j].what}`);
+        const v = document.querySelector('[data-testid=timeline-viewport]')!.getBoundingClientRect();
+        const sel = document.querySelector<SVGGElement>('[data-testid=timeline-dot][aria-pressed=true]');
+        const r = sel?.querySelector('.mark')?.getBoundingClientRect();
+        // The lane names cover the window's left 138 px: a dot there is hidden.
+        const selectedInView = !!r && r.left >= v.left + 138 && r.right <= v.right && r.top >= v.top + 24 && r.bottom <= v.bottom;
+        const ticks = Array.from(document.querySelectorAll<SVGTextElement>('[data-testid=timeline-tick]')).map((t) => ({
+          time: Number(t.dataset.time),
+          r: t.getBoundingClientRect(),
+        }));
+        const tickClash = ticks.some((t, i) => i > 0 && meet(ticks[i - 1].r, t.r));
+        const step = ticks.length > 1 ? ticks[1].time - ticks[0].time : 0;
+        return {
+          inLane,
+          anywhere,
+          selected: sel?.dataset.file ?? null,
+          selectedInView,
+          tickCount: ticks.length,
+          tickClash,
+          step,
+          window: { bottom: v.bottom },
+        };
+      });
+    const dx = async (a: string, b: string) => (await dot(b).boundingBox())!.x - (await dot(a).boundingBox())!.x;
+    const zoomLevel = async () => parseInt((await $('timeline-zoom-level').textContent())!, 10);
+
+    async function expectClean(what: string) {
+      const t = await readTimeline();
+      expect(t.inLane, `${what}: names in a lane`).toEqual([]);
+      expect(t.anywhere, `${what}: names and dots`).toEqual([]);
+      expect(t.selectedInView, `${what}: ${t.selected} in view`).toBe(true);
+      expect(t.tickClash, `${what}: tick labels apart`).toBe(false);
+      expect(t.window.bottom, `${what}: window inside the page`).toBeLessThanOrEqual(page.viewportSize()!.height);
+      return t;
+    }
+
+    const sizes: [number, number][] = [
+      [1280, 800],
+      [1024, 640],
+    ];
+    for (const [w, h] of sizes)
+      for (const scheme of ['light', 'dark'] as const)
+        it(`${w}×${h} ${scheme}: dots apart, zoom (buttons, keys, Ctrl+wheel) with the selection in view, filter and folding`, async () => {
+          page = await openPage(browser!, { width: w, height: h, colorScheme: scheme, timeout: UI_TIMEOUT, problems });
+          await page.goto(server!.url);
+          const tag = `${w}-${scheme}`;
+          const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `timeline-${name}-${tag}.png`) });
+
+          // ---- branched
+          await openFolder('branched', 's1.vhd');
+          await expect.poll(() => $('timeline-dot').count()).toBe(8);
+          expect(await $('timeline-lane').count()).toBe(5); // vm, test, try, other-os; lone
+          await expectClean(`branched ${tag}`);
+          expect(await dx('setup-base.vhd', 's1.vhd')).toBeGreaterThan(0);
+          expect(await dx('s1.vhd', 's2.vhd')).toBeGreaterThan(0);
+          await dot('test.vhd').locator('.mark').click();
+          await expect.poll(shown).toBe('test.vhd');
+          await page.keyboard.press('ArrowRight'); // the next disk in time: vm (day 9)
+          await expect.poll(shown).toBe('vm.vhd');
+          // Focus goes with the selection.
+          await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.file)).toBe('vm.vhd');
+          await shot('branched');
+          // Zoom in with the button: three days (base → other-os) take 1.5 times the room, vm still in view.
+          const span = await dx('setup-base.vhd', 'other-os.vhd');
+          const before = await readTimeline();
+          await page.getByRole('button', { name: 'Zoom in' }).click();
+          await expect.poll(zoomLevel).toBe(150);
+          expect((await dx('setup-base.vhd', 'other-os.vhd')) / span).toBeCloseTo(1.5, 1);
+          await expectClean(`branched ${tag} zoomed in`);
+          // Keys, on the focused dot: + twice more, the ticks finer; − back; 0 fits.
+          await dot('vm.vhd').focus();
+          await page.keyboard.press('+');
+          await page.keyboard.press('+');
+          await expect.poll(zoomLevel).toBe(338);
+          const zoomed = await expectClean(`branched ${tag} zoomed ×3.4`);
+          expect(zoomed.step, 'ticks follow the zoom').toBeLessThan(before.step);
+          expect((await dx('setup-base.vhd', 'other-os.vhd')) / span).toBeCloseTo(3.375, 0);
+          expect(await shown()).toBe('vm.vhd');
+          await shot('branched-zoomed');
+          await page.keyboard.press('-');
+          await expect.poll(zoomLevel).toBe(225);
+          await expectClean(`branched ${tag} zoomed out`);
+          await page.keyboard.press('0');
+          await expect.poll(zoomLevel).toBe(100);
+          expect(await dx('setup-base.vhd', 'other-os.vhd')).toBeCloseTo(span, 0);
+          // Ctrl+wheel zooms (a plain wheel only scrolls).
+          const vp = (await $('timeline-viewport').boundingBox())!;
+          await page.mouse.move(vp.x + vp.width / 2, vp.y + vp.height / 2);
+          await page.mouse.wheel(0, -200);
+          expect(await zoomLevel()).toBe(100);
+          await page.keyboard.down('Control');
+          await page.mouse.wheel(0, -200);
+          await page.keyboard.up('Control');
+          await expect.poll(zoomLevel).toBeGreaterThan(100);
+          await expectClean(`branched ${tag} Ctrl+wheel`);
+          await page.getByRole('button', { name: 'Zoom out' }).click();
+          await $('timeline-fit').click();
+          await expect.poll(zoomLevel).toBe(100);
+          // Filter: the match and the disks before it (muted), nothing after it.
+          await $('tree-filter').fill('office');
+          await expect.poll(() => $('timeline-dot').count()).toBe(3);
+          const dims = await page.locator('[data-testid=timeline-dot].dim').evaluateAll((els) => els.map((e) => e.getAttribute('data-file')).sort());
+          expect(dims).toEqual(['s1.vhd', 'setup-base.vhd']);
+          await dot('s2.vhd').locator('.mark').click();
+          await expectClean(`branched ${tag} filtered`);
+          await shot('branched-filter');
+          await $('tree-filter').fill('');
+          await expect.poll(() => $('timeline-dot').count()).toBe(8);
+          // Collapse all: the bases, saying how many they hide; the selection moves to its base.
+          await $('collapse-all').click();
+          await expect.poll(() => $('timeline-dot').count()).toBe(2);
+          await expect.poll(shown).toBe('setup-base.vhd');
+          expect(await dot('setup-base.vhd').getAttribute('aria-label')).toContain('6 disks hidden');
+          expect(await dot('setup-base.vhd').getByTestId('timeline-label').textContent()).toBe('setup base +6');
+          await expectClean(`branched ${tag} collapsed`);
+          await shot('branched-collapsed');
+          await $('expand-all').click();
+          await expect.poll(() => $('timeline-dot').count()).toBe(8);
+          await closeFolder();
+
+          // ---- linear
+          await openFolder('linear', LINEAR_LEAF);
+          await expect.poll(() => $('timeline-dot').count()).toBe(9);
+          expect(await $('timeline-lane').count()).toBe(1);
+          await expectClean(`linear ${tag}`);
+          await shot('linear');
+          for (let i = 0; i < 4; i++) await page.getByRole('button', { name: 'Zoom in' }).click();
+          await expect.poll(zoomLevel).toBe(506);
+          await expectClean(`linear ${tag} zoomed`);
+          await shot('linear-zoomed');
+          await closeFolder();
+
+          // ---- 300 disks
+          await openFolder('big', BIG_LAST);
+          await expect.poll(() => $('timeline-dot').count()).toBe(300);
+          await expectClean(`300 disks ${tag}`);
+          await shot('300');
+          await page.getByRole('button', { name: 'Zoom in' }).click();
+          await page.getByRole('button', { name: 'Zoom in' }).click();
+          await expect.poll(zoomLevel).toBe(225);
+          await expectClean(`300 disks ${tag} zoomed`);
+          await shot('300-zoomed');
+          await closeFolder();
+          await page.context().close();
+        });
+
+    it('no page reported an error', () => {
+      expect(problems).toEqual([]);
+    });
+  },
+  300_000,
+);
