@@ -10,9 +10,10 @@ import { planOperation, runOperation, type OperationName, type RequestOf } from 
 import { operationNamed, operationNames } from '../registry.js';
 import { scanLibrary } from '../library/scan.js';
 import { checkPaths } from '../ops/check.js';
-import { createDynamic, createFixed, MAX_NEW_SIZE, tooLarge, validateNewDisk } from '../ops/create.js';
+import { createDynamic, createFixed, createVhdx, MAX_NEW_SIZE, tooLarge, validateNewDisk } from '../ops/create.js';
+import { MAX_VIRTUAL_SIZE as MAX_VHDX_SIZE } from '../format/vhdx/items.js';
 import { getInfo } from '../ops/info.js';
-import { exportRaw, importRaw } from '../ops/transfer.js';
+import { exportRaw, importRaw, isVhdxName } from '../ops/transfer.js';
 import { recoverFolder } from '../ops/recover.js';
 import { parseArgs, parseOffset, parseSize, type ParsedArgs } from './args.js';
 import { printableLines } from '../printable.js';
@@ -44,7 +45,14 @@ const OPTION_HELP: Record<string, OptionHelp> = {
   deep: { help: 'also read every allocated block of every file in the chain' },
   size: { value: '<n>[K|M|G|T]', help: 'virtual size in bytes, or with a binary unit' },
   type: { value: 'dynamic|fixed', help: 'disk type to create (default dynamic)' },
-  'block-size': { value: '<n>[K|M]', help: 'block size of a dynamic disk (default 2M)' },
+  'block-size': {
+    value: '<n>[K|M]',
+    help: "block size of a dynamic VHD (default 2M) or of a VHDX, 1M to 256M (default 32M, Hyper-V's own: few BAT entries, little waste)",
+  },
+  'sector-size': {
+    value: '512|4096',
+    help: "logical sector size of a VHDX (default 512, Hyper-V's own: qemu-img and older guests cannot read a 4096-byte-sector VHDX)",
+  },
   port: { value: '<n>', help: 'port to listen on (default: any free port)' },
   rollback: {
     help: 'roll interrupted jobs back (every disk as before the job) instead of finishing them; a job past its point of no return is finished',
@@ -150,6 +158,16 @@ async function statInput(p: string, want: 'file' | 'any'): Promise<void> {
   if (want === 'file' && !st.isFile()) throw new UsageError('NOT_A_FILE', `${p} is not a regular file`);
 }
 
+/** --sector-size: 512 or 4096, and only for a VHDX (a VHD's sectors are 512 bytes). */
+function sectorSizeOption(a: ParsedArgs, vhdx: boolean): number | undefined {
+  const text = a.values.get('sector-size');
+  if (text === undefined) return undefined;
+  if (!vhdx)
+    throw new UsageError('USAGE', '--sector-size applies to VHDX files only (name the file .vhdx; a VHD has 512-byte sectors)', { field: 'sector-size' });
+  if (text !== '512' && text !== '4096') throw new UsageError('BAD_SECTOR_SIZE', `--sector-size must be 512 or 4096, got "${text}"`, { field: 'sector-size' });
+  return Number(text);
+}
+
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string, dflt: T): T {
   if (value === undefined) return dflt;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError('USAGE', `--${flag} must be one of ${allowed.join(', ')}`);
@@ -206,22 +224,32 @@ const otherCommands = {
   },
   create: {
     args: '<file>',
-    about: 'Creates a new empty disk.',
+    about: 'Creates a new empty disk: a VHDX when the name ends in .vhdx or .avhdx, else a VHD.',
     required: ['size'],
-    values: ['size', 'type', 'block-size'],
+    values: ['size', 'type', 'block-size', 'sector-size'],
     bools: ['json'],
     min: 1,
     max: 1,
     run: async (a, io) => {
       const sizeText = a.values.get('size');
       if (!sizeText) throw new UsageError('USAGE', 'create needs --size');
-      const size = parseSize(sizeText, '--size', { bytes: MAX_NEW_SIZE, reason: tooLarge() });
+      const vhdx = isVhdxName(a.positional[0]);
+      const size = parseSize(
+        sizeText,
+        '--size',
+        vhdx ? { bytes: MAX_VHDX_SIZE, reason: 'over the VHDX maximum of 64 TiB' } : { bytes: MAX_NEW_SIZE, reason: tooLarge() },
+      );
       const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
       const bs = a.values.get('block-size');
-      // The same validator as import's (core/ops/create.ts), so both refuse the same.
-      validateNewDisk({ size, type, blockSize: bs ? parseSize(bs, '--block-size') : undefined });
-      if (type === 'fixed') await createFixed(a.positional[0], size);
-      else await createDynamic(a.positional[0], size, { blockSize: bs ? parseSize(bs, '--block-size') : undefined });
+      const blockSize = bs ? parseSize(bs, '--block-size') : undefined;
+      const logicalSectorSize = sectorSizeOption(a, vhdx);
+      if (vhdx) await createVhdx(a.positional[0], { size, type, blockSize, logicalSectorSize });
+      else {
+        // The same validator as import's (core/ops/create.ts), so both refuse the same.
+        validateNewDisk({ size, type, blockSize });
+        if (type === 'fixed') await createFixed(a.positional[0], size);
+        else await createDynamic(a.positional[0], size, { blockSize });
+      }
       const info = await getInfo(a.positional[0]);
       if (a.bools.has('json')) json(io, info);
       else io.stdout(`Created ${info.path}: a ${info.type} disk of ${sizeWithBytes(info.virtualSize)}.\n`);
@@ -229,16 +257,22 @@ const otherCommands = {
     },
   },
   import: {
-    args: '<raw> <out.vhd>',
-    about: 'Makes a VHD from a raw disk image.',
-    values: ['type', 'block-size'],
+    args: '<raw> <out.vhd|out.vhdx>',
+    about: 'Makes a VHD, or a VHDX when the output name ends in .vhdx or .avhdx, from a raw disk image.',
+    values: ['type', 'block-size', 'sector-size'],
     bools: ['json'],
     min: 2,
     max: 2,
     run: async (a, io) => {
       const type = oneOf(a.values.get('type'), ['dynamic', 'fixed'] as const, 'type', 'dynamic');
       const bs = a.values.get('block-size');
-      const r = await importRaw(a.positional[0], a.positional[1], { type, blockSize: bs ? parseSize(bs, '--block-size') : undefined, ...progressCtx(io) });
+      const logicalSectorSize = sectorSizeOption(a, isVhdxName(a.positional[1]));
+      const r = await importRaw(a.positional[0], a.positional[1], {
+        type,
+        blockSize: bs ? parseSize(bs, '--block-size') : undefined,
+        logicalSectorSize,
+        ...progressCtx(io),
+      });
       if (a.bools.has('json')) json(io, { path: a.positional[1], ...r });
       else
         io.stdout(

@@ -1,4 +1,5 @@
-// Creating new VHD files: fixed, dynamic, and differencing children of any disk.
+// Creating new VHD files (fixed, dynamic, and differencing children of any
+// disk) and new fixed and dynamic VHDX files.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, UsageError } from '../errors.js';
@@ -30,6 +31,7 @@ import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } 
 import { U64_MAX } from '../format/bytes.js';
 import { refuseExisting, writeAtomically } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, encodeNewBat, planNewVhdx, validateNewVhdx, type NewVhdxSpec } from '../format/vhdx/new-file.js';
 
 /**
  * Creator written into new footers. QEMU, VirtualBox and others take the size
@@ -261,4 +263,37 @@ export async function createDifferencing(path: string, parentPath: string, opts:
   } finally {
     await parent.close();
   }
+}
+
+/** What `create` and `import` ask for in a new VHDX file (defaults: DEFAULT_VHDX_BLOCK_SIZE, 512-byte sectors). */
+export interface NewVhdxDiskSpec {
+  size: number;
+  type: 'fixed' | 'dynamic';
+  blockSize?: number;
+  logicalSectorSize?: number;
+}
+
+/** The spec with its defaults filled in, validated (typed usage errors naming --size, --block-size or --sector-size). */
+export function resolveNewVhdx(spec: NewVhdxDiskSpec): NewVhdxSpec {
+  const s: NewVhdxSpec = {
+    virtualSize: spec.size,
+    blockSize: spec.blockSize ?? DEFAULT_VHDX_BLOCK_SIZE,
+    logicalSectorSize: spec.logicalSectorSize ?? DEFAULT_LOGICAL_SECTOR_SIZE,
+    fixed: spec.type === 'fixed',
+  };
+  validateNewVhdx(s);
+  return s;
+}
+
+/**
+ * Creates an empty VHDX: dynamic (every block NOT_PRESENT) or fixed (every
+ * block FULLY_PRESENT, its space in the file as holes that read as zeros).
+ */
+export async function createVhdx(path: string, spec: NewVhdxDiskSpec): Promise<void> {
+  const plan = planNewVhdx(resolveNewVhdx(spec));
+  const { payloadBlocks } = plan.geometry;
+  const offsets = new Float64Array(payloadBlocks); // 0: not allocated
+  if (spec.type === 'fixed') for (let b = 0; b < payloadBlocks; b++) offsets[b] = plan.dataStart + b * plan.spec.blockSize;
+  const end = plan.dataStart + (spec.type === 'fixed' ? payloadBlocks * plan.spec.blockSize : 0);
+  await writeNewFile(path, [...plan.pieces, { at: plan.batOffset, data: encodeNewBat(plan, offsets) }], end);
 }

@@ -1,8 +1,8 @@
-// Flatten: a disk and its whole chain into one standalone dynamic, fixed VHD
-// or raw file. Each block is resolved top-down through the chain; all-zero
+// Flatten: a disk and its whole chain into one standalone dynamic or fixed
+// VHD, dynamic VHDX (--format vhdx, or an output named .vhdx) or raw file. Each block is resolved top-down through the chain; all-zero
 // blocks stay unallocated in dynamic output. Inputs are never written.
 import * as nodePath from 'node:path';
-import { RefusedError, type Finding } from '../errors.js';
+import { RefusedError, UsageError, type Finding } from '../errors.js';
 import { guardAndWarn } from '../inuse.js';
 import { bitmapBytes } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
@@ -14,7 +14,10 @@ import { assertNoRefusals, freeSpaceAt, type JobContext, type Plan } from '../jo
 import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
 import { assertFolderFor, refuseExisting, writeAtomically } from '../io/file.js';
-import { diskSource, writeImage, type OutputFormat } from './transfer.js';
+import { diskSource, isVhdxName, writeImage, type OutputFormat } from './transfer.js';
+import { VhdxLayer } from '../disk/vhdx-layer.js';
+import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, planNewVhdx } from '../format/vhdx/new-file.js';
+import { MAX_BLOCK_SIZE as MAX_VHDX_BLOCK_SIZE, MIN_BLOCK_SIZE as MIN_VHDX_BLOCK_SIZE } from '../format/vhdx/items.js';
 import { sizeText, sizeWithBytes } from '../size.js';
 import { diskText } from '../words.js';
 
@@ -38,6 +41,31 @@ function outputBlockSize(disk: Disk<ChainLayer>): number {
   return top.format === 'vhd' && top.type !== 'fixed' ? top.sectorsPerBlock * SECTOR : DEFAULT_BLOCK_SIZE;
 }
 
+/** A VHDX output keeps the source's block size where a VHDX can have it (1–256 MiB) and a VHDX source's logical sector size. */
+function vhdxOutput(disk: Disk<ChainLayer>): { blockSize: number; logicalSectorSize: number } {
+  const top = disk.top;
+  const bs = top.sectorsPerBlock * SECTOR;
+  const keep = top.type !== 'fixed' && bs >= MIN_VHDX_BLOCK_SIZE && bs <= MAX_VHDX_BLOCK_SIZE;
+  return {
+    blockSize: keep ? bs : DEFAULT_VHDX_BLOCK_SIZE,
+    logicalSectorSize: top instanceof VhdxLayer ? top.file.logicalSectorSize : DEFAULT_LOGICAL_SECTOR_SIZE,
+  };
+}
+
+/** The format asked for, or the one the output's name implies; a VHD or raw format under a VHDX name is a usage error. */
+export function flattenFormat(out: string, format: OutputFormat | undefined): OutputFormat {
+  if (format === undefined) return isVhdxName(out) ? 'vhdx' : 'dynamic';
+  if (isVhdxName(out) && format !== 'vhdx')
+    throw new UsageError(
+      'USAGE',
+      `--format ${format} does not write a VHDX, but ${nodePath.basename(out)} is named as one: use --format vhdx or another name`,
+      {
+        field: 'format',
+      },
+    );
+  return format;
+}
+
 /** Bytes of the virtual disk that some layer stores, counted per output block. */
 function bytesWithData(disk: Disk<ChainLayer>, blockSize: number): number {
   let n = 0;
@@ -50,14 +78,17 @@ function bytesWithData(disk: Disk<ChainLayer>, blockSize: number): number {
 
 async function planWith(disk: Disk<ChainLayer>, out: string, format: OutputFormat): Promise<Plan> {
   const size = disk.virtualSize;
-  const blockSize = outputBlockSize(disk);
+  const vhdx = vhdxOutput(disk);
+  const blockSize = format === 'vhdx' ? vhdx.blockSize : outputBlockSize(disk);
   const copy = bytesWithData(disk, blockSize);
   const growth =
-    format === 'dynamic'
-      ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
-      : format === 'fixed'
-        ? size + SECTOR
-        : size;
+    format === 'vhdx'
+      ? planNewVhdx({ virtualSize: size, ...vhdx, fixed: false }).dataStart + Math.ceil(copy / blockSize) * blockSize
+      : format === 'dynamic'
+        ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
+        : format === 'fixed'
+          ? size + SECTOR
+          : size;
   await assertFolderFor(out);
   const freeSpace = await freeSpaceAt(nodePath.dirname(nodePath.resolve(out)));
   const refusals: Plan['refusals'] = [];
@@ -79,14 +110,14 @@ async function planWith(disk: Disk<ChainLayer>, out: string, format: OutputForma
 export async function planFlatten(file: string, out: string, opts: FlattenOptions = {}): Promise<Plan> {
   const disk = await openReadableDisk(file, { parentPath: opts.parentPath });
   try {
-    return await planWith(disk, out, opts.format ?? 'dynamic');
+    return await planWith(disk, out, flattenFormat(out, opts.format));
   } finally {
     await disk.close();
   }
 }
 
 export async function flatten(file: string, out: string, opts: FlattenOptions = {}): Promise<FlattenResult> {
-  const format = opts.format ?? 'dynamic';
+  const format = flattenFormat(out, opts.format);
   // One scan: the output must not be in use (IN_USE), the disk named may be, with a warning.
   // Only that disk: its ancestors are read-only snapshots other chains' programs rightly hold open.
   const warnings = await guardAndWarn([out], [file]);
@@ -96,7 +127,8 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
     assertNoRefusals(plan, out);
     let allocated: number | null = null;
     await writeAtomically(out, async (f) => {
-      allocated = await writeImage(f, diskSource(disk), format, { ...opts, blockSize: outputBlockSize(disk), phase: 'flatten' });
+      const shape = format === 'vhdx' ? vhdxOutput(disk) : { blockSize: outputBlockSize(disk) };
+      allocated = await writeImage(f, diskSource(disk), format, { ...opts, ...shape, phase: 'flatten' });
     });
     return { path: nodePath.resolve(out), format, virtualSize: disk.virtualSize, allocatedBlocks: allocated, warnings };
   } finally {
@@ -106,7 +138,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
 
 export const flattenOperation = defineOperation({
   op: 'flatten',
-  request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(['dynamic', 'fixed', 'raw'])), parentPath: z.optional(diskPath) }),
+  request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(['dynamic', 'fixed', 'raw', 'vhdx'])), parentPath: z.optional(diskPath) }),
   files: { disk: 'disk', out: 'output', parentPath: 'disk' },
   access: 'writes',
   // The inputs are only read; the output is the one file written.
@@ -121,7 +153,12 @@ export const flattenOperation = defineOperation({
     about: 'Writes what the disk shows into one standalone file.',
     positional: ['disk', 'out'],
     options: {
-      format: { field: 'format', kind: ['dynamic', 'fixed', 'raw'], value: 'dynamic|fixed|raw', help: 'output format (default dynamic)' },
+      format: {
+        field: 'format',
+        kind: ['dynamic', 'fixed', 'raw', 'vhdx'],
+        value: 'dynamic|fixed|raw|vhdx',
+        help: 'output format: dynamic or fixed VHD, raw, or dynamic VHDX (default vhdx when the output name ends in .vhdx or .avhdx, else dynamic)',
+      },
       parent: { field: 'parentPath', kind: 'text', value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
     },
     print: (r, req) =>

@@ -15,7 +15,8 @@ import { openFile, refuseExisting, writeAtomically, type RandomAccessFile } from
 import { openReadableDisk, type Disk, type OpenDiskOptions } from '../disk/chain.js';
 import type { ChainLayer } from '../disk/layer.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
-import { layoutDynamic, newFooter, validateNewDisk } from './create.js';
+import { layoutDynamic, newFooter, resolveNewVhdx, validateNewDisk } from './create.js';
+import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, encodeNewBat, planNewVhdx } from '../format/vhdx/new-file.js';
 
 /** Bytes read per step of a raw or fixed output; two such buffers are in use at once. */
 const CHUNK = 8 * 1024 * 1024;
@@ -34,7 +35,13 @@ function zeroAt(b: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-export type OutputFormat = 'dynamic' | 'fixed' | 'raw';
+/** VHD dynamic or fixed, raw, or VHDX dynamic (`vhdx`) or fixed (`vhdx-fixed`). */
+export type OutputFormat = 'dynamic' | 'fixed' | 'raw' | 'vhdx' | 'vhdx-fixed';
+
+/** Does the path name a VHDX file (.vhdx, .avhdx)? Outputs so named are written as VHDX. */
+export function isVhdxName(path: string): boolean {
+  return /\.a?vhdx$/i.test(path);
+}
 
 /** Something with bytes to copy: a raw file or a disk read through its chain. */
 export interface Source {
@@ -73,8 +80,9 @@ export async function writeImage(
   f: RandomAccessFile,
   src: Source,
   format: OutputFormat,
-  ctx: JobContext & { blockSize?: number; phase: string },
+  ctx: JobContext & { blockSize?: number; logicalSectorSize?: number; phase: string },
 ): Promise<number | null> {
+  if (format === 'vhdx' || format === 'vhdx-fixed') return writeVhdx(f, src, format === 'vhdx-fixed', ctx);
   const size = alignUp(src.size, SECTOR);
   const progress = new ProgressReporter(ctx, ctx.phase, size);
   if (format === 'dynamic') return writeDynamic(f, src, size, ctx.blockSize ?? DEFAULT_BLOCK_SIZE, ctx, progress);
@@ -246,6 +254,70 @@ async function writeDynamic(f: RandomAccessFile, src: Source, size: number, bloc
   return allocated;
 }
 
+/**
+ * A VHDX output (layout: core/format/vhdx/new-file.ts). The data goes first,
+ * in virtual order, in steps of at most CHUNK within a block: a dynamic file
+ * allocates a block at its end when a step of the block holds data (all-zero
+ * blocks stay NOT_PRESENT); a fixed one has every block in place from the
+ * start. Zero granules inside allocated blocks stay holes. The BAT, metadata
+ * and headers follow the data; writeAtomically fsyncs and renames.
+ */
+async function writeVhdx(
+  f: RandomAccessFile,
+  src: Source,
+  fixed: boolean,
+  ctx: JobContext & { blockSize?: number; logicalSectorSize?: number; phase: string },
+): Promise<number> {
+  const lss = ctx.logicalSectorSize ?? DEFAULT_LOGICAL_SECTOR_SIZE;
+  const blockSize = ctx.blockSize ?? DEFAULT_VHDX_BLOCK_SIZE;
+  const size = alignUp(src.size, lss);
+  const plan = planNewVhdx({ virtualSize: size, blockSize, logicalSectorSize: lss, fixed });
+  const blocks = plan.geometry.payloadBlocks;
+  const offsets = new Float64Array(blocks); // 0: not allocated
+  if (fixed) for (let b = 0; b < blocks; b++) offsets[b] = plan.dataStart + b * blockSize;
+  let next = fixed ? plan.dataStart + blocks * blockSize : plan.dataStart;
+  let allocated = fixed ? blocks : 0;
+  const progress = new ProgressReporter(ctx, ctx.phase, size);
+  const step = Math.min(CHUNK, blockSize);
+  // Two buffers: the next step is read while the previous one's data is written.
+  const bufs = [Buffer.alloc(Math.min(step, size)), Buffer.alloc(Math.min(step, size))];
+  const pipe = new WritePipe();
+  const flush = new FlushAhead(f);
+  try {
+    for (let at = 0, k = 0; at < size; at += step) {
+      throwIfCancelled(ctx);
+      const end = Math.min(at + step, size);
+      if (src.mayHaveData(at, end - at)) {
+        const buf = bufs[k & 1].subarray(0, end - at);
+        await src.read(at, buf);
+        if (!zeroAt(buf, 0, buf.length)) {
+          const b = Math.floor(at / blockSize);
+          if (offsets[b] === 0) {
+            offsets[b] = next;
+            next += blockSize;
+            allocated++;
+          }
+          const fileAt = offsets[b] + (at - b * blockSize);
+          k++;
+          await pipe.wait();
+          pipe.start(writeNonZero(f, buf, fileAt, [[0, buf.length]]).then((n) => flush.wrote(n)));
+        }
+      }
+      progress.update(end);
+    }
+    await pipe.wait();
+    await flush.done();
+  } finally {
+    await pipe.settle();
+    await flush.settle();
+  }
+  // Every allocated block's whole space is in the file, the last one's too (unwritten parts are holes).
+  await f.truncate(next);
+  await f.write(encodeNewBat(plan, offsets), plan.batOffset);
+  for (const p of plan.pieces) await f.write(p.data, p.at);
+  return allocated;
+}
+
 /** Writes the disk's content (through its chain) as a sparse raw file. */
 export async function exportRaw(src: string, out: string, ctx?: JobContext & OpenDiskOptions): Promise<{ bytes: number; warnings: Finding[] }> {
   await refuseExisting(out);
@@ -263,11 +335,14 @@ export async function exportRaw(src: string, out: string, ctx?: JobContext & Ope
 export interface ImportOptions extends JobContext {
   type?: 'dynamic' | 'fixed';
   blockSize?: number;
+  /** VHDX outputs only: 512 (default) or 4096. */
+  logicalSectorSize?: number;
 }
 
 /**
- * Imports a raw image. A size that is not a sector multiple is padded with
- * zeros to the next sector. In dynamic output all-zero blocks stay unallocated.
+ * Imports a raw image as a VHD, or as a VHDX when `out` ends in .vhdx or
+ * .avhdx. A size that is not a (logical) sector multiple is padded with zeros
+ * to the next sector. In dynamic output all-zero blocks stay unallocated.
  */
 export async function importRaw(raw: string, out: string, opts: ImportOptions = {}): Promise<{ virtualSize: number; allocatedBlocks: number | null }> {
   const type = opts.type ?? 'dynamic';
@@ -275,14 +350,24 @@ export async function importRaw(raw: string, out: string, opts: ImportOptions = 
     throw fromSystemError(err, raw, 'cannot read');
   });
   if (!st.isFile()) throw new UsageError('NOT_A_FILE', `${raw} is not a readable regular file`);
-  const size = alignUp(st.size, SECTOR);
-  validateNewDisk({ size, type, blockSize: opts.blockSize });
+  const vhdx = isVhdxName(out);
+  let size: number;
+  if (vhdx) {
+    size = alignUp(st.size, opts.logicalSectorSize ?? DEFAULT_LOGICAL_SECTOR_SIZE);
+    resolveNewVhdx({ size, type, blockSize: opts.blockSize, logicalSectorSize: opts.logicalSectorSize });
+  } else {
+    if (opts.logicalSectorSize !== undefined)
+      throw new UsageError('USAGE', '--sector-size applies to VHDX outputs only (a VHD has 512-byte sectors)', { field: 'sectorSize' });
+    size = alignUp(st.size, SECTOR);
+    validateNewDisk({ size, type, blockSize: opts.blockSize });
+  }
+  const format: OutputFormat = vhdx ? (type === 'fixed' ? 'vhdx-fixed' : 'vhdx') : type;
   await refuseExisting(out);
   const f = await openFile(raw, 'r');
   try {
     let allocated: number | null = null;
     await writeAtomically(out, async (o) => {
-      allocated = await writeImage(o, rawSource(f, st.size), type, { ...opts, phase: 'import' });
+      allocated = await writeImage(o, rawSource(f, st.size), format, { ...opts, phase: 'import' });
     });
     return { virtualSize: size, allocatedBlocks: allocated };
   } finally {

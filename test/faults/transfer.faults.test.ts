@@ -1,4 +1,4 @@
-// Every I/O step of import, export and a plain write failed in turn. Import
+// Every I/O step of import (to VHD and to VHDX), export and a plain write failed in turn. Import
 // and export write under a temporary name: the output is complete or absent,
 // the input untouched. A write has no journal: each byte of the disk reads as
 // before or as written, the other disks are unchanged, and the file stays
@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain.js';
+import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { exportRaw, importRaw } from '../../core/ops/transfer.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
 import type { FolderState } from '../crash/harness.js';
@@ -46,6 +47,36 @@ function importCase(): FaultCase {
         const got = await readThrough(`${dir}/out.vhd`);
         if (!got.subarray(0, raw.length).equals(raw) || got.subarray(raw.length).some((x) => x !== 0))
           throw new Error('out.vhd exists but is not the raw image');
+      }
+    },
+  };
+}
+
+/** The same import to a dynamic VHDX (1 MiB blocks): the output is complete or absent. */
+function importVhdxCase(): FaultCase {
+  let raw: Buffer;
+  return {
+    name: 'import (raw → dynamic VHDX)',
+    setup: async (dir) => {
+      const rng = new Rng(34);
+      raw = Buffer.alloc(SIZE - 100);
+      for (let i = 0; i < 6; i++) rng.bytes(20 * KiB).copy(raw, rng.int(raw.length - 20 * KiB));
+      writeFileSync(`${dir}/in.raw`, raw);
+    },
+    run: (dir) => importRaw(`${dir}/in.raw`, `${dir}/out.vhdx`, { blockSize: MiB }),
+    after: {},
+    mixed: async (dir, _state, done) => {
+      if (!readFileSync(`${dir}/in.raw`).equals(raw)) throw new Error('the input changed');
+      if (done && !existsSync(`${dir}/out.vhdx`)) throw new Error('import reported success without out.vhdx');
+      if (existsSync(`${dir}/out.vhdx`)) {
+        const f = await VhdxFile.open(`${dir}/out.vhdx`);
+        try {
+          const got = await f.read(0, f.virtualSize);
+          if (!got.subarray(0, raw.length).equals(raw) || got.subarray(raw.length).some((x) => x !== 0))
+            throw new Error('out.vhdx exists but is not the raw image');
+        } finally {
+          await f.close();
+        }
       }
     },
   };
@@ -108,7 +139,7 @@ function writeCase(): FaultCase {
 }
 
 describe('I/O failures during import, export and write', () => {
-  for (const make of [importCase, exportCase, writeCase]) {
+  for (const make of [importCase, importVhdxCase, exportCase, writeCase]) {
     const c = make();
     it(`${c.name}: every I/O step failed in turn`, { timeout: 300_000 }, async () => {
       expectSweepClean(c.name, await sweep(c), 5);
