@@ -3,6 +3,7 @@
 // errors (the file or chain is damaged) apart from warnings (odd but usable).
 // The structure itself is read by core/disk/layout.ts (the same reader
 // VhdFile.open uses); check adds the deep block scan and the parent link.
+import { diskFormat } from '../disk/sniff.js';
 import { checkVhdxChain } from './check-vhdx.js';
 import * as nodePath from 'node:path';
 import { CancelledError, ChainError, VhdError, type Finding } from '../errors.js';
@@ -299,8 +300,10 @@ export async function checkPaths(paths: string[], opts: CheckOptions = {}): Prom
   const vhdx: FileReport[] = [];
   const vhd: string[] = [];
   for (const p of paths) {
-    // By name, so a VHD check opens each file no more than before (test/core/check.linear.test.ts counts them).
-    if (/\.a?vhdx$/i.test(p)) vhdx.push(...(await checkVhdxChain(p, opts)));
+    // A .vhd/.avhd name is taken at its word, so a VHD check opens each file no more than before
+    // (test/core/check.linear.test.ts counts them); any other name is sniffed.
+    const isVhdx = /\.a?vhdx$/i.test(p) || (!/\.a?vhd$/i.test(p) && (await diskFormat(p).catch(() => 'vhd')) === 'vhdx');
+    if (isVhdx) vhdx.push(...(await checkVhdxChain(p, opts)));
     else vhd.push(p);
   }
   if (vhd.length < paths.length) return [...vhdx, ...(vhd.length > 0 ? await checkPaths(vhd, opts) : [])];
