@@ -199,40 +199,15 @@ export class Disk<L extends ChainLayer = VhdFile> {
  * `writableChain` (merge) asks otherwise; the top follows `writable`.
  */
 export async function openDisk(path: string, opts: OpenDiskOptions & { writableChain?: boolean } = {}): Promise<Disk> {
-  const layers: VhdFile[] = [];
-  const warnings: Finding[] = [];
-  const seen = new Set<string>();
-  try {
-    let current = await VhdFile.open(path, opts);
-    for (;;) {
-      layers.push(current);
-      warnings.push(...current.notes.map((n) => ({ ...n, message: `${nodePath.basename(current.path)}: ${n.message}` })));
-      const key = await fileKey(current.path);
-      const id = current.uuid;
-      if (seen.has(key) || seen.has(`id:${id}`)) {
-        throw new ChainError('CHAIN_CYCLE', `${path}: the parent chain loops back to ${current.path}`, { path, field: 'parentUniqueId' });
-      }
-      seen.add(key);
-      seen.add(`id:${id}`);
-      if (current.type !== 'differencing') break;
-      if (layers.length >= MAX_CHAIN_DEPTH) {
-        throw new ChainError('CHAIN_TOO_DEEP', `${path}: chain is deeper than ${MAX_CHAIN_DEPTH} files`, { path });
-      }
-      const first = layers.length === 1;
-      const parent = await resolveParent(current, {
-        explicit: first ? opts.parentPath : undefined,
-        ignoreIdMismatch: first ? opts.ignoreIdMismatch : false,
-        writable: opts.writableChain ?? false,
-        sync: opts.sync,
-      });
-      warnings.push(...parent.warnings);
-      current = parent.file;
-    }
-  } catch (err) {
-    await Promise.all(layers.map((l) => l.close()));
-    throw err;
-  }
-  return new Disk(layers, warnings);
+  return walkChain(path, await VhdFile.open(path, opts), 'parentUniqueId', async (current, first) => {
+    const parent = await resolveParent(current, {
+      explicit: first ? opts.parentPath : undefined,
+      ignoreIdMismatch: first ? opts.ignoreIdMismatch : false,
+      writable: opts.writableChain ?? false,
+      sync: opts.sync,
+    });
+    return { layer: parent.file, warnings: parent.warnings };
+  });
 }
 
 /**
@@ -241,27 +216,44 @@ export async function openDisk(path: string, opts: OpenDiskOptions & { writableC
  */
 export async function openReadableDisk(path: string, opts: Pick<OpenDiskOptions, 'parentPath' | 'ignoreIdMismatch'> = {}): Promise<Disk<ChainLayer>> {
   if ((await diskFormat(path)) !== 'vhdx') return openDisk(path, opts);
-  const layers: VhdxLayer[] = [];
+  return walkChain<VhdxLayer>(path, await VhdxLayer.open(path), 'parentLocator.parent_linkage', (current, first) =>
+    resolveVhdxParent(current.file, { explicit: first ? opts.parentPath : undefined, ignoreIdMismatch: first ? opts.ignoreIdMismatch : false }),
+  );
+}
+
+/**
+ * From an opened file down to its base, whatever the format: each layer's
+ * notes named by file, cycles (by file and by id) and the depth limit
+ * refused, every layer closed again if any step fails. `parentOf` resolves
+ * one parent (`first`: the file the caller named, which alone may take an
+ * explicit parent).
+ */
+async function walkChain<L extends ChainLayer>(
+  path: string,
+  top: L,
+  linkField: string,
+  parentOf: (current: L, first: boolean) => Promise<{ layer: L; warnings: Finding[] }>,
+): Promise<Disk<L>> {
+  const layers: L[] = [];
   const warnings: Finding[] = [];
   const seen = new Set<string>();
   try {
-    let current = await VhdxLayer.open(path);
+    let current = top;
     for (;;) {
       layers.push(current);
       warnings.push(...current.notes.map((n) => ({ ...n, message: `${nodePath.basename(current.path)}: ${n.message}` })));
       const key = await fileKey(current.path);
-      if (seen.has(key) || seen.has(`id:${current.uuid}`)) {
-        throw new ChainError('CHAIN_CYCLE', `${path}: the parent chain loops back to ${current.path}`, { path, field: 'parentLocator.parent_linkage' });
+      const id = `id:${current.uuid}`;
+      if (seen.has(key) || seen.has(id)) {
+        throw new ChainError('CHAIN_CYCLE', `${path}: the parent chain loops back to ${current.path}`, { path, field: linkField });
       }
       seen.add(key);
-      seen.add(`id:${current.uuid}`);
+      seen.add(id);
       if (current.type !== 'differencing') break;
-      if (layers.length >= MAX_CHAIN_DEPTH) throw new ChainError('CHAIN_TOO_DEEP', `${path}: chain is deeper than ${MAX_CHAIN_DEPTH} files`, { path });
-      const first = layers.length === 1;
-      const parent = await resolveVhdxParent(current.file, {
-        explicit: first ? opts.parentPath : undefined,
-        ignoreIdMismatch: first ? opts.ignoreIdMismatch : false,
-      });
+      if (layers.length >= MAX_CHAIN_DEPTH) {
+        throw new ChainError('CHAIN_TOO_DEEP', `${path}: chain is deeper than ${MAX_CHAIN_DEPTH} files`, { path });
+      }
+      const parent = await parentOf(current, layers.length === 1);
       warnings.push(...parent.warnings);
       current = parent.layer;
     }
@@ -269,7 +261,7 @@ export async function openReadableDisk(path: string, opts: Pick<OpenDiskOptions,
     await Promise.all(layers.map((l) => l.close()));
     throw err;
   }
-  return new Disk<ChainLayer>(layers, warnings);
+  return new Disk(layers, warnings);
 }
 
 /** Like Promise.all, but waits for every promise before rethrowing the first failure: no read is left writing into a buffer the caller has moved on from. */

@@ -37,7 +37,8 @@ export function vhdxParentCandidates(child: VhdxFile, explicit?: string, p: node
   return out.filter((c) => (seen.has(c.path) ? false : (seen.add(c.path), true)));
 }
 
-function linkageOf(child: VhdxFile): string | null {
+/** The parent's data write GUID a differencing file names (lowercase, no braces); null when missing or malformed. */
+export function vhdxParentId(child: VhdxFile): string | null {
   const v = child.parentLinkage;
   const g = v ? parseGuid(v) : null;
   return g ? guidToString(g) : null;
@@ -50,7 +51,7 @@ export interface ResolvedVhdxParent {
 }
 
 export async function resolveVhdxParent(child: VhdxFile, opts: { explicit?: string; ignoreIdMismatch?: boolean } = {}): Promise<ResolvedVhdxParent> {
-  const want = linkageOf(child);
+  const want = vhdxParentId(child);
   const rejections: Rejection[] = [];
   const self = await fileKeyOrNull(child.path);
   for (const c of vhdxParentCandidates(child, opts.explicit)) {

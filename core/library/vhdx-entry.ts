@@ -5,17 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { PayloadState } from '../format/vhdx/bat.js';
-import { parseGuid, guidToString } from '../format/vhdx/guid.js';
 import { locatorValue } from '../format/vhdx/parent-locator.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
-import { vhdxParentCandidates } from '../disk/vhdx-parent.js';
+import { vhdxParentCandidates, vhdxParentId } from '../disk/vhdx-parent.js';
 import { fileKeyOrNull } from '../io/identity.js';
 import type { DiskEntry } from '../shapes.js';
-
-export function vhdxParentId(f: VhdxFile): string | null {
-  const g = f.parentLinkage ? parseGuid(f.parentLinkage) : null;
-  return g ? guidToString(g) : null;
-}
 
 export function describeVhdx(f: VhdxFile, st: { size: number; mtime: Date }): DiskEntry {
   let stored = 0;

@@ -2,9 +2,10 @@
 import * as nodePath from 'node:path';
 import { ChainError, VhdError, type Finding } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
-import { openDisk, openReadableDisk } from '../disk/chain.js';
+import { openDisk, openReadableDisk, type Disk } from '../disk/chain.js';
+import type { ChainLayer } from '../disk/layer.js';
 import { diskFormat } from '../disk/sniff.js';
-import { PayloadState } from '../format/vhdx/bat.js';
+import { describeVhdx } from '../library/vhdx-entry.js';
 import { guidToString } from '../format/vhdx/guid.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
 import { promises as fsp } from 'node:fs';
@@ -35,16 +36,8 @@ export async function getInfo(path: string, opts: { parentPath?: string } = {}):
         timestamp: new Date((h.parentTimestamp + 946684800) * 1000).toISOString(),
         locators: await readLocators(f),
       };
-      try {
-        const disk = await openDisk(path, { parentPath: opts.parentPath });
-        chain = disk.layers.map((l) => nodePath.resolve(l.path));
-        parent.path = chain[1] ?? null;
-        warnings.push(...disk.warnings.filter((w) => !f.notes.some((n) => n.code === w.code)));
-        await disk.close();
-      } catch (err) {
-        if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
-        chainError = { code: err.code, message: err.message };
-      }
+      ({ chain, chainError } = await chainOf(() => openDisk(path, { parentPath: opts.parentPath }), chain, f.notes, warnings));
+      parent.path = chain[1] ?? null;
     }
     const v = f.footer.creatorVersion;
     return {
@@ -78,11 +71,7 @@ async function getVhdxInfo(path: string, opts: { parentPath?: string }): Promise
   try {
     const st = await fsp.stat(path);
     const label = await getLabel(path, f.dataWriteGuid);
-    let stored = 0;
-    for (let b = 0; b < f.blockCount; b++) {
-      const s = f.blockState(b);
-      if (s === PayloadState.FullyPresent || s === PayloadState.PartiallyPresent) stored++;
-    }
+    const entry = describeVhdx(f, st);
     const warnings: Finding[] = [...f.notes];
     let chain = [nodePath.resolve(path)];
     let chainError: DiskInfo['chainError'] = null;
@@ -92,22 +81,14 @@ async function getVhdxInfo(path: string, opts: { parentPath?: string }): Promise
       const linkage = f.parentLinkage ?? '';
       parent = {
         uuid: linkage.replace(/[{}]/g, '').toLowerCase(),
-        name: (l?.entries.find((e) => e.key === 'relative_path') ?? l?.entries.find((e) => e.key === 'absolute_win32_path'))?.value ?? '',
+        name: entry.parentName ?? '',
         path: null,
         // VHDX records no link time.
         timestamp: '',
         locators: (l?.entries ?? []).filter((e) => !e.key.startsWith('parent_linkage')).map((e) => ({ platform: e.key, path: e.value })),
       };
-      try {
-        const disk = await openReadableDisk(path, { parentPath: opts.parentPath });
-        chain = disk.layers.map((x) => nodePath.resolve(x.path));
-        parent.path = chain[1] ?? null;
-        warnings.push(...disk.warnings.filter((w) => !f.notes.some((n) => n.code === w.code)));
-        await disk.close();
-      } catch (err) {
-        if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
-        chainError = { code: err.code, message: err.message };
-      }
+      ({ chain, chainError } = await chainOf(() => openReadableDisk(path, { parentPath: opts.parentPath }), chain, f.notes, warnings));
+      parent.path = chain[1] ?? null;
     }
     return {
       path: nodePath.resolve(path),
@@ -122,7 +103,7 @@ async function getVhdxInfo(path: string, opts: { parentPath?: string }): Promise
       creatorVersion: '',
       creatorHostOs: '',
       fileSize: st.size,
-      allocatedBlocks: stored,
+      allocatedBlocks: entry.allocatedBlocks,
       totalBlocks: f.blockCount,
       name: label?.name ?? null,
       description: label?.description ?? null,
@@ -141,5 +122,28 @@ async function getVhdxInfo(path: string, opts: { parentPath?: string }): Promise
     };
   } finally {
     await f.close();
+  }
+}
+
+/**
+ * The chain of a differencing disk as `open` resolves it, its warnings added
+ * (those the file's own notes already say left out); when it cannot be
+ * resolved, why, and `broken` (just the file) as the chain.
+ */
+async function chainOf(
+  open: () => Promise<Disk<ChainLayer>>,
+  broken: string[],
+  notes: Finding[],
+  warnings: Finding[],
+): Promise<{ chain: string[]; chainError: DiskInfo['chainError'] }> {
+  try {
+    const disk = await open();
+    const chain = disk.layers.map((l) => nodePath.resolve(l.path));
+    warnings.push(...disk.warnings.filter((w) => !notes.some((n) => n.code === w.code)));
+    await disk.close();
+    return { chain, chainError: null };
+  } catch (err) {
+    if (!(err instanceof ChainError || err instanceof VhdError)) throw err;
+    return { chain: broken, chainError: { code: err.code, message: err.message } };
   }
 }
