@@ -28,6 +28,7 @@ import {
   readWhole,
   resultDone as finishedJob,
   root,
+  untilClosedHere,
   vhdFiles,
   useE2eSuite,
 } from './support';
@@ -204,6 +205,7 @@ describe.skipIf(missing !== null)(
         const data = rng.bytes(w.length);
         const input = path.join(e2e.tmp, `write-${i}.bin`);
         writeFileSync(input, data);
+        await untilClosedHere(disk, UI_TIMEOUT);
         execFileSync(process.execPath, [dist.cli, 'write', disk, '--offset', String(w.offset), '--input', input], { cwd: root, stdio: 'pipe' });
         model.write(layer.disk, w.offset, data);
       }

@@ -1,7 +1,7 @@
 // Helpers for the end-to-end test: what it needs from the machine (Chromium,
 // the built app), the temp folder of real VHDs, and reading disks back
 // through core for comparison with the raw reference model.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -40,6 +40,26 @@ export function missingPrerequisite(): string | null {
 export function ensureArtifactsDir(): string {
   mkdirSync(artifactsDir, { recursive: true });
   return artifactsDir;
+}
+
+/**
+ * Waits until this process, which hosts `vhdsnap serve` and its job worker,
+ * holds no descriptor on `file`: the page reads disks on its own after a
+ * rescan (costs, details), and another vhdsnap rightly refuses to write a
+ * disk that is open elsewhere. Linux only (/proc); elsewhere it returns.
+ */
+export async function untilClosedHere(file: string, timeout: number): Promise<void> {
+  if (!existsSync('/proc/self/fd')) return;
+  const target = realpathSync(file);
+  const held = () =>
+    readdirSync('/proc/self/fd').some((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === target;
+      } catch {
+        return false; // closed between the listing and the read
+      }
+    });
+  await expect.poll(held, { timeout, message: `the server still holds ${path.basename(file)} open` }).toBe(false);
 }
 
 /** The whole virtual disk as seen through its chain. */
