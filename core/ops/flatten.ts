@@ -1,6 +1,7 @@
 // Flatten: a disk and its whole chain into one standalone dynamic or fixed
-// VHD, dynamic VHDX (--format vhdx, or an output named .vhdx) or raw file. Each block is resolved top-down through the chain; all-zero
-// blocks stay unallocated in dynamic output. Inputs are never written.
+// VHD, dynamic or fixed VHDX (--format vhdx|vhdx-fixed, or an output named
+// .vhdx) or raw file. Each block is resolved top-down through the chain;
+// all-zero blocks stay unallocated in dynamic output. Inputs are never written.
 import * as nodePath from 'node:path';
 import { RefusedError, UsageError, type Finding } from '../errors.js';
 import { guardAndWarn } from '../inuse.js';
@@ -14,7 +15,8 @@ import { assertNoRefusals, freeSpaceAt, type JobContext, type Plan } from '../jo
 import * as z from 'zod/mini';
 import { defineOperation, diskPath } from '../operation.js';
 import { assertFolderFor, refuseExisting, writeAtomically } from '../io/file.js';
-import { diskSource, isVhdxName, writeImage, type OutputFormat } from './transfer.js';
+import { diskSource, writeImage } from './transfer.js';
+import { formatWords, isVhdName, isVhdxFormat, isVhdxName, OUTPUT_FORMATS, type OutputFormat } from '../output-format.js';
 import { VhdxLayer } from '../disk/vhdx-layer.js';
 import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, planNewVhdx } from '../format/vhdx/new-file.js';
 import { MAX_BLOCK_SIZE as MAX_VHDX_BLOCK_SIZE, MIN_BLOCK_SIZE as MIN_VHDX_BLOCK_SIZE } from '../format/vhdx/items.js';
@@ -52,13 +54,22 @@ function vhdxOutput(disk: Disk<ChainLayer>): { blockSize: number; logicalSectorS
   };
 }
 
-/** The format asked for, or the one the output's name implies; a VHD or raw format under a VHDX name is a usage error. */
+/**
+ * The format asked for, or the one the output's name implies. A name that
+ * says the other format is a usage error: Hyper-V goes by the extension, so
+ * a VHDX named .vhd (or a VHD named .vhdx) would not open there.
+ */
 export function flattenFormat(out: string, format: OutputFormat | undefined): OutputFormat {
   if (format === undefined) return isVhdxName(out) ? 'vhdx' : 'dynamic';
-  if (isVhdxName(out) && format !== 'vhdx')
+  const name = nodePath.basename(out);
+  if (isVhdxName(out) && !isVhdxFormat(format))
+    throw new UsageError('USAGE', `--format ${format} does not write a VHDX, but ${name} is named as one: use --format vhdx or vhdx-fixed, or another name`, {
+      field: 'format',
+    });
+  if (isVhdName(out) && (isVhdxFormat(format) || format === 'raw'))
     throw new UsageError(
       'USAGE',
-      `--format ${format} does not write a VHDX, but ${nodePath.basename(out)} is named as one: use --format vhdx or another name`,
+      `--format ${format} writes a ${formatWords(format)}, but ${name} is named as a VHD: name it .${format === 'raw' ? 'raw' : 'vhdx'}`,
       {
         field: 'format',
       },
@@ -79,16 +90,18 @@ function bytesWithData(disk: Disk<ChainLayer>, blockSize: number): number {
 async function planWith(disk: Disk<ChainLayer>, out: string, format: OutputFormat): Promise<Plan> {
   const size = disk.virtualSize;
   const vhdx = vhdxOutput(disk);
-  const blockSize = format === 'vhdx' ? vhdx.blockSize : outputBlockSize(disk);
+  const blockSize = isVhdxFormat(format) ? vhdx.blockSize : outputBlockSize(disk);
   const copy = bytesWithData(disk, blockSize);
   const growth =
     format === 'vhdx'
       ? planNewVhdx({ virtualSize: size, ...vhdx, fixed: false }).dataStart + Math.ceil(copy / blockSize) * blockSize
-      : format === 'dynamic'
-        ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
-        : format === 'fixed'
-          ? size + SECTOR
-          : size;
+      : format === 'vhdx-fixed'
+        ? planNewVhdx({ virtualSize: size, ...vhdx, fixed: true }).dataStart + Math.ceil(size / blockSize) * blockSize
+        : format === 'dynamic'
+          ? 3 * SECTOR + HEADER_SIZE + batBytes(Math.ceil(size / blockSize)) + (copy / blockSize) * (blockSize + bitmapBytes(blockSize))
+          : format === 'fixed'
+            ? size + SECTOR
+            : size;
   await assertFolderFor(out);
   const freeSpace = await freeSpaceAt(nodePath.dirname(nodePath.resolve(out)));
   const refusals: Plan['refusals'] = [];
@@ -98,8 +111,8 @@ async function planWith(disk: Disk<ChainLayer>, out: string, format: OutputForma
   }
   return {
     operation: 'flatten',
-    summary: `write the content of ${await diskText(disk.path, disk.top.uuid)} (${sizeText(size)}; ${disk.layers.length} file${disk.layers.length > 1 ? 's' : ''} in its chain) to a new ${format} file ${nodePath.basename(out)}`,
-    changes: [{ path: nodePath.resolve(out), action: 'create', detail: `${format}, ${sizeText(size)} virtual` }],
+    summary: `write the content of ${await diskText(disk.path, disk.top.uuid)} (${sizeText(size)}; ${disk.layers.length} file${disk.layers.length > 1 ? 's' : ''} in its chain) to a new ${formatWords(format)} file ${nodePath.basename(out)}`,
+    changes: [{ path: nodePath.resolve(out), action: 'create', detail: `${formatWords(format)}, ${sizeText(size)} virtual` }],
     bytesToCopy: copy,
     worstCaseGrowth: Math.ceil(growth),
     freeSpace,
@@ -127,7 +140,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
     assertNoRefusals(plan, out);
     let allocated: number | null = null;
     await writeAtomically(out, async (f) => {
-      const shape = format === 'vhdx' ? vhdxOutput(disk) : { blockSize: outputBlockSize(disk) };
+      const shape = isVhdxFormat(format) ? vhdxOutput(disk) : { blockSize: outputBlockSize(disk) };
       allocated = await writeImage(f, diskSource(disk), format, { ...opts, ...shape, phase: 'flatten' });
     });
     return { path: nodePath.resolve(out), format, virtualSize: disk.virtualSize, allocatedBlocks: allocated, warnings };
@@ -138,7 +151,7 @@ export async function flatten(file: string, out: string, opts: FlattenOptions = 
 
 export const flattenOperation = defineOperation({
   op: 'flatten',
-  request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(['dynamic', 'fixed', 'raw', 'vhdx'])), parentPath: z.optional(diskPath) }),
+  request: z.object({ disk: diskPath, out: diskPath, format: z.optional(z.enum(OUTPUT_FORMATS)), parentPath: z.optional(diskPath) }),
   files: { disk: 'disk', out: 'output', parentPath: 'disk' },
   access: 'writes',
   // The inputs are only read; the output is the one file written.
@@ -155,14 +168,14 @@ export const flattenOperation = defineOperation({
     options: {
       format: {
         field: 'format',
-        kind: ['dynamic', 'fixed', 'raw', 'vhdx'],
-        value: 'dynamic|fixed|raw|vhdx',
-        help: 'output format: dynamic or fixed VHD, raw, or dynamic VHDX (default vhdx when the output name ends in .vhdx or .avhdx, else dynamic)',
+        kind: OUTPUT_FORMATS,
+        value: OUTPUT_FORMATS.join('|'),
+        help: 'output format: dynamic or fixed VHD, raw, dynamic VHDX (vhdx) or fixed VHDX (vhdx-fixed); default vhdx when the output name ends in .vhdx or .avhdx, else dynamic',
       },
       parent: { field: 'parentPath', kind: 'text', value: '<path>', help: 'use this file as the parent instead of the one the disk names' },
     },
     print: (r, req) =>
-      `Flattened ${req.disk} into ${r.path}: a standalone ${r.format} ${r.format === 'raw' ? 'image' : 'disk'} of ${sizeWithBytes(r.virtualSize)}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} block${r.allocatedBlocks === 1 ? '' : 's'} stored` : ''}.`,
+      `Flattened ${req.disk} into ${r.path}: a standalone ${formatWords(r.format)}${r.format === 'raw' ? '' : ' disk'} of ${sizeWithBytes(r.virtualSize)}${r.allocatedBlocks !== null ? `, ${r.allocatedBlocks} block${r.allocatedBlocks === 1 ? '' : 's'} stored` : ''}.`,
     warnings: (r) => r.warnings.map((w) => `${w.message} [${w.code}]`),
   },
 });

@@ -17,6 +17,7 @@ import type { ChainLayer } from '../disk/layer.js';
 import { ProgressReporter, throwIfCancelled, type JobContext } from '../job.js';
 import { layoutDynamic, newFooter, resolveNewVhdx, validateNewDisk } from './create.js';
 import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, encodeNewBat, planNewVhdx } from '../format/vhdx/new-file.js';
+import { isVhdxName, type OutputFormat } from '../output-format.js';
 
 /** Bytes read per step of a raw or fixed output; two such buffers are in use at once. */
 const CHUNK = 8 * 1024 * 1024;
@@ -33,14 +34,6 @@ function zeroAt(b: Uint8Array, start: number, end: number): boolean {
     if (ZEROS.compare(b, o, o + n, 0, n) !== 0) return false;
   }
   return true;
-}
-
-/** VHD dynamic or fixed, raw, or VHDX dynamic (`vhdx`) or fixed (`vhdx-fixed`). */
-export type OutputFormat = 'dynamic' | 'fixed' | 'raw' | 'vhdx' | 'vhdx-fixed';
-
-/** Does the path name a VHDX file (.vhdx, .avhdx)? Outputs so named are written as VHDX. */
-export function isVhdxName(path: string): boolean {
-  return /\.a?vhdx$/i.test(path);
 }
 
 /** Something with bytes to copy: a raw file or a disk read through its chain. */

@@ -368,6 +368,43 @@ describe('round trips and flatten to VHDX', () => {
     expect(mine.states.filter((s) => s === PayloadState.FullyPresent).length).toBe(2); // blocks 0 and 2
   });
 
+  it('a VHD chain flattens to a fixed VHDX (--format vhdx-fixed): every block present, read alike by us, qemu-img and pyvhdi', async () => {
+    const rng = new Rng(23);
+    const size = 9 * MiB + 512;
+    const raw = tmp.file('fx.raw');
+    await makeRaw(raw, size, 2 * MiB, [1, 4], rng);
+    const src = await fsp.readFile(raw);
+    expect((await cli('import', raw, tmp.file('fx.vhd'))).code).toBe(0);
+    const r = await cli('flatten', tmp.file('fx.vhd'), tmp.file('fx.vhdx'), '--format', 'vhdx-fixed', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ format: 'vhdx-fixed', virtualSize: size });
+    const mine = await expectReadsAs(tmp.file('fx.vhdx'), { sha256: sha(src), virtualSize: size, blockSize: 2 * MiB, lss: 512 }, tmp);
+    expect(mine.states).toEqual(mine.states.map(() => PayloadState.FullyPresent));
+    expect(mine.states.length).toBe(5);
+    const info = await cli('info', tmp.file('fx.vhdx'), '--json');
+    expect(JSON.parse(info.out)).toMatchObject({ format: 'vhdx', type: 'fixed' });
+    const words = await cli('flatten', tmp.file('fx.vhd'), tmp.file('fx2.vhdx'), '--format', 'vhdx-fixed');
+    expect(words.out).toContain('a standalone fixed VHDX disk of 9 MiB');
+  });
+
+  it('refuses a format the output name contradicts, naming --format, and writes nothing', async () => {
+    const raw = tmp.file('n.raw');
+    await makeRaw(raw, 2 * MiB, MiB, [0], new Rng(2));
+    expect((await cli('import', raw, tmp.file('n.vhd'))).code).toBe(0);
+    for (const [out, format] of [
+      ['o.vhd', 'vhdx'],
+      ['o.vhd', 'vhdx-fixed'],
+      ['o.avhd', 'raw'],
+      ['o.vhdx', 'fixed'],
+      ['o.vhdx', 'raw'],
+    ]) {
+      const r = await cli('flatten', tmp.file('n.vhd'), tmp.file(out), '--format', format);
+      expect(r.code, `${out} ${format}`).toBe(2);
+      expect(r.err, `${out} ${format}`).toContain(`--format ${format}`);
+      expect(existsSync(tmp.file(out))).toBe(false);
+    }
+  });
+
   it('a VHDX differencing chain with 4096-byte sectors flattens to a VHDX with 4096-byte sectors', async () => {
     const rng = new Rng(4);
     const size = 6 * MiB;

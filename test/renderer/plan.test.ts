@@ -1,8 +1,8 @@
 // @vitest-environment happy-dom
 // The plan step of every destructive action: refusals disable Confirm; the
 // operation dialog sends the right arguments to plan() and start(); revert
-// keeps the current state unless the user says otherwise; flatten asks for
-// the output file before the format.
+// keeps the current state unless the user says otherwise; flatten's format
+// and output name agree (the name follows the format and the format the name).
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import OperationDialog from '../../renderer/src/components/OperationDialog.vue';
@@ -169,6 +169,48 @@ describe('OperationDialog', () => {
     await w.get('form').trigger('submit');
     await flushPromises();
     expect(fake.callsOf('plan')).toEqual([[{ op: 'flatten', disk: { folder: 'lab', file: 'leaf-a1.vhd' }, out: 'out-1', format: 'fixed' }]]);
+  });
+
+  it('flatten: a name that says VHDX turns the format into VHDX, fixed staying fixed; a format the chosen name does not fit asks for the file again', async () => {
+    const { w, fake } = await dialog('flatten', 'leaf-a1.vhd');
+    const format = () => asSelect(w.get('[data-testid="opt-format"]').element).value;
+    expect(format()).toBe('dynamic');
+    expect(Array.from(asSelect(w.get('[data-testid="opt-format"]').element).options).map((o) => o.value)).toEqual([
+      'dynamic',
+      'fixed',
+      'vhdx',
+      'vhdx-fixed',
+      'raw',
+    ]);
+    await w.get('[data-testid="opt-format"]').setValue('fixed');
+    fake.output = { id: 'out-2', path: '/data/out/flat.vhdx', name: 'flat.vhdx' };
+    await w.get('[data-testid="opt-choose-output"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('chooseOutput')).toEqual([['leaf-a1-flat.vhd']]);
+    expect(format()).toBe('vhdx-fixed');
+    expect(w.get('[data-testid="opt-output"]').text()).toBe('/data/out/flat.vhdx');
+    // raw fits any name but a disk's: the .vhdx is chosen again.
+    await w.get('[data-testid="opt-format"]').setValue('raw');
+    expect(w.get('[data-testid="opt-output"]').text()).toBe('no file chosen');
+    expect(w.get('[data-testid="opt-review"]').attributes('disabled')).toBeDefined();
+    fake.output = { id: 'out-3', path: '/data/out/flat.raw', name: 'flat.raw' };
+    await w.get('[data-testid="opt-choose-output"]').trigger('click');
+    await flushPromises();
+    expect(fake.callsOf('chooseOutput').at(-1)).toEqual(['leaf-a1-flat.raw']);
+    await w.get('form').trigger('submit');
+    await flushPromises();
+    expect(fake.callsOf('plan')).toEqual([[{ op: 'flatten', disk: { folder: 'lab', file: 'leaf-a1.vhd' }, out: 'out-3', format: 'raw' }]]);
+  });
+
+  it('flatten of a VHDX chain offers a dynamic VHDX first, named .vhdx', async () => {
+    const ctx = await openLab();
+    const node = { ...(ctx.library.index.get(refKey({ folder: 'lab', file: 'leaf-a1.vhd' }))!.node as DiskNode), format: 'vhdx' as const };
+    const w = mount(OperationDialog, { props: { action: 'flatten', target: { ref: node.ref, node, label: 'leaf-a1' } }, global: { plugins: [ctx.pinia] } });
+    await flushPromises();
+    expect(asSelect(w.get('[data-testid="opt-format"]').element).value).toBe('vhdx');
+    await w.get('[data-testid="opt-choose-output"]').trigger('click');
+    await flushPromises();
+    expect(ctx.fake.callsOf('chooseOutput')).toEqual([['leaf-a1-flat.vhdx']]);
   });
 
   it('merge: into the parent by default, or an older snapshot of the chain', async () => {

@@ -51,7 +51,7 @@ describe('ResultView', () => {
       },
     });
     expect(w.get('[data-testid="result-headline"]').text()).toBe('Flattening ‘Before upgrade’ to a file finished.');
-    expect(w.get('[data-testid="result-sentences"]').text()).toBe('Wrote flat.vhd: a standalone dynamic disk of 3 MiB, 2 blocks stored.');
+    expect(w.get('[data-testid="result-sentences"]').text()).toBe('Wrote flat.vhd: a standalone dynamic VHD disk of 3 MiB, 2 blocks stored.');
     expect(w.get('[data-testid="result-sentences"] [title]').attributes('title')).toBe('3,145,728 bytes');
     await w.get('[data-testid="result-dismiss"]').trigger('click');
     expect(w.emitted('dismiss')).toHaveLength(1);

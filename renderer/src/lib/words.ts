@@ -1,6 +1,7 @@
 // Jobs and their results in sentences, by snapshot name (the sidecar label,
 // else the file name), sizes in human units with the exact bytes kept for a
 // tooltip. One home for these words: JobProgress and ResultView show them.
+import { formatWords } from '../../../core/output-format';
 import { printable } from '../../../core/printable';
 import type { JobOutcome, OperationArgs } from '../../../server/api';
 import { countOf, exactBytes, formatBytes } from './format';
@@ -150,7 +151,7 @@ export function outcomeSentences(o: JobOutcome, nameOf: NameOf): Sentence[] {
       const r = o.result;
       const blocks = r.allocatedBlocks === null ? '' : `, ${countOf(r.allocatedBlocks, 'block')} stored`;
       return [
-        s`Wrote ${disk(r.path)}: a standalone ${r.format} ${r.format === 'raw' ? 'image' : 'disk'} of ${sizeWords(r.virtualSize)}${blocks}.`,
+        s`Wrote ${disk(r.path)}: a standalone ${formatWords(r.format)}${r.format === 'raw' ? '' : ' disk'} of ${sizeWords(r.virtualSize)}${blocks}.`,
         ...r.warnings.map((w) => s`${w.message}`),
       ];
     }
