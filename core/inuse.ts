@@ -15,7 +15,7 @@
 //   so our own open or rename fails with a sharing violation; the I/O layer
 //   maps that to the same IN_USE refusal.
 // This process never counts: the app's own handles must not refuse its jobs.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { promises as fsp, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { IN_USE, RefusedError, type Finding } from './errors.js';
 import { fileIdentityOrNull, identityKey, type FileIdentity } from './io/identity.js';
@@ -178,9 +178,15 @@ export async function movingTargetWarnings(paths: string[]): Promise<Finding[]> 
 /**
  * Adds the moving-target warning to the report of each of `given` that another
  * program uses (check's reports, info): one scan. Reports are matched by path.
+ * Given the reports still being made, the scan runs while they are (it mostly
+ * waits on the kernel: see scanProc).
  */
-export async function warnIfMoving<R extends { path: string; warnings: Finding[] }>(reports: R[], given: string[]): Promise<R[]> {
-  for (const u of await findInUse(given)) {
+export async function warnIfMoving<R extends { path: string; warnings: Finding[] }>(making: R[] | Promise<R[]>, given: string[]): Promise<R[]> {
+  const scan = findInUse(given);
+  // Awaited below; when the reports fail, theirs is the error to report.
+  scan.catch(() => undefined);
+  const reports = await making;
+  for (const u of await scan) {
     const abs = nodePath.resolve(u.path);
     const r = reports.find((x) => nodePath.resolve(x.path) === abs);
     if (r && !r.warnings.some((w) => w.code === IN_USE)) r.warnings.push({ code: IN_USE, message: movingTargetMessage(u) });
@@ -224,13 +230,22 @@ function addHolder(found: Map<string, Holder[]>, key: string, h: Holder): void {
   found.set(key, [...list, h]);
 }
 
+/** /proc/locks as text; empty where there is none (a restricted container): the descriptor pass then stands alone. */
+function readLocks(proc: string): Promise<string> {
+  return fsp.readFile(`${proc}/locks`, 'utf8').catch(() => '');
+}
+
 /**
  * One pass over every process's descriptors, then /proc/locks. Synchronous
  * calls, because thousands of tiny stats cost far less without a thread-pool
  * round trip each; the loop yields between batches of processes so a caller's
- * event loop (the app's main process) is never held for long.
+ * event loop (the app's main process) is never held for long. /proc/locks is
+ * read meanwhile on the thread pool: the kernel makes each reader of it wait
+ * for an RCU grace period (10-20 ms on a busy VM), more than the whole
+ * descriptor pass.
  */
 export async function scanProc(w: Wanted, proc = '/proc'): Promise<Map<string, Holder[]>> {
+  const locksText = readLocks(proc);
   const found = new Map<string, Holder[]>();
   // Lookup by "dev:ino" for the fd pass, by "major:minor:ino" for the locks.
   const byDevIno = new Map<string, string>();
@@ -247,6 +262,7 @@ export async function scanProc(w: Wanted, proc = '/proc'): Promise<Map<string, H
       .map(Number)
       .filter((p) => p !== process.pid);
   } catch {
+    await locksText;
     return found;
   }
   let n = 0;
@@ -271,13 +287,7 @@ export async function scanProc(w: Wanted, proc = '/proc'): Promise<Map<string, H
       if (key) addHolder(found, key, { pid, program: readComm(proc, pid) });
     }
   }
-  let locks = '';
-  try {
-    locks = readFileSync(`${proc}/locks`, 'utf8');
-  } catch {
-    // No /proc/locks (a restricted container): the descriptor pass stands alone.
-  }
-  for (const l of parseProcLocks(locks)) {
+  for (const l of parseProcLocks(await locksText)) {
     if (l.pid === process.pid) continue;
     const key = byMajMinIno.get(`${l.major}:${l.minor}:${l.ino}`);
     if (key) addHolder(found, key, { pid: l.pid, program: l.pid !== null ? readComm(proc, l.pid) : null });

@@ -265,6 +265,7 @@ const SCENARIOS = {
   'check-deep': ['deep'],
   'tree-2000': ['folder'],
   'app-open-2000': ['folder'],
+  'delete-plan-2000': ['folder'],
   'unlink-child-size': ['merge1'],
   'startup-info': ['small'],
 };
@@ -598,6 +599,12 @@ function measures(S, dir) {
       what: `tree of a folder of ${S.folder.files} small disks (400 chains of 5)`,
       target: { seconds: 0.5 },
       cmd: () => cli('tree', S.folder.dir),
+    });
+    // A writer's plan looks for the disk's children among every disk of its folder (findChildren), several times.
+    list.push({
+      id: 'delete-plan-2000',
+      what: `delete --dry-run of a snapshot in the folder of ${S.folder.files} disks`,
+      cmd: () => cli('delete', '--dry-run', path.join(S.folder.dir, 'f0001.vhd')),
     });
     // The app: the time the page itself measures (click → rows painted), not the process's (Chromium's start-up is not the app's).
     if (existsSync('/usr/bin/chromium'))

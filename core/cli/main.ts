@@ -184,7 +184,10 @@ const otherCommands = {
     min: 1,
     max: 1,
     run: async (a, io) => {
-      const [info] = await warnIfMoving([await getInfo(a.positional[0], { parentPath: a.values.get('parent') })], [a.positional[0]]);
+      const [info] = await warnIfMoving(
+        getInfo(a.positional[0], { parentPath: a.values.get('parent') }).then((i) => [i]),
+        [a.positional[0]],
+      );
       warnMoving(io, 'info', info.warnings);
       if (a.bools.has('json')) json(io, info);
       else io.stdout(renderInfo(info) + '\n');
@@ -201,7 +204,7 @@ const otherCommands = {
     run: async (a, io) => {
       // A path that does not exist is unreadable input (exit 2), not a damaged disk (exit 1).
       for (const p of a.positional) await statInput(p, 'file');
-      const reports = await warnIfMoving(await checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') }), a.positional);
+      const reports = await warnIfMoving(checkPaths(a.positional, { deep: a.bools.has('deep'), parentPath: a.values.get('parent') }), a.positional);
       for (const r of reports) warnMoving(io, 'check', r.warnings);
       if (a.bools.has('json')) json(io, reports);
       else io.stdout(renderCheck(reports) + '\n');

@@ -84,11 +84,26 @@ interface Scanned {
 let sinceYield = 0;
 const YIELD_EVERY = 32;
 
-async function scanOne(p: string): Promise<Scanned> {
+/**
+ * A VHD opened for what a scan reads of it (footers, header, locators): its
+ * head in one read, its trailing footer in another, with blocking reads
+ * (the event loop is let in every few files).
+ */
+async function openForScan(p: string): Promise<VhdFile> {
   if (++sinceYield % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+  return VhdFile.open(p, { readAhead: SCAN_READ_AHEAD, blocking: true });
+}
+
+/** The file key (core/io/identity.ts) of a file opened by openForScan: the open's fstat; fileKey's own stat where that is unknown (inode 0). */
+async function openedKey(f: VhdFile, p: string): Promise<string> {
+  const id = f.file.opened;
+  return id && id.ino !== 0n ? identityKey(id, p) : ((await fileKeyOrNull(p)) ?? `path:${p}`);
+}
+
+async function scanOne(p: string): Promise<Scanned> {
   let f: VhdFile;
   try {
-    f = await VhdFile.open(p, { readAhead: SCAN_READ_AHEAD, blocking: true });
+    f = await openForScan(p);
   } catch (err) {
     if (!(err instanceof VhdError)) throw err;
     // Not a VHD but a VHDX: read as one (its own errors are then the file's).
@@ -97,9 +112,7 @@ async function scanOne(p: string): Promise<Scanned> {
     return { path: p, key: (await fileKeyOrNull(p)) ?? `path:${p}`, error };
   }
   try {
-    // The identity the open file was stat'ed with; fileKey's own stat where that is unknown (inode 0).
-    const id = f.file.opened;
-    const key = id && id.ino !== 0n ? identityKey(id, p) : ((await fileKeyOrNull(p)) ?? `path:${p}`);
+    const key = await openedKey(f, p);
     const entry = describeFile(f, null);
     // Reading the locators cannot fail the scan here: resolveParent reads them again and reports what it finds.
     const candidates = f.type === 'differencing' ? await parentCandidates(f).catch(unlessIoFailure(undefined)) : undefined;
@@ -379,21 +392,20 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   const out: string[] = [];
   const seen = new Set<string>(); // a child with two names is one child
   for (const p of [...listed, ...recorded]) {
-    const key = await fileKeyOrNull(p);
-    // A recorded child that is gone is a stale record, not a child.
-    if (key === null && recorded.includes(p)) continue;
-    const k = key ?? `path:${p}`;
-    if (k === target || seen.has(k)) continue;
-    seen.add(k);
+    // Each file read as a scan reads it (two small reads): only one naming the parent's id is followed up its locators.
     let f: VhdFile;
     try {
-      f = await VhdFile.open(p);
+      f = await openForScan(p);
     } catch (err) {
       // Skipping a disk we failed to read could miss a child and let a writer change its view.
+      // A recorded child that is gone is a stale record, not a child.
       if (isIoFailure(err)) throw err;
       continue;
     }
     try {
+      const k = await openedKey(f, p);
+      if (k === target || seen.has(k)) continue;
+      seen.add(k);
       if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) continue;
       const parent = await resolveParent(f).catch((err: unknown) => {
         if (isIoFailure(err)) throw err;

@@ -404,5 +404,5 @@ export const checkOperation = defineOperation({
     refusals: [],
   }),
   // A disk another program has open is checked anyway, with a warning that it may be changing.
-  run: async (r, ctx) => warnIfMoving(await checkPaths([r.disk], { deep: r.deep, signal: ctx.signal, onProgress: ctx.onProgress }), [r.disk]),
+  run: async (r, ctx) => warnIfMoving(checkPaths([r.disk], { deep: r.deep, signal: ctx.signal, onProgress: ctx.onProgress }), [r.disk]),
 });

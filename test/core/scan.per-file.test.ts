@@ -1,12 +1,13 @@
 // A folder scan (tree, the app's library) does bounded work per file: each
 // disk is opened once, read in a couple of small reads (its first KiB and its
 // footer), never through its BAT-addressed blocks, and no more in a larger
-// folder. Counts, not timings.
+// folder. So does the search for a disk's children (findChildren: delete,
+// compact, every writer's plan). Counts, not timings.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as nodePath from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { VhdFile } from '../../core/disk/vhd-file.js';
-import { scanLibrary, type TreeNode } from '../../core/library/scan.js';
+import { findChildren, scanLibrary, type TreeNode } from '../../core/library/scan.js';
 import { SIDECAR_NAME } from '../../core/library/sidecar.js';
 import { createDifferencing, createDynamic } from '../../core/ops/create.js';
 import { countIo, type IoCounter } from '../support/io-count.js';
@@ -74,5 +75,42 @@ describe('scanLibrary: per-file work is bounded', () => {
     // Not more per file in the larger folder.
     expect(b.c.max(large.files, 'reads')).toBe(a.c.max(small.files, 'reads'));
     expect(b.c.max(large.files, 'opens')).toBe(a.c.max(small.files, 'opens'));
+  });
+});
+
+async function childrenCounted(parent: string) {
+  counter = countIo();
+  const children = await findChildren(parent);
+  const c = counter;
+  counter = null;
+  c.restore();
+  return { children, c };
+}
+
+describe('findChildren: per-file work is bounded', () => {
+  it('reads each other disk of the folder once, in at most two small reads, and finds children by the file their parent resolves to', async () => {
+    const small = await folder('small', 2, 3);
+    const large = await folder('large', 12, 5);
+    // A copy of the first base (same id, another file) with a child of its own: that child names the base's id but is not its child.
+    const base = large.files[0];
+    const copy = nodePath.join(large.dir, 'copy-of-base.vhd');
+    copyFileSync(base, copy);
+    const decoy = nodePath.join(large.dir, 'decoy.vhd');
+    await createDifferencing(decoy, copy);
+    const a = await childrenCounted(small.files[0]);
+    const b = await childrenCounted(base);
+    expect(a.children).toEqual([small.files[1]]);
+    expect(b.children).toEqual([large.files[1]]);
+    // Every disk that is neither the parent nor a disk naming its id: one open, the head and the trailing footer.
+    const others = large.files.filter((p) => p !== base && p !== large.files[1]);
+    for (const p of others) expect(b.c.of(p).opens, p).toBe(1);
+    expect(b.c.max(others, 'reads')).toBeLessThanOrEqual(2);
+    expect(b.c.max(others, 'bytes')).toBeLessThanOrEqual(16 * 1024 + 512);
+    // Not more per file in the larger folder.
+    const smallOthers = small.files.filter((p) => p !== small.files[0] && p !== small.files[1]);
+    expect(b.c.max(others, 'reads')).toBe(a.c.max(smallOthers, 'reads'));
+    expect(b.c.max(others, 'opens')).toBe(a.c.max(smallOthers, 'opens'));
+    // The decoy was followed up its locators (it names the id) and rejected by identity.
+    expect(b.c.of(copy).opens).toBeGreaterThan(0);
   });
 });
