@@ -214,14 +214,14 @@ export function sameState(a: FolderState, b: FolderState): boolean {
   return true;
 }
 
-interface ChildOutcome {
+export interface ChildOutcome {
   signal: NodeJS.Signals | null;
   status: number | null;
   report: { steps: number; kinds: Record<string, number>; created?: string[]; result?: unknown; error?: { code?: string; message: string } } | null;
   stderr: string;
 }
 
-function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string, noHardLinks = false): ChildOutcome {
+export function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string, noHardLinks = false): ChildOutcome {
   const env = noHardLinks ? { ...process.env, VHDSNAP_CRASH_NO_HARDLINKS: '1' } : process.env;
   const r = spawnSync(process.execPath, [bundle.child, String(killAt), JSON.stringify(req)], { cwd, encoding: 'utf8', timeout: 120_000, env });
   const line = r.stdout.trim().split('\n').filter(Boolean).pop();
