@@ -5,7 +5,7 @@
 // next writer (or qemu-img check -r) would — the disk reads exactly as
 // before or exactly as after, checks clean, and qemu-img check accepts it.
 // Before that replay, our reader (which replays in memory) already shows
-// one of the two.
+// one of the two, and so does QEMU on a copy it repairs (check -r all).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
@@ -115,7 +115,22 @@ describe('crash: write into VHDX', () => {
           const o = runChild(bundle, k, run.req, run.dir);
           expect(o.signal, `kill at ${k}: ${o.stderr}`).toBe('SIGKILL');
           // Read as found (our reader replays the log in memory).
-          expect(want.has(hash(await view(run.disk))), `kill at ${k}: reads as neither before nor after`).toBe(true);
+          const found = hash(await view(run.disk));
+          expect(want.has(found), `kill at ${k}: reads as neither before nor after`).toBe(true);
+          if (c.qemu && HAVE_QEMU) {
+            // QEMU replays our log its own way: a copy repaired by qemu-img reads as before or after too.
+            const copy = nodePath.join(work, `qemu-${k}.vhdx`);
+            const rawOut = nodePath.join(work, `qemu-${k}.raw`);
+            await fsp.copyFile(run.disk, copy);
+            const fix = spawnSync('qemu-img', ['check', '-r', 'all', '-f', 'vhdx', copy], { encoding: 'utf8' });
+            expect(fix.status, `kill at ${k}: qemu-img check -r all: ${fix.stdout}${fix.stderr}`).toBe(0);
+            const conv = spawnSync('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', copy, rawOut], { encoding: 'utf8' });
+            expect(conv.status, conv.stderr).toBe(0);
+            // The same state as ours: QEMU replays (or ignores) exactly the entries our reader does.
+            expect(hash(await fsp.readFile(rawOut)), `kill at ${k}: qemu and vhdsnap disagree`).toBe(found);
+            await fsp.rm(copy);
+            await fsp.rm(rawOut);
+          }
           const recovered = await recover(run.dir);
           expect(recovered.every((r) => r.action === 'completed' || r.action === 'discarded' || r.action === 'removed')).toBe(true);
           await replayVhdxLog(run.disk);
