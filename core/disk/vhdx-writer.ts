@@ -103,6 +103,8 @@ export async function replayVhdxLog(path: string): Promise<number> {
 
 export class VhdxWriter {
   private session: { header: VhdxHeader; index: 1 | 2 } | null = null;
+  /** A write failed part way: its log entry may be needed, so close leaves the log for the next replay. */
+  private failed = false;
   private sequence = 0n;
   private head = 0;
   /** Where the next block is appended (1 MiB aligned). */
@@ -135,7 +137,7 @@ export class VhdxWriter {
   /** Ends the session (an empty log in the current header) and closes the file. */
   async close(): Promise<void> {
     try {
-      if (this.session) await advanceHeader(this.io, this.session, { logGuid: ZERO_GUID });
+      if (this.session && !this.failed) await advanceHeader(this.io, this.session, { logGuid: ZERO_GUID });
       this.session = null;
     } finally {
       await this.file.close();
@@ -160,6 +162,15 @@ export class VhdxWriter {
    * metadata changes land together.
    */
   async write(offset: number, data: Uint8Array): Promise<void> {
+    try {
+      await this.writeLogged(offset, data);
+    } catch (err) {
+      this.failed = true;
+      throw err;
+    }
+  }
+
+  private async writeLogged(offset: number, data: Uint8Array): Promise<void> {
     const f = this.file;
     const lss = f.logicalSectorSize;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % lss !== 0 || data.length % lss !== 0 || offset + data.length > f.virtualSize)
