@@ -9,7 +9,7 @@
 //   and cancel → result.
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import { openDisk } from './disk/chain.js';
+import { openReadableDisk } from './disk/chain.js';
 import { fromSystemError, RefusedError, UsageError } from './errors.js';
 import { assertNoRefusals, type JobContext, type Plan } from './job.js';
 import type { Operation } from './operation.js';
@@ -57,7 +57,7 @@ export function touchedPaths<K extends OperationName>(req: RequestOf<K>): string
 export async function heldDisks(paths: string[]): Promise<string[]> {
   const out = new Set(resolveAll(paths));
   for (const p of paths) {
-    const d = await openDisk(p).catch(() => null);
+    const d = await openReadableDisk(p).catch(() => null);
     if (!d) continue;
     for (const l of d.layers) out.add(nodePath.resolve(l.path));
     await d.close();

@@ -7,7 +7,7 @@ import { bitRuns } from '../format/bitmap.js';
 import { fileKey } from '../io/identity.js';
 import { SECTOR } from '../format/bytes.js';
 import { resolveParent } from './parent.js';
-import type { ChainLayer } from './layer.js';
+import type { ChainLayer, WritableLayer } from './layer.js';
 import { VhdFile, type VhdFileOptions } from './vhd-file.js';
 import { VhdxLayer } from './vhdx-layer.js';
 import { resolveVhdxParent } from './vhdx-parent.js';
@@ -164,31 +164,32 @@ export class Disk<L extends ChainLayer = VhdFile> {
   }
 
   /**
-   * Writes bytes at any offset into the top file. Partial sectors are
-   * completed from what the chain shows there now, so the parent's bytes
-   * around an unaligned write are preserved.
+   * Writes bytes at any offset into the top file. Partial sectors (the top's
+   * write unit: a VHDX's logical sector) are completed from what the chain
+   * shows there now, so the parent's bytes around an unaligned write are preserved.
    */
-  async write(this: Disk<VhdFile>, offset: number, data: Uint8Array): Promise<void> {
+  async write(this: Disk<WritableLayer>, offset: number, data: Uint8Array): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.virtualSize) {
       throw new UsageError('WRITE_PAST_END', `write of ${data.length} bytes at ${offset} is outside the disk (${this.virtualSize} bytes)`);
     }
+    const unit = this.top.writeUnit ?? SECTOR;
     let done = 0;
     while (done < data.length) {
       const pos = offset + done;
-      const first = Math.floor(pos / SECTOR);
+      const first = Math.floor(pos / unit);
       const want = Math.min(data.length - done, IO_CHUNK);
-      const last = Math.ceil((pos + want) / SECTOR);
+      const last = Math.ceil((pos + want) / unit);
       const piece = data.subarray(done, done + want);
-      const skip = pos - first * SECTOR;
+      const skip = pos - first * unit;
       let buf: Uint8Array;
-      if (skip === 0 && want % SECTOR === 0) buf = piece;
+      if (skip === 0 && want % unit === 0) buf = piece;
       else {
-        buf = Buffer.alloc((last - first) * SECTOR);
-        await this.readSectors(first, 1, buf, 0);
-        if (last - first > 1) await this.readSectors(last - 1, 1, buf, (last - first - 1) * SECTOR);
+        buf = Buffer.alloc((last - first) * unit);
+        await this.readInto(buf.subarray(0, unit), first * unit);
+        if (last - first > 1) await this.readInto(buf.subarray((last - first - 1) * unit), (last - 1) * unit);
         buf.set(piece, skip);
       }
-      await this.top.writeSectors(first, buf);
+      await this.top.writeSectors((first * unit) / SECTOR, buf);
       done += want;
     }
   }
@@ -219,6 +220,11 @@ export async function openReadableDisk(path: string, opts: Pick<OpenDiskOptions,
   return walkChain<VhdxLayer>(path, await VhdxLayer.open(path), 'parentLocator.parent_linkage', (current, first) =>
     resolveVhdxParent(current.file, { explicit: first ? opts.parentPath : undefined, ignoreIdMismatch: first ? opts.ignoreIdMismatch : false }),
   );
+}
+
+/** A VHDX file opened for writing (its log replayed into it first) over its read-only ancestors: what write works on. */
+export async function openWritableVhdxDisk(path: string): Promise<Disk<VhdxLayer>> {
+  return walkChain<VhdxLayer>(path, await VhdxLayer.openWritable(path), 'parentLocator.parent_linkage', (current) => resolveVhdxParent(current.file));
 }
 
 /**

@@ -30,3 +30,9 @@ export interface ChainLayer {
   readOwn(block: number, sectorInBlock: number, count: number, out: Uint8Array, outOffset: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A chain's top opened for writing: whole `writeUnit`-byte sectors (512 when absent) from 512-byte sector `sector`. */
+export interface WritableLayer extends ChainLayer {
+  readonly writeUnit?: number;
+  writeSectors(sector: number, data: Uint8Array): Promise<void>;
+}

@@ -152,10 +152,14 @@ export class VhdFile implements ChainLayer {
     if (fatal || !layout.footer) {
       const head = Buffer.alloc(8);
       if ((await file.read(head, 0)) === 8 && isVhdxStart(head)) {
-        throw new UsageError('VHDX_READ_ONLY', `${path} is a VHDX file: vhdsnap reads it (info, check, tree, export, flatten) but cannot change it yet`, {
-          field: 'format',
-          path,
-        });
+        throw new UsageError(
+          'VHDX_READ_ONLY',
+          `${path} is a VHDX file: vhdsnap reads it (info, check, tree, export, flatten), writes and snapshots it, but cannot do this to it yet`,
+          {
+            field: 'format',
+            path,
+          },
+        );
       }
       const first = fatal ?? { code: 'FORMAT', field: 'footer', message: 'no usable footer' };
       throw new FormatError(first.code, `${path}: ${first.message}`, { field: first.field ?? 'footer', path });

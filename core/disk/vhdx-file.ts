@@ -1,6 +1,7 @@
-// One VHDX file, read-only: its headers, region table, metadata and BAT,
-// bounds-checked on open (vhdx-layout.ts), plus access to the data it stores
-// itself. Fixed and dynamic files read as a whole disk; a differencing file
+// One VHDX file: its headers, region table, metadata and BAT, bounds-checked
+// on open (vhdx-layout.ts), plus access to the data it stores itself. Reads
+// only; vhdx-writer.ts changes a file opened through it and keeps this view
+// current (patchBat, forgetBitmap, grew). Fixed and dynamic files read as a whole disk; a differencing file
 // gives its own sectors and which of them it has, so a chain can resolve
 // each sector top-down. This class knows nothing of parents.
 import { FormatError, UsageError, type Finding } from '../errors.js';
@@ -60,16 +61,18 @@ export class VhdxFile {
   readonly creator: string;
   /** Log entries replayed in memory on open (0: closed cleanly). */
   readonly logEntriesReplayed: number;
+  /** File offset of the BAT region. */
+  readonly batOffset: number;
   private readonly bat: Uint8Array;
   private readonly sectorsPerBlock: number;
-  /** The file's size as opened (with the replayed log): reads are checked against it. */
-  private readonly fileSize: number;
+  /** The file's size as opened (with the replayed log), or as grown by a writer: reads are checked against it. */
+  private fileSize: number;
   private readonly bitmapCache = new Map<number, Uint8Array>();
 
   private constructor(
     readonly path: string,
-    /** The file as read: with the replayed log applied. */
-    private readonly file: RandomAccessFile,
+    /** The file as read: with the replayed log applied (a writer's handle: the file itself). */
+    readonly file: RandomAccessFile,
     layout: VhdxLayout,
     /** Problems noticed while opening that did not prevent it. */
     readonly notes: Finding[],
@@ -91,6 +94,7 @@ export class VhdxFile {
     this.chunkRatio = layout.geometry!.chunkRatio;
     this.blockCount = layout.geometry!.payloadBlocks;
     this.bat = layout.bat!;
+    this.batOffset = Number(layout.regions!.bat.fileOffset);
     this.sectorsPerBlock = this.blockSize / this.logicalSectorSize;
     this.fileSize = layout.fileSize;
     // MS-VHDX has no type field: a parent makes it differencing; a fixed file keeps every block allocated.
@@ -98,7 +102,11 @@ export class VhdxFile {
   }
 
   static async open(path: string, opts: VhdxFileOptions = {}): Promise<VhdxFile> {
-    const raw = await openFile(path, 'r', { blocking: opts.blocking });
+    return VhdxFile.fromHandle(path, await openFile(path, 'r', { blocking: opts.blocking }), opts);
+  }
+
+  /** Reads the layout through an open handle (closed on failure). */
+  static async fromHandle(path: string, raw: RandomAccessFile, opts: VhdxFileOptions = {}): Promise<VhdxFile> {
     try {
       const layout = await readVhdxLayout(raw, { overlay: opts.overlay, replayLog: opts.replayLog });
       if (layout.fatal) {
@@ -140,6 +148,21 @@ export class VhdxFile {
     const bad = badEntryState(e, i, { ratio: this.chunkRatio, differencing: this.hasParent });
     if (bad) throw new FormatError(bad.code, `${this.path}: ${bad.message}`, { field: bad.field, path: this.path });
     return { state: e.state, offset: e.offsetMB * MiB };
+  }
+
+  /** Writer side: the live BAT bytes (entry i at i * 8), to patch with encodeBatEntry; forget cached bitmaps it changes. */
+  batBytes(): Uint8Array {
+    return this.bat;
+  }
+
+  /** Writer side: block `b`'s cached sector bits are stale. */
+  forgetBitmap(b: number): void {
+    this.bitmapCache.delete(b);
+  }
+
+  /** Writer side: the file now extends to `size` bytes. */
+  grew(size: number): void {
+    this.fileSize = Math.max(this.fileSize, size);
   }
 
   /** Payload block `b`'s state (PayloadState). */

@@ -4,10 +4,12 @@
 // and partially present blocks are stored here; in a differencing file zero,
 // unmapped and undefined blocks define their sectors as zeros (they shadow
 // the parent; see VhdxFile.readOwn) and not-present ones defer to it.
+import { UsageError } from '../errors.js';
 import { SECTOR } from '../format/bytes.js';
 import { PayloadState } from '../format/vhdx/bat.js';
 import type { ChainLayer } from './layer.js';
 import { VhdxFile, type VhdxFileOptions } from './vhdx-file.js';
+import { VhdxWriter } from './vhdx-writer.js';
 
 export class VhdxLayer implements ChainLayer {
   readonly format = 'vhdx' as const;
@@ -16,13 +18,33 @@ export class VhdxLayer implements ChainLayer {
   readonly sectorsPerBlock: number;
   private full: Uint8Array | null = null;
 
-  constructor(readonly file: VhdxFile) {
+  constructor(
+    readonly file: VhdxFile,
+    private readonly writer: VhdxWriter | null = null,
+  ) {
     this.type = file.hasParent ? 'differencing' : 'dynamic';
     this.sectorsPerBlock = file.blockSize / SECTOR;
   }
 
   static async open(path: string, opts: VhdxFileOptions = {}): Promise<VhdxLayer> {
     return new VhdxLayer(await VhdxFile.open(path, opts));
+  }
+
+  /** The top of a chain being written (vhdx-writer.ts): its log replayed into it first. */
+  static async openWritable(path: string): Promise<VhdxLayer> {
+    const w = await VhdxWriter.open(path);
+    return new VhdxLayer(w.file, w);
+  }
+
+  /** Writes are whole logical sectors: Disk.write completes partial ones from the chain. */
+  get writeUnit(): number {
+    return this.file.logicalSectorSize;
+  }
+
+  /** Writes whole logical sectors from 512-byte sector `sector`. */
+  async writeSectors(sector: number, data: Uint8Array): Promise<void> {
+    if (!this.writer) throw new UsageError('READ_ONLY', `${this.path} was opened read-only`);
+    await this.writer.write(sector * SECTOR, data);
   }
 
   get path(): string {
@@ -86,6 +108,6 @@ export class VhdxLayer implements ChainLayer {
   }
 
   close(): Promise<void> {
-    return this.file.close();
+    return this.writer ? this.writer.close() : this.file.close();
   }
 }

@@ -8,7 +8,8 @@ import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { isIoFailure, parentCandidates, resolveParent } from '../disk/parent.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
-import { resolveVhdxParent } from '../disk/vhdx-parent.js';
+import { resolveVhdxParent, vhdxParentId } from '../disk/vhdx-parent.js';
+import { diskFormat } from '../disk/sniff.js';
 import { scanVhdx } from './vhdx-entry.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull, identityKey } from '../io/identity.js';
@@ -379,6 +380,7 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   const also = dir === undefined ? (childSearch.getStore() ?? []) : [];
   // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
   const target = await fileKey(parentPath);
+  if ((await diskFormat(parentPath)) === 'vhdx') return findVhdxChildren(parentPath, target, dir);
   let parentId: string;
   {
     const pf = await VhdFile.open(parentPath);
@@ -418,6 +420,42 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
       }
       const resolved = await fileKeyOrNull(parent.file.path);
       await parent.file.close();
+      if (resolved === target) out.push(p);
+    } finally {
+      await f.close();
+    }
+  }
+  return out;
+}
+
+/** findChildren for a VHDX parent: differencing VHDX files beside it whose parent_linkage is its data write GUID and that resolve to it. */
+async function findVhdxChildren(parentPath: string, target: string, dir?: string): Promise<string[]> {
+  const pf = await VhdxFile.open(parentPath);
+  const parentId = pf.dataWriteGuid;
+  await pf.close();
+  const out: string[] = [];
+  for (const p of await listVhdFiles(dir ?? nodePath.dirname(nodePath.resolve(parentPath)))) {
+    if ((await fileKeyOrNull(p)) === target || (await diskFormat(p)) !== 'vhdx') continue;
+    let f: VhdxFile;
+    try {
+      f = await VhdxFile.open(p);
+    } catch (err) {
+      if (isIoFailure(err)) throw err;
+      continue;
+    }
+    try {
+      if (!f.hasParent || vhdxParentId(f) !== parentId) continue;
+      const parent = await resolveVhdxParent(f).catch((err: unknown) => {
+        if (isIoFailure(err)) throw err;
+        return null;
+      });
+      // Same linkage but unresolvable: counted, so writers refuse rather than risk it.
+      if (!parent) {
+        out.push(p);
+        continue;
+      }
+      const resolved = await fileKeyOrNull(parent.layer.path);
+      await parent.layer.close();
       if (resolved === target) out.push(p);
     } finally {
       await f.close();

@@ -31,6 +31,11 @@ import { emptyLocator, encodeLocatorPayload, LOCATOR_COUNT, type LocatorEntry } 
 import { U64_MAX } from '../format/bytes.js';
 import { refuseExisting, writeAtomically } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { diskFormat } from '../disk/sniff.js';
+import { BAT_ENTRY_SIZE } from '../format/vhdx/bat.js';
+import { guidToBraced } from '../format/vhdx/guid.js';
+import { vhdxLocator } from '../format/vhdx/parent-locator.js';
 import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, encodeNewBat, planNewVhdx, validateNewVhdx, type NewVhdxSpec } from '../format/vhdx/new-file.js';
 
 /**
@@ -217,17 +222,25 @@ export async function createDynamic(path: string, size: number, opts: { blockSiz
  * file URL, for macOS/Linux tools. A parent on another drive has no relative
  * path: that child gets no W2ru.
  */
-export function parentLocatorPayloads(childPath: string, parentPath: string, p: nodePath.PlatformPath = nodePath): { code: string; data: Uint8Array }[] {
-  const windows = p.sep === '\\';
+/** A parent's path as Windows-style locators spell it: relative to the child's folder (null across drives) and absolute. */
+export function windowsParentPaths(childPath: string, parentPath: string, p: nodePath.PlatformPath = nodePath): { relative: string | null; absolute: string } {
   const absParent = p.resolve(parentPath);
   const rel = p.relative(p.dirname(p.resolve(childPath)), absParent);
-  const absWin = windows ? absParent : absParent.split('/').join('\\');
+  return {
+    relative: p.isAbsolute(rel) ? null : '.\\' + rel.split(p.sep).join('\\'),
+    absolute: p.sep === '\\' ? absParent : absParent.split('/').join('\\'),
+  };
+}
+
+export function parentLocatorPayloads(childPath: string, parentPath: string, p: nodePath.PlatformPath = nodePath): { code: string; data: Uint8Array }[] {
+  const absParent = p.resolve(parentPath);
+  const win = windowsParentPaths(childPath, parentPath, p);
   const slashed = absParent.split(p.sep).join('/');
   // file:///C:/… on Windows (the drive is a path segment, not a host).
   const macx = 'file://' + (slashed.startsWith('/') ? '' : '/') + encodeURI(slashed).replace(/#/g, '%23').replace(/\?/g, '%3F');
   const out: { code: string; data: Uint8Array }[] = [];
-  if (!p.isAbsolute(rel)) out.push({ code: 'W2ru', data: encodeLocatorPayload('W2ru', '.\\' + rel.split(p.sep).join('\\')) });
-  out.push({ code: 'W2ku', data: encodeLocatorPayload('W2ku', absWin) });
+  if (win.relative !== null) out.push({ code: 'W2ru', data: encodeLocatorPayload('W2ru', win.relative) });
+  out.push({ code: 'W2ku', data: encodeLocatorPayload('W2ku', win.absolute) });
   out.push({ code: 'MacX', data: encodeLocatorPayload('MacX', macx) });
   return out;
 }
@@ -245,6 +258,8 @@ export async function linkHeaderToParent(header: DynamicHeader, parent: VhdFile)
  * parent's block size (2 MiB under a fixed parent) and virtual size.
  */
 export async function createDifferencing(path: string, parentPath: string, opts: { blockSize?: number; locatorTarget?: string } = {}): Promise<void> {
+  // A chain is one format throughout: a VHDX parent gets an AVHDX child.
+  if ((await diskFormat(parentPath)) === 'vhdx') return createVhdxDifferencing(path, parentPath, opts);
   const parent = await VhdFile.open(parentPath);
   try {
     // Plans refuse this first (newChildRefusals); here so no caller can write a child no tool can open.
@@ -260,6 +275,36 @@ export async function createDifferencing(path: string, parentPath: string, opts:
     await linkHeaderToParent(layout.header, parent);
     layout.header.parentName = nodePath.basename(target);
     await writeEmptyDynamic(path, layout);
+  } finally {
+    await parent.close();
+  }
+}
+
+/**
+ * An empty differencing VHDX child: the parent's size, block and sector
+ * sizes; its locator links the parent's data write GUID and names it by
+ * relative and absolute Windows path (`locatorTarget`: the parent's path
+ * once an in-progress rename completes).
+ */
+async function createVhdxDifferencing(path: string, parentPath: string, opts: { locatorTarget?: string }): Promise<void> {
+  const parent = await VhdxFile.open(parentPath);
+  try {
+    const win = windowsParentPaths(path, opts.locatorTarget ?? parentPath);
+    const locator = vhdxLocator({
+      parent_linkage: guidToBraced(parent.header.dataWriteGuid),
+      ...(win.relative !== null ? { relative_path: win.relative } : {}),
+      absolute_win32_path: win.absolute,
+    });
+    const plan = planNewVhdx({
+      virtualSize: parent.virtualSize,
+      blockSize: parent.blockSize,
+      logicalSectorSize: parent.logicalSectorSize,
+      physicalSectorSize: parent.physicalSectorSize,
+      fixed: false,
+      locator,
+    });
+    // Every entry zero: blocks not present (read from the parent), no sector bitmap blocks yet.
+    await writeNewFile(path, [...plan.pieces, { at: plan.batOffset, data: new Uint8Array(plan.geometry.totalEntries * BAT_ENTRY_SIZE) }], plan.dataStart);
   } finally {
     await parent.close();
   }

@@ -18,12 +18,10 @@ import { MAX_DYNAMIC_SIZE } from '../format/footer.js';
 import { uuidToString } from '../format/bytes.js';
 import {
   assertFolderFor,
-  closeAll,
   creationError,
   isNoHardLinkError,
   linkFile,
   linkIntoPlace,
-  openAll,
   pathExists,
   renameFile,
   supportsHardLinks,
@@ -32,9 +30,16 @@ import {
 } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
 import { safeExtension, safeFileName } from '../io/safe-name.js';
-import { MAX_CHAIN_DEPTH, openDisk } from '../disk/chain.js';
+import { MAX_CHAIN_DEPTH, openReadableDisk } from '../disk/chain.js';
+import type { ChainLayer } from '../disk/layer.js';
 import { readLayout } from '../disk/layout.js';
+import { diskFormat } from '../disk/sniff.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { VhdxLayer } from '../disk/vhdx-layer.js';
+import { readVhdxLayout } from '../disk/vhdx-layout.js';
+import { vhdxParentId } from '../disk/vhdx-parent.js';
+import { MAX_VIRTUAL_SIZE } from '../format/vhdx/items.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
@@ -115,13 +120,14 @@ export interface SnapshotPlan extends Plan {
  * Checked in the plans of every operation that makes a child (snapshot,
  * revert), before anything is written.
  */
-export function newChildRefusals(parent: string, virtualSize: number, depth: number): Plan['refusals'] {
+export function newChildRefusals(parent: string, virtualSize: number, depth: number, format: 'vhd' | 'vhdx' = 'vhd'): Plan['refusals'] {
   const refusals: Plan['refusals'] = [];
   const name = nodePath.basename(parent);
-  if (virtualSize > MAX_DYNAMIC_SIZE)
+  const [max, what] = format === 'vhdx' ? [MAX_VIRTUAL_SIZE, '64 TiB, the VHDX maximum'] : [MAX_DYNAMIC_SIZE, '2040 GiB, the VHD maximum'];
+  if (virtualSize > max)
     refusals.push({
       code: 'CHILD_TOO_LARGE',
-      message: `${name} is ${virtualSize} bytes; a differencing child takes its parent's size and cannot exceed ${MAX_DYNAMIC_SIZE} bytes (2040 GiB, the VHD maximum), so no snapshot of it can be made`,
+      message: `${name} is ${virtualSize} bytes; a differencing child takes its parent's size and cannot exceed ${max} bytes (${what}), so no snapshot of it can be made`,
     });
   if (depth >= MAX_CHAIN_DEPTH)
     refusals.push({
@@ -136,10 +142,15 @@ export function newChildRefusals(parent: string, virtualSize: number, depth: num
  * damaged trailing footer, BAT entries past the end, overlaps...). The new
  * child would hide the damage under a disk that cannot be exported.
  */
-export async function damageRefusals(f: VhdFile): Promise<Plan['refusals']> {
+export async function damageRefusals(f: VhdFile | ChainLayer): Promise<Plan['refusals']> {
   const name = nodePath.basename(f.path);
-  if (f.footerSource === 'copy') return [{ code: 'NEEDS_REPAIR', message: `${name} has a damaged trailing footer; run \`vhdsnap repair\` first` }];
-  const { errors } = (await readLayout(f.file)).findings;
+  let errors;
+  if (f instanceof VhdxLayer) errors = (await readVhdxLayout(f.file.file, { full: true })).findings.errors;
+  else {
+    const v = f as VhdFile;
+    if (v.footerSource === 'copy') return [{ code: 'NEEDS_REPAIR', message: `${name} has a damaged trailing footer; run \`vhdsnap repair\` first` }];
+    errors = (await readLayout(v.file)).findings.errors;
+  }
   if (errors.length === 0) return [];
   const listed = errors
     .slice(0, 3)
@@ -164,13 +175,16 @@ export async function planSnapshot(diskPath: string, opts: { out?: string; now?:
   // In place through a symlink: the file it leads to is snapshotted (a link of the symlink itself would hold no data), so the symlink then leads to the new child.
   const disk = out === null ? await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath)) : nodePath.resolve(diskPath);
   const refusals: Plan['refusals'] = [];
-  const d = await openDisk(disk);
+  const d = await openReadableDisk(disk);
   const uuid = d.top.uuid;
   try {
-    refusals.push(...newChildRefusals(disk, d.virtualSize, d.layers.length), ...(await damageRefusals(d.top)));
+    refusals.push(...newChildRefusals(disk, d.virtualSize, d.layers.length, d.format), ...(await damageRefusals(d.top)));
   } finally {
     await d.close();
   }
+  // A chain is one format throughout (as in Hyper-V): the child of a VHDX is a VHDX, and its name says so.
+  if (out !== null && d.format === 'vhdx' && !/\.a?vhdx$/i.test(out))
+    refusals.push({ code: 'FORMAT_MISMATCH', message: `${nodePath.basename(disk)} is a VHDX: its child must be a VHDX too; name it .avhdx or .vhdx` });
   // --out into a missing folder (or through a file) fails here, in the dry run as in the run, before any write.
   if (out !== null) await assertFolderFor(out);
   if (out !== null && (await pathExists(out))) refusals.push({ code: 'EXISTS', message: `${out} already exists; not overwriting it` });
@@ -256,9 +270,7 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     });
     try {
       // Recorded beside the parent before the child takes its name: a child in another folder is then never invisible to the parent's writers.
-      const child = await VhdFile.open(tmp);
-      const childId = child.uuid;
-      await child.close();
+      const childId = (await diskIds(tmp)).uuid;
       await recordChild(path, uuid, out, childId);
     } catch (err) {
       await fsp.unlink(tmp).catch(() => undefined);
@@ -312,7 +324,7 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
   });
   await removeJournal(jpath);
   // Sanity: the new child must open through its chain.
-  const check = await openDisk(path);
+  const check = await openReadableDisk(path);
   await check.close();
   return { snapshot: snap, active: path };
 }
@@ -341,9 +353,7 @@ async function rollBack(j: SnapshotJournal): Promise<void> {
   // Journals older than `via` may have renamed in phase create.
   if ((j.phase === 'swap' || j.via === undefined) && !(await pathExists(j.disk)) && (await pathExists(j.snapshot))) {
     // Renamed without links, not yet replaced: the disk goes back (its id checked, not assumed).
-    const s = await VhdFile.open(j.snapshot);
-    const ours = s.uuid === j.uuid;
-    await s.close();
+    const ours = (await diskIds(j.snapshot)).uuid === j.uuid;
     if (!ours)
       throw new RefusedError(
         'ID_CHANGED',
@@ -364,11 +374,25 @@ async function finish(j: SnapshotJournal): Promise<void> {
 /** True when the disk's path already holds the new differencing child of the snapshot (ids checked, not assumed): the point of no return. */
 async function childTookPath(j: SnapshotJournal): Promise<boolean> {
   if ((await pathExists(j.temp)) || !(await pathExists(j.disk)) || !(await pathExists(j.snapshot)) || (await isSameFile(j.disk, j.snapshot))) return false;
-  const [d, s] = await openAll([VhdFile.open(j.disk), VhdFile.open(j.snapshot)]);
+  const [d, s] = [await diskIds(j.disk), await diskIds(j.snapshot)];
+  return s.uuid === j.uuid && d.parentId === j.uuid;
+}
+
+/** A disk file's id (VHD unique id; VHDX data write GUID) and, for a differencing one, the id it links its parent by. */
+async function diskIds(path: string): Promise<{ uuid: string; parentId: string | null }> {
+  if ((await diskFormat(path)) === 'vhdx') {
+    const x = await VhdxFile.open(path);
+    try {
+      return { uuid: x.dataWriteGuid, parentId: x.hasParent ? vhdxParentId(x) : null };
+    } finally {
+      await x.close();
+    }
+  }
+  const v = await VhdFile.open(path);
   try {
-    return s.uuid === j.uuid && d.type === 'differencing' && d.header !== null && uuidToString(d.header.parentUniqueId) === j.uuid;
+    return { uuid: v.uuid, parentId: v.type === 'differencing' && v.header !== null ? uuidToString(v.header.parentUniqueId) : null };
   } finally {
-    await closeAll([d, s]);
+    await v.close();
   }
 }
 
@@ -390,8 +414,8 @@ const snapshotFileName = z
   .string()
   .check(
     z.refine(
-      (s) => s.length > 0 && s.length <= 255 && !/[\\/\0]/.test(s) && s !== '.' && s !== '..' && /\.vhd$/i.test(s),
-      'must be a file name ending in .vhd, without a folder',
+      (s) => s.length > 0 && s.length <= 255 && !/[\\/\0]/.test(s) && s !== '.' && s !== '..' && /\.(vhd|a?vhdx)$/i.test(s),
+      'must be a file name ending in .vhd, .vhdx or .avhdx, without a folder',
     ),
   );
 

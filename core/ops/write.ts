@@ -4,7 +4,8 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
 import { fromSystemError, UsageError } from '../errors.js';
-import { openDisk } from '../disk/chain.js';
+import { openDisk, openReadableDisk, openWritableVhdxDisk } from '../disk/chain.js';
+import { diskFormat } from '../disk/sniff.js';
 import { ProgressReporter, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { findChildren } from '../library/scan.js';
 import { defineOperation, diskPath } from '../operation.js';
@@ -40,7 +41,7 @@ export async function planWrite(disk: string, input: string, at: number): Promis
       message: `${path} is the parent of ${children.join(', ')}; writing into it would change what they show. Write into the newest child instead.`,
     });
   }
-  const d = await openDisk(path);
+  const d = await openReadableDisk(path);
   const size = d.virtualSize;
   await d.close();
   if (at + st.size > size)
@@ -65,7 +66,8 @@ export async function planWrite(disk: string, input: string, at: number): Promis
  */
 async function writePlanned(input: string, plan: WritePlan, ctx: JobContext): Promise<WriteResult> {
   throwIfCancelled(ctx);
-  const disk = await openDisk(plan.path, { writable: true });
+  // A VHDX's metadata changes go through its own log (core/disk/vhdx-writer.ts).
+  const disk = (await diskFormat(plan.path)) === 'vhdx' ? await openWritableVhdxDisk(plan.path) : await openDisk(plan.path, { writable: true });
   const src = await fsp.open(input, 'r').catch(async (err: unknown) => {
     await disk.close();
     throw err;

@@ -49,7 +49,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDisk } from '../../core/disk/chain.js';
+import { openReadableDisk } from '../../core/disk/chain.js';
 import { hasDiskExtension } from '../../core/io/file.js';
 import { findJournals } from '../../core/journal.js';
 import { SIDECAR_NAME } from '../../core/library/sidecar.js';
@@ -136,7 +136,7 @@ export function normalName(name: string): string {
 }
 
 function isDiskName(n: string): boolean {
-  return /\.vhd$/i.test(n) && !n.startsWith('.');
+  return /\.(vhd|a?vhdx)$/i.test(n) && !n.startsWith('.');
 }
 
 /** Every disk in the folder read through its chain: content hash and parent name. Throws on a disk that does not open. */
@@ -152,7 +152,7 @@ export async function readFolder(dir: string): Promise<{ state: FolderState; ino
     inodes.set(key, [...(inodes.get(key) ?? []), name]);
     let d;
     try {
-      d = await openDisk(p);
+      d = await openReadableDisk(p);
     } catch (err) {
       throw new Error(`${name} does not open through its chain: ${(err as Error).message}`, { cause: err });
     }
@@ -214,14 +214,14 @@ export function sameState(a: FolderState, b: FolderState): boolean {
   return true;
 }
 
-interface ChildOutcome {
+export interface ChildOutcome {
   signal: NodeJS.Signals | null;
   status: number | null;
   report: { steps: number; kinds: Record<string, number>; created?: string[]; result?: unknown; error?: { code?: string; message: string } } | null;
   stderr: string;
 }
 
-function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string, noHardLinks = false): ChildOutcome {
+export function runChild(bundle: Bundle, killAt: number, req: ChildRequest, cwd: string, noHardLinks = false): ChildOutcome {
   const env = noHardLinks ? { ...process.env, VHDSNAP_CRASH_NO_HARDLINKS: '1' } : process.env;
   const r = spawnSync(process.execPath, [bundle.child, String(killAt), JSON.stringify(req)], { cwd, encoding: 'utf8', timeout: 120_000, env });
   const line = r.stdout.trim().split('\n').filter(Boolean).pop();

@@ -4,10 +4,22 @@
 // hard link to it). With --out: the new child is complete or absent. The same
 // in a folder without hard links, killed at every step: the disk is renamed
 // away for a moment, and recover always puts it back or finishes.
+import { Rng } from '../support/model.js';
+import { makeVhdx } from '../support/vhdx-build.js';
 import { crashSuite } from './harness.js';
 import { KiB, treeSetup } from './scenarios.js';
 
 crashSuite('snapshot', [
+  {
+    // VHDX: the disk becomes an empty AVHDX child linked by the snapshot's data write GUID.
+    name: 'snapshot in place (dynamic VHDX)',
+    setup: async (dir) => {
+      await makeVhdx(`${dir}/vm.vhdx`, { kind: 'dynamic', virtualSize: 4 * 1024 * KiB, writes: [{ offset: 3 * 4096, data: new Rng(506).bytes(200 * KiB) }] });
+    },
+    request: (dir) => ({ op: 'snapshot', disk: `${dir}/vm.vhdx`, name: 'vhdx' }),
+    after: { 'vm-snap-<time>.vhdx': { content: 'vm.vhdx', parent: null }, 'vm.vhdx': { parent: 'vm-snap-<time>.vhdx' } },
+    runs: 100_000,
+  },
   {
     name: 'snapshot in place (leaf of a chain)',
     setup: treeSetup({ parents: [null, 0], seed: 501, blockSize: 512 * KiB }),

@@ -6,7 +6,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { openDisk } from '../../core/disk/chain.js';
+import { openDisk, openReadableDisk, openWritableVhdxDisk } from '../../core/disk/chain.js';
+import { guidToString } from '../../core/format/vhdx/guid.js';
+import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+import { makeVhdx } from '../support/vhdx-build.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { exportRaw, importRaw } from '../../core/ops/transfer.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
@@ -138,8 +141,58 @@ function writeCase(): FaultCase {
   };
 }
 
+/** A write into an AVHDX child: a partially present block and new ones, through the VHDX log. */
+function writeVhdxCase(): FaultCase {
+  let before: Buffer;
+  let after: Buffer;
+  let parentHash: string;
+  const offset = 3 * MiB + 4096 + 100;
+  const data = new Rng(36).bytes(MiB + 300);
+  const view = async (p: string) => {
+    const d = await openReadableDisk(p);
+    try {
+      return await d.read(0, d.virtualSize);
+    } finally {
+      await d.close();
+    }
+  };
+  return {
+    name: 'write (AVHDX child, partially present and new blocks)',
+    setup: async (dir) => {
+      const rng = new Rng(35);
+      const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: 8 * MiB, writes: [{ offset: 0, data: rng.bytes(6 * MiB) }] });
+      await makeVhdx(`${dir}/child.avhdx`, {
+        kind: 'differencing',
+        virtualSize: 8 * MiB,
+        writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
+        locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+      });
+      before = await view(`${dir}/child.avhdx`);
+      after = Buffer.from(before);
+      data.copy(after, offset);
+      parentHash = hash(await view(`${dir}/base.vhdx`));
+    },
+    run: async (dir) => {
+      const d = await openWritableVhdxDisk(`${dir}/child.avhdx`);
+      try {
+        await d.write(offset, data);
+      } finally {
+        await d.close();
+      }
+    },
+    after: {},
+    mixed: async (dir, _state, done) => {
+      if (hash(await view(`${dir}/base.vhdx`)) !== parentHash) throw new Error('base.vhdx changed');
+      const got = await view(`${dir}/child.avhdx`);
+      if (done && !got.equals(after)) throw new Error('the write reported success but the disk does not show it');
+      // Data lands in new space or clear sectors before the metadata names it: all before or all after.
+      if (!got.equals(before) && !got.equals(after)) throw new Error('child.avhdx reads as neither before nor after');
+    },
+  };
+}
+
 describe('I/O failures during import, export and write', () => {
-  for (const make of [importCase, importVhdxCase, exportCase, writeCase]) {
+  for (const make of [importCase, importVhdxCase, exportCase, writeCase, writeVhdxCase]) {
     const c = make();
     it(`${c.name}: every I/O step failed in turn`, { timeout: 300_000 }, async () => {
       expectSweepClean(c.name, await sweep(c), 5);

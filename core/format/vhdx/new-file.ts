@@ -1,4 +1,5 @@
-// Layout of a new, non-differencing VHDX file, as vhdsnap writes it:
+// Layout of a new VHDX file, as vhdsnap writes it (a differencing one, with
+// a parent locator, starts with every block not present and no bitmaps):
 //   0       header section: identifier, header 1 (64 KiB), header 2 (128 KiB),
 //           region table 1 (192 KiB), region table 2 (256 KiB)
 //   1 MiB   log region (1 MiB, empty: the log GUID is zero)
@@ -23,12 +24,15 @@ import {
   MAX_BLOCK_SIZE,
   MAX_VIRTUAL_SIZE,
   MIN_BLOCK_SIZE,
+  HAS_PARENT,
   PAGE83_ITEM,
+  PARENT_LOCATOR_ITEM,
   PHYSICAL_SECTOR_SIZE_ITEM,
   VIRTUAL_DISK_SIZE_ITEM,
 } from './items.js';
 import { MiB } from './le.js';
 import { encodeMetadataTable, IS_REQUIRED, IS_VIRTUAL_DISK, MIN_ITEM_OFFSET, newMetadataTable, type MetadataEntry } from './metadata.js';
+import { encodeParentLocator, type ParentLocator } from './parent-locator.js';
 import { BAT_REGION_GUID, encodeRegionTable, METADATA_REGION_GUID, newRegionTable, REGION_TABLE_OFFSETS } from './region.js';
 
 /** Hyper-V's defaults for a new VHDX: 32 MiB blocks, 512-byte logical and 4 KiB physical sectors. */
@@ -47,6 +51,10 @@ export interface NewVhdxSpec {
   logicalSectorSize: number;
   /** Fixed: every block fully present with its space in the file (leave-blocks-allocated). */
   fixed: boolean;
+  /** A differencing file: its parent locator (has-parent is set). */
+  locator?: ParentLocator;
+  /** Default PHYSICAL_SECTOR_SIZE; a child takes its parent's. */
+  physicalSectorSize?: number;
 }
 
 export interface VhdxPlan {
@@ -77,7 +85,8 @@ export function validateNewVhdx(s: NewVhdxSpec): void {
 /** Plans a new file; its BAT comes from encodeNewBat once the block offsets are known. */
 export function planNewVhdx(spec: NewVhdxSpec): VhdxPlan {
   validateNewVhdx(spec);
-  const geometry = batGeometry({ ...spec, hasParent: false });
+  const hasParent = spec.locator !== undefined;
+  const geometry = batGeometry({ ...spec, hasParent });
   const batOffset = LOG_OFFSET + LOG_LENGTH;
   const batLength = Math.max(1, Math.ceil((geometry.totalEntries * BAT_ENTRY_SIZE) / MiB)) * MiB;
   const metadataOffset = batOffset + batLength;
@@ -85,12 +94,17 @@ export function planNewVhdx(spec: NewVhdxSpec): VhdxPlan {
   const pieces: { at: number; data: Uint8Array }[] = [];
 
   const items: { id: Uint8Array; data: Uint8Array; flags: number }[] = [
-    { id: FILE_PARAMETERS_ITEM, data: encodeFileParameters({ blockSize: spec.blockSize, flags: spec.fixed ? LEAVE_BLOCKS_ALLOCATED : 0 }), flags: IS_REQUIRED },
+    {
+      id: FILE_PARAMETERS_ITEM,
+      data: encodeFileParameters({ blockSize: spec.blockSize, flags: (spec.fixed ? LEAVE_BLOCKS_ALLOCATED : 0) | (hasParent ? HAS_PARENT : 0) }),
+      flags: IS_REQUIRED,
+    },
     { id: VIRTUAL_DISK_SIZE_ITEM, data: encodeVirtualDiskSize(spec.virtualSize), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
     { id: PAGE83_ITEM, data: encodePage83(newGuid()), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
     { id: LOGICAL_SECTOR_SIZE_ITEM, data: encodeSectorSize(spec.logicalSectorSize), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
-    { id: PHYSICAL_SECTOR_SIZE_ITEM, data: encodeSectorSize(PHYSICAL_SECTOR_SIZE), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
+    { id: PHYSICAL_SECTOR_SIZE_ITEM, data: encodeSectorSize(spec.physicalSectorSize ?? PHYSICAL_SECTOR_SIZE), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
   ];
+  if (spec.locator) items.push({ id: PARENT_LOCATOR_ITEM, data: encodeParentLocator(spec.locator), flags: IS_REQUIRED });
   const entries: MetadataEntry[] = [];
   let itemAt = MIN_ITEM_OFFSET;
   for (const it of items) {
