@@ -37,7 +37,9 @@ describe('CLI results in words', () => {
     // The default block is 2 MiB: the writes at 512 and at 3 MiB touch blocks 0 and 1.
     expect((await ok('import', raw, back)).out).toBe(`Imported ${raw} into ${back}: a dynamic disk of 8 MiB (8388608 bytes), 2 blocks stored.\n`);
     const flat = tmp.file('flat.vhd');
-    expect((await ok('flatten', d, flat, '--format', 'fixed')).out).toBe(`Flattened ${d} into ${flat}: a standalone fixed VHD disk of 8 MiB (8388608 bytes).\n`);
+    expect((await ok('flatten', d, flat, '--format', 'fixed')).out).toBe(
+      `Flattened ${d} into ${flat}: a standalone fixed VHD disk of 8 MiB (8388608 bytes).\n`,
+    );
   });
 
   it('no result line of these commands is a bare byte count', async () => {
