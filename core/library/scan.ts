@@ -8,7 +8,8 @@ import { ChainError, VhdError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
 import { isIoFailure, parentCandidates, resolveParent } from '../disk/parent.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
-import { resolveVhdxParent } from '../disk/vhdx-parent.js';
+import { resolveVhdxParent, vhdxParentId } from '../disk/vhdx-parent.js';
+import { diskFormat } from '../disk/sniff.js';
 import { scanVhdx } from './vhdx-entry.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull, identityKey } from '../io/identity.js';
@@ -366,10 +367,12 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   const also = dir === undefined ? (childSearch.getStore() ?? []) : [];
   // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
   const target = await fileKey(parentPath);
+  // A chain is one format throughout: a VHDX parent has VHDX children, named by its data write GUID.
+  const vhdx = (await diskFormat(parentPath)) === 'vhdx';
   let parentId: string;
   {
-    const pf = await VhdFile.open(parentPath);
-    parentId = pf.uuid;
+    const pf = vhdx ? await VhdxFile.open(parentPath) : await VhdFile.open(parentPath);
+    parentId = pf instanceof VhdxFile ? pf.dataWriteGuid : pf.uuid;
     await pf.close();
   }
   const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath), ...also])];
@@ -385,33 +388,46 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
     const k = key ?? `path:${p}`;
     if (k === target || seen.has(k)) continue;
     seen.add(k);
-    let f: VhdFile;
-    try {
-      f = await VhdFile.open(p);
-    } catch (err) {
-      // Skipping a disk we failed to read could miss a child and let a writer change its view.
-      if (isIoFailure(err)) throw err;
-      continue;
-    }
-    try {
-      if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) continue;
-      const parent = await resolveParent(f).catch((err: unknown) => {
-        if (isIoFailure(err)) throw err;
-        return null;
-      });
-      // Same parent id but unresolvable: count it, so writers refuse rather than risk it.
-      if (!parent) {
-        out.push(p);
-        continue;
-      }
-      const resolved = await fileKeyOrNull(parent.file.path);
-      await parent.file.close();
-      if (resolved === target) out.push(p);
-    } finally {
-      await f.close();
-    }
+    const link = await parentLink(p, vhdx, parentId);
+    // Same parent id but unresolvable: count it, so writers refuse rather than risk it.
+    if (link && (link.resolved === null || (await fileKeyOrNull(link.resolved)) === target)) out.push(p);
   }
   return out;
+}
+
+/**
+ * Null when `p` is no differencing disk of the format naming `parentId`;
+ * else the file its parent resolves to (null: it does not resolve).
+ */
+async function parentLink(p: string, vhdx: boolean, parentId: string): Promise<{ resolved: string | null } | null> {
+  let f: VhdFile | VhdxFile;
+  try {
+    f = vhdx ? await VhdxFile.open(p) : await VhdFile.open(p);
+  } catch (err) {
+    // Skipping a disk we failed to read could miss a child and let a writer change its view.
+    if (isIoFailure(err)) throw err;
+    return null;
+  }
+  const unresolved = (err: unknown) => {
+    if (isIoFailure(err)) throw err;
+    return null;
+  };
+  try {
+    if (f instanceof VhdxFile) {
+      if (!f.hasParent || vhdxParentId(f) !== parentId) return null;
+      const parent = await resolveVhdxParent(f).catch(unresolved);
+      if (!parent) return { resolved: null };
+      await parent.layer.close();
+      return { resolved: parent.layer.file.path };
+    }
+    if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) return null;
+    const parent = await resolveParent(f).catch(unresolved);
+    if (!parent) return { resolved: null };
+    await parent.file.close();
+    return { resolved: parent.file.path };
+  } finally {
+    await f.close();
+  }
 }
 
 /** The scanned tree holding `diskPath`, found by file (a symlink or second name leads to the same node). */
