@@ -49,7 +49,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDisk } from '../../core/disk/chain.js';
+import { openReadableDisk } from '../../core/disk/chain.js';
 import { hasDiskExtension } from '../../core/io/file.js';
 import { findJournals } from '../../core/journal.js';
 import { SIDECAR_NAME } from '../../core/library/sidecar.js';
@@ -136,7 +136,7 @@ export function normalName(name: string): string {
 }
 
 function isDiskName(n: string): boolean {
-  return /\.vhd$/i.test(n) && !n.startsWith('.');
+  return /\.(vhd|vhdx|avhdx)$/i.test(n) && !n.startsWith('.');
 }
 
 /** Every disk in the folder read through its chain: content hash and parent name. Throws on a disk that does not open. */
@@ -152,7 +152,7 @@ export async function readFolder(dir: string): Promise<{ state: FolderState; ino
     inodes.set(key, [...(inodes.get(key) ?? []), name]);
     let d;
     try {
-      d = await openDisk(p);
+      d = await openReadableDisk(p);
     } catch (err) {
       throw new Error(`${name} does not open through its chain: ${(err as Error).message}`, { cause: err });
     }
