@@ -68,6 +68,7 @@ export class VhdxFile {
   /** The file's size as opened (with the replayed log), or as grown by a writer: reads are checked against it. */
   private fileSize: number;
   private readonly bitmapCache = new Map<number, Uint8Array>();
+  private readonly metadataRegion: { offset: number; length: number };
 
   private constructor(
     readonly path: string,
@@ -97,6 +98,7 @@ export class VhdxFile {
     this.batOffset = Number(layout.regions!.bat.fileOffset);
     this.sectorsPerBlock = this.blockSize / this.logicalSectorSize;
     this.fileSize = layout.fileSize;
+    this.metadataRegion = { offset: Number(layout.regions!.metadata.fileOffset), length: layout.regions!.metadata.length };
     // MS-VHDX has no type field: a parent makes it differencing; a fixed file keeps every block allocated.
     this.type = m.hasParent ? 'differencing' : m.leaveBlocksAllocated ? 'fixed' : 'dynamic';
   }
@@ -123,6 +125,14 @@ export class VhdxFile {
   async close(): Promise<void> {
     this.bitmapCache.clear();
     await this.file.close();
+  }
+
+  /** The metadata region as read (with the replayed log): a rewritten copy keeps it verbatim (core/ops/compact-vhdx.ts). */
+  async readMetadataRegion(): Promise<Buffer> {
+    const { offset, length } = this.metadataRegion;
+    const b = Buffer.alloc(length);
+    await this.file.read(b, offset);
+    return b;
   }
 
   /** The data write GUID (lowercase, no braces): what a child's parent_linkage must name. */

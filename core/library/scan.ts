@@ -96,7 +96,7 @@ async function openForScan(p: string): Promise<VhdFile> {
 }
 
 /** The file key (core/io/identity.ts) of a file opened by openForScan: the open's fstat; fileKey's own stat where that is unknown (inode 0). */
-async function openedKey(f: VhdFile, p: string): Promise<string> {
+async function openedKey(f: VhdFile | VhdxFile, p: string): Promise<string> {
   const id = f.file.opened;
   return id && id.ino !== 0n ? identityKey(id, p) : ((await fileKeyOrNull(p)) ?? `path:${p}`);
 }
@@ -380,11 +380,12 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   const also = dir === undefined ? (childSearch.getStore() ?? []) : [];
   // By file, not by name: a child may reach its parent through a symlink, a hard link or another case of its name.
   const target = await fileKey(parentPath);
-  if ((await diskFormat(parentPath)) === 'vhdx') return findVhdxChildren(parentPath, target, dir);
+  // A chain is one format throughout: a VHDX parent has VHDX children, named by its data write GUID.
+  const vhdx = (await diskFormat(parentPath)) === 'vhdx';
   let parentId: string;
   {
-    const pf = await VhdFile.open(parentPath);
-    parentId = pf.uuid;
+    const pf = vhdx ? await VhdxFile.open(parentPath) : await VhdFile.open(parentPath);
+    parentId = pf instanceof VhdxFile ? pf.dataWriteGuid : pf.uuid;
     await pf.close();
   }
   const dirs = dir !== undefined ? [dir] : [...new Set([nodePath.dirname(nodePath.resolve(parentPath)), await childRecordFolder(parentPath), ...also])];
@@ -395,9 +396,9 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   const seen = new Set<string>(); // a child with two names is one child
   for (const p of [...listed, ...recorded]) {
     // Each file read as a scan reads it (two small reads): only one naming the parent's id is followed up its locators.
-    let f: VhdFile;
+    let f: VhdFile | VhdxFile;
     try {
-      f = await openForScan(p);
+      f = vhdx ? await VhdxFile.open(p, { blocking: true }) : await openForScan(p);
     } catch (err) {
       // Skipping a disk we failed to read could miss a child and let a writer change its view.
       // A recorded child that is gone is a stale record, not a child.
@@ -408,19 +409,9 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
       const k = await openedKey(f, p);
       if (k === target || seen.has(k)) continue;
       seen.add(k);
-      if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) continue;
-      const parent = await resolveParent(f).catch((err: unknown) => {
-        if (isIoFailure(err)) throw err;
-        return null;
-      });
+      const link = await parentLink(f, parentId);
       // Same parent id but unresolvable: count it, so writers refuse rather than risk it.
-      if (!parent) {
-        out.push(p);
-        continue;
-      }
-      const resolved = await fileKeyOrNull(parent.file.path);
-      await parent.file.close();
-      if (resolved === target) out.push(p);
+      if (link && (link.resolved === null || (await fileKeyOrNull(link.resolved)) === target)) out.push(p);
     } finally {
       await f.close();
     }
@@ -428,40 +419,27 @@ export async function findChildren(parentPath: string, dir?: string): Promise<st
   return out;
 }
 
-/** findChildren for a VHDX parent: differencing VHDX files beside it whose parent_linkage is its data write GUID and that resolve to it. */
-async function findVhdxChildren(parentPath: string, target: string, dir?: string): Promise<string[]> {
-  const pf = await VhdxFile.open(parentPath);
-  const parentId = pf.dataWriteGuid;
-  await pf.close();
-  const out: string[] = [];
-  for (const p of await listVhdFiles(dir ?? nodePath.dirname(nodePath.resolve(parentPath)))) {
-    if ((await fileKeyOrNull(p)) === target || (await diskFormat(p)) !== 'vhdx') continue;
-    let f: VhdxFile;
-    try {
-      f = await VhdxFile.open(p);
-    } catch (err) {
-      if (isIoFailure(err)) throw err;
-      continue;
-    }
-    try {
-      if (!f.hasParent || vhdxParentId(f) !== parentId) continue;
-      const parent = await resolveVhdxParent(f).catch((err: unknown) => {
-        if (isIoFailure(err)) throw err;
-        return null;
-      });
-      // Same linkage but unresolvable: counted, so writers refuse rather than risk it.
-      if (!parent) {
-        out.push(p);
-        continue;
-      }
-      const resolved = await fileKeyOrNull(parent.layer.path);
-      await parent.layer.close();
-      if (resolved === target) out.push(p);
-    } finally {
-      await f.close();
-    }
+/**
+ * Null when `f` is no differencing disk naming `parentId`;
+ * else the file its parent resolves to (null: it does not resolve).
+ */
+async function parentLink(f: VhdFile | VhdxFile, parentId: string): Promise<{ resolved: string | null } | null> {
+  const unresolved = (err: unknown) => {
+    if (isIoFailure(err)) throw err;
+    return null;
+  };
+  if (f instanceof VhdxFile) {
+    if (!f.hasParent || vhdxParentId(f) !== parentId) return null;
+    const parent = await resolveVhdxParent(f).catch(unresolved);
+    if (!parent) return { resolved: null };
+    await parent.layer.close();
+    return { resolved: parent.layer.path };
   }
-  return out;
+  if (f.type !== 'differencing' || uuidToString(f.header!.parentUniqueId) !== parentId) return null;
+  const parent = await resolveParent(f).catch(unresolved);
+  if (!parent) return { resolved: null };
+  await parent.file.close();
+  return { resolved: parent.file.path };
 }
 
 /** The scanned tree holding `diskPath`, found by file (a symlink or second name leads to the same node). */

@@ -12,6 +12,7 @@
 // holds either the original or the finished copy, both with the same content.
 // The journal says which temporary file belongs to the run: before the copy is
 // complete recovery deletes it, afterwards recovery finishes the rename.
+// A VHDX is copied by compact-vhdx.ts under the same journal and rename.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { CancelledError, RefusedError } from '../errors.js';
@@ -24,6 +25,9 @@ import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { diskFormat } from '../disk/sniff.js';
+import { estimateVhdxCompact, vhdxCompactSummary, writeCompactedVhdx } from './compact-vhdx.js';
 import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
@@ -42,6 +46,7 @@ export type CompactJournal = z.infer<typeof compactJournalSchema>;
 
 export interface CompactPlan extends Plan {
   path: string;
+  format: 'vhd' | 'vhdx';
   /** Allocated blocks now. */
   blocksBefore: number;
   /** Blocks known to be droppable without reading data (differencing: empty bitmaps); dynamic disks learn the rest while copying. */
@@ -100,12 +105,46 @@ function allocatedBlocks(f: VhdFile): number {
   return n;
 }
 
+/** HAS_CHILDREN when other disks name this one as their parent. */
+async function childRefusals(abs: string): Promise<Plan['refusals']> {
+  const children = await findChildren(abs);
+  if (children.length === 0) return [];
+  return [
+    {
+      code: 'HAS_CHILDREN',
+      message: `${abs} is the parent of ${children.join(', ')}; compacting it would break their chain (compact the newest child instead)`,
+    },
+  ];
+}
+
+/** NO_SPACE when the folder cannot hold the temporary copy (at most `growth` bytes) beside the original. */
+async function spaceRefusals(abs: string, growth: number): Promise<{ freeSpace: number | null; refusals: Plan['refusals'] }> {
+  const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
+  if (freeSpace === null || growth <= freeSpace) return { freeSpace, refusals: [] };
+  return {
+    freeSpace,
+    refusals: [
+      { code: 'NO_SPACE', message: `compacting needs room for a temporary copy of up to ${sizeText(growth)} but only ${sizeText(freeSpace)} is free` },
+    ],
+  };
+}
+
 export async function planCompact(path: string): Promise<CompactPlan> {
   const abs = nodePath.resolve(path);
+  if ((await diskFormat(abs)) === 'vhdx') return planCompactVhdx(abs);
   const f = await VhdFile.open(abs);
   try {
     const refusals: Plan['refusals'] = [];
-    const base = { operation: 'compact', path: abs, bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, blocksBefore: 0, blocksKnownEmpty: 0 };
+    const base = {
+      operation: 'compact',
+      path: abs,
+      format: 'vhd' as const,
+      bytesToCopy: 0,
+      worstCaseGrowth: 0,
+      freeSpace: null,
+      blocksBefore: 0,
+      blocksKnownEmpty: 0,
+    };
     if (f.type === 'fixed') {
       return {
         ...base,
@@ -121,13 +160,7 @@ export async function planCompact(path: string): Promise<CompactPlan> {
     }
     if (f.footer.savedState === 1) refusals.push({ code: 'SAVED_STATE', message: `${abs} is in a saved state; compacting it is not allowed` });
     if (f.footerSource === 'copy') refusals.push({ code: 'NEEDS_REPAIR', message: `${abs} has a damaged trailing footer; repair it first` });
-    const children = await findChildren(abs);
-    if (children.length > 0) {
-      refusals.push({
-        code: 'HAS_CHILDREN',
-        message: `${abs} is the parent of ${children.join(', ')}; compacting it would break their chain (compact the newest child instead)`,
-      });
-    }
+    refusals.push(...(await childRefusals(abs)));
     let layout: Layout | null = null;
     try {
       layout = layoutFor(f);
@@ -143,13 +176,9 @@ export async function planCompact(path: string): Promise<CompactPlan> {
     }
     // The copy exists beside the original until the rename: at most the whole file again.
     const growth = (layout?.dataStart ?? f.footerOffset) + (before - knownEmpty) * blockBytes + FOOTER_SIZE;
-    const freeSpace = await freeSpaceAt(nodePath.dirname(abs));
-    if (freeSpace !== null && growth > freeSpace) {
-      refusals.push({
-        code: 'NO_SPACE',
-        message: `compacting needs room for a temporary copy of up to ${sizeText(growth)} but only ${sizeText(freeSpace)} is free`,
-      });
-    }
+    const space = await spaceRefusals(abs, growth);
+    refusals.push(...space.refusals);
+    const freeSpace = space.freeSpace;
     const what = f.type === 'dynamic' ? 'blocks that read as all zero' : 'blocks with no sector of their own (no bitmap bit set)';
     return {
       ...base,
@@ -173,6 +202,80 @@ export async function planCompact(path: string): Promise<CompactPlan> {
   }
 }
 
+async function planCompactVhdx(abs: string): Promise<CompactPlan> {
+  const f = await VhdxFile.open(abs);
+  try {
+    const base = {
+      operation: 'compact',
+      path: abs,
+      format: 'vhdx' as const,
+      bytesToCopy: 0,
+      worstCaseGrowth: 0,
+      freeSpace: null,
+      blocksBefore: 0,
+      blocksKnownEmpty: 0,
+    };
+    if (f.leaveBlocksAllocated) {
+      return {
+        ...base,
+        summary: `${nodePath.basename(abs)} is a fixed VHDX: it has no blocks to drop`,
+        changes: [],
+        refusals: [
+          {
+            code: 'FIXED_DISK',
+            message: `${abs} is a fixed VHDX (its file parameters say to leave every block allocated), so compacting it frees nothing; \`vhdsnap flatten\` to a .vhdx name writes a dynamic copy`,
+          },
+        ],
+      };
+    }
+    const refusals = await childRefusals(abs);
+    const e = await estimateVhdxCompact(f);
+    const fileSize = (await fsp.stat(abs)).size;
+    const space = await spaceRefusals(abs, e.maxBytesAfter);
+    refusals.push(...space.refusals);
+    const cautions =
+      f.logEntriesReplayed > 0
+        ? [
+            `${nodePath.basename(abs)} was not closed cleanly: the copy holds its content with the ${f.logEntriesReplayed} pending log entries applied, and an empty log`,
+          ]
+        : undefined;
+    return {
+      ...base,
+      summary: vhdxCompactSummary(abs, f, e, fileSize),
+      changes: [
+        {
+          path: abs,
+          action: 'modify',
+          detail: `replaced by a compacted copy of the same disk (same disk id and content; ${e.blocksBefore} stored blocks now${f.hasParent ? `, ${e.blocksBefore - e.blocksKnownEmpty} after` : ''})`,
+        },
+      ],
+      bytesToCopy: e.bytesToRead,
+      worstCaseGrowth: e.maxBytesAfter,
+      freeSpace: space.freeSpace,
+      // A base disk may free more: its all-zero stored blocks are found while copying.
+      frees: fileSize - e.maxBytesAfter,
+      refusals,
+      ...(cautions ? { cautions } : {}),
+      blocksBefore: e.blocksBefore,
+      blocksKnownEmpty: e.blocksKnownEmpty,
+    };
+  } finally {
+    await f.close();
+  }
+}
+
+/** The id the compacted copy keeps (VHD: its unique id; VHDX: its data write GUID), to recognise the copy in recovery. */
+async function diskIdOf(path: string): Promise<string> {
+  if ((await diskFormat(path)) === 'vhdx') {
+    const x = await VhdxFile.open(path);
+    await x.close();
+    return x.dataWriteGuid;
+  }
+  const v = await VhdFile.open(path);
+  await v.close();
+  return v.uuid;
+}
+
 /** Plans and compacts (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function compact(path: string, ctx: JobContext = {}): Promise<CompactResult> {
   const plan = await planCompact(path);
@@ -180,9 +283,26 @@ export async function compact(path: string, ctx: JobContext = {}): Promise<Compa
   return compactPlanned(plan, ctx);
 }
 
+/** The open disk a compaction copies, either format. */
+interface CompactSource {
+  uuid: string;
+  virtualSize: number;
+  writeTo(out: RandomAccessFile, ctx: JobContext): Promise<{ blocksAfter: number; bytesAfter: number }>;
+  close(): Promise<void>;
+}
+
+async function openSource(plan: CompactPlan): Promise<CompactSource> {
+  if (plan.format === 'vhdx') {
+    const x = await VhdxFile.open(plan.path);
+    return { uuid: x.dataWriteGuid, virtualSize: x.virtualSize, writeTo: (out, ctx) => writeCompactedVhdx(x, out, ctx), close: () => x.close() };
+  }
+  const v = await VhdFile.open(plan.path);
+  return { uuid: v.uuid, virtualSize: v.virtualSize, writeTo: (out, ctx) => writeCompacted(v, out, ctx), close: () => v.close() };
+}
+
 async function compactPlanned(plan: CompactPlan, ctx: JobContext): Promise<CompactResult> {
   const abs = plan.path;
-  const f = await VhdFile.open(abs);
+  const f = await openSource(plan);
   const jpath = journalPath(abs);
   const dir = nodePath.dirname(abs);
   const j: CompactJournal = {
@@ -199,7 +319,7 @@ async function compactPlanned(plan: CompactPlan, ctx: JobContext): Promise<Compa
       let counts: { blocksAfter: number; bytesAfter: number };
       try {
         out = await openFile(j.tmp, 'wx');
-        counts = await writeCompacted(f, out, ctx);
+        counts = await f.writeTo(out, ctx);
         // The copy keeps the original's permission bits (snapshots are read-only); fsync makes mode and data durable.
         await fsp.chmod(j.tmp, stBefore.mode & 0o7777);
         await out.sync();
@@ -234,7 +354,7 @@ async function compactPlanned(plan: CompactPlan, ctx: JobContext): Promise<Compa
       }
       await syncDir(dir);
       await removeJournal(jpath);
-      return { path: abs, blocksBefore: plan.blocksBefore, blocksAfter: counts.blocksAfter, bytesBefore: f.fileSize, bytesAfter: counts.bytesAfter };
+      return { path: abs, blocksBefore: plan.blocksBefore, blocksAfter: counts.blocksAfter, bytesBefore: stBefore.size, bytesAfter: counts.bytesAfter };
     });
   } finally {
     await f.close();
@@ -304,9 +424,7 @@ export async function recoverCompact(jpath: string, j: CompactJournal): Promise<
     if (j.phase === 'rename' && tmpExists) {
       let ok: boolean;
       try {
-        const t = await VhdFile.open(j.tmp);
-        ok = t.uuid === j.uuid;
-        await t.close();
+        ok = (await diskIdOf(j.tmp)) === j.uuid;
       } catch {
         ok = false;
       }

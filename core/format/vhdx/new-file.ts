@@ -2,14 +2,24 @@
 // a parent locator, starts with every block not present and no bitmaps):
 //   0       header section: identifier, header 1 (64 KiB), header 2 (128 KiB),
 //           region table 1 (192 KiB), region table 2 (256 KiB)
-//   1 MiB   log region (1 MiB, empty: the log GUID is zero)
-//   2 MiB   BAT region (its size rounded up to whole MiB)
-//   then    metadata region (1 MiB: the table, items from 64 KiB)
-//   then    payload blocks, each blockSize long, in the order they are written.
+//   1 MiB   log region (1 MiB, or a copied file's log length; empty: the log GUID is zero)
+//   then    BAT region (its size rounded up to whole MiB)
+//   then    metadata region (1 MiB: the table, items from 64 KiB; or a copied file's region verbatim)
+//   then    payload (and, with a parent, sector-bitmap) blocks in the order they are written.
 // Everything is 1 MiB aligned (MS-VHDX requires it of regions and blocks).
 // Pure: it returns bytes and offsets; core/ops/transfer.ts does the I/O.
 import { UsageError } from '../../errors.js';
-import { BAT_ENTRY_SIZE, batGeometry, encodeBatEntry, payloadEntryIndex, PayloadState, type BatGeometry } from './bat.js';
+import {
+  BAT_ENTRY_SIZE,
+  batGeometry,
+  bitmapEntryIndex,
+  BitmapState,
+  encodeBatEntry,
+  isAllocatedPayload,
+  payloadEntryIndex,
+  PayloadState,
+  type BatGeometry,
+} from './bat.js';
 import { newGuid, ZERO_GUID } from './guid.js';
 import { encodeHeader, HEADER_OFFSETS, HEADER_SIZE, HEADER_VERSION, LOG_VERSION } from './header.js';
 import { encodeIdentifier } from './identifier.js';
@@ -55,6 +65,18 @@ export interface NewVhdxSpec {
   locator?: ParentLocator;
   /** Default PHYSICAL_SECTOR_SIZE; a child takes its parent's. */
   physicalSectorSize?: number;
+  /** A copied differencing file (its copy's metadata holds the locator): its BAT has a sector-bitmap entry for every chunk. */
+  hasParent?: boolean;
+}
+
+/** What a rewritten copy of an existing file keeps (compact): it is the same disk in a new layout. */
+export interface VhdxCopyOf {
+  /** The metadata region as read (table and items at their offsets: disk id, sizes, file parameters, parent locator). */
+  metadata: Uint8Array;
+  /** The data did not change: a child's parent_linkage and the labels keyed on this GUID stay valid. */
+  dataWriteGuid: Uint8Array;
+  logLength: number;
+  creator: string;
 }
 
 export interface VhdxPlan {
@@ -83,16 +105,56 @@ export function validateNewVhdx(s: NewVhdxSpec): void {
 }
 
 /** Plans a new file; its BAT comes from encodeNewBat once the block offsets are known. */
-export function planNewVhdx(spec: NewVhdxSpec): VhdxPlan {
+export function planNewVhdx(spec: NewVhdxSpec, copyOf?: VhdxCopyOf): VhdxPlan {
   validateNewVhdx(spec);
-  const hasParent = spec.locator !== undefined;
-  const geometry = batGeometry({ ...spec, hasParent });
-  const batOffset = LOG_OFFSET + LOG_LENGTH;
+  const geometry = batGeometry({ ...spec, hasParent: spec.hasParent ?? spec.locator !== undefined });
+  const logLength = copyOf?.logLength ?? LOG_LENGTH;
+  const batOffset = LOG_OFFSET + logLength;
   const batLength = Math.max(1, Math.ceil((geometry.totalEntries * BAT_ENTRY_SIZE) / MiB)) * MiB;
   const metadataOffset = batOffset + batLength;
-  const dataStart = metadataOffset + METADATA_LENGTH;
+  const metadataLength = copyOf ? Math.max(1, Math.ceil(copyOf.metadata.length / MiB)) * MiB : METADATA_LENGTH;
+  const dataStart = metadataOffset + metadataLength;
   const pieces: { at: number; data: Uint8Array }[] = [];
+  if (copyOf) pieces.push({ at: metadataOffset, data: copyOf.metadata });
+  else pieces.push(...newMetadata(spec, metadataOffset));
 
+  const regions = encodeRegionTable(
+    newRegionTable([
+      { guid: BAT_REGION_GUID, fileOffset: BigInt(batOffset), length: batLength, flags: 1 },
+      { guid: METADATA_REGION_GUID, fileOffset: BigInt(metadataOffset), length: metadataLength, flags: 1 },
+    ]),
+  );
+  for (const at of REGION_TABLE_OFFSETS) pieces.push({ at, data: regions });
+
+  // Two valid headers, the second current; the GUIDs are the file's first write.
+  const fileWriteGuid = newGuid();
+  const dataWriteGuid = copyOf?.dataWriteGuid ?? newGuid();
+  HEADER_OFFSETS.forEach((at, i) =>
+    pieces.push({
+      at,
+      data: encodeHeader({
+        signature: 'head',
+        checksum: 0,
+        sequenceNumber: BigInt(i),
+        fileWriteGuid,
+        dataWriteGuid,
+        logGuid: ZERO_GUID,
+        logVersion: LOG_VERSION,
+        version: HEADER_VERSION,
+        logLength,
+        logOffset: BigInt(LOG_OFFSET),
+        reserved: new Uint8Array(HEADER_SIZE - 80),
+      }),
+    }),
+  );
+  pieces.push({ at: 0, data: encodeIdentifier({ signature: 'vhdxfile', creator: copyOf?.creator ?? NEW_VHDX_CREATOR }) });
+  return { spec, geometry, batOffset, batLength, metadataOffset, dataStart, pieces };
+}
+
+/** The metadata region of a new disk: the table and its items (five, and a parent locator for a child). */
+function newMetadata(spec: NewVhdxSpec, metadataOffset: number): { at: number; data: Uint8Array }[] {
+  const pieces: { at: number; data: Uint8Array }[] = [];
+  const hasParent = spec.locator !== undefined;
   const items: { id: Uint8Array; data: Uint8Array; flags: number }[] = [
     {
       id: FILE_PARAMETERS_ITEM,
@@ -113,38 +175,7 @@ export function planNewVhdx(spec: NewVhdxSpec): VhdxPlan {
     itemAt += it.data.length;
   }
   pieces.push({ at: metadataOffset, data: encodeMetadataTable(newMetadataTable(entries)) });
-
-  const regions = encodeRegionTable(
-    newRegionTable([
-      { guid: BAT_REGION_GUID, fileOffset: BigInt(batOffset), length: batLength, flags: 1 },
-      { guid: METADATA_REGION_GUID, fileOffset: BigInt(metadataOffset), length: METADATA_LENGTH, flags: 1 },
-    ]),
-  );
-  for (const at of REGION_TABLE_OFFSETS) pieces.push({ at, data: regions });
-
-  // Two valid headers, the second current; the GUIDs are the file's first write.
-  const fileWriteGuid = newGuid();
-  const dataWriteGuid = newGuid();
-  HEADER_OFFSETS.forEach((at, i) =>
-    pieces.push({
-      at,
-      data: encodeHeader({
-        signature: 'head',
-        checksum: 0,
-        sequenceNumber: BigInt(i),
-        fileWriteGuid,
-        dataWriteGuid,
-        logGuid: ZERO_GUID,
-        logVersion: LOG_VERSION,
-        version: HEADER_VERSION,
-        logLength: LOG_LENGTH,
-        logOffset: BigInt(LOG_OFFSET),
-        reserved: new Uint8Array(HEADER_SIZE - 80),
-      }),
-    }),
-  );
-  pieces.push({ at: 0, data: encodeIdentifier({ signature: 'vhdxfile', creator: NEW_VHDX_CREATOR }) });
-  return { spec, geometry, batOffset, batLength, metadataOffset, dataStart, pieces };
+  return pieces;
 }
 
 /**
@@ -154,14 +185,31 @@ export function planNewVhdx(spec: NewVhdxSpec): VhdxPlan {
  * without a parent has no sector bitmaps).
  */
 export function encodeNewBat(plan: VhdxPlan, offsets: ArrayLike<number>): Uint8Array {
+  const states = Array.from(offsets, (at) => (at === 0 ? PayloadState.NotPresent : PayloadState.FullyPresent));
+  return encodeVhdxBat(plan, states, offsets);
+}
+
+/**
+ * The BAT of a planned file, any state: block b has `states[b]` at
+ * `offsets[b]` (0 for a state that stores nothing), chunk c's sector bitmap
+ * is at `bitmaps[c]` when non-zero. Offsets are 1 MiB aligned past the metadata.
+ */
+export function encodeVhdxBat(plan: VhdxPlan, states: ArrayLike<number>, offsets: ArrayLike<number>, bitmaps: ArrayLike<number> = []): Uint8Array {
   const g = plan.geometry;
-  if (offsets.length !== g.payloadBlocks) throw new RangeError(`BAT: ${offsets.length} block offsets for ${g.payloadBlocks} blocks`);
+  if (offsets.length !== g.payloadBlocks || states.length !== g.payloadBlocks)
+    throw new RangeError(`BAT: ${states.length} states and ${offsets.length} block offsets for ${g.payloadBlocks} blocks`);
   const bat = new Uint8Array(g.totalEntries * BAT_ENTRY_SIZE);
-  for (let b = 0; b < g.payloadBlocks; b++) {
-    const at = offsets[b];
-    if (at === 0) continue; // NOT_PRESENT is all zeros
-    if (at % MiB !== 0 || at < plan.dataStart) throw new RangeError(`BAT: block ${b} at ${at} is not a 1 MiB aligned offset past the metadata`);
-    encodeBatEntry({ state: PayloadState.FullyPresent, reserved: 0, offsetMB: at / MiB }, bat, payloadEntryIndex(b, g.chunkRatio) * BAT_ENTRY_SIZE);
+  const entry = (i: number, state: number, at: number, what: string) => {
+    if (at !== 0 && (at % MiB !== 0 || at < plan.dataStart)) throw new RangeError(`BAT: ${what} at ${at} is not a 1 MiB aligned offset past the metadata`);
+    if (isAllocatedPayload(state) && at === 0) throw new RangeError(`BAT: ${what} is stored (state ${state}) but has no offset`);
+    encodeBatEntry({ state, reserved: 0, offsetMB: at / MiB }, bat, i * BAT_ENTRY_SIZE);
+  };
+  for (let b = 0; b < g.payloadBlocks; b++)
+    if (states[b] !== PayloadState.NotPresent) entry(payloadEntryIndex(b, g.chunkRatio), states[b], offsets[b], `block ${b}`);
+  for (let c = 0; c < bitmaps.length; c++) {
+    if (bitmaps[c] === 0) continue;
+    if (!plan.spec.hasParent) throw new RangeError('BAT: only a differencing file has sector bitmaps');
+    entry(bitmapEntryIndex(c, g.chunkRatio), BitmapState.Present, bitmaps[c], `sector bitmap ${c}`);
   }
   return bat;
 }

@@ -7,6 +7,7 @@ export const action = defineAction({
   hint: 'Drop empty blocks and shrink the file',
   destructive: true,
   order: 9,
+  vhdx: true,
   applies: (node) => node.type !== 'fixed' || 'a fixed disk stores every block: there is nothing to drop',
   request: (t) => ({ op: 'compact', disk: t.ref }),
 });
