@@ -4,6 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { currentThreadId } from './thread.js';
+import { startTicksField } from './lock.js';
 import * as z from 'zod/mini';
 import { removeFile, replaceFileAtomically, syncDir } from './io/file.js';
 
@@ -19,6 +20,8 @@ export const journalBaseShape = {
   /** The writer's thread in its process (the app runs each job in a worker thread); absent in older journals. */
   thread: z.optional(z.number()),
   startedAt: z.string(),
+  /** The writer's start in clock ticks since boot (core/lock.ts processStartTicks); absent off Linux and in older journals. */
+  startTicks: z.optional(z.number()),
 };
 /** Loose: the rest is the operation's, validated by its own schema before recovery uses it. */
 const journalBaseSchema = z.looseObject(journalBaseShape);
@@ -60,8 +63,8 @@ export function isActiveJournal(path: string): boolean {
 export function journalHeader<O extends string, P extends string>(
   op: O,
   phase: P,
-): { version: 1; op: O; phase: P; pid: number; thread: number; startedAt: string } {
-  return { version: 1, op, phase, pid: process.pid, thread: currentThreadId(), startedAt: new Date().toISOString() };
+): { version: 1; op: O; phase: P; pid: number; thread: number; startedAt: string; startTicks?: number } {
+  return { version: 1, op, phase, pid: process.pid, thread: currentThreadId(), startedAt: new Date().toISOString(), ...startTicksField() };
 }
 
 export function journalPath(targetPath: string): string {

@@ -38,6 +38,8 @@ export interface LockInfo {
   token: string;
   /** The worker thread of the holder (absent in locks of older versions). */
   thread?: number;
+  /** The holder's processStartTicks (absent off Linux and in locks of older versions). */
+  startTicks?: number;
 }
 
 export interface HeldLock {
@@ -75,17 +77,46 @@ export function pidAlive(pid: number): boolean {
 /** When this process started (ms since the epoch); process.uptime() is process-wide, worker threads included. */
 const PROCESS_START = Date.now() - process.uptime() * 1000;
 
-/** Start time of another process (ms since the epoch), where the system tells it (Linux /proc); else null. */
-function processStart(pid: number): number | null {
-  if (pid === process.pid) return PROCESS_START;
+/** Field 22 of /proc/<pid>/stat: the process's start in clock ticks since boot (Linux); null elsewhere or when it is gone. */
+function startTicksOf(pid: number): number | null {
   if (process.platform !== 'linux') return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (start time in clock ticks since boot), counted after the ")" ending the command name.
+    // Counted after the ")" ending the command name (which may hold spaces).
     const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isFinite(ticks) ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
+let ownTicks: number | null | undefined;
+/**
+ * This process's start in clock ticks since boot, recorded in its locks and
+ * journals: with the pid it names one process exactly, however the wall clock
+ * is stepped meanwhile (a VM resuming, NTP), which a wall-clock start time
+ * compared to a wall-clock write time does not.
+ */
+export function processStartTicks(): number | null {
+  if (ownTicks === undefined) ownTicks = startTicksOf(process.pid);
+  return ownTicks;
+}
+
+/** `{ startTicks }` for a lock or journal this process writes, where the system tells them. */
+export function startTicksField(): { startTicks?: number } {
+  const t = processStartTicks();
+  return t === null ? {} : { startTicks: t };
+}
+
+/** Start time of another process (ms since the epoch), where the system tells it (Linux /proc); else null. */
+function processStart(pid: number): number | null {
+  if (pid === process.pid) return PROCESS_START;
+  const ticks = startTicksOf(pid);
+  if (ticks === null) return null;
+  try {
     const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
     // USER_HZ is 100 on every Linux ABI Node runs on.
-    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + ticks * 10 : null;
+    return Number.isFinite(btime) ? btime * 1000 + ticks * 10 : null;
   } catch {
     return null;
   }
@@ -95,14 +126,20 @@ function processStart(pid: number): number | null {
  * True when the process that wrote something at `writtenAt` (ms) may still be
  * running as `pid`. A pid alone is not enough: pids are reused (a container
  * gives every run the same low pid, so `recover` may be the very pid of the
- * operation it cleans up after). A process that started after the write,
- * beyond `slackMs` for clock and timestamp granularity, is not the writer.
- * A file of this process written since it started may be a job still running
- * in it (an app's worker thread), so it counts as alive. Unknown times count
- * as alive: keeping a leftover is safe, removing a live file is not.
+ * operation it cleans up after). With the writer's `startTicks` (what
+ * processStartTicks said in it) the answer is exact. Without them, a process that
+ * started after the write, beyond `slackMs` for clock and timestamp
+ * granularity, is not the writer. A file of this process written since it
+ * started may be a job still running in it (an app's worker thread), so it
+ * counts as alive. Unknown times count as alive: keeping a leftover is safe,
+ * removing a live file is not.
  */
-export function ownerAlive(pid: number, writtenAt: number, slackMs: number): boolean {
+export function ownerAlive(pid: number, writtenAt: number, slackMs: number, startTicks?: number): boolean {
   if (!pidAlive(pid)) return false;
+  if (startTicks !== undefined) {
+    const now = startTicksOf(pid);
+    if (now !== null) return now === startTicks;
+  }
   const start = processStart(pid);
   return start === null || !Number.isFinite(writtenAt) || start <= writtenAt + slackMs;
 }
@@ -121,7 +158,7 @@ export function isStale(info: LockInfo): boolean {
   if (info.host !== os.hostname()) return false;
   if (info.pid === process.pid && info.thread === currentThreadId() && !liveTokens.has(info.token)) return true;
   // startedAt comes from the same clock as the process start times: little slack needed.
-  return !ownerAlive(info.pid, Date.parse(info.startedAt), 100);
+  return !ownerAlive(info.pid, Date.parse(info.startedAt), 100, typeof info.startTicks === 'number' ? info.startTicks : undefined);
 }
 
 async function readLock(file: string): Promise<LockInfo | null> {
@@ -338,6 +375,7 @@ export async function acquireLock(disk: string, op: string): Promise<HeldLock> {
     path: abs,
     token: randomHex(8),
     thread: currentThreadId(),
+    ...startTicksField(),
   };
   const parts: { file: string; token: string }[] = [];
   liveTokens.add(info.token);

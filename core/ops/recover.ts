@@ -44,7 +44,7 @@ export interface RecoverReport {
 function ownedByLiveProcess(j: JournalBase): boolean {
   if (!Number.isInteger(j.pid) || j.pid <= 0) return false;
   if (j.pid === process.pid) return j.thread !== undefined && j.thread !== currentThreadId();
-  return ownerAlive(j.pid, Date.parse(j.startedAt), 100);
+  return ownerAlive(j.pid, Date.parse(j.startedAt), 100, j.startTicks);
 }
 
 /**

@@ -14,6 +14,8 @@ import {
   clearStaleLocks,
   LOCK_PREFIX,
   lockPathFor,
+  ownerAlive,
+  processStartTicks,
   oldLockPathFor,
   releaseLocks,
   userLockDir,
@@ -175,6 +177,33 @@ describe('acquireLock', () => {
     expect((await fsp.readdir(tmp.dir)).sort()).toEqual([`${LOCK_PREFIX}b.vhd.lock`]);
     await held.release();
   });
+});
+
+describe('owner liveness', () => {
+  it.runIf(process.platform === 'linux')(
+    'with the start ticks a writer recorded, a live holder is live whatever the wall clock says, and a reused pid is not',
+    async () => {
+      const h = await startHolder(tmp.file('d.vhd'), 'merge');
+      try {
+        const info = JSON.parse(readFileSync(lockPathFor(tmp.file('d.vhd')), 'utf8')) as LockInfo;
+        expect(info.startTicks, 'the lock records its holder start').toEqual(expect.any(Number));
+        // As if the wall clock had been stepped back an hour after the lock was written: the write time
+        // alone would make the holder look started after it, and so a later process with the same pid.
+        const hourAgo = Date.now() - 3_600_000;
+        expect(ownerAlive(h.pid!, hourAgo, 100)).toBe(false);
+        expect(ownerAlive(h.pid!, hourAgo, 100, info.startTicks)).toBe(true);
+        // The same pid with other start ticks is another process.
+        expect(ownerAlive(h.pid!, Date.now(), 100, info.startTicks! + 1)).toBe(false);
+        expect(processStartTicks()).toEqual(expect.any(Number));
+        // And the refusal stands, with the holder named.
+        const err = await acquireLock(tmp.file('d.vhd'), 'delete').catch((e: unknown) => e);
+        expect((err as VhdError).code).toBe('LOCKED');
+      } finally {
+        h.stdin!.end();
+        await exited(h);
+      }
+    },
+  );
 });
 
 describe('locks across processes', () => {

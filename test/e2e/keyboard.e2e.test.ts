@@ -96,20 +96,26 @@ describe.skipIf(missing !== null)(
       throw new Error(`Tab never reached ${testid}`);
     }
 
-    /** Records every time the body still holds the focus a moment after a change of the page (none expected inside a flow). */
+    /** Records every time the body still holds the focus a moment after a change of the page (none expected inside a flow), with what had it before. */
     const watchBody = () =>
       e2e.page.evaluate(() => {
         const w = window as unknown as { __bodyFocus: string[] };
         w.__bodyFocus = [];
+        let before = 'nothing';
+        document.addEventListener('focusin', (e) => {
+          const el = e.target as HTMLElement;
+          before = `${el.tagName.toLowerCase()} ${el.getAttribute('data-testid') ?? el.getAttribute('role') ?? ''}`.trim();
+        });
         new MutationObserver(() => {
           if (document.activeElement !== document.body) return;
           const dialog = document.querySelector('[role=dialog]')?.getAttribute('data-testid') ?? 'no dialog';
           setTimeout(() => {
-            if (document.activeElement === document.body) w.__bodyFocus.push(dialog);
+            if (document.activeElement === document.body) w.__bodyFocus.push(`${dialog}, after ${before}`);
           }, 50);
         }).observe(document.body, { childList: true, subtree: true, attributes: true });
       });
-    const bodyFocusSeen = () => e2e.page.evaluate(() => (window as unknown as { __bodyFocus: string[] }).__bodyFocus);
+    /** The body-focus records since the last look (taken, so one test's lapse is not blamed on the next). */
+    const bodyFocusSeen = () => e2e.page.evaluate(() => (window as unknown as { __bodyFocus: string[] }).__bodyFocus.splice(0));
 
     const selectedFile = () => e2e.page.evaluate(() => document.querySelector('[role=treeitem][aria-selected=true]')?.getAttribute('data-file') ?? null);
 

@@ -1,6 +1,7 @@
 // The focus never rests on the page body: when the element holding it goes
-// away (a step of a flow replaced it, a job's Cancel button at its end, the
-// empty state's Open button once a folder opens), it moves to the open
+// away or stops being focusable (a step of a flow replaced it, a job's Cancel
+// button at its end, the empty state's Open button once a folder opens, a
+// panel hidden during a rescan), it moves to the open
 // dialog, else the folder tree (its selected disk), else the graph, else the
 // toolbar. A folder just opened from a command takes the focus into its tree.
 import { nextTick, onMounted, onUnmounted, watch } from 'vue';
@@ -29,30 +30,45 @@ function folderTarget(name: string): HTMLElement | null {
 
 const onBody = () => !document.activeElement || document.activeElement === document.body;
 
+/** The element can no longer hold the focus: removed, disabled, hidden (no box) or made inert. */
+function lost(el: Element): boolean {
+  return !el.isConnected || (el as HTMLButtonElement).disabled === true || el.getClientRects().length === 0 || el.closest('[inert]') !== null;
+}
+
 export function useFocusKeeper(): void {
   const library = useLibraryStore();
   let last: Element | null = null;
+  let pending = false;
   const track = (e: FocusEvent) => {
     if (e.target instanceof Element) last = e.target;
   };
-  // Only a focus that was lost (its element gone or disabled) is moved: a click on plain text leaves the body focused on purpose.
+  // Only a focus that was lost is moved: a click on plain text leaves the body focused on purpose.
   // It waits a task, so an owner that hands the focus back itself (a closing dialog or menu, on the next tick) goes first.
-  const observer = new MutationObserver(() => {
-    if (!onBody() || !last) return;
-    if (last.isConnected && !(last as HTMLButtonElement).disabled) return;
+  const check = () => {
+    if (pending || !onBody() || !last || !lost(last)) return;
     last = null;
+    pending = true;
     setTimeout(() => {
+      pending = false;
       if (onBody()) fallback()?.focus();
     }, 0);
-  });
+  };
+  // A removal, a disabled button or a hidden panel (a rescan's re-render, a job's Cancel at its end)…
+  const observer = new MutationObserver(check);
+  // …or a blur to nowhere (Chromium blurs an element that stops being focusable at its next style update).
+  const blurred = (e: FocusEvent) => {
+    if (e.relatedTarget === null) setTimeout(check, 0);
+  };
 
   onMounted(() => {
     document.addEventListener('focusin', track);
-    observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['disabled'] });
+    document.addEventListener('focusout', blurred);
+    observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['disabled', 'hidden', 'inert', 'class', 'style'] });
   });
   onUnmounted(() => {
     observer.disconnect();
     document.removeEventListener('focusin', track);
+    document.removeEventListener('focusout', blurred);
   });
 
   watch(
