@@ -12,13 +12,9 @@ import { createDynamic } from '../../core/ops/create.js';
 import { allocationOf } from '../../server/library.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx, type BuiltVhdx } from '../support/vhdx-build.js';
+import { makeVhdx, type BuiltVhdx, linkTo } from '../support/vhdx-build.js';
 
 const MiB = 1024 * 1024;
-
-function linkTo(parent: BuiltVhdx, name: string) {
-  return vhdxLocator({ parent_linkage: `{${guidToString(parent.header.dataWriteGuid)}}`, relative_path: `.\\${name}` });
-}
 
 describe('VHDX chains', () => {
   const tmp = useTmpDir('vhdsnap-vhdx-chain-');
@@ -51,7 +47,7 @@ describe('VHDX chains', () => {
           logicalSectorSize: lss,
           writes,
           states,
-          locator: below ? linkTo(below.built, below.name) : undefined,
+          locator: below ? linkTo(below.built, `.\\${below.name}`) : undefined,
         });
         const own = built.expected(0, size);
         own.present.forEach((p, s) => p && own.data.copy(model, s * lss, s * lss, (s + 1) * lss));
@@ -102,7 +98,7 @@ describe('VHDX chains', () => {
     await makeVhdx(tmp.file('on-vhd.avhdx'), {
       kind: 'differencing',
       virtualSize: 4 * MiB,
-      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\vhd-parent.vhd' }),
+      locator: linkTo(base, '.\\vhd-parent.vhd'),
     });
     const err = await openReadableDisk(tmp.file('on-vhd.avhdx')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChainError);

@@ -12,18 +12,10 @@ import { createVhdx } from '../../core/ops/create.js';
 import { checkPaths } from '../../core/ops/check.js';
 import { DiskModel, propertySeeds, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
+import { readThrough } from '../support/tree.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-async function view(p: string): Promise<Buffer> {
-  const d = await openReadableDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
-}
 
 describe('VHDX write and snapshot: random chains against the model', () => {
   const tmp = useTmpDir('vhdsnap-vhdx-prop-');
@@ -42,7 +34,7 @@ describe('VHDX write and snapshot: random chains against the model', () => {
       const layerOf = new Map<string, number>([[disk, top]]);
       const label = `seed ${seed}, ${blockSize / MiB} MiB blocks, ${lss}-byte sectors`;
       const verifyAll = async (step: string) => {
-        for (const f of files) expect(sha(await view(f)), `${label}: ${f} after ${step}`).toBe(sha(model.view(layerOf.get(f)!)));
+        for (const f of files) expect(sha(await readThrough(f)), `${label}: ${f} after ${step}`).toBe(sha(model.view(layerOf.get(f)!)));
       };
       for (let depth = 0; depth < 4; depth++) {
         const d = await openWritableVhdxDisk(disk);

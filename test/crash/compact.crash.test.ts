@@ -2,11 +2,11 @@
 // content never changes), the path always holds a whole file, and no
 // temporary copy survives recovery. VHD and VHDX (a base with zero, unmapped
 // and stored-zero blocks; an AVHDX leaf with a partial block of no set bit).
-import { guidToString } from '../../core/format/vhdx/guid.js';
+
 import { PayloadState } from '../../core/format/vhdx/bat.js';
-import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+
 import { Rng } from '../support/model.js';
-import { makeVhdx, patchFile } from '../support/vhdx-build.js';
+import { makeVhdx, patchFile, linkTo } from '../support/vhdx-build.js';
 import { crashSuite } from './harness.js';
 import { KiB, treeSetup } from './scenarios.js';
 
@@ -39,7 +39,7 @@ async function vhdxChain(dir: string, withChild: boolean): Promise<void> {
       { offset: 3 * MiB, data: rng.bytes(4096) },
       { offset: 7 * MiB, data: rng.bytes(12288) },
     ],
-    locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+    locator: linkTo(base),
   });
   await patchFile(`${dir}/child.avhdx`, child.bitmapOffsets.get(0)! + (3 * MiB) / 512 / 8, Buffer.alloc(MiB / 512 / 8));
 }

@@ -11,15 +11,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openReadableDisk } from '../../core/disk/chain.js';
+
 import { replayVhdxLog } from '../../core/disk/vhdx-writer.js';
-import { guidToString } from '../../core/format/vhdx/guid.js';
-import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+
 import { checkPaths } from '../../core/ops/check.js';
 import { recover } from '../../core/ops/recover.js';
 import { Rng } from '../support/model.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
-import { makeVhdx } from '../support/vhdx-build.js';
+import { readThrough } from '../support/tree.js';
+import { makeVhdx, linkTo } from '../support/vhdx-build.js';
 import { bundleChild, runChild, type Bundle } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -32,15 +32,6 @@ interface VhdxCrashCase {
   setup(dir: string): Promise<{ disk: string; offset: number }>;
   /** qemu-img opens no differencing VHDX: only fixed and dynamic ones are given to it. */
   qemu: boolean;
-}
-
-async function view(p: string): Promise<Buffer> {
-  const d = await openReadableDisk(p);
-  try {
-    return await d.read(0, d.virtualSize);
-  } finally {
-    await d.close();
-  }
 }
 
 const cases: VhdxCrashCase[] = [
@@ -64,7 +55,7 @@ const cases: VhdxCrashCase[] = [
         kind: 'differencing',
         virtualSize: 8 * MiB,
         writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
-        locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+        locator: linkTo(base),
       });
       // Sectors the child does not have yet: around its own 4 KiB at 3 MiB and into untouched blocks.
       await fsp.writeFile(`${dir}/data.raw`, rng.bytes(MiB + 300));
@@ -99,14 +90,14 @@ describe('crash: write into VHDX', () => {
         };
         const dry = await fresh(`dry-${cases.indexOf(c)}`);
         const names = (await fsp.readdir(dry.dir)).sort();
-        const before = await view(dry.disk);
+        const before = await readThrough(dry.disk);
         const data = await fsp.readFile(`${dry.dir}/data.raw`);
         const model = Buffer.from(before);
         model.set(data, dry.offset);
         const out = runChild(bundle, 0, dry.req, dry.dir);
         expect(out.report?.error, out.stderr).toBeUndefined();
         const steps = out.report!.steps;
-        expect(hash(await view(dry.disk))).toBe(hash(model));
+        expect(hash(await readThrough(dry.disk))).toBe(hash(model));
         const want = new Set([hash(before), hash(model)]);
         let rolledBack = 0;
         let finished = 0;
@@ -115,7 +106,7 @@ describe('crash: write into VHDX', () => {
           const o = runChild(bundle, k, run.req, run.dir);
           expect(o.signal, `kill at ${k}: ${o.stderr}`).toBe('SIGKILL');
           // Read as found (our reader replays the log in memory).
-          const found = hash(await view(run.disk));
+          const found = hash(await readThrough(run.disk));
           expect(want.has(found), `kill at ${k}: reads as neither before nor after`).toBe(true);
           if (c.qemu && HAVE_QEMU) {
             // QEMU replays our log its own way: a copy repaired by qemu-img reads as before or after too.
@@ -134,7 +125,7 @@ describe('crash: write into VHDX', () => {
           const recovered = await recover(run.dir);
           expect(recovered.every((r) => r.action === 'completed' || r.action === 'discarded' || r.action === 'removed')).toBe(true);
           await replayVhdxLog(run.disk);
-          const h = hash(await view(run.disk));
+          const h = hash(await readThrough(run.disk));
           expect(want.has(h), `kill at ${k}: after replay reads as neither before nor after`).toBe(true);
           if (h === hash(before)) rolledBack++;
           else finished++;

@@ -6,10 +6,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { openDisk, openReadableDisk, openWritableVhdxDisk } from '../../core/disk/chain.js';
-import { guidToString } from '../../core/format/vhdx/guid.js';
-import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
-import { makeVhdx } from '../support/vhdx-build.js';
+import { openDisk, openWritableVhdxDisk } from '../../core/disk/chain.js';
+
+import { makeVhdx, linkTo } from '../support/vhdx-build.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { exportRaw, importRaw } from '../../core/ops/transfer.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
@@ -148,14 +147,6 @@ function writeVhdxCase(): FaultCase {
   let parentHash: string;
   const offset = 3 * MiB + 4096 + 100;
   const data = new Rng(36).bytes(MiB + 300);
-  const view = async (p: string) => {
-    const d = await openReadableDisk(p);
-    try {
-      return await d.read(0, d.virtualSize);
-    } finally {
-      await d.close();
-    }
-  };
   return {
     name: 'write (AVHDX child, partially present and new blocks)',
     setup: async (dir) => {
@@ -165,12 +156,12 @@ function writeVhdxCase(): FaultCase {
         kind: 'differencing',
         virtualSize: 8 * MiB,
         writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
-        locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+        locator: linkTo(base),
       });
-      before = await view(`${dir}/child.avhdx`);
+      before = await readThrough(`${dir}/child.avhdx`);
       after = Buffer.from(before);
       data.copy(after, offset);
-      parentHash = hash(await view(`${dir}/base.vhdx`));
+      parentHash = hash(await readThrough(`${dir}/base.vhdx`));
     },
     run: async (dir) => {
       const d = await openWritableVhdxDisk(`${dir}/child.avhdx`);
@@ -182,8 +173,8 @@ function writeVhdxCase(): FaultCase {
     },
     after: {},
     mixed: async (dir, _state, done) => {
-      if (hash(await view(`${dir}/base.vhdx`)) !== parentHash) throw new Error('base.vhdx changed');
-      const got = await view(`${dir}/child.avhdx`);
+      if (hash(await readThrough(`${dir}/base.vhdx`)) !== parentHash) throw new Error('base.vhdx changed');
+      const got = await readThrough(`${dir}/child.avhdx`);
       if (done && !got.equals(after)) throw new Error('the write reported success but the disk does not show it');
       // Data lands in new space or clear sectors before the metadata names it: all before or all after.
       if (!got.equals(before) && !got.equals(after)) throw new Error('child.avhdx reads as neither before nor after');

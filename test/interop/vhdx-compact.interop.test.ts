@@ -15,15 +15,15 @@ import { openReadableDisk } from '../../core/disk/chain.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { RefusedError } from '../../core/errors.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
-import { guidToString, isZeroGuid, newGuid } from '../../core/format/vhdx/guid.js';
+import { isZeroGuid, newGuid } from '../../core/format/vhdx/guid.js';
 import { encodeLogEntry } from '../../core/format/vhdx/log-writer.js';
-import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+
 import { planOperation, runOperation } from '../../core/operations.js';
 import { cli } from '../support/cli.js';
 import { useHolders } from '../support/holders.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx, patchFile, type BuiltVhdx } from '../support/vhdx-build.js';
+import { makeVhdx, patchFile, type BuiltVhdx, linkTo } from '../support/vhdx-build.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -198,7 +198,7 @@ describe('compact of VHDX files and AVHDX chains the builder makes', () => {
         { offset: 20 * MiB, data: rng.bytes(4096) }, // block 10: partial
       ],
       states: { 2: PayloadState.Zero },
-      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+      locator: linkTo(base),
     });
     // Block 6 partially present with no sector bit: it stores nothing of its own.
     const chunkMap = child.bitmapOffsets.get(0)!;

@@ -11,7 +11,7 @@ import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
 import { cli } from '../support/cli.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx, type BuiltVhdx } from '../support/vhdx-build.js';
+import { makeVhdx, type BuiltVhdx, linkTo } from '../support/vhdx-build.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -75,7 +75,7 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
         blockSize: 2 * MiB,
         logicalSectorSize: lss,
         writes,
-        locator: below ? vhdxLocator({ parent_linkage: `{${guidToString(below.built.header.dataWriteGuid)}}`, relative_path: `.\\${below.name}` }) : undefined,
+        locator: below ? linkTo(below.built, `.\\${below.name}`) : undefined,
       });
       const own = built.expected(0, size);
       own.present.forEach((p, s) => p && own.data.copy(model, s * lss, s * lss, (s + 1) * lss));
@@ -116,7 +116,7 @@ describe('check of VHDX files and chains', () => {
       kind: 'differencing',
       virtualSize: 8 * MiB,
       writes: [{ offset: 4096, data: rng.bytes(8192) }],
-      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+      locator: linkTo(base),
     });
     return { base, child };
   }
@@ -160,7 +160,7 @@ describe('tree of a folder with VHD and VHDX chains', () => {
 
   it('lists each VHDX chain as a tree beside the VHD ones, its leaf the active disk, and a VHDX child without its parent as an orphan', async () => {
     const base = await makeVhdx(tmp.file('wsl-base.vhdx'), { kind: 'dynamic', virtualSize: 8 * MiB });
-    const link = vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\wsl-base.vhdx' });
+    const link = linkTo(base, '.\\wsl-base.vhdx');
     await makeVhdx(tmp.file('wsl-check1.avhdx'), { kind: 'differencing', virtualSize: 8 * MiB, locator: link });
     await makeVhdx(tmp.file('lost.avhdx'), {
       kind: 'differencing',

@@ -15,11 +15,11 @@ import { openReadableDisk, openWritableVhdxDisk } from '../../core/disk/chain.js
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { guidToString } from '../../core/format/vhdx/guid.js';
-import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+
 import { cli } from '../support/cli.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx } from '../support/vhdx-build.js';
+import { makeVhdx, linkTo } from '../support/vhdx-build.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -172,7 +172,7 @@ describe('writing into an existing VHDX', () => {
     await makeVhdx(tmp.file('p-child.avhdx'), {
       kind: 'differencing',
       virtualSize: size,
-      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\p.vhdx' }),
+      locator: linkTo(base, '.\\p.vhdx'),
     });
     const bytes = await fsp.readFile(tmp.file('p.vhdx'));
     await fsp.writeFile(tmp.file('in.bin'), Buffer.alloc(512, 1));
@@ -210,7 +210,7 @@ describe('writing into an existing VHDX', () => {
             writes: [{ offset: 2 * lss, data: rng.bytes(4 * lss) }],
             // Zero and unmapped blocks define their sectors as zeros: writing into them must keep the rest zero.
             states: { 5: PayloadState.Zero, 6: PayloadState.Unmapped },
-            locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+            locator: linkTo(base),
           });
           // The model from what the builder put in each file, not from our reader.
           const parentView = base.expected(0, size).data;

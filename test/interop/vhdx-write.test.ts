@@ -14,13 +14,12 @@ import { describe, expect, it } from 'vitest';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { CancelledError } from '../../core/errors.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
-import { guidToString } from '../../core/format/vhdx/guid.js';
-import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
+
 import { importRaw } from '../../core/ops/transfer.js';
 import { cli } from '../support/cli.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx } from '../support/vhdx-build.js';
+import { makeVhdx, linkTo } from '../support/vhdx-build.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -425,7 +424,7 @@ describe('round trips and flatten to VHDX', () => {
         { offset: 2 * lss, data: rng.bytes(2 * lss) },
         { offset: 4 * MiB, data: rng.bytes(8 * lss) },
       ],
-      locator: vhdxLocator({ parent_linkage: `{${guidToString(base.header.dataWriteGuid)}}`, relative_path: '.\\base.vhdx' }),
+      locator: linkTo(base),
     });
     const want = base.expected(0, size).data;
     const own = child.expected(0, size);

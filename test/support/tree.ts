@@ -1,7 +1,7 @@
 // Random snapshot trees on disk, mirrored in the reference model: layer i is
 // created (as a child of parents[i]) and written before any later layer, so
 // every layer is written before it gets children.
-import { openDisk } from '../../core/disk/chain.js';
+import { openDisk, openReadableDisk } from '../../core/disk/chain.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { DiskModel, Rng } from './model.js';
 
@@ -71,7 +71,7 @@ export async function randomWrites(path: string, rng: Rng, writes: number, maxLe
 
 /** The whole virtual disk as seen through `path`'s chain. */
 export async function readThrough(path: string): Promise<Buffer> {
-  const d = await openDisk(path);
+  const d = await openReadableDisk(path);
   try {
     return await d.read(0, d.virtualSize);
   } finally {

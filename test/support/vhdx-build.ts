@@ -235,6 +235,11 @@ export function buildVhdx(o: VhdxBuildOptions): BuiltVhdx {
   return { pieces, fileSize: next, logOffset, batOffset, metadataOffset, blockOffsets, bitmapOffsets, header, states, expected };
 }
 
+/** The locator of a child of `parent` (its data write GUID as parent_linkage) found at `relativePath`. */
+export function linkTo(parent: BuiltVhdx, relativePath = '.\\base.vhdx'): ParentLocator {
+  return vhdxLocator({ parent_linkage: guidToBraced(parent.header.dataWriteGuid), relative_path: relativePath });
+}
+
 /** Writes a built file (sparse where nothing was written). */
 export async function writeVhdx(path: string, built: BuiltVhdx): Promise<void> {
   const fh = await fsp.open(path, 'w');
