@@ -8,24 +8,10 @@
 // collapsed and expanded. The 300-disk folder opens folded to what reads.
 // Pan, zoom, fit, folding and the arrow keys are driven as a person would.
 // Screenshots: graph-*.png.
-import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir } from '../support/tmp';
-import {
-  BIG_LAST,
-  collisions,
-  contains,
-  drawnRow,
-  LINEAR_LEAF,
-  linearSnap,
-  makeGraphFolders,
-  readDrawing,
-  type GraphFolders,
-  type Rect,
-} from './graph-support';
-import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { BIG_LAST, closeFolderIn, collisions, contains, LINEAR_LEAF, linearSnap, openFolderIn, useGraphSuite, readDrawing, type Rect } from './graph-support';
+import { missingPrerequisite } from './support';
 
 const UI_TIMEOUT = 20_000;
 const missing = missingPrerequisite();
@@ -33,48 +19,14 @@ const missing = missingPrerequisite();
 describe.skipIf(missing !== null)(
   'the graph view in Chromium',
   () => {
-    let tmp = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
+    const e2e = useGraphSuite('graph', UI_TIMEOUT);
+    const { $, problems } = e2e;
     let page: Page;
-    let folders: GraphFolders;
-    const problems: string[] = [];
-    const $ = (id: string) => page.getByTestId(id);
     const node = (file: string) => page.locator(`[data-testid=graph-node][data-file="${file}"]`);
     const shown = () => $('detail-file').textContent();
     const drawnFiles = async () => (await readDrawing(page)).nodes.map((n) => n.file).sort();
-
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-graph-');
-      folders = await makeGraphFolders(tmp);
-      server = await startServer({
-        port: 0,
-        folders: [folders.big, folders.branched, folders.linear],
-        distDir: dist.renderer,
-        workerPath: dist.worker,
-        version: 'e2e',
-      });
-      browser = await launchBrowser();
-    }, 120_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
-
-    /** Opens a folder in the tree view (so no graph has folded it yet), selects a disk there, then shows the graph. */
-    async function openFolder(name: string, select: string) {
-      if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
-      await openRecent(page, name);
-      await $(`folder-${name}`).waitFor();
-      await (await drawnRow(page, select)).click();
-      await expect.poll(shown).toBe(select);
-      await $('view-graph').click();
-      await $('graph-viewport').waitFor();
-    }
-    async function closeFolder() {
-      await $('close-folder').click();
-      await $('open-folder').waitFor();
-    }
+    const openFolder = (name: string, select: string) => openFolderIn(page, 'graph', name, select);
+    const closeFolder = () => closeFolderIn(page);
 
     /** No collisions, the selected node (dot and label) inside the graph's window, the window inside the page. */
     async function expectClean(what: string) {
@@ -99,10 +51,9 @@ describe.skipIf(missing !== null)(
     for (const [w, h] of sizes)
       for (const scheme of ['light', 'dark'] as const) {
         it(`${w}×${h} ${scheme}: no overlaps and the selection in view, for linear, branched and 300-disk folders, opened, fitted, filtered, collapsed`, async () => {
-          page = await openPage(browser!, { width: w, height: h, colorScheme: scheme, timeout: UI_TIMEOUT, problems });
-          await page.goto(server!.url);
+          page = await e2e.open({ width: w, height: h, colorScheme: scheme, goto: true });
           const tag = `${w}-${scheme}`;
-          const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `graph-${name}-${tag}.png`) });
+          const shot = (name: string) => e2e.shot(`graph-${name}-${tag}`);
 
           // ---- linear, 9 deep
           await openFolder('linear', LINEAR_LEAF);
@@ -209,8 +160,7 @@ describe.skipIf(missing !== null)(
       }
 
     it('pan, zoom, fit and folding work as a person uses them (1280×800)', async () => {
-      page = await openPage(browser!, { width: 1280, height: 800, timeout: UI_TIMEOUT, problems });
-      await page.goto(server!.url);
+      page = await e2e.open({ width: 1280, height: 800, goto: true });
       await openFolder('big', 'd150.vhd');
       await $('expand-all').click();
       await expect.poll(() => $('graph-node').count()).toBe(300);
@@ -242,7 +192,7 @@ describe.skipIf(missing !== null)(
       await $('graph-fit').click();
       const fitted = await readDrawing(page);
       expect(fitted.nodes.filter((n) => !contains(fitted.viewport, n.dot)).map((n) => n.file)).toEqual([]);
-      await page.screenshot({ path: path.join(artifacts, 'graph-300-all-fit-1280-light.png') });
+      await e2e.shot('graph-300-all-fit-1280-light');
 
       // Fold: a chain's first disk hides the 4 below it and says so; + brings them back.
       await $('collapse-all').click();
@@ -250,7 +200,7 @@ describe.skipIf(missing !== null)(
       const d150root = node('d150.vhd');
       await expect(d150root.getByTestId('graph-knob').textContent()).resolves.toBe('+4');
       await expectClean('300 disks folded');
-      await page.screenshot({ path: path.join(artifacts, 'graph-300-folded-1280-light.png') });
+      await e2e.shot('graph-300-folded-1280-light');
       await d150root.focus();
       await page.keyboard.type('+');
       await expect.poll(() => $('graph-node').count()).toBe(61);
