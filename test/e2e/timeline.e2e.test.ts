@@ -62,6 +62,7 @@ describe.skipIf(missing !== null)(
           tickClash,
           step,
           window: { bottom: v.bottom },
+          pane: document.querySelector('main.folders')!.getBoundingClientRect().bottom,
         };
       });
     const dx = async (a: string, b: string) => (await dot(b).boundingBox())!.x - (await dot(a).boundingBox())!.x;
@@ -74,6 +75,7 @@ describe.skipIf(missing !== null)(
       expect(t.selectedInView, `${what}: ${t.selected} in view`).toBe(true);
       expect(t.tickClash, `${what}: tick labels apart`).toBe(false);
       expect(t.window.bottom, `${what}: window inside the page`).toBeLessThanOrEqual(page.viewportSize()!.height);
+      expect(t.window.bottom, `${what}: window inside the folders pane`).toBeLessThanOrEqual(t.pane + 0.5);
       return t;
     }
 
