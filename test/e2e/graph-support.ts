@@ -4,9 +4,11 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, utimesSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { decodeFooter, encodeFooter, FOOTER_SIZE } from '../../core/format/footer';
 import { createDifferencing, createDynamic } from '../../core/ops/create';
 import { runOperation } from '../../core/operations';
+import { openRecent, useE2eSuite, type E2eSuite } from './support';
 
 const MiB = 2 ** 20;
 export const DAY = 86_400_000;
@@ -180,4 +182,35 @@ export async function drawnRow(page: Page, file: string) {
     if (!more) break;
   }
   return row;
+}
+
+/** Opens a folder in the tree view (so no graph has folded it yet), selects a disk there, then shows the graph or the timeline. */
+export async function openFolderIn(page: Page, view: 'graph' | 'timeline', name: string, select: string): Promise<void> {
+  const $ = (id: string) => page.getByTestId(id);
+  if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
+  await openRecent(page, name);
+  await $(`folder-${name}`).waitFor();
+  await (await drawnRow(page, select)).click();
+  await expect.poll(() => $('detail-file').textContent()).toBe(select);
+  await $(`view-${view}`).click();
+  await $(`${view}-viewport`).waitFor();
+}
+
+export async function closeFolderIn(page: Page): Promise<void> {
+  await page.getByTestId('close-folder').click();
+  await page.getByTestId('open-folder').waitFor();
+}
+
+/** The graph and timeline suites' state: the three folders (makeGraphFolders) under its temp folder, served. */
+export function useGraphSuite(name: string, timeout: number): E2eSuite {
+  let folders: GraphFolders;
+  return useE2eSuite({
+    name,
+    timeout,
+    setupTimeout: 120_000,
+    setup: async ({ tmp }) => {
+      folders = await makeGraphFolders(tmp);
+    },
+    serve: () => [folders.big, folders.branched, folders.linear],
+  });
 }

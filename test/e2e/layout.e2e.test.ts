@@ -2,9 +2,10 @@
 // 1280×800 and 1024×640, light and dark: every toolbar action is visible or in
 // the More menu (which the keyboard works), the Now marker sits whole inside
 // its cell at depth 18, every column's cells stay inside the tree's box, a
-// long file name shows its distinguishing end, the job area shows a long
-// result whole; plus the Cost column, the date column and sorting siblings,
-// the name filter, collapse/expand all, Check all and the deep-chain warning.
+// long file name shows its distinguishing end, the job area is one line when
+// idle and shows a long result whole; plus the Cost column, the date column
+// and sorting siblings, the name filter, collapse/expand all, Check all and
+// the deep-chain warning.
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDisk } from '../../core/disk/chain';
@@ -202,6 +203,16 @@ describe.skipIf(missing !== null)(
             await e2e.page.screenshot({ path: path.join(e2e.artifacts, `layout-02-more-${width}-${scheme}.png`) });
             await e2e.page.keyboard.press('Escape');
           }
+          // Idle, the job area is one line at the window's bottom (its height goes to the folders), "No job running." whole in it.
+          const idle = await e2e.page.$eval('[data-testid=job-area]', (area) => ({
+            area: area.getBoundingClientRect().toJSON() as Box,
+            text: area.querySelector('[data-testid=job-body] p')!.getBoundingClientRect().toJSON() as Box,
+            line: parseFloat(getComputedStyle(area).lineHeight),
+          }));
+          expect(idle.area.height, `${width}×${height} ${scheme}: idle job area height`).toBeLessThanOrEqual(30);
+          expect(idle.area.height).toBeLessThan(2 * idle.line);
+          expect(inside(idle.text, idle.area), `${width}×${height} ${scheme}: idle line inside the job area`).toBe(true);
+          expect(idle.area.bottom).toBeCloseTo(height, 0);
           // A multi-line result (a check of the 18-file chain: a line per file) shows whole in the job area.
           await $(`tree-row-${ACTIVE}`).click();
           await $('action-check').click();
@@ -223,6 +234,7 @@ describe.skipIf(missing !== null)(
             lines: Array.from(area.querySelectorAll('[data-testid=result-reports] li')).map((l) => l.getBoundingClientRect().toJSON() as Box),
           }));
           for (const l of after.lines) expect(inside(l, after.area), `${width} ${scheme}: result line inside the job area`).toBe(true);
+          expect(after.area.height, `${width} ${scheme}: the job area grows for a result`).toBeGreaterThan(idle.area.height + 2 * idle.line);
           expect(after.area.bottom).toBeLessThanOrEqual(height + 0.5);
           await e2e.page.screenshot({ path: path.join(e2e.artifacts, `layout-03-result-${width}-${scheme}.png`) });
           await context.close();

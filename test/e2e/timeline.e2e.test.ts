@@ -6,13 +6,10 @@
 // the scale, the ticks follow it (finer steps, never crowded), and the
 // selection stays in view; filter, collapse and expand all act here too.
 // Screenshots: timeline-*.png.
-import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../server/serve';
-import { makeTmpDir } from '../support/tmp';
-import { BIG_LAST, drawnRow, LINEAR_LEAF, makeGraphFolders, type GraphFolders } from './graph-support';
-import { closeSuite, dist, ensureArtifactsDir, launchBrowser, missingPrerequisite, openPage, openRecent } from './support';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { BIG_LAST, closeFolderIn, LINEAR_LEAF, openFolderIn, useGraphSuite } from './graph-support';
+import { missingPrerequisite } from './support';
 
 const UI_TIMEOUT = 20_000;
 const missing = missingPrerequisite();
@@ -20,46 +17,13 @@ const missing = missingPrerequisite();
 describe.skipIf(missing !== null)(
   'the timeline view in Chromium',
   () => {
-    let tmp = '';
-    let artifacts = '';
-    let server: RunningServer | null = null;
-    let browser: Browser | null = null;
+    const e2e = useGraphSuite('timeline', UI_TIMEOUT);
+    const { $, problems } = e2e;
     let page: Page;
-    let folders: GraphFolders;
-    const problems: string[] = [];
-    const $ = (id: string) => page.getByTestId(id);
     const dot = (file: string) => page.locator(`[data-testid=timeline-dot][data-file="${file}"]`);
     const shown = () => $('detail-file').textContent();
-
-    beforeAll(async () => {
-      artifacts = ensureArtifactsDir();
-      tmp = makeTmpDir('vhdsnap-e2e-timeline-');
-      folders = await makeGraphFolders(tmp);
-      server = await startServer({
-        port: 0,
-        folders: [folders.big, folders.branched, folders.linear],
-        distDir: dist.renderer,
-        workerPath: dist.worker,
-        version: 'e2e',
-      });
-      browser = await launchBrowser();
-    }, 120_000);
-
-    afterAll(() => closeSuite(browser, server, tmp));
-
-    async function openFolder(name: string, select: string) {
-      if ((await $('view-tree').getAttribute('aria-checked')) !== 'true') await $('view-tree').click();
-      await openRecent(page, name);
-      await $(`folder-${name}`).waitFor();
-      await (await drawnRow(page, select)).click();
-      await expect.poll(shown).toBe(select);
-      await $('view-timeline').click();
-      await $('timeline-viewport').waitFor();
-    }
-    async function closeFolder() {
-      await $('close-folder').click();
-      await $('open-folder').waitFor();
-    }
+    const openFolder = (name: string, select: string) => openFolderIn(page, 'timeline', name, select);
+    const closeFolder = () => closeFolderIn(page);
 
     /** Every meeting of two dots or names, those of one lane first; and whether the selected dot and its name are inside the window. */
     const readTimeline = () =>
@@ -98,6 +62,7 @@ describe.skipIf(missing !== null)(
           tickClash,
           step,
           window: { bottom: v.bottom },
+          pane: document.querySelector('main.folders')!.getBoundingClientRect().bottom,
         };
       });
     const dx = async (a: string, b: string) => (await dot(b).boundingBox())!.x - (await dot(a).boundingBox())!.x;
@@ -110,6 +75,7 @@ describe.skipIf(missing !== null)(
       expect(t.selectedInView, `${what}: ${t.selected} in view`).toBe(true);
       expect(t.tickClash, `${what}: tick labels apart`).toBe(false);
       expect(t.window.bottom, `${what}: window inside the page`).toBeLessThanOrEqual(page.viewportSize()!.height);
+      expect(t.window.bottom, `${what}: window inside the folders pane`).toBeLessThanOrEqual(t.pane + 0.5);
       return t;
     }
 
@@ -120,10 +86,9 @@ describe.skipIf(missing !== null)(
     for (const [w, h] of sizes)
       for (const scheme of ['light', 'dark'] as const)
         it(`${w}×${h} ${scheme}: dots apart, zoom (buttons, keys, Ctrl+wheel) with the selection in view, filter and folding`, async () => {
-          page = await openPage(browser!, { width: w, height: h, colorScheme: scheme, timeout: UI_TIMEOUT, problems });
-          await page.goto(server!.url);
+          page = await e2e.open({ width: w, height: h, colorScheme: scheme, goto: true });
           const tag = `${w}-${scheme}`;
-          const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `timeline-${name}-${tag}.png`) });
+          const shot = (name: string) => e2e.shot(`timeline-${name}-${tag}`);
 
           // ---- branched
           await openFolder('branched', 's1.vhd');
