@@ -12,7 +12,8 @@
 //
 // The first record holds the file's old size and end of data, then come its
 // old trailing footer, BAT and batmap; each batch appends the regions it will
-// overwrite, fsynced before the batch writes anything. Rollback applies the
+// overwrite, fsynced before the batch writes anything (a caller may save many
+// batches ahead with one fsync: merge saves a window of them). Rollback applies the
 // records newest first (so the oldest copy of a region wins), then cuts the
 // file back: idempotent, so a rollback killed half way is simply run again.
 // A torn last record (a kill while appending) is ignored: the writes it
@@ -23,13 +24,15 @@ import * as nodePath from 'node:path';
 import { FormatError } from '../errors.js';
 import { testBit } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
-import { openFile, readExact, syncDir, type RandomAccessFile } from '../io/file.js';
+import { openFile, readExact, readFully, syncDir, type RandomAccessFile } from '../io/file.js';
 import { blockPieces, type VhdFile } from './vhd-file.js';
 
 const MAGIC = Buffer.from('VHDSUNDO', 'latin1');
 const RECORD_HEADER = 32;
 const KIND_START = 1;
 const KIND_REGION = 2;
+/** A longer saved region is split into records of this much data, so one reused buffer holds any record. */
+const RECORD_DATA_MAX = 4 * 1024 * 1024;
 
 /** One record's header: magic, kind, data length, target offset (start: the old file size), check of header and data. */
 interface RecordHeader {
@@ -45,13 +48,23 @@ function check(head: Uint8Array, data: Uint8Array): Buffer {
 /** The record codec: header (32 bytes) then `data`. */
 export function encodeUndoRecord(r: RecordHeader, data: Uint8Array): Buffer {
   const out = Buffer.alloc(RECORD_HEADER + data.length);
-  MAGIC.copy(out, 0);
-  out.writeUInt32BE(r.kind, 8);
-  out.writeUInt32BE(data.length, 12);
-  out.writeBigUInt64BE(BigInt(r.offset), 16);
   out.set(data, RECORD_HEADER);
-  check(out, data).copy(out, 24);
+  encodeUndoHeaderInPlace(out, r.kind, r.offset);
   return out;
+}
+
+/**
+ * Writes the header into `rec`'s first 32 bytes for the data after it (all of
+ * `rec` past the header): magic 0–8, kind 8–12, data length 12–16, target
+ * offset 16–24, check 24–28, zero 28–32.
+ */
+function encodeUndoHeaderInPlace(rec: Buffer, kind: number, offset: number): void {
+  MAGIC.copy(rec, 0);
+  rec.writeUInt32BE(kind, 8);
+  rec.writeUInt32BE(rec.length - RECORD_HEADER, 12);
+  rec.writeBigUInt64BE(BigInt(offset), 16);
+  check(rec, rec.subarray(RECORD_HEADER)).copy(rec, 24);
+  rec.fill(0, 28, RECORD_HEADER);
 }
 
 function decodeUndoHeader(b: Uint8Array): RecordHeader | null {
@@ -88,6 +101,8 @@ export class UndoLog {
   private readonly savedBitmaps = new Set<number>();
   /** Bytes appended by this session (the bench reports them). */
   written = 0;
+  /** Reused for every saved region: its record's header, then the bytes read from the target right behind it. */
+  private scratch: Buffer | null = null;
 
   private constructor(
     readonly path: string,
@@ -153,34 +168,45 @@ export class UndoLog {
     this.written += rec.length;
   }
 
+  /** One record per RECORD_DATA_MAX of the region, each read straight into the reused buffer behind its header. */
   private async saveRegion(target: VhdFile, at: number, length: number): Promise<void> {
-    if (length <= 0) return;
-    const data = await readExact(target.file, at, length, 'bytes to save for undo');
-    await this.append({ kind: KIND_REGION, length, offset: at }, data);
+    for (let done = 0; done < length;) {
+      const n = Math.min(length - done, RECORD_DATA_MAX);
+      if (!this.scratch || this.scratch.length < RECORD_HEADER + n) this.scratch = Buffer.allocUnsafe(RECORD_HEADER + n);
+      const rec = this.scratch.subarray(0, RECORD_HEADER + n);
+      await readFully(target.file, rec.subarray(RECORD_HEADER), at + done, 'bytes to save for undo');
+      encodeUndoHeaderInPlace(rec, KIND_REGION, at + done);
+      await this.file.write(rec, this.end);
+      this.end += rec.length;
+      this.written += rec.length;
+      done += n;
+    }
   }
 
   /**
-   * Saves what staging `runs` into `target` will overwrite that the file held
-   * before the job, and makes it durable: call right before stageRuns.
+   * Saves what writing the sector ranges into `target` will overwrite that
+   * the file held before the job, and makes it durable (one fsync): call
+   * before staging any of them.
    */
-  async saveBefore(target: VhdFile, runs: readonly { sector: number; data: Uint8Array }[]): Promise<void> {
+  async saveBefore(target: VhdFile, ranges: readonly { sector: number; count: number }[]): Promise<void> {
     const before = this.end;
     if (target.type === 'fixed') {
-      for (const r of runs) await this.saveRegion(target, r.sector * SECTOR, r.data.length);
+      for (const r of ranges) await this.saveRegion(target, r.sector * SECTOR, r.count * SECTOR);
     } else {
       const spb = target.sectorsPerBlock;
-      for (const r of runs) {
-        for (const { block, start, n } of blockPieces(r.sector, r.data.length / SECTOR, spb)) {
+      for (const r of ranges) {
+        for (const { block, start, n } of blockPieces(r.sector, r.count, spb)) {
           const at = target.blockOffset(block);
           if (at === null || at >= this.originalEnd) continue;
-          // The bitmap as the file holds it (not the staged one in memory).
-          const bm = await readExact(target.file, at, target.bitmapSize, 'bitmap to save for undo');
-          if (!this.savedBitmaps.has(block)) {
-            await this.append({ kind: KIND_REGION, length: bm.length, offset: at }, bm);
+          const saved = this.savedBitmaps.has(block);
+          // The bitmap as the file holds it (not the staged one in memory); a dynamic file's needs reading only to be saved.
+          const bm = saved && target.type === 'dynamic' ? null : await readExact(target.file, at, target.bitmapSize, 'bitmap to save for undo');
+          if (!saved) {
+            await this.append({ kind: KIND_REGION, length: bm!.length, offset: at }, bm!);
             this.savedBitmaps.add(block);
           }
           // A dynamic file's allocated block is read whole; a differencing file shows only its set sectors.
-          const stored = (i: number) => target.type === 'dynamic' || testBit(bm, i);
+          const stored = (i: number) => bm === null || target.type === 'dynamic' || testBit(bm, i);
           for (let i = start; i < start + n;) {
             if (!stored(i)) {
               i++;

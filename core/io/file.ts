@@ -268,11 +268,16 @@ export function headCached(f: RandomAccessFile, head: number): RandomAccessFile 
 /** Reads exactly `length` bytes or raises a typed error naming what was being read. */
 export async function readExact(f: RandomAccessFile, position: number, length: number, what: string): Promise<Buffer> {
   const buf = Buffer.alloc(length);
-  const n = await f.read(buf, position);
-  if (n < length) {
-    throw new FormatError('TRUNCATED', `${f.path}: ${what} at ${position} (+${length}) runs past the end of the file`, { field: what, path: f.path });
-  }
+  await readFully(f, buf, position, what);
   return buf;
+}
+
+/** Fills `buf` from `position` (a caller's reused buffer: no allocation); TRUNCATED past the end of the file. */
+export async function readFully(f: RandomAccessFile, buf: Uint8Array, position: number, what: string): Promise<void> {
+  const n = await f.read(buf, position);
+  if (n < buf.length) {
+    throw new FormatError('TRUNCATED', `${f.path}: ${what} at ${position} (+${buf.length}) runs past the end of the file`, { field: what, path: f.path });
+  }
 }
 
 /**

@@ -506,7 +506,10 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
       const flush = async (commit: boolean) => {
         if (runs.length > 0) {
           // What the batch overwrites is saved (and durable) before it writes anything.
-          await undo?.saveBefore(child, runs);
+          await undo?.saveBefore(
+            child,
+            runs.map((r) => ({ sector: r.sector, count: r.data.length / SECTOR })),
+          );
           await child.stageRuns(runs);
         }
         if (pacer.add(pending) || commit) {

@@ -38,6 +38,11 @@ import type { DeletePlan } from './delete.js';
 import { blockBytes, freedBytes, receiverAt, relinkBytes } from './frees.js';
 import { diskText, sizeText } from '../words.js';
 
+/** Child data per undo window (see copyPhase): one fsync of the undo record per this much copied. */
+const UNDO_WINDOW_BYTES = 256 * 1024 * 1024;
+/** A window of sparse blocks ends here anyway, so its list of runs stays small. */
+const UNDO_WINDOW_BLOCKS = 4096;
+
 export const mergeJournalSchema = journalSchema('merge', {
   phase: z.enum(['copy', 'relink', 'finalize']),
   child: z.string(),
@@ -441,11 +446,8 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       // no per-run allocation, and memory stays flat however large the child is.
       const arena = Buffer.allocUnsafe(STAGE_BATCH_BYTES + child.blockSize);
       const flush = async (next: number, checkpoint: boolean) => {
-        if (batch.length > 0) {
-          // What the batch overwrites is saved (and durable) before it writes anything.
-          await undo?.saveBefore(parent!, batch);
-          await parent!.stageRuns(batch);
-        }
+        // What the batch overwrites was saved (and made durable) with its window's, before it.
+        if (batch.length > 0) await parent!.stageRuns(batch);
         copied += bytes;
         const due = pacer.add(bytes);
         batch = [];
@@ -466,24 +468,44 @@ async function copyPhase(jpath: string, j: MergeJournal, ctx: JobContext, bytesT
       };
       let i = j.nextBlock;
       if (ctx.signal?.aborted) return 'cancelled';
-      for await (const [b, bm] of child.bitmaps(todo)) {
-        // A full bitmap is one run, so a full block is one read; a block's runs are read concurrently.
-        const reads: Promise<void>[] = [];
-        for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
-          if (!r.set) continue;
-          const data = arena.subarray(bytes, bytes + r.length * SECTOR);
-          reads.push(child.readOwn(b, r.start, r.length, data, 0));
-          batch.push({ sector: b * child.sectorsPerBlock + r.start, data });
-          bytes += data.length;
+      // Blocks go in windows: what a window overwrites in the parent is saved to the undo record with
+      // one fsync before any of it is staged, not one fsync per batch (each also waits for the parent's
+      // writeback on ext4's ordered journal). The window holds only bitmaps, so memory stays bounded.
+      let window: { block: number; runs: { start: number; length: number }[] }[] = [];
+      let windowBytes = 0;
+      const copyWindow = async (): Promise<'done' | 'cancelled'> => {
+        await undo?.saveBefore(
+          parent!,
+          window.flatMap((w) => w.runs.map((r) => ({ sector: w.block * child.sectorsPerBlock + r.start, count: r.length }))),
+        );
+        for (const { block: b, runs } of window) {
+          // A full bitmap is one run, so a full block is one read; a block's runs are read concurrently.
+          const reads: Promise<void>[] = [];
+          for (const r of runs) {
+            const data = arena.subarray(bytes, bytes + r.length * SECTOR);
+            reads.push(child.readOwn(b, r.start, r.length, data, 0));
+            batch.push({ sector: b * child.sectorsPerBlock + r.start, data });
+            bytes += data.length;
+          }
+          const settled = await Promise.allSettled(reads);
+          for (const x of settled) if (x.status === 'rejected') throw x.reason;
+          i++;
+          if (bytes >= STAGE_BATCH_BYTES) await flush(i, false);
+          // What is staged is rolled back by the caller; the batch not yet staged is simply dropped.
+          // (Unless that flush was the last checkpoint: the journal has moved past the copy, the point of no return.)
+          if (ctx.signal?.aborted && j.phase === 'copy') return 'cancelled';
         }
-        const settled = await Promise.allSettled(reads);
-        for (const x of settled) if (x.status === 'rejected') throw x.reason;
-        i++;
-        if (bytes >= STAGE_BATCH_BYTES) await flush(i, false);
-        // What is staged is rolled back by the caller; the batch not yet staged is simply dropped.
-        // (Unless that flush was the last checkpoint: the journal has moved past the copy, the point of no return.)
-        if (ctx.signal?.aborted && j.phase === 'copy') return 'cancelled';
+        window = [];
+        windowBytes = 0;
+        return 'done';
+      };
+      for await (const [b, bm] of child.bitmaps(todo)) {
+        const runs = bitRuns(bm, 0, child.sectorsInBlock(b)).filter((r) => r.set);
+        window.push({ block: b, runs });
+        for (const r of runs) windowBytes += r.length * SECTOR;
+        if ((windowBytes >= UNDO_WINDOW_BYTES || window.length >= UNDO_WINDOW_BLOCKS) && (await copyWindow()) === 'cancelled') return 'cancelled';
       }
+      if ((await copyWindow()) === 'cancelled') return 'cancelled';
       await flush(order.length, true);
       progress.finishing();
       return 'done';

@@ -1,5 +1,5 @@
-// Counts, per file, what core/io/file.ts's opener hands out: opens, reads and
-// bytes read. Tests of per-file work compare these counts (never timings).
+// Counts, per file, what core/io/file.ts's opener hands out: opens, reads,
+// bytes read and fsyncs. Tests of per-file work compare these counts (never timings).
 import * as nodePath from 'node:path';
 import { nodeOpener, setFileOpener } from '../../core/io/file.js';
 
@@ -7,6 +7,7 @@ export interface FileCounts {
   opens: number;
   reads: number;
   bytes: number;
+  syncs: number;
 }
 
 export interface IoCounter {
@@ -26,7 +27,7 @@ export function countIo(): IoCounter {
   const at = (p: string): FileCounts => {
     const k = nodePath.resolve(p);
     let c = files.get(k);
-    if (!c) files.set(k, (c = { opens: 0, reads: 0, bytes: 0 }));
+    if (!c) files.set(k, (c = { opens: 0, reads: 0, bytes: 0, syncs: 0 }));
     return c;
   };
   const restore = setFileOpener(async (p, mode) => {
@@ -45,11 +46,14 @@ export function countIo(): IoCounter {
       write: (b, position) => f.write(b, position),
       size: () => f.size(),
       truncate: (n) => f.truncate(n),
-      sync: () => f.sync(),
+      sync: () => {
+        c.syncs++;
+        return f.sync();
+      },
       close: () => f.close(),
     };
   });
-  const of = (p: string) => files.get(nodePath.resolve(p)) ?? { opens: 0, reads: 0, bytes: 0 };
+  const of = (p: string) => files.get(nodePath.resolve(p)) ?? { opens: 0, reads: 0, bytes: 0, syncs: 0 };
   return {
     files,
     of,
