@@ -19,7 +19,7 @@ import { recover } from '../../core/ops/recover.js';
 import { Rng } from '../support/model.js';
 import { makeTmpDir, removeTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
-import { makeVhdx, linkTo } from '../support/vhdx-build.js';
+import { makeVhdx, makeAvhdxOverBase } from '../support/vhdx-build.js';
 import { bundleChild, runChild, type Bundle } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -50,13 +50,7 @@ const cases: VhdxCrashCase[] = [
     qemu: false,
     async setup(dir) {
       const rng = new Rng(1812);
-      const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: 8 * MiB, writes: [{ offset: 0, data: rng.bytes(6 * MiB) }] });
-      await makeVhdx(`${dir}/child.avhdx`, {
-        kind: 'differencing',
-        virtualSize: 8 * MiB,
-        writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
-        locator: linkTo(base),
-      });
+      await makeAvhdxOverBase(dir, rng);
       // Sectors the child does not have yet: around its own 4 KiB at 3 MiB and into untouched blocks.
       await fsp.writeFile(`${dir}/data.raw`, rng.bytes(MiB + 300));
       return { disk: `${dir}/child.avhdx`, offset: 3 * MiB + 4096 + 100 };

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { openDisk, openWritableVhdxDisk } from '../../core/disk/chain.js';
 
-import { makeVhdx, linkTo } from '../support/vhdx-build.js';
+import { makeAvhdxOverBase } from '../support/vhdx-build.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { exportRaw, importRaw } from '../../core/ops/transfer.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
@@ -151,13 +151,7 @@ function writeVhdxCase(): FaultCase {
     name: 'write (AVHDX child, partially present and new blocks)',
     setup: async (dir) => {
       const rng = new Rng(35);
-      const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: 8 * MiB, writes: [{ offset: 0, data: rng.bytes(6 * MiB) }] });
-      await makeVhdx(`${dir}/child.avhdx`, {
-        kind: 'differencing',
-        virtualSize: 8 * MiB,
-        writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
-        locator: linkTo(base),
-      });
+      await makeAvhdxOverBase(dir, rng);
       before = await readThrough(`${dir}/child.avhdx`);
       after = Buffer.from(before);
       data.copy(after, offset);

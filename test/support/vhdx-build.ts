@@ -4,6 +4,7 @@
 // region · payload and sector-bitmap blocks in the order first written.
 // The pieces are written at their offsets, so unwritten space stays sparse.
 import { promises as fsp } from 'node:fs';
+import type { Rng } from './model.js';
 import {
   BAT_ENTRY_SIZE,
   batGeometry,
@@ -238,6 +239,20 @@ export function buildVhdx(o: VhdxBuildOptions): BuiltVhdx {
 /** The locator of a child of `parent` (its data write GUID as parent_linkage) found at `relativePath`. */
 export function linkTo(parent: BuiltVhdx, relativePath = '.\\base.vhdx'): ParentLocator {
   return vhdxLocator({ parent_linkage: guidToBraced(parent.header.dataWriteGuid), relative_path: relativePath });
+}
+
+/**
+ * `base.vhdx` (dynamic, 8 MiB, its first 6 MiB written) and `child.avhdx` over it holding 4 KiB at
+ * 3 MiB: a write into the child meets a partially present block and blocks the child lacks.
+ */
+export async function makeAvhdxOverBase(dir: string, rng: Rng): Promise<void> {
+  const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: 8 * MiB, writes: [{ offset: 0, data: rng.bytes(6 * MiB) }] });
+  await makeVhdx(`${dir}/child.avhdx`, {
+    kind: 'differencing',
+    virtualSize: 8 * MiB,
+    writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
+    locator: linkTo(base),
+  });
 }
 
 /** Writes a built file (sparse where nothing was written). */
