@@ -129,22 +129,18 @@ async function spaceRefusals(abs: string, growth: number): Promise<{ freeSpace: 
   };
 }
 
+/** What every compact plan starts from, before its blocks are counted. */
+function planBase(abs: string, format: 'vhd' | 'vhdx') {
+  return { operation: 'compact', path: abs, format, bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, blocksBefore: 0, blocksKnownEmpty: 0 };
+}
+
 export async function planCompact(path: string): Promise<CompactPlan> {
   const abs = nodePath.resolve(path);
   if ((await diskFormat(abs)) === 'vhdx') return planCompactVhdx(abs);
   const f = await VhdFile.open(abs);
   try {
     const refusals: Plan['refusals'] = [];
-    const base = {
-      operation: 'compact',
-      path: abs,
-      format: 'vhd' as const,
-      bytesToCopy: 0,
-      worstCaseGrowth: 0,
-      freeSpace: null,
-      blocksBefore: 0,
-      blocksKnownEmpty: 0,
-    };
+    const base = planBase(abs, 'vhd');
     if (f.type === 'fixed') {
       return {
         ...base,
@@ -205,16 +201,7 @@ export async function planCompact(path: string): Promise<CompactPlan> {
 async function planCompactVhdx(abs: string): Promise<CompactPlan> {
   const f = await VhdxFile.open(abs);
   try {
-    const base = {
-      operation: 'compact',
-      path: abs,
-      format: 'vhdx' as const,
-      bytesToCopy: 0,
-      worstCaseGrowth: 0,
-      freeSpace: null,
-      blocksBefore: 0,
-      blocksKnownEmpty: 0,
-    };
+    const base = planBase(abs, 'vhdx');
     if (f.leaveBlocksAllocated) {
       return {
         ...base,
