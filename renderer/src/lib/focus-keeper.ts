@@ -38,18 +38,15 @@ function lost(el: Element): boolean {
 export function useFocusKeeper(): void {
   const library = useLibraryStore();
   let last: Element | null = null;
-  let pending = false;
   const track = (e: FocusEvent) => {
     if (e.target instanceof Element) last = e.target;
   };
   // Only a focus that was lost is moved: a click on plain text leaves the body focused on purpose.
   // It waits a task, so an owner that hands the focus back itself (a closing dialog or menu, on the next tick) goes first.
   const check = () => {
-    if (pending || !onBody() || !last || !lost(last)) return;
+    if (!onBody() || !last || !lost(last)) return;
     last = null;
-    pending = true;
     setTimeout(() => {
-      pending = false;
       if (onBody()) fallback()?.focus();
     }, 0);
   };
