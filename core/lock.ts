@@ -158,7 +158,7 @@ export function isStale(info: LockInfo): boolean {
   if (info.host !== os.hostname()) return false;
   if (info.pid === process.pid && info.thread === currentThreadId() && !liveTokens.has(info.token)) return true;
   // startedAt comes from the same clock as the process start times: little slack needed.
-  return !ownerAlive(info.pid, Date.parse(info.startedAt), 100, typeof info.startTicks === 'number' ? info.startTicks : undefined);
+  return !ownerAlive(info.pid, Date.parse(info.startedAt), 100, info.startTicks);
 }
 
 async function readLock(file: string): Promise<LockInfo | null> {
@@ -166,7 +166,10 @@ async function readLock(file: string): Promise<LockInfo | null> {
     const st = await fsp.lstat(file);
     if (!st.isFile() || st.size > MAX_LOCK_BYTES) return null;
     const j = JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;
-    return j && j.version === 1 && Number.isInteger(j.pid) && typeof j.host === 'string' && typeof j.token === 'string' ? j : null;
+    if (!(j && j.version === 1 && Number.isInteger(j.pid) && typeof j.host === 'string' && typeof j.token === 'string')) return null;
+    // A start time that is not a whole number cannot be matched: judge the owner by the wall clock instead.
+    if (j.startTicks !== undefined && !Number.isSafeInteger(j.startTicks)) delete j.startTicks;
+    return j;
   } catch {
     return null;
   }

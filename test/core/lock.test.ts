@@ -198,6 +198,10 @@ describe('owner liveness', () => {
         // And the refusal stands, with the holder named.
         const err = await acquireLock(tmp.file('d.vhd'), 'delete').catch((e: unknown) => e);
         expect((err as VhdError).code).toBe('LOCKED');
+        // A start time that is not a number cannot be matched: the wall clock judges, and the live holder still holds.
+        writeFileSync(lockPathFor(tmp.file('d.vhd')), JSON.stringify({ ...info, startTicks: 'soon' }));
+        const again = await acquireLock(tmp.file('d.vhd'), 'delete').catch((e: unknown) => e);
+        expect((again as VhdError).code).toBe('LOCKED');
       } finally {
         h.stdin!.end();
         await exited(h);
