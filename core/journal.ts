@@ -21,7 +21,7 @@ export const journalBaseShape = {
   thread: z.optional(z.number()),
   startedAt: z.string(),
   /** The writer's start in clock ticks since boot (core/lock.ts processStartTicks); absent off Linux and in older journals. */
-  startTicks: z.optional(z.number()),
+  startTicks: z.optional(z.number().check(z.int(), z.nonnegative())),
 };
 /** Loose: the rest is the operation's, validated by its own schema before recovery uses it. */
 const journalBaseSchema = z.looseObject(journalBaseShape);
