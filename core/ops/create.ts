@@ -310,6 +310,42 @@ async function createVhdxDifferencing(path: string, parentPath: string, opts: { 
   }
 }
 
+/** What an empty differencing child of a disk (createDifferencing) will be: its format, its size, and the bytes its file takes. */
+export interface NewChildShape {
+  format: 'vhd' | 'vhdx';
+  virtualSize: number;
+  fileBytes: number;
+}
+
+export async function newChildShape(parentPath: string): Promise<NewChildShape> {
+  if ((await diskFormat(parentPath)) === 'vhdx') {
+    const p = await VhdxFile.open(parentPath);
+    try {
+      // The headers, log, BAT and metadata regions: everything before the first payload block.
+      const { dataStart } = planNewVhdx({
+        virtualSize: p.virtualSize,
+        blockSize: p.blockSize,
+        logicalSectorSize: p.logicalSectorSize,
+        physicalSectorSize: p.physicalSectorSize,
+        fixed: false,
+        hasParent: true,
+      });
+      return { format: 'vhdx', virtualSize: p.virtualSize, fileBytes: dataStart };
+    } finally {
+      await p.close();
+    }
+  }
+  const p = await VhdFile.open(parentPath);
+  try {
+    const blockSize = p.blockSize || DEFAULT_BLOCK_SIZE;
+    // Footer copy, header, BAT, three locator payloads of a sector or so each, footer.
+    const fileBytes = SECTOR + HEADER_SIZE + batBytes(Math.ceil(p.virtualSize / blockSize)) + 3 * 8192 + SECTOR;
+    return { format: 'vhd', virtualSize: p.virtualSize, fileBytes };
+  } finally {
+    await p.close();
+  }
+}
+
 /** What `create` and `import` ask for in a new VHDX file (defaults: DEFAULT_VHDX_BLOCK_SIZE, 512-byte sectors). */
 export interface NewVhdxDiskSpec {
   size: number;

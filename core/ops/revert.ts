@@ -13,12 +13,11 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { CancelledError, fromSystemError, RefusedError, toIoError } from '../errors.js';
-import { batBytes } from '../format/bat.js';
-import { uuidToString } from '../format/bytes.js';
-import { HEADER_SIZE } from '../format/header.js';
-import { openDisk, type Disk } from '../disk/chain.js';
-import { VhdFile } from '../disk/vhd-file.js';
-import { closeAll, isNoHardLinkError, linkFile, openAll, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
+import { openReadableDisk, type Disk } from '../disk/chain.js';
+import { diskIds } from '../disk/ids.js';
+import type { ChainLayer } from '../disk/layer.js';
+import { diskFormat } from '../disk/sniff.js';
+import { isNoHardLinkError, linkFile, pathExists, renameFile, syncDir, tempSibling } from '../io/file.js';
 import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
@@ -26,7 +25,7 @@ import { defineOperation, diskPath, journalKind, plannedAt, plannedTime, type Re
 import { findChildren, isActiveDisk } from '../library/scan.js';
 import { displayNameOf, recordActive, savedStateName } from '../library/active.js';
 import { readSidecar, recordChild, writeSidecar } from '../library/sidecar.js';
-import { createDifferencing } from './create.js';
+import { createDifferencing, newChildShape } from './create.js';
 import { datedSibling, newChildRefusals } from './snapshot.js';
 import { fileKeyOrNull } from '../io/identity.js';
 import { treeEffect } from '../library/effect.js';
@@ -106,7 +105,7 @@ interface Target {
 }
 
 /** Finds the snapshot to revert to, or the reasons there is none. */
-async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['refusals']): Promise<Target | null> {
+async function findTarget(disk: Disk<ChainLayer>, to: string | undefined, refusals: Plan['refusals']): Promise<Target | null> {
   const self = disk.top;
   if (to === undefined) {
     if (self.type !== 'differencing') {
@@ -128,8 +127,16 @@ async function findTarget(disk: Disk, to: string | undefined, refusals: Plan['re
     const l = disk.layers[i];
     if ((await real(l.path)) === want) return { path: nodePath.resolve(l.path), uuid: l.uuid, depth: disk.layers.length - i };
   }
+  // A chain is one format throughout (as in Hyper-V): a VHD is never a VHDX's parent, nor the reverse.
+  if ((await diskFormat(to)) !== disk.format) {
+    refusals.push({
+      code: 'FORMAT_MISMATCH',
+      message: `${to} is not a ${disk.format.toUpperCase()} file like ${nodePath.basename(self.path)}: a chain is one format throughout, so it cannot be one of its snapshots`,
+    });
+    return null;
+  }
   // Not an ancestor: another snapshot of the same tree (same base) also qualifies.
-  const other = await openDisk(to).catch(() => null);
+  const other = await openReadableDisk(to).catch(() => null);
   if (!other) {
     refusals.push({ code: 'NOT_IN_TREE', message: `${to} is not a snapshot in the tree of ${nodePath.basename(self.path)} (its chain does not open)` });
     return null;
@@ -157,7 +164,7 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
   // Through a symlink, the file it leads to is reverted (renaming over the symlink would replace the link, not the disk).
   const path = await fsp.realpath(nodePath.resolve(diskPath)).catch(() => nodePath.resolve(diskPath));
   // The whole chain must open: reverting inside a broken chain would hide the damage.
-  const disk = await openDisk(path);
+  const disk = await openReadableDisk(path);
   const refusals: Plan['refusals'] = [];
   let target: Target | null;
   try {
@@ -182,12 +189,9 @@ export async function planRevert(diskPath: string, opts: RevertOptions = {}): Pr
   const dir = nodePath.dirname(path);
   let growth = 0;
   if (target) {
-    const t = await VhdFile.open(target.path);
-    const blockSize = t.blockSize || 2 * 1024 * 1024;
-    // Footer copy, header, BAT, three locator payloads of a sector or so each, footer.
-    growth = 512 + HEADER_SIZE + batBytes(Math.ceil(t.virtualSize / blockSize)) + 3 * 8192 + 512;
-    refusals.push(...newChildRefusals(target.path, t.virtualSize, target.depth));
-    await t.close();
+    const child = await newChildShape(target.path);
+    growth = child.fileBytes;
+    refusals.push(...newChildRefusals(target.path, child.virtualSize, target.depth, child.format));
   }
   const freeSpace = await freeSpaceAt(dir);
   if (freeSpace !== null && growth > freeSpace)
@@ -244,7 +248,8 @@ export async function revert(diskPath: string, opts: RevertOptions = {}, ctx: Jo
 
 async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): Promise<RevertResult> {
   const target = plan.snapshot!;
-  const [self, t] = await openAll([VhdFile.open(path), VhdFile.open(target)]);
+  // The ids a VHDX child links by are data write GUIDs (core/disk/ids.ts).
+  const [self, t] = [await diskIds(path), await diskIds(target)];
   const j: RevertJournal = {
     ...journalHeader('revert', 'create'),
     path,
@@ -257,7 +262,6 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
     ...(plan.keptLabel ? { keptLabel: plan.keptLabel } : {}),
     pinActive: plan.pinActive,
   };
-  await closeAll([self, t]);
   if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('revert'));
   const jpath = journalPath(path);
   await writeJournal(jpath, j);
@@ -265,13 +269,11 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
     try {
       await fsp.unlink(j.tmp).catch(() => undefined);
       await createDifferencing(j.tmp, target);
-      const child = await VhdFile.open(j.tmp);
-      j.newUuid = child.uuid;
-      await child.close();
+      j.newUuid = (await diskIds(j.tmp)).uuid;
       // Children outside their parent's folder are recorded beside the parent before they take their names.
       await recordChild(target, j.targetUuid, path, j.newUuid);
       if (j.kept) {
-        const cur = await openDisk(path);
+        const cur = await openReadableDisk(path);
         const parent = cur.layers.length > 1 ? { path: cur.layers[1].path, uuid: cur.layers[1].uuid } : null;
         await cur.close();
         if (parent) await recordChild(parent.path, parent.uuid, j.kept, j.oldUuid);
@@ -306,10 +308,7 @@ async function revertPlanned(path: string, plan: RevertPlan, ctx: JobContext): P
 async function finish(jpath: string, j: RevertJournal): Promise<RevertResult> {
   const dir = nodePath.dirname(j.path);
   if (await pathExists(j.tmp)) {
-    const cur = await VhdFile.open(j.path);
-    const curUuid = cur.uuid;
-    await cur.close();
-    if (curUuid !== j.oldUuid)
+    if ((await diskIds(j.path)).uuid !== j.oldUuid)
       throw new RefusedError('ID_CHANGED', `${j.path} no longer has the planned id ${j.oldUuid}; revert left ${j.tmp} and its journal for inspection`, {
         path: j.path,
       });
@@ -403,9 +402,8 @@ export async function recoverRevert(jpath: string, j: RevertJournal): Promise<Re
     }
     if (!(await pathExists(j.tmp))) {
       // Renamed already: only the bookkeeping may be missing. Check it is really the new child.
-      const f = await VhdFile.open(j.path);
-      const ok = f.uuid === j.newUuid && f.header !== null && uuidToString(f.header.parentUniqueId) === j.targetUuid;
-      await f.close();
+      const f = await diskIds(j.path);
+      const ok = f.uuid === j.newUuid && f.parentId === j.targetUuid;
       if (!ok) return { action: 'left', detail: `${j.path} is neither the old state nor the new child; journal left in place for inspection` };
     }
     try {

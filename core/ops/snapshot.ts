@@ -15,7 +15,6 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError, toIoError } from '../errors.js';
 import { MAX_DYNAMIC_SIZE } from '../format/footer.js';
-import { uuidToString } from '../format/bytes.js';
 import {
   assertFolderFor,
   creationError,
@@ -33,12 +32,10 @@ import { safeExtension, safeFileName } from '../io/safe-name.js';
 import { MAX_CHAIN_DEPTH, openReadableDisk } from '../disk/chain.js';
 import type { ChainLayer } from '../disk/layer.js';
 import { readLayout } from '../disk/layout.js';
-import { diskFormat } from '../disk/sniff.js';
+import { diskIds } from '../disk/ids.js';
 import { VhdFile } from '../disk/vhd-file.js';
-import { VhdxFile } from '../disk/vhdx-file.js';
 import { VhdxLayer } from '../disk/vhdx-layer.js';
 import { readVhdxLayout } from '../disk/vhdx-layout.js';
-import { vhdxParentId } from '../disk/vhdx-parent.js';
 import { MAX_VIRTUAL_SIZE } from '../format/vhdx/items.js';
 import { assertNoRefusals, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import * as z from 'zod/mini';
@@ -376,24 +373,6 @@ async function childTookPath(j: SnapshotJournal): Promise<boolean> {
   if ((await pathExists(j.temp)) || !(await pathExists(j.disk)) || !(await pathExists(j.snapshot)) || (await isSameFile(j.disk, j.snapshot))) return false;
   const [d, s] = [await diskIds(j.disk), await diskIds(j.snapshot)];
   return s.uuid === j.uuid && d.parentId === j.uuid;
-}
-
-/** A disk file's id (VHD unique id; VHDX data write GUID) and, for a differencing one, the id it links its parent by. */
-async function diskIds(path: string): Promise<{ uuid: string; parentId: string | null }> {
-  if ((await diskFormat(path)) === 'vhdx') {
-    const x = await VhdxFile.open(path);
-    try {
-      return { uuid: x.dataWriteGuid, parentId: x.hasParent ? vhdxParentId(x) : null };
-    } finally {
-      await x.close();
-    }
-  }
-  const v = await VhdFile.open(path);
-  try {
-    return { uuid: v.uuid, parentId: v.type === 'differencing' && v.header !== null ? uuidToString(v.header.parentUniqueId) : null };
-  } finally {
-    await v.close();
-  }
 }
 
 /** Recovery of an interrupted in-place snapshot: finished when the child already took the disk's path, else rolled back. */

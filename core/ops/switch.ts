@@ -15,9 +15,9 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
 import { CancelledError, RefusedError } from '../errors.js';
-import { openDisk } from '../disk/chain.js';
-import { VhdFile } from '../disk/vhd-file.js';
-import { closeAll, openAll, pathExists, renameFile, supportsHardLinks, syncDir } from '../io/file.js';
+import { openReadableDisk } from '../disk/chain.js';
+import { diskIdOrNull, diskIds } from '../disk/ids.js';
+import { pathExists, renameFile, supportsHardLinks, syncDir } from '../io/file.js';
 import { assertNoRefusals, cancelledMessage, freeSpaceAt, throwIfCancelled, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskPath, journalKind, plannedAt, plannedTime, type RecoveryOutcome } from '../operation.js';
@@ -68,18 +68,10 @@ export const switchJournalSchema = journalSchema('switch', {
 });
 export type SwitchJournal = z.infer<typeof switchJournalSchema>;
 
-async function idOf(p: string): Promise<string | null> {
-  const f = await VhdFile.open(p).catch(() => null);
-  if (!f) return null;
-  const id = f.uuid;
-  await f.close();
-  return id;
-}
-
 export async function planSwitch(statePath: string, opts: SwitchOptions = {}): Promise<SwitchPlan> {
   const state = await fsp.realpath(nodePath.resolve(statePath)).catch(() => nodePath.resolve(statePath));
   // The saved state's chain must open: switching to a broken disk would hand the VM a disk that cannot be read.
-  const d = await openDisk(state);
+  const d = await openReadableDisk(state);
   const stateUuid = d.top.uuid;
   await d.close();
   const refusals: Plan['refusals'] = [];
@@ -164,7 +156,8 @@ export async function switchTo(statePath: string, opts: SwitchOptions = {}, ctx:
 
 async function switchPlanned(plan: SwitchPlan, ctx: JobContext): Promise<SwitchResult> {
   const active = plan.active!;
-  const [a, s] = await openAll([VhdFile.open(active), VhdFile.open(plan.state)]);
+  // VHD unique ids or VHDX data write GUIDs (core/disk/ids.ts): what the sidecar keys labels by.
+  const [a, s] = [await diskIds(active), await diskIds(plan.state)];
   const j: SwitchJournal = {
     ...journalHeader('switch', 'link'),
     active,
@@ -174,7 +167,6 @@ async function switchPlanned(plan: SwitchPlan, ctx: JobContext): Promise<SwitchR
     kept: plan.kept!,
     keptLabel: plan.keptLabel!,
   };
-  await closeAll([a, s]);
   throwIfCancelled(ctx);
   const jpath = journalPath(active);
   await writeJournal(jpath, j);
@@ -198,7 +190,7 @@ async function switchPlanned(plan: SwitchPlan, ctx: JobContext): Promise<SwitchR
 
 /** Phase "link" undone: the kept name goes where it holds the active file's id (ours, never a file that appeared). */
 async function rollBack(j: SwitchJournal): Promise<void> {
-  if ((await pathExists(j.kept)) && (await idOf(j.kept)) === j.oldUuid && (await idOf(j.active)) === j.oldUuid) await fsp.unlink(j.kept);
+  if ((await pathExists(j.kept)) && (await diskIdOrNull(j.kept)) === j.oldUuid && (await diskIdOrNull(j.active)) === j.oldUuid) await fsp.unlink(j.kept);
   await syncDir(nodePath.dirname(j.active));
 }
 
@@ -206,7 +198,7 @@ async function rollBack(j: SwitchJournal): Promise<void> {
 async function finish(jpath: string, j: SwitchJournal): Promise<SwitchResult> {
   const dir = nodePath.dirname(j.active);
   if (await pathExists(j.state)) {
-    const [cur, kept, st] = [await idOf(j.active), await idOf(j.kept), await idOf(j.state)];
+    const [cur, kept, st] = [await diskIdOrNull(j.active), await diskIdOrNull(j.kept), await diskIdOrNull(j.state)];
     if (cur !== j.oldUuid || kept !== j.oldUuid || st !== j.stateUuid)
       throw new RefusedError(
         'ID_CHANGED',
@@ -246,7 +238,7 @@ export async function recoverSwitch(jpath: string, j: SwitchJournal): Promise<Re
       await removeJournal(jpath);
       return { action: 'discarded', detail: `rolled back an unfinished switch of ${j.active} to ${j.state}; both are unchanged` };
     }
-    if (!(await pathExists(j.state)) && (await idOf(j.active)) !== j.stateUuid)
+    if (!(await pathExists(j.state)) && (await diskIdOrNull(j.active)) !== j.stateUuid)
       return { action: 'left', detail: `${j.active} is neither its old state nor ${j.state}; journal left in place for inspection` };
     try {
       const r = await finish(jpath, j);

@@ -9,6 +9,7 @@ export const action = defineAction({
   // In the context menu of a saved state: the toolbar has no room left at 1280 px.
   menuOnly: true,
   order: 2.5,
+  vhdx: true,
   // Only a saved state (a leaf that is not the active disk) can be switched to.
   applies: (node) =>
     node.state === 'saved' || (node.active ? 'it is the active disk already' : 'only a saved state (a leaf that is not the active disk) can be switched to'),

@@ -1,0 +1,40 @@
+// A disk file's own id and the id it links its parent by, whatever its
+// format: VHD unique id and parent unique id; VHDX data write GUID and
+// parent_linkage (what Hyper-V links a child by). The operations that swap
+// files under a name (snapshot, revert, switch) check these, never names.
+import { uuidToString } from '../format/bytes.js';
+import { diskFormat } from './sniff.js';
+import { VhdFile } from './vhd-file.js';
+import { VhdxFile } from './vhdx-file.js';
+import { vhdxParentId } from './vhdx-parent.js';
+
+export interface DiskIds {
+  uuid: string;
+  /** For a differencing file; null for a base or a malformed link. */
+  parentId: string | null;
+}
+
+export async function diskIds(path: string): Promise<DiskIds> {
+  if ((await diskFormat(path)) === 'vhdx') {
+    const x = await VhdxFile.open(path);
+    try {
+      return { uuid: x.dataWriteGuid, parentId: x.hasParent ? vhdxParentId(x) : null };
+    } finally {
+      await x.close();
+    }
+  }
+  const v = await VhdFile.open(path);
+  try {
+    return { uuid: v.uuid, parentId: v.type === 'differencing' && v.header !== null ? uuidToString(v.header.parentUniqueId) : null };
+  } finally {
+    await v.close();
+  }
+}
+
+/** The file's id, or null when it is missing or no disk. */
+export async function diskIdOrNull(path: string): Promise<string | null> {
+  return diskIds(path).then(
+    (ids) => ids.uuid,
+    () => null,
+  );
+}
