@@ -10,6 +10,10 @@
 //   --rollback` roll back instead: each child's overwritten bytes (its old
 //   bitmaps, BAT, footer, size) are kept in an undo record (core/disk/undo.ts)
 //   before each batch, and restored. The relink is the point of no return.
+//   A base with one child is folded too when that copies less than merging
+//   the child into it (a child that stores nearly everything it shows): the
+//   child then also gets zeros in the sectors neither file stores, and instead
+//   of a relink it becomes a dynamic disk (relink.ts applyUnlink).
 // - "merge-child": the snapshot is a base with one child. The child is merged
 //   into it (merge.ts), then the result is renamed onto the child's path.
 //   Rolled back like the merge, until the merge is past its copy.
@@ -41,7 +45,7 @@ import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
 import { removalSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
-import { applyRelink, prepareRelink, stampChildren } from './relink.js';
+import { applyRelink, applyUnlink, prepareRelink, prepareUnlink, stampChildren } from './relink.js';
 import { treeEffect } from '../library/effect.js';
 import { blocksToAdd, blockBytes, freedBytes, receiverAt, relinkBytes, type Receiver } from './frees.js';
 import { diskText, sizeText } from '../words.js';
@@ -52,8 +56,9 @@ const foldJournalSchema = journalSchema('delete', {
   phase: z.enum(['fold', 'relink', 'remove']),
   snapshot: z.string(),
   snapshotUuid: z.string(),
-  parent: z.string(),
-  parentUuid: z.string(),
+  /** The snapshot's parent; null when a base is folded into its only child, which becomes standalone. */
+  parent: z.nullable(z.string()),
+  parentUuid: z.nullable(z.string()),
   children: z.array(z.string()),
   /** Children fully folded so far. */
   folded: z.array(z.string()),
@@ -62,6 +67,8 @@ const foldJournalSchema = journalSchema('delete', {
   childEnds: z.optional(z.record(z.string(), offset)),
   /** Each child's undo record (core/disk/undo.ts): what a rollback restores. Absent in older journals. */
   undo: z.optional(z.record(z.string(), z.string())),
+  /** The child's new header and footer as a dynamic disk (base64), once prepared: a base's fold ends with them. */
+  unlink: z.optional(z.object({ child: z.string(), headerOffset: offset, header: z.string(), footer: z.string() })),
 });
 export type FoldJournal = z.infer<typeof foldJournalSchema>;
 
@@ -96,20 +103,24 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
     const base = disk.layers.length === 1;
     const own = await storedBytes(disk.top);
     let strategy: DeletePlan['strategy'] = null;
+    let copy = 0;
     if (children.length === 0) {
       refusals.push({
         code: 'NOT_A_SNAPSHOT',
         message: `${nodePath.basename(snap)} has no children: it is the current state of its chain, not a snapshot (use revert to go back from it)`,
       });
-    } else if (!base) strategy = 'fold';
-    else if (children.length === 1) strategy = 'merge-child';
-    else {
+    } else if (!base) [strategy, copy] = ['fold', own * children.length];
+    else if (children.length === 1) {
+      // A base's fold writes into the child what it lacks; a merge, what the child stores into the base: the smaller.
+      const merging = await childBytes(children[0]);
+      const folding = disk.top.type === 'dynamic' ? await baseFoldBytes(disk.top, children[0]) : Infinity;
+      [strategy, copy] = folding < merging ? ['fold', folding] : ['merge-child', merging];
+    } else {
       refusals.push({
         code: 'BASE_WITH_SEVERAL_CHILDREN',
         message: `${nodePath.basename(snap)} is the base of ${children.length} branches (${children.join(', ')}); each would have to become a standalone disk — flatten them instead`,
       });
     }
-    const copy = strategy === 'fold' ? own * children.length : strategy === 'merge-child' ? await childBytes(children[0]) : 0;
     const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
     // Folding may allocate a whole block in a child per block the snapshot stores.
     const growth = strategy === 'fold' ? copy + children.length * 64 * 1024 : copy;
@@ -122,7 +133,9 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
             ...children.map((c) => ({
               path: c,
               action: 'modify' as const,
-              detail: `receives the snapshot's data it shows, then points at ${nodePath.basename(parent!)} as its parent`,
+              detail: parent
+                ? `receives the snapshot's data it shows, then points at ${nodePath.basename(parent)} as its parent`
+                : "receives the base's data it shows, then stands alone (a dynamic disk with no parent)",
             })),
             { path: snap, action: 'delete' as const },
           ]
@@ -144,7 +157,9 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
       keepLose,
       summary:
         strategy === 'fold'
-          ? `fold the snapshot ${snapText} into ${children.length === 1 ? 'its child' : `its ${children.length} children`} (${sizeText(copy)} to copy) and remove it`
+          ? base
+            ? `fold the base ${snapText} into its only child ${nodePath.basename(children[0])} (${sizeText(copy)} to write, less than merging that child into it), which then stands alone, and remove it`
+            : `fold the snapshot ${snapText} into ${children.length === 1 ? 'its child' : `its ${children.length} children`} (${sizeText(copy)} to copy) and remove it`
           : strategy === 'merge-child'
             ? `merge ${nodePath.basename(children[0])} into the base ${snapText} (${sizeText(copy)} to copy) and keep the result under ${nodePath.basename(children[0])}`
             : `cannot delete ${snapText}`,
@@ -178,7 +193,7 @@ async function deleteFrees(snap: VhdFile, strategy: 'fold' | 'merge-child', chil
     for (const c of children) {
       const f = await VhdFile.open(c);
       try {
-        receivers.push({ path: c, footerOffset: f.footerOffset, appended: blockBytes(f, await blocksToAdd(snap, f)) + relinkBytes(c, parent!) });
+        receivers.push({ path: c, footerOffset: f.footerOffset, appended: blockBytes(f, await blocksToAdd(snap, f)) + (parent ? relinkBytes(c, parent) : 0) });
       } finally {
         await f.close();
       }
@@ -199,6 +214,42 @@ async function storedBytes(f: VhdFile): Promise<number> {
   if (f.type === 'fixed') return f.virtualSize;
   // Set bits only, in dynamic files too: a clear-bit sector reads as zeros there, it stores nothing.
   return f.setBytes(f.physicalOrder());
+}
+
+/**
+ * Bytes a base's fold into its only child writes: the base's stored sectors
+ * the child lacks, and zeros for the sectors of the child's blocks neither
+ * stores (a dynamic disk's unwritten sectors must hold zeros for readers that
+ * ignore its bitmaps). For a dynamic base (a fixed one stores every sector).
+ */
+async function baseFoldBytes(base: VhdFile, childPath: string): Promise<number> {
+  const child = await VhdFile.open(childPath);
+  try {
+    let n = 0;
+    for await (const [b, bm] of base.bitmaps(base.physicalOrder())) {
+      const first = b * base.sectorsPerBlock;
+      for (const r of bitRuns(bm, 0, base.sectorsInBlock(b))) {
+        if (r.set) for (const gap of await childGaps(child, first + r.start, r.length)) n += gap.count * SECTOR;
+      }
+    }
+    // Then the child's own clear sectors the base does not fill.
+    for await (const [b, bm] of child.bitmaps(child.physicalOrder())) {
+      const first = b * child.sectorsPerBlock;
+      for (const r of bitRuns(bm, 0, child.sectorsInBlock(b))) {
+        if (!r.set) n += (r.length - (await baseSetSectors(base, first + r.start, r.length))) * SECTOR;
+      }
+    }
+    return n;
+  } finally {
+    await child.close();
+  }
+}
+
+/** How many of [sector, sector+count) a dynamic disk stores (bit set in an allocated block). */
+async function baseSetSectors(f: VhdFile, sector: number, count: number): Promise<number> {
+  let n = 0;
+  for (const gap of await childGaps(f, sector, count)) n += gap.count;
+  return count - n;
 }
 
 async function childBytes(p: string): Promise<number> {
@@ -247,7 +298,7 @@ export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<
       // Named after the child: the merge writes its own journal named after the base.
       jpath = journalPath(child);
     } else {
-      const parent = disk.layers[1];
+      const parent = disk.layers[1] ?? null;
       const childEnds: Record<string, number> = {};
       // Each child's undo record exists (durable) before the journal names it.
       const undo: Record<string, string> = {};
@@ -271,8 +322,8 @@ export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<
         ...journalHeader('delete', 'fold'),
         ...target,
         strategy: 'fold',
-        parent: nodePath.resolve(parent.path),
-        parentUuid: parent.uuid,
+        parent: parent && nodePath.resolve(parent.path),
+        parentUuid: parent && parent.uuid,
         children: plan.children,
         folded: [],
         relinks: [],
@@ -384,7 +435,8 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
     for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true });
   }
   if (j.phase === 'relink') {
-    await relinkAll(jpath, j, j.children, j.parent, j.parentUuid);
+    if (j.parent !== null && j.parentUuid !== null) await relinkAll(jpath, j, j.children, j.parent, j.parentUuid);
+    else await unlinkChild(jpath, j);
     j.phase = 'remove';
     await writeJournal(jpath, j);
   }
@@ -401,6 +453,22 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
   for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true });
   await removeJournal(jpath);
   return { strategy: 'fold', removed: j.snapshot, changed: j.children };
+}
+
+/** A base's fold ends with its only child made a dynamic disk: the bytes are journaled first, so recovery rewrites them. */
+async function unlinkChild(jpath: string, j: FoldJournal): Promise<void> {
+  if (!j.unlink) {
+    const u = await prepareUnlink(j.children[0], j.snapshotUuid);
+    j.unlink = {
+      child: u.child,
+      headerOffset: u.headerOffset,
+      header: Buffer.from(u.header).toString('base64'),
+      footer: Buffer.from(u.footer).toString('base64'),
+    };
+    await writeJournal(jpath, j);
+  }
+  const u = j.unlink;
+  await applyUnlink({ ...u, header: new Uint8Array(Buffer.from(u.header, 'base64')), footer: new Uint8Array(Buffer.from(u.footer, 'base64')) });
 }
 
 /** A fold is undone from its children's undo records until the relink (older journals have none). */
@@ -539,6 +607,24 @@ async function foldInto(j: FoldJournal, childPath: string, ctx: JobContext): Pro
           }
         }
         if (pending >= STAGE_BATCH_BYTES) await flush(false);
+      }
+      if (j.parent === null) {
+        // The child will stand alone: what it does not store must hold zeros for readers that ignore a
+        // dynamic disk's bitmaps. Only in its blocks from before the fold (appended ones are zeros already).
+        // The batch so far is staged first: its bits are then set, so no zero run overlaps its data.
+        await flush(false);
+        const zeros = Buffer.alloc(child.blockSize);
+        const before = child.physicalOrder().filter((b) => floor === undefined || child.blockOffset(b)! < floor);
+        for await (const [b, bm] of child.bitmaps(before)) {
+          if (ctx.signal?.aborted) return 'cancelled';
+          const first = b * child.sectorsPerBlock;
+          for (const r of [...bitRuns(bm, 0, child.sectorsInBlock(b))]) {
+            if (r.set) continue;
+            runs.push({ sector: first + r.start, data: zeros.subarray(0, r.length * SECTOR) });
+            pending += r.length * SECTOR;
+          }
+          if (pending >= STAGE_BATCH_BYTES) await flush(false);
+        }
       }
       await flush(true);
       return 'done';

@@ -1,6 +1,7 @@
 // Pointing a differencing disk at a (new) parent: parent id, timestamp,
 // name and fresh W2ru/W2ku/MacX locators. Used by reparent, merge (relinking
-// the merged child's children) and delete. Also the one place that keeps
+// the merged child's children) and delete (which may also unlink a child
+// that holds all it shows, making it a dynamic disk). Also the one place that keeps
 // children's parent timestamps true after their parent was written
 // (stampChildren).
 //
@@ -13,7 +14,7 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { RefusedError } from '../errors.js';
 import { alignUp, dateToVhdTime, SECTOR, uuidEqual, uuidToString } from '../format/bytes.js';
-import { decodeFooter, DiskType, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
+import { decodeFooter, DiskType, encodeFooter, FOOTER_COOKIE, FOOTER_SIZE } from '../format/footer.js';
 import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatches, withHeaderChecksum } from '../format/header.js';
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
@@ -145,6 +146,67 @@ export async function applyRelink(r: PreparedRelink): Promise<void> {
     const f = await openFile(r.child, 'r+');
     try {
       await assertRelinkTarget(f, r);
+      await f.write(r.header, r.headerOffset);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+  });
+}
+
+/** A child made standalone: its new header and footer, as a dynamic disk without a parent. */
+export interface PreparedUnlink extends PreparedRelink {
+  /** The complete new footer (disk type dynamic), checksum included. */
+  footer: Uint8Array;
+}
+
+/**
+ * The bytes that make a differencing disk a dynamic one; nothing is written.
+ * Only for a child that stores every sector it shows (its clear bits read as
+ * zeros from the parent): otherwise its content would change.
+ */
+export async function prepareUnlink(childPath: string, expectedParentUuid: string): Promise<PreparedUnlink> {
+  const child = await VhdFile.open(childPath);
+  try {
+    if (child.type !== 'differencing') throw new RefusedError('NOT_DIFFERENCING', `${childPath} is not a differencing disk; it has no parent to drop`);
+    if (uuidToString(child.header!.parentUniqueId) !== expectedParentUuid)
+      throw new RefusedError('CHILD_CHANGED', `${childPath} no longer points at ${expectedParentUuid}; refusing to unlink it`, { path: childPath });
+    const header = {
+      ...child.header!,
+      parentUniqueId: new Uint8Array(16),
+      parentTimestamp: 0,
+      parentName: '',
+      locators: Array.from({ length: LOCATOR_COUNT }, emptyLocator),
+    };
+    return {
+      child: nodePath.resolve(childPath),
+      headerOffset: Number(child.footer.dataOffset),
+      header: encodeHeader(header),
+      footer: encodeFooter({ ...child.footer, diskType: DiskType.Dynamic }),
+    };
+  } finally {
+    await child.close();
+  }
+}
+
+/**
+ * Writes a prepared unlink: the trailing footer first (from then on readers
+ * take the file as dynamic; the content is the same either way), then its
+ * copy at offset 0 and the header. Idempotent, so recovery may repeat it.
+ */
+export async function applyUnlink(r: PreparedUnlink): Promise<void> {
+  await withOwnerWrite(r.child, async () => {
+    const f = await openFile(r.child, 'r+');
+    try {
+      const size = await f.size();
+      const footerAt = size % SECTOR === 511 ? size - 511 : size - FOOTER_SIZE;
+      const cur = footerAt >= 0 ? await readExact(f, footerAt, size - footerAt, 'footer') : null;
+      // Written by an earlier, interrupted run: the footer is already ours, byte for byte (its id included).
+      const begun = cur !== null && Buffer.compare(Buffer.from(cur), Buffer.from(r.footer)) === 0;
+      if (!begun) await assertRelinkTarget(f, r);
+      await f.write(r.footer, footerAt);
+      await f.sync();
+      await f.write(r.footer, 0);
       await f.write(r.header, r.headerOffset);
       await f.sync();
     } finally {

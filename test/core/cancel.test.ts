@@ -9,7 +9,9 @@ import { setLinker } from '../../core/io/file.js';
 import { journalPath } from '../../core/journal.js';
 import { recordActive } from '../../core/library/active.js';
 import type { Progress } from '../../core/job.js';
+import { planDelete } from '../../core/ops/delete.js';
 import { recoverFolder } from '../../core/ops/recover.js';
+import { stampChildren } from '../../core/ops/relink.js';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 import { expectBefore, takeBefore } from '../support/before.js';
 import { useTmpDir } from '../support/tmp.js';
@@ -155,11 +157,18 @@ describe('cancel means before', () => {
 
   /** A base storing little with one child storing most of the disk: delete base merges the child into it. */
   async function mergeChildTree(dir: string, seed: number) {
-    const t = await buildTree(dir, seed, { parents: [null, 0, 1], size: 16 * MiB, blockSize: 512 * KiB, writesPerLayer: 8 });
+    const t = await buildTree(dir, seed, { parents: [null, 0, 1], size: 32 * MiB, blockSize: 512 * KiB, writesPerLayer: 8 });
     const { openDisk } = await import('../../core/disk/chain.js');
+    // A full base and a child with about 14 MiB over its first half: merging the child (14 MiB) copies
+    // less than folding the base into it (the other half), so the delete merges, over several reports.
+    const b = await openDisk(t.paths[0], { writable: true, sync: false });
+    await b.write(0, t.rng.bytes(32 * MiB));
+    await b.close();
+    await stampChildren(t.paths[0]);
     const d = await openDisk(t.paths[1], { writable: true, sync: false });
-    for (let off = 900; off + 2 * MiB < d.virtualSize; off += 2 * MiB + 300) await d.write(off, t.rng.bytes(2 * MiB - 13));
+    for (let off = 900; off + 2 * MiB < 16 * MiB; off += 2 * MiB + 300) await d.write(off, t.rng.bytes(2 * MiB - 13));
     await d.close();
+    expect((await planDelete(t.paths[0])).strategy).toBe('merge-child');
     return t;
   }
 

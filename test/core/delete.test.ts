@@ -74,6 +74,61 @@ describe('delete snapshot', () => {
     await expectCheckClean(paths.slice(1));
   });
 
+  it('folds a base into its only child when the child stores nearly all it shows: the child stands alone, keeps its id, and reads as before', async () => {
+    // d1 covers nearly the whole disk: merging it into d0 would copy all of it, folding d0 into it only the edges.
+    const { model, paths, rng } = await buildTree(tmp.dir, 43, { parents: [null, 0, 1], size: SIZE, blockSize: 512 * KiB, cover: [1] });
+    // Junk in d1's clear-bit sectors: as a dynamic disk they must read as zeros even to readers that ignore bitmaps.
+    expect(await junkClearSectors(paths[1], rng)).toBeGreaterThan(0);
+    const childUuid = (await VhdFile.open(paths[1]).then(async (f) => [f.uuid, await f.close()]))[0];
+    const merging = (await VhdFile.open(paths[1]).then(async (f) => [await f.setBytes(f.physicalOrder()), await f.close()]))[0] as number;
+    const plan = await planDelete(paths[0]);
+    expect(plan.strategy).toBe('fold');
+    expect(plan.refusals).toEqual([]);
+    expect(plan.bytesToCopy).toBeGreaterThan(0);
+    expect(plan.bytesToCopy).toBeLessThan(merging / 4);
+    expect(plan.summary).toContain('stands alone');
+    const r = await deleteSnapshot(paths[0]);
+    expect(r).toEqual({ strategy: 'fold', removed: paths[0], changed: [paths[1]] });
+    expect(existsSync(paths[0])).toBe(false);
+    const f = await VhdFile.open(paths[1]);
+    expect(f.type).toBe('dynamic');
+    expect(f.uuid).toBe(childUuid);
+    // Every sector of every block it holds is its own now (bits set), so no reader can see junk.
+    for await (const [b, bm] of f.bitmaps(f.physicalOrder())) {
+      const n = f.sectorsInBlock(b);
+      for (let i = 0; i < n; i++) expect((bm[i >> 3] >> (7 - (i & 7))) & 1, `block ${b} sector ${i}`).toBe(1);
+    }
+    await f.close();
+    for (const i of [1, 2]) expect((await readThrough(paths[i])).equals(model.view(i)), `layer ${i}`).toBe(true);
+    expect(await parentOf(paths[2])).toBe(paths[1]);
+    expect(await findJournals(tmp.dir)).toEqual([]);
+    await expectCheckClean(paths.slice(1));
+  });
+
+  it('keeps merging a sparse child into its base (folding the base would copy more)', async () => {
+    const { paths } = await buildTree(tmp.dir, 44, { parents: [null, 0], size: SIZE, blockSize: 512 * KiB, writesPerLayer: 40 });
+    expect((await planDelete(paths[0])).strategy).toBe('merge-child');
+  });
+
+  it('a cancelled fold of a base rolls back: the child is still a differencing disk over the base, as before', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 46, { parents: [null, 0], size: SIZE, blockSize: 64 * KiB, cover: [1] });
+    expect((await planDelete(paths[0])).strategy).toBe('fold');
+    const before = await takeBefore(tmp.dir);
+    const ac = new AbortController();
+    let events = 0;
+    const err = await deleteSnapshot(paths[0], {
+      signal: ac.signal,
+      onProgress: () => {
+        if (++events === 1) ac.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(await findJournals(tmp.dir)).toEqual([]);
+    await expectBefore(tmp.dir, before, 64 * KiB + 512);
+    expect(await parentOf(paths[1])).toBe(paths[0]);
+    expect((await readThrough(paths[1])).equals(model.view(1))).toBe(true);
+  });
+
   it('merge-child keeps the label of the child (the disk people knew), not the deleted base', async () => {
     const { paths } = await buildTree(tmp.dir, 42, { parents: [null, 0], size: SIZE, blockSize: 4 * KiB });
     const ids = await Promise.all(

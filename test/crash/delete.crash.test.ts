@@ -23,4 +23,11 @@ crashSuite('delete', [
     request: (dir) => ({ op: 'delete', disk: `${dir}/d0.vhd` }),
     after: { 'd0.vhd': null, 'd1.vhd': { parent: null }, 'd2.vhd': { parent: 'd1.vhd' } },
   },
+  {
+    name: 'delete (fold of a base into its nearly full child, which stands alone)',
+    // d1 stores nearly all it shows: d0's edges are folded into it, it becomes a dynamic disk; d2 stays its child.
+    setup: treeSetup({ parents: [null, 0, 1], seed: 204, blockSize: 64 * KiB, cover: [1], junk: [1] }),
+    request: (dir) => ({ op: 'delete', disk: `${dir}/d0.vhd` }),
+    after: { 'd0.vhd': null, 'd1.vhd': { parent: null }, 'd2.vhd': { parent: 'd1.vhd' } },
+  },
 ]);

@@ -14,6 +14,8 @@ export interface TreeSpec {
   writesPerLayer?: number;
   /** Make every write start and end on this boundary (libvhdi needs 4 KiB; see test/interop). */
   align?: number;
+  /** Layers that then get one write over nearly the whole disk (all but an unaligned head and tail, part of it zeros): a child that stores nearly all it shows. */
+  cover?: number[];
 }
 
 export interface BuiltTree {
@@ -46,6 +48,14 @@ export async function buildTree(dir: string, seed: number, spec: TreeSpec): Prom
         const len = Math.max(a, Math.floor((rng.chance(0.15) ? spec.blockSize + rng.int(spec.blockSize) : rng.range(1, 30000)) / a) * a);
         const off = Math.floor(rng.int(spec.size - len) / a) * a;
         const data = rng.chance(0.2) ? Buffer.alloc(len) : rng.bytes(len);
+        await disk.write(off, data);
+        model.write(i, off, data);
+      }
+      if (spec.cover?.includes(i)) {
+        const off = 700 + rng.int(9000);
+        const data = rng.bytes(spec.size - off - (300 + rng.int(9000)));
+        const z = rng.int(data.length - 5000);
+        data.fill(0, z, z + 1 + rng.int(4000));
         await disk.write(off, data);
         model.write(i, off, data);
       }
