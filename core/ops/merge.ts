@@ -35,6 +35,7 @@ import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
 import type { DeletePlan } from './delete.js';
+import type { VhdxMergeShape } from './merge-vhdx.js';
 import { blockBytes, freedBytes, receiverAt, relinkBytes } from './frees.js';
 import { diskText, sizeText } from '../words.js';
 
@@ -70,6 +71,8 @@ export interface MergePlan extends Plan {
   segment: string[];
   /** Set when this merge of the tree's active disk runs as the delete of its parent snapshot (merge-active.ts). */
   viaDelete?: DeletePlan;
+  /** Set when the child is a VHDX: the merge rewrites the parent (merge-vhdx.ts). */
+  vhdx?: VhdxMergeShape;
 }
 
 export interface MergeResult {
