@@ -69,13 +69,14 @@ describe('actions', () => {
     }
   });
 
-  it('on a VHDX disk only check, compact, flatten, snapshot and write apply; every other action says why, and a VHD disk is unaffected', () => {
+  it('on a VHDX disk only check, compact, flatten, merge, snapshot and write apply; every other action says why, and a VHD disk is unaffected', () => {
     const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true };
     const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
     const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
-    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'snapshot', 'write']);
+    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'snapshot', 'write']);
     expect(actionNamed('compact')!.applies({ ...node('fixed'), format: 'vhdx' })).toMatch(/fixed disk/);
-    expect(actionNamed('merge')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
-    expect(actionNamed('merge')!.applies(vhdLeaf)).toBe(true);
+    expect(actionNamed('revert')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
+    expect(actionNamed('revert')!.applies(vhdLeaf)).toBe(true);
+    expect(actionNamed('merge')!.applies({ ...node('dynamic'), format: 'vhdx' })).toMatch(/no parent/);
   });
 });
