@@ -191,7 +191,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
           path: target,
           action: 'modify',
           detail: active
-            ? `replaced by the merged disk (${pn}'s shape, ${cn}'s content), so the VM's path shows the same content`
+            ? `replaced by the merged disk, in ${pn}'s shape with ${cn}'s content, so the VM's path shows the same content`
             : `replaced by a rewritten copy holding ${cn}'s content (same disk id, sizes and parent; a new data write GUID)`,
         },
         { path: removed, action: 'delete' },
