@@ -35,6 +35,7 @@ import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { journalKind, type RecoveryOutcome } from '../operation.js';
 import { sizeText } from '../size.js';
 import { rewriteLayout, VhdxBlockPlacer } from './compact-vhdx.js';
+import { otherChildren } from './merge.js';
 
 /** Bytes of a block read from each file at a time (blocks are up to 256 MiB). */
 const STEP = 8 * 1024 * 1024;
@@ -146,8 +147,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
         ),
       );
     }
-    const others: string[] = [];
-    for (const k of await findChildren(parent)) if (nodePath.resolve(k) !== child) others.push(k);
+    const others = await otherChildren(parent, child);
     if (others.length > 0) {
       refusals.push(
         refusal(

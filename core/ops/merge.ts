@@ -83,7 +83,7 @@ export interface MergeResult {
 }
 
 /** The parent's children other than `child`, compared by file (a second name of the child is not another child). */
-async function otherChildren(parent: string, child: string): Promise<string[]> {
+export async function otherChildren(parent: string, child: string): Promise<string[]> {
   const c = await fileKey(child);
   const all = await findChildren(parent);
   const out: string[] = [];

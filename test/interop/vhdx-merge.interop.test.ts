@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { openReadableDisk } from '../../core/disk/chain.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
+import { CancelledError } from '../../core/errors.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { recordActive } from '../../core/library/active.js';
 import { setLabel, getLabel } from '../../core/library/sidecar.js';
@@ -234,6 +235,30 @@ describe('merge of AVHDX chains', () => {
     expect(states.every((s) => s === PayloadState.FullyPresent)).toBe(true);
     expect((await content(tmp.file('s1.avhdx'))).equals(model)).toBe(true);
     if (HAVE_QEMU) await run('qemu-img', ['check', '-f', 'vhdx', tmp.file('s1.avhdx')]);
+  });
+
+  it('Cancel during the copy leaves every file as it was, with no copy or journal behind', async () => {
+    await chain(56, 512, 3);
+    const names = ['base.vhdx', 's1.avhdx', 's2.avhdx'];
+    const bytes = await Promise.all(names.map((n) => fsp.readFile(tmp.file(n))));
+    const ac = new AbortController();
+    let seen = 0;
+    const err = await runOperation(
+      { op: 'merge', disk: tmp.file('s2.avhdx') },
+      {
+        signal: ac.signal,
+        progressEvery: 0,
+        onProgress: (p) => {
+          if (p.finishing) return;
+          seen++;
+          ac.abort();
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect(seen).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(CancelledError);
+    for (let i = 0; i < names.length; i++) expect((await fsp.readFile(tmp.file(names[i]))).equals(bytes[i]), names[i]).toBe(true);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
   });
 
   it('refusals, each leaving every file as it was: a child with children, --into, a parent held open, no room for the new file', async () => {
