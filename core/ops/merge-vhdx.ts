@@ -183,6 +183,11 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       ? `then put it at ${cn}'s path (the active disk, the path your VM uses) and delete ${pn}`
       : `then rename it over ${pn} and delete ${cn}`;
     const pending = [c, p].filter((f) => f.logEntriesReplayed > 0).map((f) => nodePath.basename(f.path));
+    const cautions =
+      pending.length > 0 ? [`${pending.join(' and ')} was not closed cleanly: the merged copy holds the content with its pending log entries applied`] : [];
+    // The active path keeps its name: a merged base lands under the child's .avhdx name.
+    if (active && !p.hasParent && /\.avhdx$/i.test(child))
+      cautions.push(`${cn} will hold a disk with no parent under its .avhdx name; Hyper-V expects an .avhdx file to be a differencing disk`);
     return {
       ...base,
       summary: `rewrite ${pn} with the data of ${cn} folded in, as a new ${shape} beside it (up to ${sizeText(bound.bytes)} of free space needed until the old file goes), ${where}`,
@@ -200,9 +205,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       worstCaseGrowth: bound.bytes,
       freeSpace,
       refusals,
-      ...(pending.length > 0
-        ? { cautions: [`${pending.join(' and ')} was not closed cleanly: the merged copy holds the content with its pending log entries applied`] }
-        : {}),
+      ...(cautions.length > 0 ? { cautions } : {}),
       vhdx: { target, removed, active },
     };
   } finally {

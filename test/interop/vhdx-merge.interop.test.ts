@@ -208,6 +208,8 @@ describe('merge of AVHDX chains', () => {
     const refused = await planOperation({ op: 'merge', disk: tmp.file('s1.avhdx') });
     expect(refused.refusals.map((x) => x.code)).toContain('PARENT_HAS_OTHER_CHILDREN');
     await fsp.rm(tmp.file('other.avhdx'));
+    const plan = await planOperation({ op: 'merge', disk: tmp.file('s1.avhdx') });
+    expect(plan.cautions?.join(' ')).toMatch(/s1\.avhdx will hold a disk with no parent under its \.avhdx name/);
     const r = await cli('merge', tmp.file('s1.avhdx'));
     expect(r.code, r.out + r.err).toBe(0);
     // s1 was the active disk: the merged dynamic disk is at its path.
