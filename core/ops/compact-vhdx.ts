@@ -27,10 +27,11 @@ const STEP = 8 * 1024 * 1024;
 
 const isStored = (state: number) => state === PayloadState.FullyPresent || state === PayloadState.PartiallyPresent;
 
-function layoutOf(f: VhdxFile, metadata: Uint8Array): VhdxPlan {
+/** The layout of a rewritten copy of `f`: its metadata verbatim; the data write GUID kept unless the copy's content differs (merge). */
+export function rewriteLayout(f: VhdxFile, metadata: Uint8Array, dataWriteGuid: Uint8Array = f.header.dataWriteGuid): VhdxPlan {
   return planNewVhdx(
-    { virtualSize: f.virtualSize, blockSize: f.blockSize, logicalSectorSize: f.logicalSectorSize, fixed: false, hasParent: f.hasParent },
-    { metadata, dataWriteGuid: f.header.dataWriteGuid, logLength: f.header.logLength, creator: f.creator },
+    { virtualSize: f.virtualSize, blockSize: f.blockSize, logicalSectorSize: f.logicalSectorSize, fixed: f.leaveBlocksAllocated, hasParent: f.hasParent },
+    { metadata, dataWriteGuid, logLength: f.header.logLength, creator: f.creator },
   );
 }
 
@@ -52,7 +53,7 @@ export interface VhdxCompactEstimate {
 }
 
 export async function estimateVhdxCompact(f: VhdxFile): Promise<VhdxCompactEstimate> {
-  const plan = layoutOf(f, await f.readMetadataRegion());
+  const plan = rewriteLayout(f, await f.readMetadataRegion());
   let stored = 0;
   let empty = 0;
   const chunks = new Set<number>();
@@ -85,25 +86,88 @@ export function vhdxCompactSummary(path: string, f: VhdxFile, e: VhdxCompactEsti
   return `rewrite ${name} without the blocks that read as all zeros (unmapped, zero or never written, and those of its ${e.blocksBefore} stored blocks that hold only zeros, found while copying), under a temporary name, then rename it over the original: this frees at least ${freed}`;
 }
 
+/**
+ * Lays out the blocks of a rewritten VHDX as they are copied (compact, merge):
+ * each kept block takes the next 1 MiB aligned place after the metadata (a
+ * fixed file's blocks have theirs in index order), a chunk's sector bitmap
+ * the place after the first partially present block of the chunk; finish()
+ * writes the BAT and the plan's headers and metadata. Blocks are added in
+ * index order.
+ */
+export class VhdxBlockPlacer {
+  private readonly states: Uint8Array;
+  private readonly offsets: Float64Array;
+  private readonly bitmaps: Float64Array;
+  private readonly sliceBytes: number;
+  private next: number;
+  private chunk = -1;
+  private chunkMap: Buffer | null = null;
+  kept = 0;
+
+  constructor(
+    private readonly out: RandomAccessFile,
+    private readonly plan: VhdxPlan,
+  ) {
+    const blocks = plan.geometry.payloadBlocks;
+    this.states = new Uint8Array(blocks);
+    this.offsets = new Float64Array(blocks);
+    this.bitmaps = new Float64Array(plan.geometry.bitmapBlocks);
+    this.sliceBytes = plan.spec.blockSize / plan.spec.logicalSectorSize / 8;
+    this.next = plan.spec.fixed ? plan.dataStart + blocks * plan.spec.blockSize : plan.dataStart;
+  }
+
+  /** Where block b's data goes if it is kept: write there first, then keep() it. */
+  offsetFor(b: number): number {
+    return this.plan.spec.fixed ? this.plan.dataStart + b * this.plan.spec.blockSize : this.next;
+  }
+
+  /** A state that stores nothing (zero, unmapped, undefined in a differencing file). */
+  mark(b: number, state: number): void {
+    this.states[b] = state;
+  }
+
+  /** Keeps block b at offsetFor(b), with its slice of the sector bitmap when partially present. */
+  async keep(b: number, state: number, bm: Uint8Array | null): Promise<void> {
+    this.offsets[b] = this.offsetFor(b);
+    if (!this.plan.spec.fixed) this.next += this.plan.spec.blockSize;
+    this.states[b] = state;
+    this.kept++;
+    if (!bm) return;
+    const ratio = this.plan.geometry.chunkRatio;
+    const c = Math.floor(b / ratio);
+    if (c !== this.chunk) {
+      await this.flushChunk();
+      this.chunk = c;
+    }
+    if (!this.chunkMap) {
+      this.chunkMap = Buffer.alloc(SECTOR_BITMAP_BLOCK_SIZE);
+      this.bitmaps[c] = this.next;
+      this.next += SECTOR_BITMAP_BLOCK_SIZE;
+    }
+    this.chunkMap.set(bm.subarray(0, this.sliceBytes), (b % ratio) * this.sliceBytes);
+  }
+
+  private async flushChunk(): Promise<void> {
+    if (this.chunkMap) await this.out.write(this.chunkMap, this.bitmaps[this.chunk]);
+    this.chunkMap = null;
+  }
+
+  /** Writes the last bitmap, the BAT and the fixed pieces; returns the file's size. */
+  async finish(): Promise<number> {
+    await this.flushChunk();
+    // Every kept block's whole space is in the file, the last one's too (unwritten parts are holes).
+    await this.out.truncate(this.next);
+    await this.out.write(encodeVhdxBat(this.plan, this.states, this.offsets, this.bitmaps), this.plan.batOffset);
+    for (const p of this.plan.pieces) await this.out.write(p.data, p.at);
+    return this.next;
+  }
+}
+
 /** Writes the compacted copy of `f` into the empty file `out`. */
 export async function writeCompactedVhdx(f: VhdxFile, out: RandomAccessFile, ctx: JobContext): Promise<{ blocksAfter: number; bytesAfter: number }> {
-  const plan = layoutOf(f, await f.readMetadataRegion());
-  const blocks = f.blockCount;
-  const states = new Uint8Array(blocks);
-  const offsets = new Float64Array(blocks);
-  const bitmaps = new Float64Array(plan.geometry.bitmapBlocks);
-  const sliceBytes = f.blockSize / f.logicalSectorSize / 8;
+  const placer = new VhdxBlockPlacer(out, rewriteLayout(f, await f.readMetadataRegion()));
   const progress = new ProgressReporter(ctx, 'compact', f.virtualSize);
-  let next = plan.dataStart;
-  let kept = 0;
-  // The sector bitmap of the chunk being copied: written when the copy moves past it.
-  let chunk = -1;
-  let chunkMap: Buffer | null = null;
-  const flushChunk = async () => {
-    if (chunkMap) await out.write(chunkMap, bitmaps[chunk]);
-    chunkMap = null;
-  };
-  for (let b = 0; b < blocks; b++) {
+  for (let b = 0; b < f.blockCount; b++) {
     // The original is never written: dropping the copy (the caller does) is the whole rollback.
     if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('compact'));
     const state = f.blockState(b);
@@ -111,7 +175,7 @@ export async function writeCompactedVhdx(f: VhdxFile, out: RandomAccessFile, ctx
     progress.update(b * f.blockSize);
     if (!isStored(state)) {
       // Not stored: zeros over the parent in a differencing file (the state says so, no space needed); in a base disk no entry reads the same.
-      if (f.hasParent && state !== PayloadState.NotPresent) states[b] = state;
+      if (f.hasParent && state !== PayloadState.NotPresent) placer.mark(b, state);
       continue;
     }
     let bm: Uint8Array | null = null;
@@ -120,7 +184,7 @@ export async function writeCompactedVhdx(f: VhdxFile, out: RandomAccessFile, ctx
       if (!hasSetBit(bm, bytes / f.logicalSectorSize)) continue;
     }
     // Steps of the block are written at their place as they are read; an all-zero step stays a hole.
-    const at = next;
+    const at = placer.offsetFor(b);
     let data = false;
     for (let s = 0; s < bytes; s += STEP) {
       if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('compact'));
@@ -131,29 +195,9 @@ export async function writeCompactedVhdx(f: VhdxFile, out: RandomAccessFile, ctx
     }
     // A base disk's block of zeros reads the same not present: it goes (it wrote nothing).
     if (!f.hasParent && !data) continue;
-    next += f.blockSize;
-    states[b] = state;
-    offsets[b] = at;
-    kept++;
-    if (bm) {
-      const c = Math.floor(b / f.chunkRatio);
-      if (c !== chunk) {
-        await flushChunk();
-        chunk = c;
-      }
-      if (!chunkMap) {
-        chunkMap = Buffer.alloc(SECTOR_BITMAP_BLOCK_SIZE);
-        bitmaps[c] = next;
-        next += SECTOR_BITMAP_BLOCK_SIZE;
-      }
-      chunkMap.set(bm, (b % f.chunkRatio) * sliceBytes);
-    }
+    await placer.keep(b, state, bm);
   }
-  await flushChunk();
   progress.update(f.virtualSize);
-  // Every kept block's whole space is in the file, the last one's too (unwritten parts are holes).
-  await out.truncate(next);
-  await out.write(encodeVhdxBat(plan, states, offsets, bitmaps), plan.batOffset);
-  for (const p of plan.pieces) await out.write(p.data, p.at);
-  return { blocksAfter: kept, bytesAfter: next };
+  const bytesAfter = await placer.finish();
+  return { blocksAfter: placer.kept, bytesAfter };
 }

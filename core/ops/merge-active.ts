@@ -6,14 +6,20 @@
 // content. Merge's own refusals still apply (a damaged or saved-state parent,
 // a parent with other children). merge --into from the active disk would
 // remove the path too, and is refused. Kept apart from merge.ts (its copy loop is its own): the
-// registry lists merge through routeActiveMerge.
+// registry lists merge through routeActiveMerge, which also sends a VHDX child to merge-vhdx.ts
+// (which keeps the active path itself).
 import * as nodePath from 'node:path';
 import { VhdFile } from '../disk/vhd-file.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { diskFormat } from '../disk/sniff.js';
 import { throwIfCancelled, type Plan } from '../job.js';
+import type { JournalBase } from '../journal.js';
+import type { JournalKind } from '../operation.js';
 import { isActiveDisk, unlessIoFailure } from '../library/scan.js';
 import { mergeSentence } from '../library/keep-lose.js';
 import { deletePlanned, planDelete } from './delete.js';
 import { mergeOperation, type MergePlan } from './merge.js';
+import { planVhdxMerge, vhdxMergeJournal, vhdxMergePlanned } from './merge-vhdx.js';
 
 type MergeDescriptor = typeof mergeOperation;
 type MergeRequest = Parameters<MergeDescriptor['plan']>[0];
@@ -37,6 +43,14 @@ async function idOf(p: string): Promise<string> {
 }
 
 async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePlan> {
+  if ((await diskFormat(r.disk)) === 'vhdx') {
+    const active = await isActiveDisk(r.disk).catch(unlessIoFailure(false));
+    const v = await planVhdxMerge(r.disk, active, r.into);
+    const plan: MergePlan = { operation: 'merge', grandchildren: [], segment: [v.child, v.parent], ...v };
+    if (plan.refusals.length === 0 && !active)
+      plan.keepLose = await mergeSentence(plan.child, await vhdxIdOf(plan.child), plan.parent, await vhdxIdOf(plan.parent));
+    return plan;
+  }
   const active = (await isDifferencing(r.disk)) && (await isActiveDisk(r.disk));
   if (active && r.into === undefined) {
     const plan = await d.plan(r);
@@ -77,12 +91,38 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePla
   return plan;
 }
 
+async function vhdxIdOf(p: string): Promise<string> {
+  const f = await VhdxFile.open(p);
+  await f.close();
+  return f.dataWriteGuid;
+}
+
+/** Merge's journal kind and the VHDX merge's, told apart by the VHDX journal's `format` field. */
+function eitherJournal(vhd: JournalKind, vhdx: JournalKind): JournalKind {
+  const pick = (raw: JournalBase) => ((raw as { format?: unknown }).format === 'vhdx' ? vhdx : vhd);
+  return {
+    recover: (path, raw) => pick(raw).recover(path, raw),
+    rollback: (path, raw) => pick(raw).rollback(path, raw),
+    pastNoReturn: (raw) => pick(raw).pastNoReturn(raw),
+    forward: (raw) => pick(raw).forward(raw),
+    nested: (path, raw) => pick(raw).nested(path, raw),
+  };
+}
+
 /** The merge descriptor with the active disk's merge routed to delete (registry.ts lists merge through this). */
 export function routeActiveMerge(d: MergeDescriptor): MergeDescriptor {
   return {
     ...d,
     plan: (r) => planRouted(d, r),
+    // A VHDX merge puts a new file at the path that keeps the merged disk.
+    replaces: (plan) => (plan.vhdx ? [plan.vhdx.target] : []),
+    journal: eitherJournal(d.journal!, vhdxMergeJournal),
     run: async (r, ctx) => {
+      if (ctx.plan.vhdx) {
+        throwIfCancelled(ctx);
+        const step = await vhdxMergePlanned({ ...ctx.plan, vhdx: ctx.plan.vhdx }, ctx);
+        return { ...step, steps: [step] };
+      }
       const via = ctx.plan.viaDelete;
       if (!via) return d.run(r, ctx);
       throwIfCancelled(ctx);

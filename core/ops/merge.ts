@@ -35,6 +35,7 @@ import { defineOperation, diskPath, journalKind } from '../operation.js';
 import { findChildren } from '../library/scan.js';
 import { applyRelink, prepareRelink, stampChildren, type PreparedRelink } from './relink.js';
 import type { DeletePlan } from './delete.js';
+import type { VhdxMergeShape } from './merge-vhdx.js';
 import { blockBytes, freedBytes, receiverAt, relinkBytes } from './frees.js';
 import { diskText, sizeText } from '../words.js';
 
@@ -70,6 +71,8 @@ export interface MergePlan extends Plan {
   segment: string[];
   /** Set when this merge of the tree's active disk runs as the delete of its parent snapshot (merge-active.ts). */
   viaDelete?: DeletePlan;
+  /** Set when the child is a VHDX: the merge rewrites the parent (merge-vhdx.ts). */
+  vhdx?: VhdxMergeShape;
 }
 
 export interface MergeResult {
@@ -80,7 +83,7 @@ export interface MergeResult {
 }
 
 /** The parent's children other than `child`, compared by file (a second name of the child is not another child). */
-async function otherChildren(parent: string, child: string): Promise<string[]> {
+export async function otherChildren(parent: string, child: string): Promise<string[]> {
   const c = await fileKey(child);
   const all = await findChildren(parent);
   const out: string[] = [];

@@ -1,10 +1,12 @@
-// Every I/O step of merge, delete, flatten, snapshot and reparent (through
+// Every I/O step of merge (VHD, and an AVHDX by rewrite), delete, flatten, snapshot and reparent (through
 // runOperation) failed in turn: a typed IoError, a state `recover` resolves,
 // and every disk as before or as after. See sweep.ts.
 import { copyFile } from 'node:fs/promises';
 import { describe, it } from 'vitest';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 import { treeSetup, KiB } from '../crash/scenarios.js';
+import { Rng } from '../support/model.js';
+import { linkTo, makeVhdx } from '../support/vhdx-build.js';
 import { expectSweepClean, sweep, type FaultCase } from './sweep.js';
 
 const MiB = 1024 * KiB;
@@ -20,6 +22,27 @@ const CASES: FaultCase[] = [
     setup: treeSetup({ parents: [null, 0, 1, 2], seed: 11, blockSize: 64 * KiB, ...small }),
     run: op((dir) => ({ op: 'merge', disk: `${dir}/d2.vhd` })),
     after: { 'd2.vhd': null, 'd1.vhd': { content: 'd2.vhd' }, 'd3.vhd': { parent: 'd1.vhd' } },
+  },
+  {
+    name: 'merge (AVHDX active disk into its AVHDX parent, by rewrite)',
+    setup: async (dir) => {
+      const rng = new Rng(19);
+      const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: 3 * MiB, writes: [{ offset: 512, data: rng.bytes(MiB) }] });
+      const s1 = await makeVhdx(`${dir}/s1.avhdx`, {
+        kind: 'differencing',
+        virtualSize: 3 * MiB,
+        writes: [{ offset: MiB - 1024, data: rng.bytes(8192) }],
+        locator: linkTo(base),
+      });
+      await makeVhdx(`${dir}/s2.avhdx`, {
+        kind: 'differencing',
+        virtualSize: 3 * MiB,
+        writes: [{ offset: 2 * MiB + 512, data: rng.bytes(4096) }],
+        locator: linkTo(s1, '.\\s1.avhdx'),
+      });
+    },
+    run: op((dir) => ({ op: 'merge', disk: `${dir}/s2.avhdx` })),
+    after: { 's1.avhdx': null, 's2.avhdx': { parent: 'base.vhdx' } },
   },
   {
     name: 'delete (fold into two children)',

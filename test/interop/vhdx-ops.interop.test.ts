@@ -1,7 +1,8 @@
 // The operations that read VHDX today — info, export, flatten — on files
 // QEMU made and wrote (checked against qemu-img convert), on VHDX chains the
 // test builder makes (checked against a plain model), and the typed refusal
-// of every operation that would change one.
+// of every operation that would change one and does not support VHDX yet
+// (merge does: vhdx-merge.interop.test.ts).
 import { execFile, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
@@ -90,19 +91,23 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
     expect(info.out).toContain('4096-byte logical');
   });
 
-  it('every operation that would change a VHDX refuses with VHDX_READ_ONLY and leaves it as it was', async () => {
-    await makeVhdx(tmp.file('d.vhdx'), { kind: 'dynamic', virtualSize: 4 * MiB, writes: [{ offset: 0, data: new Rng(2).bytes(8192) }] });
-    const before = await fsp.readFile(tmp.file('d.vhdx'));
-    await fsp.writeFile(tmp.file('data.bin'), Buffer.alloc(512, 1));
+  it('every operation that would change a VHDX and does not support it yet refuses with VHDX_READ_ONLY and leaves it as it was', async () => {
+    const base = await makeVhdx(tmp.file('d.vhdx'), { kind: 'dynamic', virtualSize: 4 * MiB, writes: [{ offset: 0, data: new Rng(2).bytes(8192) }] });
+    await makeVhdx(tmp.file('c.avhdx'), { kind: 'differencing', virtualSize: 4 * MiB, locator: linkTo(base, '.\\d.vhdx') });
+    const names = ['c.avhdx', 'd.vhdx'];
+    const before = await Promise.all(names.map((n) => fsp.readFile(tmp.file(n))));
     for (const argv of [
       ['resize', tmp.file('d.vhdx'), '--size', '8M'],
       ['name', tmp.file('d.vhdx'), 'x'],
+      ['delete', tmp.file('d.vhdx')],
+      ['reparent', tmp.file('c.avhdx'), tmp.file('d.vhdx')],
     ]) {
       const r = await cli(...argv, '--json');
       expect(r.code, argv.join(' ')).toBe(2);
-      expect(JSON.parse(r.out)).toMatchObject({ error: { code: 'VHDX_READ_ONLY' } });
+      expect(JSON.parse(r.out), argv.join(' ')).toMatchObject({ error: { code: 'VHDX_READ_ONLY' } });
     }
-    expect((await fsp.readFile(tmp.file('d.vhdx'))).equals(before)).toBe(true);
+    for (let i = 0; i < names.length; i++) expect((await fsp.readFile(tmp.file(names[i]))).equals(before[i])).toBe(true);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
   });
 });
 

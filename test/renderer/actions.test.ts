@@ -69,18 +69,19 @@ describe('actions', () => {
     }
   });
 
-  it('on a VHDX disk only check, compact, flatten, revert, snapshot, switch and write apply; every other action says why, and a VHD disk is unaffected', () => {
+  it('on a VHDX disk only check, compact, flatten, merge, revert, snapshot, switch and write apply; every other action says why, and a VHD disk is unaffected', () => {
     const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true };
     const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
     const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
-    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'revert', 'snapshot', 'write']);
+    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'revert', 'snapshot', 'write']);
     // Switch applies to a saved state of a VHDX tree as of a VHD one; set-active is still VHD only.
     const vhdxSaved: DiskNode = { ...vhdxLeaf, active: false, state: 'saved' };
     expect(actionNamed('switch')!.applies(vhdxSaved)).toBe(true);
     expect(actionNamed('switch')!.applies({ ...vhdxSaved, state: 'active', active: true })).toMatch(/active disk already/);
     expect(actionNamed('set-active')!.applies(vhdxSaved)).toBe(VHDX_READ_ONLY);
     expect(actionNamed('compact')!.applies({ ...node('fixed'), format: 'vhdx' })).toMatch(/fixed disk/);
-    expect(actionNamed('merge')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
-    expect(actionNamed('merge')!.applies(vhdLeaf)).toBe(true);
+    expect(actionNamed('resize')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
+    expect(actionNamed('resize')!.applies(vhdLeaf)).toBe(true);
+    expect(actionNamed('merge')!.applies({ ...node('dynamic'), format: 'vhdx' })).toMatch(/no parent/);
   });
 });

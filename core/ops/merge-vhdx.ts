@@ -1,0 +1,384 @@
+// Merging an AVHDX child into its VHDX parent, by rewrite: the merged disk
+// (the parent's layers with the child's sectors over them) is written as a
+// new file under a temporary name beside the disk that keeps the result, in
+// the parent's shape (fixed, dynamic or differencing with the parent's own
+// locator; its metadata region verbatim: disk id, block and sector sizes) and
+// with a new data write GUID (its content is not the parent's any more).
+// Once it is complete and fsync'd it replaces the parent and the child goes;
+// when the child is its tree's active disk (the path the VM uses) it replaces
+// the child instead and the parent goes, so that path shows the same content.
+//
+// Crash safety: nothing of the chain is written before the rename. The
+// journal says which temporary file is the run's: while it may be incomplete
+// ('copy') recovery deletes it and both disks are as before; once it is
+// complete ('swap', the point of no return) recovery renames it into place if
+// that has not happened and removes the disk that goes.
+//
+// Refused: a parent with other children (their parent_linkage names the old
+// data write GUID), a child with children of its own (relinking a VHDX child
+// is not supported yet), no room for the new file, --into.
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import * as z from 'zod/mini';
+import { CancelledError, RefusedError } from '../errors.js';
+import { isAllZero } from '../format/bytes.js';
+import { PayloadState, SECTOR_BITMAP_BLOCK_SIZE } from '../format/vhdx/bat.js';
+import { guidFromString, guidToString, newGuid } from '../format/vhdx/guid.js';
+import { openReadableDisk } from '../disk/chain.js';
+import { VhdxFile } from '../disk/vhdx-file.js';
+import { VhdxLayer } from '../disk/vhdx-layer.js';
+import { closeAll, openAll, openFile, pathExists, removeFile, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
+import { cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
+import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
+import { findChildren } from '../library/scan.js';
+import { readSidecar, writeSidecar } from '../library/sidecar.js';
+import { journalKind, type RecoveryOutcome } from '../operation.js';
+import { sizeText } from '../size.js';
+import { rewriteLayout, VhdxBlockPlacer } from './compact-vhdx.js';
+import { otherChildren } from './merge.js';
+
+/** Bytes of a block read from each file at a time (blocks are up to 256 MiB). */
+const STEP = 8 * 1024 * 1024;
+
+export const vhdxMergeJournalSchema = journalSchema('merge', {
+  format: z.literal('vhdx'),
+  /** copy: the temporary file may be incomplete; swap: it is complete and fsync'd (the point of no return). */
+  phase: z.enum(['copy', 'swap']),
+  child: z.string(),
+  parent: z.string(),
+  /** The path that ends up holding the merged disk (the parent's, or the active child's). */
+  target: z.string(),
+  /** The path that goes (the other one). */
+  removed: z.string(),
+  tmp: z.string(),
+  /** The merged file's data write GUID: how recovery knows the temporary file is complete and its own. */
+  newId: z.string(),
+  /** The id whose label the merged disk keeps (the target's), and the one that goes. */
+  keptId: z.string(),
+  removedId: z.string(),
+});
+export type VhdxMergeJournal = z.infer<typeof vhdxMergeJournalSchema>;
+
+/** What the runner needs of a VHDX merge plan beyond merge's own fields (MergePlan.vhdx). */
+export interface VhdxMergeShape {
+  target: string;
+  removed: string;
+  active: boolean;
+}
+
+const isStored = (state: number) => state === PayloadState.FullyPresent || state === PayloadState.PartiallyPresent;
+
+function refusal(code: string, message: string): Plan['refusals'][number] {
+  return { code, message };
+}
+
+/** The VHDX child and parent files of `childPath`'s chain (the chain opened to check its links, then closed). */
+async function childAndParent(childPath: string): Promise<{ child: string; parent: string | null; grandparent: string | null }> {
+  const disk = await openReadableDisk(childPath);
+  try {
+    const [c, p, g] = disk.layers;
+    return {
+      child: nodePath.resolve(c.path),
+      parent: p instanceof VhdxLayer ? nodePath.resolve(p.path) : null,
+      grandparent: g ? nodePath.resolve(g.path) : null,
+    };
+  } finally {
+    await disk.close();
+  }
+}
+
+/** The most the merged file can take: every block either file defines, and a sector bitmap for each chunk of them. */
+function mergedSizeBound(c: VhdxFile, p: VhdxFile, dataStart: number): { blocks: number; bytes: number } {
+  const chunks = new Set<number>();
+  let blocks = 0;
+  for (let b = 0; b < p.blockCount; b++) {
+    let used = p.leaveBlocksAllocated || isStored(p.blockState(b));
+    const first = Math.floor((b * p.blockSize) / c.blockSize);
+    const last = Math.floor((Math.min((b + 1) * p.blockSize, p.virtualSize) - 1) / c.blockSize);
+    for (let k = first; !used && k <= last; k++) used = c.blockState(k) !== PayloadState.NotPresent;
+    if (!used) continue;
+    blocks++;
+    if (p.hasParent) chunks.add(Math.floor(b / p.chunkRatio));
+  }
+  return { blocks, bytes: dataStart + blocks * p.blockSize + chunks.size * SECTOR_BITMAP_BLOCK_SIZE };
+}
+
+export interface VhdxMergePlanFields {
+  summary: string;
+  changes: Plan['changes'];
+  bytesToCopy: number;
+  worstCaseGrowth: number;
+  freeSpace: number | null;
+  refusals: Plan['refusals'];
+  cautions?: string[];
+  child: string;
+  parent: string;
+  vhdx: VhdxMergeShape;
+}
+
+/** The plan of merging the AVHDX `childPath` into its parent; `active`: the child is its tree's active disk. */
+export async function planVhdxMerge(childPath: string, active: boolean, into?: string): Promise<VhdxMergePlanFields> {
+  const { child, parent, grandparent } = await childAndParent(childPath);
+  const base = { bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, child, parent: parent ?? '', changes: [] };
+  if (parent === null) {
+    return {
+      ...base,
+      summary: `${nodePath.basename(child)} is a VHDX with no parent to merge into`,
+      refusals: [refusal('NOT_DIFFERENCING', `${child} is not a differencing disk`)],
+      vhdx: { target: child, removed: child, active },
+    };
+  }
+  const refusals: Plan['refusals'] = [];
+  if (into !== undefined && nodePath.resolve(into) !== parent) {
+    refusals.push(
+      refusal(
+        'VHDX_MERGE_INTO',
+        `merge --into a further ancestor is not supported for VHDX chains yet; merge ${nodePath.basename(child)} into its parent, then merge the result, one level at a time`,
+      ),
+    );
+  }
+  const [c, p] = await openAll([VhdxFile.open(child), VhdxFile.open(parent)]);
+  try {
+    if (c.logicalSectorSize !== p.logicalSectorSize || c.virtualSize !== p.virtualSize) {
+      refusals.push(
+        refusal(
+          'SHAPE_MISMATCH',
+          `${nodePath.basename(child)} (${c.virtualSize} bytes, ${c.logicalSectorSize}-byte sectors) does not have its parent's size and sector size (${p.virtualSize}, ${p.logicalSectorSize})`,
+        ),
+      );
+    }
+    const others = await otherChildren(parent, child);
+    if (others.length > 0) {
+      refusals.push(
+        refusal(
+          'PARENT_HAS_OTHER_CHILDREN',
+          `${nodePath.basename(parent)} is also the parent of ${others.join(', ')}; the merge rewrites ${nodePath.basename(parent)} with a new data write GUID, which they would no longer match`,
+        ),
+      );
+    }
+    const grandchildren = await findChildren(child);
+    if (grandchildren.length > 0) {
+      refusals.push(
+        refusal(
+          'HAS_CHILDREN',
+          `${nodePath.basename(child)} is the parent of ${grandchildren.join(', ')}; merging a VHDX snapshot that has children is not supported yet (merge its newest child first)`,
+        ),
+      );
+    }
+    const bound = mergedSizeBound(c, p, rewriteLayout(p, await p.readMetadataRegion()).dataStart);
+    const target = active ? child : parent;
+    const removed = active ? parent : child;
+    const freeSpace = await freeSpaceAt(nodePath.dirname(target));
+    if (freeSpace !== null && bound.bytes > freeSpace) {
+      refusals.push(
+        refusal(
+          'NO_SPACE',
+          `the merge writes a new copy of ${nodePath.basename(parent)} of up to ${sizeText(bound.bytes)} but only ${sizeText(freeSpace)} is free`,
+        ),
+      );
+    }
+    const [cn, pn] = [nodePath.basename(child), nodePath.basename(parent)];
+    const shape = p.leaveBlocksAllocated ? 'fixed VHDX' : p.hasParent ? `differencing VHDX over ${nodePath.basename(grandparent ?? '')}` : 'dynamic VHDX';
+    const where = active
+      ? `then put it at ${cn}'s path (the active disk, the path your VM uses) and delete ${pn}`
+      : `then rename it over ${pn} and delete ${cn}`;
+    const pending = [c, p].filter((f) => f.logEntriesReplayed > 0).map((f) => nodePath.basename(f.path));
+    const cautions =
+      pending.length > 0 ? [`${pending.join(' and ')} was not closed cleanly: the merged copy holds the content with its pending log entries applied`] : [];
+    // The active path keeps its name: a merged base lands under the child's .avhdx name.
+    if (active && !p.hasParent && /\.avhdx$/i.test(child))
+      cautions.push(`${cn} will hold a disk with no parent under its .avhdx name; Hyper-V expects an .avhdx file to be a differencing disk`);
+    return {
+      ...base,
+      summary: `rewrite ${pn} with the data of ${cn} folded in, as a new ${shape} beside it (up to ${sizeText(bound.bytes)} of free space needed until the old file goes), ${where}`,
+      changes: [
+        {
+          path: target,
+          action: 'modify',
+          detail: active
+            ? `replaced by the merged disk, in ${pn}'s shape with ${cn}'s content, so the VM's path shows the same content`
+            : `replaced by a rewritten copy holding ${cn}'s content (same disk id, sizes and parent; a new data write GUID)`,
+        },
+        { path: removed, action: 'delete' },
+      ],
+      bytesToCopy: bound.blocks * p.blockSize,
+      worstCaseGrowth: bound.bytes,
+      freeSpace,
+      refusals,
+      ...(cautions.length > 0 ? { cautions } : {}),
+      vhdx: { target, removed, active },
+    };
+  } finally {
+    await closeAll([c, p]);
+  }
+}
+
+/** Sets bit `s` of a VHDX sector bitmap (least significant bit first). */
+function setBit(bm: Uint8Array, s: number): void {
+  bm[s >>> 3] |= 1 << (s & 7);
+}
+
+/** Writes the merged disk (`c` over `p`, in `p`'s shape with data write GUID `id`) into the empty file `out`. */
+async function writeMergedVhdx(c: VhdxFile, p: VhdxFile, out: RandomAccessFile, id: Uint8Array, ctx: JobContext): Promise<number> {
+  const placer = new VhdxBlockPlacer(out, rewriteLayout(p, await p.readMetadataRegion(), id));
+  const lss = p.logicalSectorSize;
+  const progress = new ProgressReporter(ctx, 'merge', p.virtualSize);
+  for (let b = 0; b < p.blockCount; b++) {
+    const bytes = p.bytesInBlock(b);
+    const at = placer.offsetFor(b);
+    const bm = new Uint8Array(p.blockSize / lss / 8);
+    let defined = 0;
+    let data = false;
+    for (let s = 0; s < bytes; s += STEP) {
+      // Nothing of the chain was written: dropping the copy (the caller does) is the whole rollback.
+      if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
+      const n = Math.min(STEP, bytes - s);
+      const pos = b * p.blockSize + s;
+      const top = await c.readOwn(pos, n);
+      const under = await p.readOwn(pos, n);
+      // The child's sectors over the parent's; a sector neither defines stays undefined (over the grandparent).
+      for (let k = 0; k < n / lss; k++) {
+        if (!top.present[k]) {
+          if (!under.present[k]) continue;
+          under.data.copy(top.data, k * lss, k * lss, (k + 1) * lss);
+        }
+        setBit(bm, s / lss + k);
+        defined++;
+      }
+      if (isAllZero(top.data)) continue;
+      data = true;
+      await out.write(top.data, at + s);
+    }
+    progress.update(b * p.blockSize + bytes);
+    if (p.leaveBlocksAllocated) await placer.keep(b, PayloadState.FullyPresent, null);
+    else if (!p.hasParent) {
+      // A base disk's block of zeros reads the same not present (it wrote nothing).
+      if (data) await placer.keep(b, PayloadState.FullyPresent, null);
+    } else if (defined === bytes / lss) await placer.keep(b, PayloadState.FullyPresent, null);
+    else if (defined > 0) await placer.keep(b, PayloadState.PartiallyPresent, bm);
+  }
+  return placer.finish();
+}
+
+/** Runs a planned VHDX merge under its journal. */
+export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContext): Promise<{ merged: string; removed: string[]; relinked: string[] }> {
+  if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
+  const { target, removed } = plan.vhdx;
+  const [c, p] = await openAll([VhdxFile.open(plan.child), VhdxFile.open(plan.parent)]);
+  const id = newGuid();
+  const jpath = journalPath(target);
+  const j: VhdxMergeJournal = {
+    ...journalHeader('merge', 'copy'),
+    format: 'vhdx',
+    child: plan.child,
+    parent: plan.parent,
+    target,
+    removed,
+    tmp: tempSibling(target, 'merge'),
+    newId: guidToString(id),
+    keptId: plan.vhdx.active ? c.dataWriteGuid : p.dataWriteGuid,
+    removedId: plan.vhdx.active ? p.dataWriteGuid : c.dataWriteGuid,
+  };
+  try {
+    return await withActiveJournal(jpath, async () => {
+      await writeJournal(jpath, j);
+      const before = await Promise.all([fsp.stat(plan.child), fsp.stat(plan.parent)]);
+      let out: RandomAccessFile | null = null;
+      try {
+        out = await openFile(j.tmp, 'wx');
+        await writeMergedVhdx(c, p, out, guidFromString(j.newId), ctx);
+        // The merged disk is a leaf: writable, whatever the parent (a read-only snapshot) was.
+        await fsp.chmod(j.tmp, (before[plan.vhdx.active ? 0 : 1].mode & 0o7777) | 0o200);
+        await out.sync();
+        await out.close();
+        out = null;
+        // Something wrote into the chain while we copied: the copy would lose that write.
+        const after = await Promise.all([fsp.stat(plan.child), fsp.stat(plan.parent)]);
+        if (after.some((st, i) => st.size !== before[i].size || st.mtimeMs !== before[i].mtimeMs || st.ino !== before[i].ino)) {
+          throw new RefusedError('CHANGED', `${plan.child} or ${plan.parent} changed while they were being merged; nothing was replaced`, { path: plan.child });
+        }
+      } catch (err) {
+        await out?.close();
+        await fsp.unlink(j.tmp).catch(() => undefined);
+        await removeJournal(jpath);
+        throw err;
+      }
+      // Windows refuses to rename over a file that is still open, ours included.
+      await closeAll([c, p]);
+      j.phase = 'swap';
+      await writeJournal(jpath, j);
+      new ProgressReporter(ctx, 'merge', 1).finishing();
+      try {
+        await renameFile(j.tmp, target);
+      } catch (err) {
+        // Another program holds the disk: nothing was replaced, so drop the copy rather than leave the swap to a later recover.
+        if (err instanceof RefusedError && err.code === 'IN_USE') {
+          await fsp.unlink(j.tmp).catch(() => undefined);
+          await removeJournal(jpath);
+        }
+        throw err;
+      }
+      await finishSwap(jpath, j);
+      return { merged: target, removed: [removed], relinked: [] };
+    });
+  } finally {
+    await closeAll([c, p]);
+  }
+}
+
+/** After the rename: the disk that goes is removed, the label follows the merged disk, the journal goes. Idempotent. */
+async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
+  await syncDir(nodePath.dirname(j.target));
+  await removeFile(j.removed, { missingOk: true });
+  await syncDir(nodePath.dirname(j.removed));
+  const dir = nodePath.dirname(j.target);
+  const s = await readSidecar(dir);
+  const label = s.disks[j.keptId];
+  if (label || s.disks[j.removedId]) {
+    if (label) s.disks[j.newId] = { ...label, file: nodePath.basename(j.target) };
+    delete s.disks[j.keptId];
+    delete s.disks[j.removedId];
+    await writeSidecar(dir, s);
+  }
+  await removeJournal(jpath);
+}
+
+async function idOf(path: string): Promise<string | null> {
+  try {
+    const x = await VhdxFile.open(path);
+    await x.close();
+    return x.dataWriteGuid;
+  } catch {
+    return null;
+  }
+}
+
+/** Recovery: an incomplete copy goes (nothing else was written); a complete one is put in place and the merge finished. */
+export async function recoverVhdxMerge(jpath: string, j: VhdxMergeJournal): Promise<RecoveryOutcome> {
+  return withActiveJournal(jpath, async () => {
+    if (j.phase === 'copy') return discard(jpath, j);
+    if ((await pathExists(j.tmp)) && (await idOf(j.tmp)) === j.newId) {
+      await renameFile(j.tmp, j.target);
+    } else if ((await idOf(j.target)) !== j.newId) {
+      return { action: 'left', detail: `${j.target} does not hold the merged disk and its copy ${j.tmp} is missing; the journal is left for a person` };
+    }
+    await finishSwap(jpath, j);
+    return { action: 'completed', detail: `merged ${j.child} into ${j.parent}: ${j.target} holds the merged disk, ${j.removed} is removed` };
+  });
+}
+
+async function discard(jpath: string, j: VhdxMergeJournal): Promise<RecoveryOutcome> {
+  await fsp.unlink(j.tmp).catch(() => undefined);
+  await removeJournal(jpath);
+  return {
+    action: 'discarded',
+    detail: `the merge of ${j.child} into ${j.parent} was interrupted before the swap; both are unchanged and the partial copy was removed`,
+  };
+}
+
+/** Rollback before the swap: the chain was never written, the copy goes. */
+export async function rollbackVhdxMerge(jpath: string, j: VhdxMergeJournal): Promise<RecoveryOutcome> {
+  return withActiveJournal(jpath, () => discard(jpath, j));
+}
+
+export const vhdxMergeJournal = journalKind(vhdxMergeJournalSchema, recoverVhdxMerge, { rollback: rollbackVhdxMerge, pastNoReturn: (j) => j.phase === 'swap' });
