@@ -80,8 +80,9 @@ describe('actions', () => {
     expect(actionNamed('switch')!.applies({ ...vhdxSaved, state: 'active', active: true })).toMatch(/active disk already/);
     expect(actionNamed('set-active')!.applies(vhdxSaved)).toBe(VHDX_READ_ONLY);
     expect(actionNamed('compact')!.applies({ ...node('fixed'), format: 'vhdx' })).toMatch(/fixed disk/);
-    expect(actionNamed('resize')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
-    expect(actionNamed('resize')!.applies(vhdLeaf)).toBe(true);
+    expect(actionNamed('resize')!.applies({ ...node('dynamic'), format: 'vhdx' })).toBe(VHDX_READ_ONLY);
+    expect(actionNamed('resize')!.applies(node('dynamic'))).toBe(true);
+    expect(actionNamed('revert')!.applies(vhdLeaf)).toBe(true);
     expect(actionNamed('merge')!.applies({ ...node('dynamic'), format: 'vhdx' })).toMatch(/no parent/);
   });
 });
