@@ -232,7 +232,26 @@ function addHolder(found: Map<string, Holder[]>, key: string, h: Holder): void {
 
 /** /proc/locks as text; empty where there is none (a restricted container): the descriptor pass then stands alone. */
 function readLocks(proc: string): Promise<string> {
+  if (proc === '/proc' && earlyLocks) {
+    const text = earlyLocks;
+    earlyLocks = null;
+    return text;
+  }
   return fsp.readFile(`${proc}/locks`, 'utf8').catch(() => '');
+}
+
+let earlyLocks: Promise<string> | null = null;
+
+/**
+ * Starts reading /proc/locks now, for the next scan of /proc to use (once).
+ * The read mostly waits on the kernel (see scanProc), so the CLI starts it
+ * before its modules load, for the moving-target warning of info and check
+ * only: such a scan then sees the locks as they were a few ms earlier. A
+ * writer's guard must see them as they are when it checks, so no writing
+ * command calls this.
+ */
+export function prefetchLocks(): void {
+  if (process.platform === 'linux') earlyLocks = readLocks('/proc');
 }
 
 /**

@@ -57,7 +57,15 @@ async function main() {
   const cli = cliEntry();
   if (cli) {
     jobs.push(
-      esbuild.build({ ...nodeCjs, entryPoints: [cli], outfile: 'dist/cli/vhdsnap.cjs', plugins: [serveApart] }),
+      esbuild.build({
+        ...nodeCjs,
+        entryPoints: [cli],
+        outfile: 'dist/cli/vhdsnap.cjs',
+        plugins: [serveApart],
+        // import() becomes require(): bin/vhdsnap.cjs runs this bundle as a vm.Script (for its code
+        // cache), where an import() would need an experimental loader hook.
+        supported: { 'dynamic-import': false },
+      }),
       // `vhdsnap serve` and what only it needs (zod, ws: most of the code), loaded by vhdsnap.cjs on demand.
       esbuild.build({ ...nodeCjs, entryPoints: ['server/serve-command.ts'], outfile: 'dist/cli/vhdsnap-serve.cjs' }),
     );

@@ -1,4 +1,5 @@
 // Process entry of the bundled `vhdsnap` binary.
+import './early.js';
 import { runCli } from './main.js';
 
 // Ctrl-C / SIGTERM: before a job starts (or for a command without one) the

@@ -7,9 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fsp, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { IN_USE, RefusedError } from '../../core/errors.js';
-import { findInUse, inUseError, linuxMajorMinor, parseLsof, parseProcLocks, scanLsof, scanProc } from '../../core/inuse.js';
+import { findInUse, inUseError, linuxMajorMinor, parseLsof, parseProcLocks, prefetchLocks, scanLsof, scanProc } from '../../core/inuse.js';
 import { fileIdentity } from '../../core/io/identity.js';
 import { planOperation, runOperation, type OperationRequest } from '../../core/operations.js';
 import { createDynamic } from '../../core/ops/create.js';
@@ -44,6 +44,29 @@ describe.skipIf(!linux)('findInUse on Linux', () => {
     const b = await holders.node(d);
     const [u] = await findInUse([d]);
     expect(u.holders.map((h) => h.pid).sort()).toEqual([a.pid, b.pid].sort());
+  });
+
+  it('a prefetched read of /proc/locks (the CLI, for info and check) serves the next scan only, with what it read', async () => {
+    const d = tmp.file('d.vhd');
+    await createDynamic(d, 4 * MiB);
+    const id = statSync(d, { bigint: true });
+    const { major, minor } = linuxMajorMinor(id.dev);
+    // What the prefetch reads: an OFD lock on d.vhd (no pid, no descriptor), which only /proc/locks can show.
+    const locks = `1: OFDLCK ADVISORY  WRITE -1 ${major.toString(16)}:${minor.toString(16)}:${id.ino} 0 EOF\n`;
+    const reads = vi.spyOn(fsp, 'readFile');
+    const locksReads = () => reads.mock.calls.filter(([p]) => p === '/proc/locks').length;
+    try {
+      reads.mockImplementationOnce((async () => locks) as unknown as typeof fsp.readFile);
+      prefetchLocks();
+      expect(locksReads()).toBe(1);
+      expect(await findInUse([d])).toEqual([{ path: d, holders: [{ pid: null, program: null }] }]);
+      expect(locksReads()).toBe(1);
+      // The next scan reads the kernel's own list again: nobody holds d.vhd.
+      expect(await findInUse([d])).toEqual([]);
+      expect(locksReads()).toBe(2);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('a file held through one name is found through a hard link and a symlink, and the reverse', async () => {
