@@ -69,11 +69,24 @@ describe('actions', () => {
     }
   });
 
-  it('on a VHDX disk only check, compact, flatten, snapshot and write apply; every other action says why, and a VHD disk is unaffected', () => {
-    const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true };
+  it('on a VHDX disk only check, compact, flatten, snapshot, write and (for a saved state) delete apply; every other action says why, and a VHD disk is unaffected', () => {
+    const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true, active: true, state: 'active' };
     const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
     const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
     expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'snapshot', 'write']);
+    const vhdxSaved: DiskNode = { ...vhdxLeaf, active: false, state: 'saved' };
+    expect(ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxSaved) === true).sort()).toEqual([
+      'check',
+      'compact',
+      'delete',
+      'flatten',
+      'snapshot',
+      'write',
+    ]);
+    expect(actionNamed('delete')!.applies(vhdxLeaf)).toMatch(/active disk/);
+    const vhdxSnapshot: DiskNode = { ...node('dynamic', [vhdxLeaf]), format: 'vhdx', isLeaf: false, active: false, state: 'snapshot' };
+    expect(actionNamed('delete')!.applies(vhdxSnapshot)).toMatch(/cannot do to VHDX files yet/);
+    expect(actionNamed('delete')!.applies({ ...node('dynamic', [vhdLeaf]), state: 'snapshot' })).toBe(true);
     expect(actionNamed('compact')!.applies({ ...node('fixed'), format: 'vhdx' })).toMatch(/fixed disk/);
     expect(actionNamed('merge')!.applies(vhdxLeaf)).toBe(VHDX_READ_ONLY);
     expect(actionNamed('merge')!.applies(vhdLeaf)).toBe(true);
