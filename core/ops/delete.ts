@@ -524,7 +524,7 @@ export const deleteOperation = defineOperation({
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
   cli: {
     args: '<snapshot>',
-    about: 'Removes a snapshot, folding its content into its children so none of them changes.',
+    about: 'Removes a snapshot, folding its content into its children so none of them changes, or a saved state (a leaf that is not the active disk).',
     positional: ['disk'],
     print: (r) =>
       `deleted ${r.removed} (${r.strategy === 'remove' ? 'a saved state: its file removed' : r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})`,
