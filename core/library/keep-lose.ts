@@ -23,6 +23,13 @@ export async function removalSentence(snapshot: string, uuid: string): Promise<s
   return `The snapshot ‘${await displayNameOf(snapshot, uuid)}’ will no longer exist; ${keepers(t, t?.node ?? null)}.`;
 }
 
+/** delete of a saved state: only that leaf goes, no other disk changes. */
+export async function savedStateSentence(state: string, uuid: string): Promise<string> {
+  const t = await treeOf(state).catch(unlessIoFailure(null));
+  const current = t ? ` (your current disk ${nodePath.basename(t.active.path)} among them)` : '';
+  return `The saved state ‘${await displayNameOf(state, uuid)}’ will no longer exist; every other disk keeps all its data${current}.`;
+}
+
 /** merge of a child into its parent: the parent's own state goes (it then shows the child's), the child's file goes. */
 export async function mergeSentence(child: string, childUuid: string, parent: string, parentUuid: string): Promise<string> {
   const t = await treeOf(child).catch(unlessIoFailure(null));

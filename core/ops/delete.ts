@@ -17,14 +17,22 @@
 // - "merge-child": the snapshot is a base with one child. The child is merged
 //   into it (merge.ts), then the result is renamed onto the child's path.
 //   Rolled back like the merge, until the merge is past its copy.
+// - "remove": the disk is a saved state (a leaf that is not its tree's active
+//   disk). Nothing depends on it, so its file just goes: one unlink, then its
+//   label; no journal (a kill leaves the file or not, and at worst a label of
+//   no file). The one case for VHDX so far: the other two write into another
+//   disk in place, which vhdsnap does not do to a VHDX yet (VHDX_MERGE_UNSUPPORTED;
+//   merge-vhdx.ts merges by rewriting the parent instead).
 // A base with several children is refused: each child would have to become a
-// standalone disk (flatten them instead).
+// standalone disk (flatten them instead). The active disk is refused: it is
+// the current state, not a snapshot.
 import * as nodePath from 'node:path';
 import { CancelledError, RefusedError } from '../errors.js';
 import { applyUndo, UndoLog } from '../disk/undo.js';
 import { bitRuns, testBit } from '../format/bitmap.js';
 import { SECTOR, uuidToString } from '../format/bytes.js';
-import { openDisk } from '../disk/chain.js';
+import { openDisk, openReadableDisk } from '../disk/chain.js';
+import { diskFormat } from '../disk/sniff.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { closeAll, openAll, pathExists, removeFile, renameFile, syncDir, tempSibling, withOwnerWrite } from '../io/file.js';
 import { assertNoRefusals, cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
@@ -42,8 +50,8 @@ import {
 } from '../journal.js';
 import { defineOperation, diskRequest, journalKind, PAST_NO_RETURN, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { readSidecar, writeSidecar } from '../library/sidecar.js';
-import { findChildren } from '../library/scan.js';
-import { removalSentence } from '../library/keep-lose.js';
+import { findChildren, treeOf } from '../library/scan.js';
+import { removalSentence, savedStateSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
 import { applyRelink, applyUnlink, prepareRelink, prepareUnlink, stampChildren } from './relink.js';
 import { treeEffect } from '../library/effect.js';
@@ -89,27 +97,26 @@ export const deleteJournalSchema = z.discriminatedUnion('strategy', [foldJournal
 export type DeleteJournal = FoldJournal | MergeChildJournal;
 
 export interface DeletePlan extends Plan {
-  strategy: 'fold' | 'merge-child' | null;
+  strategy: 'fold' | 'merge-child' | 'remove' | null;
   snapshot: string;
+  /** The id of the file removed (remove): the run removes no other file put at its path. */
+  snapshotUuid?: string;
   children: string[];
 }
 
 export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
   const snap = nodePath.resolve(snapshotPath);
+  const children = (await findChildren(snap)).map((c) => nodePath.resolve(c));
+  // A leaf needs no merge whatever its format; a VHDX snapshot needs one that is not written yet.
+  if (children.length === 0 || (await diskFormat(snap)) === 'vhdx') return planWithoutMerge(snap, children);
   const disk = await openDisk(snap);
   try {
-    const children = (await findChildren(snap)).map((c) => nodePath.resolve(c));
     const refusals: Plan['refusals'] = [];
     const base = disk.layers.length === 1;
     const own = await storedBytes(disk.top);
-    let strategy: DeletePlan['strategy'] = null;
+    let strategy: 'fold' | 'merge-child' | null = null;
     let copy = 0;
-    if (children.length === 0) {
-      refusals.push({
-        code: 'NOT_A_SNAPSHOT',
-        message: `${nodePath.basename(snap)} has no children: it is the current state of its chain, not a snapshot (use revert to go back from it)`,
-      });
-    } else if (!base) [strategy, copy] = ['fold', own * children.length];
+    if (!base) [strategy, copy] = ['fold', own * children.length];
     else if (children.length === 1) {
       // A base's fold writes into the child what it lacks; a merge, what the child stores into the base: the smaller.
       const merging = await childBytes(children[0]);
@@ -178,6 +185,80 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
   } finally {
     await disk.close();
   }
+}
+
+/**
+ * A leaf (VHD or VHDX): a saved state is removed, the active disk refused. A
+ * VHDX with children is refused: taking it out means merging its data into
+ * them, not done for VHDX yet.
+ */
+async function planWithoutMerge(snap: string, children: string[]): Promise<DeletePlan> {
+  // The chain must open: its id is what the run checks, and a broken disk is for repair to look at first.
+  const disk = await openReadableDisk(snap);
+  const uuid = disk.top.uuid;
+  await disk.close();
+  const name = nodePath.basename(snap);
+  const refusals: Plan['refusals'] = [];
+  let strategy: DeletePlan['strategy'] = null;
+  if (children.length > 0) {
+    refusals.push({
+      code: 'VHDX_MERGE_UNSUPPORTED',
+      message: `${name} has ${children.length === 1 ? 'a child' : `${children.length} children`} (${children.join(', ')}): deleting it means folding its data into ${children.length === 1 ? 'it' : 'them'}, which vhdsnap cannot do to VHDX files yet (\`vhdsnap merge\` of its only child into it can)`,
+    });
+  } else {
+    const tree = await treeOf(snap);
+    if (tree === null || tree.node === tree.active)
+      refusals.push({
+        code: 'NOT_A_SNAPSHOT',
+        message: `${name} has no children: it is the current state of its chain (the active disk), not a snapshot (use revert to go back from it)`,
+      });
+    else strategy = 'remove';
+  }
+  const snapText = await diskText(snap, uuid);
+  return {
+    operation: 'delete',
+    keepLose: strategy ? await savedStateSentence(snap, uuid) : undefined,
+    summary: strategy ? `remove the saved state ${snapText} (nothing depends on it)` : `cannot delete ${snapText}`,
+    changes: strategy ? [{ path: snap, action: 'delete', detail: 'a saved state: its file is removed' }] : [],
+    effect: strategy ? treeEffect({ removed: [snap], changed: [] }) : undefined,
+    bytesToCopy: 0,
+    worstCaseGrowth: 0,
+    freeSpace: await freeSpaceAt(nodePath.dirname(snap)),
+    frees: strategy ? await freedBytes([snap], []) : undefined,
+    refusals,
+    strategy,
+    snapshot: snap,
+    snapshotUuid: uuid,
+    children,
+  };
+}
+
+/** Removes a saved state: checked again under the run's lock (same file, still no children), then unlinked; its label goes after. */
+async function removeSavedState(plan: DeletePlan): Promise<DeleteResult> {
+  const snap = plan.snapshot;
+  const disk = await openReadableDisk(snap);
+  const uuid = disk.top.uuid;
+  await disk.close();
+  if (uuid !== plan.snapshotUuid) throw new RefusedError('ID_CHANGED', `${snap} no longer has the planned id; refusing to remove it`, { path: snap });
+  const children = await findChildren(snap);
+  if (children.length > 0)
+    throw new RefusedError('HAS_CHILDREN', `${snap} has children since the plan (${children.join(', ')}); refusing to remove it`, { path: snap });
+  await removeFile(snap);
+  await syncDir(nodePath.dirname(snap));
+  await forgetDisk(snap, uuid);
+  return { strategy: 'remove', removed: snap, changed: [] };
+}
+
+/** A removed disk's label, and its record as an active disk, leave its folder's sidecar. */
+async function forgetDisk(path: string, uuid: string): Promise<void> {
+  const dir = nodePath.dirname(path);
+  const file = nodePath.basename(path);
+  const s = await readSidecar(dir);
+  const active = s.active?.[file] !== undefined;
+  if (!s.disks[uuid] && !active) return;
+  delete s.disks[uuid];
+  if (active) delete s.active![file];
+  await writeSidecar(dir, s);
 }
 
 /**
@@ -262,7 +343,7 @@ async function childBytes(p: string): Promise<number> {
 }
 
 export interface DeleteResult {
-  strategy: 'fold' | 'merge-child';
+  strategy: 'fold' | 'merge-child' | 'remove';
   removed: string;
   changed: string[];
 }
@@ -276,6 +357,7 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
 
 export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteResult> {
   if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('delete'));
+  if (plan.strategy === 'remove') return removeSavedState(plan);
   let j: DeleteJournal;
   let jpath: string;
   const disk = await openDisk(plan.snapshot);
@@ -444,12 +526,7 @@ async function runFold(jpath: string, j: FoldJournal, ctx: JobContext): Promise<
   for (const c of j.children) await stampChildren(c);
   await removeFile(j.snapshot, { missingOk: true });
   await syncDir(nodePath.dirname(j.snapshot));
-  const dir = nodePath.dirname(j.snapshot);
-  const s = await readSidecar(dir);
-  if (s.disks[j.snapshotUuid]) {
-    delete s.disks[j.snapshotUuid];
-    await writeSidecar(dir, s);
-  }
+  await forgetDisk(j.snapshot, j.snapshotUuid);
   for (const u of Object.values(j.undo ?? {})) await removeFile(u, { missingOk: true });
   await removeJournal(jpath);
   return { strategy: 'fold', removed: j.snapshot, changed: j.children };
@@ -516,10 +593,10 @@ export const deleteOperation = defineOperation({
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
   cli: {
     args: '<snapshot>',
-    about: 'Removes a snapshot, folding its content into its children so none of them changes.',
+    about: 'Removes a snapshot, folding its content into its children so none of them changes, or a saved state (a leaf that is not the active disk).',
     positional: ['disk'],
     print: (r) =>
-      `deleted ${r.removed} (${r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})`,
+      `deleted ${r.removed} (${r.strategy === 'remove' ? 'a saved state: its file removed' : r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})`,
   },
   journal: journalKind(
     deleteJournalSchema,

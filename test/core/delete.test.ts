@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CancelledError, RefusedError } from '../../core/errors.js';
 import { findJournals } from '../../core/journal.js';
+import { recordActive } from '../../core/library/active.js';
 import { getLabel, setLabel, readSidecar } from '../../core/library/sidecar.js';
 import { deleteSnapshot, planDelete } from '../../core/ops/delete.js';
 import { acquireLock, releaseLocks } from '../../core/lock.js';
@@ -154,8 +155,25 @@ describe('delete snapshot', () => {
     expect((await readSidecar(tmp.dir)).disks[f.uuid]).toBeUndefined();
   });
 
+  it('removes a saved state (a leaf that is not the active disk): only its file and label go, every other disk reads as before', async () => {
+    const { model, paths } = await buildTree(tmp.dir, 45, { parents: [null, 0, 0], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 3 });
+    await recordActive(paths[1]);
+    const f = await VhdFile.open(paths[2]);
+    await f.close();
+    await setLabel(paths[2], f.uuid, { name: 'tried' });
+    const plan = await planDelete(paths[2]);
+    expect(plan).toMatchObject({ strategy: 'remove', refusals: [], bytesToCopy: 0, children: [] });
+    expect(plan.keepLose).toMatch(/saved state ‘tried’ will no longer exist.*d1\.vhd/);
+    expect(await deleteSnapshot(paths[2])).toEqual({ strategy: 'remove', removed: paths[2], changed: [] });
+    expect(existsSync(paths[2])).toBe(false);
+    for (const i of [0, 1]) expect((await readThrough(paths[i])).equals(model.view(i))).toBe(true);
+    expect((await readSidecar(tmp.dir)).disks[f.uuid]).toBeUndefined();
+    await expectCheckClean([paths[1]]);
+  });
+
   it('refuses to delete the current state (a leaf) and a base with several branches, naming them', async () => {
     const { paths } = await buildTree(tmp.dir, 44, { parents: [null, 0, 0], size: SIZE, blockSize: 4 * KiB, writesPerLayer: 2 });
+    await recordActive(paths[2]);
     const leafPlan = await planDelete(paths[2]);
     expect(leafPlan.refusals.map((r) => r.code)).toEqual(['NOT_A_SNAPSHOT']);
     await expect(deleteSnapshot(paths[2])).rejects.toMatchObject({ code: 'NOT_A_SNAPSHOT' });

@@ -4,6 +4,7 @@
 // the same disks under the same parents, the Now marker on the same disk.
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { recordActive } from '../../core/library/active.js';
 import { scanLibrary, type TreeNode } from '../../core/library/scan.js';
 import { planOperation, runOperation } from '../../core/operations.js';
 import type { RequestOf, OperationName } from '../../core/registry.js';
@@ -89,6 +90,13 @@ describe('the preview is the tree the run leaves', () => {
     expect(effect).toMatchObject({ removed: [paths[1]], changed: [paths[2]] });
     const second = await previewMatchesRun({ op: 'delete', disk: paths[0] });
     expect(second.effect).toMatchObject({ removed: [paths[0]], changed: [paths[2]] });
+  });
+
+  it('delete of a saved state (remove): only that leaf goes, Now stays', async () => {
+    const { paths } = await buildTree(tmp.dir, 88, { ...SPEC, parents: [null, 0, 0] });
+    await recordActive(paths[1]);
+    const { effect } = await previewMatchesRun({ op: 'delete', disk: paths[2] });
+    expect(effect).toMatchObject({ removed: [paths[2]], changed: [] });
   });
 
   it('merge of a snapshot into its parent, and of the active disk (run as the delete of its parent)', async () => {

@@ -1,10 +1,10 @@
 // The operations that read VHDX today — info, export, flatten — on files
 // QEMU made and wrote (checked against qemu-img convert), on VHDX chains the
-// test builder makes (checked against a plain model), and the typed refusal
-// of every operation that would change one and does not support VHDX yet
-// (merge does: vhdx-merge.interop.test.ts).
+// test builder makes (checked against a plain model), delete of a saved state,
+// and the typed refusal of every operation that would change one and does not
+// support VHDX yet (merge does: vhdx-merge.interop.test.ts).
 import { execFile, spawnSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { guidToString } from '../../core/format/vhdx/guid.js';
@@ -12,7 +12,8 @@ import { vhdxLocator } from '../../core/format/vhdx/parent-locator.js';
 import { cli } from '../support/cli.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx, type BuiltVhdx, linkTo } from '../support/vhdx-build.js';
+import { readThrough } from '../support/tree.js';
+import { makeVhdx, makeVhdxTree, type BuiltVhdx, linkTo } from '../support/vhdx-build.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -108,6 +109,33 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
     }
     for (let i = 0; i < names.length; i++) expect((await fsp.readFile(tmp.file(names[i]))).equals(before[i])).toBe(true);
     expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
+  });
+
+  it('delete removes a VHDX saved state (the rest reads as the model, check passes) and refuses the active disk and a disk with children', async () => {
+    const t = await makeVhdxTree(tmp.dir, new Rng(71));
+    const kept = await Promise.all([t.base, t.now].map((p) => fsp.readFile(p)));
+    const dry = await cli('delete', t.saved, '--dry-run', '--json');
+    expect(dry.code, dry.err).toBe(0);
+    expect(JSON.parse(dry.out)).toMatchObject({ strategy: 'remove', changes: [{ path: t.saved, action: 'delete' }] });
+    expect(existsSync(t.saved)).toBe(true);
+    const refused = [
+      [t.base, 'VHDX_MERGE_UNSUPPORTED', /cannot do to VHDX files yet/],
+      [t.now, 'NOT_A_SNAPSHOT', /active disk/],
+    ] as const;
+    for (const [disk, code, why] of refused) {
+      const r = await cli('delete', disk, '--json');
+      expect(r.code, disk).toBe(1);
+      const e = (JSON.parse(r.out) as { error: { code: string; message: string } }).error;
+      expect(e.code).toBe(code);
+      expect(e.message).toMatch(why);
+    }
+    const r = await cli('delete', t.saved);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('a saved state: its file removed');
+    expect(existsSync(t.saved)).toBe(false);
+    for (const [i, p] of [t.base, t.now].entries()) expect((await fsp.readFile(p)).equals(kept[i]), p).toBe(true);
+    expect((await readThrough(t.now)).equals(t.model.view(1))).toBe(true);
+    expect((await cli('check', t.now, '--deep')).code).toBe(0);
   });
 });
 

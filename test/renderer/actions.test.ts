@@ -69,16 +69,30 @@ describe('actions', () => {
     }
   });
 
-  it('on a VHDX disk only check, compact, flatten, merge, revert, snapshot, switch and write apply; every other action says why, and a VHD disk is unaffected', () => {
-    const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true };
+  it('on a VHDX disk only check, compact, flatten, merge, revert, snapshot, switch, write and (for a saved state) delete apply; every other action says why, and a VHD disk is unaffected', () => {
+    const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true, active: true, state: 'active' };
     const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
     const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
     expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'revert', 'snapshot', 'write']);
-    // Switch applies to a saved state of a VHDX tree as of a VHD one; set-active is still VHD only.
+    // A saved state of a VHDX tree: switch and delete as for VHD; set-active is still VHD only.
     const vhdxSaved: DiskNode = { ...vhdxLeaf, active: false, state: 'saved' };
-    expect(actionNamed('switch')!.applies(vhdxSaved)).toBe(true);
+    expect(ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxSaved) === true).sort()).toEqual([
+      'check',
+      'compact',
+      'delete',
+      'flatten',
+      'merge',
+      'revert',
+      'snapshot',
+      'switch',
+      'write',
+    ]);
     expect(actionNamed('switch')!.applies({ ...vhdxSaved, state: 'active', active: true })).toMatch(/active disk already/);
     expect(actionNamed('set-active')!.applies(vhdxSaved)).toBe(VHDX_READ_ONLY);
+    expect(actionNamed('delete')!.applies(vhdxLeaf)).toMatch(/active disk/);
+    const vhdxSnapshot: DiskNode = { ...node('dynamic', [vhdxLeaf]), format: 'vhdx', isLeaf: false, active: false, state: 'snapshot' };
+    expect(actionNamed('delete')!.applies(vhdxSnapshot)).toMatch(/cannot do to VHDX files yet/);
+    expect(actionNamed('delete')!.applies({ ...node('dynamic', [vhdLeaf]), state: 'snapshot' })).toBe(true);
     expect(actionNamed('compact')!.applies({ ...node('fixed'), format: 'vhdx' })).toMatch(/fixed disk/);
     expect(actionNamed('resize')!.applies({ ...node('dynamic'), format: 'vhdx' })).toBe(VHDX_READ_ONLY);
     expect(actionNamed('resize')!.applies(node('dynamic'))).toBe(true);

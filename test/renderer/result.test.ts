@@ -89,6 +89,16 @@ describe('ResultView', () => {
     expect(text).toContain('The snapshot ‘After 6 months’ no longer exists.');
     expect(text).toContain('It was merged into its only child ‘Today’, which shows exactly what it showed before.');
     expect(text).not.toMatch(/strategy|merge-child|relinked|remaining|\d{5,}/);
+    const removed = mount(ResultView, {
+      props: {
+        job: job({
+          args: { op: 'delete', disk: { folder: 'lab', file: 'leaf.vhd' } },
+          names,
+          outcome: { op: 'delete', result: { strategy: 'remove', removed: '/d/leaf.vhd', changed: [] } },
+        }),
+      },
+    });
+    expect(removed.get('[data-testid="result-sentences"]').text()).toBe('The saved state ‘Today’ no longer exists; no other disk changed.');
   });
 
   it('a cancelled job says so, with main’s message', () => {

@@ -4,7 +4,8 @@
 // region · payload and sector-bitmap blocks in the order first written.
 // The pieces are written at their offsets, so unwritten space stays sparse.
 import { promises as fsp } from 'node:fs';
-import type { Rng } from './model.js';
+import { DiskModel, type Rng } from './model.js';
+import { recordActive } from '../../core/library/active.js';
 import {
   BAT_ENTRY_SIZE,
   batGeometry,
@@ -253,6 +254,30 @@ export async function makeAvhdxOverBase(dir: string, rng: Rng): Promise<void> {
     writes: [{ offset: 3 * MiB, data: rng.bytes(4096) }],
     locator: linkTo(base),
   });
+}
+
+/**
+ * A VHDX tree beside a raw model of what each disk shows: `base.vhdx` (dynamic,
+ * 8 MiB) with two AVHDX children, `now.avhdx` (recorded as the tree's active
+ * disk) and `saved.avhdx` (a saved state). Model layers: 0 base, 1 now, 2 saved.
+ */
+export async function makeVhdxTree(dir: string, rng: Rng): Promise<{ model: DiskModel; base: string; now: string; saved: string }> {
+  const size = 8 * MiB;
+  const model = new DiskModel(size);
+  const writes = (layer: number, n: number) =>
+    Array.from({ length: n }, () => {
+      const w = { offset: rng.int(size / 512 - 256) * 512, data: rng.bytes((1 + rng.int(255)) * 512) };
+      model.write(layer, w.offset, w.data);
+      return w;
+    });
+  model.addBase();
+  const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: size, writes: writes(0, 6) });
+  for (const name of ['now', 'saved']) {
+    const layer = model.addChild(0);
+    await makeVhdx(`${dir}/${name}.avhdx`, { kind: 'differencing', virtualSize: size, writes: writes(layer, 4), locator: linkTo(base) });
+  }
+  await recordActive(`${dir}/now.avhdx`);
+  return { model, base: `${dir}/base.vhdx`, now: `${dir}/now.avhdx`, saved: `${dir}/saved.avhdx` };
 }
 
 /** Writes a built file (sparse where nothing was written). */

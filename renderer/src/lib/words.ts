@@ -97,6 +97,7 @@ export function outcomeSentences(o: JobOutcome, nameOf: NameOf): Sentence[] {
     }
     case 'delete': {
       const r = o.result;
+      if (r.strategy === 'remove') return [s`The saved state ${disk(r.removed)} no longer exists; no other disk changed.`];
       const changed = r.changed.length ? list(r.changed.map(disk)) : 'the disks below it';
       return [
         s`The snapshot ${disk(r.removed)} no longer exists.`,

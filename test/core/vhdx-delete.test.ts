@@ -1,0 +1,87 @@
+// Delete on VHDX trees: a saved state (a leaf that is not the active disk) is
+// removed as for VHD, the remaining disks read as the raw model says and
+// check clean; the active disk, a disk with children (its delete needs a
+// merge, not written for VHDX) and a file another program holds are refused,
+// every file left as it was.
+import { existsSync, promises as fsp } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { RefusedError } from '../../core/errors.js';
+import { VhdxFile } from '../../core/disk/vhdx-file.js';
+import { readSidecar, setLabel } from '../../core/library/sidecar.js';
+import { planOperation, runOperation } from '../../core/operations.js';
+import { expectCheckClean } from '../support/check.js';
+import { useHolders } from '../support/holders.js';
+import { Rng } from '../support/model.js';
+import { useTmpDir } from '../support/tmp.js';
+import { readThrough } from '../support/tree.js';
+import { makeVhdxTree } from '../support/vhdx-build.js';
+
+async function idOf(p: string): Promise<string> {
+  const f = await VhdxFile.open(p);
+  await f.close();
+  return f.dataWriteGuid;
+}
+
+async function bytesOf(paths: string[]): Promise<Buffer[]> {
+  return Promise.all(paths.map((p) => fsp.readFile(p)));
+}
+
+describe('delete on VHDX', () => {
+  const tmp = useTmpDir('vhdsnap-vhdx-delete-');
+  const holders = useHolders();
+
+  it('removes a saved state: its file and label go, the base and the active disk read as the model and check clean', async () => {
+    const t = await makeVhdxTree(tmp.dir, new Rng(901));
+    const id = await idOf(t.saved);
+    await setLabel(t.saved, id, { name: 'old try' });
+    await setLabel(t.now, await idOf(t.now), { name: 'current' });
+    const size = (await fsp.stat(t.saved)).size;
+    const plan = await planOperation({ op: 'delete', disk: t.saved });
+    expect(plan.refusals).toEqual([]);
+    expect(plan).toMatchObject({ strategy: 'remove', frees: size, bytesToCopy: 0, changes: [{ path: t.saved, action: 'delete' }] });
+    expect(plan.keepLose).toMatch(/saved state ‘old try’ will no longer exist.*now\.avhdx/);
+    const r = await runOperation({ op: 'delete', disk: t.saved });
+    expect(r).toEqual({ strategy: 'remove', removed: t.saved, changed: [] });
+    expect(existsSync(t.saved)).toBe(false);
+    expect((await readThrough(t.now)).equals(t.model.view(1))).toBe(true);
+    expect((await readThrough(t.base)).equals(t.model.view(0))).toBe(true);
+    await expectCheckClean([t.now]);
+    const s = await readSidecar(tmp.dir);
+    expect(s.disks[id]).toBeUndefined();
+    expect(Object.values(s.disks).map((l) => l.name)).toEqual(['current']);
+    expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['.vhdsnap.json', 'base.vhdx', 'now.avhdx']);
+  });
+
+  it('refuses the active disk (NOT_A_SNAPSHOT) and a disk with children (VHDX_MERGE_UNSUPPORTED, naming them), writing nothing', async () => {
+    const t = await makeVhdxTree(tmp.dir, new Rng(902));
+    const all = [t.base, t.now, t.saved];
+    const before = await bytesOf(all);
+    const active = await planOperation({ op: 'delete', disk: t.now });
+    expect(active.refusals.map((x) => x.code)).toEqual(['NOT_A_SNAPSHOT']);
+    expect(active.refusals[0].message).toMatch(/active disk/);
+    const base = await planOperation({ op: 'delete', disk: t.base });
+    expect(base.refusals.map((x) => x.code)).toEqual(['VHDX_MERGE_UNSUPPORTED']);
+    expect(base.refusals[0].message).toMatch(/cannot do to VHDX files yet/);
+    expect(base.refusals[0].message).toContain(t.now);
+    expect(base.refusals[0].message).toContain(t.saved);
+    for (const disk of [t.now, t.base]) {
+      const err = await runOperation({ op: 'delete', disk }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RefusedError);
+    }
+    const after = await bytesOf(all);
+    all.forEach((p, i) => expect(after[i].equals(before[i]), p).toBe(true));
+  });
+
+  it('refuses a saved state another program holds open (IN_USE), in the plan and the run', async () => {
+    const t = await makeVhdxTree(tmp.dir, new Rng(903));
+    const before = await fsp.readFile(t.saved);
+    const h = await holders.node(t.saved);
+    const plan = await planOperation({ op: 'delete', disk: t.saved });
+    expect(plan.refusals.map((x) => x.code)).toContain('IN_USE');
+    const err = await runOperation({ op: 'delete', disk: t.saved }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as RefusedError).code).toBe('IN_USE');
+    expect((err as RefusedError).message).toContain(String(h.pid));
+    expect((await fsp.readFile(t.saved)).equals(before)).toBe(true);
+  });
+});
