@@ -100,7 +100,6 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
     for (const argv of [
       ['resize', tmp.file('d.vhdx'), '--size', '8M'],
       ['name', tmp.file('d.vhdx'), 'x'],
-      ['delete', tmp.file('d.vhdx')],
       ['reparent', tmp.file('c.avhdx'), tmp.file('d.vhdx')],
     ]) {
       const r = await cli(...argv, '--json');
