@@ -69,7 +69,8 @@ export interface TimelineLayout {
 export type Measure = (text: string, size: number) => number;
 export const LABEL_SIZE = 11;
 const LANE = 40;
-const AXIS = 34; // room for the date axis above the first lane
+// Room above the first lane for its names (drawn 11 px above a dot); the date axis is a strip of its own above the window (TimelineView).
+const TOP = 4;
 const LEFT = 150; // lane names
 const RIGHT = 16;
 const DOT_GAP = 16; // least distance between dots on one lane
@@ -179,7 +180,7 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
   }
   const w = Math.max(200, plotWidth);
   const xOf = (t: number) => LEFT + ((t - t0) / (t1 - t0)) * w;
-  const laneY = (l: number) => AXIS + l * LANE + LANE / 2;
+  const laneY = (l: number) => TOP + l * LANE + LANE / 2;
 
   // Dots: at their time, pushed right where a lane's previous dot is too close.
   const dotOf = new Map<string, TimelineDot>();
@@ -244,7 +245,7 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
     ticks,
     links,
     width: Math.ceil(plotRight),
-    height: AXIS + lanes.length * LANE + PAD_BOTTOM,
+    height: TOP + lanes.length * LANE + PAD_BOTTOM,
     left: LEFT,
   };
 }
