@@ -164,10 +164,13 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
       walk(c, l, disk.key);
     });
   };
-  roots.forEach((r, i) => {
-    lanes.push({ disks: [], tree: i });
-    walk(r, lanes.length - 1, null);
-  });
+  // Trees by their first disk's time (a stable sort), so the lanes read as history from top to bottom whatever the folder's order.
+  [...roots]
+    .sort((a, b) => a.time - b.time)
+    .forEach((r, i) => {
+      lanes.push({ disks: [], tree: i });
+      walk(r, lanes.length - 1, null);
+    });
   if (placed.length === 0) return { dots: [], lanes: [], ticks: [], links: [], width: 0, height: 0, left: LEFT };
 
   const times = placed.map((p) => p.disk.time);
