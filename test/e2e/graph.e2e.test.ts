@@ -56,6 +56,11 @@ describe.skipIf(missing !== null)(
       if (spanOf(d.nodes).bottom > d.viewport.bottom) expect(pane - d.viewport.bottom, `${what}: room left under the graph`).toBeLessThan(24);
       return d;
     }
+    /** Where the whole drawing fits the window: how near its nodes come to the window's sides (it should keep its padding). */
+    const edgeRoom = (d: { nodes: { dot: Rect; label: Rect; knob: Rect | null }[]; viewport: Rect }) => {
+      const s = spanOf(d.nodes);
+      return Math.min(s.left - d.viewport.left, d.viewport.right - s.right, s.top - d.viewport.top, d.viewport.bottom - s.bottom);
+    };
     const allInView = (d: { nodes: { file: string; dot: Rect; label: Rect }[]; viewport: Rect }) =>
       d.nodes.filter((n) => !contains(d.viewport, n.dot) || !contains(d.viewport, n.label)).map((n) => n.file);
 
@@ -103,7 +108,10 @@ describe.skipIf(missing !== null)(
           await expect.poll(shown).toBe('s2.vhd');
           await page.keyboard.press('ArrowDown');
           await expect.poll(shown).toBe('try.vhd');
-          await expectClean(`branched ${tag} after arrows`);
+          const moved = await expectClean(`branched ${tag} after arrows`);
+          // The whole tree fits the window (at 100 % or 72 %): walking it keeps it whole, off the window's edges.
+          expect(allInView(moved), `branched ${tag} after arrows: every node in view`).toEqual([]);
+          expect(edgeRoom(moved), `branched ${tag} after arrows: room to the window's sides`).toBeGreaterThanOrEqual(8);
           await shot('branched');
           // Filter: the match and the chain above it, muted; nothing below it, no fold knobs meanwhile.
           await node('s2.vhd').click();

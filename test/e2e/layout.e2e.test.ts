@@ -73,6 +73,29 @@ describe.skipIf(missing !== null)(
         .first()
         .evaluate((e) => e.getBoundingClientRect().toJSON() as Box);
 
+    /** The words (runs of letters and digits) of an element's text that its lines split: drawn on more than one line. */
+    const wordsSplit = (selector: string) =>
+      e2e.page
+        .locator(selector)
+        .first()
+        .evaluate((el) => {
+          const split: string[] = [];
+          const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+          for (let n = walk.nextNode(); n; n = walk.nextNode())
+            for (const m of n.textContent!.matchAll(/[\p{L}\p{N}]+/gu)) {
+              const r = document.createRange();
+              r.setStart(n, m.index);
+              r.setEnd(n, m.index + m[0].length);
+              const lines = new Set(
+                Array.from(r.getClientRects())
+                  .filter((b) => b.width > 0)
+                  .map((b) => Math.round(b.top)),
+              );
+              if (lines.size > 1) split.push(m[0]);
+            }
+          return split;
+        });
+
     /** Every toolbar action: shown whole inside the window and the toolbar, or an item of the More menu. */
     async function toolbarActionsReachable(): Promise<{ shown: string[]; folded: string[] }> {
       const bar = await box('[role=toolbar]');
@@ -295,6 +318,9 @@ describe.skipIf(missing !== null)(
       await $('deep-chain-merge').click();
       await e2e.page.locator('[role=dialog]').waitFor();
       expect(await e2e.page.locator('[role=dialog]').textContent()).toContain('Merge');
+      // Long names wrap between words in the dialog's title and the details' heading, never inside a word ("enou|gh").
+      expect(await wordsSplit('[role=dialog] h2')).toEqual([]);
+      expect(await wordsSplit('[data-testid=detail-name]')).toEqual([]);
       await e2e.page.screenshot({ path: path.join(e2e.artifacts, 'layout-05-deep-merge-1024.png') });
       await e2e.page.locator('[role=dialog] button', { hasText: 'Cancel' }).first().click();
       // Check all: every disk's badge ends up checked (ok).

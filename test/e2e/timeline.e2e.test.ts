@@ -46,7 +46,7 @@ describe.skipIf(missing !== null)(
         const sel = document.querySelector<SVGGElement>('[data-testid=timeline-dot][aria-pressed=true]');
         const r = sel?.querySelector('.mark')?.getBoundingClientRect();
         // The lane names cover the window's left 138 px: a dot there is hidden.
-        const selectedInView = !!r && r.left >= v.left + 138 && r.right <= v.right && r.top >= v.top + 24 && r.bottom <= v.bottom;
+        const selectedInView = !!r && r.left >= v.left + 138 && r.right <= v.right && r.top >= v.top && r.bottom <= v.bottom;
         const ticks = Array.from(document.querySelectorAll<SVGTextElement>('[data-testid=timeline-tick]')).map((t) => ({
           time: Number(t.dataset.time),
           r: t.getBoundingClientRect(),
@@ -65,6 +65,72 @@ describe.skipIf(missing !== null)(
           pane: document.querySelector('main.folders')!.getBoundingClientRect().bottom,
         };
       });
+    /**
+     * After scrolling the window to `top` (px, or 'end'): the names (the dots' and the lanes') whose visible part meets the
+     * date axis, and those cut at the window's top edge. What shows of a name is its box within the window's inside.
+     */
+    const underAxis = (top: number | 'end') =>
+      page.evaluate(
+        (top) =>
+          new Promise<{ scrolled: number; under: string[]; cut: string[]; ticksOut: string[] }>((resolve) => {
+            const el = document.querySelector<HTMLElement>('[data-testid=timeline-viewport]')!;
+            el.scrollTop = top === 'end' ? el.scrollHeight : top;
+            requestAnimationFrame(() =>
+              requestAnimationFrame(() => {
+                const b = el.getBoundingClientRect();
+                // The inside: less the borders and the scroll bars.
+                const inside = {
+                  left: b.left + el.clientLeft,
+                  top: b.top + el.clientTop,
+                  right: b.left + el.clientLeft + el.clientWidth,
+                  bottom: b.top + el.clientTop + el.clientHeight,
+                };
+                const axis = document.querySelector('[data-testid=timeline-axis]')!.getBoundingClientRect();
+                const meet = (a: DOMRect | typeof inside, c: DOMRect | typeof inside) =>
+                  a.left < c.right - 0.5 && c.left < a.right - 0.5 && a.top < c.bottom - 0.5 && c.top < a.bottom - 0.5;
+                const under: string[] = [];
+                const cut: string[] = [];
+                const names = document.querySelectorAll<SVGTextElement>('[data-testid=timeline-label], [data-testid=timeline-lane]');
+                for (const t of Array.from(names)) {
+                  const r = t.getBoundingClientRect();
+                  if (!meet(r, inside)) continue; // out of sight
+                  const shown = {
+                    left: Math.max(r.left, inside.left),
+                    top: Math.max(r.top, inside.top),
+                    right: Math.min(r.right, inside.right),
+                    bottom: Math.min(r.bottom, inside.bottom),
+                  };
+                  // Its own words, not its tooltip's.
+                  const words = Array.from(t.childNodes)
+                    .filter((n) => n.nodeType === Node.TEXT_NODE)
+                    .map((n) => n.textContent)
+                    .join('')
+                    .trim();
+                  const what = `${t.dataset.testid} ${words} at ${Math.round(r.left)},${Math.round(r.top)}`;
+                  if (meet(shown, axis)) under.push(what);
+                  if (r.top < inside.top - 0.5) cut.push(what);
+                }
+                // The dates inside their strip, top to bottom.
+                const ticksOut = Array.from(document.querySelectorAll('[data-testid=timeline-tick]'))
+                  .map((t) => t.getBoundingClientRect())
+                  .filter((r) => r.top < axis.top - 0.5 || r.bottom > axis.bottom + 0.5)
+                  .map((r) => `${Math.round(r.top)}–${Math.round(r.bottom)}`);
+                resolve({ scrolled: el.scrollTop, under, cut, ticksOut });
+              }),
+            );
+          }),
+        top,
+      );
+    /** No name is ever under the date axis: the window at its top (nothing cut there either) and at its end. */
+    async function expectAxisClear(what: string) {
+      const atTop = await underAxis(0);
+      expect(atTop.under, `${what} at the top: names under the axis`).toEqual([]);
+      expect(atTop.cut, `${what} at the top: names cut at the window's edge`).toEqual([]);
+      expect(atTop.ticksOut, `${what}: dates out of their strip`).toEqual([]);
+      const atEnd = await underAxis('end');
+      expect(atEnd.under, `${what} at the end: names under the axis`).toEqual([]);
+      return atEnd.scrolled;
+    }
     const dx = async (a: string, b: string) => (await dot(b).boundingBox())!.x - (await dot(a).boundingBox())!.x;
     const zoomLevel = async () => parseInt((await $('timeline-zoom-level').textContent())!, 10);
 
@@ -167,6 +233,7 @@ describe.skipIf(missing !== null)(
           await expect.poll(() => $('timeline-dot').count()).toBe(9);
           expect(await $('timeline-lane').count()).toBe(1);
           await expectClean(`linear ${tag}`);
+          await expectAxisClear(`linear ${tag}`);
           await shot('linear');
           for (let i = 0; i < 4; i++) await page.getByRole('button', { name: 'Zoom in' }).click();
           await expect.poll(zoomLevel).toBe(506);
@@ -179,6 +246,9 @@ describe.skipIf(missing !== null)(
           await expect.poll(() => $('timeline-dot').count()).toBe(300);
           await expectClean(`300 disks ${tag}`);
           await shot('300');
+          // Scrolled to the end (its last lanes in view) and back to the top: the axis covers no lane's names.
+          expect(await expectAxisClear(`300 disks ${tag}`), 'the window scrolls').toBeGreaterThan(0);
+          await shot('300-end');
           await page.getByRole('button', { name: 'Zoom in' }).click();
           await page.getByRole('button', { name: 'Zoom in' }).click();
           await expect.poll(zoomLevel).toBe(225);

@@ -35,6 +35,21 @@ describe('timeline layout', () => {
     expect(l.links).toHaveLength(6);
   });
 
+  it('orders the trees by their first disk’s time, whatever order they come in (names sorted as text put d29 after d249)', () => {
+    const roots = [d('d249', 5, [d('d249a', 6)]), d('d29', 1, [d('d29a', 2), d('d29b', 3)]), d('d254', 4)];
+    const l = layoutTimeline(roots, 800, estimateWidth);
+    const lane = (k: string) => l.dots.find((x) => x.key === k)!.lane;
+    // d29's tree (two lanes: its branch below it) first, then d254, then d249.
+    expect([lane('d29'), lane('d29b'), lane('d254'), lane('d249')]).toEqual([0, 1, 2, 3]);
+    expect(l.lanes.map((x) => x.tree)).toEqual([0, 0, 1, 2]);
+    // Equal times keep the order they came in.
+    const same = layoutTimeline([d('b', 1), d('a', 1)], 800, estimateWidth);
+    expect(same.dots.map((x) => [x.key, x.lane])).toEqual([
+      ['b', 0],
+      ['a', 1],
+    ]);
+  });
+
   it('places dots by time on the axis: later is right, children right of parents, the axis ticks in order', () => {
     const l = layoutTimeline(forest(), 800, estimateWidth);
     const sorted = [...l.dots].sort((a, b) => a.time - b.time);

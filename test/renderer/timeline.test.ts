@@ -56,7 +56,7 @@ describe('TimelineView', () => {
   it('zooms the axis with the buttons and + / - / 0, and says by how much', async () => {
     const { wrapper } = await mountTimeline();
     const level = () => wrapper.get('[data-testid="timeline-zoom-level"]').text();
-    const width = () => Number(wrapper.get('svg').attributes('width'));
+    const width = () => Number(wrapper.get('[data-testid="timeline-viewport"] svg').attributes('width'));
     const fitted = width();
     expect(level()).toBe('100%');
     expect(wrapper.get('[data-testid="timeline-zoom-out"]').attributes('disabled')).toBeDefined(); // never narrower than the window

@@ -69,7 +69,8 @@ export interface TimelineLayout {
 export type Measure = (text: string, size: number) => number;
 export const LABEL_SIZE = 11;
 const LANE = 40;
-const AXIS = 34; // room for the date axis above the first lane
+// Room above the first lane for its names (drawn 11 px above a dot); the date axis is a strip of its own above the window (TimelineView).
+const TOP = 4;
 const LEFT = 150; // lane names
 const RIGHT = 16;
 const DOT_GAP = 16; // least distance between dots on one lane
@@ -163,10 +164,13 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
       walk(c, l, disk.key);
     });
   };
-  roots.forEach((r, i) => {
-    lanes.push({ disks: [], tree: i });
-    walk(r, lanes.length - 1, null);
-  });
+  // Trees by their first disk's time (a stable sort), so the lanes read as history from top to bottom whatever the folder's order.
+  [...roots]
+    .sort((a, b) => a.time - b.time)
+    .forEach((r, i) => {
+      lanes.push({ disks: [], tree: i });
+      walk(r, lanes.length - 1, null);
+    });
   if (placed.length === 0) return { dots: [], lanes: [], ticks: [], links: [], width: 0, height: 0, left: LEFT };
 
   const times = placed.map((p) => p.disk.time);
@@ -179,7 +183,7 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
   }
   const w = Math.max(200, plotWidth);
   const xOf = (t: number) => LEFT + ((t - t0) / (t1 - t0)) * w;
-  const laneY = (l: number) => AXIS + l * LANE + LANE / 2;
+  const laneY = (l: number) => TOP + l * LANE + LANE / 2;
 
   // Dots: at their time, pushed right where a lane's previous dot is too close.
   const dotOf = new Map<string, TimelineDot>();
@@ -244,7 +248,7 @@ export function layoutTimeline(roots: TimelineDisk[], plotWidth: number, measure
     ticks,
     links,
     width: Math.ceil(plotRight),
-    height: AXIS + lanes.length * LANE + PAD_BOTTOM,
+    height: TOP + lanes.length * LANE + PAD_BOTTOM,
     left: LEFT,
   };
 }
