@@ -13,6 +13,7 @@ import * as nodePath from 'node:path';
 import { randomWrites } from '../support/tree.js';
 import { createDifferencing, createDynamic, createFixed } from '../../core/ops/create.js';
 import { Rng } from '../support/model.js';
+import { SparseImage } from './image.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -46,8 +47,8 @@ export interface FuzzCase {
   leaf: string;
   target: string;
   mutations: string[];
-  /** Every file of the case (chain plus bystanders): bytes, a directory or a named pipe. */
-  files: Map<string, Buffer | 'dir' | 'fifo'>;
+  /** Every file of the case (chain plus bystanders): bytes (whole, or sparse for VHDX), a directory or a named pipe. */
+  files: Map<string, Buffer | SparseImage | 'dir' | 'fifo'>;
 }
 
 // ---- reading layouts (plain byte arithmetic, independent of the core's decoders) ----
@@ -701,6 +702,7 @@ export async function writeCase(c: FuzzCase, dir: string): Promise<void> {
   for (const [n, b] of c.files) {
     const p = nodePath.join(dir, n);
     if (b === 'dir') await fsp.mkdir(p);
+    else if (b instanceof SparseImage) b.writeTo(p);
     else if (b === 'fifo') {
       const r = spawnSync('mkfifo', [p]);
       if (r.status !== 0) throw new Error(`mkfifo ${p} failed`);
@@ -708,9 +710,11 @@ export async function writeCase(c: FuzzCase, dir: string): Promise<void> {
   }
 }
 
-export function fuzzSeed(): number {
+/** FUZZ_SEED, else `fixed`, else one from the clock (printed in the summary either way). */
+export function fuzzSeed(fixed?: number): number {
   const n = Number(process.env.FUZZ_SEED);
-  return Number.isInteger(n) && n >= 0 ? n >>> 0 : (Date.now() ^ (process.pid << 10)) >>> 0;
+  if (process.env.FUZZ_SEED && Number.isInteger(n) && n >= 0) return n >>> 0;
+  return fixed ?? (Date.now() ^ (process.pid << 10)) >>> 0;
 }
 
 export function fuzzCases(dflt: number): number {

@@ -1,7 +1,8 @@
 // Fuzz worker process (bundled by fuzz.test.ts, never imported by tests).
-//   node --max-old-space-size=192 worker.cjs <seedsDir> <workDir> <seed> <i,j,k...>
-// For each case index: writes the case into a fresh folder, then opens the
-// leaf (VhdFile.open), reads the whole disk through its chain (bounded),
+//   node --max-old-space-size=192 worker.cjs <seedsDir> <workDir> <seed> <i,j,k...> [vhd|vhdx]
+// For each case index of the VHD (generator.ts) or VHDX (vhdx-generator.ts)
+// corpus: writes the case into a fresh folder, then opens the leaf
+// (VhdFile.open or VhdxFile.open), reads the whole disk through its chain (bounded),
 // checks it (checkPaths --deep), gets its info and scans the folder. Every
 // step must succeed or throw a VhdError with a code; results are serialised
 // to JSON as the CLI would. Prints one JSON line before ("start") and after
@@ -10,14 +11,17 @@
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { VhdError } from '../../core/errors.js';
-import { openDisk } from '../../core/disk/chain.js';
+import { openDisk, openReadableDisk } from '../../core/disk/chain.js';
 import { VhdFile } from '../../core/disk/vhd-file.js';
+import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { checkPaths } from '../../core/ops/check.js';
 import { getInfo } from '../../core/ops/info.js';
 import { scanLibrary } from '../../core/library/scan.js';
-import { loadSeeds, makeCase, writeCase } from './generator.js';
+import { loadSeeds, makeCase, writeCase, type FuzzCase } from './generator.js';
+import { loadVhdxSeeds, makeVhdxCase } from './vhdx-generator.js';
 
-const [seedsDir, workDir, seedText, list] = process.argv.slice(2);
+const [seedsDir, workDir, seedText, list, corpus = 'vhd'] = process.argv.slice(2);
+const vhdx = corpus === 'vhdx';
 const seed = Number(seedText);
 const indices = list.split(',').filter(Boolean).map(Number);
 
@@ -37,13 +41,15 @@ const READ_CAP_MS = 1000;
 
 /** The whole virtual disk through the chain, chunk by chunk, skipping what no layer stores; capped. */
 async function readAll(path: string): Promise<string> {
-  const d = await openDisk(path);
+  const d = vhdx ? await openReadableDisk(path) : await openDisk(path);
   try {
     const buf = Buffer.alloc(READ_CHUNK);
     const t0 = Date.now();
     let read = 0;
-    for (let off = 0; off < d.virtualSize; off += READ_CHUNK) {
+    for (let off = 0, k = 0; off < d.virtualSize; off += READ_CHUNK, k++) {
       const len = Math.min(READ_CHUNK, d.virtualSize - off);
+      // A VHDX may claim 64 TiB of holes: even skipping them is bounded.
+      if ((k & 4095) === 4095 && Date.now() - t0 > READ_CAP_MS) return 'capped';
       if (!d.mayHaveData(off / 512, Math.ceil(len / 512))) continue;
       await d.readInto(buf.subarray(0, len), off);
       read += len;
@@ -76,11 +82,14 @@ async function step(name: string, fn: () => Promise<unknown>, bad: string[]): Pr
 }
 
 async function main(): Promise<void> {
-  const sets = loadSeeds(seedsDir);
+  const vhdxSets = vhdx ? await loadVhdxSeeds(seedsDir) : null;
+  const vhdSets = vhdx ? [] : loadSeeds(seedsDir);
+  const make = (i: number): FuzzCase => (vhdxSets ? makeVhdxCase(vhdxSets, seed, i) : makeCase(vhdSets, seed, i));
+  const open = (p: string) => (vhdx ? VhdxFile.open(p) : VhdFile.open(p));
   let peakRss = 0;
   for (const i of indices) {
     process.stdout.write(JSON.stringify({ start: i }) + '\n');
-    const c = makeCase(sets, seed, i);
+    const c = make(i);
     const dir = nodePath.join(workDir, `case-${i}`);
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir, { recursive: true });
@@ -90,8 +99,8 @@ async function main(): Promise<void> {
     const leaf = nodePath.join(dir, c.leaf);
     const t0 = Date.now();
     const ops: Record<string, Outcome> = {};
-    ops.open = await step('open', async () => (await VhdFile.open(leaf)).close(), bad);
-    if (c.target !== c.leaf) ops.openTarget = await step('openTarget', async () => (await VhdFile.open(nodePath.join(dir, c.target))).close(), bad);
+    ops.open = await step('open', async () => (await open(leaf)).close(), bad);
+    if (c.target !== c.leaf) ops.openTarget = await step('openTarget', async () => (await open(nodePath.join(dir, c.target))).close(), bad);
     ops.read = await step('read', () => readAll(leaf), bad);
     ops.check = await step(
       'check',
