@@ -47,14 +47,12 @@ crashSuite('merge-vhdx', [
     setup: (dir) => chain(dir, 901, true),
     request: (dir) => ({ op: 'merge', disk: `${dir}/s2.avhdx` }),
     after: { 's2.avhdx': null, 's1.avhdx': { content: 's2.avhdx' } },
-    runs: 400,
   },
   {
     name: 'merge of the active AVHDX into its AVHDX parent (the merged disk at the active path)',
     setup: (dir) => chain(dir, 902, false),
     request: (dir) => ({ op: 'merge', disk: `${dir}/s2.avhdx` }),
     after: { 's1.avhdx': null, 's2.avhdx': { parent: 'base.vhdx' } },
-    runs: 400,
   },
   {
     name: 'merge of the active AVHDX into a dynamic base, through the CLI',
@@ -65,6 +63,5 @@ crashSuite('merge-vhdx', [
     },
     request: (dir) => ({ cli: ['merge', `${dir}/s1.avhdx`] }),
     after: { 'base.vhdx': null, 's1.avhdx': { parent: null } },
-    runs: 400,
   },
 ]);
