@@ -329,6 +329,12 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
 /** After the rename: the disk that goes is removed, the label follows the merged disk, the journal goes. Idempotent. */
 async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   await syncDir(nodePath.dirname(j.target));
+  // By id, not by name: a file put at that path since (another disk) is not ours to remove.
+  const gone = await idOf(j.removed);
+  if (gone !== null && gone !== j.removedId)
+    throw new RefusedError('CHANGED', `${j.removed} is no longer the disk this merge removes (its id is ${gone}); the journal is left for a person`, {
+      path: j.removed,
+    });
   await removeFile(j.removed, { missingOk: true });
   await syncDir(nodePath.dirname(j.removed));
   const dir = nodePath.dirname(j.target);
@@ -358,6 +364,12 @@ export async function recoverVhdxMerge(jpath: string, j: VhdxMergeJournal): Prom
   return withActiveJournal(jpath, async () => {
     if (j.phase === 'copy') return discard(jpath, j);
     if ((await pathExists(j.tmp)) && (await idOf(j.tmp)) === j.newId) {
+      // Only over the disk the merge replaces (or none): another file put at the path since stays.
+      if ((await pathExists(j.target)) && (await idOf(j.target)) !== j.keptId)
+        return {
+          action: 'left',
+          detail: `${j.target} is no longer the disk this merge replaces; the merged copy ${j.tmp} and the journal are left for a person`,
+        };
       await renameFile(j.tmp, j.target);
     } else if ((await idOf(j.target)) !== j.newId) {
       return { action: 'left', detail: `${j.target} does not hold the merged disk and its copy ${j.tmp} is missing; the journal is left for a person` };
