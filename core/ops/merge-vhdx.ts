@@ -24,6 +24,7 @@ import { CancelledError, RefusedError } from '../errors.js';
 import { isAllZero } from '../format/bytes.js';
 import { PayloadState, SECTOR_BITMAP_BLOCK_SIZE } from '../format/vhdx/bat.js';
 import { guidFromString, guidToString, newGuid } from '../format/vhdx/guid.js';
+import { diskIdOrNull } from '../disk/ids.js';
 import { openReadableDisk } from '../disk/chain.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
 import { VhdxLayer } from '../disk/vhdx-layer.js';
@@ -330,7 +331,7 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
 async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   await syncDir(nodePath.dirname(j.target));
   // By id, not by name: a file put at that path since (another disk) is not ours to remove.
-  const gone = await idOf(j.removed);
+  const gone = await diskIdOrNull(j.removed);
   if (gone !== null && gone !== j.removedId)
     throw new RefusedError('CHANGED', `${j.removed} is no longer the disk this merge removes (its id is ${gone}); the journal is left for a person`, {
       path: j.removed,
@@ -349,29 +350,19 @@ async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   await removeJournal(jpath);
 }
 
-async function idOf(path: string): Promise<string | null> {
-  try {
-    const x = await VhdxFile.open(path);
-    await x.close();
-    return x.dataWriteGuid;
-  } catch {
-    return null;
-  }
-}
-
 /** Recovery: an incomplete copy goes (nothing else was written); a complete one is put in place and the merge finished. */
 export async function recoverVhdxMerge(jpath: string, j: VhdxMergeJournal): Promise<RecoveryOutcome> {
   return withActiveJournal(jpath, async () => {
     if (j.phase === 'copy') return discard(jpath, j);
-    if ((await pathExists(j.tmp)) && (await idOf(j.tmp)) === j.newId) {
+    if ((await pathExists(j.tmp)) && (await diskIdOrNull(j.tmp)) === j.newId) {
       // Only over the disk the merge replaces (or none): another file put at the path since stays.
-      if ((await pathExists(j.target)) && (await idOf(j.target)) !== j.keptId)
+      if ((await pathExists(j.target)) && (await diskIdOrNull(j.target)) !== j.keptId)
         return {
           action: 'left',
           detail: `${j.target} is no longer the disk this merge replaces; the merged copy ${j.tmp} and the journal are left for a person`,
         };
       await renameFile(j.tmp, j.target);
-    } else if ((await idOf(j.target)) !== j.newId) {
+    } else if ((await diskIdOrNull(j.target)) !== j.newId) {
       return { action: 'left', detail: `${j.target} does not hold the merged disk and its copy ${j.tmp} is missing; the journal is left for a person` };
     }
     await finishSwap(jpath, j);
