@@ -586,17 +586,6 @@ const mutators: [number, string, Mutation][] = [
   ],
 ];
 
-const TOTAL_WEIGHT = mutators.reduce((n, m) => n + m[0], 0);
-
-function pickMutator(rng: Rng): [number, string, Mutation] {
-  let r = rng.int(TOTAL_WEIGHT);
-  for (const m of mutators) {
-    if (r < m[0]) return m;
-    r -= m[0];
-  }
-  return mutators[0];
-}
-
 /** Rewrites a differencing file's parent link (id + W2ru/W2ku/MacX payloads + name) to point at `to`. */
 function pointParentAt(b: Buffer, L: Layout, to: string, id: Buffer): void {
   const h = L.headerAt!;
@@ -674,7 +663,7 @@ export function makeCase(sets: SeedSet[], seed: number, index: number): FuzzCase
   for (let k = 0; k < rounds; k++) {
     const cur = files.get(target) as Buffer;
     const L = k === 0 ? set.layouts.get(target)! : (safeLayout(cur) ?? set.layouts.get(target)!);
-    const [, name, fn] = pickMutator(rng);
+    const [, name, fn] = rng.weighted(mutators);
     try {
       const r = fn({ rng, b: cur, L, set, name: target, all: files });
       files.set(target, r.b);

@@ -964,17 +964,6 @@ function mutator(name: string): Mutation {
   return mutators.find((m) => m[1] === name)![2];
 }
 
-const TOTAL_WEIGHT = mutators.reduce((n, m) => n + m[0], 0);
-
-function pickMutator(rng: Rng): [number, string, Mutation] {
-  let r = rng.int(TOTAL_WEIGHT);
-  for (const m of mutators) {
-    if (r < m[0]) return m;
-    r -= m[0];
-  }
-  return mutators[0];
-}
-
 /** A differencing file's locator and linkage rewritten to name `to` with the data write GUID `linkage`. */
 function pointParentAt(img: SparseImage, L: VhdxLayout, to: string, linkage: string): void {
   putLocator(
@@ -1047,7 +1036,7 @@ export function makeVhdxCase(sets: VhdxSeedSet[], seed: number, index: number): 
   for (let k = 0; k < rounds; k++) {
     const img = files.get(target) as SparseImage;
     const L = k === 0 ? set.layouts.get(target)! : (safeLayout(img) ?? set.layouts.get(target)!);
-    const [, name, fn] = pickMutator(rng);
+    const [, name, fn] = rng.weighted(mutators);
     try {
       const r = fn({ rng, img, L, set, name: target, files });
       files.set(target, r.img);

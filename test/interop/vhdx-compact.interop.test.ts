@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { openReadableDisk } from '../../core/disk/chain.js';
+import { readThrough } from '../support/tree.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { RefusedError } from '../../core/errors.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
@@ -34,16 +34,6 @@ const HAVE_QEMU = ok('qemu-img') && ok('qemu-io');
 const HAVE_PYVHDI = spawnSync(PYTHON, ['-c', 'import pyvhdi'], { stdio: 'ignore' }).status === 0;
 if (!HAVE_QEMU) console.log('VHDX compact interop skipped: qemu-img or qemu-io is not on PATH');
 if (!HAVE_PYVHDI) console.log(`VHDX compact libvhdi comparisons skipped: ${PYTHON} -c 'import pyvhdi' fails`);
-
-/** What our reader shows of a disk through its chain. */
-async function content(p: string): Promise<Buffer> {
-  const d = await openReadableDisk(p);
-  try {
-    return Buffer.from(await d.read(0, d.virtualSize));
-  } finally {
-    await d.close();
-  }
-}
 
 /** What identifies the disk, and the states of its blocks. */
 async function identity(p: string) {
@@ -99,7 +89,7 @@ describe.skipIf(!HAVE_QEMU)('compact of VHDX files QEMU made', () => {
       const before = await fsp.readFile(tmp.file('before.raw'));
       const idBefore = await identity(f);
       const sizeBefore = (await fsp.stat(f)).size;
-      expect((await content(f)).equals(before)).toBe(true);
+      expect((await readThrough(f)).equals(before)).toBe(true);
 
       const r = await cli('compact', f, '--json');
       expect(r.code, r.err).toBe(0);
@@ -131,7 +121,7 @@ describe.skipIf(!HAVE_QEMU)('compact of VHDX files QEMU made', () => {
     const f = tmp.file('big-log.vhdx');
     await run('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', 'block_size=1M,log_size=4M', f, '16M']);
     for (const c of ['write -P 7 0 2M', 'write -P 0 5M 3M', 'write -P 8 15M 4k']) await run('qemu-io', ['-f', 'vhdx', '-c', c, f]);
-    const before = await content(f);
+    const before = await readThrough(f);
     const plan = await planOperation({ op: 'compact', disk: f });
     expect(plan.refusals).toEqual([]);
     const size = (await fsp.stat(f)).size;
@@ -142,7 +132,7 @@ describe.skipIf(!HAVE_QEMU)('compact of VHDX files QEMU made', () => {
     expect(res.bytesBefore - res.bytesAfter).toBeGreaterThanOrEqual(plan.frees!);
     expect(res.bytesAfter).toBe(1 * MiB + 4 * MiB + 1 * MiB + 1 * MiB + 3 * MiB);
     expect(size - res.bytesAfter).toBe(res.bytesBefore - res.bytesAfter);
-    expect((await content(f)).equals(before)).toBe(true);
+    expect((await readThrough(f)).equals(before)).toBe(true);
     const h = await VhdxFile.open(f);
     expect(h.header.logLength).toBe(4 * MiB);
     await h.close();
@@ -236,7 +226,7 @@ describe('compact of VHDX files and AVHDX chains the builder makes', () => {
         if (p && b !== 6) ownChild.data.copy(want, s * lss, s * lss, (s + 1) * lss);
       });
       const c = tmp.file('child.avhdx');
-      expect((await content(c)).equals(want)).toBe(true);
+      expect((await readThrough(c)).equals(want)).toBe(true);
       const idBefore = await identity(c);
       const shaBefore = HAVE_PYVHDI ? await pyvhdi(tmp.file('base.vhdx'), c) : null;
       const baseBytes = await fsp.readFile(tmp.file('base.vhdx'));
@@ -257,7 +247,7 @@ describe('compact of VHDX files and AVHDX chains the builder makes', () => {
       expect(res.bytesAfter).toBe((await fsp.stat(c)).size);
       expect(res.bytesAfter).toBeLessThan(sizeBefore);
       expect(res.blocksAfter).toBe(4);
-      expect((await content(c)).equals(want)).toBe(true);
+      expect((await readThrough(c)).equals(want)).toBe(true);
       const idAfter = await identity(c);
       expect(idAfter.id).toEqual(idBefore.id);
       const states = [...idBefore.states];
@@ -269,12 +259,12 @@ describe('compact of VHDX files and AVHDX chains the builder makes', () => {
 
       // Without its child the base compacts: unmapped, undefined, zero and stored-zero blocks go.
       await fsp.rm(c);
-      const baseBefore = await content(tmp.file('base.vhdx'));
+      const baseBefore = await readThrough(tmp.file('base.vhdx'));
       expect(baseBefore.equals(model([base], size, lss))).toBe(true);
       const rb = await runOperation({ op: 'compact', disk: tmp.file('base.vhdx') });
       expect(rb.blocksAfter).toBe(blocksWithData(baseBefore, 2 * MiB));
       expect(rb.blocksAfter).toBe(3);
-      expect((await content(tmp.file('base.vhdx'))).equals(baseBefore)).toBe(true);
+      expect((await readThrough(tmp.file('base.vhdx'))).equals(baseBefore)).toBe(true);
       if (HAVE_PYVHDI) {
         const [sha] = await pyvhdi(tmp.file('base.vhdx'));
         await fsp.writeFile(tmp.file('b.raw'), baseBefore);
@@ -315,7 +305,7 @@ describe('compact of VHDX files and AVHDX chains the builder makes', () => {
     const want = built.expected(0, 8 * MiB).data;
     want.fill(0, 0, MiB);
     want.set(news, 3 * MiB + 65536);
-    expect((await content(p)).equals(want)).toBe(true);
+    expect((await readThrough(p)).equals(want)).toBe(true);
     const plan = await planOperation({ op: 'compact', disk: p });
     expect(plan.cautions?.join(' ')).toMatch(/not closed cleanly: the copy holds its content with the 1 pending log entries applied/);
     const res = await runOperation({ op: 'compact', disk: p });
@@ -325,7 +315,7 @@ describe('compact of VHDX files and AVHDX chains the builder makes', () => {
     const f = await VhdxFile.open(p, { replayLog: false });
     expect(f.logEntriesReplayed).toBe(0);
     await f.close();
-    expect((await content(p)).equals(want)).toBe(true);
+    expect((await readThrough(p)).equals(want)).toBe(true);
     if (HAVE_QEMU) {
       await run('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', p, tmp.file('d.raw')]);
       expect((await fsp.readFile(tmp.file('d.raw'))).equals(want)).toBe(true);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { openReadableDisk } from '../../core/disk/chain.js';
+import { readThrough } from '../support/tree.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { CancelledError } from '../../core/errors.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
@@ -34,16 +34,6 @@ if (!HAVE_QEMU) console.log('VHDX merge qemu checks skipped: qemu-img is not on 
 if (!HAVE_PYVHDI) console.log(`VHDX merge libvhdi comparisons skipped: ${PYTHON} -c 'import pyvhdi' fails`);
 
 const SIZE = 12 * MiB;
-
-/** What our reader shows of a disk through its chain. */
-async function content(p: string): Promise<Buffer> {
-  const d = await openReadableDisk(p);
-  try {
-    return Buffer.from(await d.read(0, d.virtualSize));
-  } finally {
-    await d.close();
-  }
-}
 
 async function identity(p: string) {
   const f = await VhdxFile.open(p);
@@ -138,7 +128,7 @@ describe('merge of AVHDX chains', () => {
       locator: linkTo(await builtOf(tmp.file('base.vhdx')), '.\\base.vhdx'),
     });
     await recordActive(tmp.file('t1.avhdx'));
-    expect((await content(tmp.file('s2.avhdx'))).equals(models.get('s2.avhdx')!)).toBe(true);
+    expect((await readThrough(tmp.file('s2.avhdx'))).equals(models.get('s2.avhdx')!)).toBe(true);
     const before = await identity(tmp.file('s1.avhdx'));
     const label = await setLabel(tmp.file('s1.avhdx'), before.dataWriteGuid, { name: 'Before upgrade' });
 
@@ -155,7 +145,7 @@ describe('merge of AVHDX chains', () => {
     expect(r.merged).toBe(tmp.file('s1.avhdx'));
     expect(r.removed).toEqual([tmp.file('s2.avhdx')]);
     expect((await fsp.readdir(tmp.dir)).filter((n) => !n.startsWith('.vhdsnap.json')).sort()).toEqual(['base.vhdx', 's1.avhdx', 't1.avhdx']);
-    expect((await content(tmp.file('s1.avhdx'))).equals(models.get('s2.avhdx')!)).toBe(true);
+    expect((await readThrough(tmp.file('s1.avhdx'))).equals(models.get('s2.avhdx')!)).toBe(true);
     const after = await identity(tmp.file('s1.avhdx'));
     // Same disk id, sizes and parent link; a new data write GUID (its content changed).
     expect({ ...after, dataWriteGuid: '' }).toEqual({ ...before, dataWriteGuid: '' });
@@ -181,7 +171,7 @@ describe('merge of AVHDX chains', () => {
     const r1 = await cli('merge', tmp.file('s3.avhdx'), '--json');
     expect(r1.code, r1.out + r1.err).toBe(0);
     expect((await fsp.readdir(tmp.dir)).filter((n) => n !== '.vhdsnap.json').sort()).toEqual(['base.vhdx', 's1.avhdx', 's3.avhdx']);
-    expect((await content(tmp.file('s3.avhdx'))).equals(s3)).toBe(true);
+    expect((await readThrough(tmp.file('s3.avhdx'))).equals(s3)).toBe(true);
     const s1 = await identity(tmp.file('s1.avhdx'));
     const merged = await identity(tmp.file('s3.avhdx'));
     expect(merged.parentLinkage).toBe(`{${s1.dataWriteGuid}}`);
@@ -196,7 +186,7 @@ describe('merge of AVHDX chains', () => {
     const last = await identity(tmp.file('s3.avhdx'));
     expect(last.type).toBe('dynamic');
     expect(last.logicalSectorSize).toBe(4096);
-    expect((await content(tmp.file('s3.avhdx'))).equals(s3)).toBe(true);
+    expect((await readThrough(tmp.file('s3.avhdx'))).equals(s3)).toBe(true);
     if (HAVE_PYVHDI) expect(await pyvhdi(tmp.file('s3.avhdx'))).toEqual([await sha(s3)]);
     // QEMU opens no VHDX with 4096-byte logical sectors (ENOTSUP): the 512-byte case below checks with qemu-img.
   });
@@ -213,7 +203,7 @@ describe('merge of AVHDX chains', () => {
     const r = await cli('merge', tmp.file('s1.avhdx'));
     expect(r.code, r.out + r.err).toBe(0);
     // s1 was the active disk: the merged dynamic disk is at its path.
-    expect((await content(tmp.file('s1.avhdx'))).equals(models.get('s1.avhdx')!)).toBe(true);
+    expect((await readThrough(tmp.file('s1.avhdx'))).equals(models.get('s1.avhdx')!)).toBe(true);
     expect((await identity(tmp.file('s1.avhdx'))).type).toBe('dynamic');
     if (HAVE_QEMU) {
       const check = await run('qemu-img', ['check', '-f', 'vhdx', tmp.file('s1.avhdx')]);
@@ -235,7 +225,7 @@ describe('merge of AVHDX chains', () => {
     await f.close();
     expect(fixed).toBe(true);
     expect(states.every((s) => s === PayloadState.FullyPresent)).toBe(true);
-    expect((await content(tmp.file('s1.avhdx'))).equals(model)).toBe(true);
+    expect((await readThrough(tmp.file('s1.avhdx'))).equals(model)).toBe(true);
     if (HAVE_QEMU) await run('qemu-img', ['check', '-f', 'vhdx', tmp.file('s1.avhdx')]);
   });
 

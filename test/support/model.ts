@@ -76,6 +76,15 @@ export class Rng {
   pick<T>(xs: readonly T[]): T {
     return xs[this.int(xs.length)];
   }
+  /** One of `xs`, each as likely as its weight (its first element) among them all. */
+  weighted<T extends readonly [number, ...unknown[]]>(xs: readonly T[]): T {
+    let r = this.int(xs.reduce((n, x) => n + x[0], 0));
+    for (const x of xs) {
+      if (r < x[0]) return x;
+      r -= x[0];
+    }
+    return xs[0];
+  }
   /** `n` random bytes; never all zero when n > 0 (so a write always changes something visible). */
   bytes(n: number): Buffer {
     const b = Buffer.alloc(n);
