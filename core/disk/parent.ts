@@ -28,6 +28,17 @@ export interface ParentCandidate {
   path: string;
 }
 
+/** How each kind of candidate reads in a message: people do not know locator codes. */
+const SOURCE_WORDS: Record<ParentCandidate['source'], string> = {
+  explicit: 'the path given',
+  W2ru: 'the relative path',
+  W2ku: 'the absolute path',
+  MacX: 'the macOS path',
+  Wi2r: 'the old relative path',
+  Wi2k: 'the old absolute path',
+  name: 'the name beside it',
+};
+
 export interface Rejection {
   path: string;
   source: string;
@@ -201,7 +212,7 @@ export async function resolveParent(child: VhdFile, opts: VhdFileOptions & { exp
     throw new ChainError('CHAIN_CYCLE', `${child.path}: the disk names itself as its parent`, { path: child.path, field: 'parentUniqueId' });
   }
   const mismatch = rejections.filter((r) => r.code === 'ID_MISMATCH');
-  const detail = rejections.map((r) => `${r.source} ${r.path}: ${r.reason}`).join('; ');
+  const detail = rejections.map((r) => `${SOURCE_WORDS[r.source as ParentCandidate['source']] ?? r.source} ${r.path}: ${r.reason}`).join('; ');
   if (mismatch.length > 0) {
     throw new ChainError('PARENT_ID_MISMATCH', `${child.path}: no candidate parent has id ${uuidToString(want)} (Windows 0xC03A000E): ${detail}`, {
       path: child.path,

@@ -191,6 +191,9 @@ describe('moved chains', () => {
 
     const err = await expectChainError(openDisk(child), ['PARENT_NOT_FOUND']);
     expect(err.message).toMatch(/base\.vhd/);
+    // Each place tried, in words (not the locator codes W2ru/W2ku).
+    expect(err.message).toMatch(/the relative path .*base\.vhd: no such file/);
+    expect(err.message).not.toMatch(/W2ru|W2ku/);
 
     expect(Buffer.compare(await readAll(child, { parentPath: renamed }), model.view(L1))).toBe(0);
     const d = await openDisk(child, { parentPath: renamed });
