@@ -53,6 +53,7 @@ import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { findChildren, treeOf } from '../library/scan.js';
 import { removalSentence, savedStateSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
+import { planVhdxMerge, vhdxMergePlanned, type VhdxMergePlanFields } from './merge-vhdx.js';
 import { applyRelink, applyUnlink, prepareRelink, prepareUnlink, stampChildren } from './relink.js';
 import { treeEffect } from '../library/effect.js';
 import { blocksToAdd, blockBytes, freedBytes, receiverAt, relinkBytes, type Receiver } from './frees.js';
@@ -97,8 +98,10 @@ export const deleteJournalSchema = z.discriminatedUnion('strategy', [foldJournal
 export type DeleteJournal = FoldJournal | MergeChildJournal;
 
 export interface DeletePlan extends Plan {
-  strategy: 'fold' | 'merge-child' | 'remove' | null;
+  strategy: 'fold' | 'merge-child' | 'remove' | 'rewrite' | null;
   snapshot: string;
+  /** Rewrite (a VHDX snapshot with one child): the merge of that child into it, run as for the active disk (merge-vhdx.ts). */
+  viaVhdxMerge?: VhdxMergePlanFields;
   /** The id of the file removed (remove): the run removes no other file put at its path. */
   snapshotUuid?: string;
   children: string[];
@@ -200,10 +203,11 @@ async function planWithoutMerge(snap: string, children: string[]): Promise<Delet
   const name = nodePath.basename(snap);
   const refusals: Plan['refusals'] = [];
   let strategy: DeletePlan['strategy'] = null;
-  if (children.length > 0) {
+  if (children.length === 1) return planVhdxRewrite(snap, uuid, children[0]);
+  if (children.length > 1) {
     refusals.push({
       code: 'VHDX_MERGE_UNSUPPORTED',
-      message: `${name} has ${children.length === 1 ? 'a child' : `${children.length} children`} (${children.join(', ')}): deleting it means folding its data into ${children.length === 1 ? 'it' : 'them'}, which vhdsnap cannot do to VHDX files yet (\`vhdsnap merge\` of its only child into it can)`,
+      message: `${name} has ${children.length} children (${children.join(', ')}): deleting it means folding its data into each of them, which vhdsnap cannot do to VHDX files yet (a VHDX snapshot with one child can be deleted)`,
     });
   } else {
     const tree = await treeOf(snap);
@@ -230,6 +234,34 @@ async function planWithoutMerge(snap: string, children: string[]): Promise<Delet
     snapshot: snap,
     snapshotUuid: uuid,
     children,
+  };
+}
+
+/**
+ * A VHDX snapshot with one child: the child's merge into it, as for an active
+ * child (the merged disk is written beside, then put at the child's path, and
+ * the snapshot goes), so the child's path keeps its content. Its refusals are
+ * the merge's (a child with children of its own, other children, space).
+ */
+async function planVhdxRewrite(snap: string, uuid: string, child: string): Promise<DeletePlan> {
+  const m = await planVhdxMerge(child, true);
+  const snapText = await diskText(snap, uuid);
+  return {
+    operation: 'delete',
+    keepLose: m.refusals.length === 0 ? await removalSentence(snap, uuid) : undefined,
+    summary: m.refusals.length === 0 ? `delete the snapshot ${snapText}: ${m.summary}` : `cannot delete ${snapText}`,
+    changes: m.changes,
+    effect: treeEffect({ removed: [snap], changed: [child] }),
+    bytesToCopy: m.bytesToCopy,
+    worstCaseGrowth: m.worstCaseGrowth,
+    freeSpace: m.freeSpace,
+    refusals: m.refusals,
+    ...(m.cautions ? { cautions: m.cautions } : {}),
+    strategy: 'rewrite',
+    snapshot: snap,
+    snapshotUuid: uuid,
+    children: [child],
+    viaVhdxMerge: m,
   };
 }
 
@@ -343,7 +375,7 @@ async function childBytes(p: string): Promise<number> {
 }
 
 export interface DeleteResult {
-  strategy: 'fold' | 'merge-child' | 'remove';
+  strategy: 'fold' | 'merge-child' | 'remove' | 'rewrite';
   removed: string;
   changed: string[];
 }
@@ -358,6 +390,11 @@ export async function deleteSnapshot(snapshotPath: string, ctx: JobContext = {})
 export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<DeleteResult> {
   if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('delete'));
   if (plan.strategy === 'remove') return removeSavedState(plan);
+  if (plan.strategy === 'rewrite') {
+    // Journaled as the merge it is (recovery and the banner treat it as one).
+    const r = await vhdxMergePlanned(plan.viaVhdxMerge!, ctx);
+    return { strategy: 'rewrite', removed: plan.snapshot, changed: [r.merged] };
+  }
   let j: DeleteJournal;
   let jpath: string;
   const disk = await openDisk(plan.snapshot);
@@ -590,13 +627,23 @@ export const deleteOperation = defineOperation({
   request: diskRequest,
   ...writesOneDisk,
   plan: (r) => planDelete(r.disk),
+  // A VHDX snapshot's delete puts a new file at its child's path (merge-vhdx.ts).
+  replaces: (plan) => (plan.viaVhdxMerge ? [plan.viaVhdxMerge.vhdx.target] : []),
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
   cli: {
     args: '<snapshot>',
     about: 'Removes a snapshot, folding its content into its children so none of them changes, or a saved state (a leaf that is not the active disk).',
     positional: ['disk'],
     print: (r) =>
-      `deleted ${r.removed} (${r.strategy === 'remove' ? 'a saved state: its file removed' : r.strategy === 'fold' ? `folded into ${r.changed.length} child disk(s)` : `merged into the base, kept as ${r.changed[0]}`})`,
+      `deleted ${r.removed} (${
+        r.strategy === 'remove'
+          ? 'a saved state: its file removed'
+          : r.strategy === 'fold'
+            ? `folded into ${r.changed.length} child disk(s)`
+            : r.strategy === 'rewrite'
+              ? `its only child merged into it, the result kept as ${r.changed[0]}`
+              : `merged into the base, kept as ${r.changed[0]}`
+      })`,
   },
   journal: journalKind(
     deleteJournalSchema,

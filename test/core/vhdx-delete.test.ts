@@ -1,11 +1,13 @@
 // Delete on VHDX trees: a saved state (a leaf that is not the active disk) is
 // removed as for VHD, the remaining disks read as the raw model says and
-// check clean; the active disk, a disk with children (its delete needs a
-// merge, not written for VHDX) and a file another program holds are refused,
-// every file left as it was.
+// check clean; a snapshot with one child takes that child in (the VHDX merge
+// by rewrite, the result at the child's path); the active disk, a snapshot
+// with several children (folding into each is VHD only) and a file another
+// program holds are refused, every file left as it was.
 import { existsSync, promises as fsp } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RefusedError } from '../../core/errors.js';
+import { openWritableVhdxDisk } from '../../core/disk/chain.js';
 import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { readSidecar, setLabel } from '../../core/library/sidecar.js';
 import { planOperation, runOperation } from '../../core/operations.js';
@@ -50,6 +52,46 @@ describe('delete on VHDX', () => {
     expect(s.disks[id]).toBeUndefined();
     expect(Object.values(s.disks).map((l) => l.name)).toEqual(['current']);
     expect((await fsp.readdir(tmp.dir)).sort()).toEqual(['.vhdsnap.json', 'base.vhdx', 'now.avhdx']);
+  });
+
+  it('deletes a snapshot with one child by merging the child into it: the child path keeps its content, down to a base', async () => {
+    const t = await makeVhdxTree(tmp.dir, new Rng(905));
+    await runOperation({ op: 'delete', disk: t.saved });
+    // A snapshot of the active disk: now.avhdx becomes a snapshot, leaf.avhdx (over it) the active disk.
+    const leaf = tmp.file('leaf.avhdx');
+    await runOperation({ op: 'snapshot', disk: t.now, out: leaf });
+    const layer = t.model.addChild(1);
+    const w = { offset: 1_000_000 * 3 + 512, data: new Rng(906).bytes(70_000) };
+    const d = await openWritableVhdxDisk(leaf);
+    await d.write(w.offset, w.data);
+    await d.close();
+    t.model.write(layer, w.offset, w.data);
+    const baseBytes = await fsp.readFile(t.base);
+
+    const plan = await planOperation({ op: 'delete', disk: t.now });
+    expect(plan.refusals).toEqual([]);
+    expect(plan).toMatchObject({
+      strategy: 'rewrite',
+      changes: [
+        { path: leaf, action: 'modify' },
+        { path: t.now, action: 'delete' },
+      ],
+    });
+    expect(plan.summary).toMatch(/^delete the snapshot .*rewrite now\.avhdx/i);
+    expect(await runOperation({ op: 'delete', disk: t.now })).toEqual({ strategy: 'rewrite', removed: t.now, changed: [leaf] });
+    expect(existsSync(t.now)).toBe(false);
+    expect((await readThrough(leaf)).equals(t.model.view(layer))).toBe(true);
+    expect((await fsp.readFile(t.base)).equals(baseBytes)).toBe(true);
+    await expectCheckClean([leaf]);
+
+    // Then the base, whose only child is leaf.avhdx: the leaf path holds the whole disk, with no parent.
+    const base = await planOperation({ op: 'delete', disk: t.base });
+    expect(base.cautions?.join(' ')).toMatch(/no parent/);
+    expect(await runOperation({ op: 'delete', disk: t.base })).toMatchObject({ strategy: 'rewrite', removed: t.base });
+    expect(existsSync(t.base)).toBe(false);
+    expect((await readThrough(leaf)).equals(t.model.view(layer))).toBe(true);
+    expect((await fsp.readdir(tmp.dir)).filter((n) => !n.startsWith('.'))).toEqual(['leaf.avhdx']);
+    await expectCheckClean([leaf]);
   });
 
   it('refuses the active disk (NOT_A_SNAPSHOT) and a disk with children (VHDX_MERGE_UNSUPPORTED, naming them), writing nothing', async () => {

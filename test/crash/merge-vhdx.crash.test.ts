@@ -4,7 +4,8 @@
 // disk in place, the other file gone), and no temporary copy survives.
 // Cases: a saved-state leaf into its AVHDX parent (whose locator the rewrite
 // keeps), the active disk into its AVHDX parent and into a dynamic base (the
-// merged disk lands at the active path).
+// merged disk lands at the active path), and the delete of a snapshot with one
+// child, which runs as that child's merge.
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { recordActive } from '../../core/library/active.js';
 import { Rng } from '../support/model.js';
@@ -63,5 +64,11 @@ crashSuite('merge-vhdx', [
     },
     request: (dir) => ({ cli: ['merge', `${dir}/s1.avhdx`] }),
     after: { 'base.vhdx': null, 's1.avhdx': { parent: null } },
+  },
+  {
+    name: 'delete of the snapshot s1.avhdx: its only child (the active disk) is merged into it, the result at the child path',
+    setup: (dir) => chain(dir, 904, false),
+    request: (dir) => ({ op: 'delete', disk: `${dir}/s1.avhdx` }),
+    after: { 's1.avhdx': null, 's2.avhdx': { parent: 'base.vhdx' } },
   },
 ]);
