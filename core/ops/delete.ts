@@ -20,9 +20,12 @@
 // - "remove": the disk is a saved state (a leaf that is not its tree's active
 //   disk). Nothing depends on it, so its file just goes: one unlink, then its
 //   label; no journal (a kill leaves the file or not, and at worst a label of
-//   no file). The one case for VHDX so far: the other two write into another
-//   disk in place, which vhdsnap does not do to a VHDX yet (VHDX_MERGE_UNSUPPORTED;
-//   merge-vhdx.ts merges by rewriting the parent instead).
+//   no file). Either format.
+// - "rewrite" (VHDX only, which vhdsnap does not write in place): a snapshot
+//   with one child takes that child in by merge-vhdx.ts's rewrite, run as for
+//   an active child (the result at the child's path), under the merge's
+//   journal. A VHDX snapshot with several children is refused
+//   (VHDX_MERGE_UNSUPPORTED).
 // A base with several children is refused: each child would have to become a
 // standalone disk (flatten them instead). The active disk is refused: it is
 // the current state, not a snapshot.
