@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { DiskNode } from '../../server/api.js';
 import { checkInTurn, checkTargets } from '../../renderer/src/lib/check-all.js';
 import { costSentence, freeRequest } from '../../renderer/src/lib/cost.js';
-import { commonPrefixLength, middleSplit, tailLength } from '../../renderer/src/lib/middle-ellipsis.js';
+import { commonPrefixLength, middleShorten, middleSplit, tailLength } from '../../renderer/src/lib/middle-ellipsis.js';
 import { displayName } from '../../renderer/src/lib/operations.js';
 import { fitCount } from '../../renderer/src/lib/overflow.js';
 import { buildRows, DEEP_CHAIN, deepestChains, sortSiblings, type RowOptions } from '../../renderer/src/lib/tree-rows.js';
@@ -14,6 +14,16 @@ import { disk, labView } from './fake-api.js';
 const files = (rows: { node: DiskNode }[]) => rows.map((r) => r.node.ref.file);
 
 describe('middle ellipsis', () => {
+  it('middleShorten keeps short names and cuts long ones in the middle, keeping the distinguishing end', () => {
+    expect(middleShorten('d1.vhd', 32)).toBe('d1.vhd');
+    const a = middleShorten('win10-snapshot-before-upgrade-20261203-010203.vhd', 32);
+    const b = middleShorten('win10-snapshot-before-upgrade-20261203-010204.vhd', 32);
+    expect(Array.from(a).length).toBeLessThanOrEqual(32);
+    expect(a).toMatch(/^win10-snap.*….*010203\.vhd$/);
+    expect(a).not.toBe(b);
+    // Code points, not UTF-16 units: an emoji is never split.
+    expect(Array.from(middleShorten('😀'.repeat(40), 10))).toHaveLength(10);
+  });
   const names = ['disk-snap-20200101-010203.vhd', 'disk-snap-20200101-020304.vhd', 'disk-snap-20200101-030405.vhd'];
 
   it('finds the prefix the names share, by code point', () => {

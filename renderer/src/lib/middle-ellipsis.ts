@@ -39,3 +39,15 @@ export function middleSplit(name: string, tail: number): { head: string; tail: s
   const cut = Math.max(0, chars.length - Math.max(0, tail));
   return { head: chars.slice(0, cut).join(''), tail: chars.slice(cut).join('') };
 }
+
+/**
+ * `name` cut to at most `max` characters by dropping its middle ("Windows
+ * 11 bef…-20261203-010203.vhd"), for text CSS cannot ellipsize (a select's
+ * options). The end that tells names apart stays.
+ */
+export function middleShorten(name: string, max: number): string {
+  const chars = Array.from(name);
+  if (chars.length <= max) return name;
+  const tail = Math.min(tailLength(name, 0, Math.floor(max / 3), Math.floor(max / 2)), max - 2);
+  return `${chars.slice(0, max - 1 - tail).join('')}…${chars.slice(chars.length - tail).join('')}`;
+}
