@@ -28,6 +28,8 @@ async function bigMerge(dir: string): Promise<{ parent: string; child: string }>
   await createDynamic(parent, 512 * MiB);
   let d = await openDisk(parent, { writable: true, sync: false });
   await d.write(3 * MiB + 17 * 512, rng.bytes(5 * MiB));
+  // More than the child stores, where it stores nothing: merging the child copies less than folding the base into it.
+  await d.write(200 * MiB, rng.bytes(176 * MiB));
   await d.close();
   await createDifferencing(child, parent);
   d = await openDisk(child, { writable: true, sync: false });
