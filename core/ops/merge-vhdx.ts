@@ -24,7 +24,7 @@ import { CancelledError, RefusedError } from '../errors.js';
 import { isAllZero } from '../format/bytes.js';
 import { PayloadState, SECTOR_BITMAP_BLOCK_SIZE } from '../format/vhdx/bat.js';
 import { guidFromString, guidToString, newGuid } from '../format/vhdx/guid.js';
-import { diskIdOrNull } from '../disk/ids.js';
+import { diskIdOrNull, diskIds } from '../disk/ids.js';
 import { openReadableDisk } from '../disk/chain.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
 import { VhdxLayer } from '../disk/vhdx-layer.js';
@@ -331,7 +331,8 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
 async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   await syncDir(nodePath.dirname(j.target));
   // By id, not by name: a file put at that path since (another disk) is not ours to remove.
-  const gone = await diskIdOrNull(j.removed);
+  // A read that fails is reported, not taken for "no disk there" (diskIds throws; a missing file is null).
+  const gone = (await pathExists(j.removed)) ? (await diskIds(j.removed)).uuid : null;
   if (gone !== null && gone !== j.removedId)
     throw new RefusedError('CHANGED', `${j.removed} is no longer the disk this merge removes (its id is ${gone}); the journal is left for a person`, {
       path: j.removed,
