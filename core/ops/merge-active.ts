@@ -10,7 +10,7 @@
 // (which keeps the active path itself).
 import * as nodePath from 'node:path';
 import { VhdFile } from '../disk/vhd-file.js';
-import { VhdxFile } from '../disk/vhdx-file.js';
+import { diskIds } from '../disk/ids.js';
 import { diskFormat } from '../disk/sniff.js';
 import { throwIfCancelled, type Plan } from '../job.js';
 import type { JournalBase } from '../journal.js';
@@ -20,6 +20,9 @@ import { mergeSentence } from '../library/keep-lose.js';
 import { deletePlanned, planDelete } from './delete.js';
 import { mergeOperation, type MergePlan } from './merge.js';
 import { planVhdxMerge, vhdxMergeJournal, vhdxMergePlanned } from './merge-vhdx.js';
+
+/** A disk's id in either format (core/disk/ids.ts). */
+const idOf = async (p: string): Promise<string> => (await diskIds(p)).uuid;
 
 type MergeDescriptor = typeof mergeOperation;
 type MergeRequest = Parameters<MergeDescriptor['plan']>[0];
@@ -32,23 +35,12 @@ async function isDifferencing(p: string): Promise<boolean> {
   return yes;
 }
 
-/** A disk's id, its file closed again whatever happens. */
-async function idOf(p: string): Promise<string> {
-  const f = await VhdFile.open(p);
-  try {
-    return f.uuid;
-  } finally {
-    await f.close();
-  }
-}
-
 async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePlan> {
   if ((await diskFormat(r.disk)) === 'vhdx') {
     const active = await isActiveDisk(r.disk).catch(unlessIoFailure(false));
     const v = await planVhdxMerge(r.disk, active, r.into);
     const plan: MergePlan = { operation: 'merge', grandchildren: [], segment: [v.child, v.parent], ...v };
-    if (plan.refusals.length === 0 && !active)
-      plan.keepLose = await mergeSentence(plan.child, await vhdxIdOf(plan.child), plan.parent, await vhdxIdOf(plan.parent));
+    if (plan.refusals.length === 0 && !active) plan.keepLose = await mergeSentence(plan.child, await idOf(plan.child), plan.parent, await idOf(plan.parent));
     return plan;
   }
   const active = (await isDifferencing(r.disk)) && (await isActiveDisk(r.disk));
@@ -89,12 +81,6 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePla
     plan.keepLose = await mergeSentence(plan.child, await idOf(plan.child), plan.parent, await idOf(plan.parent));
   }
   return plan;
-}
-
-async function vhdxIdOf(p: string): Promise<string> {
-  const f = await VhdxFile.open(p);
-  await f.close();
-  return f.dataWriteGuid;
 }
 
 /** Merge's journal kind and the VHDX merge's, told apart by the VHDX journal's `format` field. */
