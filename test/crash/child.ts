@@ -20,6 +20,10 @@ import { runCli } from '../../core/cli/main.js';
 import { setLinker } from '../../core/io/file.js';
 import { runOperation, type OperationRequest } from '../../core/operations.js';
 
+// VHDSNAP_CRASH_TMP: this run's temp folder, hence its user lock folder (core/lock.ts). Wine sets
+// TEMP from its prefix's registry whatever the caller passes, so the Windows tier hands it over so.
+if (process.env.VHDSNAP_CRASH_TMP) process.env.TEMP = process.env.TMP = process.env.VHDSNAP_CRASH_TMP;
+
 const killAt = Number(process.argv[2]);
 type ChildRequest = OperationRequest | { cli: string[] } | { cancelAt: number; req: OperationRequest } | { interruptAt: number; req: OperationRequest };
 const request = JSON.parse(process.argv[3] ?? 'null') as ChildRequest;

@@ -157,14 +157,14 @@ const DRIVER = nodePath.join(ROOT, 'test', 'windows', 'driver.cjs');
 /**
  * Runs vhdsnap once per call, in order, each as its own node.exe child of one
  * driver under Wine (one Wine start for the batch). Arguments are passed as
- * given: build them with winPath().
+ * given: build them with winPath(). `env` reaches each vhdsnap run, TEMP included.
  */
-export async function runCliBatch(w: Wine, calls: CliCall[], opts: { timeout?: number } = {}): Promise<CliResult[]> {
+export async function runCliBatch(w: Wine, calls: CliCall[], opts: { timeout?: number; env?: Record<string, string> } = {}): Promise<CliResult[]> {
   const dir = makeTmpDir('vhdsnap-wine-batch-');
   try {
     const input = nodePath.join(dir, 'calls.json');
     const output = nodePath.join(dir, 'results.json');
-    writeFileSync(input, JSON.stringify({ cli: winPath(CLI), calls: calls.map((c) => c.args) }));
+    writeFileSync(input, JSON.stringify({ cli: winPath(CLI), calls: calls.map((c) => c.args), env: opts.env ?? {} }));
     const r = await runNode(w, DRIVER, [winPath(input), winPath(output)], { timeout: opts.timeout ?? 150_000 });
     if (r.status !== 0 || !existsSync(output)) throw new Error(`the Wine driver failed (${r.status ?? r.signal}): ${r.stderr}${r.stdout}`);
     return JSON.parse(readFileSync(output, 'utf8')) as CliResult[];

@@ -4,7 +4,7 @@
 // sampled I/O steps (test/crash/child.ts in halt mode), then `vhdsnap recover`
 // under Wine, judged on Linux with the crash suite's checks: every disk reads
 // exactly as before or exactly as after. Skips, saying why, without Wine.
-import { existsSync, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp, readdirSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJournals } from '../../core/journal.js';
@@ -55,8 +55,16 @@ const cases: CrashCase[] = [
   },
 ];
 
-/** The crash child's environment for a case: links fail as on FAT/SMB where the case says so. */
-const caseEnv = (c: CrashCase): NodeJS.ProcessEnv => (c.noHardLinks ? { VHDSNAP_CRASH_NO_HARDLINKS: '1' } : {});
+/**
+ * The crash child's environment for a case: its private temp folder `tmp` (so its user lock
+ * folder: a stale lock another run left in the prefix's shared one for a reused file id would be
+ * taken over in one run and not the next, and the steps would differ between the dry run and the
+ * kills), and links failing as on FAT/SMB where the case says so.
+ */
+const caseEnv = (c: CrashCase, tmp: string): Record<string, string> => ({
+  VHDSNAP_CRASH_TMP: winPath(tmp),
+  ...(c.noHardLinks ? { VHDSNAP_CRASH_NO_HARDLINKS: '1' } : {}),
+});
 
 describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills under Wine', () => {
   let wine: Wine;
@@ -160,6 +168,9 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
       scenarios++;
       const base = nodePath.join(work, c.name.replace(/\W+/g, '-'));
       const child = bundled(bundleDir, 'child');
+      const tmp = nodePath.join(base, 'tmp');
+      mkdirSync(tmp, { recursive: true });
+      const env = caseEnv(c, tmp);
       // Dry run: counts the steps; a complete run must reach exactly `after`.
       const dry = nodePath.join(base, 'dry');
       mkdirSync(dry, { recursive: true });
@@ -167,7 +178,7 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
       const initial = new Set((await fsp.readdir(dry)).filter((n) => !/\.vhd$/i.test(n)));
       const before = (await readFolder(dry)).state;
       const expected = expectedAfter(before, c.after);
-      const r0 = await runNode(wine, child, ['0', JSON.stringify(c.request(dry))], { env: caseEnv(c) });
+      const r0 = await runNode(wine, child, ['0', JSON.stringify(c.request(dry))], { env });
       const report = JSON.parse(r0.stdout.trim().split('\n').pop() ?? 'null') as {
         steps: number;
         kinds: Record<string, number>;
@@ -181,6 +192,9 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
       const afterDry = (await readFolder(dry)).state;
       expect(sameState(afterDry, expected), `complete run left ${describeState(afterDry)}, expected ${describeState(expected)}`).toBe(true);
       expect(await leftovers(dry, initial)).toEqual([]);
+      // The run kept its locks in the case's own temp folder: the environment reached the Windows process.
+      const lockDirs = () => readdirSync(tmp).filter((n) => n.startsWith('vhdsnap-locks-'));
+      expect(lockDirs(), 'the user lock folder in the private temp').toHaveLength(1);
 
       const points = chooseKillPoints(report!.steps, c.runs ?? RUNS, new Rng(seed));
       const dirs: string[] = [];
@@ -189,7 +203,7 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
         mkdirSync(dir);
         await c.setup(dir);
         const halt = nodePath.join(base, `halt-${at}`);
-        const proc = startNode(wine, child, [String(at), JSON.stringify(c.request(dir))], { env: { ...caseEnv(c), VHDSNAP_CRASH_HALT: winPath(halt) } });
+        const proc = startNode(wine, child, [String(at), JSON.stringify(c.request(dir))], { env: { ...env, VHDSNAP_CRASH_HALT: winPath(halt) } });
         const halted = await waitForFile(halt, proc);
         proc.kill();
         const r = await proc.done;
@@ -202,6 +216,7 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
       const rec = await runCliBatch(
         wine,
         dirs.flatMap((d) => [{ args: ['recover', winPath(d), '--json'] }, { args: ['recover', winPath(d), '--json'] }]),
+        { env: { TEMP: winPath(tmp), TMP: winPath(tmp) } },
       );
       const failures: string[] = [];
       let rolledBack = 0;
@@ -238,6 +253,9 @@ describe.skipIf('missing' in found)('Windows tier: locks, files in use and kills
           failures.push(`${where}: ${(err as Error).message}`);
         }
       }
+      // Recover removed the stale locks the kills left in the user lock folder along with each folder's own.
+      const staleLocks = readdirSync(nodePath.join(tmp, lockDirs()[0]));
+      if (staleLocks.length > 0) failures.push(`locks left in the user lock folder after recover: ${staleLocks.join(', ')}`);
       console.log(
         `windows tier: ${c.name}: ${report!.steps} steps, ${dirs.length} kill points under Wine, ${dirs.length - failures.length} verified (${rolledBack} rolled back, ${finished} finished, ${mixed} per-disk mixed; seed ${seed})`,
       );
