@@ -12,20 +12,26 @@ export interface DiskIds {
   uuid: string;
   /** For a differencing file; null for a base or a malformed link. */
   parentId: string | null;
+  /** A VHDX file's virtual disk id (page 83 data), which writes keep (labels find a VHDX by it); null for a VHD. */
+  virtualDiskId: string | null;
 }
 
 export async function diskIds(path: string): Promise<DiskIds> {
   if ((await diskFormat(path)) === 'vhdx') {
     const x = await VhdxFile.open(path);
     try {
-      return { uuid: x.dataWriteGuid, parentId: x.hasParent ? vhdxParentId(x) : null };
+      return { uuid: x.dataWriteGuid, parentId: x.hasParent ? vhdxParentId(x) : null, virtualDiskId: x.diskId };
     } finally {
       await x.close();
     }
   }
   const v = await VhdFile.open(path);
   try {
-    return { uuid: v.uuid, parentId: v.type === 'differencing' && v.header !== null ? uuidToString(v.header.parentUniqueId) : null };
+    return {
+      uuid: v.uuid,
+      parentId: v.type === 'differencing' && v.header !== null ? uuidToString(v.header.parentUniqueId) : null,
+      virtualDiskId: null,
+    };
   } finally {
     await v.close();
   }

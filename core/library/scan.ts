@@ -13,7 +13,7 @@ import { diskFormat } from '../disk/sniff.js';
 import { scanVhdx } from './vhdx-entry.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { fileKey, fileKeyOrNull, identityKey } from '../io/identity.js';
-import { childRecordFolder, readSidecar, recordedChildren, type ChildRecord } from './sidecar.js';
+import { childRecordFolder, findLabel, readSidecar, recordedChildren, type ChildRecord } from './sidecar.js';
 import type { DiskEntry, Orphan, TreeNode, Unreadable } from '../shapes.js';
 import { markTrees } from './active.js';
 
@@ -78,6 +78,8 @@ interface Scanned {
   entry?: DiskEntry;
   /** Differencing disks: where resolveParent (resolveVhdxParent) would look, in its order. */
   candidates?: { path: string }[];
+  /** A VHDX file's virtual disk id: with the file name, what finds its label once a write changed its id. */
+  diskId?: string | null;
   error?: VhdError;
 }
 
@@ -217,7 +219,7 @@ export async function scanLibrary(inputs: string[], opts: { failOnIo?: boolean }
       continue;
     }
     const sidecar = await sidecarOf(p);
-    const label = sidecar.disks[s.entry.uuid] ?? null;
+    const label = findLabel(sidecar, { uuid: s.entry.uuid, diskId: s.diskId, file: nodePath.basename(p) })?.label ?? null;
     const entry: DiskEntry = { ...s.entry, name: label?.name ?? null, description: label?.description ?? null };
     if (!explicit.has(key)) entry.external = true;
     entries.set(key, entry);

@@ -14,8 +14,22 @@ const MAX_SIDECAR_BYTES = 4 * 1024 * 1024;
 export interface DiskLabel {
   name?: string;
   description?: string;
-  /** File name when the label was set: a hint for people reading the JSON. */
+  /** File name when the label was set: a hint for people reading the JSON, and half of a VHDX label's second key. */
   file?: string;
+  /**
+   * A VHDX file's virtual disk id (page 83 data) when the label was set. A
+   * VHDX is keyed by its data write GUID, which Hyper-V (and any writer)
+   * replaces on every first write: the label is then found again by this id
+   * together with the file name (checkpoints of one disk may share the id).
+   */
+  diskId?: string;
+}
+
+/** What finds a disk's label: its id, and for a VHDX its virtual disk id and file name. */
+export interface LabelKey {
+  uuid: string;
+  diskId?: string | null;
+  file: string;
 }
 
 /** A child made in another folder: its absolute path and its id (a hint; findChildren checks the file itself). */
@@ -82,6 +96,7 @@ export async function readSidecar(dir: string): Promise<Sidecar> {
       if (typeof v.name === 'string') label.name = v.name;
       if (typeof v.description === 'string') label.description = v.description;
       if (typeof v.file === 'string') label.file = v.file;
+      if (typeof v.diskId === 'string') label.diskId = v.diskId;
       disks[id] = label;
     }
     const children = readChildren((parsed as { children?: unknown }).children);
@@ -98,25 +113,46 @@ export async function writeSidecar(dir: string, s: Sidecar): Promise<void> {
   await replaceFileAtomically(nodePath.join(dir, SIDECAR_NAME), JSON.stringify(s, null, 2) + '\n');
 }
 
-/** Sets a disk's name and description: undefined keeps a field, empty text clears it. */
-export async function setLabel(diskPath: string, uuid: string, label: { name?: string; description?: string }): Promise<DiskLabel> {
+/**
+ * The label of the disk `key` names, and the id it is stored under: its own
+ * id, or for a VHDX written since it was labelled, the entry with its virtual
+ * disk id and file name (the only one: two such entries name no disk for sure).
+ */
+export function findLabel(s: Sidecar, key: LabelKey): { id: string; label: DiskLabel } | null {
+  const own = s.disks[key.uuid];
+  if (own) return { id: key.uuid, label: own };
+  if (!key.diskId) return null;
+  const found = Object.entries(s.disks).filter(([, l]) => l.diskId === key.diskId && l.file === key.file);
+  return found.length === 1 ? { id: found[0][0], label: found[0][1] } : null;
+}
+
+/** Sets a disk's name and description: undefined keeps a field, empty text clears it. A label found by its VHDX second key moves to the current id. */
+export async function setLabel(
+  diskPath: string,
+  uuid: string,
+  label: { name?: string; description?: string },
+  diskId: string | null = null,
+): Promise<DiskLabel> {
   const dir = nodePath.dirname(nodePath.resolve(diskPath));
+  const file = nodePath.basename(diskPath);
   const s = await readSidecar(dir);
-  const next: DiskLabel = { ...s.disks[uuid], file: nodePath.basename(diskPath) };
-  for (const key of ['name', 'description'] as const) {
-    const v = label[key];
-    if (v === '') delete next[key];
-    else if (v !== undefined) next[key] = v;
+  const found = findLabel(s, { uuid, diskId, file });
+  if (found) delete s.disks[found.id];
+  const next: DiskLabel = { ...found?.label, file };
+  if (diskId) next.diskId = diskId;
+  for (const k of ['name', 'description'] as const) {
+    const v = label[k];
+    if (v === '') delete next[k];
+    else if (v !== undefined) next[k] = v;
   }
-  if (next.name === undefined && next.description === undefined) delete s.disks[uuid];
-  else s.disks[uuid] = next;
+  if (next.name !== undefined || next.description !== undefined) s.disks[uuid] = next;
   await writeSidecar(dir, s);
   return next;
 }
 
-export async function getLabel(diskPath: string, uuid: string): Promise<DiskLabel | null> {
+export async function getLabel(diskPath: string, uuid: string, diskId: string | null = null): Promise<DiskLabel | null> {
   const s = await readSidecar(nodePath.dirname(nodePath.resolve(diskPath)));
-  return s.disks[uuid] ?? null;
+  return findLabel(s, { uuid, diskId, file: nodePath.basename(diskPath) })?.label ?? null;
 }
 
 /** The real path of `p` where it resolves, else the absolute path. */

@@ -37,12 +37,12 @@ export function describeVhdx(f: VhdxFile, st: { size: number; mtime: Date }): Di
 }
 
 /** What the folder scan needs of a VHDX file: its key, entry and where its parent may be. */
-export async function scanVhdx(p: string): Promise<{ key: string; entry: DiskEntry; candidates?: { path: string }[] }> {
+export async function scanVhdx(p: string): Promise<{ key: string; entry: DiskEntry; candidates?: { path: string }[]; diskId: string | null }> {
   const f = await VhdxFile.open(p, { blocking: true });
   try {
     const st = await fsp.stat(p);
     const key = (await fileKeyOrNull(p)) ?? `path:${nodePath.resolve(p)}`;
-    return { key, entry: describeVhdx(f, st), candidates: f.hasParent ? vhdxParentCandidates(f) : undefined };
+    return { key, entry: describeVhdx(f, st), candidates: f.hasParent ? vhdxParentCandidates(f) : undefined, diskId: f.diskId };
   } finally {
     await f.close();
   }

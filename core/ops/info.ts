@@ -70,7 +70,7 @@ async function getVhdxInfo(path: string, opts: { parentPath?: string }): Promise
   const f = await VhdxFile.open(path);
   try {
     const st = await fsp.stat(path);
-    const label = await getLabel(path, f.dataWriteGuid);
+    const label = await getLabel(path, f.dataWriteGuid, f.diskId);
     const entry = describeVhdx(f, st);
     const warnings: Finding[] = [...f.notes];
     let chain = [nodePath.resolve(path)];

@@ -1,8 +1,9 @@
 // Naming a disk: its name and description live in the folder's sidecar
-// (core/library/sidecar.ts), keyed by the disk's id; the disk is not written.
+// (core/library/sidecar.ts), keyed by the disk's id (and for a VHDX its
+// virtual disk id, which outlives writes); the disk is not written.
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
-import { VhdFile } from '../disk/vhd-file.js';
+import { diskIds } from '../disk/ids.js';
 import type { Plan } from '../job.js';
 import { SIDECAR_NAME, setLabel } from '../library/sidecar.js';
 import { defineOperation, descriptionText, diskPath, nameText, writesOneDisk } from '../operation.js';
@@ -14,17 +15,16 @@ export interface NameResult {
   description: string | null;
 }
 
-/** The disk's id is read once, by the plan: the label is keyed by it. */
+/** The disk's ids are read once, by the plan: the label is keyed by them. */
 export interface NamePlan extends Plan {
   path: string;
   uuid: string;
+  virtualDiskId: string | null;
 }
 
 async function planName(disk: string, label: { name?: string; description?: string }): Promise<NamePlan> {
   const path = nodePath.resolve(disk);
-  const f = await VhdFile.open(path);
-  const uuid = f.uuid;
-  await f.close();
+  const { uuid, virtualDiskId } = await diskIds(path);
   const file = nodePath.basename(path);
   const summary =
     label.name === '' ? `clear the name of ${file}` : label.name !== undefined ? `name ${file} ‘${label.name}’` : `set the description of ${file}`;
@@ -39,11 +39,12 @@ async function planName(disk: string, label: { name?: string; description?: stri
     refusals: [],
     path,
     uuid,
+    virtualDiskId,
   };
 }
 
-async function name({ path, uuid }: NamePlan, label: { name?: string; description?: string }): Promise<NameResult> {
-  const next = await setLabel(path, uuid, label);
+async function name({ path, uuid, virtualDiskId }: NamePlan, label: { name?: string; description?: string }): Promise<NameResult> {
+  const next = await setLabel(path, uuid, label, virtualDiskId);
   return { path, uuid, name: next.name ?? null, description: next.description ?? null };
 }
 

@@ -19,6 +19,7 @@ import { encodeHeader, HEADER_CHECKSUM_OFFSET, HEADER_SIZE, headerChecksumMatche
 import { emptyLocator, LOCATOR_COUNT } from '../format/locator.js';
 import { closeAll, openAll, openFile, readExact, withOwnerWrite, type RandomAccessFile } from '../io/file.js';
 import { isSameFile } from '../io/identity.js';
+import { diskFormat } from '../disk/sniff.js';
 import { VhdFile } from '../disk/vhd-file.js';
 import { recordChild } from '../library/sidecar.js';
 import { findChildren } from '../library/scan.js';
@@ -239,8 +240,9 @@ export async function stampChildren(parentPath: string): Promise<string[]> {
   return stamped;
 }
 
-/** True when `child` is a differencing disk whose parent timestamp is not `stamp`. */
+/** True when `child` is a differencing VHD whose parent timestamp is not `stamp` (a VHDX links by id alone: never). */
 async function staleStamp(child: string, stamp: number): Promise<boolean> {
+  if ((await diskFormat(child)) === 'vhdx') return false;
   const f = await VhdFile.open(child);
   try {
     return f.type === 'differencing' && f.header !== null && f.header.parentTimestamp !== stamp;

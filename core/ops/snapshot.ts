@@ -275,7 +275,7 @@ async function snapshotPlanned(plan: SnapshotPlan, label: { name?: string; descr
     }
     await linkIntoPlace(tmp, out);
     await fsp.chmod(path, 0o444).catch(() => undefined);
-    if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label);
+    if (label.name !== undefined || label.description !== undefined) await setLabel(path, uuid, label, (await diskIds(path)).virtualDiskId);
     if (plan.activeMoves) await recordActive(out);
     return { snapshot: path, active: out };
   }
@@ -365,7 +365,8 @@ async function rollBack(j: SnapshotJournal): Promise<void> {
 
 async function finish(j: SnapshotJournal): Promise<void> {
   await fsp.chmod(j.snapshot, 0o444).catch(() => undefined);
-  if (j.name !== undefined || j.description !== undefined) await setLabel(j.snapshot, j.uuid, { name: j.name, description: j.description });
+  if (j.name !== undefined || j.description !== undefined)
+    await setLabel(j.snapshot, j.uuid, { name: j.name, description: j.description }, (await diskIds(j.snapshot)).virtualDiskId);
 }
 
 /** True when the disk's path already holds the new differencing child of the snapshot (ids checked, not assumed): the point of no return. */

@@ -99,7 +99,6 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
     const before = await Promise.all(names.map((n) => fsp.readFile(tmp.file(n))));
     for (const argv of [
       ['resize', tmp.file('d.vhdx'), '--size', '8M'],
-      ['name', tmp.file('d.vhdx'), 'x'],
       ['reparent', tmp.file('c.avhdx'), tmp.file('d.vhdx')],
     ]) {
       const r = await cli(...argv, '--json');

@@ -69,11 +69,11 @@ describe('actions', () => {
     }
   });
 
-  it('on a VHDX disk only check, compact, flatten, merge, revert, snapshot, switch, write and (for a saved state) delete apply; every other action says why, and a VHD disk is unaffected', () => {
+  it('on a VHDX disk only check, compact, flatten, merge, rename, revert, snapshot, switch, write and (for a saved state) delete apply; every other action says why, and a VHD disk is unaffected', () => {
     const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true, active: true, state: 'active' };
     const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
     const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
-    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'revert', 'snapshot', 'write']);
+    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'rename', 'revert', 'snapshot', 'write']);
     // A saved state of a VHDX tree: switch and delete as for VHD; set-active is still VHD only.
     const vhdxSaved: DiskNode = { ...vhdxLeaf, active: false, state: 'saved' };
     expect(ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxSaved) === true).sort()).toEqual([
@@ -82,6 +82,7 @@ describe('actions', () => {
       'delete',
       'flatten',
       'merge',
+      'rename',
       'revert',
       'snapshot',
       'switch',

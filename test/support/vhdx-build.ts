@@ -54,6 +54,8 @@ export interface VhdxBuildOptions {
   logGuid?: Uint8Array;
   logLength?: number;
   dataWriteGuid?: Uint8Array;
+  /** The virtual disk id (page 83 data; default a new GUID): checkpoints of one disk may share it. */
+  page83?: Uint8Array;
   /** Sequence numbers of header 1 and header 2 (default 1 and 2: header 2 is current). */
   sequence?: [bigint, bigint];
   creator?: string;
@@ -193,7 +195,7 @@ export function buildVhdx(o: VhdxBuildOptions): BuiltVhdx {
       flags: IS_REQUIRED,
     },
     { id: VIRTUAL_DISK_SIZE_ITEM, data: encodeVirtualDiskSize(o.virtualSize), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
-    { id: PAGE83_ITEM, data: encodePage83(newGuid()), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
+    { id: PAGE83_ITEM, data: encodePage83(o.page83 ?? newGuid()), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
     { id: LOGICAL_SECTOR_SIZE_ITEM, data: encodeSectorSize(lss), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
     { id: PHYSICAL_SECTOR_SIZE_ITEM, data: encodeSectorSize(o.physicalSectorSize ?? 4096), flags: IS_REQUIRED | IS_VIRTUAL_DISK },
   ];

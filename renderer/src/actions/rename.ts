@@ -10,4 +10,5 @@ export const action = defineAction({
   order: 12,
   key: { key: 'F2', label: 'F2' },
   applies: () => true,
+  vhdx: true,
 });
