@@ -7,9 +7,11 @@
 // test/support/summary-reporter.ts via a temp file, so nothing Vitest prints
 // on shutdown can land after them.
 //
-// The checks run beside Vitest, not before it: on 2 cores Vitest's default
-// is one worker, so the other core is free for them. Their output is held
-// and printed after Vitest's, just above the closing line.
+// Vitest runs a worker per core (its default leaves one idle): most test
+// files wait on fsync, child processes, Wine or Chromium, so two workers on
+// 2 cores take the whole suite from 29 to about 20 minutes. The checks run
+// beside it, not before it; their output is held and printed after
+// Vitest's, just above the closing line.
 //
 //   node scripts/test.mjs [--unit] [--checks=typecheck,lint | --no-checks] [vitest args…]
 //
@@ -49,11 +51,10 @@ const UNIT = {
     'test/hostile',
     'test/renderer',
     ...UNIT_SLOW.flatMap((glob) => ['--exclude', glob]),
-    // A worker per core, not Vitest's cores - 1: the subset is short, so a spare core idles
-    // once the typecheck beside it ends (82 s instead of 96 s on 2 busy cores).
-    `--maxWorkers=${os.availableParallelism()}`,
   ],
 };
+/** A worker per core, not Vitest's cores - 1 (see the top). */
+const WORKERS = `--maxWorkers=${os.availableParallelism()}`;
 const ALL_CHECKS = ['typecheck', 'lint'];
 
 let checks = ALL_CHECKS;
@@ -105,7 +106,8 @@ const pendingChecks = checks.map(async (name) => {
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'vhdsnap-summary-'));
 const summaryFile = path.join(tmp, 'summary.json');
-const { code } = await run(bin('vitest'), ['run', '--config', 'vitest.config.ts', ...vitestArgs], {
+const workers = vitestArgs.some((a) => a.startsWith('--maxWorkers')) ? [] : [WORKERS];
+const { code } = await run(bin('vitest'), ['run', '--config', 'vitest.config.ts', ...workers, ...vitestArgs], {
   env: { ...process.env, VHDSNAP_TEST_SUMMARY_FILE: summaryFile },
 });
 const checkResults = await Promise.all(pendingChecks);

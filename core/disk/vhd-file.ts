@@ -154,7 +154,7 @@ export class VhdFile implements ChainLayer {
       if ((await file.read(head, 0)) === 8 && isVhdxStart(head)) {
         throw new UsageError(
           'VHDX_READ_ONLY',
-          `${path} is a VHDX file: vhdsnap reads it (info, check, tree, export, flatten), writes, names, snapshots, compacts, merges, reverts and switches it, but cannot do this to it yet`,
+          `${path} is a VHDX file, and this command works on VHD files only for now (vhdsnap's other commands read and change VHDX files)`,
           {
             field: 'format',
             path,

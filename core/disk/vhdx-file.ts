@@ -68,7 +68,7 @@ export class VhdxFile {
   /** The file's size as opened (with the replayed log), or as grown by a writer: reads are checked against it. */
   private fileSize: number;
   private readonly bitmapCache = new Map<number, Uint8Array>();
-  private readonly metadataRegion: { offset: number; length: number };
+  readonly metadataRegion: { offset: number; length: number };
 
   private constructor(
     readonly path: string,

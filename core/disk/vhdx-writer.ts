@@ -144,10 +144,38 @@ export class VhdxWriter {
     }
   }
 
-  private async begin(): Promise<void> {
+  /** `sameData`: the change leaves what the disk shows as it was (a relink), so its children's parent_linkage stays true. */
+  private async begin(sameData = false): Promise<void> {
     if (this.session) return;
     const cur = await currentHeader(this.io);
-    this.session = await advanceHeader(this.io, cur, { fileWriteGuid: newGuid(), dataWriteGuid: newGuid(), logGuid: newGuid() });
+    const ids = sameData ? { fileWriteGuid: newGuid() } : { fileWriteGuid: newGuid(), dataWriteGuid: newGuid() };
+    this.session = await advanceHeader(this.io, cur, { ...ids, logGuid: newGuid() });
+  }
+
+  /**
+   * Writes a new metadata region (the same size: core/format/vhdx/metadata.ts
+   * replaceSystemItem makes one) as one log entry of the pages that differ.
+   * For changes that leave the disk's content as it was: the data write GUID
+   * is kept. The file must be closed after it (its parsed metadata is stale).
+   */
+  async replaceMetadata(region: Uint8Array): Promise<void> {
+    const { offset, length } = this.file.metadataRegion;
+    if (region.length !== length) throw new UsageError('VHDX_METADATA_SIZE', `a new metadata region must be ${length} bytes (got ${region.length})`);
+    const old = await readAt(this.io, offset, length);
+    const pages = new Map<number, Uint8Array>();
+    for (let at = 0; at < length; at += PAGE) {
+      const page = region.subarray(at, at + PAGE);
+      if (!page.every((b, i) => b === old[at + i])) pages.set(offset + at, Uint8Array.from(page));
+    }
+    if (pages.size === 0) return;
+    try {
+      await this.begin(true);
+      // The file keeps its size: the entry says so (a reader takes a file shorter than that for a lost tail).
+      await this.commit(pages, await this.io.size());
+    } catch (err) {
+      this.failed = true;
+      throw err;
+    }
   }
 
   private allocate(size: number): number {
@@ -262,8 +290,8 @@ export class VhdxWriter {
     }
   }
 
-  /** The pages as log entries, each flushed, applied in place and flushed before the next. */
-  private async commit(pages: Map<number, Uint8Array>): Promise<void> {
+  /** The pages as log entries, each flushed, applied in place and flushed before the next; `fileSize`: the file's size, as the entries record it. */
+  private async commit(pages: Map<number, Uint8Array>, fileSize = this.end): Promise<void> {
     const h = this.session!.header;
     const logOffset = Number(h.logOffset);
     const logLength = h.logLength;
@@ -279,8 +307,8 @@ export class VhdxWriter {
         sequence: this.sequence,
         tail: this.head,
         guid: h.logGuid,
-        flushedFileOffset: this.end,
-        lastFileOffset: this.end,
+        flushedFileOffset: fileSize,
+        lastFileOffset: fileSize,
         writes: batch,
       });
       const placed = placeLogEntry(logLength, this.head, this.head, entry);

@@ -35,7 +35,7 @@ import { VhdxFile } from '../disk/vhdx-file.js';
 import { diskFormat } from '../disk/sniff.js';
 import { BAT_ENTRY_SIZE } from '../format/vhdx/bat.js';
 import { guidToBraced } from '../format/vhdx/guid.js';
-import { vhdxLocator } from '../format/vhdx/parent-locator.js';
+import { vhdxLocator, type ParentLocator } from '../format/vhdx/parent-locator.js';
 import { DEFAULT_LOGICAL_SECTOR_SIZE, DEFAULT_VHDX_BLOCK_SIZE, encodeNewBat, planNewVhdx, validateNewVhdx, type NewVhdxSpec } from '../format/vhdx/new-file.js';
 
 /**
@@ -280,6 +280,16 @@ export async function createDifferencing(path: string, parentPath: string, opts:
   }
 }
 
+/** The parent locator of a VHDX child at `childPath` naming `parentPath` (data write GUID `parentId`) by relative and absolute Windows path. */
+export function vhdxLocatorTo(childPath: string, parentPath: string, parentId: Uint8Array): ParentLocator {
+  const win = windowsParentPaths(childPath, parentPath);
+  return vhdxLocator({
+    parent_linkage: guidToBraced(parentId),
+    ...(win.relative !== null ? { relative_path: win.relative } : {}),
+    absolute_win32_path: win.absolute,
+  });
+}
+
 /**
  * An empty differencing VHDX child: the parent's size, block and sector
  * sizes; its locator links the parent's data write GUID and names it by
@@ -289,12 +299,7 @@ export async function createDifferencing(path: string, parentPath: string, opts:
 async function createVhdxDifferencing(path: string, parentPath: string, opts: { locatorTarget?: string }): Promise<void> {
   const parent = await VhdxFile.open(parentPath);
   try {
-    const win = windowsParentPaths(path, opts.locatorTarget ?? parentPath);
-    const locator = vhdxLocator({
-      parent_linkage: guidToBraced(parent.header.dataWriteGuid),
-      ...(win.relative !== null ? { relative_path: win.relative } : {}),
-      absolute_win32_path: win.absolute,
-    });
+    const locator = vhdxLocatorTo(path, opts.locatorTarget ?? parentPath, parent.header.dataWriteGuid);
     const plan = planNewVhdx({
       virtualSize: parent.virtualSize,
       blockSize: parent.blockSize,

@@ -26,6 +26,10 @@ import * as z from 'zod/mini';
 import { journalHeader, journalPath, journalSchema, offset, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { defineOperation, diskRequest, journalKind, type RecoveryOutcome, writesOneDisk } from '../operation.js';
 import { checkFile } from './check.js';
+import { checkVhdxChain } from './check-vhdx.js';
+import { diagnoseVhdx } from './repair-vhdx.js';
+import { diskFormat } from '../disk/sniff.js';
+import type { FileReport } from '../shapes.js';
 import { isSameFile } from '../io/identity.js';
 import { sizeText } from '../words.js';
 
@@ -61,13 +65,13 @@ export const repairJournalSchema = journalSchema('repair', {
 });
 export type RepairJournal = z.infer<typeof repairJournalSchema>;
 
-interface Write {
+export interface Write {
   at: number;
   data: Uint8Array;
   what: string;
 }
 
-interface Diagnosis {
+export interface Diagnosis {
   writes: Write[];
   fixes: RepairItem[];
   /** Why problems we could have fixed were left (appended to the remaining list). */
@@ -118,9 +122,10 @@ async function parentConfirmed(path: string, layout: Layout): Promise<boolean> {
 }
 
 async function diagnose(path: string): Promise<Diagnosis> {
+  const vhdx = (await diskFormat(path)) === 'vhdx';
   const f = await openFile(path, 'r');
   try {
-    return await diagnoseOpen(path, f);
+    return await (vhdx ? diagnoseVhdx(f) : diagnoseOpen(path, f));
   } finally {
     await f.close();
   }
@@ -228,10 +233,16 @@ function items(fs: Finding[]): RepairItem[] {
   return fs.map((e) => ({ code: e.code, message: e.message }));
 }
 
+/** The check of the file itself (and its link to its parent), either format. */
+async function checkReport(path: string): Promise<FileReport> {
+  if ((await diskFormat(path)) === 'vhdx') return (await checkVhdxChain(path))[0];
+  return (await checkFile(path)).report;
+}
+
 export async function planRepair(filePath: string): Promise<RepairPlan> {
   const path = nodePath.resolve(filePath);
   const d = await diagnose(path);
-  const { report } = await checkFile(path);
+  const report = await checkReport(path);
   const fixedCodes = new Set(d.fixes.map((x) => x.code));
   const remaining = items(report.errors.filter((e) => !fixedCodes.has(e.code)));
   const name = nodePath.basename(path);
@@ -284,9 +295,9 @@ export async function repair(filePath: string, ctx: JobContext = {}): Promise<Re
       await removeJournal(jpath);
     });
   }
-  // The re-check is the verdict: a fix counts only if its problem is gone.
-  const { report } = await checkFile(path);
-  const still = new Set(report.errors.map((e) => e.code));
+  // The re-check is the verdict: a fix counts only if its problem is gone (a VHDX's damaged copy is a warning).
+  const report = await checkReport(path);
+  const still = new Set([...report.errors, ...report.warnings].map((e) => e.code));
   return { path, fixed: d.fixes.filter((x) => !still.has(x.code)), remaining: items(report.errors), notes: d.notes };
 }
 
@@ -373,7 +384,7 @@ export const repairOperation = defineOperation({
   cli: {
     args: '<file>',
     about:
-      'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees; anything else is reported, not guessed.',
+      'Repairs what the file itself proves: a damaged footer from its intact copy, checksums where every other field agrees, a VHDX header or region table from its intact copy; anything else is reported, not guessed.',
     positional: ['disk'],
     print: (r) =>
       `${r.path}: ${r.fixed.length ? `repaired ${r.fixed.length} problem(s)` : 'nothing repaired'}${r.remaining.length ? `, ${r.remaining.length} error(s) remain` : ', no errors remain'}${itemLines('fixed  ', r.fixed)}${itemLines('remains', r.remaining)}${itemLines('note   ', r.notes)}`,

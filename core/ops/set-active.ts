@@ -3,7 +3,7 @@
 // disk; the leaf that was active becomes a saved state.
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
-import { VhdFile } from '../disk/vhd-file.js';
+import { diskIds } from '../disk/ids.js';
 import type { Plan } from '../job.js';
 import { recordActive } from '../library/active.js';
 import { treeOf } from '../library/scan.js';
@@ -25,9 +25,8 @@ export interface SetActiveResult {
 
 async function planSetActive(disk: string): Promise<SetActivePlan> {
   const path = nodePath.resolve(disk);
-  // A disk that does not open is no disk to give a VM.
-  const f = await VhdFile.open(path);
-  await f.close();
+  // A disk that does not open (VHD or VHDX) is no disk to give a VM.
+  await diskIds(path);
   const name = nodePath.basename(path);
   const refusals: Plan['refusals'] = [];
   const tree = await treeOf(path);

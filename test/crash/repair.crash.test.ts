@@ -1,6 +1,10 @@
 // Repair killed at random I/O steps: afterwards the file is byte for byte
 // either the damaged original or the fully repaired one, never a mix.
 import { promises as fsp, readFileSync } from 'node:fs';
+import { encodeHeader, HEADER_OFFSETS, HEADER_SIZE, readHeaderCopy } from '../../core/format/vhdx/header.js';
+import { REGION_TABLE_OFFSETS, REGION_TABLE_SIZE } from '../../core/format/vhdx/region.js';
+import { Rng } from '../support/model.js';
+import { makeVhdx } from '../support/vhdx-build.js';
 import { crashSuite } from './harness.js';
 import { treeSetup } from './scenarios.js';
 
@@ -31,6 +35,26 @@ function verifyWhole(disk: string) {
 }
 
 const TOLERATE = ['FOOTER_CHECKSUM', 'FOOTER_COPY_INVALID', 'FOOTER_COPY_MISMATCH', 'FOOTER_FROM_COPY'];
+
+/**
+ * d.vhdx with header1 and region table 2 damaged; beside it the damaged bytes
+ * and the repaired ones, made here with the codecs: header1 is header2 with
+ * the next sequence number, table 2 a copy of table 1.
+ */
+async function damagedVhdx(dir: string): Promise<void> {
+  const p = `${dir}/d.vhdx`;
+  await makeVhdx(p, { kind: 'dynamic', virtualSize: 4 * 1024 * 1024, writes: [{ offset: 8192, data: new Rng(815).bytes(300000) }] });
+  const damaged = await fsp.readFile(p);
+  const h2 = readHeaderCopy(damaged.subarray(HEADER_OFFSETS[1], HEADER_OFFSETS[1] + HEADER_SIZE), 2).header;
+  damaged[HEADER_OFFSETS[0] + 40] ^= 0x5a;
+  damaged.write('XXXX', REGION_TABLE_OFFSETS[1]);
+  const repaired = Buffer.from(damaged);
+  repaired.set(encodeHeader({ ...h2, sequenceNumber: h2.sequenceNumber + 1n }), HEADER_OFFSETS[0]);
+  repaired.set(damaged.subarray(REGION_TABLE_OFFSETS[0], REGION_TABLE_OFFSETS[0] + REGION_TABLE_SIZE), REGION_TABLE_OFFSETS[1]);
+  await fsp.writeFile(`${dir}/pristine.bin`, repaired);
+  await fsp.writeFile(`${dir}/damaged.bin`, damaged);
+  await fsp.writeFile(p, damaged);
+}
 
 crashSuite('repair', [
   {
@@ -64,5 +88,13 @@ crashSuite('repair', [
     after: {},
     tolerateCheck: TOLERATE,
     verify: verifyWhole('d1.vhd'),
+  },
+  {
+    name: 'repair (VHDX header and region table from their copies)',
+    setup: damagedVhdx,
+    request: (dir) => ({ op: 'repair', disk: `${dir}/d.vhdx` }),
+    after: {},
+    tolerateCheck: ['VHDX_HEADER_CHECKSUM', 'VHDX_REGION_TABLE_COPY'],
+    verify: verifyWhole('d.vhdx'),
   },
 ]);

@@ -1,4 +1,4 @@
-// Every I/O step of merge (VHD, and an AVHDX by rewrite), delete, flatten, snapshot and reparent (through
+// Every I/O step of merge (VHD, and an AVHDX by rewrite), delete, flatten, snapshot and reparent (VHD and AVHDX; through
 // runOperation) failed in turn: a typed IoError, a state `recover` resolves,
 // and every disk as before or as after. See sweep.ts.
 import { copyFile } from 'node:fs/promises';
@@ -85,6 +85,22 @@ const CASES: FaultCase[] = [
     setup: treeSetup({ parents: [null, 0, 1], seed: 18, blockSize: 64 * KiB, ...small, then: (dir) => copyFile(`${dir}/d1.vhd`, `${dir}/moved.vhd`) }),
     run: op((dir) => ({ op: 'reparent', disk: `${dir}/d2.vhd`, parent: `${dir}/moved.vhd` })),
     after: { 'd2.vhd': { parent: 'moved.vhd' } },
+  },
+  {
+    name: 'reparent (AVHDX to a copy of its parent, through its log)',
+    setup: async (dir) => {
+      const rng = new Rng(20);
+      const base = await makeVhdx(`${dir}/base.vhdx`, { kind: 'dynamic', virtualSize: 3 * MiB, writes: [{ offset: 4096, data: rng.bytes(MiB) }] });
+      await makeVhdx(`${dir}/child.avhdx`, {
+        kind: 'differencing',
+        virtualSize: 3 * MiB,
+        writes: [{ offset: 2 * MiB, data: rng.bytes(8192) }],
+        locator: linkTo(base),
+      });
+      await copyFile(`${dir}/base.vhdx`, `${dir}/moved.vhdx`);
+    },
+    run: op((dir) => ({ op: 'reparent', disk: `${dir}/child.avhdx`, parent: `${dir}/moved.vhdx` })),
+    after: { 'child.avhdx': { parent: 'moved.vhdx' } },
   },
 ];
 

@@ -97,10 +97,7 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
     await makeVhdx(tmp.file('c.avhdx'), { kind: 'differencing', virtualSize: 4 * MiB, locator: linkTo(base, '.\\d.vhdx') });
     const names = ['c.avhdx', 'd.vhdx'];
     const before = await Promise.all(names.map((n) => fsp.readFile(tmp.file(n))));
-    for (const argv of [
-      ['resize', tmp.file('d.vhdx'), '--size', '8M'],
-      ['reparent', tmp.file('c.avhdx'), tmp.file('d.vhdx')],
-    ]) {
+    for (const argv of [['resize', tmp.file('d.vhdx'), '--size', '8M']]) {
       const r = await cli(...argv, '--json');
       expect(r.code, argv.join(' ')).toBe(2);
       expect(JSON.parse(r.out), argv.join(' ')).toMatchObject({ error: { code: 'VHDX_READ_ONLY' } });

@@ -69,12 +69,12 @@ describe('actions', () => {
     }
   });
 
-  it('on a VHDX disk only check, compact, flatten, merge, rename, revert, snapshot, switch, write and (for a saved state) delete apply; every other action says why, and a VHD disk is unaffected', () => {
+  it('on a VHDX disk only check, compact, flatten, merge, rename, repair, reparent, revert, snapshot, switch, write and (for a saved state) set-active and delete apply; every other action says why, and a VHD disk is unaffected', () => {
     const vhdxLeaf: DiskNode = { ...node('differencing'), format: 'vhdx', isLeaf: true, active: true, state: 'active' };
     const vhdLeaf: DiskNode = { ...node('differencing'), isLeaf: true };
     const on = ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxLeaf) === true);
-    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'rename', 'revert', 'snapshot', 'write']);
-    // A saved state of a VHDX tree: switch and delete as for VHD; set-active is still VHD only.
+    expect(on.sort()).toEqual(['check', 'compact', 'flatten', 'merge', 'rename', 'repair', 'reparent', 'revert', 'snapshot', 'write']);
+    // A saved state of a VHDX tree: switch, set-active and delete as for VHD.
     const vhdxSaved: DiskNode = { ...vhdxLeaf, active: false, state: 'saved' };
     expect(ACTION_ORDER.filter((a) => actionNamed(a)!.applies(vhdxSaved) === true).sort()).toEqual([
       'check',
@@ -83,13 +83,17 @@ describe('actions', () => {
       'flatten',
       'merge',
       'rename',
+      'repair',
+      'reparent',
       'revert',
+      'set-active',
       'snapshot',
       'switch',
       'write',
     ]);
     expect(actionNamed('switch')!.applies({ ...vhdxSaved, state: 'active', active: true })).toMatch(/active disk already/);
-    expect(actionNamed('set-active')!.applies(vhdxSaved)).toBe(VHDX_READ_ONLY);
+    expect(actionNamed('set-active')!.applies(vhdxSaved)).toBe(true);
+    expect(actionNamed('set-active')!.applies(vhdxLeaf)).toMatch(/active disk already/);
     expect(actionNamed('delete')!.applies(vhdxLeaf)).toMatch(/active disk/);
     const vhdxSnapshot: DiskNode = { ...node('dynamic', [vhdxLeaf]), format: 'vhdx', isLeaf: false, active: false, state: 'snapshot' };
     expect(actionNamed('delete')!.applies(vhdxSnapshot)).toBe(true);

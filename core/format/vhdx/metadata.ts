@@ -166,3 +166,29 @@ export function validateMetadataTable(t: MetadataTable, ctx: { regionLength: num
 export function itemName(id: Uint8Array): string {
   return KNOWN_ITEMS.find((k) => guidEqual(k.id, id))?.name ?? `{${guidToString(id)}}`;
 }
+
+/**
+ * `region` (a whole metadata region) with system item `id` holding `data`:
+ * in its own place when the new bytes fit there (the rest of the old bytes
+ * zeroed), else after the last item. Every other byte stays as it is, so a
+ * writer changes only the pages the item and the table live on. Null when the
+ * item is not there or the bytes fit nowhere in the region.
+ */
+export function replaceSystemItem(region: Uint8Array, id: Uint8Array, data: Uint8Array): Uint8Array | null {
+  if (data.length === 0 || data.length > MAX_ITEM_LENGTH || region.length < METADATA_TABLE_SIZE) return null;
+  const t = decodeMetadataTable(region);
+  const i = t.entries.findIndex((e) => (e.flags & IS_USER) === 0 && guidEqual(e.itemId, id));
+  if (i < 0) return null;
+  const old = t.entries[i];
+  // Room in place: up to the next item's start (or the region's end).
+  const next = Math.min(region.length, ...t.entries.filter((e) => e.length > 0 && e.offset > old.offset).map((e) => e.offset));
+  const end = Math.max(MIN_ITEM_OFFSET, ...t.entries.map((e) => (e.length > 0 ? e.offset + e.length : 0)));
+  const at = old.length > 0 && old.offset >= MIN_ITEM_OFFSET && old.offset + data.length <= next ? old.offset : end;
+  if (at + data.length > region.length) return null;
+  const out = Uint8Array.from(region);
+  if (old.length > 0 && old.offset + old.length <= region.length) out.fill(0, old.offset, old.offset + old.length);
+  out.set(data, at);
+  t.entries[i] = { ...old, offset: at, length: data.length };
+  out.set(encodeMetadataTable(t), 0);
+  return out;
+}

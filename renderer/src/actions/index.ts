@@ -11,8 +11,7 @@ const modules = import.meta.glob<ActionModule>(['./*.ts', './*.vue', '!./index.t
 const defs = new Map<ActionName, ActionDef>();
 const forms = new Map<ActionName, Component>();
 /** Why an action that only VHD supports is unavailable on a VHDX disk. */
-export const VHDX_READ_ONLY =
-  'vhdsnap checks, compacts, flattens, merges, names, snapshots, reverts, switches and writes VHDX files, but cannot do this to them yet';
+export const VHDX_READ_ONLY = 'this works on VHD files only for now (the other actions work on VHDX files too)';
 
 for (const m of Object.values(modules)) {
   const d = m.action;

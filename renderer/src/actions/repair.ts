@@ -8,5 +8,6 @@ export const action = defineAction({
   destructive: true,
   order: 7,
   applies: () => true,
+  vhdx: true,
   request: (t) => ({ op: 'repair', disk: t.ref }),
 });

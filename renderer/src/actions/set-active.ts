@@ -12,5 +12,6 @@ export const action = defineAction({
   applies: (node) =>
     node.state === 'saved' ||
     (node.active ? 'it is the active disk already' : 'only a saved state (a leaf that is not the active disk) can become the active disk'),
+  vhdx: true,
   request: (t) => ({ op: 'set-active', disk: t.ref }),
 });

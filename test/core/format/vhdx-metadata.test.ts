@@ -14,6 +14,7 @@ import {
   leaveBlocksAllocatedFlag,
   LOGICAL_SECTOR_SIZE_ITEM,
   PAGE83_ITEM,
+  PARENT_LOCATOR_ITEM,
   validateFileParameters,
   validateSectorSize,
   validateVirtualDiskSize,
@@ -28,6 +29,7 @@ import {
   IS_VIRTUAL_DISK,
   METADATA_TABLE_SIZE,
   newMetadataTable,
+  replaceSystemItem,
   validateMetadataTable,
   type MetadataEntry,
 } from '../../../core/format/vhdx/metadata.js';
@@ -214,5 +216,54 @@ describe('VHDX parent locator', () => {
     const r = validateParentLocator(other);
     expect(r.errors).toEqual([]);
     expect(r.warnings).toMatchObject([{ code: 'VHDX_LOCATOR_TYPE', field: 'metadata.parentLocator.locatorType' }]);
+  });
+});
+
+describe('replaceSystemItem (a relink rewrites the parent locator item)', () => {
+  const MiB = 1024 * 1024;
+  const ITEM_A = guidFromString('11111111-2222-3333-4444-555555555555');
+  /** A 1 MiB region: item A (100 bytes of 0xaa) at 64 KiB, the parent locator (200 of 0xbb) after it, 7 bytes of junk past both. */
+  function region(): Uint8Array {
+    const r = new Uint8Array(MiB);
+    const entries: MetadataEntry[] = [
+      { itemId: ITEM_A, offset: 65536, length: 100, flags: 0, reserved: 0 },
+      { itemId: PARENT_LOCATOR_ITEM, offset: 65636, length: 200, flags: IS_REQUIRED, reserved: 0 },
+    ];
+    r.set(encodeMetadataTable(newMetadataTable(entries)), 0);
+    r.fill(0xaa, 65536, 65636);
+    r.fill(0xbb, 65636, 65836);
+    r.fill(0xcc, 70000, 70007);
+    return r;
+  }
+  const entry = (r: Uint8Array) => findSystemItem(decodeMetadataTable(r), PARENT_LOCATOR_ITEM)!;
+
+  it('writes bytes that fit in the item’s own place, zeroing the rest of the old bytes; nothing else changes', () => {
+    const before = region();
+    const out = replaceSystemItem(before, PARENT_LOCATOR_ITEM, new Uint8Array(150).fill(0xdd))!;
+    expect(entry(out)).toMatchObject({ offset: 65636, length: 150, flags: IS_REQUIRED });
+    expect(out.subarray(65636, 65786).every((b) => b === 0xdd)).toBe(true);
+    expect(out.subarray(65786, 65836).every((b) => b === 0)).toBe(true);
+    // Past the table, only the item's 200 bytes differ; item A and the junk are as they were.
+    const changed = [...out.keys()].filter((i) => i >= METADATA_TABLE_SIZE && out[i] !== before[i]);
+    expect(changed[0]).toBe(65636);
+    expect(changed.at(-1)).toBeLessThan(65836);
+    expect(validateMetadataTable(decodeMetadataTable(out), { regionLength: MiB }).errors.map((e) => e.message)).toEqual([]);
+    expect(before.subarray(65636, 65836).every((b) => b === 0xbb)).toBe(true); // the input is not changed
+  });
+
+  it('moves bytes that do not fit before the next item past the last item, and gives up where the region has no room', () => {
+    const r = region();
+    // Item A is grown to end where the locator starts; the locator is then moved before it to have no room in place.
+    const t = decodeMetadataTable(r);
+    t.entries[0] = { ...t.entries[0], offset: 65836, length: 100 };
+    t.entries[1] = { ...t.entries[1], offset: 65536, length: 200 };
+    r.set(encodeMetadataTable(t), 0);
+    const out = replaceSystemItem(r, PARENT_LOCATOR_ITEM, new Uint8Array(400).fill(0xee))!;
+    expect(entry(out)).toMatchObject({ offset: 65936, length: 400 });
+    expect(out.subarray(65536, 65736).every((b) => b === 0)).toBe(true);
+    expect(out.subarray(65936, 66336).every((b) => b === 0xee)).toBe(true);
+    expect(validateMetadataTable(decodeMetadataTable(out), { regionLength: MiB }).errors.map((e) => e.message)).toEqual([]);
+    expect(replaceSystemItem(r, PARENT_LOCATOR_ITEM, new Uint8Array(MiB - 65936 + 1))).toBeNull();
+    expect(replaceSystemItem(r, newGuid(), new Uint8Array(10))).toBeNull();
   });
 });
