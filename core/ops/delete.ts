@@ -243,8 +243,9 @@ async function planWithoutMerge(snap: string, children: string[]): Promise<Delet
 /**
  * A VHDX snapshot with one child: the child's merge into it, as for an active
  * child (the merged disk is written beside, then put at the child's path, and
- * the snapshot goes), so the child's path keeps its content. Its refusals are
- * the merge's (a child with children of its own, other children, space).
+ * the snapshot goes), so the child's path keeps its content; the child's own
+ * children are relinked to it there. Its refusals are the merge's (other
+ * children, space).
  */
 async function planVhdxRewrite(snap: string, uuid: string, child: string): Promise<DeletePlan> {
   const m = await planVhdxMerge(child, true);

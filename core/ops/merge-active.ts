@@ -39,7 +39,7 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePla
   if ((await diskFormat(r.disk)) === 'vhdx') {
     const active = await isActiveDisk(r.disk).catch(unlessIoFailure(false));
     const v = await planVhdxMerge(r.disk, active, r.into);
-    const plan: MergePlan = { operation: 'merge', grandchildren: [], segment: [v.child, v.parent], ...v };
+    const plan: MergePlan = { operation: 'merge', segment: [v.child, v.parent], ...v };
     if (plan.refusals.length === 0 && !active) plan.keepLose = await mergeSentence(plan.child, await idOf(plan.child), plan.parent, await idOf(plan.parent));
     return plan;
   }

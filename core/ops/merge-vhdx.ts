@@ -14,9 +14,14 @@
 // complete ('swap', the point of no return) recovery renames it into place if
 // that has not happened and removes the disk that goes.
 //
+// A child that has children of its own (a snapshot) is merged into its
+// parent's path, and each of its children is then relinked to the merged disk
+// there (core/ops/relink-vhdx.ts: the locator through the grandchild's log,
+// its content and id kept) before the child goes; recovery past the swap
+// does the same, so a kill leaves the chain whole either way.
+//
 // Refused: a parent with other children (their parent_linkage names the old
-// data write GUID), a child with children of its own (relinking a VHDX child
-// is not supported yet), no room for the new file, --into.
+// data write GUID), no room for the new file, --into.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
@@ -36,6 +41,7 @@ import { readSidecar, writeSidecar } from '../library/sidecar.js';
 import { journalKind, type RecoveryOutcome } from '../operation.js';
 import { sizeText } from '../size.js';
 import { rewriteLayout, VhdxBlockPlacer } from './compact-vhdx.js';
+import { relinkVhdx } from './relink-vhdx.js';
 import { otherChildren } from './merge.js';
 
 /** Bytes of a block read from each file at a time (blocks are up to 256 MiB). */
@@ -57,6 +63,8 @@ export const vhdxMergeJournalSchema = journalSchema('merge', {
   /** The id whose label the merged disk keeps (the target's), and the one that goes. */
   keptId: z.string(),
   removedId: z.string(),
+  /** The child's children: relinked to the merged disk after the swap, before the child goes. Absent in older journals (none). */
+  grandchildren: z.optional(z.array(z.string())),
 });
 export type VhdxMergeJournal = z.infer<typeof vhdxMergeJournalSchema>;
 
@@ -114,13 +122,15 @@ export interface VhdxMergePlanFields {
   cautions?: string[];
   child: string;
   parent: string;
+  /** The child's children (a snapshot's), relinked to the merged disk. */
+  grandchildren: string[];
   vhdx: VhdxMergeShape;
 }
 
 /** The plan of merging the AVHDX `childPath` into its parent; `active`: the child is its tree's active disk. */
 export async function planVhdxMerge(childPath: string, active: boolean, into?: string): Promise<VhdxMergePlanFields> {
   const { child, parent, grandparent } = await childAndParent(childPath);
-  const base = { bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, child, parent: parent ?? '', changes: [] };
+  const base = { bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, child, parent: parent ?? '', changes: [], grandchildren: [] };
   if (parent === null) {
     return {
       ...base,
@@ -157,15 +167,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
         ),
       );
     }
-    const grandchildren = await findChildren(child);
-    if (grandchildren.length > 0) {
-      refusals.push(
-        refusal(
-          'HAS_CHILDREN',
-          `${nodePath.basename(child)} is the parent of ${grandchildren.join(', ')}; merging a VHDX snapshot that has children is not supported yet (merge its newest child first)`,
-        ),
-      );
-    }
+    const grandchildren = (await findChildren(child)).map((g) => nodePath.resolve(g));
     const bound = mergedSizeBound(c, p, rewriteLayout(p, await p.readMetadataRegion()).dataStart);
     const target = active ? child : parent;
     const removed = active ? parent : child;
@@ -200,6 +202,11 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
             ? `replaced by the merged disk, in ${pn}'s shape with ${cn}'s content, so the VM's path shows the same content`
             : `replaced by a rewritten copy holding ${cn}'s content (same disk id, sizes and parent; a new data write GUID)`,
         },
+        ...grandchildren.map((g) => ({
+          path: g,
+          action: 'modify' as const,
+          detail: `will point at ${nodePath.basename(target)} as its parent (its locator, written through its log; its data stays)`,
+        })),
         { path: removed, action: 'delete' },
       ],
       bytesToCopy: bound.blocks * p.blockSize,
@@ -207,6 +214,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       freeSpace,
       refusals,
       ...(cautions.length > 0 ? { cautions } : {}),
+      grandchildren,
       vhdx: { target, removed, active },
     };
   } finally {
@@ -279,6 +287,7 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
     newId: guidToString(id),
     keptId: plan.vhdx.active ? c.dataWriteGuid : p.dataWriteGuid,
     removedId: plan.vhdx.active ? p.dataWriteGuid : c.dataWriteGuid,
+    grandchildren: plan.grandchildren,
   };
   try {
     return await withActiveJournal(jpath, async () => {
@@ -288,8 +297,9 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
       try {
         out = await openFile(j.tmp, 'wx');
         await writeMergedVhdx(c, p, out, guidFromString(j.newId), ctx);
-        // The merged disk is a leaf: writable, whatever the parent (a read-only snapshot) was.
-        await fsp.chmod(j.tmp, (before[plan.vhdx.active ? 0 : 1].mode & 0o7777) | 0o200);
+        // A merged leaf is writable, whatever the parent (a read-only snapshot) was; a merged snapshot (with children) is not.
+        const mode = before[plan.vhdx.active ? 0 : 1].mode & 0o7777;
+        await fsp.chmod(j.tmp, plan.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200);
         await out.sync();
         await out.close();
         out = null;
@@ -320,16 +330,19 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
         throw err;
       }
       await finishSwap(jpath, j);
-      return { merged: target, removed: [removed], relinked: [] };
+      return { merged: target, removed: [removed], relinked: plan.grandchildren };
     });
   } finally {
     await closeAll([c, p]);
   }
 }
 
-/** After the rename: the disk that goes is removed, the label follows the merged disk, the journal goes. Idempotent. */
+/** After the rename: the child's children are relinked, the disk that goes is removed, the label follows the merged disk, the journal goes. Idempotent. */
 async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   await syncDir(nodePath.dirname(j.target));
+  // Linked to the child (the kept or the removed id, as the result took the child's path or the parent's),
+  // or on a second run already to the merged disk.
+  for (const g of j.grandchildren ?? []) await relinkVhdx(g, j.target, { expectedParents: [j.keptId, j.removedId] });
   // By id, not by name: a file put at that path since (another disk) is not ours to remove.
   // A read that fails is reported, not taken for "no disk there" (diskIds throws; a missing file is null).
   const gone = (await pathExists(j.removed)) ? (await diskIds(j.removed)).uuid : null;

@@ -21,10 +21,17 @@ import { vhdxLocatorTo } from './create.js';
 /**
  * Points `childPath` at `parentPath`. A parent whose data write GUID is not
  * the one the child links is refused unless `ignoreIdMismatch` (a warning is
- * returned then); a child in another folder than the parent is recorded
- * beside the parent first (core/library/sidecar.ts), as for VHD.
+ * returned then) or the child links one of `expectedParents` (a merge moves a
+ * grandchild from the disk it removes to the merged one, which has a new id;
+ * run again, the relink finds the child already linked and writes nothing).
+ * A child in another folder than the parent is recorded beside the parent
+ * first (core/library/sidecar.ts), as for VHD.
  */
-export async function relinkVhdx(childPath: string, parentPath: string, opts: { ignoreIdMismatch?: boolean } = {}): Promise<{ warnings: string[] }> {
+export async function relinkVhdx(
+  childPath: string,
+  parentPath: string,
+  opts: { ignoreIdMismatch?: boolean; expectedParents?: string[] } = {},
+): Promise<{ warnings: string[] }> {
   const parent = await VhdxFile.open(parentPath);
   const parentId = parent.header.dataWriteGuid;
   await parent.close();
@@ -35,7 +42,7 @@ export async function relinkVhdx(childPath: string, parentPath: string, opts: { 
       const f = w.file;
       if (!f.hasParent) throw new FormatError('NOT_DIFFERENCING', `${childPath} has no parent to relink`, { path: childPath });
       const expected = vhdxParentId(f);
-      if (expected !== parent.dataWriteGuid) {
+      if (expected !== parent.dataWriteGuid && !(expected !== null && opts.expectedParents?.includes(expected))) {
         if (!opts.ignoreIdMismatch)
           throw new RefusedError(
             'PARENT_ID_MISMATCH',

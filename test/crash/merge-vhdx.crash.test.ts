@@ -4,8 +4,10 @@
 // disk in place, the other file gone), and no temporary copy survives.
 // Cases: a saved-state leaf into its AVHDX parent (whose locator the rewrite
 // keeps), the active disk into its AVHDX parent and into a dynamic base (the
-// merged disk lands at the active path), and the delete of a snapshot with one
-// child, which runs as that child's merge.
+// merged disk lands at the active path), a snapshot with a child into its base
+// (the child relinked to the merged disk through its log before the snapshot
+// goes), and the delete of a snapshot with one child, which runs as that
+// child's merge.
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { recordActive } from '../../core/library/active.js';
 import { Rng } from '../support/model.js';
@@ -64,6 +66,12 @@ crashSuite('merge-vhdx', [
     },
     request: (dir) => ({ cli: ['merge', `${dir}/s1.avhdx`] }),
     after: { 'base.vhdx': null, 's1.avhdx': { parent: null } },
+  },
+  {
+    name: 'merge of the snapshot s1.avhdx into the base: the base path holds the merged disk, s2.avhdx relinked to it',
+    setup: (dir) => chain(dir, 905, false),
+    request: (dir) => ({ op: 'merge', disk: `${dir}/s1.avhdx` }),
+    after: { 's1.avhdx': null, 'base.vhdx': { content: 's1.avhdx' }, 's2.avhdx': { parent: 'base.vhdx' } },
   },
   {
     name: 'delete of the snapshot s1.avhdx: its only child (the active disk) is merged into it, the result at the child path',

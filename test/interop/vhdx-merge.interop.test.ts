@@ -213,6 +213,49 @@ describe('merge of AVHDX chains', () => {
     }
   });
 
+  it('a snapshot with two children into its parent: the merged disk at the parent path, both children relinked to it (content and id kept); libvhdi agrees', async () => {
+    const models = await chain(56, 4096, 3, 512, false);
+    // A second child of s1 beside s2: s1 is a snapshot with two children.
+    const s1Built = await builtOf(tmp.file('s1.avhdx'));
+    const t2 = Buffer.from(models.get('s1.avhdx')!);
+    await layer(
+      't2.avhdx',
+      { kind: 'differencing', virtualSize: SIZE, blockSize: 2 * MiB, writes: writes(new Rng(57), 4096, 5), locator: linkTo(s1Built, '.\\s1.avhdx') },
+      t2,
+    );
+    await recordActive(tmp.file('s2.avhdx'));
+    const before = await Promise.all(['s2.avhdx', 't2.avhdx'].map((n) => identity(tmp.file(n))));
+    const plan = await planOperation({ op: 'merge', disk: tmp.file('s1.avhdx') });
+    expect(plan.refusals).toEqual([]);
+    expect(plan.changes.map((c) => [path.basename(c.path), c.action])).toEqual([
+      ['base.vhdx', 'modify'],
+      ['s2.avhdx', 'modify'],
+      ['t2.avhdx', 'modify'],
+      ['s1.avhdx', 'delete'],
+    ]);
+    const r = await cli('merge', tmp.file('s1.avhdx'), '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+    expect((await fsp.readdir(tmp.dir)).filter((n) => n !== '.vhdsnap.json').sort()).toEqual(['base.vhdx', 's2.avhdx', 't2.avhdx']);
+    const merged = await identity(tmp.file('base.vhdx'));
+    expect(merged.type).toBe('dynamic');
+    expect((await readThrough(tmp.file('base.vhdx'))).equals(models.get('s1.avhdx')!)).toBe(true);
+    // A snapshot still (it has children): read-only.
+    expect((await fsp.stat(tmp.file('base.vhdx'))).mode & 0o222).toBe(0);
+    for (const [i, n] of ['s2.avhdx', 't2.avhdx'].entries()) {
+      const after = await identity(tmp.file(n));
+      expect(after.dataWriteGuid).toBe(before[i].dataWriteGuid);
+      expect(after.parentLinkage).toBe(`{${merged.dataWriteGuid}}`);
+      expect(after.relativePath).toBe('.\\base.vhdx');
+    }
+    expect((await readThrough(tmp.file('s2.avhdx'))).equals(models.get('s2.avhdx')!)).toBe(true);
+    expect((await readThrough(tmp.file('t2.avhdx'))).equals(t2)).toBe(true);
+    expect((await cli('check', tmp.file('s2.avhdx'), tmp.file('t2.avhdx'), '--json')).code).toBe(0);
+    if (HAVE_PYVHDI) {
+      expect(await pyvhdi(tmp.file('base.vhdx'), tmp.file('s2.avhdx'))).toEqual([await sha(models.get('s1.avhdx')!), await sha(models.get('s2.avhdx')!)]);
+      expect((await pyvhdi(tmp.file('base.vhdx'), tmp.file('t2.avhdx')))[1]).toBe(await sha(t2));
+    }
+  });
+
   it('a fixed base keeps its shape: every block allocated, the content the leaf showed', async () => {
     const rng = new Rng(54);
     const model = Buffer.alloc(SIZE);
@@ -253,7 +296,7 @@ describe('merge of AVHDX chains', () => {
     expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
   });
 
-  it('refusals, each leaving every file as it was: a child with children, --into, a parent held open, no room for the new file', async () => {
+  it('refusals, each leaving every file as it was: --into, a parent held open, a child of the snapshot held open, no room for the new file', async () => {
     await chain(55, 512, 3);
     const names = ['base.vhdx', 's1.avhdx', 's2.avhdx'];
     const bytes = await Promise.all(names.map((n) => fsp.readFile(tmp.file(n))));
@@ -261,9 +304,6 @@ describe('merge of AVHDX chains', () => {
       for (let i = 0; i < names.length; i++) expect((await fsp.readFile(tmp.file(names[i]))).equals(bytes[i]), names[i]).toBe(true);
       expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
     };
-    const s1 = await cli('merge', tmp.file('s1.avhdx'), '--json');
-    expect(s1.code).toBe(1);
-    expect((JSON.parse(s1.out) as { error: { code: string } }).error.code).toBe('HAS_CHILDREN');
     const into = await cli('merge', tmp.file('s2.avhdx'), '--into', tmp.file('base.vhdx'), '--json');
     expect(into.code).toBe(1);
     const err = (JSON.parse(into.out) as { error: { code: string; message: string } }).error;
@@ -274,6 +314,12 @@ describe('merge of AVHDX chains', () => {
     const held = await runOperation({ op: 'merge', disk: tmp.file('s2.avhdx') }).catch((e: unknown) => e);
     expect((held as { code?: string }).code).toBe('IN_USE');
     await h.kill();
+    await unchanged();
+    // Merging s1 relinks s2, its child: s2 is written too, so another program holding it stops the merge.
+    const h2 = await holders.node(tmp.file('s2.avhdx'));
+    const held2 = await runOperation({ op: 'merge', disk: tmp.file('s1.avhdx') }).catch((e: unknown) => e);
+    expect((held2 as { code?: string }).code).toBe('IN_USE');
+    await h2.kill();
     await unchanged();
 
     // A 60 TiB child whose every block is in the zero state: its merged parent would need room for all of them.
