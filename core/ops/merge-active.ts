@@ -39,8 +39,9 @@ async function planRouted(d: MergeDescriptor, r: MergeRequest): Promise<MergePla
   if ((await diskFormat(r.disk)) === 'vhdx') {
     const active = await isActiveDisk(r.disk).catch(unlessIoFailure(false));
     const v = await planVhdxMerge(r.disk, active, r.into);
-    const plan: MergePlan = { operation: 'merge', segment: [v.child, v.parent], ...v };
-    if (plan.refusals.length === 0 && !active) plan.keepLose = await mergeSentence(plan.child, await idOf(plan.child), plan.parent, await idOf(plan.parent));
+    const plan: MergePlan = { operation: 'merge', ...v };
+    if (plan.refusals.length === 0 && !active && plan.segment.length === 2)
+      plan.keepLose = await mergeSentence(plan.child, await idOf(plan.child), plan.parent, await idOf(plan.parent));
     return plan;
   }
   const active = (await isDifferencing(r.disk)) && (await isActiveDisk(r.disk));

@@ -20,8 +20,13 @@
 // its content and id kept) before the child goes; recovery past the swap
 // does the same, so a kill leaves the chain whole either way.
 //
-// Refused: a parent with other children (their parent_linkage names the old
-// data write GUID), no room for the new file, --into.
+// --into an older ancestor merges every layer between in one rewrite: the
+// merged disk is that ancestor's data with each layer's sectors over it, in
+// its shape, and every layer between goes.
+//
+// Refused: a parent (or with --into, any layer that receives data or goes)
+// with other children (their parent_linkage names a data write GUID that
+// changes or a file that goes), no room for the new file.
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import * as z from 'zod/mini';
@@ -42,7 +47,7 @@ import { journalKind, type RecoveryOutcome } from '../operation.js';
 import { sizeText } from '../size.js';
 import { rewriteLayout, VhdxBlockPlacer } from './compact-vhdx.js';
 import { relinkVhdx } from './relink-vhdx.js';
-import { otherChildren } from './merge.js';
+import { otherChildren, segmentTo } from './merge.js';
 
 /** Bytes of a block read from each file at a time (blocks are up to 256 MiB). */
 const STEP = 8 * 1024 * 1024;
@@ -63,6 +68,8 @@ export const vhdxMergeJournalSchema = journalSchema('merge', {
   /** The id whose label the merged disk keeps (the target's), and the one that goes. */
   keptId: z.string(),
   removedId: z.string(),
+  /** With --into: the other layers that go (ancestors between), by path and id. Absent in older journals (none). */
+  alsoRemoved: z.optional(z.array(z.object({ path: z.string(), id: z.string() }))),
   /** The child's children: relinked to the merged disk after the swap, before the child goes. Absent in older journals (none). */
   grandchildren: z.optional(z.array(z.string())),
 });
@@ -81,30 +88,28 @@ function refusal(code: string, message: string): Plan['refusals'][number] {
   return { code, message };
 }
 
-/** The VHDX child and parent files of `childPath`'s chain (the chain opened to check its links, then closed). */
-async function childAndParent(childPath: string): Promise<{ child: string; parent: string | null; grandparent: string | null }> {
+/** The VHDX files of `childPath`'s chain, child first (the chain opened to check its links, then closed). */
+async function chainOf(childPath: string): Promise<string[]> {
   const disk = await openReadableDisk(childPath);
   try {
-    const [c, p, g] = disk.layers;
-    return {
-      child: nodePath.resolve(c.path),
-      parent: p instanceof VhdxLayer ? nodePath.resolve(p.path) : null,
-      grandparent: g ? nodePath.resolve(g.path) : null,
-    };
+    return disk.layers.filter((l) => l instanceof VhdxLayer).map((l) => nodePath.resolve(l.path));
   } finally {
     await disk.close();
   }
 }
 
-/** The most the merged file can take: every block either file defines, and a sector bitmap for each chunk of them. */
-function mergedSizeBound(c: VhdxFile, p: VhdxFile, dataStart: number): { blocks: number; bytes: number } {
+/** The most the merged file can take: every block any layer defines, in the bottom layer's blocks, and a sector bitmap for each chunk of them. */
+function mergedSizeBound(layers: VhdxFile[], dataStart: number): { blocks: number; bytes: number } {
+  const p = layers[layers.length - 1];
   const chunks = new Set<number>();
   let blocks = 0;
   for (let b = 0; b < p.blockCount; b++) {
     let used = p.leaveBlocksAllocated || isStored(p.blockState(b));
-    const first = Math.floor((b * p.blockSize) / c.blockSize);
-    const last = Math.floor((Math.min((b + 1) * p.blockSize, p.virtualSize) - 1) / c.blockSize);
-    for (let k = first; !used && k <= last; k++) used = c.blockState(k) !== PayloadState.NotPresent;
+    for (const c of layers.slice(0, -1)) {
+      const first = Math.floor((b * p.blockSize) / c.blockSize);
+      const last = Math.floor((Math.min((b + 1) * p.blockSize, p.virtualSize) - 1) / c.blockSize);
+      for (let k = first; !used && k <= last; k++) used = c.blockState(k) !== PayloadState.NotPresent;
+    }
     if (!used) continue;
     blocks++;
     if (p.hasParent) chunks.add(Math.floor(b / p.chunkRatio));
@@ -121,16 +126,22 @@ export interface VhdxMergePlanFields {
   refusals: Plan['refusals'];
   cautions?: string[];
   child: string;
+  /** The layer that receives the data: the parent, or with --into that ancestor. */
   parent: string;
+  /** The chain from the child up to `parent`, both included. */
+  segment: string[];
   /** The child's children (a snapshot's), relinked to the merged disk. */
   grandchildren: string[];
   vhdx: VhdxMergeShape;
 }
 
-/** The plan of merging the AVHDX `childPath` into its parent; `active`: the child is its tree's active disk. */
+/** The plan of merging the AVHDX `childPath` into its parent (or its ancestor `into`); `active`: the child is its tree's active disk. */
 export async function planVhdxMerge(childPath: string, active: boolean, into?: string): Promise<VhdxMergePlanFields> {
-  const { child, parent, grandparent } = await childAndParent(childPath);
-  const base = { bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, child, parent: parent ?? '', changes: [], grandchildren: [] };
+  const chain = await chainOf(childPath);
+  const child = chain[0];
+  const segment = into !== undefined ? await segmentTo(childPath, into) : chain.slice(0, 2);
+  const parent = segment.length > 1 ? segment[segment.length - 1] : null;
+  const base = { bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, child, parent: parent ?? '', segment, changes: [], grandchildren: [] };
   if (parent === null) {
     return {
       ...base,
@@ -139,38 +150,40 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       vhdx: { target: child, removed: child, active },
     };
   }
+  const below = chain[segment.length] ?? null;
   const refusals: Plan['refusals'] = [];
-  if (into !== undefined && nodePath.resolve(into) !== parent) {
-    refusals.push(
-      refusal(
-        'VHDX_MERGE_INTO',
-        `merge --into a further ancestor is not supported for VHDX chains yet; merge ${nodePath.basename(child)} into its parent, then merge the result, one level at a time`,
-      ),
-    );
-  }
-  const [c, p] = await openAll([VhdxFile.open(child), VhdxFile.open(parent)]);
+  const files = await openAll(segment.map((f) => VhdxFile.open(f)));
   try {
-    if (c.logicalSectorSize !== p.logicalSectorSize || c.virtualSize !== p.virtualSize) {
-      refusals.push(
-        refusal(
-          'SHAPE_MISMATCH',
-          `${nodePath.basename(child)} (${c.virtualSize} bytes, ${c.logicalSectorSize}-byte sectors) does not have its parent's size and sector size (${p.virtualSize}, ${p.logicalSectorSize})`,
-        ),
-      );
+    const p = files[files.length - 1];
+    for (const f of files.slice(0, -1)) {
+      if (f.logicalSectorSize !== p.logicalSectorSize || f.virtualSize !== p.virtualSize) {
+        refusals.push(
+          refusal(
+            'SHAPE_MISMATCH',
+            `${nodePath.basename(f.path)} (${f.virtualSize} bytes, ${f.logicalSectorSize}-byte sectors) does not have the size and sector size of ${nodePath.basename(p.path)} (${p.virtualSize}, ${p.logicalSectorSize})`,
+          ),
+        );
+        break;
+      }
     }
-    const others = await otherChildren(parent, child);
-    if (others.length > 0) {
+    // Every layer that receives data or goes may have no child outside the segment.
+    for (let i = 1; i < segment.length; i++) {
+      const others = await otherChildren(segment[i], segment[i - 1]);
+      if (others.length === 0) continue;
+      const layer = nodePath.basename(segment[i]);
       refusals.push(
         refusal(
           'PARENT_HAS_OTHER_CHILDREN',
-          `${nodePath.basename(parent)} is also the parent of ${others.join(', ')}; the merge rewrites ${nodePath.basename(parent)} with a new data write GUID, which they would no longer match`,
+          i === segment.length - 1
+            ? `${layer} is also the parent of ${others.join(', ')}; the merge rewrites ${layer} with a new data write GUID, which they would no longer match`
+            : `${layer} is also the parent of ${others.join(', ')}; merging through it removes it, and they would lose their parent`,
         ),
       );
     }
     const grandchildren = (await findChildren(child)).map((g) => nodePath.resolve(g));
-    const bound = mergedSizeBound(c, p, rewriteLayout(p, await p.readMetadataRegion()).dataStart);
+    const bound = mergedSizeBound(files, rewriteLayout(p, await p.readMetadataRegion()).dataStart);
     const target = active ? child : parent;
-    const removed = active ? parent : child;
+    const removed = segment.filter((f) => f !== target);
     const freeSpace = await freeSpaceAt(nodePath.dirname(target));
     if (freeSpace !== null && bound.bytes > freeSpace) {
       refusals.push(
@@ -181,11 +194,14 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       );
     }
     const [cn, pn] = [nodePath.basename(child), nodePath.basename(parent)];
-    const shape = p.leaveBlocksAllocated ? 'fixed VHDX' : p.hasParent ? `differencing VHDX over ${nodePath.basename(grandparent ?? '')}` : 'dynamic VHDX';
+    const folded = segment.slice(0, -1).map((f) => nodePath.basename(f));
+    const foldedText = folded.length === 1 ? `the data of ${cn}` : `the data of ${folded.reverse().join(', ')}`;
+    const shape = p.leaveBlocksAllocated ? 'fixed VHDX' : p.hasParent ? `differencing VHDX over ${nodePath.basename(below ?? '')}` : 'dynamic VHDX';
+    const goes = removed.map((f) => nodePath.basename(f)).join(' and ');
     const where = active
-      ? `then put it at ${cn}'s path (the active disk, the path your VM uses) and delete ${pn}`
-      : `then rename it over ${pn} and delete ${cn}`;
-    const pending = [c, p].filter((f) => f.logEntriesReplayed > 0).map((f) => nodePath.basename(f.path));
+      ? `then put it at ${cn}'s path (the active disk, the path your VM uses) and delete ${goes}`
+      : `then rename it over ${pn} and delete ${goes}`;
+    const pending = files.filter((f) => f.logEntriesReplayed > 0).map((f) => nodePath.basename(f.path));
     const cautions =
       pending.length > 0 ? [`${pending.join(' and ')} was not closed cleanly: the merged copy holds the content with its pending log entries applied`] : [];
     // The active path keeps its name: a merged base lands under the child's .avhdx name.
@@ -193,7 +209,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       cautions.push(`${cn} will hold a disk with no parent under its .avhdx name; Hyper-V expects an .avhdx file to be a differencing disk`);
     return {
       ...base,
-      summary: `rewrite ${pn} with the data of ${cn} folded in, as a new ${shape} beside it (up to ${sizeText(bound.bytes)} of free space needed until the old file goes), ${where}`,
+      summary: `rewrite ${pn} with ${foldedText} folded in, as a new ${shape} beside it (up to ${sizeText(bound.bytes)} of free space needed until the old file goes), ${where}`,
       changes: [
         {
           path: target,
@@ -207,7 +223,7 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
           action: 'modify' as const,
           detail: `will point at ${nodePath.basename(target)} as its parent (its locator, written through its log; its data stays)`,
         })),
-        { path: removed, action: 'delete' },
+        ...removed.map((f) => ({ path: f, action: 'delete' as const })),
       ],
       bytesToCopy: bound.blocks * p.blockSize,
       worstCaseGrowth: bound.bytes,
@@ -215,10 +231,10 @@ export async function planVhdxMerge(childPath: string, active: boolean, into?: s
       refusals,
       ...(cautions.length > 0 ? { cautions } : {}),
       grandchildren,
-      vhdx: { target, removed, active },
+      vhdx: { target, removed: removed[0], active },
     };
   } finally {
-    await closeAll([c, p]);
+    await closeAll(files);
   }
 }
 
@@ -227,8 +243,9 @@ function setBit(bm: Uint8Array, s: number): void {
   bm[s >>> 3] |= 1 << (s & 7);
 }
 
-/** Writes the merged disk (`c` over `p`, in `p`'s shape with data write GUID `id`) into the empty file `out`. */
-async function writeMergedVhdx(c: VhdxFile, p: VhdxFile, out: RandomAccessFile, id: Uint8Array, ctx: JobContext): Promise<number> {
+/** Writes the merged disk (`layers`, top first, each over the next, in the last one's shape with data write GUID `id`) into the empty file `out`. */
+async function writeMergedVhdx(layers: VhdxFile[], out: RandomAccessFile, id: Uint8Array, ctx: JobContext): Promise<number> {
+  const p = layers[layers.length - 1];
   const placer = new VhdxBlockPlacer(out, rewriteLayout(p, await p.readMetadataRegion(), id));
   const lss = p.logicalSectorSize;
   const progress = new ProgressReporter(ctx, 'merge', p.virtualSize);
@@ -243,14 +260,19 @@ async function writeMergedVhdx(c: VhdxFile, p: VhdxFile, out: RandomAccessFile, 
       if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
       const n = Math.min(STEP, bytes - s);
       const pos = b * p.blockSize + s;
-      const top = await c.readOwn(pos, n);
-      const under = await p.readOwn(pos, n);
-      // The child's sectors over the parent's; a sector neither defines stays undefined (over the grandparent).
-      for (let k = 0; k < n / lss; k++) {
-        if (!top.present[k]) {
-          if (!under.present[k]) continue;
+      const top = await layers[0].readOwn(pos, n);
+      // Each layer's sectors over those below; a sector no layer defines stays undefined (over the layer below them all).
+      for (const lower of layers.slice(1)) {
+        if (top.present.every((x) => x)) break;
+        const under = await lower.readOwn(pos, n);
+        for (let k = 0; k < n / lss; k++) {
+          if (top.present[k] || !under.present[k]) continue;
           under.data.copy(top.data, k * lss, k * lss, (k + 1) * lss);
+          top.present[k] = 1;
         }
+      }
+      for (let k = 0; k < n / lss; k++) {
+        if (!top.present[k]) continue;
         setBit(bm, s / lss + k);
         defined++;
       }
@@ -272,8 +294,10 @@ async function writeMergedVhdx(c: VhdxFile, p: VhdxFile, out: RandomAccessFile, 
 /** Runs a planned VHDX merge under its journal. */
 export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContext): Promise<{ merged: string; removed: string[]; relinked: string[] }> {
   if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
-  const { target, removed } = plan.vhdx;
-  const [c, p] = await openAll([VhdxFile.open(plan.child), VhdxFile.open(plan.parent)]);
+  const { target } = plan.vhdx;
+  const files = await openAll(plan.segment.map((f) => VhdxFile.open(f)));
+  const ids = new Map(files.map((f) => [nodePath.resolve(f.path), f.dataWriteGuid]));
+  const removed = plan.segment.filter((f) => f !== target);
   const id = newGuid();
   const jpath = journalPath(target);
   const j: VhdxMergeJournal = {
@@ -282,29 +306,30 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
     child: plan.child,
     parent: plan.parent,
     target,
-    removed,
+    removed: removed[0],
     tmp: tempSibling(target, 'merge'),
     newId: guidToString(id),
-    keptId: plan.vhdx.active ? c.dataWriteGuid : p.dataWriteGuid,
-    removedId: plan.vhdx.active ? p.dataWriteGuid : c.dataWriteGuid,
+    keptId: ids.get(target)!,
+    removedId: ids.get(removed[0])!,
+    ...(removed.length > 1 ? { alsoRemoved: removed.slice(1).map((f) => ({ path: f, id: ids.get(f)! })) } : {}),
     grandchildren: plan.grandchildren,
   };
   try {
     return await withActiveJournal(jpath, async () => {
       await writeJournal(jpath, j);
-      const before = await Promise.all([fsp.stat(plan.child), fsp.stat(plan.parent)]);
+      const before = await Promise.all(plan.segment.map((f) => fsp.stat(f)));
       let out: RandomAccessFile | null = null;
       try {
         out = await openFile(j.tmp, 'wx');
-        await writeMergedVhdx(c, p, out, guidFromString(j.newId), ctx);
+        await writeMergedVhdx(files, out, guidFromString(j.newId), ctx);
         // A merged leaf is writable, whatever the parent (a read-only snapshot) was; a merged snapshot (with children) is not.
-        const mode = before[plan.vhdx.active ? 0 : 1].mode & 0o7777;
+        const mode = before[plan.segment.indexOf(target)].mode & 0o7777;
         await fsp.chmod(j.tmp, plan.grandchildren.length > 0 ? mode & ~0o222 : mode | 0o200);
         await out.sync();
         await out.close();
         out = null;
         // Something wrote into the chain while we copied: the copy would lose that write.
-        const after = await Promise.all([fsp.stat(plan.child), fsp.stat(plan.parent)]);
+        const after = await Promise.all(plan.segment.map((f) => fsp.stat(f)));
         if (after.some((st, i) => st.size !== before[i].size || st.mtimeMs !== before[i].mtimeMs || st.ino !== before[i].ino)) {
           throw new RefusedError('CHANGED', `${plan.child} or ${plan.parent} changed while they were being merged; nothing was replaced`, { path: plan.child });
         }
@@ -315,7 +340,7 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
         throw err;
       }
       // Windows refuses to rename over a file that is still open, ours included.
-      await closeAll([c, p]);
+      await closeAll(files);
       j.phase = 'swap';
       await writeJournal(jpath, j);
       new ProgressReporter(ctx, 'merge', 1).finishing();
@@ -330,10 +355,10 @@ export async function vhdxMergePlanned(plan: VhdxMergePlanFields, ctx: JobContex
         throw err;
       }
       await finishSwap(jpath, j);
-      return { merged: target, removed: [removed], relinked: plan.grandchildren };
+      return { merged: target, removed, relinked: plan.grandchildren };
     });
   } finally {
-    await closeAll([c, p]);
+    await closeAll(files);
   }
 }
 
@@ -345,20 +370,23 @@ async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   for (const g of j.grandchildren ?? []) await relinkVhdx(g, j.target, { expectedParents: [j.keptId, j.removedId] });
   // By id, not by name: a file put at that path since (another disk) is not ours to remove.
   // A read that fails is reported, not taken for "no disk there" (diskIds throws; a missing file is null).
-  const gone = (await pathExists(j.removed)) ? (await diskIds(j.removed)).uuid : null;
-  if (gone !== null && gone !== j.removedId)
-    throw new RefusedError('CHANGED', `${j.removed} is no longer the disk this merge removes (its id is ${gone}); the journal is left for a person`, {
-      path: j.removed,
-    });
-  await removeFile(j.removed, { missingOk: true });
-  await syncDir(nodePath.dirname(j.removed));
+  const goes = [{ path: j.removed, id: j.removedId }, ...(j.alsoRemoved ?? [])];
+  for (const r of goes) {
+    const gone = (await pathExists(r.path)) ? (await diskIds(r.path)).uuid : null;
+    if (gone !== null && gone !== r.id)
+      throw new RefusedError('CHANGED', `${r.path} is no longer the disk this merge removes (its id is ${gone}); the journal is left for a person`, {
+        path: r.path,
+      });
+    await removeFile(r.path, { missingOk: true });
+    await syncDir(nodePath.dirname(r.path));
+  }
   const dir = nodePath.dirname(j.target);
   const s = await readSidecar(dir);
   const label = s.disks[j.keptId];
-  if (label || s.disks[j.removedId]) {
+  if (label || goes.some((r) => s.disks[r.id])) {
     if (label) s.disks[j.newId] = { ...label, file: nodePath.basename(j.target) };
     delete s.disks[j.keptId];
-    delete s.disks[j.removedId];
+    for (const r of goes) delete s.disks[r.id];
     await writeSidecar(dir, s);
   }
   await removeJournal(jpath);
@@ -380,7 +408,11 @@ export async function recoverVhdxMerge(jpath: string, j: VhdxMergeJournal): Prom
       return { action: 'left', detail: `${j.target} does not hold the merged disk and its copy ${j.tmp} is missing; the journal is left for a person` };
     }
     await finishSwap(jpath, j);
-    return { action: 'completed', detail: `merged ${j.child} into ${j.parent}: ${j.target} holds the merged disk, ${j.removed} is removed` };
+    const goes = [j.removed, ...(j.alsoRemoved ?? []).map((r) => r.path)].join(' and ');
+    return {
+      action: 'completed',
+      detail: `merged ${j.child} into ${j.parent}: ${j.target} holds the merged disk, ${goes} ${j.alsoRemoved?.length ? 'are' : 'is'} removed`,
+    };
   });
 }
 

@@ -24,7 +24,7 @@ import { CancelledError, RefusedError, UsageError } from '../errors.js';
 import { applyUndo, UndoLog } from '../disk/undo.js';
 import { bitRuns } from '../format/bitmap.js';
 import { SECTOR } from '../format/bytes.js';
-import { openDisk } from '../disk/chain.js';
+import { openDisk, openReadableDisk } from '../disk/chain.js';
 import { CommitPacer, STAGE_BATCH_BYTES, VhdFile } from '../disk/vhd-file.js';
 import { assertCanWrite, closeAll, openAll, pathExists, removeFile, tempSibling, withOwnerWrite } from '../io/file.js';
 import { fileKey, fileKeyOrNull } from '../io/identity.js';
@@ -192,9 +192,9 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
   }
 }
 
-/** The chain from `childPath` up to its ancestor `into` (both included); a UsageError when `into` is not one. */
-async function segmentTo(childPath: string, into: string): Promise<string[]> {
-  const disk = await openDisk(childPath);
+/** The chain from `childPath` up to its ancestor `into` (both included), either format; a UsageError when `into` is not one. */
+export async function segmentTo(childPath: string, into: string): Promise<string[]> {
+  const disk = await openReadableDisk(childPath);
   try {
     const paths = disk.layers.map((l) => nodePath.resolve(l.path));
     const target = await fileKeyOrNull(into);

@@ -6,7 +6,7 @@
 // keeps), the active disk into its AVHDX parent and into a dynamic base (the
 // merged disk lands at the active path), a snapshot with a child into its base
 // (the child relinked to the merged disk through its log before the snapshot
-// goes), and the delete of a snapshot with one child, which runs as that
+// goes), --into the base (every layer folded in one rewrite), and the delete of a snapshot with one child, which runs as that
 // child's merge.
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { recordActive } from '../../core/library/active.js';
@@ -72,6 +72,12 @@ crashSuite('merge-vhdx', [
     setup: (dir) => chain(dir, 905, false),
     request: (dir) => ({ op: 'merge', disk: `${dir}/s1.avhdx` }),
     after: { 's1.avhdx': null, 'base.vhdx': { content: 's1.avhdx' }, 's2.avhdx': { parent: 'base.vhdx' } },
+  },
+  {
+    name: 'merge --into the base of the active AVHDX: the merged disk at the active path, both layers under it gone',
+    setup: (dir) => chain(dir, 906, false),
+    request: (dir) => ({ op: 'merge', disk: `${dir}/s2.avhdx`, into: `${dir}/base.vhdx` }),
+    after: { 's1.avhdx': null, 'base.vhdx': null, 's2.avhdx': { parent: null } },
   },
   {
     name: 'delete of the snapshot s1.avhdx: its only child (the active disk) is merged into it, the result at the child path',

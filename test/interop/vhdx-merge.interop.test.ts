@@ -15,7 +15,7 @@ import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { CancelledError } from '../../core/errors.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { recordActive } from '../../core/library/active.js';
-import { setLabel, getLabel } from '../../core/library/sidecar.js';
+import { readSidecar, setLabel, getLabel } from '../../core/library/sidecar.js';
 import { planOperation, runOperation } from '../../core/operations.js';
 import { cli } from '../support/cli.js';
 import { useHolders } from '../support/holders.js';
@@ -256,6 +256,40 @@ describe('merge of AVHDX chains', () => {
     }
   });
 
+  it('--into the base of a depth-4 chain: one rewrite of the base with every layer folded in, the layers between removed, the child of the child relinked', async () => {
+    const models = await chain(58, 4096, 4, 512, false);
+    // s3 over s2 is the active disk, so s2 (a snapshot with a child) is what is merged, into the base.
+    await recordActive(tmp.file('s3.avhdx'));
+    await setLabel(tmp.file('s1.avhdx'), (await identity(tmp.file('s1.avhdx'))).dataWriteGuid, { name: 'gone with the merge' });
+    const s3 = await identity(tmp.file('s3.avhdx'));
+    const plan = await planOperation({ op: 'merge', disk: tmp.file('s2.avhdx'), into: tmp.file('base.vhdx') });
+    expect(plan.refusals).toEqual([]);
+    expect(plan.summary).toMatch(
+      /^Rewrite base\.vhdx with the data of s1\.avhdx, s2\.avhdx folded in, as a new dynamic VHDX .*then rename it over base\.vhdx and delete s2\.avhdx and s1\.avhdx\.$/,
+    );
+    expect(plan.changes.map((c) => [path.basename(c.path), c.action])).toEqual([
+      ['base.vhdx', 'modify'],
+      ['s3.avhdx', 'modify'],
+      ['s2.avhdx', 'delete'],
+      ['s1.avhdx', 'delete'],
+    ]);
+    const r = await cli('merge', tmp.file('s2.avhdx'), '--into', tmp.file('base.vhdx'), '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+    expect((await fsp.readdir(tmp.dir)).filter((n) => n !== '.vhdsnap.json').sort()).toEqual(['base.vhdx', 's3.avhdx']);
+    expect((await readThrough(tmp.file('base.vhdx'))).equals(models.get('s2.avhdx')!)).toBe(true);
+    expect((await readThrough(tmp.file('s3.avhdx'))).equals(models.get('s3.avhdx')!)).toBe(true);
+    const base = await identity(tmp.file('base.vhdx'));
+    const after = await identity(tmp.file('s3.avhdx'));
+    expect(after.dataWriteGuid).toBe(s3.dataWriteGuid);
+    expect(after.parentLinkage).toBe(`{${base.dataWriteGuid}}`);
+    // The removed layers' labels go with them.
+    expect(Object.values((await readSidecar(tmp.dir)).disks).map((l) => l.name)).not.toContain('gone with the merge');
+    expect((await cli('check', tmp.file('s3.avhdx'), '--json')).code).toBe(0);
+    if (HAVE_PYVHDI)
+      expect(await pyvhdi(tmp.file('base.vhdx'), tmp.file('s3.avhdx'))).toEqual([await sha(models.get('s2.avhdx')!), await sha(models.get('s3.avhdx')!)]);
+    if (HAVE_QEMU) await run('qemu-img', ['check', '-f', 'vhdx', tmp.file('base.vhdx')]);
+  });
+
   it('a fixed base keeps its shape: every block allocated, the content the leaf showed', async () => {
     const rng = new Rng(54);
     const model = Buffer.alloc(SIZE);
@@ -296,7 +330,7 @@ describe('merge of AVHDX chains', () => {
     expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
   });
 
-  it('refusals, each leaving every file as it was: --into, a parent held open, a child of the snapshot held open, no room for the new file', async () => {
+  it('refusals, each leaving every file as it was: --into a disk that is no ancestor or through a layer with another child, a parent held open, a child of the snapshot held open, no room for the new file', async () => {
     await chain(55, 512, 3);
     const names = ['base.vhdx', 's1.avhdx', 's2.avhdx'];
     const bytes = await Promise.all(names.map((n) => fsp.readFile(tmp.file(n))));
@@ -304,11 +338,17 @@ describe('merge of AVHDX chains', () => {
       for (let i = 0; i < names.length; i++) expect((await fsp.readFile(tmp.file(names[i]))).equals(bytes[i]), names[i]).toBe(true);
       expect((await fsp.readdir(tmp.dir)).sort()).toEqual(names);
     };
-    const into = await cli('merge', tmp.file('s2.avhdx'), '--into', tmp.file('base.vhdx'), '--json');
-    expect(into.code).toBe(1);
-    const err = (JSON.parse(into.out) as { error: { code: string; message: string } }).error;
-    expect(err.code).toBe('VHDX_MERGE_INTO');
-    expect(err.message).toMatch(/one level at a time/);
+    // --into a disk that is not an ancestor (s2's own child would be none; s1's child s2 is not above it).
+    const into = await cli('merge', tmp.file('s1.avhdx'), '--into', tmp.file('s2.avhdx'), '--json');
+    expect(into.code).toBe(2);
+    expect((JSON.parse(into.out) as { error: { code: string } }).error.code).toBe('NOT_AN_ANCESTOR');
+    await unchanged();
+    // --into the base through s1, which has a second child: s1 goes, so that child would lose its parent.
+    await makeVhdx(tmp.file('other.avhdx'), { kind: 'differencing', virtualSize: SIZE, locator: linkTo(await builtOf(tmp.file('s1.avhdx')), '.\\s1.avhdx') });
+    const through = await planOperation({ op: 'merge', disk: tmp.file('s2.avhdx'), into: tmp.file('base.vhdx') });
+    expect(through.refusals.map((x) => x.code)).toEqual(['PARENT_HAS_OTHER_CHILDREN']);
+    expect(through.refusals[0].message).toMatch(/s1\.avhdx is also the parent of .*other\.avhdx; merging through it removes it/);
+    await fsp.rm(tmp.file('other.avhdx'));
     await unchanged();
     const h = await holders.node(tmp.file('s1.avhdx'));
     const held = await runOperation({ op: 'merge', disk: tmp.file('s2.avhdx') }).catch((e: unknown) => e);
