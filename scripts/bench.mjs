@@ -264,6 +264,9 @@ const SCENARIOS = {
   'merge-big-1g': ['mergeBig1'],
   'merge-big-64g': ['mergeBig64'],
   'export-dynamic-1g': ['dyn1g'],
+  'export-vhdx-1g': ['dyn1g', 'vhdx1g'],
+  'flatten-vhdx-1g': ['dyn1g', 'vhdx1g'],
+  'merge-vhdx-1g': ['dyn1g', 'vhdx1g'],
   'check-2040g': ['big'],
   'check-deep': ['deep'],
   'tree-2000': ['folder'],
@@ -334,6 +337,7 @@ async function generate(core, dir) {
     closeSync(m);
     S.dyn1g = { file: f, model, ...(await allocation(core, f)) };
   }
+  if (needs('vhdx1g')) S.vhdx1g = generateVhdx(dir, pool, S.dyn1g);
   // Merge pairs: the same ~284 MiB child over a 1 GiB and a 16 GiB parent; the same
   // 1 GiB child (every block of its first GiB written) over a 1 GiB and a 64 GiB parent.
   for (const [name, size, fullChild, restShare] of [
@@ -433,6 +437,43 @@ async function fillTop(core, file, pool, seed, bytes, size, model) {
   } finally {
     await f.close();
   }
+}
+
+/**
+ * VHDX: the 1 GiB disk's content imported as a dynamic VHDX (32 MiB blocks,
+ * the default), and an AVHDX child of it with 256 MiB written in 8 runs; the
+ * merge's model (the child's content) beside them.
+ */
+const VHDX_CHILD_RUNS = 8;
+function generateVhdx(dir, pool, dyn1g) {
+  const d = path.join(dir, 'vhdx');
+  const orig = path.join(d, 'orig');
+  mkdirSync(orig, { recursive: true });
+  const base = path.join(orig, 'base.vhdx');
+  const child = path.join(orig, 'child.avhdx');
+  execFileSync('node', [CLI, 'import', dyn1g.model, base]);
+  execFileSync('node', [CLI, 'snapshot', base, '--out', child]);
+  const model = path.join(dir, 'vhdx-child-model.raw');
+  execFileSync('cp', [dyn1g.model, model]);
+  const m = openSync(model, 'r+');
+  const r = rng(SEED + 40);
+  const input = path.join(dir, 'vhdx-run.bin');
+  for (let i = 0; i < VHDX_CHILD_RUNS; i++) {
+    const at = r.int((GiB - 32 * MiB) / 4096) * 4096;
+    const data = noise(pool, r, 32 * MiB);
+    writeFileSync(input, data);
+    execFileSync('node', [CLI, 'write', child, '--offset', String(at), '--input', input]);
+    writeSync(m, data, 0, data.length, at);
+  }
+  closeSync(m);
+  rmSync(input, { force: true });
+  return { dir: d, orig, base, child, model, baseModel: dyn1g.model, bytes: statSync(base).size + statSync(child).size };
+}
+
+function restoreVhdx(v) {
+  for (const f of readdirSync(v.dir)) if (f !== 'orig') rmSync(path.join(v.dir, f), { force: true, recursive: true });
+  execFileSync('cp', ['-p', v.base, v.child, v.dir]);
+  execFileSync('sync', [path.join(v.dir, 'base.vhdx'), path.join(v.dir, 'child.avhdx')]);
 }
 
 /** The issue's deep chain: 256 files (the most a disk may be read through) of 8 MiB, each writing ~1%. */
@@ -555,6 +596,44 @@ function measures(S, dir) {
       cmd: () => cli('flatten', S.chain.leaf, out('f.vhd'), '--format', 'dynamic'),
       verify: () => verifySame(out('f.vhd'), 'vpc', S.chain.model, 'flatten of the depth-5 chain'),
       after: () => (rmOut(out('f.vhd')), rmOut(out('cp.raw'))),
+    });
+  }
+  if (S.vhdx1g) {
+    const v = S.vhdx1g;
+    list.push({
+      id: 'export-vhdx-1g',
+      what: 'export 1 GiB dynamic VHDX (30% full) → raw',
+      target: { ratio: 1.0 },
+      baselineName: 'qemu-img convert -f vhdx -O raw',
+      cmd: () => cli('export', v.base, out('ex.raw')),
+      verify: () => verifySame(out('ex.raw'), 'raw', v.baseModel, 'export of the 1 GiB VHDX'),
+      baseline: () => withSync(`qemu-img convert -f vhdx -O raw ${q(v.base)} ${q(out('qx.raw'))}`, out('qx.raw')),
+      after: () => (rmOut(out('ex.raw')), rmOut(out('qx.raw'))),
+    });
+    list.push({
+      id: 'flatten-vhdx-1g',
+      what: 'flatten 1 GiB dynamic VHDX (30% full) → dynamic VHDX',
+      target: { ratio: 1.0 },
+      baselineName: 'qemu-img convert -f vhdx -O vhdx',
+      cmd: () => cli('flatten', v.base, out('fx.vhdx')),
+      verify: () => verifySame(out('fx.vhdx'), 'vhdx', v.baseModel, 'flatten of the 1 GiB VHDX'),
+      baseline: () => withSync(`qemu-img convert -f vhdx -O vhdx ${q(v.base)} ${q(out('qx.vhdx'))}`, out('qx.vhdx')),
+      after: () => (rmOut(out('fx.vhdx')), rmOut(out('qx.vhdx'))),
+    });
+    // A VHDX merge rewrites the parent with the child folded in: it reads both files and writes the merged disk.
+    list.push({
+      id: 'merge-vhdx-1g',
+      what: `merge AVHDX child (${VHDX_CHILD_RUNS * 32} MiB written) into its 1 GiB dynamic VHDX parent (by rewrite)`,
+      baselineName: `cp of both files (${(v.bytes / MiB).toFixed(0)} MiB)`,
+      before: () => restoreVhdx(v),
+      // child.avhdx is the only leaf, so the active disk: the merged disk (a dynamic VHDX) lands at its path.
+      cmd: () => cli('merge', path.join(v.dir, 'child.avhdx')),
+      verify: () => verifySame(path.join(v.dir, 'child.avhdx'), 'vhdx', v.model, 'merge of the AVHDX child'),
+      baseline: () => [
+        'sh',
+        ['-c', `cp ${q(v.base)} ${q(v.child)} ${q(path.join(dir, 'out'))}${BASELINE_FSYNC ? ` && sync ${q(out('base.vhdx'))} ${q(out('child.avhdx'))}` : ''}`],
+      ],
+      after: () => (rmOut(out('base.vhdx')), rmOut(out('child.avhdx'))),
     });
   }
   const mergeIds = { merge1: 'merge-1g', merge16: 'merge-16g', merge1fixed: 'merge-1g-fixed', mergeBig1: 'merge-big-1g', mergeBig64: 'merge-big-64g' };

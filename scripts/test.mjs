@@ -46,12 +46,7 @@ const UNIT_SLOW = [
 ];
 const UNIT = {
   checks: ['typecheck'],
-  vitest: [
-    'test/core',
-    'test/hostile',
-    'test/renderer',
-    ...UNIT_SLOW.flatMap((glob) => ['--exclude', glob]),
-  ],
+  vitest: ['test/core', 'test/hostile', 'test/renderer', ...UNIT_SLOW.flatMap((glob) => ['--exclude', glob])],
 };
 /** A worker per core, not Vitest's cores - 1 (see the top). */
 const WORKERS = `--maxWorkers=${os.availableParallelism()}`;
