@@ -276,13 +276,14 @@ export class VhdxFile {
    * zeros: MS-VHDX allows any content for the last two, and zeros never
    * expose a parent's stale data.
    */
-  async readOwn(offset: number, length: number): Promise<OwnRead> {
+  async readOwn(offset: number, length: number, scratch?: OwnRead): Promise<OwnRead> {
     const lss = this.logicalSectorSize;
     if (offset % lss !== 0 || length % lss !== 0)
       throw new UsageError('UNALIGNED_READ', `readOwn needs whole ${lss}-byte sectors (got ${length} bytes at ${offset})`);
     this.checkRange(offset, length);
-    const data = Buffer.alloc(length);
-    const present = new Uint8Array(length / lss);
+    // A caller reading step by step passes its buffers back: a fresh 8 MiB buffer per step costs its page faults each time.
+    const data = scratch && scratch.data.length >= length ? scratch.data.subarray(0, length).fill(0) : Buffer.alloc(length);
+    const present = scratch && scratch.present.length >= length / lss ? scratch.present.subarray(0, length / lss).fill(0) : new Uint8Array(length / lss);
     for (let pos = offset; pos < offset + length;) {
       const b = Math.floor(pos / this.blockSize);
       const inBlock = pos - b * this.blockSize;

@@ -249,6 +249,8 @@ async function writeMergedVhdx(layers: VhdxFile[], out: RandomAccessFile, id: Ui
   const placer = new VhdxBlockPlacer(out, rewriteLayout(p, await p.readMetadataRegion(), id));
   const lss = p.logicalSectorSize;
   const progress = new ProgressReporter(ctx, 'merge', p.virtualSize);
+  // Buffers for the top layer's step and for each layer below it, reused for every step.
+  const scratch = [0, 1].map(() => ({ data: Buffer.alloc(STEP), present: new Uint8Array(STEP / lss) }));
   for (let b = 0; b < p.blockCount; b++) {
     const bytes = p.bytesInBlock(b);
     const at = placer.offsetFor(b);
@@ -260,15 +262,23 @@ async function writeMergedVhdx(layers: VhdxFile[], out: RandomAccessFile, id: Ui
       if (ctx.signal?.aborted) throw new CancelledError(cancelledMessage('merge'));
       const n = Math.min(STEP, bytes - s);
       const pos = b * p.blockSize + s;
-      const top = await layers[0].readOwn(pos, n);
+      const top = await layers[0].readOwn(pos, n, scratch[0]);
       // Each layer's sectors over those below; a sector no layer defines stays undefined (over the layer below them all).
       for (const lower of layers.slice(1)) {
         if (top.present.every((x) => x)) break;
-        const under = await lower.readOwn(pos, n);
-        for (let k = 0; k < n / lss; k++) {
-          if (top.present[k] || !under.present[k]) continue;
-          under.data.copy(top.data, k * lss, k * lss, (k + 1) * lss);
-          top.present[k] = 1;
+        const under = await lower.readOwn(pos, n, scratch[1]);
+        // Runs of sectors the layers above leave undefined and this one defines, each copied in one call.
+        const sectors = n / lss;
+        for (let k = 0; k < sectors;) {
+          if (top.present[k] || !under.present[k]) {
+            k++;
+            continue;
+          }
+          let j = k + 1;
+          while (j < sectors && !top.present[j] && under.present[j]) j++;
+          under.data.copy(top.data, k * lss, k * lss, j * lss);
+          top.present.fill(1, k, j);
+          k = j;
         }
       }
       for (let k = 0; k < n / lss; k++) {
