@@ -24,11 +24,14 @@
 // - "rewrite" (VHDX only, which vhdsnap does not write in place): a snapshot
 //   with one child takes that child in by merge-vhdx.ts's rewrite, run as for
 //   an active child (the result at the child's path), under the merge's
-//   journal. A VHDX snapshot with several children is refused
-//   (VHDX_MERGE_UNSUPPORTED).
+//   journal.
+// - "vhdx-fold" (VHDX): a snapshot with several children, each child
+//   rewritten as itself over the snapshot and renamed over itself
+//   (core/ops/fold-vhdx.ts), then the snapshot goes.
 // A base with several children is refused: each child would have to become a
 // standalone disk (flatten them instead). The active disk is refused: it is
 // the current state, not a snapshot.
+import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { CancelledError, RefusedError } from '../errors.js';
 import { applyUndo, UndoLog } from '../disk/undo.js';
@@ -57,6 +60,7 @@ import { findChildren, treeOf } from '../library/scan.js';
 import { removalSentence, savedStateSentence } from '../library/keep-lose.js';
 import { merge, mergeJournalSchema, mergePastNoReturn, rollbackMerge, runMerge } from './merge.js';
 import { planVhdxMerge, vhdxMergePlanned, type VhdxMergePlanFields } from './merge-vhdx.js';
+import { discardVhdxFold, runVhdxFold, startVhdxFold, vhdxFoldJournalSchema, vhdxFoldPastNoReturn, type VhdxFoldJournal } from './fold-vhdx.js';
 import { applyRelink, applyUnlink, prepareRelink, prepareUnlink, stampChildren } from './relink.js';
 import { treeEffect } from '../library/effect.js';
 import { blocksToAdd, blockBytes, freedBytes, receiverAt, relinkBytes, type Receiver } from './frees.js';
@@ -97,16 +101,18 @@ const mergeChildJournalSchema = journalSchema('delete', {
 });
 export type MergeChildJournal = z.infer<typeof mergeChildJournalSchema>;
 
-export const deleteJournalSchema = z.discriminatedUnion('strategy', [foldJournalSchema, mergeChildJournalSchema]);
-export type DeleteJournal = FoldJournal | MergeChildJournal;
+export const deleteJournalSchema = z.discriminatedUnion('strategy', [foldJournalSchema, mergeChildJournalSchema, vhdxFoldJournalSchema]);
+export type DeleteJournal = FoldJournal | MergeChildJournal | VhdxFoldJournal;
 
 export interface DeletePlan extends Plan {
-  strategy: 'fold' | 'merge-child' | 'remove' | 'rewrite' | null;
+  strategy: 'fold' | 'merge-child' | 'remove' | 'rewrite' | 'vhdx-fold' | null;
   snapshot: string;
   /** Rewrite (a VHDX snapshot with one child): the merge of that child into it, run as for the active disk (merge-vhdx.ts). */
   viaVhdxMerge?: VhdxMergePlanFields;
   /** The id of the file removed (remove): the run removes no other file put at its path. */
   snapshotUuid?: string;
+  /** vhdx-fold: the snapshot's parent, which each child links to once folded. */
+  foldParent?: string;
   children: string[];
 }
 
@@ -195,8 +201,8 @@ export async function planDelete(snapshotPath: string): Promise<DeletePlan> {
 
 /**
  * A leaf (VHD or VHDX): a saved state is removed, the active disk refused. A
- * VHDX with children is refused: taking it out means merging its data into
- * them, not done for VHDX yet.
+ * VHDX snapshot: its one child takes it in (rewrite), or its several children
+ * each do (vhdx-fold).
  */
 async function planWithoutMerge(snap: string, children: string[]): Promise<DeletePlan> {
   // The chain must open: its id is what the run checks, and a broken disk is for repair to look at first.
@@ -207,12 +213,8 @@ async function planWithoutMerge(snap: string, children: string[]): Promise<Delet
   const refusals: Plan['refusals'] = [];
   let strategy: DeletePlan['strategy'] = null;
   if (children.length === 1) return planVhdxRewrite(snap, uuid, children[0]);
-  if (children.length > 1) {
-    refusals.push({
-      code: 'VHDX_MERGE_UNSUPPORTED',
-      message: `${name} has ${children.length} children (${children.join(', ')}): deleting it means folding its data into each of them, which vhdsnap cannot do to VHDX files yet (a VHDX snapshot with one child can be deleted)`,
-    });
-  } else {
+  if (children.length > 1) return planVhdxFold(snap, uuid, children);
+  {
     const tree = await treeOf(snap);
     if (tree === null || tree.node === tree.active)
       refusals.push({
@@ -399,6 +401,11 @@ export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<
     const r = await vhdxMergePlanned(plan.viaVhdxMerge!, ctx);
     return { strategy: 'rewrite', removed: plan.snapshot, changed: [r.merged] };
   }
+  if (plan.strategy === 'vhdx-fold') {
+    const { jpath, j } = await startVhdxFold(plan.snapshot, plan.children, plan.foldParent!);
+    await writeJournal(jpath, j);
+    return runDelete(jpath, j, ctx);
+  }
   let j: DeleteJournal;
   let jpath: string;
   const disk = await openDisk(plan.snapshot);
@@ -468,10 +475,81 @@ export async function deletePlanned(plan: DeletePlan, ctx: JobContext): Promise<
 
 /** Continues a delete from its journal (also the recovery path). */
 export async function runDelete(jpath: string, j: DeleteJournal, ctx: JobContext = {}): Promise<DeleteResult> {
-  return withActiveJournal(jpath, () => (j.strategy === 'merge-child' ? runMergeChild(jpath, j, ctx) : runFold(jpath, j, ctx)));
+  return withActiveJournal(jpath, () =>
+    j.strategy === 'merge-child' ? runMergeChild(jpath, j, ctx) : j.strategy === 'vhdx-fold' ? runVhdxFoldDelete(jpath, j, ctx) : runFold(jpath, j, ctx),
+  );
 }
 
-async function relinkAll(jpath: string, j: DeleteJournal, children: string[], parent: string, parentUuid: string): Promise<void> {
+async function runVhdxFoldDelete(jpath: string, j: VhdxFoldJournal, ctx: JobContext): Promise<DeleteResult> {
+  await runVhdxFold(jpath, j, ctx);
+  await forgetDisk(j.snapshot, j.snapshotUuid);
+  await removeJournal(jpath);
+  return { strategy: 'fold', removed: j.snapshot, changed: j.children.map((c) => c.path) };
+}
+
+/**
+ * A VHDX snapshot with several children: each child is rewritten over it
+ * (fold-vhdx.ts). Refused for a base (each child would become a disk of its
+ * own: flatten them instead, as for VHD), and where a child's copy does not fit.
+ */
+async function planVhdxFold(snap: string, uuid: string, children: string[]): Promise<DeletePlan> {
+  const disk = await openReadableDisk(snap);
+  const parent = disk.layers[1] ? nodePath.resolve(disk.layers[1].path) : null;
+  await disk.close();
+  const name = nodePath.basename(snap);
+  const refusals: Plan['refusals'] = [];
+  if (parent === null)
+    refusals.push({
+      code: 'BASE_WITH_SEVERAL_CHILDREN',
+      message: `${name} is the base of ${children.length} branches (${children.join(', ')}); each would have to become a standalone disk — flatten them instead`,
+    });
+  // Each child's copy is written beside it and replaces it before the next: room for the largest is enough.
+  let largest = 0;
+  let bytes = 0;
+  for (const c of children) {
+    const st = await fsp.stat(c);
+    largest = Math.max(largest, st.size + (await fsp.stat(snap)).size);
+    bytes += st.size;
+  }
+  const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
+  if (freeSpace !== null && largest > freeSpace)
+    refusals.push({
+      code: 'NO_SPACE',
+      message: `folding ${name} into a child writes a copy of up to ${sizeText(largest)} but only ${sizeText(freeSpace)} is free`,
+    });
+  const snapText = await diskText(snap, uuid);
+  const ok = refusals.length === 0;
+  return {
+    operation: 'delete',
+    keepLose: ok ? await removalSentence(snap, uuid) : undefined,
+    summary: ok
+      ? `delete the snapshot ${snapText}: rewrite each of its ${children.length} children with its data under theirs (beside each, then renamed over it: the same content, id and disk id, now over ${nodePath.basename(parent!)}), then delete ${name}`
+      : `cannot delete ${snapText}`,
+    changes: ok
+      ? [
+          ...children.map((c) => ({
+            path: c,
+            action: 'modify' as const,
+            detail: `replaced by a copy holding ${name}'s data under its own (it shows the same; its own children stay linked)`,
+          })),
+          { path: snap, action: 'delete' as const },
+        ]
+      : [],
+    effect: ok ? treeEffect({ removed: [snap], changed: children }) : undefined,
+    bytesToCopy: bytes,
+    worstCaseGrowth: largest,
+    freeSpace,
+    frees: ok ? await freedBytes([snap], []) : undefined,
+    refusals,
+    strategy: ok ? 'vhdx-fold' : null,
+    snapshot: snap,
+    snapshotUuid: uuid,
+    foldParent: parent ?? undefined,
+    children,
+  };
+}
+
+async function relinkAll(jpath: string, j: FoldJournal | MergeChildJournal, children: string[], parent: string, parentUuid: string): Promise<void> {
   for (const c of children) {
     let prepared = j.relinks.find((r) => r.child === c);
     if (!prepared) {
@@ -614,6 +692,14 @@ async function rollbackDelete(jpath: string, j: DeleteJournal): Promise<Recovery
       await rollbackFold(jpath, j);
       return { action: 'discarded', detail: `rolled back the delete of ${j.snapshot}: its children are as before` };
     }
+    if (j.strategy === 'vhdx-fold') {
+      if (await vhdxFoldPastNoReturn(j)) {
+        const r = await runVhdxFoldDelete(jpath, j, {});
+        return { action: 'completed', detail: `${PAST_NO_RETURN}: deleted ${r.removed} (${r.strategy})` };
+      }
+      await discardVhdxFold(jpath, j);
+      return { action: 'discarded', detail: `rolled back the delete of ${j.snapshot}: it and its children are as before` };
+    }
     const mjPath = journalPath(j.snapshot);
     const mj = await readJournalOf(mjPath, mergeJournalSchema);
     if (mj && mergePastNoReturn(mj)) {
@@ -659,6 +745,7 @@ export const deleteOperation = defineOperation({
       rollback: rollbackDelete,
       pastNoReturn: async (j) => {
         if (j.strategy === 'fold') return foldPastNoReturn(j);
+        if (j.strategy === 'vhdx-fold') return vhdxFoldPastNoReturn(j);
         if (j.phase !== 'merge') return true;
         // In its merge phase, as far as the merge it runs has got (rollbackDelete finishes a merge past its own).
         const mj = await readJournalOf(journalPath(j.snapshot), mergeJournalSchema);

@@ -243,10 +243,20 @@ function setBit(bm: Uint8Array, s: number): void {
   bm[s >>> 3] |= 1 << (s & 7);
 }
 
-/** Writes the merged disk (`layers`, top first, each over the next, in the last one's shape with data write GUID `id`) into the empty file `out`. */
-async function writeMergedVhdx(layers: VhdxFile[], out: RandomAccessFile, id: Uint8Array, ctx: JobContext): Promise<number> {
-  const p = layers[layers.length - 1];
-  const placer = new VhdxBlockPlacer(out, rewriteLayout(p, await p.readMetadataRegion(), id));
+/**
+ * Writes the merged disk (`layers`, top first, each over the next) into the
+ * empty file `out` with data write GUID `id`: in the last layer's shape and
+ * metadata, or in `shape`'s with `metadata` (a fold keeps the child's).
+ */
+export async function writeMergedVhdx(
+  layers: VhdxFile[],
+  out: RandomAccessFile,
+  id: Uint8Array,
+  ctx: JobContext,
+  as: { shape: VhdxFile; metadata: Uint8Array } | null = null,
+): Promise<number> {
+  const p = as?.shape ?? layers[layers.length - 1];
+  const placer = new VhdxBlockPlacer(out, rewriteLayout(p, as?.metadata ?? (await p.readMetadataRegion()), id));
   const lss = p.logicalSectorSize;
   const progress = new ProgressReporter(ctx, 'merge', p.virtualSize);
   // Buffers for the top layer's step and for each layer below it, reused for every step.

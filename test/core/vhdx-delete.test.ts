@@ -13,10 +13,13 @@ import { readSidecar, setLabel } from '../../core/library/sidecar.js';
 import { planOperation, runOperation } from '../../core/operations.js';
 import { expectCheckClean } from '../support/check.js';
 import { useHolders } from '../support/holders.js';
-import { Rng } from '../support/model.js';
+import { DiskModel, Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
-import { makeVhdxTree } from '../support/vhdx-build.js';
+import { linkTo, makeVhdx, makeVhdxTree, type BuiltVhdx } from '../support/vhdx-build.js';
+import { recordActive } from '../../core/library/active.js';
+
+const MiB = 1024 * 1024;
 
 async function idOf(p: string): Promise<string> {
   const f = await VhdxFile.open(p);
@@ -94,7 +97,70 @@ describe('delete on VHDX', () => {
     await expectCheckClean([leaf]);
   });
 
-  it('refuses the active disk (NOT_A_SNAPSHOT) and a disk with children (VHDX_MERGE_UNSUPPORTED, naming them), writing nothing', async () => {
+  it('deletes a snapshot with two children by folding it into each: same content, id, disk id and block size, now over its parent; a grandchild stays linked', async () => {
+    const rng = new Rng(906);
+    const size = 8 * MiB;
+    const model = new DiskModel(size);
+    const writes = (layer: number, n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const len = (1 + rng.int(400)) * 512;
+        const w = { offset: rng.int((size - len) / 512) * 512, data: i === n - 1 ? Buffer.alloc(len) : rng.bytes(len) };
+        model.write(layer, w.offset, w.data);
+        return w;
+      });
+    const made: Record<string, BuiltVhdx> = {};
+    const layer: Record<string, number> = {};
+    const add = async (name: string, parent: string | null, blockSize: number) => {
+      layer[name] = parent === null ? model.addBase() : model.addChild(layer[parent]);
+      made[name] = await makeVhdx(tmp.file(name), {
+        kind: parent === null ? 'dynamic' : 'differencing',
+        virtualSize: size,
+        blockSize,
+        writes: writes(layer[name], 6),
+        locator: parent === null ? undefined : linkTo(made[parent], `.\\${parent}`),
+      });
+    };
+    await add('base.vhdx', null, 2 * MiB);
+    await add('mid.avhdx', 'base.vhdx', 2 * MiB);
+    await add('c1.avhdx', 'mid.avhdx', 2 * MiB);
+    await add('c2.avhdx', 'mid.avhdx', MiB);
+    await add('g1.avhdx', 'c1.avhdx', 2 * MiB);
+    await recordActive(tmp.file('g1.avhdx'));
+    await setLabel(tmp.file('mid.avhdx'), await idOf(tmp.file('mid.avhdx')), { name: 'middle' });
+    const before = await Promise.all(
+      ['c1.avhdx', 'c2.avhdx'].map(async (n) => {
+        const f = await VhdxFile.open(tmp.file(n));
+        await f.close();
+        return f;
+      }),
+    );
+    const plan = await planOperation({ op: 'delete', disk: tmp.file('mid.avhdx') });
+    expect(plan.refusals).toEqual([]);
+    expect(plan).toMatchObject({ strategy: 'vhdx-fold' });
+    expect(plan.summary).toMatch(/rewrite each of its 2 children .*now over base\.vhdx\), then delete mid\.avhdx/);
+    expect(plan.keepLose).toMatch(/middle/);
+    const r = await runOperation({ op: 'delete', disk: tmp.file('mid.avhdx') });
+    expect(r).toMatchObject({ strategy: 'fold', removed: tmp.file('mid.avhdx') });
+    expect((await fsp.readdir(tmp.dir)).filter((n) => !n.startsWith('.')).sort()).toEqual(['base.vhdx', 'c1.avhdx', 'c2.avhdx', 'g1.avhdx']);
+    const baseId = await idOf(tmp.file('base.vhdx'));
+    for (const [i, n] of ['c1.avhdx', 'c2.avhdx'].entries()) {
+      const f = await VhdxFile.open(tmp.file(n));
+      await f.close();
+      expect([f.dataWriteGuid, f.diskId, f.blockSize, f.logicalSectorSize]).toEqual([
+        before[i].dataWriteGuid,
+        before[i].diskId,
+        before[i].blockSize,
+        before[i].logicalSectorSize,
+      ]);
+      expect(f.parentLinkage).toBe(`{${baseId}}`);
+      expect((await readThrough(tmp.file(n))).equals(model.view(layer[n])), n).toBe(true);
+    }
+    expect((await readThrough(tmp.file('g1.avhdx'))).equals(model.view(layer['g1.avhdx']))).toBe(true);
+    await expectCheckClean([tmp.file('g1.avhdx'), tmp.file('c2.avhdx')]);
+    expect(Object.values((await readSidecar(tmp.dir)).disks).map((l) => l.name)).not.toContain('middle');
+  });
+
+  it('refuses the active disk (NOT_A_SNAPSHOT) and a base with several children (BASE_WITH_SEVERAL_CHILDREN, naming them), writing nothing', async () => {
     const t = await makeVhdxTree(tmp.dir, new Rng(902));
     const all = [t.base, t.now, t.saved];
     const before = await bytesOf(all);
@@ -102,8 +168,8 @@ describe('delete on VHDX', () => {
     expect(active.refusals.map((x) => x.code)).toEqual(['NOT_A_SNAPSHOT']);
     expect(active.refusals[0].message).toMatch(/active disk/);
     const base = await planOperation({ op: 'delete', disk: t.base });
-    expect(base.refusals.map((x) => x.code)).toEqual(['VHDX_MERGE_UNSUPPORTED']);
-    expect(base.refusals[0].message).toMatch(/cannot do to VHDX files yet/);
+    expect(base.refusals.map((x) => x.code)).toEqual(['BASE_WITH_SEVERAL_CHILDREN']);
+    expect(base.refusals[0].message).toMatch(/flatten them instead/);
     expect(base.refusals[0].message).toContain(t.now);
     expect(base.refusals[0].message).toContain(t.saved);
     for (const disk of [t.now, t.base]) {

@@ -6,8 +6,10 @@
 // keeps), the active disk into its AVHDX parent and into a dynamic base (the
 // merged disk lands at the active path), a snapshot with a child into its base
 // (the child relinked to the merged disk through its log before the snapshot
-// goes), --into the base (every layer folded in one rewrite), and the delete of a snapshot with one child, which runs as that
+// goes), --into the base (every layer folded in one rewrite), the delete of a
+// snapshot with two children (each rewritten over itself), and the delete of a snapshot with one child, which runs as that
 // child's merge.
+import { VhdxFile } from '../../core/disk/vhdx-file.js';
 import { PayloadState } from '../../core/format/vhdx/bat.js';
 import { recordActive } from '../../core/library/active.js';
 import { Rng } from '../support/model.js';
@@ -78,6 +80,25 @@ crashSuite('merge-vhdx', [
     setup: (dir) => chain(dir, 906, false),
     request: (dir) => ({ op: 'merge', disk: `${dir}/s2.avhdx`, into: `${dir}/base.vhdx` }),
     after: { 's1.avhdx': null, 'base.vhdx': null, 's2.avhdx': { parent: null } },
+  },
+  {
+    name: 'delete of the snapshot s1.avhdx with two children: folded into each (rewritten over itself), then removed',
+    setup: async (dir) => {
+      await chain(dir, 907, false);
+      // A second child of s1 beside s2, with data and a block size of its own; it is the active disk.
+      const s1 = await VhdxFile.open(`${dir}/s1.avhdx`);
+      await s1.close();
+      await makeVhdx(`${dir}/t2.avhdx`, {
+        kind: 'differencing',
+        virtualSize: SIZE,
+        blockSize: 2 * MiB,
+        writes: [{ offset: 3 * MiB + 512, data: new Rng(908).bytes(136 * 512) }],
+        locator: linkTo({ header: s1.header } as BuiltVhdx, '.\\s1.avhdx'),
+      });
+      await recordActive(`${dir}/t2.avhdx`);
+    },
+    request: (dir) => ({ op: 'delete', disk: `${dir}/s1.avhdx` }),
+    after: { 's1.avhdx': null, 's2.avhdx': { parent: 'base.vhdx' }, 't2.avhdx': { parent: 'base.vhdx' } },
   },
   {
     name: 'delete of the snapshot s1.avhdx: its only child (the active disk) is merged into it, the result at the child path',

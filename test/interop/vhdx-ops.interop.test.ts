@@ -114,7 +114,7 @@ describe('VHDX chains the builder makes: export against a plain model; changes r
     expect(JSON.parse(dry.out)).toMatchObject({ strategy: 'remove', changes: [{ path: t.saved, action: 'delete' }] });
     expect(existsSync(t.saved)).toBe(true);
     const refused = [
-      [t.base, 'VHDX_MERGE_UNSUPPORTED', /cannot do to VHDX files yet/],
+      [t.base, 'BASE_WITH_SEVERAL_CHILDREN', /flatten them instead/],
       [t.now, 'NOT_A_SNAPSHOT', /active disk/],
     ] as const;
     for (const [disk, code, why] of refused) {
