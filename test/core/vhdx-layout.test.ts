@@ -15,7 +15,7 @@ import { decodeRegionTable, encodeRegionTable, REGION_TABLE_OFFSETS, REGION_TABL
 import { openFile } from '../../core/io/file.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
-import { makeVhdx, patchFile, type BuiltVhdx } from '../support/vhdx-build.js';
+import { makeVhdx, patchFile, readSlice, type BuiltVhdx } from '../support/vhdx-build.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -40,17 +40,6 @@ async function fullLayout(path: string) {
     return await readVhdxLayout(f, { full: true, findings: new Findings() });
   } finally {
     await f.close();
-  }
-}
-
-async function readAt(path: string, at: number, n: number): Promise<Buffer> {
-  const fh = await fsp.open(path, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    await fh.read(b, 0, n, at);
-    return b;
-  } finally {
-    await fh.close();
   }
 }
 
@@ -111,7 +100,7 @@ describe('VHDX layout: damage and hostile fields', () => {
   it('a BAT larger than the supported table size is refused before it is read', async () => {
     await make();
     // A sparse 1.1 GiB file whose BAT region is 1 GiB: 64 TiB of 1 MiB blocks needs 512 MiB of it.
-    const t = decodeRegionTable(await readAt(file(), REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE));
+    const t = decodeRegionTable(await readSlice(file(), REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE));
     t.entries[0] = { ...t.entries[0], fileOffset: BigInt(8 * MiB), length: 1024 * MiB };
     for (const at of REGION_TABLE_OFFSETS) await patchFile(file(), at, encodeRegionTable(t));
     await patchFile(file(), built.metadataOffset + ITEM.virtualDiskSize, encodeVirtualDiskSize(64 * 1024 ** 4));
@@ -123,7 +112,7 @@ describe('VHDX layout: damage and hostile fields', () => {
 
   it('a region moved past the end of the file (both copies, checksums right)', async () => {
     await make();
-    const t = decodeRegionTable(await readAt(file(), REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE));
+    const t = decodeRegionTable(await readSlice(file(), REGION_TABLE_OFFSETS[0], REGION_TABLE_SIZE));
     t.entries[1].fileOffset = 1n << 40n;
     for (const at of REGION_TABLE_OFFSETS) await patchFile(file(), at, encodeRegionTable(t));
     expect(await openError(file())).toEqual({ code: 'VHDX_REGION_OUT_OF_FILE', field: 'regionTable1.entries[1].fileOffset' });

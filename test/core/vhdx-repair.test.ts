@@ -14,21 +14,10 @@ import type { RepairPlan, RepairResult } from '../../core/ops/repair.js';
 import { Rng } from '../support/model.js';
 import { useTmpDir } from '../support/tmp.js';
 import { readThrough } from '../support/tree.js';
-import { makeVhdx, patchFile } from '../support/vhdx-build.js';
+import { makeVhdx, patchFile, readSlice } from '../support/vhdx-build.js';
 
 const MiB = 1024 * 1024;
 const HAVE_QEMU = spawnSync('qemu-img', ['--version'], { stdio: 'ignore' }).status === 0;
-
-async function slice(p: string, at: number, n: number): Promise<Buffer> {
-  const fh = await fsp.open(p, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    await fh.read(b, 0, n, at);
-    return b;
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('repair of a VHDX', () => {
   const tmp = useTmpDir('vhdsnap-vhdx-repair-');
@@ -52,7 +41,7 @@ describe('repair of a VHDX', () => {
   for (const which of [1, 2] as const) {
     it(`rewrites a damaged header${which} from the other, as the current one, and a damaged region table${3 - which} from the other`, async () => {
       const { path, content } = await disk(880 + which);
-      const good = readHeaderCopy(await slice(path, HEADER_OFFSETS[2 - which], HEADER_SIZE), which === 1 ? 2 : 1);
+      const good = readHeaderCopy(await readSlice(path, HEADER_OFFSETS[2 - which], HEADER_SIZE), which === 1 ? 2 : 1);
       await patchFile(path, HEADER_OFFSETS[which - 1] + 40, Buffer.from([0xff, 0xee]));
       await patchFile(path, REGION_TABLE_OFFSETS[2 - which], Buffer.from('XXXX'));
       const plan = (await planOperation({ op: 'repair', disk: path })) as RepairPlan;
@@ -63,11 +52,11 @@ describe('repair of a VHDX', () => {
       const r = (await runOperation({ op: 'repair', disk: path })) as RepairResult;
       expect(r.fixed).toHaveLength(2);
       expect(r.remaining).toEqual([]);
-      const fixed = readHeaderCopy(await slice(path, HEADER_OFFSETS[which - 1], HEADER_SIZE), which);
+      const fixed = readHeaderCopy(await readSlice(path, HEADER_OFFSETS[which - 1], HEADER_SIZE), which);
       expect(fixed.intact).toBe(true);
       expect(fixed.header.sequenceNumber).toBe(good.header.sequenceNumber + 1n);
       expect(Buffer.from(fixed.header.dataWriteGuid).equals(Buffer.from(good.header.dataWriteGuid))).toBe(true);
-      const tables = REGION_TABLE_OFFSETS.map((at) => slice(path, at, REGION_TABLE_SIZE));
+      const tables = REGION_TABLE_OFFSETS.map((at) => readSlice(path, at, REGION_TABLE_SIZE));
       expect((await tables[0]).equals(await tables[1])).toBe(true);
       await expectClean(path, content);
       // Nothing left to do.

@@ -7,7 +7,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readThrough } from '../support/tree.js';
@@ -20,18 +19,16 @@ import { planOperation, runOperation } from '../../core/operations.js';
 import { cli } from '../support/cli.js';
 import { useHolders } from '../support/holders.js';
 import { Rng } from '../support/model.js';
+import { HAVE_PYVHDI, PYVHDI_MISSING, pyvhdiShas } from '../support/pyvhdi.js';
 import { useTmpDir } from '../support/tmp.js';
 import { linkTo, makeVhdx, type BuiltVhdx, type VhdxBuildOptions } from '../support/vhdx-build.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
-const PYTHON = '/usr/bin/python3';
-const PYVHDI_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'read_pyvhdi.py');
 const ok = (t: string) => spawnSync(t, ['--version'], { stdio: 'ignore' }).status === 0;
 const HAVE_QEMU = ok('qemu-img');
-const HAVE_PYVHDI = spawnSync(PYTHON, ['-c', 'import pyvhdi'], { stdio: 'ignore' }).status === 0;
 if (!HAVE_QEMU) console.log('VHDX merge qemu checks skipped: qemu-img is not on PATH');
-if (!HAVE_PYVHDI) console.log(`VHDX merge libvhdi comparisons skipped: ${PYTHON} -c 'import pyvhdi' fails`);
+if (!HAVE_PYVHDI) console.log(`VHDX merge libvhdi comparisons skipped: ${PYVHDI_MISSING}`);
 
 const SIZE = 12 * MiB;
 
@@ -53,13 +50,7 @@ async function identity(p: string) {
   }
 }
 
-async function pyvhdi(...files: string[]): Promise<string[]> {
-  const { stdout } = await run(PYTHON, [PYVHDI_SCRIPT, String(MiB), ...files]);
-  return stdout
-    .trim()
-    .split('\n')
-    .map((l) => (JSON.parse(l) as { sha256: string }).sha256);
-}
+const pyvhdi = (...files: string[]) => pyvhdiShas(files);
 
 const sha = async (b: Buffer) => (await import('node:crypto')).createHash('sha256').update(b).digest('hex');
 

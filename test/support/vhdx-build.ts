@@ -301,6 +301,18 @@ export async function makeVhdx(path: string, o: VhdxBuildOptions): Promise<Built
 }
 
 /** Overwrites bytes of a file in place (damage for hostile tests). */
+/** `length` bytes of a file at `offset` (zeros past its end). */
+export async function readSlice(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const b = Buffer.alloc(length);
+    await fh.read(b, 0, length, offset);
+    return b;
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function patchFile(path: string, offset: number, data: Uint8Array): Promise<void> {
   const fh = await fsp.open(path, 'r+');
   try {
