@@ -717,8 +717,8 @@ export const deleteOperation = defineOperation({
   request: diskRequest,
   ...writesOneDisk,
   plan: (r) => planDelete(r.disk),
-  // A VHDX snapshot's delete puts a new file at its child's path (merge-vhdx.ts).
-  replaces: (plan) => (plan.viaVhdxMerge ? [plan.viaVhdxMerge.vhdx.target] : []),
+  // A VHDX snapshot's delete puts a new file at its child's path (merge-vhdx.ts), or at each child's (fold-vhdx.ts).
+  replaces: (plan) => (plan.viaVhdxMerge ? [plan.viaVhdxMerge.vhdx.target] : plan.strategy === 'vhdx-fold' ? plan.children : []),
   run: (_r, ctx) => deletePlanned(ctx.plan, ctx),
   cli: {
     args: '<snapshot>',
