@@ -539,7 +539,7 @@ async function planVhdxFold(snap: string, uuid: string, children: string[]): Pro
     bytesToCopy: bytes,
     worstCaseGrowth: largest,
     freeSpace,
-    frees: ok ? await freedBytes([snap], []) : undefined,
+    // No `frees`: it is exact or absent, and what each rewritten child grows by is known only once it is written.
     refusals,
     strategy: ok ? 'vhdx-fold' : null,
     snapshot: snap,
