@@ -2,7 +2,10 @@
 // format: VHD unique id and parent unique id; VHDX data write GUID and
 // parent_linkage (what Hyper-V links a child by). The operations that swap
 // files under a name (snapshot, revert, switch) check these, never names.
+import * as nodePath from 'node:path';
+import { RefusedError } from '../errors.js';
 import { uuidToString } from '../format/bytes.js';
+import { pathExists, removeFile, syncDir } from '../io/file.js';
 import { diskFormat } from './sniff.js';
 import { VhdFile } from './vhd-file.js';
 import { VhdxFile } from './vhdx-file.js';
@@ -43,4 +46,18 @@ export async function diskIdOrNull(path: string): Promise<string | null> {
     (ids) => ids.uuid,
     () => null,
   );
+}
+
+/**
+ * Removes the disk file at `path` if it still holds the disk `id` (already
+ * gone: nothing to do). Another disk put at that path since is refused. A
+ * read that fails is reported, never taken for "no disk there".
+ * `what` says whose removal it is ("this merge removes").
+ */
+export async function removeDiskWithId(path: string, id: string, what: string): Promise<void> {
+  const found = (await pathExists(path)) ? (await diskIds(path)).uuid : null;
+  if (found !== null && found !== id)
+    throw new RefusedError('CHANGED', `${path} is no longer the disk ${what} (its id is ${found}); the journal is left for a person`, { path });
+  await removeFile(path, { missingOk: true });
+  await syncDir(nodePath.dirname(path));
 }

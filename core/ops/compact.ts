@@ -25,6 +25,7 @@ import { encodeHeader, HEADER_SIZE, type DynamicHeader } from '../format/header.
 import { isEmptyLocator, locatorSpaceBytes } from '../format/locator.js';
 import { openFile, readExact, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { VhdFile } from '../disk/vhd-file.js';
+import { diskIds } from '../disk/ids.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
 import { diskFormat } from '../disk/sniff.js';
 import { estimateVhdxCompact, vhdxCompactSummary, writeCompactedVhdx } from './compact-vhdx.js';
@@ -251,18 +252,6 @@ async function planCompactVhdx(abs: string): Promise<CompactPlan> {
   }
 }
 
-/** The id the compacted copy keeps (VHD: its unique id; VHDX: its data write GUID), to recognise the copy in recovery. */
-async function diskIdOf(path: string): Promise<string> {
-  if ((await diskFormat(path)) === 'vhdx') {
-    const x = await VhdxFile.open(path);
-    await x.close();
-    return x.dataWriteGuid;
-  }
-  const v = await VhdFile.open(path);
-  await v.close();
-  return v.uuid;
-}
-
 /** Plans and compacts (the runner adds locks, recovery and the in-use guard: core/operations.ts). */
 export async function compact(path: string, ctx: JobContext = {}): Promise<CompactResult> {
   const plan = await planCompact(path);
@@ -411,7 +400,7 @@ export async function recoverCompact(jpath: string, j: CompactJournal): Promise<
     if (j.phase === 'rename' && tmpExists) {
       let ok: boolean;
       try {
-        ok = (await diskIdOf(j.tmp)) === j.uuid;
+        ok = (await diskIds(j.tmp)).uuid === j.uuid;
       } catch {
         ok = false;
       }

@@ -504,12 +504,13 @@ async function planVhdxFold(snap: string, uuid: string, children: string[]): Pro
       message: `${name} is the base of ${children.length} branches (${children.join(', ')}); each would have to become a standalone disk — flatten them instead`,
     });
   // Each child's copy is written beside it and replaces it before the next: room for the largest is enough.
+  const snapBytes = (await fsp.stat(snap)).size;
   let largest = 0;
   let bytes = 0;
   for (const c of children) {
-    const st = await fsp.stat(c);
-    largest = Math.max(largest, st.size + (await fsp.stat(snap)).size);
-    bytes += st.size;
+    const { size } = await fsp.stat(c);
+    largest = Math.max(largest, size + snapBytes);
+    bytes += size;
   }
   const freeSpace = await freeSpaceAt(nodePath.dirname(snap));
   if (freeSpace !== null && largest > freeSpace)

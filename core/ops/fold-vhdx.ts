@@ -20,7 +20,7 @@ import { guidFromString } from '../format/vhdx/guid.js';
 import { replaceSystemItem } from '../format/vhdx/metadata.js';
 import { encodeParentLocator } from '../format/vhdx/parent-locator.js';
 import { closeAll, openAll, openFile, removeFile, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
-import { diskIdOrNull, diskIds } from '../disk/ids.js';
+import { diskIds, removeDiskWithId } from '../disk/ids.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
 import { cancelledMessage, type JobContext } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, writeJournal } from '../journal.js';
@@ -100,10 +100,10 @@ async function foldCopy(c: VhdxFoldJournal['children'][number], j: VhdxFoldJourn
  */
 export async function runVhdxFold(jpath: string, j: VhdxFoldJournal, ctx: JobContext = {}): Promise<void> {
   if (j.phase === 'fold') {
-    let renamed = false;
-    for (const c of j.children) if (await folded(c, j)) renamed = true;
-    for (const c of j.children) {
-      if (await folded(c, j)) continue;
+    const done = await Promise.all(j.children.map((c) => folded(c, j)));
+    let renamed = done.some((d) => d);
+    for (const [i, c] of j.children.entries()) {
+      if (done[i]) continue;
       try {
         await foldCopy(c, j, renamed ? { ...ctx, signal: undefined } : ctx);
       } catch (err) {
@@ -128,11 +128,7 @@ export async function runVhdxFold(jpath: string, j: VhdxFoldJournal, ctx: JobCon
     j.phase = 'remove';
     await writeJournal(jpath, j);
   }
-  const gone = await diskIdOrNull(j.snapshot);
-  if (gone !== null && gone !== j.snapshotUuid)
-    throw new RefusedError('CHANGED', `${j.snapshot} is no longer the snapshot this delete removes; the journal is left for a person`, { path: j.snapshot });
-  await removeFile(j.snapshot, { missingOk: true });
-  await syncDir(nodePath.dirname(j.snapshot));
+  await removeDiskWithId(j.snapshot, j.snapshotUuid, 'this delete removes');
 }
 
 /** Before any child was replaced: nothing of the tree was written, the copies go. */

@@ -34,11 +34,11 @@ import { CancelledError, RefusedError } from '../errors.js';
 import { isAllZero } from '../format/bytes.js';
 import { PayloadState, SECTOR_BITMAP_BLOCK_SIZE } from '../format/vhdx/bat.js';
 import { guidFromString, guidToString, newGuid } from '../format/vhdx/guid.js';
-import { diskIdOrNull, diskIds } from '../disk/ids.js';
+import { diskIdOrNull, removeDiskWithId } from '../disk/ids.js';
 import { openReadableDisk } from '../disk/chain.js';
 import { VhdxFile } from '../disk/vhdx-file.js';
 import { VhdxLayer } from '../disk/vhdx-layer.js';
-import { closeAll, openAll, openFile, pathExists, removeFile, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
+import { closeAll, openAll, openFile, pathExists, renameFile, syncDir, tempSibling, type RandomAccessFile } from '../io/file.js';
 import { cancelledMessage, freeSpaceAt, ProgressReporter, type JobContext, type Plan } from '../job.js';
 import { journalHeader, journalPath, journalSchema, removeJournal, withActiveJournal, writeJournal } from '../journal.js';
 import { findChildren } from '../library/scan.js';
@@ -47,7 +47,7 @@ import { journalKind, type RecoveryOutcome } from '../operation.js';
 import { sizeText } from '../size.js';
 import { rewriteLayout, VhdxBlockPlacer } from './compact-vhdx.js';
 import { relinkVhdx } from './relink-vhdx.js';
-import { otherChildren, segmentTo } from './merge.js';
+import { otherChildren, segmentOf } from './merge.js';
 
 /** Bytes of a block read from each file at a time (blocks are up to 256 MiB). */
 const STEP = 8 * 1024 * 1024;
@@ -139,7 +139,7 @@ export interface VhdxMergePlanFields {
 export async function planVhdxMerge(childPath: string, active: boolean, into?: string): Promise<VhdxMergePlanFields> {
   const chain = await chainOf(childPath);
   const child = chain[0];
-  const segment = into !== undefined ? await segmentTo(childPath, into) : chain.slice(0, 2);
+  const segment = into !== undefined ? await segmentOf(chain, into, childPath) : chain.slice(0, 2);
   const parent = segment.length > 1 ? segment[segment.length - 1] : null;
   const base = { bytesToCopy: 0, worstCaseGrowth: 0, freeSpace: null, child, parent: parent ?? '', segment, changes: [], grandchildren: [] };
   if (parent === null) {
@@ -389,17 +389,8 @@ async function finishSwap(jpath: string, j: VhdxMergeJournal): Promise<void> {
   // or on a second run already to the merged disk.
   for (const g of j.grandchildren ?? []) await relinkVhdx(g, j.target, { expectedParents: [j.keptId, j.removedId] });
   // By id, not by name: a file put at that path since (another disk) is not ours to remove.
-  // A read that fails is reported, not taken for "no disk there" (diskIds throws; a missing file is null).
   const goes = [{ path: j.removed, id: j.removedId }, ...(j.alsoRemoved ?? [])];
-  for (const r of goes) {
-    const gone = (await pathExists(r.path)) ? (await diskIds(r.path)).uuid : null;
-    if (gone !== null && gone !== r.id)
-      throw new RefusedError('CHANGED', `${r.path} is no longer the disk this merge removes (its id is ${gone}); the journal is left for a person`, {
-        path: r.path,
-      });
-    await removeFile(r.path, { missingOk: true });
-    await syncDir(nodePath.dirname(r.path));
-  }
+  for (const r of goes) await removeDiskWithId(r.path, r.id, 'this merge removes');
   const dir = nodePath.dirname(j.target);
   const s = await readSidecar(dir);
   const label = s.disks[j.keptId];

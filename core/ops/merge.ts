@@ -193,18 +193,20 @@ export async function planMerge(childPath: string): Promise<MergePlan> {
 }
 
 /** The chain from `childPath` up to its ancestor `into` (both included), either format; a UsageError when `into` is not one. */
-export async function segmentTo(childPath: string, into: string): Promise<string[]> {
+async function segmentTo(childPath: string, into: string): Promise<string[]> {
   const disk = await openReadableDisk(childPath);
-  try {
-    const paths = disk.layers.map((l) => nodePath.resolve(l.path));
-    const target = await fileKeyOrNull(into);
-    for (let i = 1; i < paths.length; i++) {
-      if (paths[i] === nodePath.resolve(into) || (target !== null && (await fileKeyOrNull(paths[i])) === target)) return paths.slice(0, i + 1);
-    }
-  } finally {
-    await disk.close();
+  const paths = disk.layers.map((l) => nodePath.resolve(l.path));
+  await disk.close();
+  return segmentOf(paths, into, childPath);
+}
+
+/** The start of `chain` (resolved paths, child first) up to the ancestor `into`, matched by path or by file; a UsageError naming `child` when it is none. */
+export async function segmentOf(chain: string[], into: string, child: string): Promise<string[]> {
+  const target = await fileKeyOrNull(into);
+  for (let i = 1; i < chain.length; i++) {
+    if (chain[i] === nodePath.resolve(into) || (target !== null && (await fileKeyOrNull(chain[i])) === target)) return chain.slice(0, i + 1);
   }
-  throw new UsageError('NOT_AN_ANCESTOR', `${into} is not an ancestor of ${childPath}`, { field: 'into' });
+  throw new UsageError('NOT_AN_ANCESTOR', `${into} is not an ancestor of ${child}`, { field: 'into' });
 }
 
 /**
